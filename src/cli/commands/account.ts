@@ -1,0 +1,107 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { withAccounts, print, readStdin } from '../context.js';
+import { generatePassword, type Account } from '../../service/index.js';
+
+/** Parses sizes like 500M, 2G, 1048576 into bytes. */
+export function parseSize(value: string): number {
+  const m = /^(\d+)\s*([kmgt]?)i?b?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected a size such as 1048576, 500M or 2G');
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Number(m[1]) * mult;
+}
+
+async function passwordFrom(o: { password?: string; passwordStdin?: boolean }): Promise<{ password: string; generated: boolean }> {
+  if (o.passwordStdin) return { password: await readStdin(), generated: false };
+  if (o.password) return { password: o.password, generated: false };
+  return { password: generatePassword(), generated: true };
+}
+
+function show(a: Account): Record<string, unknown> {
+  return {
+    address: a.address,
+    displayName: a.displayName,
+    telematikId: a.telematikId,
+    quotaBytes: a.quotaBytes,
+    usedBytes: a.usedBytes,
+    disabled: a.disabled,
+    createdAt: new Date(a.createdAt).toISOString(),
+  };
+}
+
+export function registerAccount(program: Command): void {
+  const account = program.command('account').description('manage mail accounts');
+  account
+    .command('add <address>')
+    .description('add an account; without --password or --password-stdin a password is generated and printed')
+    .option('--name <displayName>', 'display name', '')
+    .option('--telematik-id <id>', 'Telematik-ID of the practice or person (e.g. 1-20014711)')
+    .option('--quota <size>', 'mailbox quota (e.g. 500M, 2G; 0 = none)', parseSize, 0)
+    .option('--password <password>', 'the password (visible in the process list: prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (address: string, o: { name: string; telematikId?: string; quota: number; password?: string; passwordStdin?: boolean }, cmd: Command) => {
+      const { password, generated } = await passwordFrom(o);
+      await withAccounts(cmd, async (a) => {
+        const acc = await a.add({ address, password, displayName: o.name, telematikId: o.telematikId ?? null, quotaBytes: o.quota });
+        print(`added account ${acc.address}`);
+        if (generated) print(`password: ${password}`);
+      });
+    });
+  account
+    .command('list')
+    .description('list accounts')
+    .option('--domain <domain>', 'only this domain')
+    .option('--json', 'print JSON')
+    .action(async (o: { domain?: string; json?: boolean }, cmd: Command) => {
+      await withAccounts(cmd, async (a) => {
+        const rows = await a.list(o.domain);
+        if (o.json) return print(JSON.stringify(rows.map(show)));
+        for (const r of rows) {
+          const flags = [r.disabled ? 'disabled' : '', r.telematikId ? `telematik-id=${r.telematikId}` : '', r.quotaBytes ? `quota=${r.usedBytes}/${r.quotaBytes}` : `used=${r.usedBytes}`].filter(Boolean);
+          print(`${r.address}\t${r.displayName}\t${flags.join(' ')}`);
+        }
+      });
+    });
+  account
+    .command('passwd <address>')
+    .description('set a new password; without --password or --password-stdin one is generated and printed')
+    .option('--password <password>', 'the password (visible in the process list: prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (address: string, o: { password?: string; passwordStdin?: boolean }, cmd: Command) => {
+      const { password, generated } = await passwordFrom(o);
+      await withAccounts(cmd, async (a) => {
+        await a.setPassword(address, password);
+        print(`password changed for ${address.toLowerCase()}`);
+        if (generated) print(`password: ${password}`);
+      });
+    });
+  account
+    .command('disable <address>')
+    .description('refuse logins and mail for the account, keeping its mailbox')
+    .option('--enable', 'enable it again instead')
+    .action(async (address: string, o: { enable?: boolean }, cmd: Command) => {
+      await withAccounts(cmd, async (a) => {
+        await a.setDisabled(address, !o.enable);
+        print(`${o.enable ? 'enabled' : 'disabled'} ${address.toLowerCase()}`);
+      });
+    });
+  account
+    .command('quota <address> <size>')
+    .description('set the mailbox quota (e.g. 500M; 0 = none)')
+    .action(async (address: string, size: string, _o, cmd: Command) => {
+      const bytes = parseSize(size);
+      await withAccounts(cmd, async (a) => {
+        await a.setQuota(address, bytes);
+        print(`quota of ${address.toLowerCase()} set to ${bytes} bytes`);
+      });
+    });
+  account
+    .command('rm <address>')
+    .description('remove the account and delete its mailbox')
+    .action(async (address: string, _o, cmd: Command) => {
+      await withAccounts(cmd, async (a) => {
+        await a.remove(address);
+        print(`removed account ${address.toLowerCase()}`);
+      });
+    });
+}

@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import { configFor, print } from '../context.js';
+import { ENV_OVERRIDES } from '../../config/index.js';
+import { redactUrl } from '../../store/index.js';
+
+export function registerConfig(program: Command): void {
+  const config = program.command('config').description('inspect the configuration');
+  config
+    .command('check')
+    .description('validate the config file and print the effective settings (secrets redacted)')
+    .option('--json', 'print the effective configuration as JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const { config: c, file } = configFor(cmd);
+      const shown = { ...c, database: { ...c.database, url: redactUrl(c.database.url) } };
+      if (o.json) return print(JSON.stringify(shown, null, 2));
+      print(`config ${file ?? '(no file: defaults)'} is valid`);
+      print(`data directory: ${c.dataDir}`);
+      print(`database: ${shown.database.url}`);
+      const l = c.service;
+      print(`smtp mx:         ${l.smtp.mx.enabled ? `${l.smtp.mx.host}:${l.smtp.mx.port} (STARTTLS)` : 'disabled'}`);
+      print(`smtp submission: ${l.smtp.submission.enabled ? `${l.smtp.submission.host}:${l.smtp.submission.port} (implicit TLS)` : 'disabled'}`);
+      print(`pop3:            ${l.pop3.plain.enabled ? `${l.pop3.plain.host}:${l.pop3.plain.port} (STLS)` : 'disabled'}`);
+      print(`pop3s:           ${l.pop3.tls.enabled ? `${l.pop3.tls.host}:${l.pop3.tls.port} (implicit TLS)` : 'disabled'}`);
+      print(`http:            ${l.http.enabled ? `${l.http.host}:${l.http.port}` : 'disabled'}`);
+      const used = ENV_OVERRIDES.filter((e) => process.env[e.env]);
+      if (used.length) print(`environment overrides: ${used.map((e) => e.env).join(', ')}`);
+    });
+}

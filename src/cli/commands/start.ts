@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { configFor, print } from '../context.js';
+import { createLogger, type Logger } from '../../core/index.js';
+import { startDemo, startService, formatEndpointTable } from '../../roles/index.js';
+
+/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
+function untilSignal(logger: Logger): Promise<string> {
+  return new Promise((resolve) => {
+    let seen = false;
+    const onSignal = (sig: string) => {
+      if (seen) {
+        logger.warn('second signal: exiting without waiting');
+        process.exit(130);
+      }
+      seen = true;
+      resolve(sig);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('start the demo platform on loopback: the service with a demo domain and two accounts (what `npm start` runs)')
+    .action(async (_o, cmd: Command) => {
+      const { config } = configFor(cmd);
+      const logger = createLogger(config.log.level);
+      const demo = await startDemo(config, logger);
+      print('');
+      print('Postamt demo is running. Endpoints and demo credentials:');
+      print('');
+      print(formatEndpointTable(demo.endpointsFile));
+      print('');
+      print(`TLS certificate (${demo.service.tls.origin}): ${demo.service.tls.certPath}`);
+      print(`  SHA-256 fingerprint ${demo.service.tls.fingerprint}`);
+      print(`The same as JSON: ${demo.endpointsPath}`);
+      print('Stop with Ctrl-C.');
+      const sig = await untilSignal(logger);
+      logger.info({ signal: sig }, 'shutting down');
+      await demo.close();
+      logger.info('stopped');
+    });
+
+  program
+    .command('serve')
+    .description('run the service role as configured (no demo data), until SIGINT/SIGTERM')
+    .action(async (_o, cmd: Command) => {
+      const { config, file } = configFor(cmd);
+      const logger = createLogger(config.log.level);
+      const service = await startService(config, logger);
+      logger.info({ config: file, endpoints: service.endpoints }, 'postamt service running');
+      const sig = await untilSignal(logger);
+      logger.info({ signal: sig }, 'shutting down');
+      await service.close();
+      logger.info('stopped');
+    });
+}

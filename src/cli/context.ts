@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { loadConfig, type Config } from '../config/index.js';
+import { createLogger, type Logger } from '../core/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { Accounts } from '../service/index.js';
+
+/** The global options every command sees. */
+export interface GlobalOptions {
+  config?: string;
+}
+
+export function globalOptions(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}
+
+export function configFor(cmd: Command): { config: Config; file: string | null } {
+  return loadConfig(globalOptions(cmd).config);
+}
+
+/** Admin commands log only warnings to stderr, so their stdout stays clean for scripts. */
+export function cliLogger(config: Config): Logger {
+  return createLogger(config.log.level === 'silent' ? 'silent' : 'warn', process.stderr);
+}
+
+/** Opens the store for an admin command, runs `fn`, and always closes it. */
+export async function withAccounts<T>(cmd: Command, fn: (accounts: Accounts, store: Store, config: Config) => Promise<T>): Promise<T> {
+  const { config } = configFor(cmd);
+  const store = await openStore(config);
+  try {
+    return await fn(new Accounts(store.db, store.blobs), store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Reads a whole secret from standard input (for --password-stdin), without the final newline. */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+export function print(line: string): void {
+  process.stdout.write(line + '\n');
+}

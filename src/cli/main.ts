@@ -1,0 +1,54 @@
+import { Command, CommanderError } from 'commander';
+import { PostamtError } from '../core/index.js';
+import { registerStart } from './commands/start.js';
+import { registerConfig } from './commands/config.js';
+import { registerDomain } from './commands/domain.js';
+import { registerAccount } from './commands/account.js';
+
+export function buildProgram(): Command {
+  const program = new Command('postamt')
+    .description('Postamt: KOM-LE/KIM secure messaging platform (mail service, directory, client module)')
+    .option('-c, --config <file>', 'config file (default: ./postamt.yaml if present, or $POSTAMT_CONFIG)')
+    .showHelpAfterError()
+    .exitOverride();
+  registerStart(program);
+  registerConfig(program);
+  registerDomain(program);
+  registerAccount(program);
+  program.addHelpText(
+    'after',
+    `
+Environment:
+  POSTAMT_CONFIG        config file
+  POSTAMT_DATA_DIR      data directory (overrides dataDir)
+  POSTAMT_DATABASE_URL  database URL, e.g. postgres://user:secret@host/db (overrides database.url)
+  POSTAMT_LOG_LEVEL     log level
+  POSTAMT_TLS_CERT, POSTAMT_TLS_KEY  TLS certificate and key (PEM files)
+
+Examples:
+  postamt start                                  run the demo on loopback
+  postamt domain add praxis.example
+  postamt account add anna@praxis.example --name "Dr. Anna Muster" --quota 2G
+  postamt config check -c /etc/postamt/postamt.yaml`,
+  );
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version "errors" are normal exits; commander has printed its message.
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (err instanceof PostamtError) {
+      process.stderr.write(`postamt: ${err.message}\n`);
+      process.exitCode = err.code === 'usage' ? 2 : 1;
+      return;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,2 @@
+export { configSchema, type Config, type SmtpConfig, type Pop3Config, type HttpConfig } from './schema.js';
+export { loadConfig, parseConfig, formatIssues, inDataDir, ENV_OVERRIDES, type LoadedConfig } from './load.js';

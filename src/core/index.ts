@@ -1,0 +1,3 @@
+export { createLogger, silentLogger, type Logger } from './logger.js';
+export { PostamtError, UsageError, NotFoundError, ConflictError, errorMessage } from './errors.js';
+export { Metrics } from './metrics.js';

@@ -1,0 +1,75 @@
+/**
+ * A small Prometheus registry: counters and gauges with labels, rendered in the text
+ * exposition format. Kept here (not in http/) so domain code can count without knowing HTTP.
+ */
+type Labels = Record<string, string>;
+
+interface Family {
+  type: 'counter' | 'gauge';
+  help: string;
+  values: Map<string, { labels: Labels; value: number }>;
+}
+
+function labelKey(labels: Labels): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join(',');
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+export class Metrics {
+  private readonly families = new Map<string, Family>();
+
+  private family(name: string, type: Family['type'], help: string): Family {
+    let f = this.families.get(name);
+    if (!f) {
+      f = { type, help, values: new Map() };
+      this.families.set(name, f);
+    }
+    return f;
+  }
+
+  /** Declares a metric so it is rendered (as 0) before its first event. */
+  declare(name: string, type: Family['type'], help: string): void {
+    this.family(name, type, help);
+  }
+
+  inc(name: string, labels: Labels = {}, by = 1, help = name): void {
+    this.add(name, 'counter', help, labels, by);
+  }
+
+  gauge(name: string, labels: Labels, by: number, help = name): void {
+    this.add(name, 'gauge', help, labels, by);
+  }
+
+  private add(name: string, type: Family['type'], help: string, labels: Labels, by: number): void {
+    const f = this.family(name, type, help);
+    const key = labelKey(labels);
+    const cur = f.values.get(key);
+    if (cur) cur.value += by;
+    else f.values.set(key, { labels, value: by });
+  }
+
+  value(name: string, labels: Labels = {}): number {
+    return this.families.get(name)?.values.get(labelKey(labels))?.value ?? 0;
+  }
+
+  render(): string {
+    const lines: string[] = [];
+    for (const [name, f] of this.families) {
+      lines.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`);
+      if (f.values.size === 0) lines.push(`${name} 0`);
+      for (const { labels, value } of f.values.values()) {
+        const l = Object.entries(labels)
+          .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+          .join(',');
+        lines.push(l ? `${name}{${l}} ${value}` : `${name} ${value}`);
+      }
+    }
+    return lines.join('\n') + '\n';
+  }
+}

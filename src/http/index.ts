@@ -1,0 +1,1 @@
+export { createHttpServer, listenHttp, type HttpServerOptions } from './server.js';

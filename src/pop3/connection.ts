@@ -1,0 +1,205 @@
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Logger } from '../core/index.js';
+import { pop3 } from '../wire/index.js';
+
+// Flow control for pipelining: past HIGH queued lines the socket is paused, below LOW it reads
+// again, so a client that pipelines faster than we answer cannot make the queue grow unbounded.
+const QUEUE_HIGH = 64;
+const QUEUE_LOW = 16;
+// After our last words a client that never reads must not keep the socket forever.
+const FINAL_FLUSH_MS = 10_000;
+
+/**
+ * One client connection as the session sees it: a pull queue of input lines, backpressure-aware
+ * writes, and the switch to TLS (STLS or implicit). It hides which socket is current, because
+ * after STLS every read and write must go to the TLSSocket, never the raw one.
+ */
+export class Pop3Connection {
+  private socket: Socket;
+  private readonly splitter: pop3.LineSplitter;
+  private readonly queue: pop3.LineEvent[] = [];
+  private waiting: ((ev: pop3.LineEvent | null) => void) | undefined;
+  private inputEnded = false;
+  private interrupted = false;
+  private isClosed = false;
+  private ending = false;
+  private drainWaits = 0;
+  private handshaking = false;
+  private paused = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private secureNow = false;
+  readonly remoteAddress: string;
+  readonly closed: Promise<void>;
+  private markClosed!: () => void;
+  /** Called when the connection was idle for idleTimeoutMs (and is not stuck writing). */
+  onIdle: () => void = () => this.destroy();
+
+  constructor(
+    private readonly raw: Socket,
+    maxLineLength: number,
+    private readonly idleTimeoutMs: number,
+    private readonly log: Logger,
+  ) {
+    this.socket = raw;
+    this.splitter = new pop3.LineSplitter(maxLineLength);
+    this.remoteAddress = raw.remoteAddress ?? 'unknown';
+    this.closed = new Promise((resolve) => (this.markClosed = resolve));
+    this.watch(raw);
+    raw.setTimeout(idleTimeoutMs);
+  }
+
+  get secure(): boolean {
+    return this.secureNow;
+  }
+
+  get isOpen(): boolean {
+    return !this.isClosed;
+  }
+
+  /** Starts interpreting plaintext input (the plain listener; implicit TLS uses startTls). */
+  readPlaintext(): void {
+    this.raw.on('data', this.onData);
+  }
+
+  /**
+   * The next input line or overflow, in arrival order; null once the input ended, the socket
+   * closed, or interrupt() was called.
+   */
+  next(): Promise<pop3.LineEvent | null> {
+    if (this.interrupted || this.isClosed) return Promise.resolve(null);
+    const ev = this.queue.shift();
+    if (ev) {
+      if (this.paused && this.queue.length < QUEUE_LOW) {
+        this.paused = false;
+        this.socket.resume();
+      }
+      return Promise.resolve(ev);
+    }
+    if (this.inputEnded) return Promise.resolve(null);
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  /** Makes a pending and every later next() return null (shutdown, idle timeout). */
+  interrupt(): void {
+    this.interrupted = true;
+    this.wake(null);
+  }
+
+  /**
+   * Writes, and when the socket's buffer is full waits for 'drain' (or close) before
+   * resolving, so a slow reader holds back the writer instead of filling memory.
+   */
+  async write(data: string | Buffer): Promise<void> {
+    const s = this.socket;
+    if (this.isClosed || !s.writable) return;
+    if (s.write(data)) return;
+    this.drainWaits++;
+    try {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          s.off('drain', done);
+          s.off('close', done);
+          resolve();
+        };
+        s.on('drain', done);
+        s.on('close', done);
+      });
+    } finally {
+      this.drainWaits--;
+    }
+  }
+
+  /**
+   * Switches to TLS. For STLS `okLine` is the +OK that must reach the client in plaintext
+   * first. Before that, the plaintext input is cut off and everything already received after
+   * the STLS line is thrown away: the STARTTLS command-injection defence (RFC 3207 section 6
+   * applies equally to STLS). Resolves false if the handshake failed or the peer went away.
+   */
+  async startTls(context: SecureContext, okLine?: string): Promise<boolean> {
+    if (this.secureNow) throw new Error('TLS is already active');
+    const raw = this.raw;
+    raw.off('data', this.onData);
+    raw.pause();
+    this.queue.length = 0;
+    this.splitter.reset();
+    if (okLine !== undefined) {
+      // Wait until the +OK is handed to the kernel so it cannot end up behind TLS records.
+      await new Promise<void>((resolve) => (raw.writable ? raw.write(okLine, () => resolve()) : resolve()));
+    }
+    if (this.isClosed) return false;
+    raw.setTimeout(0);
+    // The TLSSocket takes over raw's handle and replays bytes raw has buffered but not
+    // emitted (the client's ClientHello may already be there), so nothing is lost.
+    const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
+    this.socket = secure;
+    this.watch(secure);
+    secure.setTimeout(this.idleTimeoutMs);
+    this.handshaking = true;
+    const ok = await new Promise<boolean>((resolve) => {
+      secure.once('secure', () => resolve(true));
+      secure.once('close', () => resolve(false));
+    });
+    this.handshaking = false;
+    if (!ok) return false;
+    this.secureNow = true;
+    secure.on('data', this.onData);
+    return true;
+  }
+
+  /** Writes the last words (if any), closes our side, and destroys if the peer does not read. */
+  end(finalLine?: string): void {
+    if (this.isClosed || this.ending) return;
+    this.ending = true;
+    this.interrupted = true;
+    if (finalLine !== undefined && this.socket.writable) this.socket.write(finalLine);
+    this.socket.end();
+    this.flushTimer = setTimeout(() => this.destroy(), FINAL_FLUSH_MS);
+    this.flushTimer.unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.raw.destroy();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    for (const ev of this.splitter.push(chunk)) {
+      if (this.waiting) this.wake(ev);
+      else this.queue.push(ev);
+    }
+    if (!this.paused && this.queue.length >= QUEUE_HIGH) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  };
+
+  private wake(ev: pop3.LineEvent | null): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.(ev);
+  }
+
+  private watch(s: Socket): void {
+    // 'error' is always followed by 'close'; a client resetting the connection is routine.
+    s.on('error', (err: NodeJS.ErrnoException) => this.log.debug({ err: err.code ?? err.message }, 'pop3 socket error'));
+    s.on('end', () => {
+      this.inputEnded = true;
+      if (this.queue.length === 0) this.wake(null);
+    });
+    s.on('timeout', () => {
+      // Stuck in a write to a reader that stopped reading, in a TLS handshake, or already
+      // saying goodbye: no words can get through any more, so cut the connection.
+      if (this.drainWaits > 0 || this.handshaking || this.ending) this.destroy();
+      else this.onIdle();
+    });
+    s.on('close', () => {
+      if (this.isClosed) return;
+      this.isClosed = true;
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.destroy();
+      this.wake(null);
+      this.markClosed();
+    });
+  }
+}

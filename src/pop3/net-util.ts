@@ -1,0 +1,12 @@
+import { isIPv4 } from 'node:net';
+
+/**
+ * Whether a peer address is loopback: 127.0.0.0/8, ::1, or either in IPv4-mapped IPv6 form
+ * (a dual-stack listener reports 127.0.0.1 as ::ffff:127.0.0.1).
+ */
+export function isLoopback(address: string): boolean {
+  const a = address.toLowerCase();
+  if (a === '::1' || a === '0:0:0:0:0:0:0:1') return true;
+  const v4 = a.startsWith('::ffff:') ? a.slice(7) : a;
+  return isIPv4(v4) && v4.startsWith('127.');
+}

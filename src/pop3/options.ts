@@ -1,0 +1,47 @@
+import { configSchema, type Pop3Config } from '../config/index.js';
+import type { Logger, Metrics } from '../core/index.js';
+import type { Pop3Backend } from './backend.js';
+
+/** The per-connection limits, exactly the fields of config.service.pop3 that govern a session. */
+export type Pop3Limits = Pick<
+  Pop3Config,
+  'maxLineLength' | 'maxConnections' | 'idleTimeoutMs' | 'authFailureDelayMs' | 'maxAuthFailures' | 'maxCommands' | 'allowPlaintextAuth'
+>;
+
+export interface Pop3ServerOptions {
+  backend: Pop3Backend;
+  /** The name in the greeting and the sign-off. */
+  hostname: string;
+  /** `plain`: cleartext listener offering STLS (when `tls` is given); `implicit`: TLS from the first byte (POP3S). */
+  mode: 'plain' | 'implicit';
+  /** PEM certificate chain and key. Required for `implicit`; enables STLS on `plain`. */
+  tls?: { cert: string; key: string };
+  /** Listen address; defaults to 127.0.0.1 and an ephemeral port (0). */
+  host?: string;
+  port?: number;
+  /** Anything not given takes the config schema's default. */
+  limits?: Partial<Pop3Limits>;
+  /** Consecutive unknown/invalid/out-of-state commands before the connection is closed. */
+  maxBadCommands?: number;
+  logger?: Logger;
+  metrics?: Metrics;
+  /** A label for logs and metrics, e.g. `service-plain`; defaults to the mode. */
+  name?: string;
+}
+
+export const DEFAULT_MAX_BAD_COMMANDS = 10;
+
+/** The schema is the one source of the defaults, so the server and the config never disagree. */
+export function resolveLimits(given: Partial<Pop3Limits> = {}): Pop3Limits {
+  const d = configSchema.parse({}).service.pop3;
+  const pick = <K extends keyof Pop3Limits>(k: K): Pop3Limits[K] => given[k] ?? d[k];
+  return {
+    maxLineLength: pick('maxLineLength'),
+    maxConnections: pick('maxConnections'),
+    idleTimeoutMs: pick('idleTimeoutMs'),
+    authFailureDelayMs: pick('authFailureDelayMs'),
+    maxAuthFailures: pick('maxAuthFailures'),
+    maxCommands: pick('maxCommands'),
+    allowPlaintextAuth: pick('allowPlaintextAuth'),
+  };
+}

@@ -1,0 +1,40 @@
+import { writeFileSync, mkdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** One network endpoint as scripts and tests need it. */
+export interface Endpoint {
+  host: string;
+  port: number;
+  tls: 'none' | 'starttls' | 'implicit';
+}
+
+export interface EndpointsFile {
+  endpoints: Record<string, Endpoint>;
+  accounts: Array<{ address: string; password: string }>;
+  tls?: { fingerprint: string; certificate: string; origin: string };
+  [extra: string]: unknown;
+}
+
+/** Writes data/endpoints.json atomically (0600: it holds demo passwords). */
+export function writeEndpointsFile(dataDir: string, content: EndpointsFile): string {
+  mkdirSync(dataDir, { recursive: true });
+  const path = join(dataDir, 'endpoints.json');
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, JSON.stringify(content, null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
+  return path;
+}
+
+/** The endpoints as an aligned text table for the terminal. */
+export function formatEndpointTable(content: EndpointsFile): string {
+  const rows = Object.entries(content.endpoints).map(([name, e]) => [name, `${e.host}:${e.port}`, e.tls]);
+  const lines = [['endpoint', 'address', 'tls'], ...rows];
+  const widths = [0, 1, 2].map((i) => Math.max(...lines.map((l) => l[i]!.length)));
+  const fmt = (l: string[]) => l.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const out = [fmt(lines[0]!), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt)];
+  if (content.accounts.length) {
+    out.push('', 'accounts:');
+    for (const a of content.accounts) out.push(`  ${a.address}  password: ${a.password}`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,151 @@
+import type { Config } from '../config/index.js';
+import type { Logger } from '../core/index.js';
+import { Metrics, errorMessage } from '../core/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
+import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../service/index.js';
+import { ServicePop3Backend } from '../service/pop3-backend.js';
+import { SmtpListener } from '../smtp/index.js';
+import { Pop3Server } from '../pop3/index.js';
+import { createHttpServer, listenHttp } from '../http/index.js';
+import type { Endpoint } from './endpoints.js';
+import { sql } from 'kysely';
+
+export interface RunningService {
+  store: Store;
+  accounts: Accounts;
+  mailboxes: Mailboxes;
+  metrics: Metrics;
+  tls: TlsMaterial;
+  endpoints: Record<string, Endpoint>;
+  close(): Promise<void>;
+}
+
+interface Closable {
+  close(graceMs?: number): Promise<void>;
+}
+
+function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
+}
+
+/**
+ * The `service` role: store, SMTP (MX and submission), POP3 (STLS and implicit TLS) and the
+ * HTTP listener, composed from config. Listeners on port 0 get ephemeral ports; the actual
+ * ones are in `endpoints`.
+ */
+export async function startService(config: Config, logger: Logger, existingStore?: Store): Promise<RunningService> {
+  const svc = config.service;
+  const store = existingStore ?? (await openStore(config));
+  const closables: Array<{ name: string; c: Closable }> = [];
+  const metrics = new Metrics();
+  const endpoints: Record<string, Endpoint> = {};
+  try {
+    const hostnames = ['localhost', '127.0.0.1', '::1', svc.hostname];
+    const tls = await loadTlsMaterial(config, hostnames);
+    if (tls.origin === 'generated') logger.info({ fingerprint: tls.fingerprint, cert: tls.certPath }, 'using a self-signed TLS certificate');
+
+    const accounts = new Accounts(store.db, store.blobs);
+    const mailboxes = new Mailboxes(store.db, store.blobs);
+    const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger);
+
+    if (svc.smtp.mx.enabled) {
+      const l = new SmtpListener({
+        name: 'smtp-mx',
+        host: svc.smtp.mx.host,
+        port: svc.smtp.mx.port,
+        tlsMode: 'starttls',
+        tls,
+        auth: false,
+        requireAuth: false,
+        hostname: svc.hostname,
+        limits: svc.smtp,
+        backend: new ServiceSmtpBackend('mx', accounts, delivery),
+        logger: logger.child({ listener: 'smtp-mx' }),
+        metrics,
+      });
+      const a = await l.listen();
+      closables.push({ name: 'smtp-mx', c: l });
+      endpoints['smtp-mx'] = { host: svc.smtp.mx.host, port: a.port, tls: 'starttls' };
+    }
+    if (svc.smtp.submission.enabled) {
+      const l = new SmtpListener({
+        name: 'smtp-submission',
+        host: svc.smtp.submission.host,
+        port: svc.smtp.submission.port,
+        tlsMode: 'implicit',
+        tls,
+        auth: true,
+        requireAuth: true,
+        hostname: svc.hostname,
+        limits: svc.smtp,
+        backend: new ServiceSmtpBackend('submission', accounts, delivery),
+        logger: logger.child({ listener: 'smtp-submission' }),
+        metrics,
+      });
+      const a = await l.listen();
+      closables.push({ name: 'smtp-submission', c: l });
+      endpoints['smtp-submission'] = { host: svc.smtp.submission.host, port: a.port, tls: 'implicit' };
+    }
+    const pop3Backend = new ServicePop3Backend(accounts, mailboxes);
+    for (const [name, lc, mode] of [
+      ['pop3', svc.pop3.plain, 'plain'],
+      ['pop3s', svc.pop3.tls, 'implicit'],
+    ] as const) {
+      if (!lc.enabled) continue;
+      const s = new Pop3Server({
+        host: lc.host,
+        port: lc.port,
+        mode,
+        tls,
+        backend: pop3Backend,
+        hostname: svc.hostname,
+        limits: svc.pop3,
+        logger: logger.child({ listener: name }),
+        metrics,
+      });
+      const a = await s.listen();
+      closables.push({ name, c: s });
+      endpoints[name] = { host: lc.host, port: a.port, tls: mode === 'plain' ? 'starttls' : 'implicit' };
+    }
+    if (svc.http.enabled) {
+      const app = await createHttpServer({
+        host: svc.http.host,
+        port: svc.http.port,
+        logger,
+        metrics,
+        // TLS everywhere off loopback; on loopback plain HTTP keeps curl and Prometheus simple.
+        tls: isLoopback(svc.http.host) ? undefined : tls,
+        health: async () => {
+          await sql`select 1`.execute(store.db);
+          return { ok: true, checks: { database: 'ok' } };
+        },
+      });
+      const a = await listenHttp(app, svc.http.host, svc.http.port);
+      closables.push({ name: 'http', c: { close: () => app.close() } });
+      endpoints.http = { host: svc.http.host, port: a.port, tls: isLoopback(svc.http.host) ? 'none' : 'implicit' };
+    }
+
+    return {
+      store,
+      accounts,
+      mailboxes,
+      metrics,
+      tls,
+      endpoints,
+      close: async () => {
+        // Listeners first (stop accepting, let transactions finish), the store last.
+        await Promise.all(
+          closables.map(({ name, c }) =>
+            c.close(svc.shutdownGraceMs).catch((err: unknown) => logger.warn({ listener: name, err: errorMessage(err) }, 'error while closing')),
+          ),
+        );
+        if (!existingStore) await store.close();
+      },
+    };
+  } catch (err) {
+    await Promise.all(closables.map(({ c }) => c.close(0).catch(() => undefined)));
+    if (!existingStore) await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,208 @@
+import type { Kysely } from 'kysely';
+import type { AccountRow, Database, DomainRow, BlobStore } from '../store/index.js';
+import { ConflictError, NotFoundError, UsageError } from '../core/index.js';
+import { hashPassword, verifyPassword, burnPasswordCheck } from './passwords.js';
+import { isValidDomain, normalizeDomain, parseAddress } from './addresses.js';
+
+export interface Account {
+  id: number;
+  address: string;
+  domain: string;
+  displayName: string;
+  telematikId: string | null;
+  quotaBytes: number;
+  usedBytes: number;
+  disabled: boolean;
+  createdAt: number;
+}
+
+export interface NewAccount {
+  address: string;
+  password: string;
+  displayName?: string;
+  telematikId?: string | null;
+  quotaBytes?: number;
+}
+
+function toAccount(r: AccountRow): Account {
+  return {
+    id: r.id,
+    address: r.address,
+    domain: r.domain,
+    displayName: r.display_name,
+    telematikId: r.telematik_id,
+    quotaBytes: r.quota_bytes,
+    usedBytes: r.used_bytes,
+    disabled: r.disabled !== 0,
+    createdAt: r.created_at,
+  };
+}
+
+const TELEMATIK_ID_RE = /^[0-9]{1,2}-[0-9A-Za-z.\-_]{1,126}$/;
+
+/** Someone listening for account changes: the directory keeps `mail`/`komLeData` in step. */
+export interface AccountListener {
+  accountAdded?(account: Account): Promise<void> | void;
+  accountRemoved?(account: Account): Promise<void> | void;
+}
+
+/** Domains and accounts: the service's users. Knows nothing of protocols. */
+export class Accounts {
+  private readonly listeners: AccountListener[] = [];
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  onChange(listener: AccountListener): void {
+    this.listeners.push(listener);
+  }
+
+  // ---- domains ----
+
+  async addDomain(name: string): Promise<DomainRow> {
+    const domain = normalizeDomain(name);
+    if (!isValidDomain(domain)) throw new UsageError(`"${name}" is not a valid domain name`);
+    const existing = await this.db.selectFrom('domains').selectAll().where('name', '=', domain).executeTakeFirst();
+    if (existing) throw new ConflictError(`domain ${domain} exists already`);
+    const row = { name: domain, created_at: Date.now() };
+    await this.db.insertInto('domains').values(row).execute();
+    return row;
+  }
+
+  listDomains(): Promise<DomainRow[]> {
+    return this.db.selectFrom('domains').selectAll().orderBy('name').execute();
+  }
+
+  async isLocalDomain(name: string): Promise<boolean> {
+    const row = await this.db.selectFrom('domains').select('name').where('name', '=', normalizeDomain(name)).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async removeDomain(name: string): Promise<void> {
+    const domain = normalizeDomain(name);
+    const count = await this.db
+      .selectFrom('accounts')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('domain', '=', domain)
+      .executeTakeFirstOrThrow();
+    if (Number(count.n) > 0) throw new ConflictError(`domain ${domain} still has ${count.n} account(s); remove them first`);
+    const res = await this.db.deleteFrom('domains').where('name', '=', domain).executeTakeFirst();
+    if (Number(res.numDeletedRows) === 0) throw new NotFoundError(`domain ${domain} does not exist`);
+  }
+
+  // ---- accounts ----
+
+  async add(input: NewAccount): Promise<Account> {
+    const parsed = parseAddress(input.address);
+    if (!parsed) throw new UsageError(`"${input.address}" is not a valid mail address`);
+    if (!input.password || input.password.length < 8) throw new UsageError('the password must have at least 8 characters');
+    if (input.telematikId && !TELEMATIK_ID_RE.test(input.telematikId)) {
+      throw new UsageError(`"${input.telematikId}" is not a Telematik-ID (expected e.g. 1-2345678 or 5-SMC-B-Testkarte-883110000092412)`);
+    }
+    if (input.quotaBytes !== undefined && (!Number.isSafeInteger(input.quotaBytes) || input.quotaBytes < 0)) {
+      throw new UsageError('the quota must be a whole number of bytes, 0 for none');
+    }
+    if (!(await this.isLocalDomain(parsed.domain))) throw new UsageError(`domain ${parsed.domain} is not a local domain; add it first`);
+    if (await this.find(parsed.address)) throw new ConflictError(`account ${parsed.address} exists already`);
+    const row = await this.db
+      .insertInto('accounts')
+      .values({
+        address: parsed.address,
+        domain: parsed.domain,
+        display_name: input.displayName ?? '',
+        telematik_id: input.telematikId ?? null,
+        password_hash: await hashPassword(input.password),
+        quota_bytes: input.quotaBytes ?? 0,
+        used_bytes: 0,
+        disabled: 0,
+        created_at: Date.now(),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    const account = toAccount(row);
+    for (const l of this.listeners) await l.accountAdded?.(account);
+    return account;
+  }
+
+  async find(address: string): Promise<Account | undefined> {
+    const parsed = parseAddress(address);
+    if (!parsed) return undefined;
+    const row = await this.db.selectFrom('accounts').selectAll().where('address', '=', parsed.address).executeTakeFirst();
+    return row ? toAccount(row) : undefined;
+  }
+
+  async get(address: string): Promise<Account> {
+    const a = await this.find(address);
+    if (!a) throw new NotFoundError(`account ${address} does not exist`);
+    return a;
+  }
+
+  async list(domain?: string): Promise<Account[]> {
+    let q = this.db.selectFrom('accounts').selectAll().orderBy('address');
+    if (domain) q = q.where('domain', '=', normalizeDomain(domain));
+    return (await q.execute()).map(toAccount);
+  }
+
+  async count(): Promise<number> {
+    const r = await this.db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async setPassword(address: string, password: string): Promise<void> {
+    if (!password || password.length < 8) throw new UsageError('the password must have at least 8 characters');
+    const account = await this.get(address);
+    await this.db.updateTable('accounts').set({ password_hash: await hashPassword(password) }).where('id', '=', account.id).execute();
+  }
+
+  async setDisabled(address: string, disabled: boolean): Promise<void> {
+    const account = await this.get(address);
+    await this.db.updateTable('accounts').set({ disabled: disabled ? 1 : 0 }).where('id', '=', account.id).execute();
+  }
+
+  async setQuota(address: string, quotaBytes: number): Promise<void> {
+    const account = await this.get(address);
+    await this.db.updateTable('accounts').set({ quota_bytes: quotaBytes }).where('id', '=', account.id).execute();
+  }
+
+  /** Removes the account and its mailbox; blobs no longer referenced are deleted after commit. */
+  async remove(address: string): Promise<void> {
+    const account = await this.get(address);
+    const hashes = await this.db.transaction().execute(async (trx) => {
+      const rows = await trx.selectFrom('messages').select('blob_hash').where('account_id', '=', account.id).execute();
+      await trx.deleteFrom('messages').where('account_id', '=', account.id).execute();
+      await trx.deleteFrom('accounts').where('id', '=', account.id).execute();
+      return [...new Set(rows.map((r) => r.blob_hash))];
+    });
+    await deleteUnreferencedBlobs(this.db, this.blobs, hashes);
+    for (const l of this.listeners) await l.accountRemoved?.(account);
+  }
+
+  /**
+   * Checks a login. Unknown and disabled accounts take as long as a wrong password, and all
+   * three answer the same, so a guesser learns nothing about which addresses exist.
+   */
+  async authenticate(address: string, password: string): Promise<Account | null> {
+    const parsed = parseAddress(address);
+    const row = parsed
+      ? await this.db.selectFrom('accounts').selectAll().where('address', '=', parsed.address).executeTakeFirst()
+      : undefined;
+    if (!row) {
+      await burnPasswordCheck(password);
+      return null;
+    }
+    const ok = await verifyPassword(password, row.password_hash);
+    if (!ok || row.disabled) return null;
+    return toAccount(row);
+  }
+}
+
+/** Deletes those of `hashes` that no message refers to any more. */
+export async function deleteUnreferencedBlobs(db: Kysely<Database>, blobs: BlobStore, hashes: string[]): Promise<void> {
+  if (hashes.length === 0) return;
+  const stillUsed = new Set(
+    (await db.selectFrom('messages').select('blob_hash').where('blob_hash', 'in', hashes).execute()).map((r) => r.blob_hash),
+  );
+  for (const h of hashes) if (!stillUsed.has(h)) await blobs.delete(h);
+}

@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import type { BlobStore } from '../store/index.js';
+import type { Logger } from '../core/index.js';
+import { formatReceived, formatReturnPath } from '../wire/smtp/index.js';
+import type { Mailboxes } from './mailboxes.js';
+
+export interface InboundMessage {
+  mailFrom: string;
+  /** Local account ids to file into, one per distinct recipient account. */
+  accountIds: number[];
+  /** Recipient addresses as given, for the Received header. */
+  recipients: string[];
+  trace: {
+    heloName: string;
+    clientHostname: string;
+    clientAddress: string;
+    protocol: string;
+    tls?: { protocol: string; cipher: string };
+  };
+  body: AsyncIterable<Buffer>;
+}
+
+export interface Accepted {
+  queueId: string;
+  hash: string;
+  size: number;
+  messageIds: number[];
+}
+
+/** A short, unique id that names one accepted message in logs, headers and 250 replies. */
+export function newQueueId(): string {
+  return `${Date.now().toString(36)}${randomBytes(5).toString('hex')}`.toUpperCase();
+}
+
+/**
+ * Accepting a message for local mailboxes, durably: trace headers and body go into the blob
+ * store and are fsynced, then one transaction files the message into every mailbox. Only
+ * after both does `accept` resolve — that is the moment a 250 may be sent.
+ */
+export class LocalDelivery {
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly mailboxes: Mailboxes,
+    private readonly hostname: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async accept(msg: InboundMessage): Promise<Accepted> {
+    const queueId = newQueueId();
+    const writer = await this.blobs.writer();
+    let blob: { hash: string; size: number };
+    try {
+      const head =
+        formatReturnPath(msg.mailFrom) +
+        formatReceived({
+          heloName: msg.trace.heloName,
+          clientHostname: msg.trace.clientHostname,
+          clientAddress: msg.trace.clientAddress,
+          byHostname: this.hostname,
+          protocol: msg.trace.protocol,
+          tls: msg.trace.tls,
+          id: queueId,
+          recipient: msg.recipients.length === 1 ? msg.recipients[0] : undefined,
+          date: new Date(),
+        });
+      await writer.write(Buffer.from(head, 'utf8'));
+      for await (const chunk of msg.body) await writer.write(chunk);
+      blob = await writer.commit();
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+    try {
+      const messageIds = await this.mailboxes.file(blob, msg.accountIds);
+      return { queueId, hash: blob.hash, size: blob.size, messageIds };
+    } catch (err) {
+      // Nothing refers to the blob: remove it now rather than leave it to garbage collection.
+      await this.blobs.delete(blob.hash).catch((e: unknown) => this.logger.warn({ err: String(e) }, 'could not remove unfiled blob'));
+      throw err;
+    }
+  }
+}

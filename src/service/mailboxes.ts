@@ -1,0 +1,123 @@
+import type { Kysely } from 'kysely';
+import type { Readable } from 'node:stream';
+import type { BlobStore, Database } from '../store/index.js';
+import { PostamtError } from '../core/index.js';
+import { deleteUnreferencedBlobs } from './accounts.js';
+
+/** One message in a mailbox as POP3 sees it. */
+export interface MailboxEntry {
+  id: number;
+  /** Unique and stable for the message's life (RFC 1939 UIDL). */
+  uid: string;
+  size: number;
+  blobHash: string;
+  receivedAt: number;
+}
+
+export class QuotaExceededError extends PostamtError {
+  constructor(readonly address: string) {
+    super('quota', `mailbox ${address} is full`);
+  }
+}
+
+export class MailboxGoneError extends PostamtError {
+  constructor(readonly accountId: number) {
+    super('gone', `mailbox ${accountId} no longer exists`);
+  }
+}
+
+/**
+ * Filing into mailboxes, listing, reading and expunging. The blob is already durable when
+ * `file` is called; `file` commits every recipient's row in one transaction, so a crash
+ * leaves the message in all mailboxes or in none.
+ */
+export class Mailboxes {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  async file(blob: { hash: string; size: number }, accountIds: number[], now = Date.now()): Promise<number[]> {
+    const unique = [...new Set(accountIds)];
+    return this.db.transaction().execute(async (trx) => {
+      const ids: number[] = [];
+      for (const accountId of unique) {
+        // The quota check and the increment are one statement, so two concurrent deliveries
+        // cannot both squeeze under the limit.
+        const upd = await trx
+          .updateTable('accounts')
+          .set((eb) => ({ used_bytes: eb('used_bytes', '+', blob.size) }))
+          .where('id', '=', accountId)
+          .where((eb) => eb.or([eb('quota_bytes', '=', 0), eb(eb('used_bytes', '+', blob.size), '<=', eb.ref('quota_bytes'))]))
+          .returning(['address'])
+          .executeTakeFirst();
+        if (!upd) {
+          const acc = await trx.selectFrom('accounts').select('address').where('id', '=', accountId).executeTakeFirst();
+          if (!acc) throw new MailboxGoneError(accountId);
+          throw new QuotaExceededError(acc.address);
+        }
+        const row = await trx
+          .insertInto('messages')
+          .values({ account_id: accountId, blob_hash: blob.hash, size: blob.size, received_at: now })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        ids.push(row.id);
+      }
+      return ids;
+    });
+  }
+
+  /** A snapshot of the mailbox, oldest first. */
+  async list(accountId: number): Promise<MailboxEntry[]> {
+    const rows = await this.db
+      .selectFrom('messages')
+      .select(['id', 'size', 'blob_hash', 'received_at'])
+      .where('account_id', '=', accountId)
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({ id: r.id, uid: uidOf(r.id), size: r.size, blobHash: r.blob_hash, receivedAt: r.received_at }));
+  }
+
+  /** Whether the message still exists (another session may have expunged it). */
+  async exists(accountId: number, id: number): Promise<boolean> {
+    const r = await this.db.selectFrom('messages').select('id').where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();
+    return r !== undefined;
+  }
+
+  read(entry: MailboxEntry): Promise<Buffer> {
+    return this.blobs.get(entry.blobHash);
+  }
+
+  stream(entry: MailboxEntry): Promise<Readable> {
+    return this.blobs.stream(entry.blobHash);
+  }
+
+  /** Deletes messages in one transaction; returns how many were still there to delete. */
+  async expunge(accountId: number, ids: number[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const { count, hashes } = await this.db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .deleteFrom('messages')
+        .where('account_id', '=', accountId)
+        .where('id', 'in', ids)
+        .returning(['blob_hash', 'size'])
+        .execute();
+      const freed = rows.reduce((s, r) => s + r.size, 0);
+      if (freed > 0) {
+        await trx
+          .updateTable('accounts')
+          .set((eb) => ({ used_bytes: eb('used_bytes', '-', freed) }))
+          .where('id', '=', accountId)
+          .execute();
+      }
+      return { count: rows.length, hashes: [...new Set(rows.map((r) => r.blob_hash))] };
+    });
+    await deleteUnreferencedBlobs(this.db, this.blobs, hashes);
+    return count;
+  }
+}
+
+/** UIDL: the row id, which the store never reuses, in a compact form. */
+export function uidOf(id: number): string {
+  return `m${id.toString(36)}`;
+}

@@ -1,0 +1,62 @@
+import { Pop3MessageGoneError, type Pop3Backend, type Pop3LoginRequest, type Pop3LoginResult, type Pop3Maildrop } from '../pop3/index.js';
+import type { Accounts } from './accounts.js';
+import type { Mailboxes, MailboxEntry } from './mailboxes.js';
+import { parseAddress } from './addresses.js';
+
+/**
+ * The service's mailboxes as POP3 sees them. A login takes a snapshot of the mailbox (see the
+ * session's snapshot semantics in src/pop3/session.ts); nothing is locked, so several sessions
+ * and deliveries may run side by side, and a message another session removed is reported as
+ * gone instead of being served from a dangling blob.
+ */
+export class ServicePop3Backend implements Pop3Backend {
+  constructor(
+    private readonly accounts: Accounts,
+    private readonly mailboxes: Mailboxes,
+  ) {}
+
+  async login(req: Pop3LoginRequest): Promise<Pop3LoginResult> {
+    // Acting for another identity (archive access, RFC 4616 authzid) is not offered yet.
+    if (req.authzid !== undefined && parseAddress(req.authzid)?.address !== parseAddress(req.user)?.address) {
+      return { ok: false, reason: 'credentials', message: 'authorization identity not permitted' };
+    }
+    const account = await this.accounts.authenticate(req.user, req.password);
+    if (!account) return { ok: false, reason: 'credentials' };
+    const entries = await this.mailboxes.list(account.id);
+    return { ok: true, account: account.address, maildrop: new ServiceMaildrop(this.mailboxes, account.id, entries) };
+  }
+}
+
+class ServiceMaildrop implements Pop3Maildrop {
+  readonly messages: readonly { uid: string; size: number }[];
+
+  constructor(
+    private readonly mailboxes: Mailboxes,
+    private readonly accountId: number,
+    private readonly entries: readonly MailboxEntry[],
+  ) {
+    this.messages = entries.map((e) => ({ uid: e.uid, size: e.size }));
+  }
+
+  async retrieve(index: number): Promise<Buffer> {
+    const entry = this.entries[index];
+    if (!entry) throw new RangeError(`no message at index ${index}`);
+    if (!(await this.mailboxes.exists(this.accountId, entry.id))) throw new Pop3MessageGoneError();
+    try {
+      return await this.mailboxes.read(entry);
+    } catch (err) {
+      // Expunged between the check and the read: its blob may be gone already.
+      if (!(await this.mailboxes.exists(this.accountId, entry.id))) throw new Pop3MessageGoneError();
+      throw err;
+    }
+  }
+
+  async commit(deleted: number[]): Promise<void> {
+    const ids = deleted.map((i) => this.entries[i]?.id).filter((id): id is number => id !== undefined);
+    await this.mailboxes.expunge(this.accountId, ids);
+  }
+
+  async release(): Promise<void> {
+    // Nothing is held: the snapshot is plain data and no lock was taken.
+  }
+}

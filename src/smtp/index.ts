@@ -1,0 +1,3 @@
+export { SmtpListener, type SmtpListenerOptions } from './server.js';
+export { SmtpReply, replies } from './reply.js';
+export type { SmtpBackend, SmtpSession, SmtpEnvelope } from './backend.js';

@@ -1,0 +1,268 @@
+import './enhanced-codes.js';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerOptions } from 'smtp-server';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../core/index.js';
+import { Metrics, errorMessage } from '../core/index.js';
+import type { SmtpConfig } from '../config/index.js';
+import { DataChecker, describeViolation } from '../wire/smtp/index.js';
+import { SmtpReply, replies } from './reply.js';
+import type { SmtpBackend, SmtpEnvelope, SmtpSession } from './backend.js';
+
+export interface SmtpListenerOptions {
+  /** A name for logs, metrics and endpoints: 'mx', 'submission', 'clientmodule'… */
+  name: string;
+  host: string;
+  port: number;
+  /** 'starttls': plain with STARTTLS offered; 'implicit': TLS from the first byte; 'plain': no TLS. */
+  tlsMode: 'starttls' | 'implicit' | 'plain';
+  tls?: { cert: string; key: string };
+  /** Offer AUTH (PLAIN, LOGIN). */
+  auth: boolean;
+  /** MAIL needs a successful AUTH first (530 5.7.0 otherwise). */
+  requireAuth: boolean;
+  /** Allow AUTH without TLS (only sensible on loopback). */
+  allowInsecureAuth?: boolean;
+  hostname: string;
+  limits: SmtpConfig;
+  backend: SmtpBackend;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+interface ConnState {
+  authFailures: number;
+}
+
+/**
+ * One SMTP listener on nodemailer's smtp-server: TLS, AUTH with failure delay and limits,
+ * DATA checked as it streams, and answers that are always SMTP replies with enhanced codes.
+ */
+export class SmtpListener {
+  private readonly server: SMTPServer;
+  private readonly state = new Map<string, ConnState>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closing = false;
+  private address: AddressInfo | null = null;
+
+  constructor(private readonly opts: SmtpListenerOptions) {
+    const { limits } = opts;
+    const tlsOpts = opts.tlsMode === 'plain' ? {} : { key: opts.tls?.key, cert: opts.tls?.cert, minVersion: 'TLSv1.2' as const };
+    if (opts.tlsMode !== 'plain' && !opts.tls) throw new Error(`smtp ${opts.name}: TLS mode ${opts.tlsMode} needs a certificate`);
+    const options: SMTPServerOptions = {
+      ...tlsOpts,
+      secure: opts.tlsMode === 'implicit',
+      name: opts.hostname,
+      banner: 'Postamt ESMTP ready',
+      size: limits.maxMessageSize,
+      maxClients: limits.maxConnections,
+      socketTimeout: limits.socketTimeoutMs,
+      closeTimeout: 1000,
+      logger: false,
+      disableReverseLookup: !limits.reverseLookup,
+      authMethods: ['PLAIN', 'LOGIN'],
+      authOptional: !opts.requireAuth,
+      allowInsecureAuth: opts.allowInsecureAuth ?? false,
+      disabledCommands: [...(opts.auth ? [] : ['AUTH']), ...(opts.tlsMode === 'starttls' ? [] : ['STARTTLS'])],
+      hideSTARTTLS: opts.tlsMode !== 'starttls',
+      hideENHANCEDSTATUSCODES: false,
+      hideDSN: false,
+      hidePIPELINING: false,
+      hide8BITMIME: false,
+      hideSMTPUTF8: false,
+      maxAllowedUnauthenticatedCommands: opts.requireAuth ? 20 : false,
+      authRequiredMessage: '5.7.0 Authentication required',
+      onConnect: (session, cb) => this.onConnect(session, cb),
+      onClose: (session) => this.onClose(session),
+      onAuth: (auth, session, cb) => void this.onAuth(auth.username ?? '', auth.password ?? '', session, cb),
+      onMailFrom: (addr, session, cb) => void this.guard(cb, () => this.opts.backend.checkSender(addr.address, this.envelope(session, addr.args), this.session(session))),
+      onRcptTo: (addr, session, cb) => void this.onRcptTo(addr.address, session, cb),
+      onData: (stream, session, cb) => this.track(this.onData(stream, session, cb)),
+    };
+    this.server = new SMTPServer(options);
+    this.server.on('error', (err) => {
+      opts.metrics.inc('postamt_smtp_errors_total', { listener: opts.name }, 1, 'SMTP connection errors');
+      opts.logger.debug({ listener: opts.name, err: errorMessage(err) }, 'smtp connection error');
+    });
+    for (const m of ['postamt_smtp_sessions_total', 'postamt_smtp_messages_accepted_total', 'postamt_smtp_messages_rejected_total']) {
+      opts.metrics.declare(m, 'counter', m.replace(/_/g, ' '));
+    }
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.address = this.server.server.address() as AddressInfo;
+    return this.address;
+  }
+
+  get port(): number {
+    return this.address?.port ?? 0;
+  }
+
+  /**
+   * Stops accepting, lets messages in DATA finish (up to graceMs), then closes the remaining
+   * connections with 421.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    this.closing = true;
+    const closed = new Promise<void>((resolve) => this.server.server.close(() => resolve()));
+    await waitAll([...this.inFlight], graceMs);
+    for (const conn of this.server.connections) {
+      conn.send(421, '4.3.2 Server shutting down, try again later');
+      conn.close();
+    }
+    await Promise.race([closed, delay(2000)]);
+  }
+
+  private track<T>(p: Promise<T>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private session(s: SMTPServerSession): SmtpSession {
+    const tls = s.tlsOptions ? { protocol: s.tlsOptions.version ?? '', cipher: s.tlsOptions.name ?? '' } : undefined;
+    const authed = Boolean(s.user);
+    return {
+      id: s.id,
+      listener: this.opts.name,
+      remoteAddress: s.remoteAddress,
+      clientHostname: s.clientHostname,
+      heloName: s.hostNameAppearsAs || '',
+      secure: s.secure,
+      tls,
+      // RFC 3848: HELO is plain SMTP; EHLO is ESMTP, with S for TLS and A for AUTH.
+      protocol: s.openingCommand === 'HELO' ? 'SMTP' : `ESMTP${s.secure ? 'S' : ''}${authed ? 'A' : ''}`,
+      user: authed ? String(s.user) : undefined,
+    };
+  }
+
+  private envelope(s: SMTPServerSession, args?: unknown): SmtpEnvelope {
+    const mailFrom = s.envelope.mailFrom ? s.envelope.mailFrom.address : '';
+    const margs = (args ?? (s.envelope.mailFrom ? s.envelope.mailFrom.args : undefined)) as Record<string, string> | false | undefined;
+    const size = margs && margs.SIZE ? Number(margs.SIZE) : undefined;
+    return { mailFrom, rcptTo: s.envelope.rcptTo.map((r) => r.address), declaredSize: size };
+  }
+
+  private onConnect(session: SMTPServerSession, cb: (err?: Error | null) => void): void {
+    if (this.closing) return cb(Object.assign(new Error('4.3.2 Server shutting down, try again later'), { responseCode: 421 }));
+    this.state.set(session.id, { authFailures: 0 });
+    this.opts.metrics.inc('postamt_smtp_sessions_total', { listener: this.opts.name });
+    this.opts.metrics.gauge('postamt_smtp_sessions_open', { listener: this.opts.name }, 1, 'SMTP sessions open now');
+    cb();
+  }
+
+  private onClose(session: SMTPServerSession): void {
+    if (this.state.delete(session.id)) this.opts.metrics.gauge('postamt_smtp_sessions_open', { listener: this.opts.name }, -1);
+  }
+
+  private async onAuth(username: string, password: string, session: SMTPServerSession, cb: (err: Error | null | undefined, res?: { user: unknown }) => void): Promise<void> {
+    const st = this.state.get(session.id) ?? { authFailures: 0 };
+    try {
+      const user = this.opts.backend.authenticate ? await this.opts.backend.authenticate(username, password, this.session(session)) : null;
+      if (user) {
+        this.opts.logger.info({ listener: this.opts.name, sid: session.id, user, ip: session.remoteAddress }, 'smtp auth ok');
+        return cb(null, { user });
+      }
+    } catch (err) {
+      if (err instanceof SmtpReply) return cb(err.toServerError());
+      this.opts.logger.error({ listener: this.opts.name, sid: session.id, err: errorMessage(err) }, 'smtp auth backend failed');
+      return cb(new SmtpReply(454, '4.7.0', 'Temporary authentication failure').toServerError());
+    }
+    st.authFailures++;
+    this.opts.metrics.inc('postamt_smtp_auth_failures_total', { listener: this.opts.name }, 1, 'failed SMTP AUTH attempts');
+    this.opts.logger.warn({ listener: this.opts.name, sid: session.id, ip: session.remoteAddress, failures: st.authFailures }, 'smtp auth failed');
+    // A delay makes guessing slow; after too many failures the connection goes.
+    await delay(this.opts.limits.authFailureDelayMs);
+    const reply = st.authFailures >= this.opts.limits.maxAuthFailures ? replies.tooManyAuthFailures() : replies.badCredentials();
+    cb(reply.toServerError());
+  }
+
+  private async onRcptTo(address: string, session: SMTPServerSession, cb: (err?: Error | null) => void): Promise<void> {
+    await this.guard(cb, () => this.opts.backend.checkRecipient(address, this.envelope(session), this.session(session)), (reply) =>
+      this.opts.metrics.inc('postamt_smtp_recipients_rejected_total', { listener: this.opts.name, code: reply.enhanced }, 1, 'RCPT TO refused'),
+    );
+  }
+
+  /** Runs a backend check; SmtpReply errors become the answer, anything else a 451. */
+  private async guard(cb: (err?: Error | null) => void, fn: () => Promise<void>, onReply?: (r: SmtpReply) => void): Promise<void> {
+    try {
+      await fn();
+      cb();
+    } catch (err) {
+      if (err instanceof SmtpReply) {
+        onReply?.(err);
+        return cb(err.toServerError());
+      }
+      this.opts.logger.error({ listener: this.opts.name, err: errorMessage(err) }, 'smtp backend check failed');
+      cb(replies.temporary().toServerError());
+    }
+  }
+
+  private async onData(stream: SMTPServerDataStream, s: SMTPServerSession, cb: (err?: Error | null, msg?: string) => void): Promise<void> {
+    const started = performance.now();
+    const { limits } = this.opts;
+    const envelope = this.envelope(s);
+    const session = this.session(s);
+    const checker = new DataChecker({ maxBytes: limits.maxMessageSize, maxLineLength: limits.maxLineLength, bareLineFeed: limits.bareLineFeed });
+    const ended = new Promise<void>((resolve) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+      stream.once('error', () => resolve());
+    });
+    async function* body(): AsyncIterable<Buffer> {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const kept = checker.push(chunk);
+        if (kept === null) break;
+        if (kept.length) yield kept;
+      }
+      const tail = checker.end();
+      const v = checker.failed;
+      if (v) {
+        const d = describeViolation(v);
+        throw new SmtpReply(d.code, d.enhanced, d.text);
+      }
+      if (tail && tail.length) yield tail;
+    }
+    let result: { ok: true; text: string } | { ok: false; reply: SmtpReply };
+    try {
+      result = { ok: true, text: await this.opts.backend.deliver(envelope, session, body()) };
+    } catch (err) {
+      if (err instanceof SmtpReply) result = { ok: false, reply: err };
+      else {
+        this.opts.logger.error({ listener: this.opts.name, sid: s.id, err: errorMessage(err) }, 'delivery failed');
+        this.opts.metrics.inc('postamt_delivery_errors_total', {}, 1, 'deliveries that failed inside the service');
+        result = { ok: false, reply: replies.temporary() };
+      }
+    }
+    // smtp-server reads the command stream only after the DATA stream has ended: drain it.
+    if (!stream.readableEnded) {
+      stream.resume();
+      await ended;
+    }
+    const ms = Math.round(performance.now() - started);
+    const log = { listener: this.opts.name, sid: s.id, from: envelope.mailFrom, rcpts: envelope.rcptTo.length, bytes: checker.size, ms };
+    if (result.ok) {
+      this.opts.metrics.inc('postamt_smtp_messages_accepted_total', { listener: this.opts.name });
+      this.opts.logger.info({ ...log, result: 'accepted' }, 'message accepted');
+      cb(null, `2.6.0 ${result.text}`);
+    } else {
+      this.opts.metrics.inc('postamt_smtp_messages_rejected_total', { listener: this.opts.name, code: result.reply.enhanced });
+      this.opts.logger.info({ ...log, result: 'rejected', code: result.reply.code, enhanced: result.reply.enhanced }, 'message rejected');
+      cb(result.reply.toServerError());
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref?.());
+}
+
+async function waitAll(ps: Promise<unknown>[], ms: number): Promise<void> {
+  if (ps.length === 0) return;
+  await Promise.race([Promise.allSettled(ps), delay(ms)]);
+}

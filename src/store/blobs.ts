@@ -1,0 +1,212 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, rename, unlink, readFile, stat, readdir, type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+/** A blob being written: feed it chunks, then `commit` makes it durable and names it. */
+export interface BlobWriter {
+  write(chunk: Buffer): Promise<void>;
+  /** Flushes and fsyncs; resolves to the content address once the blob survives a crash. */
+  commit(): Promise<{ hash: string; size: number }>;
+  abort(): Promise<void>;
+}
+
+/** Content-addressed storage for raw messages: the address is the SHA-256 of the bytes. */
+export interface BlobStore {
+  writer(): Promise<BlobWriter>;
+  get(hash: string): Promise<Buffer>;
+  stream(hash: string): Promise<Readable>;
+  delete(hash: string): Promise<void>;
+  /** Every stored hash (for garbage collection of blobs no row refers to). */
+  list(): AsyncIterable<{ hash: string; createdAt: number }>;
+}
+
+const HASH_RE = /^[0-9a-f]{64}$/;
+
+function checkHash(hash: string): void {
+  if (!HASH_RE.test(hash)) throw new Error(`not a blob address: ${hash.slice(0, 80)}`);
+}
+
+/**
+ * Files under `root/ab/cd/<hash>`. A blob is written to `root/tmp`, fsynced, renamed into
+ * place and its directory fsynced, so after commit() it survives power loss; a crash before
+ * leaves only a temp file, never a half blob under its name.
+ */
+export class FileBlobStore implements BlobStore {
+  private readonly tmpDir: string;
+  private readonly knownDirs = new Set<string>();
+
+  constructor(private readonly root: string) {
+    this.tmpDir = join(root, 'tmp');
+  }
+
+  async init(): Promise<this> {
+    await mkdir(this.tmpDir, { recursive: true });
+    return this;
+  }
+
+  pathOf(hash: string): string {
+    checkHash(hash);
+    return join(this.root, hash.slice(0, 2), hash.slice(2, 4), hash);
+  }
+
+  async writer(): Promise<BlobWriter> {
+    const tmp = join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    const fh = await open(tmp, 'wx');
+    const hasher = createHash('sha256');
+    let size = 0;
+    let done = false;
+    const finish = async (): Promise<void> => {
+      done = true;
+      await fh.close().catch(() => undefined);
+    };
+    return {
+      write: async (chunk) => {
+        hasher.update(chunk);
+        size += chunk.length;
+        await writeAll(fh, chunk);
+      },
+      commit: async () => {
+        try {
+          await fh.sync();
+          await finish();
+          const hash = hasher.digest('hex');
+          const dest = this.pathOf(hash);
+          const dir = join(this.root, hash.slice(0, 2), hash.slice(2, 4));
+          await this.ensureDir(dir);
+          await rename(tmp, dest);
+          await fsyncDir(dir);
+          return { hash, size };
+        } catch (err) {
+          await unlink(tmp).catch(() => undefined);
+          throw err;
+        }
+      },
+      abort: async () => {
+        if (!done) await finish();
+        await unlink(tmp).catch(() => undefined);
+      },
+    };
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    // The new directory entries must be durable too, or the renamed file could vanish.
+    await fsyncDir(join(dir, '..'));
+    await fsyncDir(join(dir, '..', '..'));
+    this.knownDirs.add(dir);
+  }
+
+  async get(hash: string): Promise<Buffer> {
+    return readFile(this.pathOf(hash));
+  }
+
+  async stream(hash: string): Promise<Readable> {
+    const path = this.pathOf(hash);
+    await stat(path);
+    return createReadStream(path);
+  }
+
+  async delete(hash: string): Promise<void> {
+    await unlink(this.pathOf(hash)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
+  async *list(): AsyncIterable<{ hash: string; createdAt: number }> {
+    for (const a of await readdir(this.root)) {
+      if (!/^[0-9a-f]{2}$/.test(a)) continue;
+      for (const b of await readdir(join(this.root, a))) {
+        for (const name of await readdir(join(this.root, a, b))) {
+          if (!HASH_RE.test(name)) continue;
+          const st = await stat(join(this.root, a, b, name)).catch(() => null);
+          if (st) yield { hash: name, createdAt: st.mtimeMs };
+        }
+      }
+    }
+  }
+}
+
+async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) {
+    const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
+    off += bytesWritten;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Blobs as rows of the `blobs` table: for several nodes sharing one PostgreSQL, where no
+ * node's disk is visible to the others. The database's own commit makes them durable.
+ */
+export class DatabaseBlobStore implements BlobStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly maxSize = 64 * 1024 * 1024,
+  ) {}
+
+  async writer(): Promise<BlobWriter> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    return {
+      write: async (chunk) => {
+        size += chunk.length;
+        if (size > this.maxSize) throw new Error(`blob larger than ${this.maxSize} bytes`);
+        chunks.push(chunk);
+      },
+      commit: async () => {
+        const data = Buffer.concat(chunks, size);
+        const hash = createHash('sha256').update(data).digest('hex');
+        await this.db
+          .insertInto('blobs')
+          .values({ hash, size, data, created_at: Date.now() })
+          .onConflict((oc) => oc.column('hash').doNothing())
+          .execute();
+        return { hash, size };
+      },
+      abort: async () => {
+        chunks.length = 0;
+      },
+    };
+  }
+
+  async get(hash: string): Promise<Buffer> {
+    checkHash(hash);
+    const row = await this.db.selectFrom('blobs').select('data').where('hash', '=', hash).executeTakeFirst();
+    if (!row) throw Object.assign(new Error(`blob ${hash} not found`), { code: 'ENOENT' });
+    return Buffer.from(row.data);
+  }
+
+  async stream(hash: string): Promise<Readable> {
+    const { Readable } = await import('node:stream');
+    return Readable.from([await this.get(hash)]);
+  }
+
+  async delete(hash: string): Promise<void> {
+    checkHash(hash);
+    await this.db.deleteFrom('blobs').where('hash', '=', hash).execute();
+  }
+
+  async *list(): AsyncIterable<{ hash: string; createdAt: number }> {
+    let after = '';
+    for (;;) {
+      const rows = await this.db.selectFrom('blobs').select(['hash', 'created_at']).where('hash', '>', after).orderBy('hash').limit(1000).execute();
+      for (const r of rows) yield { hash: r.hash, createdAt: r.created_at };
+      if (rows.length < 1000) return;
+      after = rows[rows.length - 1]!.hash;
+    }
+  }
+}

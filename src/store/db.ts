@@ -1,0 +1,88 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationResult } from 'kysely';
+import type { Database } from './schema.js';
+import type { Dialect } from './dialect.js';
+import { migrationProvider } from './migrations/index.js';
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Where the data lives, without any password: for logs and `config check`. */
+  describe: string;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  url: string;
+  /** Relative sqlite: paths resolve against this directory. */
+  dataDir: string;
+  poolSize?: number;
+}
+
+function openSqlite(path: string): Kysely<Database> {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new SQLite(path);
+  // WAL lets POP3 readers run beside the writer; synchronous=FULL makes every COMMIT fsync
+  // the WAL, which is what a 250 after DATA promises.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 10000');
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
+function openPostgres(url: string, poolSize: number): Kysely<Database> {
+  const INT8 = 20;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    // bigint columns hold epoch milliseconds and byte counts: all far below 2^53.
+    types: {
+      getTypeParser: ((oid: number, format?: string) =>
+        oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as never)) as typeof pg.types.getTypeParser,
+    },
+  });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
+
+/** Opens the store named by `url` and brings its schema up to date. */
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  let db: Kysely<Database>;
+  let dialect: Dialect;
+  let describe: string;
+  if (opts.url.startsWith('sqlite:')) {
+    const raw = opts.url.slice('sqlite:'.length);
+    const path = raw === ':memory:' ? raw : isAbsolute(raw) ? raw : resolve(opts.dataDir, raw);
+    db = openSqlite(path);
+    dialect = 'sqlite';
+    describe = `sqlite:${path}`;
+  } else {
+    db = openPostgres(opts.url, opts.poolSize ?? 10);
+    dialect = 'postgres';
+    describe = redactUrl(opts.url);
+  }
+  try {
+    await migrate(db, dialect);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return { db, dialect, describe, close: () => db.destroy() };
+}
+
+export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<MigrationResult[]> {
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return results ?? [];
+}

@@ -1,0 +1,1 @@
+export * as pop3 from './pop3/index.js';

@@ -1,0 +1,2 @@
+export { DataChecker, describeViolation, type DataViolation, type DataCheckOptions } from './data-check.js';
+export { formatReceived, formatReturnPath, type ReceivedInfo } from './trace-headers.js';

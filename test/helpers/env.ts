@@ -1,0 +1,114 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { parseConfig, type Config } from '../../src/config/index.js';
+import { openStore, type Store } from '../../src/store/index.js';
+
+/** A fresh directory under the OS temp dir, removed by `cleanup`. */
+export function tempDir(prefix = 'postamt-test-'): { path: string; cleanup(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A config for tests: everything on 127.0.0.1 with ephemeral ports, quiet logs. */
+export function testConfig(dataDir: string, raw: Record<string, unknown> = {}): Config {
+  const base = {
+    dataDir,
+    log: { level: 'silent' },
+    service: {
+      hostname: 'mx.test.local',
+      smtp: { mx: { port: 0 }, submission: { port: 0 }, authFailureDelayMs: 50 },
+      pop3: { plain: { port: 0 }, tls: { port: 0 }, authFailureDelayMs: 50 },
+      http: { port: 0 },
+    },
+  };
+  return parseConfig(deepMerge(base, raw), 'test', {});
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const av = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && av && typeof av === 'object' && !Array.isArray(av)
+        ? deepMerge(av as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+export const PG_ADMIN_URL = process.env.POSTAMT_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * A fresh, empty PostgreSQL database for one test, dropped afterwards. When PostgreSQL is not
+ * reachable this throws (the test fails loudly) unless POSTAMT_TEST_SKIP_PG=1 says to skip.
+ */
+export async function freshPostgres(): Promise<{ url: string; drop(): Promise<void> } | null> {
+  if (process.env.POSTAMT_TEST_SKIP_PG === '1') return null;
+  const name = `postamt_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${PG_ADMIN_URL} (${(err as Error).message}). ` +
+        'Start it, point POSTAMT_TEST_PG_URL at one, or set POSTAMT_TEST_SKIP_PG=1 to skip PostgreSQL tests explicitly.',
+    );
+  }
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export type StoreKind = 'sqlite' | 'postgres';
+export const STORE_KINDS: StoreKind[] = ['sqlite', 'postgres'];
+
+export interface TestStore {
+  store: Store;
+  config: Config;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a real store of the given kind in a fresh place. Returns null only when PostgreSQL
+ * tests were explicitly skipped (the caller then marks its test skipped, visibly).
+ */
+export async function openTestStore(kind: StoreKind, raw: Record<string, unknown> = {}): Promise<TestStore | null> {
+  const dir = tempDir();
+  let drop: (() => Promise<void>) | undefined;
+  let url = 'sqlite:postamt.db';
+  if (kind === 'postgres') {
+    const fresh = await freshPostgres();
+    if (!fresh) {
+      dir.cleanup();
+      return null;
+    }
+    url = fresh.url;
+    drop = fresh.drop;
+  }
+  const config = testConfig(dir.path, { ...raw, database: { url } });
+  const store = await openStore(config);
+  return {
+    store,
+    config,
+    dir: dir.path,
+    close: async () => {
+      await store.close();
+      await drop?.();
+      dir.cleanup();
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import { openTestStore, type StoreKind, type TestStore } from './env.js';
+import { silentLogger, Metrics } from '../../src/core/index.js';
+import { createSelfSignedTls, type PemPair } from '../../src/crypto/index.js';
+import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../../src/service/index.js';
+import { SmtpListener } from '../../src/smtp/index.js';
+
+let tlsCache: Promise<PemPair> | undefined;
+/** One self-signed pair per test process: generating keys is not what these tests test. */
+export function testTls(): Promise<PemPair> {
+  tlsCache ??= createSelfSignedTls(['localhost', '127.0.0.1']);
+  return tlsCache;
+}
+
+export const PASSWORD = 'correct horse battery';
+
+export interface SmtpFixture {
+  ts: TestStore;
+  accounts: Accounts;
+  mailboxes: Mailboxes;
+  metrics: Metrics;
+  mx: SmtpListener;
+  submission: SmtpListener;
+  close(): Promise<void>;
+}
+
+/** The service's two SMTP listeners over a real store, with domain example.test and two accounts. */
+export async function startSmtpFixture(kind: StoreKind = 'sqlite', raw: Record<string, unknown> = {}): Promise<SmtpFixture | null> {
+  const ts = await openTestStore(kind, raw);
+  if (!ts) return null;
+  const { store, config } = ts;
+  const accounts = new Accounts(store.db, store.blobs);
+  const mailboxes = new Mailboxes(store.db, store.blobs);
+  await accounts.addDomain('example.test');
+  await accounts.add({ address: 'alice@example.test', password: PASSWORD, displayName: 'Alice' });
+  await accounts.add({ address: 'bob@example.test', password: PASSWORD, displayName: 'Bob', quotaBytes: 20_000 });
+  const metrics = new Metrics();
+  const logger = silentLogger();
+  const delivery = new LocalDelivery(store.blobs, mailboxes, config.service.hostname, logger);
+  const tls = await testTls();
+  const common = { host: '127.0.0.1', port: 0, tls, hostname: config.service.hostname, limits: config.service.smtp, logger, metrics };
+  const mx = new SmtpListener({ ...common, name: 'smtp-mx', tlsMode: 'starttls', auth: false, requireAuth: false, backend: new ServiceSmtpBackend('mx', accounts, delivery) });
+  const submission = new SmtpListener({ ...common, name: 'smtp-submission', tlsMode: 'implicit', auth: true, requireAuth: true, backend: new ServiceSmtpBackend('submission', accounts, delivery) });
+  await mx.listen();
+  await submission.listen();
+  return {
+    ts,
+    accounts,
+    mailboxes,
+    metrics,
+    mx,
+    submission,
+    close: async () => {
+      await mx.close(1000);
+      await submission.close(1000);
+      await ts.close();
+    },
+  };
+}
