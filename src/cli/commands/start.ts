@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { configFor, print } from '../context.js';
 import { createLogger, type Logger } from '../../core/index.js';
-import { startDemo, startService, formatEndpointTable } from '../../roles/index.js';
+import { startDemo, startService, formatEndpointTable, writeEndpointsFile } from '../../roles/index.js';
 
 /** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
 function untilSignal(logger: Logger): Promise<string> {
@@ -50,7 +50,12 @@ export function registerStart(program: Command): void {
       const { config, file } = configFor(cmd);
       const logger = createLogger(config.log.level);
       const service = await startService(config, logger);
-      logger.info({ config: file, endpoints: service.endpoints }, 'postamt service running');
+      const endpointsPath = writeEndpointsFile(config.dataDir, {
+        endpoints: service.endpoints,
+        accounts: [],
+        tls: { fingerprint: service.tls.fingerprint, certificate: service.tls.certPath, origin: service.tls.origin },
+      });
+      logger.info({ config: file, endpoints: service.endpoints, endpointsFile: endpointsPath }, 'postamt service running');
       const sig = await untilSignal(logger);
       logger.info({ signal: sig }, 'shutting down');
       await service.close();
