@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // The `postamt` command. The TypeScript sources are compiled to dist/ by `npm install`
 // (the `prepare` script) and by `npm run build`.
-import { main } from '../dist/src/cli/main.js';
+// Every blob write is a chain of fsyncs on libuv's thread pool; four threads (the default)
+// are too few for a mail server's concurrent deliveries. Must be set before the pool starts.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+const { main } = await import('../dist/src/cli/main.js');
 
 main(process.argv).catch((err) => {
   process.stderr.write(`postamt: ${err?.message ?? err}\n`);

@@ -7,6 +7,8 @@ import { Pop3Connection } from './connection.js';
 import { DEFAULT_MAX_BAD_COMMANDS, resolveLimits, type Pop3Limits, type Pop3ServerOptions } from './options.js';
 import { Pop3Session, METRIC } from './session.js';
 
+// After close() destroyed the sockets, how long it still waits for sessions busy in a backend call.
+const STUCK_SESSION_WAIT_MS = 2_000;
 // How long a connection refused for the connection limit may take to hear its -ERR.
 const REFUSE_TIMEOUT_MS = 5_000;
 
@@ -73,12 +75,19 @@ export class Pop3Server {
     this.closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sessions.keys()) s.stop('shutdown');
-    const ac = new AbortController();
-    await Promise.race([Promise.all(this.sessions.values()), delay(graceMs, undefined, { signal: ac.signal }).catch(() => undefined)]);
-    ac.abort();
+    await this.sessionsDone(graceMs);
     for (const s of this.sockets) s.destroy();
-    await Promise.all(this.sessions.values());
+    // Sessions now end at once, unless one waits on a backend call that hangs: that one
+    // must not hold shutdown forever.
+    await this.sessionsDone(STUCK_SESSION_WAIT_MS);
     await closed;
+  }
+
+  private async sessionsDone(maxMs: number): Promise<void> {
+    const ac = new AbortController();
+    const timeout = delay(maxMs, undefined, { signal: ac.signal }).catch(() => undefined);
+    await Promise.race([Promise.all(this.sessions.values()), timeout]);
+    ac.abort();
   }
 
   private accept(socket: Socket): void {

@@ -2,10 +2,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { SecureContext } from 'node:tls';
 import { errorMessage, type Logger, type Metrics } from '../core/index.js';
 import { pop3 } from '../wire/index.js';
-import { Pop3MessageGoneError, type Pop3Backend, type Pop3Maildrop } from './backend.js';
+import { Pop3MessageGoneError, type Pop3Backend, type Pop3Message } from './backend.js';
 import type { Pop3Connection } from './connection.js';
 import type { Pop3Limits } from './options.js';
 import { isLoopback } from './net-util.js';
+import { MaildropView } from './maildrop-view.js';
 
 const { okLine, errLine, multiline, continuationLine } = pop3;
 
@@ -58,9 +59,8 @@ export class Pop3Session {
   private authFailures = 0;
   private badCommands = 0;
   private commands = 0;
-  private maildrop: Pop3Maildrop | undefined;
+  private view: MaildropView | undefined;
   private account = '';
-  private readonly deleted = new Set<number>();
   private stopReason: 'idle' | 'shutdown' | undefined;
   private finished = false;
   /** Set by reply(); read for the one log line per command. */
@@ -121,9 +121,11 @@ export class Pop3Session {
       this.finish(errLine('too many commands, closing connection'));
       return;
     }
+    const started = Date.now();
     if (this.saslPending) {
       this.saslPending = false;
       await this.saslContinuation(ev.line);
+      this.logCommand({ cmd: 'AUTH (response)' }, started);
       return;
     }
     let cmd: Command;
@@ -138,10 +140,14 @@ export class Pop3Session {
     }
     // RFC 1939: PASS must immediately follow USER.
     if (cmd.name !== 'PASS') this.pendingUser = undefined;
-    const started = Date.now();
     if (this.state === 'AUTHORIZATION') await this.authorization(cmd);
     else await this.transaction(cmd);
-    this.ctx.log.debug({ session: this.ctx.id, ...describe(cmd), ok: this.lastOk, ms: Date.now() - started }, 'pop3 command');
+    this.logCommand(describe(cmd), started);
+  }
+
+  /** The one log line per command: never a password, SASL data or message content. */
+  private logCommand(what: Record<string, string | number>, started: number): void {
+    this.ctx.log.debug({ session: this.ctx.id, ...what, ok: this.lastOk, ms: Date.now() - started }, 'pop3 command');
   }
 
   private async authorization(cmd: Command): Promise<void> {
@@ -168,13 +174,13 @@ export class Pop3Session {
       case 'CAPA':
         return this.capa();
       case 'STAT': {
-        const { count, size } = this.totals();
+        const { count, size } = this.md.totals();
         return this.reply(okLine(`${count} ${size}`));
       }
       case 'LIST':
-        return this.listing(cmd, (i) => String(this.md.messages[i]!.size));
+        return this.listing(cmd, (m) => String(m.size));
       case 'UIDL':
-        return this.listing(cmd, (i) => this.md.messages[i]!.uid);
+        return this.listing(cmd, (m) => m.uid);
       case 'RETR':
         return this.retr(cmd);
       case 'TOP':
@@ -182,8 +188,8 @@ export class Pop3Session {
       case 'DELE':
         return this.dele(cmd);
       case 'RSET': {
-        this.deleted.clear();
-        const { count, size } = this.totals();
+        this.md.unmarkAll();
+        const { count, size } = this.md.totals();
         return this.reply(okLine(`maildrop has ${count} messages (${size} octets)`));
       }
       case 'NOOP':
@@ -273,7 +279,6 @@ export class Pop3Session {
       if (!(err instanceof pop3.Pop3SyntaxError)) throw err;
       return this.bad(err.message);
     }
-    this.ctx.log.debug({ session: this.ctx.id, cmd: 'AUTH-RESPONSE', cancel: response.cancel }, 'pop3 command');
     if (response.cancel) return this.reply(errLine('authentication cancelled'));
     return this.saslPlain(response.base64);
   }
@@ -305,14 +310,14 @@ export class Pop3Session {
       return this.reply(errLine('temporary failure, try again later', 'SYS/TEMP'));
     }
     if (result.ok) {
-      this.maildrop = result.maildrop;
+      this.view = new MaildropView(result.maildrop);
       this.account = result.account;
       this.state = 'TRANSACTION';
       this.authFailures = 0;
       this.count('logins', { result: 'ok' });
       this.ctx.log.info({ session: this.ctx.id, account: result.account, remote: this.conn.remoteAddress }, 'pop3 login');
       if (!this.conn.isOpen) return; // gone during login: run() releases the maildrop
-      const { count, size } = this.totals();
+      const { count, size } = this.md.totals();
       return this.reply(okLine(`${result.account} has ${count} messages (${size} octets)`));
     }
     if (result.reason === 'unavailable') {
@@ -333,48 +338,28 @@ export class Pop3Session {
 
   // ---- TRANSACTION state ----
 
-  private get md(): Pop3Maildrop {
-    if (!this.maildrop) throw new Error('no maildrop outside TRANSACTION state');
-    return this.maildrop;
-  }
-
-  private totals(): { count: number; size: number } {
-    let count = 0;
-    let size = 0;
-    this.md.messages.forEach((m, i) => {
-      if (!this.deleted.has(i)) {
-        count++;
-        size += m.size;
-      }
-    });
-    return { count, size };
+  private get md(): MaildropView {
+    if (!this.view) throw new Error('no maildrop outside TRANSACTION state');
+    return this.view;
   }
 
   /** The 0-based index for a message number, or undefined after answering -ERR. */
   private async pick(msg: number): Promise<number | undefined> {
-    const i = msg - 1;
-    if (i >= this.md.messages.length) {
-      await this.reply(errLine(`no such message, only ${this.md.messages.length} in maildrop`));
+    const found = this.md.lookup(msg);
+    if ('error' in found) {
+      await this.reply(errLine(found.error));
       return undefined;
     }
-    if (this.deleted.has(i)) {
-      await this.reply(errLine(`message ${msg} already deleted`));
-      return undefined;
-    }
-    return i;
+    return found.index;
   }
 
-  private async listing(cmd: InState<'LIST'> | InState<'UIDL'>, value: (i: number) => string): Promise<void> {
+  private async listing(cmd: InState<'LIST'> | InState<'UIDL'>, value: (m: Pop3Message) => string): Promise<void> {
     if (cmd.msg !== undefined) {
-      const i = await this.pick(cmd.msg);
-      if (i !== undefined) await this.reply(okLine(`${cmd.msg} ${value(i)}`));
-      return;
+      const found = this.md.lookup(cmd.msg);
+      return this.reply('error' in found ? errLine(found.error) : okLine(`${cmd.msg} ${value(found.message)}`));
     }
-    const lines: string[] = [];
-    this.md.messages.forEach((_, i) => {
-      if (!this.deleted.has(i)) lines.push(`${i + 1} ${value(i)}`);
-    });
-    const { count, size } = this.totals();
+    const lines = this.md.visible().map(({ msg, message }) => `${msg} ${value(message)}`);
+    const { count, size } = this.md.totals();
     const first = cmd.name === 'LIST' ? okLine(`${count} messages (${size} octets)`) : okLine(`${count} messages`);
     return this.reply(multiline(first, lines));
   }
@@ -398,7 +383,8 @@ export class Pop3Session {
   private async retr(cmd: InState<'RETR'>): Promise<void> {
     const i = await this.pick(cmd.msg);
     if (i === undefined) return;
-    const data = await this.fetch(cmd.msg, () => this.md.retrieve(i));
+    const md = this.md.maildrop;
+    const data = await this.fetch(cmd.msg, () => md.retrieve(i));
     if (!data) return;
     await this.sendBody(okLine(`${data.length} octets`), data);
     this.count('retrieved');
@@ -407,7 +393,7 @@ export class Pop3Session {
   private async top(cmd: InState<'TOP'>): Promise<void> {
     const i = await this.pick(cmd.msg);
     if (i === undefined) return;
-    const md = this.md;
+    const md = this.md.maildrop;
     const data = await this.fetch(cmd.msg, async () =>
       md.top ? md.top(i, cmd.lines) : pop3.extractTop(await md.retrieve(i), cmd.lines),
     );
@@ -429,14 +415,14 @@ export class Pop3Session {
   private async dele(cmd: InState<'DELE'>): Promise<void> {
     const i = await this.pick(cmd.msg);
     if (i === undefined) return;
-    this.deleted.add(i);
+    this.md.markDeleted(i);
     return this.reply(okLine(`message ${cmd.msg} deleted`));
   }
 
   private async quit(): Promise<void> {
     this.state = 'UPDATE';
-    const md = this.md;
-    const deleted = [...this.deleted].sort((a, b) => a - b);
+    const md = this.md.maildrop;
+    const deleted = this.md.deletedIndexes();
     try {
       await md.commit(deleted);
     } catch (err) {
@@ -483,8 +469,8 @@ export class Pop3Session {
   }
 
   private async releaseMaildrop(): Promise<void> {
-    const md = this.maildrop;
-    this.maildrop = undefined;
+    const md = this.view?.maildrop;
+    this.view = undefined;
     if (!md) return;
     try {
       await md.release();

@@ -1,8 +1,14 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Readable } from 'node:stream';
-import type { BlobStore, Database } from '../store/index.js';
+import { GroupCommit, type BlobStore, type Database } from '../store/index.js';
 import { PostamtError } from '../core/index.js';
 import { deleteUnreferencedBlobs } from './accounts.js';
+
+interface FileRequest {
+  blob: { hash: string; size: number };
+  accountIds: number[];
+  now: number;
+}
 
 /** One message in a mailbox as POP3 sees it. */
 export interface MailboxEntry {
@@ -28,43 +34,50 @@ export class MailboxGoneError extends PostamtError {
 
 /**
  * Filing into mailboxes, listing, reading and expunging. The blob is already durable when
- * `file` is called; `file` commits every recipient's row in one transaction, so a crash
- * leaves the message in all mailboxes or in none.
+ * `file` is called; `file` commits every recipient's row in one transaction (shared with
+ * concurrent deliveries by group commit), so a crash leaves the message in all mailboxes or
+ * in none.
  */
 export class Mailboxes {
+  private readonly committer: GroupCommit<FileRequest, number[]>;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly blobs: BlobStore,
-  ) {}
+  ) {
+    this.committer = new GroupCommit(db, (trx, req) => this.fileInto(trx, req));
+  }
 
   async file(blob: { hash: string; size: number }, accountIds: number[], now = Date.now()): Promise<number[]> {
-    const unique = [...new Set(accountIds)];
-    return this.db.transaction().execute(async (trx) => {
-      const ids: number[] = [];
-      for (const accountId of unique) {
-        // The quota check and the increment are one statement, so two concurrent deliveries
-        // cannot both squeeze under the limit.
-        const upd = await trx
-          .updateTable('accounts')
-          .set((eb) => ({ used_bytes: eb('used_bytes', '+', blob.size) }))
-          .where('id', '=', accountId)
-          .where((eb) => eb.or([eb('quota_bytes', '=', 0), eb(eb('used_bytes', '+', blob.size), '<=', eb.ref('quota_bytes'))]))
-          .returning(['address'])
-          .executeTakeFirst();
-        if (!upd) {
-          const acc = await trx.selectFrom('accounts').select('address').where('id', '=', accountId).executeTakeFirst();
-          if (!acc) throw new MailboxGoneError(accountId);
-          throw new QuotaExceededError(acc.address);
-        }
-        const row = await trx
-          .insertInto('messages')
-          .values({ account_id: accountId, blob_hash: blob.hash, size: blob.size, received_at: now })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        ids.push(row.id);
+    return this.committer.submit({ blob, accountIds: [...new Set(accountIds)], now });
+  }
+
+  /** Files one message into every mailbox; runs inside a (group) transaction. */
+  private async fileInto(trx: Transaction<Database>, req: FileRequest): Promise<number[]> {
+    const ids: number[] = [];
+    for (const accountId of req.accountIds) {
+      // The quota check and the increment are one statement, so two concurrent deliveries
+      // cannot both squeeze under the limit.
+      const upd = await trx
+        .updateTable('accounts')
+        .set((eb) => ({ used_bytes: eb('used_bytes', '+', req.blob.size) }))
+        .where('id', '=', accountId)
+        .where((eb) => eb.or([eb('quota_bytes', '=', 0), eb(eb('used_bytes', '+', req.blob.size), '<=', eb.ref('quota_bytes'))]))
+        .returning(['address'])
+        .executeTakeFirst();
+      if (!upd) {
+        const acc = await trx.selectFrom('accounts').select('address').where('id', '=', accountId).executeTakeFirst();
+        if (!acc) throw new MailboxGoneError(accountId);
+        throw new QuotaExceededError(acc.address);
       }
-      return ids;
-    });
+      const row = await trx
+        .insertInto('messages')
+        .values({ account_id: accountId, blob_hash: req.blob.hash, size: req.blob.size, received_at: req.now })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      ids.push(row.id);
+    }
+    return ids;
   }
 
   /** A snapshot of the mailbox, oldest first. */

@@ -22,6 +22,8 @@ export interface BlobStore {
   delete(hash: string): Promise<void>;
   /** Every stored hash (for garbage collection of blobs no row refers to). */
   list(): AsyncIterable<{ hash: string; createdAt: number }>;
+  /** Releases handles the store keeps open. */
+  close?(): Promise<void>;
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
@@ -31,15 +33,22 @@ function checkHash(hash: string): void {
 }
 
 /**
- * Files under `root/ab/cd/<hash>`. A blob is written to `root/tmp`, fsynced, renamed into
- * place and its directory fsynced, so after commit() it survives power loss; a crash before
- * leaves only a temp file, never a half blob under its name.
+ * Files under `root/ab/<hash>` (256 directories: few enough that they all exist after the first
+ * few hundred messages, so a delivery rarely pays for creating one). A blob is written to
+ * `root/tmp`, fsynced, renamed into place and its directory fsynced, so after commit() it
+ * survives power loss; a crash before leaves only a temp file, never a half blob under its name.
+ * Small blobs are gathered in memory and written with one call: every file operation is a
+ * round trip through libuv's thread pool, and those round trips were the cost of a delivery.
  */
 export class FileBlobStore implements BlobStore {
   private readonly tmpDir: string;
-  private readonly knownDirs = new Set<string>();
+  /** Directory handles kept open for fsync after rename (one per fan-out directory). */
+  private readonly dirHandles = new Map<string, Promise<FileHandle>>();
 
-  constructor(private readonly root: string) {
+  constructor(
+    private readonly root: string,
+    private readonly memoryThreshold = 1024 * 1024,
+  ) {
     this.tmpDir = join(root, 'tmp');
   }
 
@@ -50,55 +59,83 @@ export class FileBlobStore implements BlobStore {
 
   pathOf(hash: string): string {
     checkHash(hash);
-    return join(this.root, hash.slice(0, 2), hash.slice(2, 4), hash);
+    return join(this.root, hash.slice(0, 2), hash);
   }
 
   async writer(): Promise<BlobWriter> {
     const tmp = join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
-    const fh = await open(tmp, 'wx');
     const hasher = createHash('sha256');
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
     let size = 0;
-    let done = false;
-    const finish = async (): Promise<void> => {
-      done = true;
-      await fh.close().catch(() => undefined);
+    let fh: FileHandle | null = null;
+    let closed = false;
+    const flush = async (): Promise<void> => {
+      if (pendingBytes === 0 && fh) return;
+      fh ??= await open(tmp, 'wx');
+      const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      await writeAll(fh, data);
+    };
+    const closeFile = async (): Promise<void> => {
+      closed = true;
+      await fh?.close().catch(() => undefined);
     };
     return {
       write: async (chunk) => {
         hasher.update(chunk);
         size += chunk.length;
-        await writeAll(fh, chunk);
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= this.memoryThreshold) await flush();
       },
       commit: async () => {
         try {
-          await fh.sync();
-          await finish();
+          await flush();
+          await fh!.sync();
+          await closeFile();
           const hash = hasher.digest('hex');
-          const dest = this.pathOf(hash);
-          const dir = join(this.root, hash.slice(0, 2), hash.slice(2, 4));
-          await this.ensureDir(dir);
-          await rename(tmp, dest);
-          await fsyncDir(dir);
+          const dir = join(this.root, hash.slice(0, 2));
+          const dirHandle = await this.dirHandle(dir);
+          await rename(tmp, join(dir, hash));
+          await dirHandle.sync();
           return { hash, size };
         } catch (err) {
+          if (!closed) await closeFile();
           await unlink(tmp).catch(() => undefined);
           throw err;
         }
       },
       abort: async () => {
-        if (!done) await finish();
-        await unlink(tmp).catch(() => undefined);
+        pending = [];
+        if (!closed) await closeFile();
+        if (fh) await unlink(tmp).catch(() => undefined);
       },
     };
   }
 
-  private async ensureDir(dir: string): Promise<void> {
-    if (this.knownDirs.has(dir)) return;
-    await mkdir(dir, { recursive: true });
-    // The new directory entries must be durable too, or the renamed file could vanish.
-    await fsyncDir(join(dir, '..'));
-    await fsyncDir(join(dir, '..', '..'));
-    this.knownDirs.add(dir);
+  /** Opens (creating on first use) a fan-out directory and keeps the handle for fsync. */
+  private dirHandle(dir: string): Promise<FileHandle> {
+    let h = this.dirHandles.get(dir);
+    if (!h) {
+      h = (async () => {
+        await mkdir(dir, { recursive: true });
+        // The new directory entry must be durable too, or a renamed file could vanish with it.
+        await fsyncDir(this.root);
+        return open(dir, 'r');
+      })();
+      h.catch(() => this.dirHandles.delete(dir));
+      this.dirHandles.set(dir, h);
+    }
+    return h;
+  }
+
+  /** Closes the cached directory handles. */
+  async close(): Promise<void> {
+    const hs = [...this.dirHandles.values()];
+    this.dirHandles.clear();
+    await Promise.all(hs.map(async (h) => (await h.catch(() => null))?.close()));
   }
 
   async get(hash: string): Promise<Buffer> {
@@ -120,12 +157,10 @@ export class FileBlobStore implements BlobStore {
   async *list(): AsyncIterable<{ hash: string; createdAt: number }> {
     for (const a of await readdir(this.root)) {
       if (!/^[0-9a-f]{2}$/.test(a)) continue;
-      for (const b of await readdir(join(this.root, a))) {
-        for (const name of await readdir(join(this.root, a, b))) {
-          if (!HASH_RE.test(name)) continue;
-          const st = await stat(join(this.root, a, b, name)).catch(() => null);
-          if (st) yield { hash: name, createdAt: st.mtimeMs };
-        }
+      for (const name of await readdir(join(this.root, a))) {
+        if (!HASH_RE.test(name)) continue;
+        const st = await stat(join(this.root, a, name)).catch(() => null);
+        if (st) yield { hash: name, createdAt: st.mtimeMs };
       }
     }
   }

@@ -3,3 +3,4 @@ export { FileBlobStore, DatabaseBlobStore, type BlobStore, type BlobWriter } fro
 export type { Database, DomainRow, AccountRow, MessageRow } from './schema.js';
 export type { Dialect } from './dialect.js';
 export { openStore, type Store } from './store.js';
+export { GroupCommit } from './group-commit.js';

@@ -11,9 +11,16 @@ export interface Store extends DatabaseHandle {
 
 export async function openStore(config: Config): Promise<Store> {
   const handle = await openDatabase({ url: config.database.url, dataDir: config.dataDir, poolSize: config.database.poolSize });
-  const blobs =
+  const blobs: BlobStore =
     config.blobs.backend === 'database'
       ? new DatabaseBlobStore(handle.db)
       : await new FileBlobStore(config.blobs.path ? inDataDir(config, config.blobs.path) : join(config.dataDir, 'blobs')).init();
-  return { ...handle, blobs };
+  return {
+    ...handle,
+    blobs,
+    close: async () => {
+      await blobs.close?.();
+      await handle.close();
+    },
+  };
 }

@@ -1,0 +1,68 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface BenchServer {
+  dir: string;
+  child: ChildProcess;
+  endpoints: Record<string, { host: string; port: number }>;
+  /** Peak resident set size of the server process so far, in MiB (VmHWM). */
+  peakRssMiB(): number;
+  stop(): Promise<void>;
+}
+
+/** Starts `postamt serve` in a fresh data directory with one domain and the given accounts. */
+export async function startBenchServer(accounts: Array<{ address: string; password: string }>, extraYaml = ''): Promise<BenchServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'postamt-bench-'));
+  const cfg = join(dir, 'postamt.yaml');
+  writeFileSync(
+    cfg,
+    `dataDir: ${dir}\nlog:\n  level: info\nservice:\n  hostname: bench.test\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n    maxConnections: 1000\n  pop3:\n    plain: { port: 0 }\n    tls: { port: 0 }\n    maxConnections: 1000\n  http: { port: 0 }\n${extraYaml}`,
+  );
+  const cli = (...args: string[]) => execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, ...args], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const domains = [...new Set(accounts.map((a) => a.address.split('@')[1]!))];
+  for (const d of domains) cli('domain', 'add', d);
+  for (const a of accounts) execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, 'account', 'add', a.address, '--password-stdin'], { input: a.password, stdio: ['pipe', 'ignore', 'inherit'] });
+  const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, 'bin/postamt.js', '-c', cfg, 'serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.on('line', (l) => {
+      if (l.includes('postamt service running')) resolve();
+    });
+    child.once('exit', (c) => reject(new Error(`server exited with ${c}`)));
+  });
+  child.stdout!.resume();
+  const endpoints = (JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8')) as { endpoints: BenchServer['endpoints'] }).endpoints;
+  return {
+    dir,
+    child,
+    endpoints,
+    peakRssMiB: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      return kb / 1024;
+    },
+    stop: async () => {
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await done;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export function which(cmd: string): string | null {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
