@@ -161,6 +161,24 @@ describe('SMTP service (MX and submission) over SQLite', () => {
     again.close();
   });
 
+  test('recipient and unknown-command limits answer 452 4.5.3 and 421', async () => {
+    const small = (await startSmtpFixture('sqlite', { service: { smtp: { maxRecipients: 2 } } }))!;
+    try {
+      const c = await RawClient.connect(small.mx.port);
+      await c.readReply();
+      await c.cmd('EHLO client.test');
+      await c.cmd('MAIL FROM:<x@remote.test>');
+      assert.equal((await c.cmd('RCPT TO:<alice@example.test>')).code, 250);
+      assert.equal((await c.cmd('RCPT TO:<bob@example.test>')).code, 250);
+      assert.match((await c.cmd('RCPT TO:<carol@example.test>')).text, /^452 4\.5\.3 /);
+      for (let i = 0; i < 9; i++) assert.equal((await c.cmd(`BOGUS${i}`)).code, 500);
+      assert.match((await c.cmd('BOGUS9')).text, /^421 /);
+      await c.waitClosed();
+    } finally {
+      await small.close();
+    }
+  });
+
   test('submission: implicit TLS, AUTH required (530 5.7.0), bad credentials 535 5.7.8', async () => {
     const c = await RawClient.connect(f.submission.port, { tls: true });
     assert.equal((await c.readReply()).code, 220);

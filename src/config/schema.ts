@@ -38,8 +38,6 @@ export const smtpSchema = z
     maxAuthFailures: z.number().int().min(1).default(3),
     /** Delay before answering a failed AUTH, to slow down guessing. */
     authFailureDelayMs: duration.default(1000),
-    /** Unknown or out-of-sequence commands on one connection before it is closed. */
-    maxUnrecognizedCommands: z.number().int().min(1).default(10),
   })
   .strict();
 

@@ -191,7 +191,9 @@ export class Pop3Connection {
       // Stuck in a write to a reader that stopped reading, in a TLS handshake, or already
       // saying goodbye: no words can get through any more, so cut the connection.
       if (this.drainWaits > 0 || this.handshaking || this.ending) this.destroy();
-      else this.onIdle();
+      // Idle means the client owes us a command. While we are busy (a slow backend) the
+      // client is waiting, not idle; our answer re-arms the timer.
+      else if (this.waiting) this.onIdle();
     });
     s.on('close', () => {
       if (this.isClosed) return;

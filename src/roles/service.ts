@@ -61,7 +61,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         hostname: svc.hostname,
         limits: svc.smtp,
         backend: new ServiceSmtpBackend('mx', accounts, delivery),
-        logger: logger.child({ listener: 'smtp-mx' }),
+        logger,
         metrics,
       });
       const a = await l.listen();
@@ -80,7 +80,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         hostname: svc.hostname,
         limits: svc.smtp,
         backend: new ServiceSmtpBackend('submission', accounts, delivery),
-        logger: logger.child({ listener: 'smtp-submission' }),
+        logger,
         metrics,
       });
       const a = await l.listen();

@@ -55,6 +55,7 @@ export class SmtpListener {
       banner: 'Postamt ESMTP ready',
       size: limits.maxMessageSize,
       maxClients: limits.maxConnections,
+      maxRecipients: limits.maxRecipients,
       socketTimeout: limits.socketTimeoutMs,
       closeTimeout: 1000,
       logger: false,

@@ -1,0 +1,44 @@
+import type { SecureContext } from 'node:tls';
+import type { Logger, Metrics } from '../core/index.js';
+import type { pop3 } from '../wire/index.js';
+import type { Pop3Backend } from './backend.js';
+import type { Pop3Limits } from './options.js';
+
+/** What the server gives each session: fixed for the listener's life. */
+export interface SessionContext {
+  id: number;
+  backend: Pop3Backend;
+  hostname: string;
+  mode: 'plain' | 'implicit';
+  /** Present when TLS is possible: always for implicit, for plain only when STLS is offered. */
+  tls: SecureContext | undefined;
+  limits: Pop3Limits;
+  maxBadCommands: number;
+  log: Logger;
+  metrics: Metrics | undefined;
+  listener: string;
+}
+
+/** Counter names (labelled `listener`); the full list is in server.ts. */
+export const METRIC = {
+  logins: 'pop3_logins_total',
+  retrieved: 'pop3_messages_retrieved_total',
+  deleted: 'pop3_messages_deleted_total',
+  errors: 'pop3_errors_total',
+} as const;
+
+/**
+ * How the state handlers answer. The session implements it once, so the bookkeeping that
+ * goes with an answer (bad-command count, the log line's ok flag) lives in one place.
+ */
+export interface SessionOutput {
+  /** A normal answer: `+OK …`, `-ERR …` or a SASL continuation. */
+  reply(line: string): Promise<void>;
+  /** A command the client should not have sent; counts towards maxBadCommands. */
+  bad(text: string, code?: pop3.Pop3ResponseCode): Promise<void>;
+  /** A `+OK` line followed by a dot-stuffed multi-line body. */
+  body(first: string, data: Buffer): Promise<void>;
+  /** Last words (if any), then the connection closes. */
+  finish(finalLine?: string): void;
+  count(what: keyof typeof METRIC, labels?: Record<string, string>, by?: number): void;
+}
