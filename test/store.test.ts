@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { STORE_KINDS, openTestStore, type TestStore } from './helpers/env.js';
 import { Accounts, Mailboxes, verifyPassword, hashPassword } from '../src/service/index.js';
-import { FileBlobStore, migrate } from '../src/store/index.js';
+import { FileBlobStore, migrate, collectGarbageBlobs, removeStaleTempFiles } from '../src/store/index.js';
 import { ConflictError, NotFoundError, UsageError } from '../src/core/index.js';
 
 async function putBlob(ts: TestStore, text: string): Promise<{ hash: string; size: number }> {
@@ -112,6 +112,23 @@ for (const kind of STORE_KINDS) {
         assert.notEqual(second!.uid, first!.uid);
       }));
 
+    test('garbage collection removes only unreferenced blobs past the grace period', (t) =>
+      withStore(t, async (ts) => {
+        const a = new Accounts(ts.store.db, ts.store.blobs);
+        const m = new Mailboxes(ts.store.db, ts.store.blobs);
+        await a.addDomain('praxis.example');
+        const anna = await a.add({ address: 'anna@praxis.example', password: 'password1' });
+        const kept = await putBlob(ts, 'filed\r\n');
+        await m.file(kept, [anna.id]);
+        const orphan = await putBlob(ts, 'never filed: the server crashed before COMMIT\r\n');
+        const young = await collectGarbageBlobs(ts.store.db, ts.store.blobs, 3_600_000);
+        assert.equal(young.deleted, 0, 'a blob of a delivery that may still be in flight is kept');
+        const later = await collectGarbageBlobs(ts.store.db, ts.store.blobs, 3_600_000, Date.now() + 7_200_000);
+        assert.deepEqual(later, { examined: 2, deleted: 1 });
+        await ts.store.blobs.get(kept.hash);
+        await assert.rejects(ts.store.blobs.get(orphan.hash));
+      }));
+
     test('the database blob backend stores and removes blobs', (t) =>
       withStore(
         t,
@@ -145,6 +162,12 @@ describe('file blob store', () => {
       await w.abort();
       assert.deepEqual(readdirSync(join(ts.dir, 'blobs', 'tmp')), [], 'no temp files remain after abort');
       await assert.rejects(blobs.get('../../etc/passwd'), /not a blob address/);
+      const w2 = await blobs.writer();
+      await w2.write(Buffer.alloc(2 * 1024 * 1024, 1)); // over the in-memory threshold: a temp file exists now
+      assert.equal(readdirSync(join(ts.dir, 'blobs', 'tmp')).length, 1);
+      assert.equal(await removeStaleTempFiles(join(ts.dir, 'blobs', 'tmp'), 3_600_000), 0, 'a fresh temp file is kept');
+      assert.equal(await removeStaleTempFiles(join(ts.dir, 'blobs', 'tmp'), 3_600_000, Date.now() + 7_200_000), 1);
+      await w2.abort();
     } finally {
       await ts.close();
     }

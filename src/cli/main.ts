@@ -4,6 +4,7 @@ import { registerStart } from './commands/start.js';
 import { registerConfig } from './commands/config.js';
 import { registerDomain } from './commands/domain.js';
 import { registerAccount } from './commands/account.js';
+import { registerStore } from './commands/store.js';
 
 export function buildProgram(): Command {
   const program = new Command('postamt')
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerDomain(program);
   registerAccount(program);
+  registerStore(program);
   program.addHelpText(
     'after',
     `

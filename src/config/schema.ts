@@ -112,6 +112,9 @@ export const configSchema = z
         http: httpSchema.prefault({}),
         /** Shutdown waits this long for open transactions before closing connections. */
         shutdownGraceMs: duration.default(10_000),
+        /** Housekeeping: blobs and temp files a crash left unreferenced are removed after this age. */
+        blobGcGraceMs: duration.default(3_600_000),
+        blobGcIntervalMs: z.number().int().min(1000).default(6 * 3_600_000),
       })
       .strict()
       .prefault({}),

@@ -113,8 +113,9 @@ export class Pop3Connection {
   /**
    * Switches to TLS. For STLS `okLine` is the +OK that must reach the client in plaintext
    * first. Before that, the plaintext input is cut off and everything already received after
-   * the STLS line is thrown away: the STARTTLS command-injection defence (RFC 3207 section 6
-   * applies equally to STLS). Resolves false if the handshake failed or the peer went away.
+   * the STLS line is thrown away: the defence against command injection into the TLS session
+   * (CVE-2011-0411, first found in SMTP STARTTLS). Resolves false if the handshake failed or
+   * the peer went away.
    */
   async startTls(context: SecureContext, okLine?: string): Promise<boolean> {
     if (this.secureNow) throw new Error('TLS is already active');
@@ -123,6 +124,7 @@ export class Pop3Connection {
     raw.pause();
     this.queue.length = 0;
     this.splitter.reset();
+    this.paused = false;
     if (okLine !== undefined) {
       // Wait until the +OK is handed to the kernel so it cannot end up behind TLS records.
       await new Promise<void>((resolve) => (raw.writable ? raw.write(okLine, () => resolve()) : resolve()));

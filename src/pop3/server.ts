@@ -5,7 +5,8 @@ import { silentLogger, type Logger, type Metrics } from '../core/index.js';
 import { pop3 } from '../wire/index.js';
 import { Pop3Connection } from './connection.js';
 import { DEFAULT_MAX_BAD_COMMANDS, resolveLimits, type Pop3Limits, type Pop3ServerOptions } from './options.js';
-import { Pop3Session, METRIC } from './session.js';
+import { Pop3Session } from './session.js';
+import { METRIC } from './context.js';
 
 // After close() destroyed the sockets, how long it still waits for sessions busy in a backend call.
 const STUCK_SESSION_WAIT_MS = 2_000;

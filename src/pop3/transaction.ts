@@ -79,7 +79,7 @@ export class TransactionState {
       if (err instanceof Pop3MessageGoneError) {
         await this.out.reply(errLine(`message ${msg} was removed by another session`));
       } else {
-        this.ctx.log.warn({ err: errorMessage(err), session: this.ctx.id, account: this.account, msg }, 'pop3 cannot read message');
+        this.ctx.log.warn({ err: errorMessage(err), session: this.ctx.id, account: this.account, msgno: msg }, 'pop3 cannot read message');
         this.out.count('errors', { kind: 'backend' });
         await this.out.reply(errLine(`cannot read message ${msg} now, try again later`, 'SYS/TEMP'));
       }

@@ -5,6 +5,7 @@ import { openStore, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
+import { startMaintenance } from '../service/maintenance.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
 import { createHttpServer, listenHttp } from '../http/index.js';
@@ -125,6 +126,9 @@ export async function startService(config: Config, logger: Logger, existingStore
       closables.push({ name: 'http', c: { close: () => app.close() } });
       endpoints.http = { host: svc.http.host, port: a.port, tls: isLoopback(svc.http.host) ? 'none' : 'implicit' };
     }
+
+    const stopMaintenance = startMaintenance(store, logger, { graceMs: svc.blobGcGraceMs, intervalMs: svc.blobGcIntervalMs });
+    closables.push({ name: 'maintenance', c: { close: stopMaintenance } });
 
     return {
       store,

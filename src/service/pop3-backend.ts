@@ -41,6 +41,7 @@ class ServiceMaildrop implements Pop3Maildrop {
   async retrieve(index: number): Promise<Buffer> {
     const entry = this.entries[index];
     if (!entry) throw new RangeError(`no message at index ${index}`);
+    // Checked first: the blob may outlive the row when another message shares its content.
     if (!(await this.mailboxes.exists(this.accountId, entry.id))) throw new Pop3MessageGoneError();
     try {
       return await this.mailboxes.read(entry);

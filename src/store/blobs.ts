@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
+import { removeStaleTempFiles } from './blob-gc.js';
 
 /** A blob being written: feed it chunks, then `commit` makes it durable and names it. */
 export interface BlobWriter {
@@ -24,6 +25,8 @@ export interface BlobStore {
   list(): AsyncIterable<{ hash: string; createdAt: number }>;
   /** Releases handles the store keeps open. */
   close?(): Promise<void>;
+  /** Removes temp files older than graceMs that a crash left behind; returns how many. */
+  sweepTemp?(graceMs: number): Promise<number>;
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
@@ -129,6 +132,10 @@ export class FileBlobStore implements BlobStore {
       this.dirHandles.set(dir, h);
     }
     return h;
+  }
+
+  sweepTemp(graceMs: number): Promise<number> {
+    return removeStaleTempFiles(this.tmpDir, graceMs);
   }
 
   /** Closes the cached directory handles. */

@@ -4,3 +4,4 @@ export type { Database, DomainRow, AccountRow, MessageRow } from './schema.js';
 export type { Dialect } from './dialect.js';
 export { openStore, type Store } from './store.js';
 export { GroupCommit } from './group-commit.js';
+export { collectGarbageBlobs, removeStaleTempFiles, type GcResult } from './blob-gc.js';

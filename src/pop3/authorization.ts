@@ -1,0 +1,147 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { pop3 } from '../wire/index.js';
+import type { Pop3LoginResult, Pop3Maildrop } from './backend.js';
+import type { SessionContext, SessionOutput } from './context.js';
+import { isLoopback } from './net-util.js';
+
+const { okLine, errLine, continuationLine } = pop3;
+
+type Command = pop3.Pop3Command;
+type Only<N extends Command['name']> = Extract<Command, { name: N }>;
+export type LoginCommand = Only<'USER' | 'PASS' | 'AUTH'>;
+
+/** What the connection tells about itself, as far as logging in is concerned. */
+export interface Peer {
+  readonly remoteAddress: string;
+  readonly secure: boolean;
+}
+
+export type LoggedIn = (maildrop: Pop3Maildrop, account: string) => Promise<void>;
+
+/**
+ * Logging in, in the AUTHORIZATION state: USER/PASS (RFC 1939) and AUTH PLAIN (RFC 5034 with
+ * RFC 4616), the cleartext policy, and the defence against guessing (a delay before every
+ * failure answer, and the connection closed after maxAuthFailures).
+ */
+export class Authorization {
+  private pendingUser: string | undefined;
+  private saslPending = false;
+  private failures = 0;
+
+  constructor(
+    private readonly ctx: SessionContext,
+    private readonly peer: Peer,
+    private readonly out: SessionOutput,
+    private readonly loggedIn: LoggedIn,
+  ) {}
+
+  /** Whether credentials may be sent now: always under TLS, in cleartext only by policy. */
+  get allowed(): boolean {
+    if (this.peer.secure) return true;
+    const policy = this.ctx.limits.allowPlaintextAuth;
+    return policy === 'always' || (policy === 'loopback' && isLoopback(this.peer.remoteAddress));
+  }
+
+  /** True after `AUTH PLAIN` without initial response: the next line is the SASL response. */
+  get awaitingResponse(): boolean {
+    return this.saslPending;
+  }
+
+  /**
+   * Called for every line that is not a SASL response: PASS may only follow USER directly
+   * (RFC 1939 section 7), and an over-long line aborts a SASL exchange.
+   */
+  interrupted(by: Command['name'] | 'invalid' | 'overflow'): void {
+    if (by !== 'PASS') this.pendingUser = undefined;
+    if (by === 'overflow') this.saslPending = false;
+  }
+
+  /** After STLS nothing learned in cleartext may count (RFC 2595 section 4). */
+  forget(): void {
+    this.pendingUser = undefined;
+    this.saslPending = false;
+  }
+
+  handle(cmd: LoginCommand): Promise<void> {
+    if (!this.allowed) return this.out.bad('plaintext authentication is not allowed here; use STLS first', 'AUTH');
+    switch (cmd.name) {
+      case 'USER':
+        this.pendingUser = cmd.user;
+        // The same answer for every name: whether a mailbox exists is told by PASS, delayed.
+        return this.out.reply(okLine('send PASS'));
+      case 'PASS': {
+        const user = this.pendingUser;
+        this.pendingUser = undefined;
+        if (user === undefined) return this.out.bad('send USER first');
+        return this.login(user, cmd.password, undefined);
+      }
+      case 'AUTH':
+        if (cmd.mechanism !== 'PLAIN') return this.out.bad('unsupported SASL mechanism; use PLAIN');
+        if (cmd.initialResponse === undefined) {
+          this.saslPending = true;
+          return this.out.reply(continuationLine());
+        }
+        return this.saslPlain(cmd.initialResponse);
+    }
+  }
+
+  /** The line after `+ `: not a command but the base64 SASL response, or `*` to cancel. */
+  async response(line: Buffer): Promise<void> {
+    this.saslPending = false;
+    let response: pop3.SaslResponse;
+    try {
+      response = pop3.parseSaslResponse(pop3.decodeLine(line));
+    } catch (err) {
+      if (!(err instanceof pop3.Pop3SyntaxError)) throw err;
+      return this.out.bad(err.message);
+    }
+    if (response.cancel) return this.out.reply(errLine('authentication cancelled'));
+    return this.saslPlain(response.base64);
+  }
+
+  private saslPlain(base64: string): Promise<void> {
+    let creds: pop3.SaslPlainCredentials;
+    try {
+      creds = pop3.decodeSaslPlain(base64);
+    } catch (err) {
+      if (!(err instanceof pop3.Pop3SyntaxError)) throw err;
+      return this.out.bad(err.message);
+    }
+    return this.login(creds.authcid, creds.password, creds.authzid === '' ? undefined : creds.authzid);
+  }
+
+  private async login(user: string, password: string, authzid: string | undefined): Promise<void> {
+    let result: Pop3LoginResult;
+    try {
+      result = await this.ctx.backend.login({
+        user,
+        password,
+        ...(authzid !== undefined ? { authzid } : {}),
+        remoteAddress: this.peer.remoteAddress,
+        secure: this.peer.secure,
+      });
+    } catch (err) {
+      this.ctx.log.error({ err, session: this.ctx.id }, 'pop3 backend login failed');
+      this.out.count('errors', { kind: 'backend' });
+      return this.out.reply(errLine('temporary failure, try again later', 'SYS/TEMP'));
+    }
+    if (result.ok) {
+      this.out.count('logins', { result: 'ok' });
+      this.ctx.log.info({ session: this.ctx.id, account: result.account, remote: this.peer.remoteAddress }, 'pop3 login');
+      return this.loggedIn(result.maildrop, result.account);
+    }
+    if (result.reason === 'unavailable') {
+      this.out.count('logins', { result: 'unavailable' });
+      return this.out.reply(errLine(result.message ?? 'mailbox temporarily unavailable', 'SYS/TEMP'));
+    }
+    this.failures++;
+    this.out.count('logins', { result: 'failed' });
+    this.ctx.log.info({ session: this.ctx.id, user, remote: this.peer.remoteAddress, failures: this.failures }, 'pop3 login failed');
+    // Answering a failure at once would make guessing cheap.
+    await delay(this.ctx.limits.authFailureDelayMs);
+    if (this.failures >= this.ctx.limits.maxAuthFailures) {
+      return this.out.finish(errLine('too many failures, closing connection', 'AUTH'));
+    }
+    return this.out.reply(errLine(result.message ?? 'invalid user name or password', 'AUTH'));
+  }
+}
