@@ -220,6 +220,28 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     await a.cmd('QUIT');
   });
 
+  test('a failed TLS handshake after STLS closes quietly; the server keeps serving', async () => {
+    const c = await client();
+    assert.equal(await c.cmd('STLS'), '+OK begin TLS negotiation');
+    c.send('this is not a ClientHello\r\n\r\n');
+    assert.equal(await c.rest(), '');
+    const d = await client();
+    await d.login();
+    await d.cmd('QUIT');
+  });
+
+  test('a backend that fails answers [SYS/TEMP], not a dropped connection', async () => {
+    const { port } = await fx.server('plain', {}, {
+      backend: {
+        login: () => Promise.reject(new Error('database unreachable')),
+      },
+    });
+    const c = await client(port);
+    await c.cmd(`USER ${ALICE}`);
+    assert.equal(await c.cmd(`PASS ${PASSWORD}`), '-ERR [SYS/TEMP] temporary failure, try again later');
+    assert.match(await c.cmd('QUIT'), /^\+OK/);
+  });
+
   test('maxCommands cuts off a runaway client', async () => {
     const { port } = await fx.server('plain', { maxCommands: 100 });
     const c = await client(port);

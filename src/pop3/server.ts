@@ -14,8 +14,9 @@ const STUCK_SESSION_WAIT_MS = 2_000;
 const REFUSE_TIMEOUT_MS = 5_000;
 
 /**
- * A POP3 listener: accepts connections, enforces the connection limit and runs one
- * Pop3Session per connection. The protocol lives in session.ts, the socket handling in
+ * A POP3 listener: accepts connections, enforces the connection limit (per listener) and
+ * runs one Pop3Session per connection. The protocol lives in session.ts (with
+ * authorization.ts and transaction.ts for the two states), the socket handling in
  * connection.ts; this file is only the listener's life cycle.
  *
  * Metrics (all labelled `listener`): pop3_sessions_total, pop3_sessions_active (gauge),

@@ -95,6 +95,7 @@ export async function startService(config: Config, logger: Logger, existingStore
     ] as const) {
       if (!lc.enabled) continue;
       const s = new Pop3Server({
+        name,
         host: lc.host,
         port: lc.port,
         mode,
@@ -102,7 +103,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         backend: pop3Backend,
         hostname: svc.hostname,
         limits: svc.pop3,
-        logger: logger.child({ listener: name }),
+        logger,
         metrics,
       });
       const a = await s.listen();

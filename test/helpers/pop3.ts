@@ -5,6 +5,7 @@ import { EventEmitter, once } from 'node:events';
 import { Accounts, type Account } from '../../src/service/accounts.js';
 import { Mailboxes } from '../../src/service/mailboxes.js';
 import { ServicePop3Backend } from '../../src/service/pop3-backend.js';
+import { hashPassword } from '../../src/service/passwords.js';
 import {
   Pop3Server,
   type Pop3Backend,
@@ -14,7 +15,7 @@ import {
   type Pop3ServerOptions,
 } from '../../src/pop3/index.js';
 import { createSelfSignedTls, type PemPair } from '../../src/crypto/index.js';
-import { Metrics, silentLogger } from '../../src/core/index.js';
+import { Metrics, createLogger, silentLogger } from '../../src/core/index.js';
 import { openTestStore, type StoreKind, type TestStore } from './env.js';
 
 export const PASSWORD = 'correct horse battery';
@@ -22,6 +23,19 @@ export const ALICE = 'alice@test.local';
 export const BOB = 'bob@test.local';
 
 let accountSeq = 0;
+
+let cheapHash: Promise<string> | undefined;
+/**
+ * Makes the account's password check cheap. These tests log in dozens of times, and at the
+ * production scrypt cost (about 100 ms of CPU each) the logins would dominate the run. The
+ * stored hash is replaced by one of the same password at the lowest cost verifyPassword
+ * accepts (ln=10): the same code path with a 32 times cheaper parameter.
+ */
+async function cheapenPassword(ts: TestStore, account: Account): Promise<Account> {
+  cheapHash ??= hashPassword(PASSWORD, { ln: 10, r: 8, p: 1 });
+  await ts.store.db.updateTable('accounts').set({ password_hash: await cheapHash }).where('id', '=', account.id).execute();
+  return account;
+}
 let tlsPair: Promise<PemPair> | undefined;
 /** One self-signed pair per test process; generating it is the slow part of TLS setup. */
 export function testTls(): Promise<PemPair> {
@@ -124,10 +138,8 @@ export async function pop3Fixture(
   const accounts = new Accounts(ts.store.db, ts.store.blobs);
   const mailboxes = new Mailboxes(ts.store.db, ts.store.blobs);
   await accounts.addDomain('test.local');
-  const [alice, bob] = await Promise.all([
-    accounts.add({ address: ALICE, password: PASSWORD }),
-    accounts.add({ address: BOB, password: PASSWORD }),
-  ]);
+  const add = async (address: string): Promise<Account> => cheapenPassword(ts, await accounts.add({ address, password: PASSWORD }));
+  const [alice, bob] = await Promise.all([add(ALICE), add(BOB)]);
   const metrics = new Metrics();
   const backend = new WatchedBackend(new ServicePop3Backend(accounts, mailboxes));
   const common = {
@@ -135,7 +147,8 @@ export async function pop3Fixture(
     hostname: 'pop.test.local',
     tls: await testTls(),
     limits: { authFailureDelayMs: 20, ...limits },
-    logger: silentLogger(),
+    // POSTAMT_TEST_POP3_LOG=debug shows the servers' logs on stderr when a test needs explaining.
+    logger: process.env.POSTAMT_TEST_POP3_LOG ? createLogger(process.env.POSTAMT_TEST_POP3_LOG, process.stderr) : silentLogger(),
     metrics,
     ...extra,
   };
@@ -161,7 +174,7 @@ export async function pop3Fixture(
       const { port } = await server.listen();
       return { server, port };
     },
-    account: () => accounts.add({ address: `user${++accountSeq}@test.local`, password: PASSWORD }),
+    account: async () => cheapenPassword(ts, await accounts.add({ address: `user${++accountSeq}@test.local`, password: PASSWORD })),
     async deliver(account, raw) {
       const w = await ts.store.blobs.writer();
       await w.write(Buffer.isBuffer(raw) ? raw : Buffer.from(raw));
