@@ -66,8 +66,25 @@ export async function freshPostgres(): Promise<{ url: string; drop(): Promise<vo
     drop: async () => {
       const c = new pg.Client({ connectionString: PG_ADMIN_URL });
       await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      try {
+        // A closed pool's backends can take a moment to exit; FORCE would kill a connection a
+        // leak kept open, so wait for them first and only force (loudly) if they stay.
+        for (let i = 0; ; i++) {
+          try {
+            await c.query(`DROP DATABASE IF EXISTS ${name}`);
+            return;
+          } catch (err) {
+            if (!/being accessed by other users/.test((err as Error).message)) throw err;
+            if (i >= 50) {
+              await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+              throw new Error(`database ${name} still had open connections 5 s after the store closed (a connection leak?)`);
+            }
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      } finally {
+        await c.end();
+      }
     },
   };
 }
