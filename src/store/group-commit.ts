@@ -27,6 +27,10 @@ export class GroupCommit<Req, Res> {
   private async drain(): Promise<void> {
     this.running = true;
     try {
+      // With a synchronous driver (better-sqlite3) nothing else runs during a COMMIT, so a batch
+      // only forms if we let the event loop turn once first: deliveries whose blob fsync
+      // finished meanwhile then join this transaction instead of each paying its own fsync.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.queue.length) await this.runBatch(this.queue.splice(0, this.maxBatch));
     } finally {
       this.running = false;

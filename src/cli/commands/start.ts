@@ -26,8 +26,9 @@ export function registerStart(program: Command): void {
     .description('start the demo platform on loopback: the service with a demo domain and two accounts (what `npm start` runs)')
     .action(async (_o, cmd: Command) => {
       const { config } = configFor(cmd);
-      const logger = createLogger(config.log.level);
+      const logger = createLogger(config.log.level, 'async-stdout');
       const demo = await startDemo(config, logger);
+      logger.flush();
       print('');
       print('Postamt demo is running. Endpoints and demo credentials:');
       print('');
@@ -41,6 +42,7 @@ export function registerStart(program: Command): void {
       logger.info({ signal: sig }, 'shutting down');
       await demo.close();
       logger.info('stopped');
+      logger.flush();
     });
 
   program
@@ -48,7 +50,7 @@ export function registerStart(program: Command): void {
     .description('run the service role as configured (no demo data), until SIGINT/SIGTERM')
     .action(async (_o, cmd: Command) => {
       const { config, file } = configFor(cmd);
-      const logger = createLogger(config.log.level);
+      const logger = createLogger(config.log.level, 'async-stdout');
       const service = await startService(config, logger);
       const endpointsPath = writeEndpointsFile(config.dataDir, {
         endpoints: service.endpoints,
@@ -56,9 +58,11 @@ export function registerStart(program: Command): void {
         tls: { fingerprint: service.tls.fingerprint, certificate: service.tls.certPath, origin: service.tls.origin },
       });
       logger.info({ config: file, endpoints: service.endpoints, endpointsFile: endpointsPath }, 'postamt service running');
+      logger.flush(); // scripts wait for this line
       const sig = await untilSignal(logger);
       logger.info({ signal: sig }, 'shutting down');
       await service.close();
       logger.info('stopped');
+      logger.flush();
     });
 }
