@@ -55,3 +55,74 @@ export class LineClient {
     this.socket.destroy();
   }
 }
+
+/**
+ * A POP3 reader for load generation: counts bytes of multi-line responses by scanning for the
+ * terminating CRLF.CRLF in raw buffers, so the generator is not the bottleneck it measures.
+ */
+export class Pop3LoadClient {
+  private buf: Buffer = Buffer.alloc(0);
+  private wake: (() => void) | null = null;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.on('data', (d: Buffer) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      const w = this.wake;
+      this.wake = null;
+      w?.();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async connect(port: number, host = '127.0.0.1'): Promise<Pop3LoadClient> {
+    const s = net.connect({ port, host });
+    s.setNoDelay(true);
+    await once(s, 'connect');
+    return new Pop3LoadClient(s);
+  }
+
+  private async more(): Promise<void> {
+    await new Promise<void>((r) => (this.wake = r));
+  }
+
+  /** One status line. */
+  async status(): Promise<string> {
+    for (;;) {
+      const i = this.buf.indexOf('\r\n');
+      if (i >= 0) {
+        const line = this.buf.subarray(0, i).toString('latin1');
+        this.buf = this.buf.subarray(i + 2);
+        return line;
+      }
+      await this.more();
+    }
+  }
+
+  /** A status line plus its multi-line body; returns the body's byte count. */
+  async multi(): Promise<number> {
+    const st = await this.status();
+    if (!st.startsWith('+OK')) throw new Error(`unexpected: ${st}`);
+    let from = 0;
+    for (;;) {
+      if (this.buf.length >= 3 && this.buf[0] === 0x2e && this.buf[1] === 0x0d && this.buf[2] === 0x0a) {
+        this.buf = this.buf.subarray(3);
+        return 0;
+      }
+      const i = this.buf.indexOf('\r\n.\r\n', Math.max(0, from - 4));
+      if (i >= 0) {
+        this.buf = this.buf.subarray(i + 5);
+        return i + 2;
+      }
+      from = this.buf.length;
+      await this.more();
+    }
+  }
+
+  write(data: string): void {
+    this.socket.write(data);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}

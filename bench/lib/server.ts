@@ -14,7 +14,11 @@ export interface BenchServer {
 }
 
 /** Starts `postamt serve` in a fresh data directory with one domain and the given accounts. */
-export async function startBenchServer(accounts: Array<{ address: string; password: string }>, extraYaml = ''): Promise<BenchServer> {
+export async function startBenchServer(
+  accounts: Array<{ address: string; password: string }>,
+  extraYaml = '',
+  beforeStart?: (configFile: string) => Promise<void>,
+): Promise<BenchServer> {
   const dir = mkdtempSync(join(tmpdir(), 'postamt-bench-'));
   const cfg = join(dir, 'postamt.yaml');
   writeFileSync(
@@ -25,6 +29,7 @@ export async function startBenchServer(accounts: Array<{ address: string; passwo
   const domains = [...new Set(accounts.map((a) => a.address.split('@')[1]!))];
   for (const d of domains) cli('domain', 'add', d);
   for (const a of accounts) execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, 'account', 'add', a.address, '--password-stdin'], { input: a.password, stdio: ['pipe', 'ignore', 'inherit'] });
+  await beforeStart?.(cfg);
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
   const child = spawn(process.execPath, [...profile, 'bin/postamt.js', '-c', cfg, 'serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {

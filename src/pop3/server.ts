@@ -45,7 +45,7 @@ export class Pop3Server {
     this.listener = opts.name ?? opts.mode;
     // allowHalfOpen: a client may send its last commands and shut its side at once (e.g.
     // `printf … | nc`); it still gets its answers.
-    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => this.log.error({ err, listener: this.listener }, 'pop3 listener error'));
     this.metrics?.declare('pop3_sessions_active', 'gauge', 'Open POP3 sessions');
   }

@@ -198,8 +198,14 @@ export class Pop3Session {
   /** A multi-line body, dot-stuffed piece by piece, each piece waiting for the socket. */
   private async body(first: string, data: Buffer): Promise<void> {
     this.markOk();
-    await this.conn.write(first);
     const stuffer = new pop3.DotStuffer();
+    if (data.length <= WRITE_CHUNK) {
+      // One write per response: separate small writes for status line, body and terminator
+      // meet Nagle and delayed ACKs and stall pipelined clients.
+      await this.conn.write(Buffer.concat([Buffer.from(first, 'utf8'), stuffer.push(data), stuffer.finish()]));
+      return;
+    }
+    await this.conn.write(first);
     for (let off = 0; off < data.length && this.conn.isOpen; off += WRITE_CHUNK) {
       await this.conn.write(stuffer.push(data.subarray(off, off + WRITE_CHUNK)));
     }

@@ -98,7 +98,7 @@ export class Mailboxes {
   }
 
   read(entry: MailboxEntry): Promise<Buffer> {
-    return this.blobs.get(entry.blobHash);
+    return this.blobs.get(entry.blobHash, entry.size);
   }
 
   stream(entry: MailboxEntry): Promise<Readable> {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink, readFile, stat, readdir, type FileHandle } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, unlink, stat, readdir, type FileHandle } from 'node:fs/promises';
+import { createReadStream, readFile as readFileCb, open as fsOpen, read as fsRead, close as fsClose } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
@@ -18,7 +18,8 @@ export interface BlobWriter {
 /** Content-addressed storage for raw messages: the address is the SHA-256 of the bytes. */
 export interface BlobStore {
   writer(): Promise<BlobWriter>;
-  get(hash: string): Promise<Buffer>;
+  /** The whole blob; `size`, when the caller knows it, saves a stat. */
+  get(hash: string, size?: number): Promise<Buffer>;
   stream(hash: string): Promise<Readable>;
   delete(hash: string): Promise<void>;
   /** Every stored hash (for garbage collection of blobs no row refers to). */
@@ -145,8 +146,12 @@ export class FileBlobStore implements BlobStore {
     await Promise.all(hs.map(async (h) => (await h.catch(() => null))?.close()));
   }
 
-  async get(hash: string): Promise<Buffer> {
-    return readFile(this.pathOf(hash));
+  async get(hash: string, size?: number): Promise<Buffer> {
+    const path = this.pathOf(hash);
+    // fs.promises.readFile costs several thread-pool round trips more than open+read+close with
+    // callbacks; reading was a third of the POP3 server's time in the RETR profile.
+    if (size === undefined) return new Promise((resolve, reject) => readFileCb(path, (err, data) => (err ? reject(err) : resolve(data))));
+    return readExactly(path, size);
   }
 
   async stream(hash: string): Promise<Readable> {
@@ -171,6 +176,24 @@ export class FileBlobStore implements BlobStore {
       }
     }
   }
+}
+
+/** Reads a file whose size is known: open, one read, close — no stat. */
+function readExactly(path: string, size: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    fsOpen(path, 'r', (err, fd) => {
+      if (err) return reject(err);
+      // One byte more than expected tells a longer file from an exact one.
+      const buf = Buffer.allocUnsafe(size + 1);
+      fsRead(fd, buf, 0, size + 1, 0, (rerr, n) => {
+        fsClose(fd, () => {
+          if (rerr) return reject(rerr);
+          if (n !== size) return reject(new Error(`blob ${path} has ${n > size ? 'more' : n} bytes, expected ${size}`));
+          resolve(buf.subarray(0, size));
+        });
+      });
+    });
+  });
 }
 
 async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
@@ -225,7 +248,7 @@ export class DatabaseBlobStore implements BlobStore {
     };
   }
 
-  async get(hash: string): Promise<Buffer> {
+  async get(hash: string, _size?: number): Promise<Buffer> {
     checkHash(hash);
     const row = await this.db.selectFrom('blobs').select('data').where('hash', '=', hash).executeTakeFirst();
     if (!row) throw Object.assign(new Error(`blob ${hash} not found`), { code: 'ENOENT' });
