@@ -50,43 +50,30 @@ export async function startService(config: Config, logger: Logger, existingStore
     const mailboxes = new Mailboxes(store.db, store.blobs);
     const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger);
 
-    if (svc.smtp.mx.enabled) {
+    // MX: mail from other providers, STARTTLS, no AUTH. Submission: implicit TLS, AUTH required.
+    for (const [name, lc, mode] of [
+      ['smtp-mx', svc.smtp.mx, 'mx'],
+      ['smtp-submission', svc.smtp.submission, 'submission'],
+    ] as const) {
+      if (!lc.enabled) continue;
+      const submission = mode === 'submission';
       const l = new SmtpListener({
-        name: 'smtp-mx',
-        host: svc.smtp.mx.host,
-        port: svc.smtp.mx.port,
-        tlsMode: 'starttls',
+        name,
+        host: lc.host,
+        port: lc.port,
+        tlsMode: submission ? 'implicit' : 'starttls',
         tls,
-        auth: false,
-        requireAuth: false,
+        auth: submission,
+        requireAuth: submission,
         hostname: svc.hostname,
         limits: svc.smtp,
-        backend: new ServiceSmtpBackend('mx', accounts, delivery),
+        backend: new ServiceSmtpBackend(mode, accounts, delivery),
         logger,
         metrics,
       });
       const a = await l.listen();
-      closables.push({ name: 'smtp-mx', c: l });
-      endpoints['smtp-mx'] = { host: svc.smtp.mx.host, port: a.port, tls: 'starttls' };
-    }
-    if (svc.smtp.submission.enabled) {
-      const l = new SmtpListener({
-        name: 'smtp-submission',
-        host: svc.smtp.submission.host,
-        port: svc.smtp.submission.port,
-        tlsMode: 'implicit',
-        tls,
-        auth: true,
-        requireAuth: true,
-        hostname: svc.hostname,
-        limits: svc.smtp,
-        backend: new ServiceSmtpBackend('submission', accounts, delivery),
-        logger,
-        metrics,
-      });
-      const a = await l.listen();
-      closables.push({ name: 'smtp-submission', c: l });
-      endpoints['smtp-submission'] = { host: svc.smtp.submission.host, port: a.port, tls: 'implicit' };
+      closables.push({ name, c: l });
+      endpoints[name] = { host: lc.host, port: a.port, tls: submission ? 'implicit' : 'starttls' };
     }
     const pop3Backend = new ServicePop3Backend(accounts, mailboxes);
     for (const [name, lc, mode] of [
