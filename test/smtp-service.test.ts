@@ -179,6 +179,25 @@ describe('SMTP service (MX and submission) over SQLite', () => {
     }
   });
 
+  test('idle clients are cut off with 421 and the connection limit answers 421', async () => {
+    const small = (await startSmtpFixture('sqlite', { service: { smtp: { socketTimeoutMs: 300, maxConnections: 2 } } }))!;
+    try {
+      const idle = await RawClient.connect(small.mx.port);
+      assert.equal((await idle.readReply()).code, 220);
+      assert.match((await idle.readReply()).text, /^421 /, 'idle timeout');
+      await idle.waitClosed();
+      const a = await RawClient.connect(small.mx.port);
+      const b = await RawClient.connect(small.mx.port);
+      const c = await RawClient.connect(small.mx.port);
+      assert.match((await c.readReply()).text, /^421 .*Too many connected clients/);
+      assert.equal((await a.readReply()).code, 220);
+      assert.equal((await b.readReply()).code, 220);
+      for (const x of [a, b, c]) x.close();
+    } finally {
+      await small.close();
+    }
+  });
+
   test('submission: implicit TLS, AUTH required (530 5.7.0), bad credentials 535 5.7.8', async () => {
     const c = await RawClient.connect(f.submission.port, { tls: true });
     assert.equal((await c.readReply()).code, 220);
