@@ -5,6 +5,7 @@ import { registerConfig } from './commands/config.js';
 import { registerDomain } from './commands/domain.js';
 import { registerAccount } from './commands/account.js';
 import { registerStore } from './commands/store.js';
+import { registerPki } from './commands/pki.js';
 
 export function buildProgram(): Command {
   const program = new Command('postamt')
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerDomain(program);
   registerAccount(program);
   registerStore(program);
+  registerPki(program);
   program.addHelpText(
     'after',
     `

@@ -12,6 +12,9 @@ const DEMO_ACCOUNTS = [
   { local: 'praxis-b', displayName: 'Praxis B (Demo)', telematikId: '1-20014712' },
 ];
 
+/** The demo practices as the test PKI issues them certificates. */
+export const DEMO_PRACTICES = DEMO_ACCOUNTS.map((a) => ({ id: a.local, name: a.displayName, telematikId: a.telematikId, email: `${a.local}@${DEMO_DOMAIN}` }));
+
 interface DemoCredentials {
   accounts: Array<{ address: string; password: string }>;
 }

@@ -1,3 +1,3 @@
 export { startService, type RunningService } from './service.js';
-export { startDemo, seedDemo, DEMO_DOMAIN, type RunningDemo } from './demo.js';
+export { startDemo, seedDemo, DEMO_DOMAIN, DEMO_PRACTICES, type RunningDemo } from './demo.js';
 export { writeEndpointsFile, formatEndpointTable, type Endpoint, type EndpointsFile } from './endpoints.js';

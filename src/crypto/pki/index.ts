@@ -1,0 +1,3 @@
+export { createTestPki, type PracticeSpec, type IssuedIdentity, type TestPkiResult } from './test-pki.js';
+export { encodeAdmission, decodeAdmission, ADMISSION_OID, type Admission } from './admission.js';
+export { createPkcs12 } from './pkcs12.js';
