@@ -2,6 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pop3Fixture, RawClient, ALICE, PASSWORD, type Pop3Fixture } from './helpers/pop3.js';
 import { pop3 } from '../src/wire/index.js';
+import { LoginThrottle } from '../src/core/index.js';
 
 /**
  * What no well-behaved client sends: bad bytes, bad order, floods, and attacks. A raw socket
@@ -49,6 +50,25 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     assert.equal(await c.cmd('RETR one'), '-ERR RETR: "one" is not a message number');
     assert.equal(await c.cmd('STAT 1'), '-ERR STAT takes no arguments');
     assert.match(await c.cmd('QUIT'), /^\+OK/);
+  });
+
+  test('failed logins from one address slow down across connections (shared throttle)', async () => {
+    const throttle = new LoginThrottle({ windowMs: 60_000, freeFailures: 1, baseDelayMs: 400, maxDelayMs: 5000 });
+    const { port } = await fx.server('plain', {}, { throttle });
+    const timeFailure = async (): Promise<number> => {
+      const c = await client(port);
+      c.send(`USER ${ALICE}\r\n`);
+      await c.line();
+      const t0 = performance.now();
+      c.send('PASS wrong-guess\r\n');
+      assert.match(await c.line(), /^-ERR \[AUTH\]/);
+      c.destroy();
+      return performance.now() - t0;
+    };
+    const first = await timeFailure();
+    const second = await timeFailure();
+    assert.ok(first < 350, `the first failure costs only the base delay (${first.toFixed(0)} ms)`);
+    assert.ok(second >= 390, `a new connection does not reset the penalty (${second.toFixed(0)} ms)`);
   });
 
   test('commands in the wrong state are refused', async () => {

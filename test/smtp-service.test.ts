@@ -220,6 +220,30 @@ describe('SMTP service (MX and submission) over SQLite', () => {
     await c.waitClosed();
   });
 
+  test('failed logins from one address slow down across connections (shared throttle)', async () => {
+    const t = (await startSmtpFixture('sqlite', { service: { loginThrottle: { freeFailures: 1, baseDelayMs: 400 } } }))!;
+    try {
+      const bad = `AUTH PLAIN ${Buffer.from('\0alice@example.test\0guess').toString('base64')}`;
+      const timeFailure = async (): Promise<number> => {
+        const c = await RawClient.connect(t.submission.port, { tls: true });
+        await c.readReply();
+        await c.cmd('EHLO client.test');
+        const t0 = performance.now();
+        assert.equal((await c.cmd(bad)).code, 535);
+        c.close();
+        return performance.now() - t0;
+      };
+      const first = await timeFailure();
+      const second = await timeFailure();
+      const third = await timeFailure();
+      assert.ok(first < 350, `the first failure costs only the base delay (${first.toFixed(0)} ms)`);
+      assert.ok(second >= 390, `a new connection does not reset the penalty (${second.toFixed(0)} ms)`);
+      assert.ok(third >= 790, `the penalty doubles (${third.toFixed(0)} ms)`);
+    } finally {
+      await t.close();
+    }
+  });
+
   test('submission: the envelope sender must be the authenticated account (553 5.7.1); own mail is delivered', async () => {
     const transport = nodemailer.createTransport({ host: '127.0.0.1', port: f.submission.port, secure: true, auth: { user: 'alice@example.test', pass: PASSWORD }, tls: { rejectUnauthorized: false } });
     await assert.rejects(transport.sendMail({ from: 'bob@example.test', to: 'bob@example.test', subject: 'forged', text: 'x' }), (err: Error & { response?: string }) => {

@@ -110,6 +110,18 @@ export const configSchema = z
         smtp: smtpSchema.prefault({}),
         pop3: pop3Schema.prefault({}),
         http: httpSchema.prefault({}),
+        /** Failed logins per client address across connections (SMTP AUTH and POP3 alike). */
+        loginThrottle: z
+          .object({
+            windowMs: duration.default(15 * 60_000),
+            /** Failures in the window before the penalty starts. */
+            freeFailures: z.number().int().min(0).default(5),
+            /** The first penalty; it doubles with every further failure. */
+            baseDelayMs: duration.default(2000),
+            maxDelayMs: duration.default(30_000),
+          })
+          .strict()
+          .prefault({}),
         /** Shutdown waits this long for open transactions before closing connections. */
         shutdownGraceMs: duration.default(10_000),
         /** Housekeeping: blobs and temp files a crash left unreferenced are removed after this age. */

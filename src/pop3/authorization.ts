@@ -137,8 +137,10 @@ export class Authorization {
     this.failures++;
     this.out.count('logins', { result: 'failed' });
     this.ctx.log.info({ session: this.ctx.id, user, remote: this.peer.remoteAddress, failures: this.failures }, 'pop3 login failed');
-    // Answering a failure at once would make guessing cheap.
-    await delay(this.ctx.limits.authFailureDelayMs);
+    // Answering a failure at once would make guessing cheap; an address that keeps failing,
+    // over any number of connections, waits longer (the shared throttle).
+    const penalty = this.ctx.throttle?.failure(this.peer.remoteAddress) ?? 0;
+    await delay(Math.max(this.ctx.limits.authFailureDelayMs, penalty));
     if (this.failures >= this.ctx.limits.maxAuthFailures) {
       return this.out.finish(errLine('too many failures, closing connection', 'AUTH'));
     }

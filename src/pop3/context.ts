@@ -1,3 +1,4 @@
+import type { LoginThrottle } from '../core/index.js';
 import type { SecureContext } from 'node:tls';
 import type { Logger, Metrics } from '../core/index.js';
 import type { pop3 } from '../wire/index.js';
@@ -17,6 +18,7 @@ export interface SessionContext {
   log: Logger;
   metrics: Metrics | undefined;
   listener: string;
+  throttle: LoginThrottle | undefined;
 }
 
 /** Counter names (labelled `listener`); the full list is in server.ts. */

@@ -1,3 +1,4 @@
+import type { LoginThrottle } from '../core/index.js';
 import { configSchema, type Pop3Config } from '../config/index.js';
 import type { Logger, Metrics } from '../core/index.js';
 import type { Pop3Backend } from './backend.js';
@@ -27,6 +28,8 @@ export interface Pop3ServerOptions {
   metrics?: Metrics;
   /** A label for logs and metrics, e.g. `service-plain`; defaults to the mode. */
   name?: string;
+  /** Shared failed-login accounting per client address (also used by SMTP). */
+  throttle?: LoginThrottle;
 }
 
 export const DEFAULT_MAX_BAD_COMMANDS = 10;

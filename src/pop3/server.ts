@@ -117,6 +117,7 @@ export class Pop3Server {
       log,
       metrics: this.metrics,
       listener: this.listener,
+      throttle: this.opts.throttle,
     });
     this.metrics?.inc('pop3_sessions_total', { listener: this.listener });
     this.metrics?.gauge('pop3_sessions_active', { listener: this.listener }, 1);

@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
-import { Metrics, errorMessage } from '../core/index.js';
+import { Metrics, LoginThrottle, errorMessage } from '../core/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../service/index.js';
@@ -46,6 +46,7 @@ export async function startService(config: Config, logger: Logger, existingStore
     const tls = await loadTlsMaterial(config, hostnames);
     if (tls.origin === 'generated') logger.info({ fingerprint: tls.fingerprint, cert: tls.certPath }, 'using a self-signed TLS certificate');
 
+    const throttle = new LoginThrottle(svc.loginThrottle);
     const accounts = new Accounts(store.db, store.blobs);
     const mailboxes = new Mailboxes(store.db, store.blobs);
     const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger);
@@ -70,6 +71,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         backend: new ServiceSmtpBackend(mode, accounts, delivery),
         logger,
         metrics,
+        throttle,
       });
       const a = await l.listen();
       closables.push({ name, c: l });
@@ -92,6 +94,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         limits: svc.pop3,
         logger,
         metrics,
+        throttle,
       });
       const a = await s.listen();
       closables.push({ name, c: s });

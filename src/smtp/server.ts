@@ -2,7 +2,7 @@ import './enhanced-codes.js';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerOptions } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/index.js';
-import { Metrics, errorMessage } from '../core/index.js';
+import { Metrics, errorMessage, type LoginThrottle } from '../core/index.js';
 import type { SmtpConfig } from '../config/index.js';
 import { DataChecker, describeViolation } from '../wire/smtp/index.js';
 import { SmtpReply, replies } from './reply.js';
@@ -27,6 +27,8 @@ export interface SmtpListenerOptions {
   backend: SmtpBackend;
   logger: Logger;
   metrics: Metrics;
+  /** Shared failed-login accounting per client address (also used by POP3). */
+  throttle?: LoginThrottle;
 }
 
 interface ConnState {
@@ -177,8 +179,10 @@ export class SmtpListener {
     st.authFailures++;
     this.opts.metrics.inc('postamt_smtp_auth_failures_total', { listener: this.opts.name }, 1, 'failed SMTP AUTH attempts');
     this.opts.logger.warn({ listener: this.opts.name, sid: session.id, ip: session.remoteAddress, failures: st.authFailures }, 'smtp auth failed');
-    // A delay makes guessing slow; after too many failures the connection goes.
-    await delay(this.opts.limits.authFailureDelayMs);
+    // A delay makes guessing slow; repeated failures from one address make it slower still,
+    // across connections; after too many failures on this connection it goes.
+    const penalty = this.opts.throttle?.failure(session.remoteAddress) ?? 0;
+    await delay(Math.max(this.opts.limits.authFailureDelayMs, penalty));
     const reply = st.authFailures >= this.opts.limits.maxAuthFailures ? replies.tooManyAuthFailures() : replies.badCredentials();
     cb(reply.toServerError());
   }

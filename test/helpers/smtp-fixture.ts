@@ -1,5 +1,5 @@
 import { openTestStore, type StoreKind, type TestStore } from './env.js';
-import { silentLogger, Metrics } from '../../src/core/index.js';
+import { silentLogger, Metrics, LoginThrottle } from '../../src/core/index.js';
 import { createSelfSignedTls, type PemPair } from '../../src/crypto/index.js';
 import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../../src/service/index.js';
 import { SmtpListener } from '../../src/smtp/index.js';
@@ -37,7 +37,8 @@ export async function startSmtpFixture(kind: StoreKind = 'sqlite', raw: Record<s
   const logger = silentLogger();
   const delivery = new LocalDelivery(store.blobs, mailboxes, config.service.hostname, logger);
   const tls = await testTls();
-  const common = { host: '127.0.0.1', port: 0, tls, hostname: config.service.hostname, limits: config.service.smtp, logger, metrics };
+  const throttle = new LoginThrottle(config.service.loginThrottle);
+  const common = { host: '127.0.0.1', port: 0, tls, hostname: config.service.hostname, limits: config.service.smtp, logger, metrics, throttle };
   const mx = new SmtpListener({ ...common, name: 'smtp-mx', tlsMode: 'starttls', auth: false, requireAuth: false, backend: new ServiceSmtpBackend('mx', accounts, delivery) });
   const submission = new SmtpListener({ ...common, name: 'smtp-submission', tlsMode: 'implicit', auth: true, requireAuth: true, backend: new ServiceSmtpBackend('submission', accounts, delivery) });
   await mx.listen();
