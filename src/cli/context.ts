@@ -3,6 +3,7 @@ import { loadConfig, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../core/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { Accounts } from '../service/index.js';
+import { Directory, DirectoryAccountFeed, directoryOptions } from '../directory/index.js';
 
 /** The global options every command sees. */
 export interface GlobalOptions {
@@ -27,7 +28,10 @@ export async function withAccounts<T>(cmd: Command, fn: (accounts: Accounts, sto
   const { config } = configFor(cmd);
   const store = await openStore(config);
   try {
-    return await fn(new Accounts(store.db, store.blobs), store, config);
+    const accounts = new Accounts(store.db, store.blobs);
+    // Account changes keep the directory's mail/komLeData in step, from the CLI as from the service.
+    accounts.onChange(new DirectoryAccountFeed(new Directory(store, directoryOptions(config.directory))));
+    return await fn(accounts, store, config);
   } finally {
     await store.close();
   }

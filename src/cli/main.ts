@@ -6,6 +6,8 @@ import { registerDomain } from './commands/domain.js';
 import { registerAccount } from './commands/account.js';
 import { registerStore } from './commands/store.js';
 import { registerPki } from './commands/pki.js';
+import { registerDirectory } from './commands/directory.js';
+import { registerMessage } from './commands/message.js';
 
 export function buildProgram(): Command {
   const program = new Command('postamt')
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerAccount(program);
   registerStore(program);
   registerPki(program);
+  registerDirectory(program);
+  registerMessage(program);
   program.addHelpText(
     'after',
     `
@@ -33,7 +37,11 @@ Examples:
   postamt start                                  run the demo on loopback
   postamt domain add praxis.example
   postamt account add anna@praxis.example --name "Dr. Anna Muster" --quota 2G
-  postamt config check -c /etc/postamt/postamt.yaml`,
+  postamt config check -c /etc/postamt/postamt.yaml
+  postamt directory import vzd.ldif              load directory entries (all or nothing)
+  postamt directory cert add 1-20014711 enc.pem  publish an encryption certificate
+  postamt message seal brief.eml --from-identity data/pki/praxis-a --to-cert data/pki/praxis-b/enc.pem --out sealed.eml
+  postamt message open sealed.eml --key data/pki/praxis-b/enc.key --trust data/pki/ca.pem`,
   );
   return program;
 }

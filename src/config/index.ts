@@ -1,2 +1,2 @@
-export { configSchema, type Config, type SmtpConfig, type Pop3Config, type HttpConfig } from './schema.js';
+export { configSchema, type Config, type SmtpConfig, type Pop3Config, type HttpConfig, type DirectoryConfig, type KonnektorConfig, type ClientModuleConfig } from './schema.js';
 export { loadConfig, parseConfig, formatIssues, inDataDir, ENV_OVERRIDES, type LoadedConfig } from './load.js';

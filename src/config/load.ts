@@ -12,6 +12,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: string[]; describ
   { env: 'POSTAMT_LOG_LEVEL', path: ['log', 'level'], describe: 'log level' },
   { env: 'POSTAMT_TLS_CERT', path: ['tls', 'cert'], describe: 'TLS certificate PEM file' },
   { env: 'POSTAMT_TLS_KEY', path: ['tls', 'key'], describe: 'TLS private key PEM file' },
+  { env: 'POSTAMT_ADMIN_TOKEN', path: ['service', 'http', 'adminToken'], describe: 'bearer token of the admin API' },
 ];
 
 export interface LoadedConfig {

@@ -63,6 +63,160 @@ export const httpSchema = z
     enabled: z.boolean().default(true),
     host: host.default('127.0.0.1'),
     port: port.default(8080),
+    /**
+     * Bearer token for the admin API under /api/. Unset: a random one is generated into
+     * dataDir/admin-token (0600) at first start. Use `${env:NAME}` to keep it out of the file.
+     */
+    adminToken: z.string().min(16).optional(),
+  })
+  .strict();
+
+export const directorySchema = z
+  .object({
+    /** LDAP with StartTLS (RFC 4511/4513). */
+    ldap: listener(1389).prefault({}),
+    /** LDAP over implicit TLS. */
+    ldaps: listener(1636).prefault({}),
+    /** The VZD naming context; entries are uid=…,<baseDn>. */
+    baseDn: z.string().min(1).default('dc=data,dc=vzd'),
+    /** Entries per search before sizeLimitExceeded (a client may ask for fewer, never more). */
+    sizeLimit: z.number().int().min(1).default(100),
+    /** Longest a search may run before timeLimitExceeded. */
+    timeLimitMs: z.number().int().min(100).default(30_000),
+    maxConnections: z.number().int().min(1).default(500),
+    idleTimeoutMs: duration.default(15 * 60_000),
+    /** Largest LDAP request PDU accepted; a bigger one closes the connection. */
+    maxRequestSize: z.number().int().min(1024).default(256 * 1024),
+    /** Deepest nesting of and/or/not in a filter. */
+    maxFilterDepth: z.number().int().min(2).default(32),
+    /** Whether searches need a bind first (false: anonymous read, as the VZD allows inside the TI). */
+    requireBind: z.boolean().default(false),
+    /** Whether simple binds are allowed without TLS on non-loopback connections. */
+    allowPlaintextBind: z.enum(['loopback', 'always', 'never']).default('loopback'),
+    bindFailureDelayMs: duration.default(1000),
+    /** Requests in progress on one connection before the server stops reading from it. */
+    maxOperationsPerConnection: z.number().int().min(1).default(64),
+    /** Paged searches (RFC 2696) one connection may keep open; the oldest is dropped beyond. */
+    maxPagedSearches: z.number().int().min(1).default(8),
+    /** Directory entries kept in memory per process (0 = none). */
+    cacheEntries: z.number().int().min(0).default(20_000),
+    /**
+     * How often the store's directory version is read so that changes made by other nodes
+     * (or `postamt directory` commands) reach this process's cache: the staleness bound.
+     */
+    cacheCheckMs: duration.default(1000),
+    /** The KIM version the service writes into komLeData (`<version>,<address>`). */
+    komLeVersion: z.string().regex(/^\d+\.\d+$/).default('1.5'),
+    /** Largest LDIF body the admin API imports. */
+    importMaxBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
+  })
+  .strict();
+
+const keySourceSchema = z.union([
+  /** A PKCS#12 file (key, certificate, chain) and its password (use `${env:NAME}`). */
+  z.object({ p12: z.string().min(1), password: z.string() }).strict(),
+  /** A PEM certificate and a PEM private key (PKCS#8 or PKCS#1, optionally encrypted with `password`). */
+  z.object({ cert: z.string().min(1), key: z.string().min(1), password: z.string().optional() }).strict(),
+]);
+
+/** A card (SMC-B or HBA) of the software Konnektor, as files; paths relative to dataDir. */
+const cardFilesSchema = z
+  .object({
+    /** A practice directory of `postamt pki init` (osig.pem/.key, enc.pem/.key). */
+    dir: z.string().min(1).optional(),
+    /** The signature key (SMC-B C.HCI.OSIG); overrides `dir`. */
+    signature: keySourceSchema.optional(),
+    /** The encryption key(s) (C.HCI.ENC), newest first; overrides `dir`. */
+    encryption: z.union([keySourceSchema, z.array(keySourceSchema).min(1)]).optional(),
+  })
+  .strict()
+  .refine((c) => c.dir !== undefined || (c.signature !== undefined && c.encryption !== undefined), {
+    message: 'a card needs `dir`, or both `signature` and `encryption`',
+  });
+
+/**
+ * The client module (at the practice): SMTP and POP3 towards primary systems, upstream
+ * sessions to the mail service named in the KIM user name, LDAP lookups in the directory.
+ */
+export const clientModuleSchema = z
+  .object({
+    /** SMTP towards the PS: plain with STARTTLS (plain only on loopback unless allowPlaintextAuth). */
+    smtp: listener(10025).prefault({}),
+    /** SMTP towards the PS over implicit TLS. */
+    smtps: listener(10465).prefault({}),
+    /** POP3 towards the PS with STLS. */
+    pop3: listener(10110).prefault({}),
+    /** POP3 towards the PS over implicit TLS. */
+    pop3s: listener(10995).prefault({}),
+    /** Whether AUTH/USER are offered without TLS: loopback (default), always, never. */
+    allowPlaintextAuth: z.enum(['loopback', 'always', 'never']).default('loopback'),
+    /** Ask primary systems for a TLS client certificate, verified against these CA files. */
+    clientCertificateCa: z.array(z.string().min(1)).default([]),
+    upstream: z
+      .object({
+        /** CA files (relative to dataDir) trusted for the service's TLS certificate; default: the platform's own. */
+        ca: z.array(z.string().min(1)).default([]),
+        /** Only for tests against a service with an unknown certificate. */
+        rejectUnauthorized: z.boolean().default(true),
+        timeoutMs: z.number().int().min(100).default(30_000),
+        /** How long an idle upstream SMTP session is kept for the next message of the same PS session. */
+        idleMs: z.number().int().min(1000).default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    directory: z
+      .object({
+        /** ldap://host:port (with StartTLS off loopback) or ldaps://host:port. */
+        url: z.string().regex(/^ldaps?:\/\//, 'must start with ldap:// or ldaps://').default('ldap://127.0.0.1:1389'),
+        baseDn: z.string().min(1).default('dc=data,dc=vzd'),
+        startTls: z.boolean().default(false),
+        ca: z.string().optional(),
+        /** gematik allows ENC certificates to be cached for 12 h. */
+        cacheTtlMs: duration.default(12 * 3_600_000),
+        /** Addresses without a certificate are asked again after this long. */
+        negativeCacheTtlMs: duration.default(5 * 60_000),
+        maxCacheEntries: z.number().int().min(10).default(100_000),
+        timeoutMs: z.number().int().min(100).default(10_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Append "Die Nachricht wurde entschlüsselt." … to the text the PS receives. */
+    appendNote: z.boolean().default(true),
+    /** Per POP3 session, decrypted messages kept so RETR after LIST does not decrypt twice. */
+    sessionCacheBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+    /** Sizes of decrypted messages kept across sessions (by account and UIDL). */
+    sizeCacheEntries: z.number().int().min(0).default(100_000),
+    /** The account's dataTimeToLive in days (Expires header). */
+    dataTimeToLiveDays: z.number().int().min(1).default(90),
+    /** Largest message a PS may send, in bytes. */
+    maxMessageSize: z.number().int().min(1024).default(40 * 1024 * 1024),
+    maxRecipients: z.number().int().min(1).default(100),
+  })
+  .strict();
+
+export const konnektorSchema = z
+  .object({
+    /** `software`: keys from files (test and demo). A SOAP client for a real Konnektor is planned. */
+    type: z.enum(['software']).default('software'),
+    /** CA certificates (PEM/DER files, relative to dataDir) VerifyDocument trusts. */
+    trustAnchors: z.array(z.string().min(1)).default([]),
+    /** The practices (Mandanten) and who may use their cards (the Konnektor's info model). */
+    mandanten: z
+      .array(
+        z
+          .object({
+            id: z.string().min(1),
+            clientSystems: z.array(z.string().min(1)).min(1),
+            /** WorkplaceIds; `*` allows every workplace. */
+            workplaces: z.array(z.string().min(1)).min(1),
+            smcb: cardFilesSchema.optional(),
+            /** Doctors' HBAs by UserId. */
+            hba: z.record(z.string().min(1), cardFilesSchema).default({}),
+          })
+          .strict(),
+      )
+      .default([])
+      .refine((ms) => new Set(ms.map((m) => m.id)).size === ms.length, { message: 'Mandant ids must be unique' }),
   })
   .strict();
 
@@ -130,6 +284,9 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    directory: directorySchema.prefault({}),
+    konnektor: konnektorSchema.prefault({}),
+    clientModule: clientModuleSchema.prefault({}),
   })
   .strict();
 
@@ -137,3 +294,6 @@ export type Config = z.infer<typeof configSchema>;
 export type SmtpConfig = z.infer<typeof smtpSchema>;
 export type Pop3Config = z.infer<typeof pop3Schema>;
 export type HttpConfig = z.infer<typeof httpSchema>;
+export type DirectoryConfig = z.infer<typeof directorySchema>;
+export type KonnektorConfig = z.infer<typeof konnektorSchema>;
+export type ClientModuleConfig = z.infer<typeof clientModuleSchema>;

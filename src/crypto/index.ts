@@ -1,4 +1,20 @@
 export { createSelfSignedTls, fingerprint, type PemPair } from './selfsigned.js';
 export { loadTlsMaterial, type TlsMaterial } from './tls-material.js';
-export { createTestPki, decodeAdmission, encodeAdmission, createPkcs12, ADMISSION_OID, type PracticeSpec, type TestPkiResult, type Admission } from './pki/index.js';
+export {
+  createTestPki,
+  decodeAdmission,
+  encodeAdmission,
+  createPkcs12,
+  readPkcs12,
+  Pkcs12Error,
+  pemBlocks,
+  toPem,
+  ADMISSION_OID,
+  type PracticeSpec,
+  type TestPkiResult,
+  type Admission,
+  type Pkcs12Contents,
+} from './pki/index.js';
 export * from './cms/index.js';
+export * from './konnektor/index.js';
+export * from './komle/index.js';

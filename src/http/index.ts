@@ -1,1 +1,4 @@
 export { createHttpServer, listenHttp, type HttpServerOptions } from './server.js';
+export { registerAdminApi, resolveAdminToken, tokenMatches, type AdminApiOptions } from './admin.js';
+export { accountsAdminRoutes, type AccountsAdminView } from './admin/accounts.js';
+export { directoryAdminRoutes, type DirectoryAdminView } from './admin/directory.js';

@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { pop3 } from '../wire/index.js';
 import type { Pop3LoginResult, Pop3Maildrop } from './backend.js';
 import type { SessionContext, SessionOutput } from './context.js';
-import { isLoopback } from './net-util.js';
+import { isLoopback } from '../core/index.js';
 
 const { okLine, errLine, continuationLine } = pop3;
 

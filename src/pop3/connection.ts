@@ -138,12 +138,19 @@ export class Pop3Connection {
     this.watch(secure);
     secure.setTimeout(this.idleTimeoutMs);
     this.handshaking = true;
+    // A client that gives up mid-handshake (an alert, or a FIN: the listener allows half-open
+    // connections) must not leave the session waiting for 'close' until the idle timeout.
     const ok = await new Promise<boolean>((resolve) => {
       secure.once('secure', () => resolve(true));
       secure.once('close', () => resolve(false));
+      secure.once('end', () => resolve(false));
+      secure.once('error', () => resolve(false));
     });
     this.handshaking = false;
-    if (!ok) return false;
+    if (!ok) {
+      this.destroy();
+      return false;
+    }
     this.secureNow = true;
     secure.on('data', this.onData);
     return true;

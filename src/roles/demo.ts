@@ -1,10 +1,14 @@
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
-import type { Logger } from '../core/index.js';
+import { UsageError, type Logger } from '../core/index.js';
 import { generatePassword, type Accounts } from '../service/index.js';
 import { startService, type RunningService } from './service.js';
 import { writeEndpointsFile, type EndpointsFile } from './endpoints.js';
+import { startDirectoryFor, type RunningDirectory } from './directory.js';
+import { startClientModule, type RunningClientModule } from './clientmodule.js';
+import { createTestPki } from '../crypto/index.js';
+import { certificatesFrom, publishAddress, type Directory } from '../directory/index.js';
 
 export const DEMO_DOMAIN = 'praxis.kim.test';
 const DEMO_ACCOUNTS = [
@@ -43,6 +47,28 @@ export async function seedDemo(accounts: Accounts, dataDir: string, logger: Logg
   return { accounts: [] };
 }
 
+/**
+ * Makes sure the demo practices have their TEST-ONLY PKI (dataDir/pki, as `postamt pki init`
+ * writes it) and that each practice's ENC certificate is published in its directory entry,
+ * where a client module looks recipients' encryption certificates up. OSIG certificates are
+ * not published: the VZD carries encryption certificates; signatures carry their own.
+ */
+export async function publishDemoCertificates(directory: Directory, dataDir: string, logger: Logger): Promise<string> {
+  const pkiDir = join(dataDir, 'pki');
+  if (!existsSync(join(pkiDir, 'ca.pem'))) {
+    await createTestPki({ dir: pkiDir, practices: DEMO_PRACTICES, tlsNames: ['localhost', '127.0.0.1', '::1'] });
+    logger.info({ dir: pkiDir }, 'created the TEST-ONLY demo PKI');
+  }
+  for (const p of DEMO_PRACTICES) {
+    const encPath = join(pkiDir, p.id, 'enc.pem');
+    if (!existsSync(encPath)) continue;
+    // Data directories seeded before the directory existed have accounts but no entries yet.
+    if (!(await directory.find(p.telematikId))) await publishAddress(directory, p.telematikId, p.email, p.name);
+    for (const der of certificatesFrom(readFileSync(encPath))) await directory.addCertificate(p.telematikId, der);
+  }
+  return pkiDir;
+}
+
 export interface RunningDemo {
   service: RunningService;
   endpointsFile: EndpointsFile;
@@ -50,19 +76,91 @@ export interface RunningDemo {
   close(): Promise<void>;
 }
 
-/** What `npm start` runs: the service on loopback with demo data, endpoints written out. */
+/** The Mandant, client system and workplace a demo practice's primary system uses. */
+export const DEMO_CLIENT_SYSTEM = 'PVS';
+export const DEMO_WORKPLACE = '1';
+
+export interface DemoPractice {
+  address: string;
+  password: string;
+  mandantId: string;
+  /** What the PS configures as SMTP user name at the client module (KIM user-name rule). */
+  smtpUser: string;
+  pop3User: string;
+}
+
+/**
+ * The demo's Konnektor: one Mandant per demo practice with its test SMC-B, unless the
+ * configuration names Mandanten itself; and the client module looks recipients up in the
+ * demo's own directory.
+ */
+function demoClientModuleConfig(config: Config, ldapPort: number): Config {
+  const konnektor =
+    config.konnektor.mandanten.length > 0
+      ? config.konnektor
+      : {
+          ...config.konnektor,
+          trustAnchors: config.konnektor.trustAnchors.length ? config.konnektor.trustAnchors : ['pki/ca.pem'],
+          mandanten: DEMO_PRACTICES.map((p) => ({ id: p.id, clientSystems: [DEMO_CLIENT_SYSTEM], workplaces: ['*'], smcb: { dir: `pki/${p.id}` }, hba: {} })),
+        };
+  const directory = { ...config.clientModule.directory, url: `ldap://127.0.0.1:${ldapPort}` };
+  return { ...config, konnektor, clientModule: { ...config.clientModule, directory } };
+}
+
+/**
+ * What `npm start` runs: the service, the directory and the client module on loopback, with a
+ * TEST PKI, two practices (separate Mandanten, accounts, directory entries with their ENC
+ * certificates), and the user names their primary systems would configure.
+ */
 export async function startDemo(config: Config, logger: Logger): Promise<RunningDemo> {
   const service = await startService(config, logger);
+  let ldap: RunningDirectory | undefined;
+  let cm: RunningClientModule | undefined;
   try {
     const creds = await seedDemo(service.accounts, config.dataDir, logger);
+    await publishDemoCertificates(service.directory, config.dataDir, logger);
+    ldap = await startDirectoryFor(service, config, logger);
+    const ldapPort = ldap.endpoints.ldap?.port;
+    if (ldapPort === undefined) throw new UsageError('the demo needs the LDAP listener (directory.ldap.enabled)');
+    cm = await startClientModule(demoClientModuleConfig(config, ldapPort), logger, { tls: service.tls, metrics: service.metrics });
+    const submission = service.endpoints['smtp-submission'];
+    const pop3s = service.endpoints.pop3s;
+    const practices: DemoPractice[] = [];
+    for (const a of creds.accounts) {
+      const p = DEMO_PRACTICES.find((x) => x.email === a.address);
+      if (!p || !submission || !pop3s) continue;
+      const tail = `#${p.id}#${DEMO_CLIENT_SYSTEM}#${DEMO_WORKPLACE}`;
+      practices.push({
+        address: a.address,
+        password: a.password,
+        mandantId: p.id,
+        smtpUser: `${a.address}#${submission.host}:${submission.port}${tail}`,
+        pop3User: `${a.address}#${pop3s.host}:${pop3s.port}${tail}`,
+      });
+    }
     const endpointsFile: EndpointsFile = {
-      endpoints: service.endpoints,
+      endpoints: { ...service.endpoints, ...ldap.endpoints, ...cm.endpoints },
       accounts: creds.accounts,
+      practices,
+      adminToken: service.adminToken,
       tls: { fingerprint: service.tls.fingerprint, certificate: service.tls.certPath, origin: service.tls.origin },
     };
     const endpointsPath = writeEndpointsFile(config.dataDir, endpointsFile);
-    return { service, endpointsFile, endpointsPath, close: () => service.close() };
+    const directoryRole = ldap;
+    const clientModule = cm;
+    return {
+      service,
+      endpointsFile,
+      endpointsPath,
+      close: async () => {
+        await clientModule.close(config.service.shutdownGraceMs);
+        await directoryRole.close(config.service.shutdownGraceMs);
+        await service.close();
+      },
+    };
   } catch (err) {
+    await cm?.close(0);
+    await ldap?.close();
     await service.close();
     throw err;
   }

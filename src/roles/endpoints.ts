@@ -36,5 +36,17 @@ export function formatEndpointTable(content: EndpointsFile): string {
     out.push('', 'accounts:');
     for (const a of content.accounts) out.push(`  ${a.address}  password: ${a.password}`);
   }
+  const practices = (content.practices ?? []) as Array<{ address: string; password: string; smtpUser: string; pop3User: string }>;
+  const cmSmtp = content.endpoints['cm-smtp'];
+  const cmPop3 = content.endpoints['cm-pop3'];
+  if (practices.length && cmSmtp && cmPop3) {
+    out.push('', 'primary systems (through the client module; it signs/encrypts and decrypts/verifies):');
+    for (const p of practices) {
+      out.push(`  ${p.address}`);
+      out.push(`    SMTP ${cmSmtp.host}:${cmSmtp.port}  user: ${p.smtpUser}`);
+      out.push(`    POP3 ${cmPop3.host}:${cmPop3.port}  user: ${p.pop3User}`);
+      out.push(`    password: ${p.password}`);
+    }
+  }
   return out.join('\n');
 }

@@ -1,3 +1,5 @@
 export { startService, type RunningService } from './service.js';
 export { startDemo, seedDemo, DEMO_DOMAIN, DEMO_PRACTICES, type RunningDemo } from './demo.js';
 export { writeEndpointsFile, formatEndpointTable, type Endpoint, type EndpointsFile } from './endpoints.js';
+export { startDirectory, startDirectoryFor, type RunningDirectory, type DirectoryRoleParts } from './directory.js';
+export { startClientModule, type RunningClientModule, type ClientModuleParts } from './clientmodule.js';

@@ -8,7 +8,9 @@ import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
-import { createHttpServer, listenHttp } from '../http/index.js';
+import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes } from '../http/index.js';
+import { Directory, DirectoryAccountFeed, DirectoryAdmin, directoryOptions } from '../directory/index.js';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Endpoint } from './endpoints.js';
 import { sql } from 'kysely';
 
@@ -16,9 +18,15 @@ export interface RunningService {
   store: Store;
   accounts: Accounts;
   mailboxes: Mailboxes;
+  /** The VZD directory the accounts feed (mail, komLeData); the directory role serves it over LDAP. */
+  directory: Directory;
   metrics: Metrics;
+  /** Failed logins per client address, shared by every protocol (the directory role's binds too). */
+  throttle: LoginThrottle;
   tls: TlsMaterial;
   endpoints: Record<string, Endpoint>;
+  /** The bearer token of the admin API (/api/ on the HTTP listener). */
+  adminToken: string;
   close(): Promise<void>;
 }
 
@@ -47,7 +55,10 @@ export async function startService(config: Config, logger: Logger, existingStore
     if (tls.origin === 'generated') logger.info({ fingerprint: tls.fingerprint, cert: tls.certPath }, 'using a self-signed TLS certificate');
 
     const throttle = new LoginThrottle(svc.loginThrottle);
+    const adminToken = resolveAdminToken(svc.http.adminToken, config.dataDir);
     const accounts = new Accounts(store.db, store.blobs);
+    const directory = new Directory(store, directoryOptions(config.directory));
+    accounts.onChange(new DirectoryAccountFeed(directory));
     const mailboxes = new Mailboxes(store.db, store.blobs);
     const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger);
 
@@ -113,6 +124,12 @@ export async function startService(config: Config, logger: Logger, existingStore
           return { ok: true, checks: { database: 'ok' } };
         },
       });
+      // Each feature's admin routes, as fastify plugins mounted under /api behind the bearer check.
+      const adminPlugins: FastifyPluginAsync[] = [
+        accountsAdminRoutes(accounts),
+        directoryAdminRoutes(new DirectoryAdmin(directory, config.directory.importMaxBytes)),
+      ];
+      await registerAdminApi(app, { token: adminToken }, adminPlugins);
       const a = await listenHttp(app, svc.http.host, svc.http.port);
       closables.push({ name: 'http', c: { close: () => app.close() } });
       endpoints.http = { host: svc.http.host, port: a.port, tls: isLoopback(svc.http.host) ? 'none' : 'implicit' };
@@ -125,9 +142,12 @@ export async function startService(config: Config, logger: Logger, existingStore
       store,
       accounts,
       mailboxes,
+      directory,
       metrics,
+      throttle,
       tls,
       endpoints,
+      adminToken,
       close: async () => {
         // Listeners first (stop accepting, let transactions finish), the store last.
         await Promise.all(

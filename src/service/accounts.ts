@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { AccountRow, Database, DomainRow, BlobStore } from '../store/index.js';
 import { ConflictError, NotFoundError, UsageError } from '../core/index.js';
 import { hashPassword, verifyPassword, burnPasswordCheck } from './passwords.js';
@@ -40,10 +40,15 @@ function toAccount(r: AccountRow): Account {
 
 const TELEMATIK_ID_RE = /^[0-9]{1,2}-[0-9A-Za-z.\-_]{1,126}$/;
 
-/** Someone listening for account changes: the directory keeps `mail`/`komLeData` in step. */
+/**
+ * Someone listening for account changes: the directory keeps `mail`/`komLeData` in step.
+ * The hooks run inside the transaction of the change (a throw rolls the change back);
+ * `committed` runs after its COMMIT.
+ */
 export interface AccountListener {
-  accountAdded?(account: Account): Promise<void> | void;
-  accountRemoved?(account: Account): Promise<void> | void;
+  accountAdded?(account: Account, trx: Transaction<Database>): Promise<void> | void;
+  accountRemoved?(account: Account, trx: Transaction<Database>): Promise<void> | void;
+  committed?(): void;
 }
 
 /** Domains and accounts: the service's users. Knows nothing of protocols. */
@@ -106,23 +111,28 @@ export class Accounts {
     }
     if (!(await this.isLocalDomain(parsed.domain))) throw new UsageError(`domain ${parsed.domain} is not a local domain; add it first`);
     if (await this.find(parsed.address)) throw new ConflictError(`account ${parsed.address} exists already`);
-    const row = await this.db
-      .insertInto('accounts')
-      .values({
-        address: parsed.address,
-        domain: parsed.domain,
-        display_name: input.displayName ?? '',
-        telematik_id: input.telematikId ?? null,
-        password_hash: await hashPassword(input.password),
-        quota_bytes: input.quotaBytes ?? 0,
-        used_bytes: 0,
-        disabled: 0,
-        created_at: Date.now(),
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    const account = toAccount(row);
-    for (const l of this.listeners) await l.accountAdded?.(account);
+    const passwordHash = await hashPassword(input.password);
+    const account = await this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('accounts')
+        .values({
+          address: parsed.address,
+          domain: parsed.domain,
+          display_name: input.displayName ?? '',
+          telematik_id: input.telematikId ?? null,
+          password_hash: passwordHash,
+          quota_bytes: input.quotaBytes ?? 0,
+          used_bytes: 0,
+          disabled: 0,
+          created_at: Date.now(),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const added = toAccount(row);
+      for (const l of this.listeners) await l.accountAdded?.(added, trx);
+      return added;
+    });
+    this.notifyCommitted();
     return account;
   }
 
@@ -161,6 +171,28 @@ export class Accounts {
     await this.db.updateTable('accounts').set({ disabled: disabled ? 1 : 0 }).where('id', '=', account.id).execute();
   }
 
+  /** Sets or clears (null) the Telematik-ID; listeners see the old one removed and the new one added. */
+  async setTelematikId(address: string, telematikId: string | null): Promise<Account> {
+    if (telematikId && !TELEMATIK_ID_RE.test(telematikId)) {
+      throw new UsageError(`"${telematikId}" is not a Telematik-ID (expected e.g. 1-2345678 or 5-SMC-B-Testkarte-883110000092412)`);
+    }
+    const before = await this.get(address);
+    const after = { ...before, telematikId };
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('accounts').set({ telematik_id: telematikId }).where('id', '=', before.id).execute();
+      for (const l of this.listeners) {
+        await l.accountRemoved?.(before, trx);
+        await l.accountAdded?.(after, trx);
+      }
+    });
+    this.notifyCommitted();
+    return after;
+  }
+
+  private notifyCommitted(): void {
+    for (const l of this.listeners) l.committed?.();
+  }
+
   async setQuota(address: string, quotaBytes: number): Promise<void> {
     const account = await this.get(address);
     await this.db.updateTable('accounts').set({ quota_bytes: quotaBytes }).where('id', '=', account.id).execute();
@@ -173,10 +205,11 @@ export class Accounts {
       const rows = await trx.selectFrom('messages').select('blob_hash').where('account_id', '=', account.id).execute();
       await trx.deleteFrom('messages').where('account_id', '=', account.id).execute();
       await trx.deleteFrom('accounts').where('id', '=', account.id).execute();
+      for (const l of this.listeners) await l.accountRemoved?.(account, trx);
       return [...new Set(rows.map((r) => r.blob_hash))];
     });
+    this.notifyCommitted();
     await deleteUnreferencedBlobs(this.db, this.blobs, hashes);
-    for (const l of this.listeners) await l.accountRemoved?.(account);
   }
 
   /**

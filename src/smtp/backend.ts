@@ -36,4 +36,6 @@ export interface SmtpBackend {
    * 250 answer only once the message is durably accepted.
    */
   deliver(envelope: SmtpEnvelope, session: SmtpSession, body: AsyncIterable<Buffer>): Promise<string>;
+  /** The connection is gone: release whatever the backend holds for it (an upstream session). */
+  sessionClosed?(session: SmtpSession): void;
 }

@@ -13,6 +13,10 @@ if (!proto.__postamtPatched) {
   const original = proto.send;
   proto.send = function (code, data, context) {
     if (typeof data === 'string' && ENHANCED.test(data)) return original.call(this, code, data, false);
+    // gemSpec_CM_KOMLE wants 504 5.7.4 for a mechanism other than PLAIN/LOGIN (smtp-server says 5.5.4).
+    if (code === 504 && typeof data === 'string' && /Unrecognized authentication type/.test(data)) {
+      return original.call(this, code, '5.7.4 Unrecognized authentication mechanism: use PLAIN or LOGIN', false);
+    }
     return original.call(this, code, data, context);
   };
   proto.__postamtPatched = true;

@@ -160,6 +160,11 @@ export class SmtpListener {
   }
 
   private onClose(session: SMTPServerSession): void {
+    try {
+      this.opts.backend.sessionClosed?.(this.session(session));
+    } catch (err) {
+      this.opts.logger.error({ listener: this.opts.name, sid: session.id, err: errorMessage(err) }, 'smtp backend failed to release a session');
+    }
     if (this.state.delete(session.id)) this.opts.metrics.gauge('postamt_smtp_sessions_open', { listener: this.opts.name }, -1);
   }
 

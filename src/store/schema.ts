@@ -38,13 +38,45 @@ export interface BlobTable {
   created_at: number;
 }
 
+/** One VZD entry (directory/): attributes as JSON, certificates as concatenated DER. */
+export interface DirEntryTable {
+  id: Generated<number>;
+  uid: string;
+  uid_norm: string;
+  telematik_id: string;
+  telematik_norm: string;
+  /** JSON object: canonical attribute name → string values. */
+  attrs: string;
+  certs: Uint8Array;
+  entry_uuid: string;
+  created_at: number;
+  modified_at: number;
+}
+
+/** The normalised values of the indexed attributes, for equality and prefix lookups. */
+export interface DirValueTable {
+  entry_id: number;
+  attr: string;
+  norm: string;
+}
+
+/** A single row (id 1) whose version rises with every directory change. */
+export interface DirStateTable {
+  id: number;
+  version: number;
+}
+
 export interface Database {
   domains: DomainTable;
   accounts: AccountTable;
   messages: MessageTable;
   blobs: BlobTable;
+  dir_entries: DirEntryTable;
+  dir_values: DirValueTable;
+  dir_state: DirStateTable;
 }
 
 export type DomainRow = Selectable<DomainTable>;
 export type AccountRow = Selectable<AccountTable>;
 export type MessageRow = Selectable<MessageTable>;
+export type DirEntryRow = Selectable<DirEntryTable>;

@@ -1,1 +1,3 @@
 export * as pop3 from './pop3/index.js';
+export * as kim from './kim/index.js';
+export * as mime from './mime/index.js';

@@ -23,6 +23,7 @@ export function testConfig(dataDir: string, raw: Record<string, unknown> = {}): 
       pop3: { plain: { port: 0 }, tls: { port: 0 }, authFailureDelayMs: 50 },
       http: { port: 0 },
     },
+    directory: { ldap: { port: 0 }, ldaps: { port: 0 }, bindFailureDelayMs: 50 },
   };
   return parseConfig(deepMerge(base, raw), 'test', {});
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { configFor, print } from '../context.js';
 import { createLogger, type Logger } from '../../core/index.js';
-import { startDemo, startService, formatEndpointTable, writeEndpointsFile } from '../../roles/index.js';
+import { startDemo, startService, startDirectoryFor, formatEndpointTable, writeEndpointsFile } from '../../roles/index.js';
 
 /** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
 function untilSignal(logger: Logger): Promise<string> {
@@ -23,11 +23,13 @@ function untilSignal(logger: Logger): Promise<string> {
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('start the demo platform on loopback: the service with a demo domain and two accounts (what `npm start` runs)')
+    .description('start the demo platform on loopback: the service and the directory (LDAP) with a demo domain and two accounts (what `npm start` runs)')
     .action(async (_o, cmd: Command) => {
       const { config } = configFor(cmd);
       const logger = createLogger(config.log.level, 'async-stdout');
       const demo = await startDemo(config, logger);
+      // Handlers first: scripts send a signal as soon as they read the ready line below.
+      const signalled = untilSignal(logger);
       logger.flush();
       print('');
       print('Postamt demo is running. Endpoints and demo credentials:');
@@ -38,7 +40,7 @@ export function registerStart(program: Command): void {
       print(`  SHA-256 fingerprint ${demo.service.tls.fingerprint}`);
       print(`The same as JSON: ${demo.endpointsPath}`);
       print('Stop with Ctrl-C.');
-      const sig = await untilSignal(logger);
+      const sig = await signalled;
       logger.info({ signal: sig }, 'shutting down');
       await demo.close();
       logger.info('stopped');
@@ -47,20 +49,27 @@ export function registerStart(program: Command): void {
 
   program
     .command('serve')
-    .description('run the service role as configured (no demo data), until SIGINT/SIGTERM')
+    .description('run the service and directory roles as configured (no demo data), until SIGINT/SIGTERM')
     .action(async (_o, cmd: Command) => {
       const { config, file } = configFor(cmd);
       const logger = createLogger(config.log.level, 'async-stdout');
       const service = await startService(config, logger);
+      const directory = await startDirectoryFor(service, config, logger).catch(async (err: unknown) => {
+        await service.close();
+        throw err;
+      });
+      const endpoints = { ...service.endpoints, ...directory.endpoints };
       const endpointsPath = writeEndpointsFile(config.dataDir, {
-        endpoints: service.endpoints,
+        endpoints,
         accounts: [],
         tls: { fingerprint: service.tls.fingerprint, certificate: service.tls.certPath, origin: service.tls.origin },
       });
-      logger.info({ config: file, endpoints: service.endpoints, endpointsFile: endpointsPath }, 'postamt service running');
+      const signalled = untilSignal(logger); // before the ready line, which scripts answer with a signal
+      logger.info({ config: file, endpoints, endpointsFile: endpointsPath }, 'postamt service running');
       logger.flush(); // scripts wait for this line
-      const sig = await untilSignal(logger);
+      const sig = await signalled;
       logger.info({ signal: sig }, 'shutting down');
+      await directory.close(config.service.shutdownGraceMs);
       await service.close();
       logger.info('stopped');
       logger.flush();

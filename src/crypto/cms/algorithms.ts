@@ -1,8 +1,23 @@
 import * as asn1js from 'asn1js';
 import { CmsError } from './errors.js';
 import { OID } from './oids.js';
-import { FieldReader, UNIVERSAL, explicitInner, expectNull, expectOctets, expectOid, expectSequence, expectSmallInt, isUniversal, type Tlv } from './der-reader.js';
-import { TAG, derNode, derOid, derSmallInt, toDer, type DerNode } from './der-writer.js';
+import {
+  FieldReader,
+  UNIVERSAL,
+  explicitInner,
+  expectNull,
+  expectOctets,
+  expectOid,
+  expectSequence,
+  expectSmallInt,
+  isUniversal,
+  type Tlv,
+  TAG,
+  derNode,
+  derSmallInt,
+  type DerNode,
+} from '../../wire/ber/index.js';
+import { derOid, toDer } from './der-writer.js';
 
 // AlgorithmIdentifiers of the KOM-LE profile: what we write (precomputed DER) and what we
 // accept when reading (decoded into plain objects node:crypto understands).

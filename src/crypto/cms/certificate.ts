@@ -1,7 +1,7 @@
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { KeyObject, X509Certificate, createHash, createPrivateKey, createPublicKey, type webcrypto } from 'node:crypto';
-import { expectBitString, expectOctets, readDer } from './der-reader.js';
+import { expectBitString, expectOctets, readBer, CMS_BER } from '../../wire/ber/index.js';
 import { toDer } from './der-writer.js';
 import { CmsError, guard, type CmsErrorCode } from './errors.js';
 import { OID } from './oids.js';
@@ -56,14 +56,14 @@ export class ParsedCertificate {
   subjectKeyIdentifier(): Uint8Array | undefined {
     const value = this.extensionValue(OID.subjectKeyIdentifier);
     if (!value) return undefined;
-    return expectOctets(readDer(value, 'subjectKeyIdentifier'), 'subjectKeyIdentifier');
+    return expectOctets(readBer(value, 'subjectKeyIdentifier', CMS_BER), 'subjectKeyIdentifier');
   }
 
   /** The keyUsage bits, or undefined when the certificate has no keyUsage extension. */
   keyUsage(): Set<KeyUsageName> | undefined {
     const value = this.extensionValue(OID.keyUsage);
     if (!value) return undefined;
-    const bytes = expectBitString(readDer(value, 'keyUsage'), 'keyUsage');
+    const bytes = expectBitString(readBer(value, 'keyUsage', CMS_BER), 'keyUsage');
     const usages = new Set<KeyUsageName>();
     KEY_USAGE_BITS.forEach((name, i) => {
       if (((bytes[i >> 3] ?? 0) >> (7 - (i & 7))) & 1) usages.add(name);
@@ -99,7 +99,7 @@ export function parseCertificate(der: Uint8Array, what: string, code: CmsErrorCo
   try {
     // Own copy (decoded views point into it): the caller may reuse its buffer, the cache outlives this call.
     const own = new Uint8Array(der);
-    readDer(own, what); // framing first: exact length, no trailing bytes
+    readBer(own, what, CMS_BER); // framing first: exact length, no trailing bytes
     const decoded = asn1js.fromBER(own, { copyInput: false, parseEmbedded: false });
     if (decoded.offset === -1) throw new Error(decoded.result.error);
     parsed = new ParsedCertificate(own, new pkijs.Certificate({ schema: decoded.result }));
@@ -131,7 +131,19 @@ export function toPrivateKey(input: PrivateKeyInput, what: string): KeyObject {
   return key;
 }
 
+// Both sides are immutable (a KeyObject cannot change; a parsed certificate is shared from the
+// cache above and never modified), and a card signs with the same pair on every message:
+// remember the pairs that matched instead of deriving the public key again each time.
+const matchedPairs = new WeakMap<KeyObject, WeakSet<ParsedCertificate>>();
+
 /** Whether `privateKey` belongs to the certificate (catches a mixed-up key before it signs). */
 export function keyMatchesCertificate(privateKey: KeyObject, cert: ParsedCertificate): boolean {
-  return createPublicKey(privateKey).equals(cert.publicKey());
+  if (matchedPairs.get(privateKey)?.has(cert)) return true;
+  const matches = createPublicKey(privateKey).equals(cert.publicKey());
+  if (matches) {
+    let certs = matchedPairs.get(privateKey);
+    if (!certs) matchedPairs.set(privateKey, (certs = new WeakSet()));
+    certs.add(cert);
+  }
+  return matches;
 }

@@ -1,4 +1,4 @@
-import { bytesEqual } from './der-reader.js';
+import { bytesEqual } from '../../wire/ber/index.js';
 import type { ParsedCertificate } from './certificate.js';
 
 /** The outcome of one verification step, printable as it stands. */

@@ -1,4 +1,4 @@
-import { FieldReader, expectOid, expectSequence, explicitInner, isContext, readDer, type Tlv } from './der-reader.js';
+import { FieldReader, expectOid, expectSequence, explicitInner, isContext, readBer, CMS_BER, type Tlv } from '../../wire/ber/index.js';
 import { CmsError } from './errors.js';
 
 /**
@@ -6,7 +6,7 @@ import { CmsError } from './errors.js';
  * expected content type (a different one is well-formed, just not what the caller handles).
  */
 export function openContentInfo(der: Uint8Array, expectedType: string, what: string): Tlv {
-  const r = new FieldReader(expectSequence(readDer(der, what), `${what} ContentInfo`), `${what} ContentInfo`);
+  const r = new FieldReader(expectSequence(readBer(der, what, CMS_BER), `${what} ContentInfo`), `${what} ContentInfo`);
   const contentType = expectOid(r.next('contentType'), `${what} contentType`);
   const wrapper = r.next('content');
   r.end();

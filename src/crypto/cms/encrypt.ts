@@ -1,7 +1,8 @@
 import { constants, createCipheriv, publicEncrypt, randomBytes } from 'node:crypto';
 import { OAEP_SHA256_ALG_ID, aes256GcmAlgId } from './algorithms.js';
 import { parseCertificate } from './certificate.js';
-import { TAG, derNode, derOid, derSetOf, derSmallInt, writeDer } from './der-writer.js';
+import { TAG, derNode, derSetOf, derSmallInt, writeDer } from '../../wire/ber/index.js';
+import { derOid } from './der-writer.js';
 import { CmsError, guard, typed } from './errors.js';
 import { OID } from './oids.js';
 import { encodeRecipientEmailsAttribute, encodeRecipientId, recipientIdFromCert, type RecipientEmail } from './recipient-emails.js';

@@ -1,4 +1,5 @@
 import { PostamtError } from '../../core/index.js';
+import { BerError } from '../../wire/ber/index.js';
 
 /**
  * Why a CMS operation failed. The receive pipeline maps these onto KOM-LE result headers
@@ -41,6 +42,8 @@ export function guard<T>(code: CmsErrorCode, what: string, fn: () => T): T {
     return fn();
   } catch (err) {
     if (err instanceof CmsError) throw err;
+    // The shared BER reader raises its own typed error; to CMS callers those bytes are malformed.
+    if (err instanceof BerError) throw new CmsError('malformed', err.message, { cause: err });
     throw new CmsError(code, `${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
@@ -48,4 +51,14 @@ export function guard<T>(code: CmsErrorCode, what: string, fn: () => T): T {
 /** The public entry points' last line of defence: whatever escapes becomes a typed 'internal' error. */
 export function typed<T>(what: string, fn: () => T): T {
   return guard('internal', what, fn);
+}
+
+/** For public decoders outside `typed`: the shared BER reader's errors become 'malformed', others pass. */
+export function berAsMalformed<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof BerError) throw new CmsError('malformed', err.message, { cause: err });
+    throw err;
+  }
 }

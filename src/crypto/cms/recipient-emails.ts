@@ -1,7 +1,24 @@
-import { CmsError } from './errors.js';
+import { CmsError, berAsMalformed } from './errors.js';
 import { OID } from './oids.js';
-import { bytesEqual, contentOf, expectIa5, expectIntegerBytes, expectOid, expectSequence, expectSet, isContext, rawOf, readDer, type Tlv } from './der-reader.js';
-import { TAG, derIa5, derNode, derOid, derSetOf, writeDer } from './der-writer.js';
+import {
+  bytesEqual,
+  contentOf,
+  expectIa5,
+  expectIntegerBytes,
+  expectOid,
+  expectSequence,
+  expectSet,
+  isContext,
+  rawOf,
+  readBer,
+  CMS_BER,
+  type Tlv,
+  TAG,
+  derNode,
+  derSetOf,
+  writeDer,
+} from '../../wire/ber/index.js';
+import { derIa5, derOid } from './der-writer.js';
 import { parseCertificate, type ParsedCertificate } from './certificate.js';
 
 // The gematik recipient-emails attribute (OID 1.2.276.0.76.4.173):
@@ -79,8 +96,12 @@ export function encodeRecipientEmailsAttribute(entries: readonly RecipientEmail[
 
 /** Decodes a RecipientEmails value (DER bytes, or the element inside an attribute's SET). */
 export function decodeRecipientEmails(value: Uint8Array | Tlv): RecipientEmail[] {
+  return berAsMalformed(() => decodeRecipientEmailsUnchecked(value));
+}
+
+function decodeRecipientEmailsUnchecked(value: Uint8Array | Tlv): RecipientEmail[] {
   const what = 'recipient-emails';
-  const entries = expectSet(value instanceof Uint8Array ? readDer(value, what) : value, what);
+  const entries = expectSet(value instanceof Uint8Array ? readBer(value, what, CMS_BER) : value, what);
   if (entries.length === 0) throw new CmsError('malformed', `${what}: empty SET (SIZE(1..MAX))`);
   return entries.map((entry, i) => {
     const items = expectSequence(entry, `${what}[${i}]`);
@@ -139,7 +160,7 @@ export function describeRecipientId(rid: RecipientId): string {
 function describeName(der: Uint8Array): string {
   try {
     const parts: string[] = [];
-    for (const rdn of expectSequence(readDer(der, 'Name'), 'Name')) {
+    for (const rdn of expectSequence(readBer(der, 'Name', CMS_BER), 'Name')) {
       for (const atv of expectSet(rdn, 'RDN')) {
         const [type, value] = expectSequence(atv, 'AttributeTypeAndValue');
         const oid = expectOid(type, 'attribute type');

@@ -1,7 +1,8 @@
 import { constants, createHash, sign as rsaSign } from 'node:crypto';
 import { PKCS1_SHA256_ALG_ID, PSS_SALT_LENGTH, PSS_SHA256_ALG_ID, SHA256_ALG_ID } from './algorithms.js';
 import { keyMatchesCertificate, parseCertificate, toPrivateKey, type PrivateKeyInput } from './certificate.js';
-import { TAG, derNode, derOid, derSetOf, derSmallInt, derTime, writeDer } from './der-writer.js';
+import { TAG, derNode, derSetOf, derSmallInt, writeDer } from '../../wire/ber/index.js';
+import { derOid, derTime } from './der-writer.js';
 import { CmsError, guard, typed } from './errors.js';
 import { OID } from './oids.js';
 import { encodeRecipientEmails, encodeRecipientId, recipientIdFromCert, type RecipientEmail } from './recipient-emails.js';

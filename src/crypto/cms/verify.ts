@@ -17,8 +17,8 @@ import {
   isUniversal,
   rawOf,
   type Tlv,
-} from './der-reader.js';
-import { TAG } from './der-writer.js';
+  TAG,
+} from '../../wire/ber/index.js';
 import { CmsError, typed } from './errors.js';
 import { OID } from './oids.js';
 import { decodeRecipientEmails, decodeRecipientId, ridMatchesCertificate, type RecipientEmail, type RecipientId } from './recipient-emails.js';

@@ -1,9 +1,10 @@
-import { CmsError } from './errors.js';
+import { BerError, type BerErrorCode } from './errors.js';
 
-// A small, strict, zero-copy BER/DER reader for the hot path. asn1js builds an object per
-// node (about 3 µs each here), which made parsing a SignedData cost more than the RSA
-// operation; this reader only records offsets, so a 20 MB body is never touched, and it
-// accepts what CMS producers send (DER, plus BER indefinite lengths and segmented strings).
+// A small, strict, zero-copy BER/DER reader for the hot paths (CMS per message, LDAP per
+// request). asn1js builds an object per node (about 3 µs each here), which made parsing a
+// SignedData cost more than the RSA operation; this reader only records offsets, so a 20 MB
+// body is never touched. What it accepts is set by BerRules: CMS producers send BER indefinite
+// lengths and segmented strings, while LDAP (RFC 4511 5.1) allows definite lengths only.
 
 export const CLASS = { universal: 0, application: 1, context: 2, private: 3 } as const;
 
@@ -20,7 +21,18 @@ export const UNIVERSAL = {
   generalizedTime: 24,
 } as const;
 
-const MAX_DEPTH = 64;
+/** What a protocol allows beyond DER. */
+export interface BerRules {
+  /** Whether constructed elements may use the indefinite length form (0x80 … 00 00). */
+  readonly indefinite: boolean;
+  /** Deepest nesting accepted by one read (a guard against stack exhaustion). */
+  readonly maxDepth: number;
+}
+
+/** CMS (RFC 5652): BER as producers write it, indefinite lengths included. */
+export const CMS_BER: BerRules = { indefinite: true, maxDepth: 64 };
+/** LDAP (RFC 4511 5.1): BER restricted to definite lengths. */
+export const LDAP_BER: BerRules = { indefinite: false, maxDepth: 64 };
 
 /** One decoded element: where it sits in `bytes`, never a copy. */
 export interface Tlv {
@@ -35,49 +47,53 @@ export interface Tlv {
   readonly contentEnd: number;
   /** Offset just past the element. */
   readonly end: number;
+  /** The rules it was read under; its children are read under the same. */
+  readonly rules: BerRules;
 }
 
-function fail(what: string, why: string): never {
-  throw new CmsError('malformed', `${what}: ${why}`);
+function fail(what: string, why: string, code: BerErrorCode = 'malformed'): never {
+  throw new BerError(code, `${what}: ${why}`);
 }
 
 /** Reads the element at `offset`, which must end by `limit`. */
-function readAt(bytes: Uint8Array, offset: number, limit: number, what: string, depth: number): Tlv {
-  if (depth > MAX_DEPTH) fail(what, 'nested too deeply');
-  if (offset + 2 > limit) fail(what, 'truncated');
+function readAt(bytes: Uint8Array, offset: number, limit: number, what: string, depth: number, rules: BerRules): Tlv {
+  if (depth > rules.maxDepth) fail(what, 'nested too deeply');
+  if (offset + 2 > limit) fail(what, 'truncated', 'truncated');
   const id = bytes[offset]!;
   const tagNumber = id & 0x1f;
-  if (tagNumber === 0x1f) fail(what, 'high tag numbers do not occur in CMS');
+  if (tagNumber === 0x1f) fail(what, 'high tag numbers do not occur in CMS or LDAP');
   const constructed = (id & 0x20) !== 0;
   let pos = offset + 1;
   const first = bytes[pos++]!;
   if (first === 0x80) {
     // BER indefinite length: children until the two end-of-contents octets.
+    if (!rules.indefinite) fail(what, 'indefinite length not allowed');
     if (!constructed) fail(what, 'indefinite length on a primitive');
     const contentStart = pos;
     for (;;) {
-      if (pos + 2 > limit) fail(what, 'missing end-of-contents');
+      if (pos + 2 > limit) fail(what, 'missing end-of-contents', 'truncated');
       if (bytes[pos] === 0 && bytes[pos + 1] === 0) break;
-      pos = readAt(bytes, pos, limit, what, depth + 1).end;
+      pos = readAt(bytes, pos, limit, what, depth + 1, rules).end;
     }
-    return { bytes, tagClass: id >> 6, constructed, tagNumber, start: offset, contentStart, contentEnd: pos, end: pos + 2 };
+    return { bytes, tagClass: id >> 6, constructed, tagNumber, start: offset, contentStart, contentEnd: pos, end: pos + 2, rules };
   }
   let length = first;
   if (first & 0x80) {
     const count = first & 0x7f;
-    if (count > 4) fail(what, 'length field too long');
-    if (pos + count > limit) fail(what, 'truncated length');
+    if (count === 0) fail(what, 'reserved length form');
+    if (count > 4) fail(what, 'length field too long', 'too-large');
+    if (pos + count > limit) fail(what, 'truncated length', 'truncated');
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + bytes[pos++]!;
   }
-  if (length > limit - pos) fail(what, `length ${length} runs past the end`);
-  return { bytes, tagClass: id >> 6, constructed, tagNumber, start: offset, contentStart: pos, contentEnd: pos + length, end: pos + length };
+  if (length > limit - pos) fail(what, `length ${length} runs past the end`, 'truncated');
+  return { bytes, tagClass: id >> 6, constructed, tagNumber, start: offset, contentStart: pos, contentEnd: pos + length, end: pos + length, rules };
 }
 
 /** Decodes one element that must fill `bytes` exactly (trailing bytes could hide data from a check). */
-export function readDer(bytes: Uint8Array, what: string): Tlv {
-  if (!(bytes instanceof Uint8Array) || bytes.length === 0) fail(what, 'empty input');
-  const tlv = readAt(bytes, 0, bytes.length, what, 0);
+export function readBer(bytes: Uint8Array, what: string, rules: BerRules): Tlv {
+  if (!(bytes instanceof Uint8Array) || bytes.length === 0) fail(what, 'empty input', 'truncated');
+  const tlv = readAt(bytes, 0, bytes.length, what, 0, rules);
   if (tlv.end !== bytes.length) fail(what, `${bytes.length - tlv.end} trailing bytes`);
   return tlv;
 }
@@ -87,7 +103,7 @@ export function childrenOf(tlv: Tlv, what: string): Tlv[] {
   if (!tlv.constructed) fail(what, 'constructed value expected');
   const out: Tlv[] = [];
   for (let pos = tlv.contentStart; pos < tlv.contentEnd; ) {
-    const child = readAt(tlv.bytes, pos, tlv.contentEnd, what, 0);
+    const child = readAt(tlv.bytes, pos, tlv.contentEnd, what, 0, tlv.rules);
     out.push(child);
     pos = child.end;
   }

@@ -1,0 +1,191 @@
+import type { Logger } from '../core/index.js';
+import { errorMessage } from '../core/index.js';
+import { Pop3Client, Pop3ClientError, Pop3MessageGoneError, type Pop3Backend, type Pop3LoginRequest, type Pop3LoginResult, type Pop3Maildrop, type Pop3Message } from '../pop3/index.js';
+import { kim, mime, pop3 } from '../wire/index.js';
+import { openMessage, presentForPrimarySystem, KonnektorError, isContextError, type Konnektor } from '../crypto/index.js';
+
+export interface ClientModulePop3Options {
+  konnektor: Konnektor;
+  upstream: { ca?: string[]; rejectUnauthorized: boolean; timeoutMs: number };
+  appendNote: boolean;
+  /** Per session: decrypted messages kept after LIST so RETR does not decrypt again. */
+  sessionCacheBytes: number;
+  sizeCache: PresentedSizeCache;
+  maxMessageSize: number;
+  logger: Logger;
+}
+
+/**
+ * Sizes of messages as the PS sees them (decrypted, with result headers), by account and
+ * UIDL: STAT and LIST must announce exactly what RETR delivers, and decrypting every message
+ * at every login would be wasteful. UIDLs are stable for a message's life, so entries never
+ * go stale; the oldest are dropped when the cache is full.
+ */
+export class PresentedSizeCache {
+  private readonly sizes = new Map<string, number>();
+  constructor(private readonly maxEntries: number) {}
+  get(account: string, uid: string): number | undefined {
+    return this.sizes.get(`${account.toLowerCase()}\n${uid}`);
+  }
+  set(account: string, uid: string, size: number): void {
+    if (this.maxEntries === 0) return;
+    if (this.sizes.size >= this.maxEntries) {
+      const oldest = this.sizes.keys().next();
+      if (!oldest.done) this.sizes.delete(oldest.value);
+    }
+    this.sizes.set(`${account.toLowerCase()}\n${uid}`, size);
+  }
+  delete(account: string, uid: string): void {
+    this.sizes.delete(`${account.toLowerCase()}\n${uid}`);
+  }
+}
+
+/**
+ * The client module's receive side behind the POP3 edge: the login (KIM POP3 user name) opens
+ * a POP3S session at the mail service it names; messages are fetched from there, KOM-LE ones
+ * decrypted and verified through the Konnektor and presented with the result headers;
+ * others pass unchanged.
+ */
+export class ClientModulePop3Backend implements Pop3Backend {
+  constructor(private readonly opts: ClientModulePop3Options) {}
+
+  async login(req: Pop3LoginRequest): Promise<Pop3LoginResult> {
+    let user: kim.KimUserName;
+    try {
+      user = kim.parseKimUserName(req.user, 'pop3');
+    } catch (err) {
+      if (err instanceof kim.KimUserNameError) return { ok: false, reason: 'credentials', message: err.message };
+      throw err;
+    }
+    if (req.authzid !== undefined && req.authzid !== req.user && req.authzid !== user.address) {
+      return { ok: false, reason: 'credentials', message: 'authorization identity not permitted' };
+    }
+    // The context is checked first: a PS configured for the wrong Mandant learns it at login.
+    try {
+      await this.opts.konnektor.readCardCertificate(user.context, 'C.ENC');
+    } catch (err) {
+      // A missing card is no reason to refuse the login: its messages become failure messages
+      // with X-KIM-DecryptionResult 01, which tells the practice what is wrong.
+      if (isContextError(err)) return { ok: false, reason: 'credentials', message: `Konnektor: ${err.message}` };
+      if (err instanceof KonnektorError && err.code === 'unavailable') return { ok: false, reason: 'unavailable', message: 'the Konnektor is not reachable, try again later' };
+      if (!(err instanceof KonnektorError)) throw err;
+    }
+    const where = `${user.host}:${user.port}`;
+    let client: Pop3Client;
+    try {
+      client = await Pop3Client.connect({ host: user.host, port: user.port, tls: 'implicit', ...this.opts.upstream, maxResponseSize: this.opts.maxMessageSize * 2 });
+    } catch (err) {
+      this.opts.logger.warn({ mta: where, err: errorMessage(err) }, 'upstream POP3 unreachable');
+      return { ok: false, reason: 'unavailable', message: `mail service ${where} is not reachable, try again later` };
+    }
+    try {
+      await client.login(user.address, req.password);
+    } catch (err) {
+      client.close();
+      if (err instanceof Pop3ClientError && err.kind === 'rejected') return { ok: false, reason: 'credentials' };
+      return { ok: false, reason: 'unavailable', message: `mail service ${where} failed during login, try again later` };
+    }
+    try {
+      const [uids, sizes] = [await client.uidl(), await client.list()];
+      const byN = new Map(sizes.map((s) => [s.n, s.size]));
+      const entries = uids.filter((u) => byN.has(u.n)).map((u) => ({ n: u.n, uid: u.uid }));
+      const drop = new ProxyMaildrop(client, user, entries, this.opts);
+      await drop.announceSizes();
+      return { ok: true, maildrop: drop, account: user.address };
+    } catch (err) {
+      client.close();
+      this.opts.logger.warn({ mta: where, err: errorMessage(err) }, 'upstream POP3 listing failed');
+      return { ok: false, reason: 'unavailable', message: 'the mailbox could not be read, try again later' };
+    }
+  }
+}
+
+class ProxyMaildrop implements Pop3Maildrop {
+  messages: Pop3Message[] = [];
+  private readonly cache = new Map<number, Buffer>();
+  private cachedBytes = 0;
+
+  constructor(
+    private readonly client: Pop3Client,
+    private readonly user: kim.KimUserName,
+    private readonly entries: ReadonlyArray<{ n: number; uid: string }>,
+    private readonly opts: ClientModulePop3Options,
+  ) {}
+
+  /** Works out every size the PS will be told, decrypting the messages not seen before. */
+  async announceSizes(): Promise<void> {
+    const out: Pop3Message[] = [];
+    for (let i = 0; i < this.entries.length; i++) {
+      const e = this.entries[i]!;
+      let size = this.opts.sizeCache.get(this.user.address, e.uid);
+      if (size === undefined) {
+        const presented = await this.present(i);
+        size = presented.length;
+        this.opts.sizeCache.set(this.user.address, e.uid, size);
+      }
+      out.push({ uid: e.uid, size });
+    }
+    this.messages = out;
+  }
+
+  async retrieve(index: number): Promise<Buffer> {
+    const cached = this.cache.get(index);
+    if (cached) return cached;
+    return this.present(index);
+  }
+
+  /** TOP goes upstream as TOP 0: a message that is not KOM-LE is cut upstream, a KOM-LE one here after decryption. */
+  async top(index: number, lines: number): Promise<Buffer> {
+    const e = this.entry(index);
+    const cached = this.cache.get(index);
+    if (cached) return pop3.extractTop(cached, lines);
+    const head = await this.upstream(() => this.client.top(e.n, 0));
+    const block = mime.readHeaderBlock(head);
+    if (!mime.findField(block.fields, 'X-KOM-LE-Version')) return this.upstream(() => this.client.top(e.n, lines));
+    return pop3.extractTop(await this.present(index), lines);
+  }
+
+  async commit(deleted: number[]): Promise<void> {
+    for (const i of deleted) {
+      const e = this.entry(i);
+      await this.client.dele(e.n);
+      this.opts.sizeCache.delete(this.user.address, e.uid);
+    }
+    await this.client.quit();
+  }
+
+  async release(): Promise<void> {
+    this.cache.clear();
+    this.client.close();
+  }
+
+  private entry(index: number): { n: number; uid: string } {
+    const e = this.entries[index];
+    if (!e) throw new RangeError(`no message at index ${index}`);
+    return e;
+  }
+
+  private async present(index: number): Promise<Buffer> {
+    const raw = await this.upstream(() => this.client.retr(this.entry(index).n));
+    const result = await openMessage(raw, { konnektor: this.opts.konnektor, context: this.user.context });
+    const presented = presentForPrimarySystem(raw, result, { note: this.opts.appendNote });
+    if (result.komle && !result.ok) {
+      this.opts.logger.warn({ account: this.user.address, uid: this.entry(index).uid, decryption: result.decryption, integrity: result.integrity, fehlermeldung: result.fehlermeldung }, 'KOM-LE message failed a check');
+    }
+    if (this.cachedBytes + presented.length <= this.opts.sessionCacheBytes) {
+      this.cache.set(index, presented);
+      this.cachedBytes += presented.length;
+    }
+    return presented;
+  }
+
+  /** Upstream says the message is gone (another session deleted it): tell the PS so. */
+  private async upstream<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof Pop3ClientError && err.kind === 'rejected') throw new Pop3MessageGoneError(`the mail service no longer has this message: ${err.serverText ?? ''}`.trim());
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { mime } from '../../wire/index.js';
+import { recipientIdOf, type EnvelopeRecipient, type RecipientEmail, type SignatureSchemeName } from '../cms/index.js';
+import type { Konnektor, KonnektorContext } from '../konnektor/index.js';
+import {
+  CM_VERSION,
+  CM_VERSION_PATTERN,
+  COPIED_FIELDS,
+  DEFAULT_DATA_TIME_TO_LIVE_DAYS,
+  DEFAULT_DIENSTKENNUNG,
+  KOMLE_SUBJECT,
+  KOMLE_VERSIONS,
+  OUTER_CONTENT_TYPE,
+  OWN_KIM_FIELDS,
+  P7M_DISPOSITION,
+  PT_VERSION,
+  PT_VERSION_PATTERN,
+  RESULT_FIELDS,
+  type KomLeVersion,
+} from './constants.js';
+import { rfc822Entity, signedDataEntity } from './entity.js';
+import { KomleError } from './errors.js';
+
+export interface SealOptions {
+  /** Signs and encrypts; the card is chosen by `context`. */
+  readonly konnektor: Konnektor;
+  readonly context: KonnektorContext;
+  /** The sender's KIM address (the account's): its recipient-emails entry names the sender's own ENC certificate. */
+  readonly senderEmail: string;
+  /** The recipients' encryption certificates, each with the address it was looked up for. */
+  readonly recipients: readonly EnvelopeRecipient[];
+  /** X-KOM-LE-Version: 1.5 (default) or 1.0. */
+  readonly komLeVersion?: KomLeVersion;
+  /** The sending account's dataTimeToLive; Expires = send time + this. */
+  readonly dataTimeToLiveDays?: number;
+  /** The send time (default now). */
+  readonly now?: Date;
+  readonly cmVersion?: string;
+  readonly ptVersion?: string;
+  /** Signature scheme; default RSASSA-PSS. */
+  readonly scheme?: SignatureSchemeName;
+}
+
+export interface SealedMessage {
+  /** The outer message, ready for SMTP (CRLF line ends). */
+  readonly message: Buffer;
+  readonly messageId: string;
+  /** The recipient-emails list (recipients and the sender) in both copies. */
+  readonly recipientEmails: readonly RecipientEmail[];
+  /** Whether the PS's message had no Message-ID and one was prepended to it. */
+  readonly addedMessageId: boolean;
+}
+
+/**
+ * Seals the PS's message (RFC 5322 bytes) into a KOM-LE message (gemSMIME_KOMLE): the message,
+ * unchanged, as `message/rfc822` opaque-signed by the card (SignedData with the signed
+ * recipient-emails), that as application/pkcs7-mime encrypted for every recipient and the
+ * sender (AuthEnvelopedData with the unauthenticated recipient-emails), wrapped in an outer
+ * message whose headers repeat the inner ones. Only a missing Message-ID is added to the inner
+ * message (the outer one must equal it).
+ */
+export async function sealMessage(message: Uint8Array, opts: SealOptions): Promise<SealedMessage> {
+  const version = opts.komLeVersion ?? '1.5';
+  if (!KOMLE_VERSIONS.includes(version)) throw new KomleError('invalid-input', `X-KOM-LE-Version ${String(version)} is not one of ${KOMLE_VERSIONS.join(', ')}`);
+  const cmVersion = opts.cmVersion ?? CM_VERSION;
+  const ptVersion = opts.ptVersion ?? PT_VERSION;
+  if (!CM_VERSION_PATTERN.test(cmVersion)) throw new KomleError('invalid-input', `X-KIM-CMVersion ${JSON.stringify(cmVersion)} does not match VendorID_x.y.z[-n]`);
+  if (!PT_VERSION_PATTERN.test(ptVersion)) throw new KomleError('invalid-input', `X-KIM-PTVersion ${JSON.stringify(ptVersion)} does not match x.y.z[-n]`);
+  const ttlDays = opts.dataTimeToLiveDays ?? DEFAULT_DATA_TIME_TO_LIVE_DAYS;
+  if (!Number.isFinite(ttlDays) || ttlDays <= 0) throw new KomleError('invalid-input', `dataTimeToLive ${ttlDays} days is not positive`);
+  if (opts.recipients.length === 0) throw new KomleError('invalid-input', 'no recipient to encrypt for');
+  const now = opts.now ?? new Date();
+
+  let block: mime.HeaderBlock;
+  try {
+    block = mime.readHeaderBlock(message);
+  } catch (err) {
+    throw new KomleError('invalid-message', `the message's header cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  let inner = message;
+  let fields = block.fields;
+  let addedMessageId = false;
+  if (!mime.findField(fields, 'Message-ID')) {
+    const domain = opts.senderEmail.split('@')[1] ?? 'postamt.invalid';
+    const line = mime.formatField('Message-ID', `<${randomUUID()}@${domain}>`);
+    inner = Buffer.concat([Buffer.from(line, 'latin1'), message]);
+    fields = mime.readHeaderBlock(inner).fields;
+    addedMessageId = true;
+  }
+  const messageIdField = mime.findField(fields, 'Message-ID')!;
+
+  // The sender is a recipient too (its own RecipientInfo), so its sent copy stays readable.
+  const senderCert = await opts.konnektor.readCardCertificate(opts.context, 'C.ENC');
+  const recipients = uniqueRecipients([...opts.recipients, { certDer: senderCert, email: opts.senderEmail }]);
+  const recipientEmails = recipients.map((r) => ({ email: r.email, rid: recipientIdOf(r.certDer) }));
+
+  const signed = await opts.konnektor.signDocument(opts.context, {
+    content: rfc822Entity(inner),
+    recipientEmails,
+    scheme: opts.scheme,
+    signingTime: now,
+  });
+  const envelope = await opts.konnektor.encryptDocument(opts.context, { content: signedDataEntity(signed), recipients });
+
+  const head: string[] = [];
+  for (const name of COPIED_FIELDS) for (const f of mime.findFields(fields, name)) head.push(mime.rawWithCrlf(f));
+  head.push(mime.rawWithCrlf(messageIdField));
+  head.push(mime.formatField('Subject', KOMLE_SUBJECT));
+  head.push(mime.formatField('X-KOM-LE-Version', version));
+  const kimFields = fields.filter((f) => f.key.startsWith('x-kim-') && !isOwnField(f.key));
+  for (const f of kimFields) head.push(mime.rawWithCrlf(f));
+  if (!kimFields.some((f) => f.key === 'x-kim-dienstkennung')) head.push(mime.formatField('X-KIM-Dienstkennung', DEFAULT_DIENSTKENNUNG));
+  head.push(mime.formatField('X-KIM-CMVersion', cmVersion));
+  head.push(mime.formatField('X-KIM-PTVersion', ptVersion));
+  head.push(mime.formatField('X-KIM-KONVersion', opts.konnektor.productInfo.replace(/[\r\n]/g, ' ')));
+  head.push(mime.formatField('Expires', mime.formatRfc5322Date(new Date(now.getTime() + ttlDays * 86_400_000))));
+  head.push('MIME-Version: 1.0\r\n');
+  head.push(mime.formatField('Content-Type', OUTER_CONTENT_TYPE));
+  head.push('Content-Transfer-Encoding: base64\r\n');
+  head.push(mime.formatField('Content-Disposition', P7M_DISPOSITION));
+  head.push('\r\n');
+  return { message: mime.encodeBase64Lines(envelope, head.join('')), messageId: messageIdField.value, recipientEmails, addedMessageId };
+}
+
+/** Our own version fields and result fields never come from the PS's message. */
+export function isOwnField(key: string): boolean {
+  return (OWN_KIM_FIELDS as readonly string[]).includes(key) || (RESULT_FIELDS as readonly string[]).includes(key);
+}
+
+/** One RecipientInfo per (address, certificate): a message to oneself does not list the sender twice. */
+function uniqueRecipients(list: readonly EnvelopeRecipient[]): EnvelopeRecipient[] {
+  const seen = new Set<string>();
+  return list.filter((r) => {
+    const key = `${r.email}\u0000${Buffer.from(r.certDer.buffer, r.certDer.byteOffset, r.certDer.byteLength).toString('latin1')}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

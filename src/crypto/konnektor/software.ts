@@ -1,0 +1,123 @@
+import {
+  CmsError,
+  decryptAuthEnveloped,
+  encryptAuthEnveloped,
+  signData,
+  verifySignedData,
+  type DecryptedEnvelope,
+  type SignedDataVerification,
+} from '../cms/index.js';
+import type { CardLoader, SoftwareCard } from './card.js';
+import { KonnektorError } from './errors.js';
+import type { CertRef, DecryptDocumentRequest, EncryptDocumentRequest, Konnektor, KonnektorContext, SignDocumentRequest, VerifyDocumentRequest } from './types.js';
+
+/** One practice (Mandant) of the software Konnektor and who may use its cards. */
+export interface SoftwareMandant {
+  readonly id: string;
+  /** ClientSystemIds allowed to call for this Mandant. */
+  readonly clientSystems: readonly string[];
+  /** WorkplaceIds allowed; `*` allows every workplace. */
+  readonly workplaces: readonly string[];
+  /** The practice's SMC-B. */
+  readonly smcb?: CardLoader;
+  /** Doctors' HBAs by UserId (a call with a UserId uses that HBA, never the SMC-B). */
+  readonly hba?: Readonly<Record<string, CardLoader>>;
+}
+
+export interface SoftwareKonnektorOptions {
+  readonly mandanten: readonly SoftwareMandant[];
+  /** Certificates VerifyDocument trusts (the software stand-in for the TSL), DER. */
+  readonly trustAnchors: readonly Uint8Array[];
+  readonly productInfo?: string;
+}
+
+export const SOFTWARE_KONNEKTOR_INFO = '<Postamt Software-Konnektor><Konnektor><0.1.0><0><0.1.0>';
+
+/**
+ * The Konnektor in software: keys from files per Mandant, for tests, demos and setups without
+ * card terminals. It enforces the same context rules a real Konnektor's info model does
+ * (Mandant known, ClientSystem registered for it, Workplace allowed) before touching a card.
+ */
+export class SoftwareKonnektor implements Konnektor {
+  readonly productInfo: string;
+  private readonly mandanten: ReadonlyMap<string, SoftwareMandant>;
+  private readonly cards = new Map<CardLoader, Promise<SoftwareCard>>();
+
+  constructor(private readonly opts: SoftwareKonnektorOptions) {
+    this.productInfo = opts.productInfo ?? SOFTWARE_KONNEKTOR_INFO;
+    this.mandanten = new Map(opts.mandanten.map((m) => [m.id, m]));
+  }
+
+  async readCardCertificate(ctx: KonnektorContext, certRef: CertRef): Promise<Uint8Array> {
+    const card = await this.card(ctx);
+    if (certRef === 'C.SIG' && card.signature) return card.signature.certDer;
+    if (certRef === 'C.ENC' && card.encryption[0]) return card.encryption[0].certDer;
+    throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds no ${certRef} certificate`);
+  }
+
+  async signDocument(ctx: KonnektorContext, req: SignDocumentRequest): Promise<Uint8Array> {
+    const card = await this.card(ctx);
+    if (!card.signature) throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds no signature key`);
+    return signData(req.content, card.signature, { scheme: req.scheme ?? 'pss', recipientEmails: req.recipientEmails, signingTime: req.signingTime });
+  }
+
+  async encryptDocument(ctx: KonnektorContext, req: EncryptDocumentRequest): Promise<Uint8Array> {
+    this.mandant(ctx);
+    return encryptAuthEnveloped(req.content, req.recipients);
+  }
+
+  async decryptDocument(ctx: KonnektorContext, req: DecryptDocumentRequest): Promise<DecryptedEnvelope> {
+    const card = await this.card(ctx);
+    if (card.encryption.length === 0) throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds no encryption key`);
+    let last: unknown;
+    for (const key of card.encryption) {
+      try {
+        return decryptAuthEnveloped(req.document, key);
+      } catch (err) {
+        // Another of our certificates may be the one the sender used; anything else is final.
+        if (!(err instanceof CmsError) || err.code !== 'no-recipient') throw err;
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  async verifyDocument(ctx: KonnektorContext, req: VerifyDocumentRequest): Promise<SignedDataVerification> {
+    this.mandant(ctx);
+    return verifySignedData(req.document, { trustAnchors: this.opts.trustAnchors, at: req.at });
+  }
+
+  /** The Mandant after the context checks, in the order a real Konnektor makes them. */
+  private mandant(ctx: KonnektorContext): SoftwareMandant {
+    const m = this.mandanten.get(ctx.mandantId);
+    if (!m) throw new KonnektorError('unknown-mandant', `unknown Mandant ${JSON.stringify(ctx.mandantId)}`);
+    if (!m.clientSystems.includes(ctx.clientSystemId)) {
+      throw new KonnektorError('unknown-client-system', `ClientSystem ${JSON.stringify(ctx.clientSystemId)} is not registered for Mandant ${m.id}`);
+    }
+    if (!m.workplaces.includes('*') && !m.workplaces.includes(ctx.workplaceId)) {
+      throw new KonnektorError('unknown-workplace', `Workplace ${JSON.stringify(ctx.workplaceId)} is not allowed for Mandant ${m.id}`);
+    }
+    return m;
+  }
+
+  private async card(ctx: KonnektorContext): Promise<SoftwareCard> {
+    const m = this.mandant(ctx);
+    const loader = ctx.userId ? m.hba?.[ctx.userId] : m.smcb;
+    if (!loader) {
+      throw new KonnektorError('card-not-found', ctx.userId ? `no HBA for UserId ${JSON.stringify(ctx.userId)} at Mandant ${m.id}` : `no SMC-B for Mandant ${m.id}`);
+    }
+    let pending = this.cards.get(loader);
+    if (!pending) {
+      pending = loader();
+      this.cards.set(loader, pending);
+      // A failed load is not remembered: the next call reads the files again (fixed password, card inserted).
+      pending.catch(() => this.cards.delete(loader));
+    }
+    try {
+      return await pending;
+    } catch (err) {
+      if (err instanceof KonnektorError) throw err;
+      throw new KonnektorError('card-not-found', `card of Mandant ${m.id} cannot be loaded: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import type { KonnektorCallContext } from '../../wire/kim/index.js';
+import type { DecryptedEnvelope, EnvelopeRecipient, RecipientEmail, SignatureSchemeName, SignedDataVerification } from '../cms/index.js';
+
+/**
+ * The Konnektor call context (gemSpec_Kon: Context { MandantId, ClientSystemId, WorkplaceId,
+ * UserId? }): which practice's card to use, and who may ask. The client module takes it from
+ * the KIM user name (`address#host:port#MandantId#ClientsystemId#WorkplaceId[#UserId]`).
+ */
+export type KonnektorContext = KonnektorCallContext;
+
+/**
+ * Which certificate of a card: SMC-B C.HCI.OSIG is `C.SIG`, C.HCI.ENC is `C.ENC`, C.HCI.AUT is
+ * `C.AUT` (the CertRef values of the Konnektor's CertificateService).
+ */
+export type CertRef = 'C.SIG' | 'C.ENC' | 'C.AUT';
+
+export interface SignDocumentRequest {
+  /** The bytes to sign: for KOM-LE the inner `message/rfc822` entity. */
+  readonly content: Uint8Array;
+  /** The signed copy of recipient-emails (one entry per RecipientInfo of the outer envelope). */
+  readonly recipientEmails: readonly RecipientEmail[];
+  /** Default: RSASSA-PSS, gematik's choice for RSA signatures. */
+  readonly scheme?: SignatureSchemeName;
+  readonly signingTime?: Date;
+}
+
+export interface EncryptDocumentRequest {
+  readonly content: Uint8Array;
+  /** Every recipient certificate, the sender's own encryption certificate included. */
+  readonly recipients: readonly EnvelopeRecipient[];
+}
+
+export interface DecryptDocumentRequest {
+  /** DER of the AuthEnvelopedData ContentInfo. */
+  readonly document: Uint8Array;
+}
+
+export interface VerifyDocumentRequest {
+  /** DER of the SignedData ContentInfo. */
+  readonly document: Uint8Array;
+  /** When validity and chain are judged (default: the signing time, else now). */
+  readonly at?: Date;
+}
+
+/**
+ * The Konnektor operations KOM-LE needs, named after the real Konnektor's SOAP operations
+ * (SignatureService.SignDocument / VerifyDocument, EncryptionService.EncryptDocument /
+ * DecryptDocument, CertificateService.ReadCardCertificate). Every call carries the context;
+ * the Konnektor decides which card (SMC-B, or the HBA of `userId`) answers.
+ *
+ * Failures of the Konnektor itself (context not authorised, card or key missing, Konnektor
+ * unreachable) are KonnektorErrors; failures of the data (a damaged or foreign message) are
+ * CmsErrors, as the cms layer throws them.
+ */
+export interface Konnektor {
+  /** Product name and versions, for X-KIM-KONVersion. */
+  readonly productInfo: string;
+  readCardCertificate(ctx: KonnektorContext, certRef: CertRef): Promise<Uint8Array>;
+  /** CMS SignedData (DER) with the card's signature key. */
+  signDocument(ctx: KonnektorContext, req: SignDocumentRequest): Promise<Uint8Array>;
+  /** CMS AuthEnvelopedData (DER); needs no card, but the context is still checked. */
+  encryptDocument(ctx: KonnektorContext, req: EncryptDocumentRequest): Promise<Uint8Array>;
+  /** Opens an AuthEnvelopedData with the card's encryption key(s). */
+  decryptDocument(ctx: KonnektorContext, req: DecryptDocumentRequest): Promise<DecryptedEnvelope>;
+  /** Verifies a SignedData against the Konnektor's trust anchors (the TSL). */
+  verifyDocument(ctx: KonnektorContext, req: VerifyDocumentRequest): Promise<SignedDataVerification>;
+}

@@ -1,0 +1,56 @@
+import { configSchema, type DirectoryConfig } from '../config/index.js';
+import type { Logger, LoginThrottle, Metrics } from '../core/index.js';
+import type { LdapBackend } from './backend.js';
+
+/** The limits and policies of config.directory that govern a connection. */
+export type LdapLimits = Pick<
+  DirectoryConfig,
+  | 'sizeLimit'
+  | 'timeLimitMs'
+  | 'maxConnections'
+  | 'idleTimeoutMs'
+  | 'maxRequestSize'
+  | 'maxFilterDepth'
+  | 'requireBind'
+  | 'allowPlaintextBind'
+  | 'bindFailureDelayMs'
+  | 'maxOperationsPerConnection'
+  | 'maxPagedSearches'
+>;
+
+export interface LdapServerOptions {
+  backend: LdapBackend;
+  /** `plain`: cleartext, offering StartTLS when `tls` is given; `ldaps`: TLS from the first byte. */
+  mode: 'plain' | 'ldaps';
+  /** PEM certificate chain and key. Required for `ldaps`; enables StartTLS on `plain`. */
+  tls?: { cert: string; key: string };
+  host?: string;
+  port?: number;
+  limits?: Partial<LdapLimits>;
+  logger?: Logger;
+  metrics?: Metrics;
+  /** A label for logs and metrics; defaults to `ldap` or `ldaps`. */
+  name?: string;
+  /** Shared failed-login accounting per client address (SMTP, POP3 and LDAP). */
+  throttle?: LoginThrottle;
+  /** vendorVersion in the root DSE. */
+  vendorVersion?: string;
+}
+
+/** The schema is the one source of the defaults, so the server and the config never disagree. */
+export function resolveLimits(given: Partial<LdapLimits> = {}): LdapLimits {
+  const d = configSchema.parse({}).directory;
+  return {
+    sizeLimit: given.sizeLimit ?? d.sizeLimit,
+    timeLimitMs: given.timeLimitMs ?? d.timeLimitMs,
+    maxConnections: given.maxConnections ?? d.maxConnections,
+    idleTimeoutMs: given.idleTimeoutMs ?? d.idleTimeoutMs,
+    maxRequestSize: given.maxRequestSize ?? d.maxRequestSize,
+    maxFilterDepth: given.maxFilterDepth ?? d.maxFilterDepth,
+    requireBind: given.requireBind ?? d.requireBind,
+    allowPlaintextBind: given.allowPlaintextBind ?? d.allowPlaintextBind,
+    bindFailureDelayMs: given.bindFailureDelayMs ?? d.bindFailureDelayMs,
+    maxOperationsPerConnection: given.maxOperationsPerConnection ?? d.maxOperationsPerConnection,
+    maxPagedSearches: given.maxPagedSearches ?? d.maxPagedSearches,
+  };
+}

@@ -1,0 +1,167 @@
+import { LDAP_OID, encodeMessages, formatFilter, searchResultDone, searchResultEntry, decodePagedResults, encodePagedResults, compareResponse, LdapDecodeError } from '../wire/ldap/index.js';
+import type { DerNode } from '../wire/ber/index.js';
+import type { LdapControl, LdapOperation } from '../wire/ldap/index.js';
+import { LdapResultCode, type LdapBackend, type LdapEntry } from './backend.js';
+import type { LdapLimits } from './options.js';
+import type { PagedSearches } from './paging.js';
+import { resultName, type OpOutcome } from './result-codes.js';
+import { rootDseAttributes, rootDseMatches, type RootDseInfo } from './root-dse.js';
+
+type SearchOp = LdapOperation & { type: 'search' };
+type CompareOp = LdapOperation & { type: 'compare' };
+
+/** What a search needs from its session. */
+export interface SearchContext {
+  backend: LdapBackend;
+  limits: LdapLimits;
+  paging: PagedSearches;
+  rootDse: RootDseInfo;
+  bound: boolean;
+  /** Writes bytes; false when the caller should await drain() before writing more. */
+  write(bytes: Buffer): boolean;
+  drain(): Promise<void>;
+}
+
+/** Results are written in batches of about this size: one write per typical search, bounded memory for big ones. */
+const BATCH_BYTES = 16 * 1024;
+
+export class AbortReason {
+  constructor(readonly why: 'abandon' | 'time' | 'closed' | 'bind') {}
+}
+
+/**
+ * One SearchRequest: the root DSE, or the backend's entries under the effective size limit
+ * (the smaller of the client's and ours), the time limit and, with the paged-results control,
+ * one page. The size limit covers a paged search as a whole: paging does not lift it.
+ */
+export async function runSearch(ctx: SearchContext, messageId: number, op: SearchOp, controls: LdapControl[], ac: AbortController): Promise<OpOutcome> {
+  const detail = { base: op.baseObject, scope: op.scope, filter: formatFilter(op.filter), entries: 0 };
+  const done = (code: number, message = '', resultControls?: LdapControl[]): OpOutcome => {
+    ctx.write(encodeMessages([searchResultDone(messageId, { resultCode: code, diagnosticMessage: message }, resultControls)]));
+    return { result: resultName(code), ...detail };
+  };
+
+  if (op.baseObject === '' && op.scope === 'base') {
+    const attrs = rootDseAttributes(ctx.rootDse, op.attributes, op.typesOnly);
+    const all = rootDseAttributes(ctx.rootDse, ['*', '+'], false);
+    if (rootDseMatches(op.filter, all)) {
+      ctx.write(encodeMessages([searchResultEntry(messageId, '', attrs)]));
+      detail.entries = 1;
+    }
+    return done(LdapResultCode.success);
+  }
+  if (ctx.limits.requireBind && !ctx.bound) return done(LdapResultCode.insufficientAccessRights, 'bind first: this directory does not allow anonymous searches');
+
+  const pagedControl = controls.find((c) => c.type === LDAP_OID.pagedResults);
+  let paged: { size: number; cookie: Buffer } | undefined;
+  if (pagedControl) {
+    try {
+      paged = decodePagedResults(pagedControl);
+    } catch (err) {
+      if (err instanceof LdapDecodeError) return done(LdapResultCode.protocolError, `paged results control: ${err.message}`);
+      throw err;
+    }
+  }
+
+  const sizeBudget = op.sizeLimit > 0 ? Math.min(op.sizeLimit, ctx.limits.sizeLimit) : ctx.limits.sizeLimit;
+  const timeMs = op.timeLimit > 0 ? Math.min(op.timeLimit * 1000, ctx.limits.timeLimitMs) : ctx.limits.timeLimitMs;
+  let returnedBefore = 0;
+  let after: string | undefined;
+  let fingerprint = '';
+  if (paged) {
+    fingerprint = JSON.stringify([op.baseObject.toLowerCase(), op.scope, detail.filter, op.attributes, op.typesOnly, sizeBudget]);
+    if (paged.cookie.length > 0) {
+      const state = ctx.paging.take(paged.cookie);
+      if (!state || state.fingerprint !== fingerprint) return done(LdapResultCode.unwillingToPerform, 'paged results cookie unknown, expired or for another search');
+      returnedBefore = state.returned;
+      after = state.after;
+    }
+    // Size 0 ends a paged search (RFC 2696 3); without a cookie it just returns no entries.
+    if (paged.size === 0) return done(LdapResultCode.success, '', [encodePagedResults({ size: 0, cookie: Buffer.alloc(0) })]);
+  }
+  const budget = sizeBudget - returnedBefore;
+  const pageSize = paged ? paged.size : Infinity;
+  const want = Math.min(pageSize, budget);
+
+  const timer = setTimeout(() => ac.abort(new AbortReason('time')), timeMs);
+  let batch: DerNode[] = [];
+  let batchBytes = 0;
+  let count = 0;
+  let more = false;
+  let last: LdapEntry | undefined;
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const ok = ctx.write(encodeMessages(batch));
+    batch = [];
+    batchBytes = 0;
+    // A slow reader: stop pulling entries until the socket drains (no unbounded buffering).
+    if (!ok) await ctx.drain();
+  };
+  try {
+    const entries = ctx.backend.search({
+      baseDn: op.baseObject,
+      scope: op.scope,
+      filter: op.filter,
+      attributes: op.attributes,
+      typesOnly: op.typesOnly,
+      limit: want + 1,
+      ...(after !== undefined ? { after } : {}),
+      signal: ac.signal,
+    });
+    for await (const entry of entries) {
+      if (ac.signal.aborted) break;
+      if (count === want) {
+        more = true;
+        break;
+      }
+      count++;
+      last = entry;
+      const node = searchResultEntry(messageId, entry.dn, entry.attributes);
+      batch.push(node);
+      batchBytes += node.contentLength;
+      if (batchBytes >= BATCH_BYTES) await flush();
+    }
+  } catch (err) {
+    if (!ac.signal.aborted) throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  detail.entries = count;
+  const reason = ac.signal.aborted ? (ac.signal.reason as AbortReason | undefined)?.why ?? 'closed' : undefined;
+  if (reason === 'abandon' || reason === 'closed' || reason === 'bind') return { result: 'abandoned', ...detail };
+  await flush();
+  if (reason === 'time') return done(LdapResultCode.timeLimitExceeded, `time limit of ${timeMs} ms exceeded`);
+  if (more && budget <= pageSize) {
+    return done(LdapResultCode.sizeLimitExceeded, `size limit of ${sizeBudget} entries exceeded`, paged ? [encodePagedResults({ size: 0, cookie: Buffer.alloc(0) })] : undefined);
+  }
+  if (!paged) return done(LdapResultCode.success);
+  const cookie = more && last ? ctx.paging.save({ fingerprint, after: last.resumeKey, returned: returnedBefore + count }) : Buffer.alloc(0);
+  return done(LdapResultCode.success, '', [encodePagedResults({ size: 0, cookie })]);
+}
+
+/** Compare as a base-scope search for an equality filter: compareTrue when the entry matches. */
+export async function runCompare(ctx: SearchContext, messageId: number, op: CompareOp, ac: AbortController): Promise<OpOutcome> {
+  const detail = { dn: op.entry, attribute: op.attribute };
+  if (ctx.limits.requireBind && !ctx.bound) {
+    ctx.write(encodeMessages([compareResponse(messageId, { resultCode: LdapResultCode.insufficientAccessRights, diagnosticMessage: 'bind first' })]));
+    return { result: 'insufficientAccessRights', ...detail };
+  }
+  let found = false;
+  for await (const _ of ctx.backend.search({
+    baseDn: op.entry,
+    scope: 'base',
+    filter: { type: 'equality', attribute: op.attribute, value: op.value },
+    attributes: ['1.1'],
+    typesOnly: false,
+    limit: 1,
+    signal: ac.signal,
+  })) {
+    found = true;
+    break;
+  }
+  if (ac.signal.aborted) return { result: 'abandoned', ...detail };
+  const code = found ? LdapResultCode.compareTrue : LdapResultCode.compareFalse;
+  ctx.write(encodeMessages([compareResponse(messageId, { resultCode: code })]));
+  return { result: resultName(code), ...detail };
+}
+

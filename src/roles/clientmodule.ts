@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config/index.js';
+import { inDataDir } from '../config/index.js';
+import { LoginThrottle, Metrics, errorMessage, type Logger } from '../core/index.js';
+import { createKonnektor, loadTlsMaterial, type Konnektor, type TlsMaterial } from '../crypto/index.js';
+import { CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, PresentedSizeCache } from '../clientmodule/index.js';
+import { SmtpListener } from '../smtp/index.js';
+import { Pop3Server } from '../pop3/index.js';
+import type { Endpoint } from './endpoints.js';
+
+export interface ClientModuleParts {
+  /** Default: the platform's own TLS material (also what the upstream service presents in the demo). */
+  tls?: TlsMaterial;
+  /** Default: from config.konnektor. */
+  konnektor?: Konnektor;
+  metrics?: Metrics;
+  throttle?: LoginThrottle;
+}
+
+export interface RunningClientModule {
+  endpoints: Record<string, Endpoint>;
+  lookup: CertificateLookup;
+  close(graceMs?: number): Promise<void>;
+}
+
+function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
+}
+
+/**
+ * The `clientmodule` role: SMTP (STARTTLS and implicit TLS) and POP3 (STLS and implicit TLS)
+ * towards primary systems, in front of the send and receive pipelines.
+ */
+export async function startClientModule(config: Config, logger: Logger, parts: ClientModuleParts = {}): Promise<RunningClientModule> {
+  const cm = config.clientModule;
+  const tls = parts.tls ?? (await loadTlsMaterial(config, ['localhost', '127.0.0.1', '::1', config.service.hostname]));
+  const konnektor = parts.konnektor ?? createKonnektor(config.konnektor, config.dataDir);
+  const metrics = parts.metrics ?? new Metrics();
+  const throttle = parts.throttle ?? new LoginThrottle(config.service.loginThrottle);
+  // Without configured anchors the platform's own certificate is trusted (one machine, the demo).
+  const upstreamCa = cm.upstream.ca.length ? cm.upstream.ca.map((p) => readFileSync(inDataDir(config, p), 'utf8')) : [tls.cert];
+  const lookup = new CertificateLookup(
+    {
+      url: cm.directory.url,
+      baseDn: cm.directory.baseDn,
+      startTls: cm.directory.startTls,
+      ca: cm.directory.ca ? readFileSync(inDataDir(config, cm.directory.ca), 'utf8') : tls.cert,
+      cacheTtlMs: cm.directory.cacheTtlMs,
+      negativeCacheTtlMs: cm.directory.negativeCacheTtlMs,
+      maxCacheEntries: cm.directory.maxCacheEntries,
+      timeoutMs: cm.directory.timeoutMs,
+    },
+    logger.child({ role: 'clientmodule' }),
+  );
+  const upstream = { ca: upstreamCa, rejectUnauthorized: cm.upstream.rejectUnauthorized, timeoutMs: cm.upstream.timeoutMs };
+  const smtpBackend = new ClientModuleSmtpBackend({
+    konnektor,
+    lookup,
+    upstream: { ...upstream, clientName: config.service.hostname },
+    hostname: config.service.hostname,
+    dataTimeToLiveDays: cm.dataTimeToLiveDays,
+    logger: logger.child({ role: 'clientmodule' }),
+  });
+  const pop3Backend = new ClientModulePop3Backend({
+    konnektor,
+    upstream,
+    appendNote: cm.appendNote,
+    sessionCacheBytes: cm.sessionCacheBytes,
+    sizeCache: new PresentedSizeCache(cm.sizeCacheEntries),
+    maxMessageSize: cm.maxMessageSize,
+    logger: logger.child({ role: 'clientmodule' }),
+  });
+
+  const closables: Array<{ name: string; close(graceMs?: number): Promise<void> }> = [];
+  const endpoints: Record<string, Endpoint> = {};
+  const smtpLimits = { ...config.service.smtp, maxMessageSize: cm.maxMessageSize, maxRecipients: cm.maxRecipients };
+  try {
+    for (const [name, lc, mode] of [
+      ['cm-smtp', cm.smtp, 'starttls'],
+      ['cm-smtps', cm.smtps, 'implicit'],
+    ] as const) {
+      if (!lc.enabled) continue;
+      const plaintextAuth = mode === 'starttls' && (cm.allowPlaintextAuth === 'always' || (cm.allowPlaintextAuth === 'loopback' && isLoopback(lc.host)));
+      const l = new SmtpListener({
+        name,
+        host: lc.host,
+        port: lc.port,
+        tlsMode: mode,
+        tls,
+        auth: true,
+        requireAuth: true,
+        allowInsecureAuth: plaintextAuth,
+        hostname: config.service.hostname,
+        limits: smtpLimits,
+        backend: smtpBackend,
+        logger,
+        metrics,
+        throttle,
+      });
+      const a = await l.listen();
+      closables.push({ name, close: (g) => l.close(g) });
+      endpoints[name] = { host: lc.host, port: a.port, tls: mode };
+    }
+    for (const [name, lc, mode] of [
+      ['cm-pop3', cm.pop3, 'plain'],
+      ['cm-pop3s', cm.pop3s, 'implicit'],
+    ] as const) {
+      if (!lc.enabled) continue;
+      const s = new Pop3Server({
+        name,
+        host: lc.host,
+        port: lc.port,
+        mode,
+        tls,
+        backend: pop3Backend,
+        hostname: config.service.hostname,
+        limits: { ...config.service.pop3, allowPlaintextAuth: cm.allowPlaintextAuth },
+        logger,
+        metrics,
+        throttle,
+      });
+      const a = await s.listen();
+      closables.push({ name, close: (g) => s.close(g) });
+      endpoints[name] = { host: lc.host, port: a.port, tls: mode === 'plain' ? 'starttls' : 'implicit' };
+    }
+  } catch (err) {
+    await Promise.all(closables.map((c) => c.close(0).catch(() => undefined)));
+    await lookup.close();
+    throw err;
+  }
+  logger.info({ endpoints }, 'client module listening');
+  return {
+    endpoints,
+    lookup,
+    close: async (graceMs = config.service.shutdownGraceMs) => {
+      await Promise.all(closables.map(({ name, close }) => close(graceMs).catch((err: unknown) => logger.warn({ listener: name, err: errorMessage(err) }, 'error while closing'))));
+      await lookup.close();
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// BER/DER codec shared by the CMS layer and the LDAP codec: a zero-copy reader with per-protocol
+// rules, a tree writer that encodes into one buffer, and the typed error both raise.
+export { BerError, type BerErrorCode } from './errors.js';
+export {
+  CLASS,
+  UNIVERSAL,
+  CMS_BER,
+  LDAP_BER,
+  FieldReader,
+  readBer,
+  childrenOf,
+  rawOf,
+  contentOf,
+  isUniversal,
+  isContext,
+  expectSequence,
+  expectSet,
+  expectNull,
+  expectOid,
+  expectIntegerBytes,
+  expectSmallInt,
+  expectOctets,
+  implicitOctets,
+  expectBitString,
+  expectIa5,
+  expectTime,
+  explicitInner,
+  bytesEqual,
+  type BerRules,
+  type Tlv,
+} from './reader.js';
+export {
+  TAG,
+  derNode,
+  derSetOf,
+  derSmallInt,
+  derUint,
+  derPrimitive,
+  derUtf8,
+  derBoolean,
+  compareBytes,
+  encodedLength,
+  writeDer,
+  writeDerInto,
+  type DerNode,
+  type DerPart,
+} from './writer.js';
+export { BerFrameSplitter, type FrameResult } from './frame-splitter.js';

@@ -1,0 +1,215 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import nodemailer from 'nodemailer';
+import * as asn1js from 'asn1js';
+import { tempDir, testConfig } from './helpers/env.js';
+import { poplib, bodyOf } from './helpers/poplib.js';
+import { RawClient } from './helpers/raw-client.js';
+import { createLogger } from '../src/core/index.js';
+import { createTestPki } from '../src/crypto/index.js';
+import { certificatesFrom } from '../src/directory/index.js';
+import { startService, startDirectoryFor, startClientModule, type RunningService, type RunningDirectory, type RunningClientModule } from '../src/roles/index.js';
+import type { Config } from '../src/config/index.js';
+
+const run = promisify(execFile);
+const DOMAIN = 'praxis.kim.test';
+const PRACTICES = [
+  { id: 'praxis-a', name: 'Praxis A', telematikId: '1-20014711', email: `praxis-a@${DOMAIN}` },
+  { id: 'praxis-b', name: 'Praxis B', telematikId: '1-20014712', email: `praxis-b@${DOMAIN}` },
+  { id: 'praxis-c', name: 'Praxis C', telematikId: '1-20014713', email: `praxis-c@${DOMAIN}` },
+];
+const NO_CERT = `ohne-zertifikat@${DOMAIN}`;
+const PASSWORD = 'demo-password-long';
+const BODY = 'Sehr geehrte Kollegin,\r\nder Befund: H\u00e4moglobin 14,2 g/dl.\r\n.eine Zeile mit Punkt\r\nMit freundlichen Gr\u00fc\u00dfen\r\n';
+
+/** A copy of the envelope without unauthAttrs: OpenSSL 3.0.x cannot parse them (openssl#26101). */
+function withoutUnauthAttrs(der: Buffer): Buffer {
+  const root = asn1js.fromBER(Uint8Array.from(der)).result as asn1js.Sequence;
+  const aed = (root.valueBlock.value[1] as asn1js.Constructed).valueBlock.value[0] as asn1js.Sequence;
+  const last = aed.valueBlock.value.at(-1)!;
+  if (last.idBlock.tagClass === 3 && last.idBlock.tagNumber === 2) aed.valueBlock.value.pop();
+  return Buffer.from(root.toBER());
+}
+
+function envelopeDer(outer: Buffer): Buffer {
+  const text = outer.toString('latin1');
+  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+  return Buffer.from(body, 'base64');
+}
+
+describe('client module end to end: PS → CM → service → CM → PS', () => {
+  const d = tempDir();
+  let config: Config;
+  let svc: RunningService;
+  let dir: RunningDirectory;
+  let cm: RunningClientModule;
+  const smtpUser = (address: string, mandant: string, port = svc.endpoints['smtp-submission']!.port) => `${address}#127.0.0.1:${port}#${mandant}#PVS#1`;
+  const pop3User = (address: string, mandant: string) => `${address}#127.0.0.1:${svc.endpoints.pop3s!.port}#${mandant}#PVS#1`;
+  const psTransport = (user: string) =>
+    nodemailer.createTransport({ host: '127.0.0.1', port: cm.endpoints['cm-smtp']!.port, secure: false, ignoreTLS: true, auth: { user, pass: PASSWORD } });
+  const mailbox = async (address: string) => {
+    const acc = await svc.accounts.get(address);
+    const entries = await svc.mailboxes.list(acc.id);
+    return Promise.all(entries.map((e) => svc.mailboxes.read(e)));
+  };
+
+  before(async () => {
+    const pkiDir = join(d.path, 'pki');
+    await createTestPki({ dir: pkiDir, practices: [...PRACTICES, { id: 'ohne', name: 'Ohne Zertifikat', telematikId: '1-20014799', email: NO_CERT }], tlsNames: ['localhost', '127.0.0.1'] });
+    const card = (id: string) => ({ dir: `pki/${id}` });
+    config = testConfig(d.path, {
+      konnektor: {
+        trustAnchors: ['pki/ca.pem'],
+        mandanten: [
+          { id: 'm-a', clientSystems: ['PVS'], workplaces: ['*'], smcb: card('praxis-a') },
+          { id: 'm-b', clientSystems: ['PVS'], workplaces: ['*'], smcb: card('praxis-b') },
+          { id: 'm-c', clientSystems: ['PVS'], workplaces: ['*'], smcb: card('praxis-c') },
+          { id: 'm-x', clientSystems: ['PVS'], workplaces: ['*'], smcb: card('ohne') },
+        ],
+      },
+      clientModule: { smtp: { port: 0 }, smtps: { port: 0 }, pop3: { port: 0 }, pop3s: { port: 0 } },
+    });
+    const logger = createLogger('silent');
+    svc = await startService(config, logger);
+    await svc.accounts.addDomain(DOMAIN);
+    for (const p of PRACTICES) await svc.accounts.add({ address: p.email, password: PASSWORD, displayName: p.name, telematikId: p.telematikId });
+    await svc.accounts.add({ address: NO_CERT, password: PASSWORD, displayName: 'Ohne', telematikId: '1-20014799' });
+    for (const p of PRACTICES) for (const der of certificatesFrom(readFileSync(join(pkiDir, p.id, 'enc.pem')))) await svc.directory.addCertificate(p.telematikId, der);
+    dir = await startDirectoryFor(svc, config, logger);
+    config.clientModule.directory.url = `ldap://127.0.0.1:${dir.endpoints.ldap!.port}`;
+    cm = await startClientModule(config, logger, { tls: svc.tls });
+  });
+  after(async () => {
+    await cm?.close(1000);
+    await dir?.close(1000);
+    await svc?.close();
+    d.cleanup();
+  });
+
+  test('A sends to B and C: the service stores only ciphertext that OpenSSL opens with B\'s key; B fetches the original with poplib', async () => {
+    const t = psTransport(smtpUser(PRACTICES[0]!.email, 'm-a'));
+    // Raw bytes, so that "byte for byte" means exactly what the PS wrote (8-bit, a leading dot).
+    const psMessage = Buffer.from(
+      `From: ${PRACTICES[0]!.email}\r\nTo: ${PRACTICES[1]!.email}, ${PRACTICES[2]!.email}\r\nSubject: Befund\r\n` +
+        `Date: Mon, 23 Nov 2026 10:00:00 +0100\r\nMessage-ID: <befund-1@pvs.test>\r\nX-KIM-Dienstkennung: Arztbrief;VHitG-Versand;V1.2\r\n` +
+        `MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n` +
+        BODY,
+      'utf8',
+    );
+    const info = await t.sendMail({ envelope: { from: PRACTICES[0]!.email, to: [PRACTICES[1]!.email, PRACTICES[2]!.email] }, raw: psMessage });
+    t.close();
+    assert.match(info.response, /^250 /);
+    const stored = await mailbox(PRACTICES[1]!.email);
+    assert.equal(stored.length, 1);
+    const raw = stored[0]!;
+    for (const plain of ['Befund', 'moglobin', 'Kollegin', 'Befund M']) assert.ok(!raw.includes(plain), `plaintext "${plain}" must not be stored`);
+    assert.match(raw.toString('latin1'), /^Subject: KOM-LE-Nachricht\r$/m);
+    assert.match(raw.toString('latin1'), /^X-KOM-LE-Version: 1\.5\r$/m);
+    assert.match(raw.toString('latin1'), /^X-KIM-Dienstkennung: Arztbrief;VHitG-Versand;V1\.2\r$/im);
+    assert.equal((await mailbox(PRACTICES[2]!.email)).length, 1, 'C got it too');
+
+    writeFileSync(join(d.path, 'env.der'), withoutUnauthAttrs(envelopeDer(raw)));
+    const pb = join(d.path, 'pki', 'praxis-b');
+    const { stdout } = await run('openssl', ['cms', '-decrypt', '-binary', '-inform', 'DER', '-in', join(d.path, 'env.der'), '-recip', join(pb, 'enc.pem'), '-inkey', join(pb, 'enc.key')], { encoding: 'latin1' });
+    assert.match(stdout, /smime-type=signed-data/);
+
+    const r = await poplib(cm.endpoints['cm-pop3']!.port, 'plain', pop3User(PRACTICES[1]!.email, 'm-b'), PASSWORD, [['list'], ['retr', 1], ['quit']]);
+    const listed = Number(String((r.results[0] as string[])[0]).split(' ')[1]);
+    const msg = bodyOf(r.results[1]);
+    assert.equal(msg.length, listed, 'LIST announces exactly what RETR delivers');
+    const text = msg.toString('utf8');
+    assert.match(text, /^X-KIM-DecryptionResult: 00\r$/m);
+    assert.match(text, /^X-KIM-IntegrityCheckResult: 00\r$/m);
+    assert.match(text, /^Subject: Befund\r$/m);
+    assert.match(text, /^Message-ID: <befund-1@pvs\.test>\r$/m);
+    assert.match(text, /^Return-Path: /m);
+    assert.match(text, /Die Nachricht wurde entschl\u00fcsselt\./);
+    // The PS's header and body arrive byte for byte; the note follows the body.
+    const at = msg.indexOf(psMessage);
+    assert.ok(at > 0, 'the PS message is inside, unchanged');
+    assert.match(msg.subarray(at + psMessage.length).toString('utf8'), /^\r\nDie Nachricht wurde entschl\u00fcsselt\.\r\nDie Signatur wurde erfolgreich gepr\u00fcft\.\r\n$/);
+  });
+
+  test('a recipient without a certificate is dropped with a DSN to the sender; the others receive', async () => {
+    const before = (await mailbox(PRACTICES[1]!.email)).length;
+    const t = psTransport(smtpUser(PRACTICES[0]!.email, 'm-a'));
+    const info = await t.sendMail({ from: PRACTICES[0]!.email, to: [PRACTICES[1]!.email, NO_CERT], subject: 'Teilweise', text: 'Hallo\r\n' });
+    t.close();
+    assert.match(info.response, /^250 .*1 dropped/);
+    assert.equal((await mailbox(PRACTICES[1]!.email)).length, before + 1);
+    assert.equal((await mailbox(NO_CERT)).length, 0, 'nothing unencrypted goes to the recipient without a certificate');
+    const own = await mailbox(PRACTICES[0]!.email);
+    const dsn = own.map((m) => m.toString('utf8')).find((m) => /multipart\/report; report-type=delivery-status/.test(m));
+    assert.ok(dsn, 'the sender got a DSN');
+    assert.match(dsn, new RegExp(`Final-Recipient: rfc822; ${NO_CERT}`));
+    assert.match(dsn, /Action: failed/);
+    assert.ok(!dsn.includes('Hallo'), 'the DSN carries no body');
+  });
+
+  test('a sender without a certificate gets 553; nobody encryptable gives 451', async () => {
+    const t = psTransport(smtpUser(NO_CERT, 'm-x'));
+    await assert.rejects(t.sendMail({ from: NO_CERT, to: [PRACTICES[1]!.email], subject: 'x', text: 'x' }), (e: { responseCode?: number; response?: string }) => e.responseCode === 553 && /5\.7\.1/.test(e.response ?? ''));
+    t.close();
+    const t2 = psTransport(smtpUser(PRACTICES[0]!.email, 'm-a'));
+    await assert.rejects(t2.sendMail({ from: PRACTICES[0]!.email, to: [NO_CERT], subject: 'x', text: 'x' }), (e: { responseCode?: number }) => e.responseCode === 451);
+    t2.close();
+  });
+
+  test('AUTH: malformed user name 501 5.5.4, unreachable service 454 4.7.0, wrong password 535 5.7.8, other mechanisms 504, MAIL before AUTH 530', async () => {
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const deadPort = (closed.address() as { port: number }).port;
+    closed.close();
+    const c = await RawClient.connect(cm.endpoints['cm-smtp']!.port);
+    assert.equal((await c.readReply()).code, 220);
+    const ehlo = await c.cmd('EHLO ps.test');
+    assert.ok(ehlo.lines.some((l) => /AUTH PLAIN LOGIN/.test(l)), ehlo.text);
+    const mail = await c.cmd(`MAIL FROM:<${PRACTICES[0]!.email}>`);
+    assert.equal(mail.code, 530);
+    assert.match(mail.text, /5\.7\.0/);
+    const plain = (u: string, p: string) => Buffer.from(`\0${u}\0${p}`).toString('base64');
+    const bad = await c.cmd(`AUTH PLAIN ${plain(`${PRACTICES[0]!.email}#127.0.0.1`, PASSWORD)}`);
+    assert.equal(bad.code, 501);
+    assert.match(bad.text, /5\.5\.4 .*port/);
+    const down = await c.cmd(`AUTH PLAIN ${plain(smtpUser(PRACTICES[0]!.email, 'm-a', deadPort), PASSWORD)}`);
+    assert.equal(down.code, 454);
+    assert.match(down.text, /4\.7\.0/);
+    const wrong = await c.cmd(`AUTH PLAIN ${plain(smtpUser(PRACTICES[0]!.email, 'm-a'), 'wrong-password')}`);
+    assert.equal(wrong.code, 535);
+    assert.match(wrong.text, /5\.7\.8/);
+    const cram = await c.cmd('AUTH CRAM-MD5');
+    assert.equal(cram.code, 504);
+    assert.match(cram.text, /5\.7\.4/);
+    c.close();
+  });
+
+  test('POP3: a malformed user name is refused naming what is missing; a tampered message becomes the failure message', async () => {
+    const bad = await poplib(cm.endpoints['cm-pop3']!.port, 'plain', `${PRACTICES[1]!.email}#127.0.0.1`, PASSWORD, [['stat']]).catch((e: Error) => e);
+    assert.ok(bad instanceof Error && /port/.test(bad.message), String(bad));
+
+    // Take a sealed message, flip one byte of the ciphertext, and deliver that to C over the MX.
+    const original = (await mailbox(PRACTICES[2]!.email))[0]!.toString('latin1');
+    const split = original.indexOf('\r\n\r\n') + 4;
+    const headers = original.slice(0, split).split('\r\n').filter((l) => !/^(Return-Path|Received|\s)/.test(l)).join('\r\n');
+    const env = envelopeDer(Buffer.from(original, 'latin1'));
+    env[Math.floor(env.length / 2)]! ^= 0x01; // inside the GCM ciphertext
+    const tampered = headers + '\r\n' + env.toString('base64').replace(/.{76}/g, '$&\r\n') + '\r\n';
+    const mx = nodemailer.createTransport({ host: '127.0.0.1', port: svc.endpoints['smtp-mx']!.port, secure: false, ignoreTLS: true });
+    await mx.sendMail({ envelope: { from: PRACTICES[0]!.email, to: [PRACTICES[2]!.email] }, raw: tampered });
+    mx.close();
+    const r = await poplib(cm.endpoints['cm-pop3s']!.port, 'implicit', pop3User(PRACTICES[2]!.email, 'm-c'), PASSWORD, [['retr', 1], ['retr', 2], ['quit']]);
+    assert.match(bodyOf(r.results[0]).toString('utf8'), /^X-KIM-DecryptionResult: 00\r$/m, 'the untouched one opens');
+    const failed = bodyOf(r.results[1]).toString('utf8');
+    assert.match(failed, /^X-KIM-DecryptionResult: 0[12]\r$/m);
+    assert.match(failed, /^X-KIM-Fehlermeldung: 40\d\d\r$/m);
+    assert.match(failed, /multipart\/mixed/);
+    assert.match(failed, /message\/rfc822/);
+  });
+});
