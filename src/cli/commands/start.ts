@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { configFor, print } from '../context.js';
-import { createLogger, type Logger } from '../../core/index.js';
-import { startDemo, startService, startDirectoryFor, formatEndpointTable, writeEndpointsFile } from '../../roles/index.js';
+import { createLogger, UsageError, type Logger } from '../../core/index.js';
+import { startDemo, startService, startDirectoryFor, startClientModule, formatEndpointTable, writeEndpointsFile, type Endpoint, type EndpointsFile } from '../../roles/index.js';
 
 /** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
 function untilSignal(logger: Logger): Promise<string> {
@@ -49,28 +49,48 @@ export function registerStart(program: Command): void {
 
   program
     .command('serve')
-    .description('run the service and directory roles as configured (no demo data), until SIGINT/SIGTERM')
-    .action(async (_o, cmd: Command) => {
+    .description('run the roles as configured (no demo data), until SIGINT/SIGTERM')
+    .option('--roles <list>', 'comma-separated roles: service, directory, clientmodule (the client module needs konnektor.mandanten and clientModule.directory.url)', 'service,directory')
+    .action(async (o: { roles: string }, cmd: Command) => {
       const { config, file } = configFor(cmd);
+      const roles = new Set(o.roles.split(',').map((r) => r.trim()).filter(Boolean));
+      for (const r of roles) if (!['service', 'directory', 'clientmodule'].includes(r)) throw new UsageError(`unknown role "${r}": use service, directory, clientmodule`);
+      if (roles.has('directory') && !roles.has('service')) throw new UsageError('the directory role runs with the service role (it is fed by its accounts)');
       const logger = createLogger(config.log.level, 'async-stdout');
-      const service = await startService(config, logger);
-      const directory = await startDirectoryFor(service, config, logger).catch(async (err: unknown) => {
-        await service.close();
+      const running: Array<{ close(graceMs?: number): Promise<void> }> = [];
+      const closeAll = async () => {
+        for (const r of running.reverse()) await r.close(config.service.shutdownGraceMs);
+      };
+      let endpoints: Record<string, Endpoint> = {};
+      let tls: EndpointsFile['tls'];
+      try {
+        if (roles.has('service')) {
+          const service = await startService(config, logger);
+          running.push({ close: () => service.close() });
+          endpoints = { ...endpoints, ...service.endpoints };
+          tls = { fingerprint: service.tls.fingerprint, certificate: service.tls.certPath, origin: service.tls.origin };
+          if (roles.has('directory')) {
+            const directory = await startDirectoryFor(service, config, logger);
+            running.push(directory);
+            endpoints = { ...endpoints, ...directory.endpoints };
+          }
+        }
+        if (roles.has('clientmodule')) {
+          const cm = await startClientModule(config, logger);
+          running.push(cm);
+          endpoints = { ...endpoints, ...cm.endpoints };
+        }
+      } catch (err) {
+        await closeAll();
         throw err;
-      });
-      const endpoints = { ...service.endpoints, ...directory.endpoints };
-      const endpointsPath = writeEndpointsFile(config.dataDir, {
-        endpoints,
-        accounts: [],
-        tls: { fingerprint: service.tls.fingerprint, certificate: service.tls.certPath, origin: service.tls.origin },
-      });
+      }
+      const endpointsPath = writeEndpointsFile(config.dataDir, { endpoints, accounts: [], ...(tls ? { tls } : {}) });
       const signalled = untilSignal(logger); // before the ready line, which scripts answer with a signal
-      logger.info({ config: file, endpoints, endpointsFile: endpointsPath }, 'postamt service running');
+      logger.info({ config: file, roles: [...roles], endpoints, endpointsFile: endpointsPath }, 'postamt service running');
       logger.flush(); // scripts wait for this line
       const sig = await signalled;
       logger.info({ signal: sig }, 'shutting down');
-      await directory.close(config.service.shutdownGraceMs);
-      await service.close();
+      await closeAll();
       logger.info('stopped');
       logger.flush();
     });
