@@ -150,8 +150,6 @@ export const clientModuleSchema = z
     pop3s: listener(10995).prefault({}),
     /** Whether AUTH/USER are offered without TLS: loopback (default), always, never. */
     allowPlaintextAuth: z.enum(['loopback', 'always', 'never']).default('loopback'),
-    /** Ask primary systems for a TLS client certificate, verified against these CA files. */
-    clientCertificateCa: z.array(z.string().min(1)).default([]),
     upstream: z
       .object({
         /** CA files (relative to dataDir) trusted for the service's TLS certificate; default: the platform's own. */
