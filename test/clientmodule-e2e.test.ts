@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import nodemailer from 'nodemailer';
-import * as asn1js from 'asn1js';
+import { withoutUnauthAttrs } from './helpers/openssl.js';
 import { tempDir, testConfig } from './helpers/env.js';
 import { poplib, bodyOf } from './helpers/poplib.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -28,14 +28,6 @@ const NO_CERT = `ohne-zertifikat@${DOMAIN}`;
 const PASSWORD = 'demo-password-long';
 const BODY = 'Sehr geehrte Kollegin,\r\nder Befund: H\u00e4moglobin 14,2 g/dl.\r\n.eine Zeile mit Punkt\r\nMit freundlichen Gr\u00fc\u00dfen\r\n';
 
-/** A copy of the envelope without unauthAttrs: OpenSSL 3.0.x cannot parse them (openssl#26101). */
-function withoutUnauthAttrs(der: Buffer): Buffer {
-  const root = asn1js.fromBER(Uint8Array.from(der)).result as asn1js.Sequence;
-  const aed = (root.valueBlock.value[1] as asn1js.Constructed).valueBlock.value[0] as asn1js.Sequence;
-  const last = aed.valueBlock.value.at(-1)!;
-  if (last.idBlock.tagClass === 3 && last.idBlock.tagNumber === 2) aed.valueBlock.value.pop();
-  return Buffer.from(root.toBER());
-}
 
 function envelopeDer(outer: Buffer): Buffer {
   const text = outer.toString('latin1');

@@ -1,10 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as asn1js from 'asn1js';
 import {
   CmsError,
   OID,
@@ -17,6 +15,7 @@ import {
   type RecipientEmail,
 } from '../src/crypto/index.js';
 import { createTestPki, type TestIdentity, type TestPki } from './helpers/pki.js';
+import { opensslIn, withoutUnauthAttrs } from './helpers/openssl.js';
 
 // Interop with OpenSSL 3 as the independent CMS implementation: it must open what we build,
 // and we must open what it builds.
@@ -56,18 +55,9 @@ after(() => {
 });
 
 const file = (name: string): string => join(dir, name);
+const { openssl, mustOpenssl } = opensslIn(() => dir);
 
-function openssl(args: string[]): { ok: boolean; stdout: Buffer; stderr: string } {
-  const res = spawnSync('openssl', args, { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
-  if (res.error) throw res.error;
-  return { ok: res.status === 0, stdout: res.stdout, stderr: res.stderr.toString() };
-}
 
-function mustOpenssl(args: string[]): Buffer {
-  const res = openssl(args);
-  assert.ok(res.ok, `openssl ${args.join(' ')} failed:\n${res.stderr}`);
-  return res.stdout;
-}
 
 const emailsFor = (...ids: TestIdentity[]): RecipientEmail[] => ids.map((i) => ({ email: i.email, rid: recipientIdOf(i.certDer) }));
 
@@ -81,22 +71,6 @@ function codeOf(fn: () => unknown): CmsErrorCode {
   assert.fail('expected a CmsError');
 }
 
-/**
- * A copy without the unauthAttrs field, re-encoded by asn1js. OpenSSL up to the mid-2026
- * fixes (openssl/openssl#26101, PR #31695) decodes AuthEnvelopedData with the wrong implicit
- * tags ([2]/[3] instead of RFC 5083's [1]/[2]) and therefore rejects any message carrying
- * unauthAttrs — which KOM-LE makes mandatory. Without the field it can show that everything
- * else (OAEP key transport, AES-GCM, tag) interoperates.
- */
-function withoutUnauthAttrs(der: Uint8Array): Uint8Array {
-  const parsed = asn1js.fromBER(Uint8Array.from(der), { parseEmbedded: false });
-  const root = parsed.result as asn1js.Sequence;
-  const aed = (root.valueBlock.value[1] as asn1js.Constructed).valueBlock.value[0] as asn1js.Sequence;
-  const last = aed.valueBlock.value.at(-1);
-  assert.ok(last && last.idBlock.tagClass === 3 && last.idBlock.tagNumber === 2, 'unauthAttrs is the last field');
-  aed.valueBlock.value.pop();
-  return new Uint8Array(root.toBER());
-}
 
 describe('OpenSSL opens what we build', () => {
   for (const scheme of ['pkcs1', 'pss'] as const) {

@@ -1,13 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as asn1js from 'asn1js';
 import { openMessage, sealMessage } from '../src/crypto/index.js';
 import { mime } from '../src/wire/index.js';
 import { CTX_A, CTX_B, createKomleWorld, envelopeOf, psMessage, splitMessage, type KomleWorld } from './helpers/komle.js';
+import { opensslIn, withoutUnauthAttrs } from './helpers/openssl.js';
 
 // The KOM-LE message against OpenSSL 3 (an independent CMS and S/MIME implementation), in both
 // directions, at message level.
@@ -36,28 +35,10 @@ after(() => {
 });
 
 const file = (name: string): string => join(dir, name);
+const { openssl, mustOpenssl } = opensslIn(() => dir);
 
-function openssl(args: string[]): { ok: boolean; stdout: Buffer; stderr: string } {
-  const res = spawnSync('openssl', args, { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
-  if (res.error) throw res.error;
-  return { ok: res.status === 0, stdout: res.stdout, stderr: res.stderr.toString() };
-}
 
-function mustOpenssl(args: string[]): Buffer {
-  const res = openssl(args);
-  assert.ok(res.ok, `openssl ${args.join(' ')} failed:\n${res.stderr}`);
-  return res.stdout;
-}
 
-/** A copy without unauthAttrs (OpenSSL 3.0.x bug openssl/openssl#26101, see crypto-cms-openssl.test.ts). */
-function withoutUnauthAttrs(der: Uint8Array): Buffer {
-  const root = asn1js.fromBER(Uint8Array.from(der), { parseEmbedded: false }).result as asn1js.Sequence;
-  const aed = (root.valueBlock.value[1] as asn1js.Constructed).valueBlock.value[0] as asn1js.Sequence;
-  const last = aed.valueBlock.value.at(-1)!;
-  assert.ok(last.idBlock.tagClass === 3 && last.idBlock.tagNumber === 2, 'unauthAttrs is the last field');
-  aed.valueBlock.value.pop();
-  return Buffer.from(root.toBER());
-}
 
 describe('OpenSSL opens the message we seal', () => {
   test('openssl cms -decrypt (S/MIME input: our outer message as it stands), then -verify of the inner SignedData', async (t) => {
