@@ -150,6 +150,11 @@ export const clientModuleSchema = z
     pop3s: listener(10995).prefault({}),
     /** Whether AUTH/USER are offered without TLS: loopback (default), always, never. */
     allowPlaintextAuth: z.enum(['loopback', 'always', 'never']).default('loopback'),
+    /**
+     * CA files (relative to dataDir): when set, primary systems connecting over TLS must
+     * present a client certificate issued by one of them (mutual TLS).
+     */
+    clientCertificateCa: z.array(z.string().min(1)).default([]),
     upstream: z
       .object({
         /** CA files (relative to dataDir) trusted for the service's TLS certificate; default: the platform's own. */

@@ -14,6 +14,8 @@ export type LoginCommand = Only<'USER' | 'PASS' | 'AUTH'>;
 export interface Peer {
   readonly remoteAddress: string;
   readonly secure: boolean;
+  /** Settles when the connection is gone: a failure delay need not outlive its client. */
+  readonly closed: Promise<void>;
 }
 
 export type LoggedIn = (maildrop: Pop3Maildrop, account: string) => Promise<void>;
@@ -140,7 +142,11 @@ export class Authorization {
     // Answering a failure at once would make guessing cheap; an address that keeps failing,
     // over any number of connections, waits longer (the shared throttle).
     const penalty = this.ctx.throttle?.failure(this.peer.remoteAddress) ?? 0;
-    await delay(Math.max(this.ctx.limits.authFailureDelayMs, penalty));
+    // The wait ends early if the connection goes (client left, server shutting down): nobody
+    // is left to answer, and a penalty must not hold the session open past shutdown.
+    const ac = new AbortController();
+    await Promise.race([delay(Math.max(this.ctx.limits.authFailureDelayMs, penalty), undefined, { signal: ac.signal }).catch(() => undefined), this.peer.closed]);
+    ac.abort();
     if (this.failures >= this.ctx.limits.maxAuthFailures) {
       return this.out.finish(errLine('too many failures, closing connection', 'AUTH'));
     }

@@ -40,6 +40,8 @@ export class Pop3Connection {
     maxLineLength: number,
     private readonly idleTimeoutMs: number,
     private readonly log: Logger,
+    /** Ask for a client certificate in the TLS handshake and refuse the connection without a valid one. */
+    private readonly requireClientCert = false,
   ) {
     this.socket = raw;
     this.splitter = new pop3.LineSplitter(maxLineLength);
@@ -133,7 +135,7 @@ export class Pop3Connection {
     raw.setTimeout(0);
     // The TLSSocket takes over raw's handle and replays bytes raw has buffered but not
     // emitted (the client's ClientHello may already be there), so nothing is lost.
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
+    const secure = new TLSSocket(raw, { isServer: true, secureContext: context, requestCert: this.requireClientCert, rejectUnauthorized: this.requireClientCert });
     this.socket = secure;
     this.watch(secure);
     secure.setTimeout(this.idleTimeoutMs);

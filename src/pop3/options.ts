@@ -17,6 +17,8 @@ export interface Pop3ServerOptions {
   mode: 'plain' | 'implicit';
   /** PEM certificate chain and key. Required for `implicit`; enables STLS on `plain`. */
   tls?: { cert: string; key: string };
+  /** CA certificates (PEM): when given, TLS clients must present a certificate they issued. */
+  clientCa?: string[];
   /** Listen address; defaults to 127.0.0.1 and an ephemeral port (0). */
   host?: string;
   port?: number;

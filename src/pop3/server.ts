@@ -39,7 +39,7 @@ export class Pop3Server {
   constructor(private readonly opts: Pop3ServerOptions) {
     if (opts.mode === 'implicit' && !opts.tls) throw new Error('POP3 with implicit TLS needs a certificate and key');
     this.limits = resolveLimits(opts.limits);
-    this.tls = opts.tls ? createSecureContext({ cert: opts.tls.cert, key: opts.tls.key }) : undefined;
+    this.tls = opts.tls ? createSecureContext({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.clientCa?.length ? { ca: opts.clientCa } : {}) }) : undefined;
     this.log = opts.logger ?? silentLogger();
     this.metrics = opts.metrics;
     this.listener = opts.name ?? opts.mode;
@@ -105,7 +105,7 @@ export class Pop3Server {
     }
     const id = this.nextId++;
     const log = this.log.child({ listener: this.listener });
-    const conn = new Pop3Connection(socket, this.limits.maxLineLength, this.limits.idleTimeoutMs, log);
+    const conn = new Pop3Connection(socket, this.limits.maxLineLength, this.limits.idleTimeoutMs, log, Boolean(this.opts.clientCa?.length));
     const session = new Pop3Session(conn, {
       id,
       backend: this.opts.backend,

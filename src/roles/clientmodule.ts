@@ -52,6 +52,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     },
     logger.child({ role: 'clientmodule' }),
   );
+  const clientCa = cm.clientCertificateCa.length ? cm.clientCertificateCa.map((p) => readFileSync(inDataDir(config, p), 'utf8')) : undefined;
   const upstream = { ca: upstreamCa, rejectUnauthorized: cm.upstream.rejectUnauthorized, timeoutMs: cm.upstream.timeoutMs };
   const smtpBackend = new ClientModuleSmtpBackend({
     konnektor,
@@ -87,6 +88,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
         port: lc.port,
         tlsMode: mode,
         tls,
+        clientCa,
         auth: true,
         requireAuth: true,
         allowInsecureAuth: plaintextAuth,
@@ -112,6 +114,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
         port: lc.port,
         mode,
         tls,
+        clientCa,
         backend: pop3Backend,
         hostname: config.service.hostname,
         limits: { ...config.service.pop3, allowPlaintextAuth: cm.allowPlaintextAuth },

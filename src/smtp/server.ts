@@ -16,6 +16,8 @@ export interface SmtpListenerOptions {
   /** 'starttls': plain with STARTTLS offered; 'implicit': TLS from the first byte; 'plain': no TLS. */
   tlsMode: 'starttls' | 'implicit' | 'plain';
   tls?: { cert: string; key: string };
+  /** CA certificates (PEM): when given, TLS clients must present a certificate they issued. */
+  clientCa?: string[];
   /** Offer AUTH (PLAIN, LOGIN). */
   auth: boolean;
   /** MAIL needs a successful AUTH first (530 5.7.0 otherwise). */
@@ -48,7 +50,8 @@ export class SmtpListener {
 
   constructor(private readonly opts: SmtpListenerOptions) {
     const { limits } = opts;
-    const tlsOpts = opts.tlsMode === 'plain' ? {} : { key: opts.tls?.key, cert: opts.tls?.cert, minVersion: 'TLSv1.2' as const };
+    const clientAuth = opts.clientCa?.length ? { ca: opts.clientCa, requestCert: true, rejectUnauthorized: true } : {};
+    const tlsOpts = opts.tlsMode === 'plain' ? {} : { key: opts.tls?.key, cert: opts.tls?.cert, minVersion: 'TLSv1.2' as const, ...clientAuth };
     if (opts.tlsMode !== 'plain' && !opts.tls) throw new Error(`smtp ${opts.name}: TLS mode ${opts.tlsMode} needs a certificate`);
     const options: SMTPServerOptions = {
       ...tlsOpts,
