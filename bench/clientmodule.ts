@@ -7,11 +7,15 @@
  *   1. first fetch: one session per mailbox, as a PS does (its login works out every presented
  *      size, i.e. decrypts every message once, before RETR);
  *   2. repeat fetch: 16 sessions over the 3 mailboxes, sizes known, each RETRing a share.
- * Service, directory and client module run in this process (as in test/clientmodule-e2e), so
- * peak RSS and CPU are those of the whole world plus the load generator.
+ * BENCH_LAYOUT=split (default) runs service + directory as `postamt serve` in a child process
+ * (the provider's side) and the client module with the load generator here (the practice's
+ * side), as deployed; BENCH_LAYOUT=one runs everything in this process (as in
+ * test/clientmodule-e2e). CPU is reported per process and per message.
  *   BENCH_MESSAGES=2000 BENCH_CONCURRENCY=16 npm run bench:clientmodule
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
@@ -22,27 +26,32 @@ import { createLogger } from '../src/core/index.js';
 import { createTestPki } from '../src/crypto/index.js';
 import { certificatesFrom } from '../src/directory/index.js';
 import { Pop3Client } from '../src/pop3/index.js';
-import { startService, startDirectoryFor, startClientModule } from '../src/roles/index.js';
+import { startService, startDirectoryFor, startClientModule, type RunningService, type RunningDirectory } from '../src/roles/index.js';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const FETCH_SESSIONS = Number(process.env.BENCH_FETCH_SESSIONS ?? 16);
 const SIZE = 100 * 1024;
+/** split (default): service + directory in a `postamt serve` child, as deployed; one: everything in this process. */
+const SPLIT = (process.env.BENCH_LAYOUT ?? 'split') === 'split';
 const PASSWORD = 'bench password long';
 const DOMAIN = 'praxis.kim.test';
 const SENDER = { id: 'praxis-s', name: 'Praxis Sender', telematikId: '1-20019000', email: `praxis-s@${DOMAIN}`, mandant: 'm-s' };
 const RECIPIENTS = [1, 2, 3].map((k) => ({ id: `praxis-${k}`, name: `Praxis ${k}`, telematikId: `1-2001900${k}`, email: `praxis-${k}@${DOMAIN}`, mandant: `m-${k}` }));
 
-function message(i: number): Buffer {
+const LINE = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n';
+/** The body is built once: the load generator stands for other machines and should cost little here. */
+const BODY = Buffer.from(LINE.repeat(Math.floor((SIZE - 400) / LINE.length)));
+
+function message(i: number): Buffer[] {
   const head =
     `From: ${SENDER.email}\r\nTo: ${RECIPIENTS.map((r) => r.email).join(', ')}\r\nSubject: Befund ${i}\r\n` +
     `Message-ID: <bench-${i}@pvs.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\nX-KIM-Dienstkennung: Arztbrief;VHitG-Versand;V1.2\r\n` +
     `MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n`;
-  const line = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n';
-  return Buffer.from(head + line.repeat(Math.floor((SIZE - head.length) / line.length)));
+  return [Buffer.from(head), BODY];
 }
 
-/** With BENCH_PROFILE_DIR set, a V8 CPU profile of one phase (the whole world runs in this process). */
+/** With BENCH_PROFILE_DIR set, a V8 CPU profile of one phase of this process (split layout: the client module only). */
 async function profiled<T>(phase: string, run: () => Promise<T>): Promise<T> {
   const dir = process.env.BENCH_PROFILE_DIR;
   if (!dir) return run();
@@ -59,8 +68,46 @@ async function profiled<T>(phase: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
-function peakRssMiB(): number {
-  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
+function peakRssMiB(pid: string): number {
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
+/** User + system CPU of another process so far, in ms (Linux /proc; clock ticks are 100/s). */
+function childCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15)
+}
+
+interface ServerChild {
+  pid: number;
+  endpoints: Record<string, { port: number }>;
+  stop(): Promise<void>;
+}
+
+/** `postamt serve --roles service,directory` as its own process, the way a provider runs it. */
+async function spawnServer(configFile: string, dataDir: string): Promise<ServerChild> {
+  const bin = fileURLToPath(new URL('../../bin/postamt.js', import.meta.url));
+  const dir = process.env.BENCH_PROFILE_DIR;
+  // With BENCH_PROFILE_DIR the server writes a V8 CPU profile of its whole run when it stops.
+  const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-name=clientmodule-server.cpuprofile'] : [];
+  const child = spawn(process.execPath, [...profile, bin, '-c', configFile, 'serve', '--roles', 'service,directory'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const endpointsFile = join(dataDir, 'endpoints.json');
+  // The child logs nothing (level silent); endpoints.json appears (atomically) once it listens.
+  for (let waited = 0; !existsSync(endpointsFile); waited += 50) {
+    if (child.exitCode !== null || waited > 60_000) throw new Error(`postamt serve did not start (exit ${child.exitCode})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const { endpoints } = JSON.parse(readFileSync(endpointsFile, 'utf8')) as { endpoints: Record<string, { port: number }> };
+  return {
+    pid: child.pid!,
+    endpoints,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 function row(k: string, v: string): void {
@@ -69,43 +116,59 @@ function row(k: string, v: string): void {
 
 async function main(): Promise<void> {
   console.log(`bench:clientmodule — ${N} messages of ${SIZE / 1024} KB to ${RECIPIENTS.length} recipients, ${CONCURRENCY} PS connections, software Konnektor, SQLite`);
+  console.log(SPLIT ? 'layout: split — service + directory in a `postamt serve` child process, client module + load generator here' : 'layout: one — service, directory, client module and load generator in this process');
   const dataDir = mkdtempSync(join(tmpdir(), 'postamt-bench-cm-'));
   const practices = [SENDER, ...RECIPIENTS];
   await createTestPki({ dir: join(dataDir, 'pki'), practices, tlsNames: ['localhost', '127.0.0.1'] });
-  const config = parseConfig(
-    {
-      dataDir,
-      log: { level: 'silent' },
-      service: {
-        hostname: 'mx.bench.test',
-        smtp: { mx: { port: 0 }, submission: { port: 0 } },
-        pop3: { plain: { port: 0 }, tls: { port: 0 } },
-        http: { port: 0 },
-      },
-      directory: { ldap: { port: 0 }, ldaps: { port: 0 } },
-      konnektor: {
-        trustAnchors: ['pki/ca.pem'],
-        mandanten: practices.map((p) => ({ id: p.mandant, clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: `pki/${p.id}` } })),
-      },
-      clientModule: { smtp: { port: 0 }, smtps: { port: 0 }, pop3: { port: 0 }, pop3s: { port: 0 } },
+  const raw = {
+    dataDir,
+    log: { level: 'silent' },
+    service: {
+      hostname: 'mx.bench.test',
+      smtp: { mx: { port: 0 }, submission: { port: 0 } },
+      pop3: { plain: { port: 0 }, tls: { port: 0 } },
+      http: { port: 0 },
     },
-    'bench',
-    {},
-  );
+    directory: { ldap: { port: 0 }, ldaps: { port: 0 } },
+    konnektor: {
+      trustAnchors: ['pki/ca.pem'],
+      mandanten: practices.map((p) => ({ id: p.mandant, clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: `pki/${p.id}` } })),
+    },
+    clientModule: { smtp: { port: 0 }, smtps: { port: 0 }, pop3: { port: 0 }, pop3s: { port: 0 } },
+  };
+  const config = parseConfig(raw, 'bench', {});
   const logger = createLogger('silent');
-  const svc = await startService(config, logger);
-  await svc.accounts.addDomain(DOMAIN);
+  // The accounts and their certificates go in through the service's own API, in this process;
+  // in the split layout the service is then stopped and started again as `postamt serve`.
+  const seeded = await startService(config, logger);
+  await seeded.accounts.addDomain(DOMAIN);
   for (const p of practices) {
-    await svc.accounts.add({ address: p.email, password: PASSWORD, displayName: p.name, telematikId: p.telematikId });
-    for (const der of certificatesFrom(readFileSync(join(dataDir, 'pki', p.id, 'enc.pem')))) await svc.directory.addCertificate(p.telematikId, der);
+    await seeded.accounts.add({ address: p.email, password: PASSWORD, displayName: p.name, telematikId: p.telematikId });
+    for (const der of certificatesFrom(readFileSync(join(dataDir, 'pki', p.id, 'enc.pem')))) await seeded.directory.addCertificate(p.telematikId, der);
   }
-  const dir = await startDirectoryFor(svc, config, logger);
-  config.clientModule.directory.url = `ldap://127.0.0.1:${dir.endpoints.ldap!.port}`;
-  const cm = await startClientModule(config, logger, { tls: svc.tls });
+  let svc: RunningService | null = seeded;
+  let dir: RunningDirectory | null = null;
+  let child: ServerChild | null = null;
+  let endpoints: Record<string, { port: number }>;
+  if (SPLIT) {
+    await seeded.close();
+    svc = null;
+    const file = join(dataDir, 'postamt.yaml');
+    writeFileSync(file, JSON.stringify(raw)); // JSON is YAML
+    child = await spawnServer(file, dataDir);
+    endpoints = child.endpoints;
+  } else {
+    dir = await startDirectoryFor(seeded, config, logger);
+    endpoints = { ...seeded.endpoints, ...dir.endpoints };
+  }
+  config.clientModule.directory.url = `ldap://127.0.0.1:${endpoints.ldap!.port}`;
+  // Without svc, the client module loads the service's self-signed certificate from dataDir/tls.
+  const cm = await startClientModule(config, logger, svc ? { tls: svc.tls } : {});
   const cmSmtp = cm.endpoints['cm-smtp']!.port;
   const cmPop3 = cm.endpoints['cm-pop3']!.port;
-  const smtpUser = `${SENDER.email}#127.0.0.1:${svc.endpoints['smtp-submission']!.port}#${SENDER.mandant}#PVS#1`;
-  const pop3User = (r: (typeof RECIPIENTS)[number]) => `${r.email}#127.0.0.1:${svc.endpoints.pop3s!.port}#${r.mandant}#PVS#1`;
+  const smtpUser = `${SENDER.email}#127.0.0.1:${endpoints['smtp-submission']!.port}#${SENDER.mandant}#PVS#1`;
+  const pop3User = (r: (typeof RECIPIENTS)[number]) => `${r.email}#127.0.0.1:${endpoints.pop3s!.port}#${r.mandant}#PVS#1`;
+  const serverCpu = () => (child ? childCpuMs(child.pid) : 0);
 
   try {
     // --- send ---
@@ -130,6 +193,7 @@ async function main(): Promise<void> {
     );
     row(`${CONCURRENCY} AUTHs at once (upstream login) (s)`, ((performance.now() - ta) / 1000).toFixed(2));
     const cpu0 = process.cpuUsage();
+    const serverCpu0 = serverCpu();
     const t0 = performance.now();
     await profiled('send', () => Promise.all(
       conns.map(async (c) => {
@@ -139,7 +203,7 @@ async function main(): Promise<void> {
           c.write(`MAIL FROM:<${SENDER.email}>\r\n${RECIPIENTS.map((r) => `RCPT TO:<${r.email}>\r\n`).join('')}DATA\r\n`);
           for (let k = 0; k < RECIPIENTS.length + 2; k++) await c.reply();
           const ts = performance.now();
-          c.write(message(i));
+          for (const part of message(i)) c.write(part);
           c.write('.\r\n');
           const r = await c.reply();
           latencies.push(performance.now() - ts);
@@ -155,13 +219,22 @@ async function main(): Promise<void> {
     ));
     const sendSecs = (performance.now() - t0) / 1000;
     const sendCpu = process.cpuUsage(cpu0);
+    const sendServerCpuMs = serverCpu() - serverCpu0;
     latencies.sort((a, b) => a - b);
     row('sent (250 after the service accepted)', `${N - failed} / ${N}${firstFailure ? ` (first failure: ${firstFailure})` : ''}`);
     row('sent msgs/s', (N / sendSecs).toFixed(0));
     row('sent MB/s (PS plaintext)', ((N * SIZE) / sendSecs / 1e6).toFixed(1));
     row('send latency end of DATA → 250, p50 (ms)', percentile(latencies, 50).toFixed(1));
     row('send latency p99 (ms)', percentile(latencies, 99).toFixed(1));
-    row('process CPU while sending (% of one core)', ((100 * (sendCpu.user + sendCpu.system)) / 1e6 / sendSecs).toFixed(0));
+    const benchCpuMs = (sendCpu.user + sendCpu.system) / 1000;
+    const here = SPLIT ? 'client module + load generator' : 'whole process';
+    row(`CPU while sending, ${here} (% of one core)`, ((100 * benchCpuMs) / 1000 / sendSecs).toFixed(0));
+    row(`CPU per message sent, ${here} (ms)`, (benchCpuMs / N).toFixed(2));
+    if (SPLIT) {
+      row('CPU while sending, service + directory (% of one core)', ((100 * sendServerCpuMs) / 1000 / sendSecs).toFixed(0));
+      row('CPU per message sent, service + directory (ms)', (sendServerCpuMs / N).toFixed(2));
+      row('CPU per message sent, both processes (ms)', ((benchCpuMs + sendServerCpuMs) / N).toFixed(2));
+    }
 
     // --- first fetch: one session per mailbox ---
     const fetchPass = async (sessions: number): Promise<{ secs: number; loginSecs: number; msgs: number; bytes: number; lat: number[]; bad: number }> => {
@@ -204,12 +277,16 @@ async function main(): Promise<void> {
     };
     report(`fetch, ${RECIPIENTS.length} sessions (1/mailbox)`, await fetchPass(RECIPIENTS.length));
     report(`fetch again, ${FETCH_SESSIONS} sessions`, await profiled('fetch', () => fetchPass(FETCH_SESSIONS)));
-    row('peak RSS, whole process (MiB)', peakRssMiB().toFixed(0));
+    if (SPLIT) {
+      row('peak RSS, client module + load generator (MiB)', peakRssMiB('self').toFixed(0));
+      row('peak RSS, service + directory (MiB)', peakRssMiB(String(child!.pid)).toFixed(0));
+    } else row('peak RSS, whole process (MiB)', peakRssMiB('self').toFixed(0));
     console.log(`target: ≥ 300 msgs/s sent (issue 5)`);
   } finally {
     await cm.close(1000);
-    await dir.close(1000);
-    await svc.close();
+    await dir?.close(1000);
+    await svc?.close();
+    if (child) await child.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

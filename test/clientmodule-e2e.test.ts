@@ -14,6 +14,7 @@ import { RawClient } from './helpers/raw-client.js';
 import { createLogger } from '../src/core/index.js';
 import { createTestPki } from '../src/crypto/index.js';
 import { certificatesFrom } from '../src/directory/index.js';
+import { CertificateLookup } from '../src/clientmodule/index.js';
 import { startService, startDirectoryFor, startClientModule, type RunningService, type RunningDirectory, type RunningClientModule } from '../src/roles/index.js';
 import type { Config } from '../src/config/index.js';
 
@@ -180,6 +181,20 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     assert.equal(cram.code, 504);
     assert.match(cram.text, /5\.7\.4/);
     c.close();
+  });
+
+  test('certificate lookups: many at once on a fresh lookup (no connection yet) all answer', async () => {
+    const lookup = new CertificateLookup(
+      { url: config.clientModule.directory.url, baseDn: 'dc=data,dc=vzd', startTls: false, cacheTtlMs: 0, negativeCacheTtlMs: 0, timeoutMs: 5000, maxCacheEntries: 10 },
+      createLogger('silent'),
+    );
+    try {
+      const addresses = [...PRACTICES.map((p) => p.email), NO_CERT, 'nobody@praxis.kim.test'];
+      const found = await Promise.all(addresses.flatMap((a) => [a, a, a]).map((a) => lookup.encryptionCertificates(a)));
+      assert.deepEqual(found.map((c) => c.length), addresses.flatMap((a) => (PRACTICES.some((p) => p.email === a) ? [1, 1, 1] : [0, 0, 0])));
+    } finally {
+      await lookup.close();
+    }
   });
 
   test('POP3: a malformed user name is refused naming what is missing; a tampered message becomes the failure message', async () => {

@@ -24,6 +24,12 @@ test('`postamt start` seeds a demo, writes endpoints.json, serves SMTP, POP3, LD
     for (const a of file.accounts) assert.ok(out.includes(a.address) && out.includes(a.password), 'credentials are printed');
     assert.match(out, /SHA-256 fingerprint [0-9A-F:]{95}/);
 
+    // The archive endpoint (MailStore Application Integration): printed, in endpoints.json, answering curl.
+    const integ = file.integration as { url: string; user: string; password: string };
+    assert.ok(out.includes(integ.url) && out.includes(integ.password), 'the integration endpoint and its password are printed');
+    const users = JSON.parse(execFileSync('curl', ['-sS', '-u', `${integ.user}:${integ.password}`, '-d', 'cmd=list', integ.url], { encoding: 'utf8' })) as Array<{ userName: string }>;
+    assert.deepEqual(users.map((u) => u.userName).sort(), file.accounts.map((x) => x.address).sort());
+
     const [a, b] = file.accounts as [EndpointsFile['accounts'][0], EndpointsFile['accounts'][0]];
     const sub = file.endpoints['smtp-submission']!;
     const transport = nodemailer.createTransport({ host: sub.host, port: sub.port, secure: true, auth: { user: a.address, pass: a.password }, tls: { rejectUnauthorized: false } });

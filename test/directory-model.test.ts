@@ -184,6 +184,33 @@ for (const kind of STORE_KINDS) {
       }
     });
 
+    test('warm index: the filter table gives the same answers from the in-memory index', async (t) => {
+      if (skip(t)) return;
+      const warm = new Directory(ts!.store, { baseDn: BASE, cacheCheckMs: 60_000 });
+      warm.keepWarm();
+      try {
+        await warm.warmed();
+        assert.equal(warm.isWarm, true);
+        const view = new DirectoryLdapBackend(warm, { authenticate: async () => null });
+        const order = ['BASE', 'anna', 'bernd', 'kasse', 'star'];
+        for (const [filter, want] of CASES) {
+          const got = (await collect(view.search(req(filter)))).map((e) => (e.dn === BASE ? 'BASE' : /^uid=([^,]+)/.exec(e.dn)![1]!));
+          assert.deepEqual(got, [...want].sort((a, b) => order.indexOf(a) - order.indexOf(b)), filter);
+        }
+        assert.equal((await warm.get('1-111')).uid, 'anna');
+        assert.equal((await warm.get('uid=BERND,dc=data,dc=vzd')).uid, 'bernd');
+        // The encoded answer is built once per entry and selection and reused.
+        const first = await collect(view.search(req('(mail=anna@praxis.test)', { attributes: ['mail', 'sn'] })));
+        const again = await collect(view.search(req('(mail=anna@praxis.test)', { attributes: ['mail', 'sn'] })));
+        assert.ok(first[0]!.encoded && first[0]!.encoded === again[0]!.encoded);
+        assert.deepEqual(attr(again[0]!, 'sn'), ['Müller']);
+        const typesOnly = await collect(view.search(req('(mail=anna@praxis.test)', { attributes: ['mail', 'sn'], typesOnly: true })));
+        assert.deepEqual(typesOnly[0]!.attributes.map((a) => a.values.length), [0, 0]);
+      } finally {
+        await warm.stopWarm();
+      }
+    });
+
     test('raw byte assertions: escapes arrive as bytes, a non-UTF-8 value matches nothing', async (t) => {
       if (skip(t)) return;
       const got = await collect(backend.search(req('(uid=*)', { filter: { type: 'equality', attribute: 'mail', value: Buffer.from([0xff, 0xfe]) } })));
@@ -344,6 +371,67 @@ for (const kind of STORE_KINDS) {
       await sql`update dir_state set version = version + 1 where id = 1`.execute(ts!.store.db);
       const [afterChange] = await collect(view.search(req('(uid=kasse)', { attributes: ['description'] })));
       assert.deepEqual(attr(afterChange!, 'description'), ['remote']);
+    });
+
+    test('warm index: a write in this process is seen at once, and the index is rebuilt', async (t) => {
+      if (skip(t)) return;
+      const warm = new Directory(ts!.store, { baseDn: BASE, cacheCheckMs: 60_000 });
+      const other = new Directory(ts!.store, { baseDn: BASE, cacheCheckMs: 60_000 });
+      warm.keepWarm();
+      try {
+        await warm.warmed();
+        const view = new DirectoryLdapBackend(warm, { authenticate: async () => null });
+        assert.equal((await collect(view.search(req('(mail=warm@praxis.test)')))).length, 0);
+        await other.add({ uid: 'warm', attributes: [{ name: 'telematikID', value: '9-30' }, { name: 'displayName', value: 'Warm' }, { name: 'mail', value: 'warm@praxis.test' }] });
+        assert.equal(warm.isWarm, false, 'the index of the old version is dropped at once');
+        assert.equal((await collect(view.search(req('(mail=warm@praxis.test)')))).length, 1);
+        await warm.warmed();
+        assert.equal(warm.isWarm, true);
+        assert.equal((await collect(view.search(req('(mail=warm@praxis.test)')))).length, 1);
+        assert.equal((await collect(view.search(req('(telematikID=9-30)')))).length, 1);
+        await other.remove('9-30');
+        assert.equal((await collect(view.search(req('(mail=warm@praxis.test)')))).length, 0);
+        await warm.warmed();
+        assert.equal((await collect(view.search(req('(mail=warm@praxis.test)')))).length, 0);
+      } finally {
+        await warm.stopWarm();
+      }
+    });
+
+    test('warm index: another node\'s change is seen after cacheCheckMs (version row)', async (t) => {
+      if (skip(t)) return;
+      const warm = new Directory(ts!.store, { baseDn: BASE, cacheCheckMs: 0 });
+      warm.keepWarm();
+      try {
+        await warm.warmed();
+        const view = new DirectoryLdapBackend(warm, { authenticate: async () => null });
+        assert.equal((await collect(view.search(req('(mail=moved@praxis.test)')))).length, 0);
+        const [kasse] = await collect(view.search(req('(uid=kasse)', { attributes: ['mail'] })));
+        assert.ok(kasse);
+        // Another node gives kasse a new address: row, index row and version, behind our back.
+        const row = (await sql<{ id: number; attrs: string }>`select id, attrs from dir_entries where uid_norm = 'kasse'`.execute(ts!.store.db)).rows[0]!;
+        const attrs = { ...(JSON.parse(row.attrs) as Record<string, string[]>), mail: ['moved@praxis.test'] };
+        await sql`update dir_entries set attrs = ${JSON.stringify(attrs)} where id = ${row.id}`.execute(ts!.store.db);
+        await sql`delete from dir_values where entry_id = ${row.id} and attr = 'mail'`.execute(ts!.store.db);
+        await sql`insert into dir_values (entry_id, attr, norm) values (${row.id}, 'mail', 'moved@praxis.test')`.execute(ts!.store.db);
+        await sql`update dir_state set version = version + 1 where id = 1`.execute(ts!.store.db);
+        const [moved] = await collect(view.search(req('(mail=moved@praxis.test)', { attributes: ['mail'] })));
+        assert.deepEqual(attr(moved!, 'mail'), ['moved@praxis.test']);
+        await warm.warmed();
+        assert.equal(warm.isWarm, true);
+        assert.equal((await collect(view.search(req('(mail=moved@praxis.test)')))).length, 1);
+        const restored = JSON.stringify({ ...attrs, mail: (JSON.parse(row.attrs) as Record<string, string[]>).mail });
+        await sql`update dir_entries set attrs = ${restored} where id = ${row.id}`.execute(ts!.store.db);
+        await sql`delete from dir_values where entry_id = ${row.id} and attr = 'mail'`.execute(ts!.store.db);
+        for (const m of (JSON.parse(row.attrs) as Record<string, string[]>).mail ?? []) {
+          await sql`insert into dir_values (entry_id, attr, norm) values (${row.id}, 'mail', ${m.toLowerCase()})`.execute(ts!.store.db);
+        }
+        await sql`update dir_state set version = version + 1 where id = 1`.execute(ts!.store.db);
+        await warm.warmed();
+        assert.equal((await collect(view.search(req('(mail=moved@praxis.test)')))).length, 0);
+      } finally {
+        await warm.stopWarm();
+      }
     });
 
     test('certificates: add (idempotent), list, remove by fingerprint prefix', async (t) => {

@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { DataChecker, describeViolation, type DataCheckOptions } from '../src/wire/smtp/index.js';
+import { DataChecker, describeViolation, encodeDataSection, type DataCheckOptions } from '../src/wire/smtp/index.js';
 import { formatReceived } from '../src/wire/smtp/index.js';
 
 const opts: DataCheckOptions = { maxBytes: 10_000, maxLineLength: 20, bareLineFeed: 'reject' };
@@ -87,6 +87,131 @@ describe('SMTP DATA checker', () => {
         s.split('\r\n').some((l) => l.length > 10);
       assert.equal(checker.failed !== null, ref, `case ${i}: ${JSON.stringify(s)}`);
       if (!ref) assert.deepEqual(out, bytes);
+    }
+  });
+});
+
+/** The checks done the slow, obvious way on the whole input: what the chunked checker must match. */
+function referenceCheck(bytes: Buffer, o: DataCheckOptions): { violation: { kind: string; line: number } | null; out: Buffer } {
+  const out: number[] = [];
+  let line = 1;
+  let lineLength = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === 0x0d || b === 0x0a) {
+      const pair = b === 0x0d && bytes[i + 1] === 0x0a;
+      if (!pair && o.bareLineFeed === 'reject') return { violation: { kind: b === 0x0d ? 'bare-cr' : 'bare-lf', line }, out: Buffer.alloc(0) };
+      out.push(0x0d, 0x0a);
+      if (pair) i++;
+      line++;
+      lineLength = 0;
+      continue;
+    }
+    if (b === 0) return { violation: { kind: 'nul', line }, out: Buffer.alloc(0) };
+    if (++lineLength > o.maxLineLength) return { violation: { kind: 'line-too-long', line }, out: Buffer.alloc(0) };
+    out.push(b);
+  }
+  return { violation: null, out: Buffer.from(out) };
+}
+
+describe('SMTP DATA checker against a byte-by-byte reference', () => {
+  test('fuzz: same first violation (kind and line) and same normalised bytes, however the input is cut', () => {
+    let seed = 0x2545f491;
+    const rnd = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 0x100000000;
+    };
+    const alphabet = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x41, 0x42, 0x2e, 0xe4, 0x20];
+    for (let i = 0; i < 5000; i++) {
+      const len = Math.floor(rnd() * 80);
+      const rare = rnd() < 0.5; // half the cases mostly clean text, where violations sit deep inside
+      const bytes = Buffer.from(
+        Array.from({ length: len }, () => (rare && rnd() < 0.9 ? [0x41, 0x42, 0x20][Math.floor(rnd() * 3)]! : alphabet[Math.floor(rnd() * alphabet.length)]!)),
+      );
+      const chunks: Buffer[] = [];
+      for (let p = 0; p < bytes.length; ) {
+        const n = rnd() < 0.2 ? 0 : 1 + Math.floor(rnd() * 12);
+        chunks.push(bytes.subarray(p, p + n));
+        p += n;
+      }
+      for (const mode of ['reject', 'normalize'] as const) {
+        const o = { maxBytes: 1000, maxLineLength: 8 + Math.floor(rnd() * 8), bareLineFeed: mode };
+        const ref = referenceCheck(bytes, o);
+        const { out, checker } = run(o, chunks);
+        const got = checker.failed && 'line' in checker.failed ? { kind: checker.failed.kind, line: checker.failed.line } : checker.failed;
+        assert.deepEqual(got, ref.violation, `case ${i} (${mode}): ${JSON.stringify(bytes.toString('latin1'))}`);
+        if (!ref.violation) assert.deepEqual(out, ref.out, `case ${i} (${mode}) output`);
+      }
+    }
+  });
+
+  test('a 100 KB message in 16 KB chunks passes unchanged, and one bad byte deep inside is found on its line', () => {
+    const line = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n';
+    const body = Buffer.from(line.repeat(1400));
+    const cut = (b: Buffer) => Array.from({ length: Math.ceil(b.length / 16384) }, (_, k) => b.subarray(k * 16384, (k + 1) * 16384));
+    const o = { maxBytes: 200_000, maxLineLength: 998, bareLineFeed: 'reject' as const };
+    assert.deepEqual(run(o, cut(body)).out, body);
+    for (const [bad, kind] of [[0x00, 'nul'], [0x0a, 'bare-lf'], [0x0d, 'bare-cr']] as const) {
+      const b = Buffer.from(body);
+      b[line.length * 999 + 10] = bad;
+      assert.deepEqual(run(o, cut(b)).checker.failed, { kind, line: 1000 });
+    }
+    const long = Buffer.concat([body.subarray(0, line.length * 5), Buffer.alloc(999, 0x41), Buffer.from('\r\n')]);
+    assert.deepEqual(run(o, cut(long)).checker.failed, { kind: 'line-too-long', limit: 998, line: 6 });
+  });
+});
+
+describe('SMTP DATA encoder (client side)', () => {
+  const enc = (s: string) => Buffer.concat(encodeDataSection(Buffer.from(s, 'latin1'))).toString('latin1');
+
+  test('dots are stuffed at line starts only; the terminator follows a line end', () => {
+    assert.equal(enc('a\r\n.b\r\n..c\r\nd.e\r\n'), 'a\r\n..b\r\n...c\r\nd.e\r\n.\r\n');
+    assert.equal(enc('.\r\n'), '..\r\n.\r\n');
+    assert.equal(enc('.'), '..\r\n.\r\n');
+    assert.equal(enc('no line end'), 'no line end\r\n.\r\n');
+    assert.equal(enc(''), '.\r\n');
+  });
+
+  test('bare CR and bare LF become CRLF, so "\\r.\\r" or "\\n.\\n" cannot end the data early', () => {
+    assert.equal(enc('a\nb\rc\r\n'), 'a\r\nb\r\nc\r\n.\r\n');
+    assert.equal(enc('x\r.\r'), 'x\r\n..\r\n.\r\n');
+    assert.equal(enc('x\n.\nmore'), 'x\r\n..\r\nmore\r\n.\r\n');
+    assert.equal(enc('\r\r\n\n'), '\r\n\r\n\r\n.\r\n');
+  });
+
+  test('a message that needs no change goes out uncopied', () => {
+    const m = Buffer.from('abc\r\n'.repeat(1000));
+    const parts = encodeDataSection(m);
+    assert.equal(parts[0], m);
+    assert.equal(parts[1]!.toString(), '.\r\n');
+  });
+
+  test('fuzz: a receiver reading the output up to the first CRLF.CRLF gets the input back, line ends normalised', () => {
+    let seed = 0x1b873593;
+    const rnd = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) / 0x100000000;
+    };
+    const alphabet = [0x0d, 0x0a, 0x2e, 0x2e, 0x41, 0x20, 0xe4];
+    for (let i = 0; i < 3000; i++) {
+      const input = Buffer.from(Array.from({ length: Math.floor(rnd() * 40) }, () => alphabet[Math.floor(rnd() * alphabet.length)]!)).toString('latin1');
+      const wire = '\r\n' + enc(input); // as after the 354 line
+      assert.doesNotMatch(wire, /\r(?!\n)|(?<!\r)\n/, `case ${i}: no bare CR or LF on the wire`);
+      const end = wire.indexOf('\r\n.\r\n');
+      assert.equal(end + 5, wire.length, `case ${i}: the only end of data is the last one`);
+      const received = wire
+        .slice(2, end + 2)
+        .split('\r\n')
+        .slice(0, -1)
+        .map((l) => (l.startsWith('.') ? l.slice(1) : l) + '\r\n')
+        .join('');
+      const normalised = input.replace(/\r\n|\r|\n/g, '\r\n');
+      const expected = normalised === '' || normalised.endsWith('\r\n') ? normalised : normalised + '\r\n';
+      assert.equal(received, expected, `case ${i}: ${JSON.stringify(input)}`);
     }
   });
 });

@@ -10,6 +10,8 @@ export interface BenchServer {
   endpoints: Record<string, { host: string; port: number }>;
   /** Peak resident set size of the server process so far, in MiB (VmHWM). */
   peakRssMiB(): number;
+  /** Resolves when the server has logged a line containing `text` (the last 1000 lines are kept). */
+  waitForLog(text: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -32,19 +34,29 @@ export async function startBenchServer(
   await beforeStart?.(cfg);
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
   const child = spawn(process.execPath, [...profile, 'bin/postamt.js', '-c', cfg, 'serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const recent: string[] = [];
+  const waiters: Array<{ text: string; resolve: (line: string) => void }> = [];
   await new Promise<void>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    rl.on('line', (l) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      recent.push(l);
+      if (recent.length > 1000) recent.shift();
       if (l.includes('postamt service running')) resolve();
+      for (const w of waiters.filter((x) => l.includes(x.text))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(l);
+      }
     });
     child.once('exit', (c) => reject(new Error(`server exited with ${c}`)));
   });
-  child.stdout!.resume();
   const endpoints = (JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8')) as { endpoints: BenchServer['endpoints'] }).endpoints;
   return {
     dir,
     child,
     endpoints,
+    waitForLog: (text) => {
+      const seen = recent.find((l) => l.includes(text));
+      return seen !== undefined ? Promise.resolve(seen) : new Promise((resolve) => waiters.push({ text, resolve }));
+    },
     peakRssMiB: () => {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);

@@ -8,6 +8,8 @@ import { registerStore } from './commands/store.js';
 import { registerPki } from './commands/pki.js';
 import { registerDirectory } from './commands/directory.js';
 import { registerMessage } from './commands/message.js';
+import { registerIntegration } from './commands/integration.js';
+import { registerMailin } from './commands/mailin.js';
 
 export function buildProgram(): Command {
   const program = new Command('postamt')
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
   registerPki(program);
   registerDirectory(program);
   registerMessage(program);
+  registerIntegration(program);
+  registerMailin(program);
   program.addHelpText(
     'after',
     `
@@ -32,6 +36,7 @@ Environment:
   POSTAMT_DATABASE_URL  database URL, e.g. postgres://user:secret@host/db (overrides database.url)
   POSTAMT_LOG_LEVEL     log level
   POSTAMT_TLS_CERT, POSTAMT_TLS_KEY  TLS certificate and key (PEM files)
+  POSTAMT_INTEGRATION_PASSWORD  password of the Application Integration endpoint
 
 Examples:
   postamt start                                  run the demo on loopback
@@ -41,7 +46,9 @@ Examples:
   postamt directory import vzd.ldif              load directory entries (all or nothing)
   postamt directory cert add 1-20014711 enc.pem  publish an encryption certificate
   postamt message seal brief.eml --from-identity data/pki/praxis-a --to-cert data/pki/praxis-b/enc.pem --out sealed.eml
-  postamt message open sealed.eml --key data/pki/praxis-b/enc.key --trust data/pki/ca.pem`,
+  echo -n "$PW" | postamt integration test --source users --user anna --password-stdin
+  postamt message open sealed.eml --key data/pki/praxis-b/enc.key --trust data/pki/ca.pem
+  postamt mailin add approvals@praxis.example --name "OA approvals"   a mail-in database (see postamt mailin --help)`,
   );
   return program;
 }

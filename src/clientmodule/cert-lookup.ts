@@ -126,7 +126,17 @@ export class CertificateLookup {
         connectTimeout: this.opts.timeoutMs,
         ...(this.opts.url.startsWith('ldaps:') ? { tlsOptions } : {}),
       });
-      if (this.opts.startTls && this.opts.url.startsWith('ldap:')) await client.startTLS(tlsOptions);
+      // Connected before anyone else may use it: ldapts opens a socket per request while a
+      // client is not yet connected, so concurrent first lookups would each open one and all
+      // but the last would wait for answers on a socket it forgot. StartTLS connects; otherwise
+      // an anonymous bind (RFC 4513 section 5.1.1), which is what the searches run as anyway.
+      try {
+        if (this.opts.startTls && this.opts.url.startsWith('ldap:')) await client.startTLS(tlsOptions);
+        else await client.bind('', '');
+      } catch (err) {
+        await client.unbind().catch(() => undefined);
+        throw err;
+      }
       this.client = client;
       return client;
     })().finally(() => (this.connecting = null));

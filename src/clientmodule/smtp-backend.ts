@@ -71,26 +71,29 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
 
   async checkRecipient(address: string): Promise<void> {
     // KIM 1.5: recipients are accepted now and checked after DATA, when all are known.
-    if (!/^[^@\s]+@[^@\s]+$/.test(address)) throw new SmtpReply(553, '5.1.3', `<${address}>: not a valid mail address`);
+    if (!/^[^@\s<>]+@[^@\s<>]+$/.test(address)) throw new SmtpReply(553, '5.1.3', `<${address}>: not a valid mail address`);
   }
 
   async deliver(envelope: SmtpEnvelope, session: SmtpSession, body: AsyncIterable<Buffer>): Promise<string> {
     const s = this.sessions.get(session.id);
     if (!s) throw new SmtpReply(530, '5.7.0', 'Authentication required');
-    const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(c);
-    const message = Buffer.concat(chunks);
+    // The lookups need only the envelope: they run while the body is still arriving, and all
+    // at once (each is a cache hit or one LDAP round trip).
+    const addresses = unique(envelope.rcptTo);
+    const lookups = Promise.all([s.user.address, ...addresses].map((a) => this.lookup(a)));
+    lookups.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+    const message = await collect(body);
     const arrival = new Date();
     const log = this.opts.logger.child({ sid: session.id, from: s.user.address });
 
-    const senderCerts = await this.lookup(s.user.address);
-    if (senderCerts.length === 0) throw new SmtpReply(553, '5.7.1', `<${s.user.address}>: the sender has ${NO_CERT}; the message cannot be encrypted for the sender's own copy`);
+    const [senderCerts, ...rcptCerts] = await lookups;
+    if (senderCerts!.length === 0) throw new SmtpReply(553, '5.7.1', `<${s.user.address}>: the sender has ${NO_CERT}; the message cannot be encrypted for the sender's own copy`);
 
     const recipients: EnvelopeRecipient[] = [];
     const reachable: string[] = [];
     const dropped: DroppedRecipient[] = [];
-    for (const address of unique(envelope.rcptTo)) {
-      const certs = await this.lookup(address);
+    for (const [i, address] of addresses.entries()) {
+      const certs = rcptCerts[i]!;
       if (certs.length === 0) {
         dropped.push({ address, status: '5.7.0', diagnostic: NO_CERT });
         continue;
@@ -176,6 +179,17 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
       log.warn({ err: errorMessage(err), dropped: dropped.map((d) => d.address) }, 'could not deliver the DSN for dropped recipients');
     }
   }
+}
+
+/** The whole body as one buffer; copied only when it came in more than one chunk. */
+async function collect(body: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const c of body) {
+    chunks.push(c);
+    length += c.length;
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
 }
 
 function unique(addresses: string[]): string[] {

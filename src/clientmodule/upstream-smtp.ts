@@ -1,10 +1,11 @@
-import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { errorMessage } from '../core/index.js';
+import { SmtpClient, SmtpClientError, formatSmtpReply } from '../smtp/index.js';
 
 /**
  * One authenticated SMTP session from the client module to the mail service named in the KIM
- * user name (implicit TLS, as KIM's port 465). nodemailer's SMTPConnection does the protocol;
- * this wrapper gives it promises and sorts failures into what the client module answers the
- * primary system: unreachable (454), credentials rejected (535), or a refusal to pass on.
+ * user name (implicit TLS, as KIM's port 465). The SMTP client in src/smtp does the protocol;
+ * this wrapper sorts failures into what the client module answers the primary system:
+ * unreachable (454), credentials rejected (535), a refusal to pass on, or a broken session.
  */
 export interface UpstreamTarget {
   host: string;
@@ -38,92 +39,61 @@ export interface UpstreamSendResult {
 }
 
 export class UpstreamSmtp {
-  private closed = false;
-
-  private constructor(private readonly conn: SMTPConnection) {
-    conn.on('error', () => (this.closed = true));
-    conn.on('end', () => (this.closed = true));
-  }
+  private constructor(private readonly conn: SmtpClient) {}
 
   /** Connects over TLS and logs in. */
   static async open(target: UpstreamTarget, user: string, password: string): Promise<UpstreamSmtp> {
-    const conn = new SMTPConnection({
-      host: target.host,
-      port: target.port,
-      secure: true,
-      name: target.clientName,
-      connectionTimeout: target.timeoutMs,
-      greetingTimeout: target.timeoutMs,
-      socketTimeout: target.timeoutMs * 4,
-      tls: { ca: target.ca, rejectUnauthorized: target.rejectUnauthorized, minVersion: 'TLSv1.2', servername: isIp(target.host) ? undefined : target.host },
-      logger: false,
-    });
     const where = `${target.host}:${target.port}`;
-    // SMTPConnection reports connection failures as 'error' events, not through connect's
-    // callback; until the login is through, an error fails the opening.
-    let failOpen: (err: Error) => void = () => undefined;
-    const early = (err: Error) => failOpen(err);
-    conn.on('error', early);
+    let conn: SmtpClient;
     try {
-      await new Promise<void>((resolve, reject) => {
-        failOpen = (err) => reject(new UpstreamSmtpError('unreachable', `mail service ${where} is not reachable: ${err.message}`));
-        conn.connect((err) => (err ? failOpen(err) : resolve()));
-      });
-      await new Promise<void>((resolve, reject) => {
-        failOpen = (err) => reject(new UpstreamSmtpError('unreachable', `mail service ${where} failed during login: ${err.message}`));
-        conn.login({ user, pass: password }, (err) => {
-          if (!err) return resolve();
-          const e = err as SMTPConnection.SMTPError;
-          if (e.responseCode !== undefined && e.responseCode >= 500) reject(new UpstreamSmtpError('credentials', `mail service ${where} rejected the credentials`, e.responseCode, e.response));
-          else reject(new UpstreamSmtpError('unreachable', `mail service ${where} could not authenticate: ${err.message}`, e.responseCode));
-        });
+      conn = await SmtpClient.connect({
+        host: target.host,
+        port: target.port,
+        tls: 'implicit',
+        ca: target.ca,
+        rejectUnauthorized: target.rejectUnauthorized,
+        clientName: target.clientName,
+        timeoutMs: target.timeoutMs,
+        dataTimeoutMs: target.timeoutMs * 4,
       });
     } catch (err) {
-      conn.close();
-      throw err;
+      throw new UpstreamSmtpError('unreachable', `mail service ${where} is not reachable: ${errorMessage(err)}`);
     }
-    conn.off('error', early);
+    try {
+      await conn.login(user, password);
+    } catch (err) {
+      conn.close();
+      const reply = err instanceof SmtpClientError ? err.reply : undefined;
+      if (reply && reply.code >= 500) throw new UpstreamSmtpError('credentials', `mail service ${where} rejected the credentials`, reply.code, formatSmtpReply(reply));
+      throw new UpstreamSmtpError('unreachable', `mail service ${where} could not authenticate: ${errorMessage(err)}`, reply?.code);
+    }
     return new UpstreamSmtp(conn);
   }
 
   get usable(): boolean {
-    return !this.closed && !(this.conn as unknown as { destroyed?: boolean }).destroyed;
+    return this.conn.usable;
   }
 
-  /** Sends one message; resolves with per-recipient results once the service answered DATA. */
-  send(from: string, to: string[], message: Buffer): Promise<UpstreamSendResult> {
-    return new Promise((resolve, reject) => {
-      this.conn.send({ from, to }, message, (err, info) => {
-        if (err) {
-          const e = err as SMTPConnection.SMTPError;
-          if (e.responseCode === undefined) {
-            this.closed = true;
-            return reject(new UpstreamSmtpError('broken', `the session to the mail service broke: ${e.message}`));
-          }
-          // All recipients refused, or MAIL/DATA refused: the service's own words go back.
-          return reject(new UpstreamSmtpError('rejected', e.response ?? e.message, e.responseCode, e.response));
-        }
-        const rejected = (info.rejectedErrors ?? []).map((r) => ({
-          address: (r as SMTPConnection.SMTPError & { recipient?: string }).recipient ?? '',
-          response: r.response ?? r.message,
-          code: r.responseCode,
-        }));
-        resolve({ accepted: info.accepted.map(String), rejected, response: info.response });
-      });
-    });
+  /** Sends one message; resolves with per-recipient results once the service answered the data. */
+  async send(from: string, to: string[], message: Buffer): Promise<UpstreamSendResult> {
+    try {
+      const r = await this.conn.send(from, to, message);
+      return {
+        accepted: r.accepted,
+        rejected: r.rejected.map((x) => ({ address: x.address, response: formatSmtpReply(x.reply), code: x.reply.code })),
+        response: formatSmtpReply(r.reply),
+      };
+    } catch (err) {
+      if (err instanceof SmtpClientError && err.kind === 'rejected' && err.reply) {
+        // All recipients refused, or MAIL/DATA refused: the service's own words go back.
+        const response = formatSmtpReply(err.reply);
+        throw new UpstreamSmtpError('rejected', response, err.reply.code, response);
+      }
+      throw new UpstreamSmtpError('broken', `the session to the mail service broke: ${errorMessage(err)}`);
+    }
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      this.conn.quit();
-    } catch {
-      this.conn.close();
-    }
+    void this.conn.quit();
   }
-}
-
-function isIp(host: string): boolean {
-  return /^[0-9.]+$/.test(host) || host.includes(':');
 }

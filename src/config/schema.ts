@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { integrationSchema } from './integration.js';
 
 /**
  * The whole of postamt.yaml. Every limit has a safe default, so an empty file is a valid
@@ -223,6 +224,66 @@ export const konnektorSchema = z
   })
   .strict();
 
+/**
+ * Mail-in databases and their agents (docs/mailin.md). Every limit an agent could overrun has
+ * a default here; per-agent timeouts are bounded by `maxTimeoutMs`.
+ */
+export const mailinSchema = z
+  .object({
+    /** Server-wide switch for before-delivery agents (Domino lets the administrator turn them off); off: mail is filed unseen. */
+    beforeDelivery: z.boolean().default(true),
+    /** Time limit of an agent run when the agent does not set its own (Domino's default is 30 s). */
+    defaultTimeoutMs: z.number().int().min(100).default(30_000),
+    maxTimeoutMs: z.number().int().min(100).default(600_000),
+    worker: z
+      .object({
+        /** Whether this node runs after-delivery jobs (several nodes on one PostgreSQL may all do). */
+        enabled: z.boolean().default(true),
+        /** Jobs run at once by this node. */
+        concurrency: z.number().int().min(1).max(256).default(8),
+        /** How often the queue is looked at when nothing woke the worker (other nodes' mail, retries). */
+        pollIntervalMs: z.number().int().min(10).default(1000),
+        /** A claimed job is given back to the queue after the agent's time limit plus this (a crashed node). */
+        leaseMarginMs: z.number().int().min(10).default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    retry: z
+      .object({
+        /** Waits after the 1st, 2nd, … failed attempt; the last one repeats. */
+        scheduleMs: z.array(z.number().int().min(0)).min(1).default([60_000, 300_000, 900_000, 3_600_000, 14_400_000]),
+        /** Attempts before a job is given up (state `dead`; `postamt mailin retry` runs it again). */
+        maxAttempts: z.number().int().min(1).default(6),
+      })
+      .strict()
+      .prefault({}),
+    webhook: z
+      .object({
+        /** Host names (or IP literals) webhooks and scripts' http calls may reach; empty: any. */
+        allowHosts: z.array(z.string().min(1)).default([]),
+        /** Attachments up to this size are sent inline (base64); larger ones by name, type, size and hash only. */
+        inlineAttachmentMaxBytes: z.number().int().min(0).default(1024 * 1024),
+        /** Raw MIME (base64) is sent only for agents with include-raw and messages up to this size. */
+        rawMaxBytes: z.number().int().min(0).default(10 * 1024 * 1024),
+        /** Largest answer read from a webhook; beyond it the run fails. */
+        maxResponseBytes: z.number().int().min(1024).default(64 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    script: z
+      .object({
+        /** V8 heap limits of the worker thread a script agent runs in. */
+        maxOldGenerationSizeMb: z.number().int().min(8).default(64),
+        maxYoungGenerationSizeMb: z.number().int().min(1).default(16),
+        stackSizeMb: z.number().int().min(1).default(4),
+      })
+      .strict()
+      .prefault({}),
+    /** Longest text body kept in the document row (the raw message always has all of it). */
+    textMaxBytes: z.number().int().min(0).default(256 * 1024),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Where the SQLite file, blobs, TLS material and endpoints.json live. */
@@ -290,6 +351,8 @@ export const configSchema = z
     directory: directorySchema.prefault({}),
     konnektor: konnektorSchema.prefault({}),
     clientModule: clientModuleSchema.prefault({}),
+    integration: integrationSchema.prefault({}),
+    mailin: mailinSchema.prefault({}),
   })
   .strict();
 
@@ -300,3 +363,4 @@ export type HttpConfig = z.infer<typeof httpSchema>;
 export type DirectoryConfig = z.infer<typeof directorySchema>;
 export type KonnektorConfig = z.infer<typeof konnektorSchema>;
 export type ClientModuleConfig = z.infer<typeof clientModuleSchema>;
+export type MailinConfig = z.infer<typeof mailinSchema>;

@@ -10,3 +10,8 @@ export function isLoopback(address: string): boolean {
   const v4 = a.startsWith('::ffff:') ? a.slice(7) : a;
   return isIPv4(v4) && v4.startsWith('127.');
 }
+
+/** Whether a configured listen host is loopback: a loopback address or the name `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  return host.toLowerCase() === 'localhost' || isLoopback(host);
+}

@@ -11,6 +11,14 @@ export class EntryCache {
 
   constructor(private readonly maxEntries: number) {}
 
+  get capacity(): number {
+    return Math.max(0, this.maxEntries);
+  }
+
+  has(id: number): boolean {
+    return this.entries.has(id);
+  }
+
   get(id: number): DirEntry | undefined {
     const e = this.entries.get(id);
     if (e) {

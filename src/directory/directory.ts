@@ -9,6 +9,7 @@ import { buildAttributes, checkCardinality, checkCertificate, certificateFingerp
 import { compileFilter, type Matchable } from './match.js';
 import { planFilter, candidateSql, type IndexTerm } from './plan.js';
 import { EntryCache } from './cache.js';
+import { EqualityIndex, HOT_ATTRIBUTES } from './equality-index.js';
 import { equalityKey } from './normalise.js';
 import * as repo from './repo.js';
 import { baseMatchable, entryMatchable } from './views.js';
@@ -60,6 +61,21 @@ export interface CertificateInfo {
 const localGenerations = new WeakMap<object, { gen: number }>();
 
 const SCAN_BATCH = 256;
+/** Rows per query while warming: short enough that searches in between are not held up for long. */
+const WARM_BATCH = 2000;
+/** Warming takes at most this share of the time after changes (it runs again only after 9× its own duration). */
+const WARM_DUTY = 0.1;
+
+interface Warming {
+  stopped: boolean;
+  timer: NodeJS.Timeout | undefined;
+  running: Promise<void> | undefined;
+  /** The cache was cleared while a warm-up ran: run again when it ends. */
+  again: boolean;
+  lastMs: number;
+  lastEnd: number;
+  waiters: Array<() => void>;
+}
 
 /**
  * The VZD directory: entries in the store, searches (plan, scan, match), management and the
@@ -86,6 +102,9 @@ export class Directory {
   /** The last base DN string seen to name the container (clients send the same one again and again). */
   private lastBaseString: string | undefined;
   private baseMatch: Matchable | undefined;
+  /** The hot attributes' equality keys in memory; undefined while (re)building after a change. */
+  private index: EqualityIndex | undefined;
+  private warming: Warming | undefined;
 
   constructor(store: { db: Kysely<Database>; dialect: Dialect }, options: DirectoryOptions) {
     this.db = store.db;
@@ -108,8 +127,12 @@ export class Directory {
     this.seenGen = shared.gen;
   }
 
-  dnOf(e: Pick<DirEntry, 'uid'>): string {
-    return `uid=${escapeDnValue(e.uid)},${this.baseDn}`;
+  dnOf(e: Pick<DirEntry, 'uid' | 'answers'>): string {
+    if (e.answers?.dn !== undefined) return e.answers.dn;
+    const dn = `uid=${escapeDnValue(e.uid)},${this.baseDn}`;
+    // Only stored entries (in the cache, immutable) carry the memo.
+    if ('id' in e && (e as DirEntry).id > 0) ((e as DirEntry).answers ??= {}).dn = dn;
+    return dn;
   }
 
   // ---------------------------------------------------------------- cache freshness
@@ -123,6 +146,15 @@ export class Directory {
   private clearCache(): void {
     this.cache.clear();
     this.cacheGen++;
+    this.index = undefined;
+    if (this.warming) this.scheduleWarm();
+  }
+
+  /** A version read from the store: anything cached under another version goes. */
+  private noteVersion(v: number): void {
+    if (v === this.version) return;
+    this.version = v;
+    this.clearCache();
   }
 
   /** Clears the cache if this process or (checked every cacheCheckMs) another node changed the data. */
@@ -134,14 +166,120 @@ export class Directory {
     if (Date.now() - this.checkedAt < this.checkMs) return;
     this.checking ??= (async () => {
       const started = Date.now();
-      const v = await repo.readVersion(this.db, this.dialect);
-      if (v !== this.version) {
-        this.version = v;
-        this.clearCache();
-      }
+      this.noteVersion(await repo.readVersion(this.db, this.dialect));
       this.checkedAt = started;
     })().finally(() => (this.checking = undefined));
     await this.checking;
+  }
+
+  // ---------------------------------------------------------------- warming (servers)
+
+  /**
+   * Keeps the equality index of the hot attributes and the entry cache (up to cacheEntries,
+   * in id order) filled, rebuilding both after every change in the background; until a
+   * rebuild is done, searches take the SQL path. For servers; one-shot commands do not call it.
+   */
+  keepWarm(): void {
+    if (this.warming || this.cache.capacity <= 0) return;
+    this.warming = { stopped: false, timer: undefined, running: undefined, again: false, lastMs: 0, lastEnd: 0, waiters: [] };
+    this.scheduleWarm();
+  }
+
+  /** Stops warming and waits for a warm-up in progress (before the store closes). */
+  async stopWarm(): Promise<void> {
+    const w = this.warming;
+    if (!w) return;
+    w.stopped = true;
+    clearTimeout(w.timer);
+    await w.running;
+    for (const r of w.waiters.splice(0)) r();
+  }
+
+  /** Resolves when the index is built for what the store holds now (tests, benchmarks). */
+  async warmed(): Promise<void> {
+    await this.fresh();
+    const w = this.warming;
+    if (!w || w.stopped || this.index) return;
+    await new Promise<void>((resolve) => w.waiters.push(resolve));
+  }
+
+  /** True when equality searches on the hot attributes are answered from memory right now. */
+  get isWarm(): boolean {
+    return this.index !== undefined && this.shared.gen === this.seenGen;
+  }
+
+  private scheduleWarm(): void {
+    const w = this.warming!;
+    if (w.stopped || w.timer) return;
+    if (w.running) {
+      w.again = true;
+      return;
+    }
+    const delay = Math.max(0, w.lastEnd + ((1 - WARM_DUTY) / WARM_DUTY) * w.lastMs - Date.now());
+    w.timer = setTimeout(() => {
+      w.timer = undefined;
+      const started = Date.now();
+      w.running = this.warmOnce(w)
+        .catch(() => {
+          // the store went away or failed: the SQL path still answers; try again later
+          w.again = true;
+        })
+        .finally(() => {
+          w.running = undefined;
+          w.lastEnd = Date.now();
+          w.lastMs = Math.max(w.lastEnd - started, 100);
+          if (this.index || w.stopped) for (const r of w.waiters.splice(0)) r();
+          if (w.again && !w.stopped) {
+            w.again = false;
+            this.scheduleWarm();
+          }
+        });
+    }, delay);
+  }
+
+  /**
+   * Builds the index from dir_values and loads entries into the cache. The index is installed
+   * only when the store's version was the same before and after and nothing cleared the cache
+   * meanwhile, so it is exactly the version the cache holds.
+   */
+  private async warmOnce(w: Warming): Promise<void> {
+    this.noteVersion(await repo.readVersion(this.db, this.dialect));
+    w.again = false;
+    const v = this.version;
+    const gen = this.cacheGen;
+    const live = (): boolean => !w.stopped && gen === this.cacheGen;
+    const index = new EqualityIndex();
+    for (const attr of HOT_ATTRIBUTES) {
+      let after: { norm: string; id: number } | undefined;
+      for (;;) {
+        const rows = await repo.valuesAfter(this.db, this.dialect, attr, after, WARM_BATCH);
+        if (!live()) return;
+        for (const r of rows) index.add(attr, r.norm, Number(r.entry_id));
+        if (rows.length < WARM_BATCH) break;
+        const last = rows[rows.length - 1]!;
+        after = { norm: last.norm, id: Number(last.entry_id) };
+      }
+    }
+    index.finish();
+    let lastId = 0;
+    for (let loaded = 0; loaded < this.cache.capacity; ) {
+      const rows = await repo.entryRowsAfter(this.db, this.dialect, lastId, Math.min(WARM_BATCH, this.cache.capacity - loaded));
+      if (!live()) return;
+      for (const r of rows) {
+        const id = Number(r.id);
+        if (!this.cache.has(id)) this.cache.put(repo.rowToEntry(r));
+        lastId = id;
+      }
+      loaded += rows.length;
+      if (rows.length < WARM_BATCH) break;
+    }
+    const after = await repo.readVersion(this.db, this.dialect);
+    if (!live()) return;
+    if (after !== v) {
+      this.noteVersion(after); // changed meanwhile: clears and schedules another round
+      return;
+    }
+    this.index = index;
   }
 
   // ---------------------------------------------------------------- reads
@@ -165,6 +303,8 @@ export class Directory {
   }
 
   private async byUid(uid: string): Promise<DirEntry | undefined> {
+    const fromIndex = this.index?.ids('uid', repo.normUid(uid));
+    if (fromIndex) return (await this.loadByIds(fromIndex.slice(0, 1)))[0];
     const key = 'uid\0' + repo.normUid(uid);
     const cached = this.cache.lookup(key);
     if (cached) return (await this.loadByIds(cached))[0];
@@ -187,7 +327,10 @@ export class Directory {
       const uid = this.uidOfDn(k);
       return uid === undefined ? undefined : this.byUid(uid);
     }
-    return (await repo.entryByKey(this.db, this.dialect, 'telematik_norm', equalityKey('string', k)!)) ?? this.byUid(k);
+    const tkey = equalityKey('string', k)!;
+    const fromIndex = this.index?.ids('telematikID', tkey);
+    const byTelematik = fromIndex ? (await this.loadByIds(fromIndex.slice(0, 1)))[0] : await repo.entryByKey(this.db, this.dialect, 'telematik_norm', tkey);
+    return byTelematik ?? this.byUid(k);
   }
 
   async get(key: string): Promise<DirEntry> {
@@ -323,7 +466,18 @@ export class Directory {
     if (term.op === 'none') return;
     const batch = Math.min(1000, Math.max(limit + 1, 16));
     if (term.op === 'eq') {
-      // The hot path (mail=…, telematikID=…): ids from the lookup cache, or ids and rows in one query.
+      // The hot path (mail=…, telematikID=…): ids from the index in memory, from the lookup
+      // cache, or ids and rows in one query.
+      const fromIndex = this.index?.ids(term.attr, term.key);
+      if (fromIndex) {
+        let from = 0;
+        while (from < fromIndex.length && fromIndex[from]! <= afterId) from++;
+        for (let k = from; k < fromIndex.length; k += batch) {
+          if (signal?.aborted) return;
+          yield* await this.loadByIds(fromIndex.slice(k, k + batch));
+        }
+        return;
+      }
       const lookupKey = afterId === 0 ? `${term.attr}\0${term.key}` : undefined;
       const cached = lookupKey ? this.cache.lookup(lookupKey) : undefined;
       if (cached) {
@@ -442,6 +596,7 @@ export class Directory {
       }
       const updated: DirEntry = { ...current, attrs: { ...next.attrs, uid: [current.uid] }, certs: next.certs, modifiedAt: now };
       delete updated.norm;
+      delete updated.answers;
       await repo.updateEntry(trx, this.dialect, updated);
       return updated;
     }, ex);

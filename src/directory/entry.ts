@@ -17,6 +17,14 @@ export interface DirEntry {
   modifiedAt: number;
   /** Memo of normalised values for matching, filled lazily (entries are immutable once built). */
   norm?: Map<string, Array<string | null>>;
+  /** Memo of the entry as answers present it (its DN, encoded results per attribute selection); same lifetime rule. */
+  answers?: EntryAnswers;
+}
+
+export interface EntryAnswers {
+  dn?: string;
+  /** Keyed by the LDAP edge's compiled attribute selection (ldap-backend.ts). */
+  encoded?: Map<unknown, unknown>;
 }
 
 export interface EntryLimits {

@@ -1,6 +1,8 @@
-import type { LdapBackend, LdapEntry, LdapSearch } from '../ldap/backend.js';
-import { parseDn, normaliseDn } from '../wire/ldap/index.js';
+import type { LdapAttribute, LdapBackend, LdapEntry, LdapSearch } from '../ldap/backend.js';
+import { parseDn, normaliseDn, searchResultEntryOp } from '../wire/ldap/index.js';
+import type { DerNode } from '../wire/ber/index.js';
 import type { Directory } from './directory.js';
+import type { DirEntry } from './entry.js';
 import { compileSelection, type Selector } from './select.js';
 import { baseView, entryView } from './views.js';
 
@@ -10,6 +12,13 @@ export interface BindAccounts {
 }
 
 const SELECTOR_CACHE = 256;
+/** Encoded answers kept per entry (one per attribute selection seen, the oldest dropped). */
+const ANSWERS_PER_ENTRY = 4;
+
+interface Answer {
+  attributes: LdapAttribute[];
+  encoded: DerNode;
+}
 
 /**
  * The directory as the LDAP edge sees it.
@@ -59,11 +68,29 @@ export class DirectoryLdapBackend implements LdapBackend {
     const key = attributes.join('\0');
     let s = this.selectors.get(key);
     if (!s) {
-      s = compileSelection(attributes);
+      s = compileSelection(attributes, key);
       if (this.selectors.size >= SELECTOR_CACHE) this.selectors.delete(this.selectors.keys().next().value!);
       this.selectors.set(key, s);
     }
     return s;
+  }
+
+  /**
+   * A stored entry's answer for a selection, built once: entries are immutable (a change makes
+   * a new entry object), so the same search for the same recipient costs no selection and no
+   * encoding the next time. The DER tree references the entry's values; nothing is copied.
+   */
+  private answer(e: DirEntry, dn: string, selector: Selector, typesOnly: boolean): Answer {
+    const memo = ((e.answers ??= {}).encoded ??= new Map()) as Map<unknown, Answer>;
+    const key = typesOnly ? `t\0${selector.key}` : selector.key;
+    let a = memo.get(key);
+    if (!a) {
+      const attributes = selector.select(entryView(e, dn), typesOnly);
+      a = { attributes, encoded: searchResultEntryOp(dn, attributes) };
+      if (memo.size >= ANSWERS_PER_ENTRY) memo.delete(memo.keys().next().value);
+      memo.set(key, a);
+    }
+    return a;
   }
 
   async *search(req: LdapSearch): AsyncIterable<LdapEntry> {
@@ -71,8 +98,12 @@ export class DirectoryLdapBackend implements LdapBackend {
     const d = this.directory;
     const hits = d.search({ baseDn: req.baseDn, scope: req.scope, filter: req.filter, limit: req.limit, signal: req.signal, ...(req.after !== undefined ? { after: req.after } : {}) });
     for await (const hit of hits) {
-      const view = hit.kind === 'base' ? baseView(d.baseRdn.type, d.baseRdn.value, hit.dn) : entryView(hit.entry, hit.dn);
-      yield { dn: hit.dn, attributes: selector.select(view, req.typesOnly), resumeKey: hit.resumeKey };
+      if (hit.kind === 'base') {
+        yield { dn: hit.dn, attributes: selector.select(baseView(d.baseRdn.type, d.baseRdn.value, hit.dn), req.typesOnly), resumeKey: hit.resumeKey };
+        continue;
+      }
+      const a = this.answer(hit.entry, hit.dn, selector, req.typesOnly);
+      yield { dn: hit.dn, attributes: a.attributes, encoded: a.encoded, resumeKey: hit.resumeKey };
     }
   }
 }

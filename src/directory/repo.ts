@@ -180,3 +180,18 @@ export async function entryByKey(ex: Executor, dialect: Dialect, column: 'uid_no
   const rows = await run<DirEntryRow>(ex, dialect, `select ${ENTRY_COLUMNS} from dir_entries where ${column} = ?${lock}`, [key]);
   return rows[0] ? rowToEntry(rows[0]) : undefined;
 }
+
+/**
+ * One batch of an attribute's index rows in (norm, entry_id) order after a position (keyset
+ * paging on the dir_values_lookup index; row values work on SQLite and PostgreSQL).
+ */
+export async function valuesAfter(ex: Executor, dialect: Dialect, attr: string, after: { norm: string; id: number } | undefined, limit: number): Promise<Array<{ norm: string; entry_id: number }>> {
+  return after
+    ? run(ex, dialect, `select norm, entry_id from dir_values where attr = ? and (norm, entry_id) > (?, ?) order by norm, entry_id limit ${limit}`, [attr, after.norm, after.id])
+    : run(ex, dialect, `select norm, entry_id from dir_values where attr = ? order by norm, entry_id limit ${limit}`, [attr]);
+}
+
+/** One batch of entry rows in id order after `afterId` (undecoded: the caller may have them already). */
+export async function entryRowsAfter(ex: Executor, dialect: Dialect, afterId: number, limit: number): Promise<DirEntryRow[]> {
+  return run<DirEntryRow>(ex, dialect, `select ${ENTRY_COLUMNS} from dir_entries where id > ? order by id limit ${limit}`, [afterId]);
+}

@@ -24,10 +24,12 @@ type Want =
   | { kind: 'op'; name: (typeof OPERATIONAL)[number]; as: string };
 
 export interface Selector {
+  /** The requested list this selector was compiled from (a memo key). */
+  readonly key: string;
   select(view: EntryView, typesOnly: boolean): LdapAttribute[];
 }
 
-export function compileSelection(requested: string[]): Selector {
+export function compileSelection(requested: string[], key = requested.join('\0')): Selector {
   const listed = requested.map((r) => r.trim()).filter((r) => r !== '');
   const allUser = listed.length === 0 || listed.includes('*');
   const allOp = listed.includes('+');
@@ -58,6 +60,7 @@ export function compileSelection(requested: string[]): Selector {
   const includeExtras = allUser;
 
   return {
+    key,
     select(view, typesOnly) {
       const out: LdapAttribute[] = [];
       const push = (type: string, values: Array<string | Buffer>): void => {

@@ -2,3 +2,5 @@ export { createHttpServer, listenHttp, type HttpServerOptions } from './server.j
 export { registerAdminApi, resolveAdminToken, tokenMatches, type AdminApiOptions } from './admin.js';
 export { accountsAdminRoutes, type AccountsAdminView } from './admin/accounts.js';
 export { directoryAdminRoutes, type DirectoryAdminView } from './admin/directory.js';
+export { mailinAdminRoutes, type MailinAdminView } from './admin/mailin.js';
+export { integrationRoutes, type IntegrationBackend, type IntegrationEndpointOptions, type IntegrationListUser } from './integration.js';

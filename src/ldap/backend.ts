@@ -1,4 +1,5 @@
 import type { LdapFilter } from '../wire/ldap/filter-ast.js';
+import type { DerPart } from '../wire/ber/index.js';
 
 /**
  * What the LDAP edge needs from the directory. The edge owns sockets, TLS, BER, limits,
@@ -39,6 +40,11 @@ export interface LdapEntry {
   attributes: LdapAttribute[];
   /** An opaque, stable position in the result order, for paged results. */
   resumeKey: string;
+  /**
+   * The same entry as a SearchResultEntry protocolOp (wire/ldap searchResultEntryOp of dn and
+   * attributes), when the backend keeps it ready: the edge then only wraps it with the message ID.
+   */
+  encoded?: DerPart;
 }
 
 export interface LdapBackend {

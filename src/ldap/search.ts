@@ -1,4 +1,4 @@
-import { LDAP_OID, encodeMessages, formatFilter, searchResultDone, searchResultEntry, decodePagedResults, encodePagedResults, compareResponse, LdapDecodeError } from '../wire/ldap/index.js';
+import { LDAP_OID, ldapMessage, encodeMessages, formatFilter, searchResultDone, searchResultEntry, decodePagedResults, encodePagedResults, compareResponse, LdapDecodeError } from '../wire/ldap/index.js';
 import type { DerNode } from '../wire/ber/index.js';
 import type { LdapControl, LdapOperation } from '../wire/ldap/index.js';
 import { LdapResultCode, type LdapBackend, type LdapEntry } from './backend.js';
@@ -36,8 +36,13 @@ export class AbortReason {
  */
 export async function runSearch(ctx: SearchContext, messageId: number, op: SearchOp, controls: LdapControl[], ac: AbortController): Promise<OpOutcome> {
   const detail = { base: op.baseObject, scope: op.scope, filter: formatFilter(op.filter), entries: 0 };
+  // Entries not yet written; SearchResultDone goes out with them, so a small search is one socket write.
+  let batch: DerNode[] = [];
+  let batchBytes = 0;
   const done = (code: number, message = '', resultControls?: LdapControl[]): OpOutcome => {
-    ctx.write(encodeMessages([searchResultDone(messageId, { resultCode: code, diagnosticMessage: message }, resultControls)]));
+    batch.push(searchResultDone(messageId, { resultCode: code, diagnosticMessage: message }, resultControls));
+    ctx.write(encodeMessages(batch));
+    batch = [];
     return { result: resultName(code), ...detail };
   };
 
@@ -45,7 +50,7 @@ export async function runSearch(ctx: SearchContext, messageId: number, op: Searc
     const attrs = rootDseAttributes(ctx.rootDse, op.attributes, op.typesOnly);
     const all = rootDseAttributes(ctx.rootDse, ['*', '+'], false);
     if (rootDseMatches(op.filter, all)) {
-      ctx.write(encodeMessages([searchResultEntry(messageId, '', attrs)]));
+      batch.push(searchResultEntry(messageId, '', attrs));
       detail.entries = 1;
     }
     return done(LdapResultCode.success);
@@ -84,8 +89,6 @@ export async function runSearch(ctx: SearchContext, messageId: number, op: Searc
   const want = Math.min(pageSize, budget);
 
   const timer = setTimeout(() => ac.abort(new AbortReason('time')), timeMs);
-  let batch: DerNode[] = [];
-  let batchBytes = 0;
   let count = 0;
   let more = false;
   let last: LdapEntry | undefined;
@@ -116,7 +119,7 @@ export async function runSearch(ctx: SearchContext, messageId: number, op: Searc
       }
       count++;
       last = entry;
-      const node = searchResultEntry(messageId, entry.dn, entry.attributes);
+      const node = entry.encoded ? ldapMessage(messageId, entry.encoded) : searchResultEntry(messageId, entry.dn, entry.attributes);
       batch.push(node);
       batchBytes += node.contentLength;
       if (batchBytes >= BATCH_BYTES) await flush();
@@ -129,7 +132,6 @@ export async function runSearch(ctx: SearchContext, messageId: number, op: Searc
   detail.entries = count;
   const reason = ac.signal.aborted ? (ac.signal.reason as AbortReason | undefined)?.why ?? 'closed' : undefined;
   if (reason === 'abandon' || reason === 'closed' || reason === 'bind') return { result: 'abandoned', ...detail };
-  await flush();
   if (reason === 'time') return done(LdapResultCode.timeLimitExceeded, `time limit of ${timeMs} ms exceeded`);
   if (more && budget <= pageSize) {
     return done(LdapResultCode.sizeLimitExceeded, `size limit of ${sizeBudget} entries exceeded`, paged ? [encodePagedResults({ size: 0, cookie: Buffer.alloc(0) })] : undefined);

@@ -1,5 +1,6 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { openClientSocket, clientTlsOptions, ClientSocketError } from '../core/index.js';
 
 /**
  * A POP3 client (RFC 1939, STLS from RFC 2595), for the client module's upstream sessions
@@ -160,7 +161,7 @@ export class Pop3Client {
     plain.removeAllListeners('error');
     plain.removeAllListeners('close');
     this.socket = await new Promise<TLSSocket>((resolve, reject) => {
-      const s = tlsConnect({ socket: plain, ...tlsOptions(this.opts) }, () => resolve(s));
+      const s = tlsConnect({ socket: plain, ...clientTlsOptions(this.opts) }, () => resolve(s));
       s.once('error', (err) => reject(new Pop3ClientError('tls', `TLS handshake failed: ${err.message}`)));
     });
     this.attach(this.socket);
@@ -319,46 +320,11 @@ function unstuff(body: Buffer): Buffer {
   return Buffer.concat(parts);
 }
 
-function tlsOptions(opts: Pop3ClientOptions) {
-  return {
-    host: opts.host,
-    servername: opts.servername ?? (isIp(opts.host) ? undefined : opts.host),
-    ca: opts.ca,
-    cert: opts.cert,
-    key: opts.key,
-    rejectUnauthorized: opts.rejectUnauthorized ?? true,
-    minVersion: 'TLSv1.2' as const,
-  };
-}
-
-function isIp(host: string): boolean {
-  return /^[0-9.]+$/.test(host) || host.includes(':');
-}
-
-function openSocket(opts: Pop3ClientOptions): Promise<Socket | TLSSocket> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  return new Promise((resolve, reject) => {
-    const s =
-      opts.tls === 'implicit'
-        ? tlsConnect({ port: opts.port, ...tlsOptions(opts) }, () => done())
-        : netConnect({ host: opts.host, port: opts.port }, () => done());
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Pop3ClientError('timeout', `connecting to ${opts.host}:${opts.port} timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onError = (err: Error) => {
-      clearTimeout(timer);
-      // A TLS socket that failed verification is not closed by Node on its own.
-      s.destroy();
-      const tlsFailure = opts.tls === 'implicit' && /certificate|SSL|TLS|self.signed|altnames/i.test(err.message);
-      reject(new Pop3ClientError(tlsFailure ? 'tls' : 'network', `cannot connect to ${opts.host}:${opts.port}: ${err.message}`));
-    };
-    s.once('error', onError);
-    function done() {
-      clearTimeout(timer);
-      s.off('error', onError);
-      s.setNoDelay(true);
-      resolve(s);
-    }
-  });
+async function openSocket(opts: Pop3ClientOptions): Promise<Socket | TLSSocket> {
+  try {
+    return await openClientSocket(opts);
+  } catch (err) {
+    if (err instanceof ClientSocketError) throw new Pop3ClientError(err.kind, err.message);
+    throw err;
+  }
 }

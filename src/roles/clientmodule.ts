@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import { inDataDir } from '../config/index.js';
-import { LoginThrottle, Metrics, errorMessage, type Logger } from '../core/index.js';
+import { LoginThrottle, Metrics, errorMessage, isLoopbackHost, type Logger } from '../core/index.js';
 import { createKonnektor, loadTlsMaterial, type Konnektor, type TlsMaterial } from '../crypto/index.js';
 import { CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, PresentedSizeCache } from '../clientmodule/index.js';
 import { SmtpListener } from '../smtp/index.js';
@@ -23,9 +23,6 @@ export interface RunningClientModule {
   close(graceMs?: number): Promise<void>;
 }
 
-function isLoopback(host: string): boolean {
-  return host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
-}
 
 /**
  * The `clientmodule` role: SMTP (STARTTLS and implicit TLS) and POP3 (STLS and implicit TLS)
@@ -81,7 +78,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
       ['cm-smtps', cm.smtps, 'implicit'],
     ] as const) {
       if (!lc.enabled) continue;
-      const plaintextAuth = mode === 'starttls' && (cm.allowPlaintextAuth === 'always' || (cm.allowPlaintextAuth === 'loopback' && isLoopback(lc.host)));
+      const plaintextAuth = mode === 'starttls' && (cm.allowPlaintextAuth === 'always' || (cm.allowPlaintextAuth === 'loopback' && isLoopbackHost(lc.host)));
       const l = new SmtpListener({
         name,
         host: lc.host,

@@ -113,7 +113,8 @@ function demoClientModuleConfig(config: Config, ldapPort: number): Config {
  * certificates), and the user names their primary systems would configure.
  */
 export async function startDemo(config: Config, logger: Logger): Promise<RunningDemo> {
-  const service = await startService(config, logger);
+  // The demo serves the Application Integration endpoint, so an archive can be pointed at it at once.
+  const service = await startService({ ...config, integration: { ...config.integration, enabled: true } }, logger);
   let ldap: RunningDirectory | undefined;
   let cm: RunningClientModule | undefined;
   try {
@@ -143,6 +144,7 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
       accounts: creds.accounts,
       practices,
       adminToken: service.adminToken,
+      ...(service.integration.url ? { integration: { url: service.integration.url, ...service.integration.credentials } } : {}),
       tls: { fingerprint: service.tls.fingerprint, certificate: service.tls.certPath, origin: service.tls.origin },
     };
     const endpointsPath = writeEndpointsFile(config.dataDir, endpointsFile);

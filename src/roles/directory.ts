@@ -42,6 +42,16 @@ export async function startDirectory(config: Config, logger: Logger, parts: Dire
   const dc = config.directory;
   const directory = parts.directory ?? new Directory(parts.store, directoryOptions(dc));
   const backend = new DirectoryLdapBackend(directory, parts.accounts);
+  // A serving node keeps the hot equality keys and entries in memory (docs/directory.md, "Cache").
+  directory.keepWarm();
+  const warmStart = performance.now();
+  void directory.warmed().then(
+    () => {
+      logger.info({ ms: Math.round(performance.now() - warmStart), warm: directory.isWarm }, 'directory index and cache warm');
+      logger.flush(); // a milestone worth seeing now, not when the buffered log fills up
+    },
+    () => undefined,
+  );
   const tls = parts.tls ?? (await loadTlsMaterial(config, ['localhost', '127.0.0.1', '::1', config.service.hostname]));
   const throttle = parts.throttle ?? new LoginThrottle(config.service.loginThrottle);
   const metrics = parts.metrics ?? new Metrics();
@@ -62,6 +72,7 @@ export async function startDirectory(config: Config, logger: Logger, parts: Dire
     }
   } catch (err) {
     await Promise.all(servers.map(({ s }) => s.close(0)));
+    await directory.stopWarm();
     throw err;
   }
   return {
@@ -71,6 +82,7 @@ export async function startDirectory(config: Config, logger: Logger, parts: Dire
       await Promise.all(
         servers.map(({ name, s }) => s.close(graceMs).catch((err: unknown) => logger.warn({ listener: name, err: errorMessage(err) }, 'error while closing'))),
       );
+      await directory.stopWarm();
     },
   };
 }

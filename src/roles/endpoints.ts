@@ -36,6 +36,11 @@ export function formatEndpointTable(content: EndpointsFile): string {
     out.push('', 'accounts:');
     for (const a of content.accounts) out.push(`  ${a.address}  password: ${a.password}`);
   }
+  const integration = content.integration as { url: string; user: string; password: string } | undefined;
+  if (integration) {
+    out.push('', 'archive (MailStore "Application Integration"; POST cmd=list / cmd=auth, HTTP Basic):');
+    out.push(`  ${integration.url}  user: ${integration.user}  password: ${integration.password}`);
+  }
   const practices = (content.practices ?? []) as Array<{ address: string; password: string; smtpUser: string; pop3User: string }>;
   const cmSmtp = content.endpoints['cm-smtp'];
   const cmPop3 = content.endpoints['cm-pop3'];

@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
-import { Metrics, LoginThrottle, errorMessage } from '../core/index.js';
+import { Metrics, LoginThrottle, errorMessage, isLoopbackHost } from '../core/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../service/index.js';
@@ -8,10 +8,12 @@ import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
-import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes } from '../http/index.js';
+import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, mailinAdminRoutes } from '../http/index.js';
 import { Directory, DirectoryAccountFeed, DirectoryAdmin, directoryOptions } from '../directory/index.js';
+import { createMailin, type Mailin } from '../mailin/index.js';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Endpoint } from './endpoints.js';
+import { setupIntegration, type ServiceIntegration } from './integration.js';
 import { sql } from 'kysely';
 
 export interface RunningService {
@@ -20,6 +22,10 @@ export interface RunningService {
   mailboxes: Mailboxes;
   /** The VZD directory the accounts feed (mail, komLeData); the directory role serves it over LDAP. */
   directory: Directory;
+  /** Mail-in databases, agents, the job queue and its worker. */
+  mailin: Mailin;
+  /** User sources, own authentication, archive access; `url` is the Application Integration endpoint when enabled. */
+  integration: ServiceIntegration & { url?: string };
   metrics: Metrics;
   /** Failed logins per client address, shared by every protocol (the directory role's binds too). */
   throttle: LoginThrottle;
@@ -34,9 +40,6 @@ interface Closable {
   close(graceMs?: number): Promise<void>;
 }
 
-function isLoopback(host: string): boolean {
-  return host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
-}
 
 /**
  * The `service` role: store, SMTP (MX and submission), POP3 (STLS and implicit TLS) and the
@@ -61,6 +64,11 @@ export async function startService(config: Config, logger: Logger, existingStore
     accounts.onChange(new DirectoryAccountFeed(directory));
     const mailboxes = new Mailboxes(store.db, store.blobs);
     const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger);
+    // Mail-in databases: addresses whose mail becomes documents and triggers agents (docs/mailin.md).
+    const mailin = createMailin(store, accounts, config.mailin, logger);
+    // Archive integration: user sources, own authentication, archive user, journal (docs/integration.md).
+    const integration: ServiceIntegration & { url?: string } = await setupIntegration(config, store, accounts, logger, metrics);
+    closables.push({ name: 'integration-sources', c: { close: () => integration.close() } });
 
     // MX: mail from other providers, STARTTLS, no AUTH. Submission: implicit TLS, AUTH required.
     for (const [name, lc, mode] of [
@@ -79,7 +87,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         requireAuth: submission,
         hostname: svc.hostname,
         limits: svc.smtp,
-        backend: new ServiceSmtpBackend(mode, accounts, delivery),
+        backend: new ServiceSmtpBackend(mode, accounts, delivery, mailin.router, integration.smtp),
         logger,
         metrics,
         throttle,
@@ -88,7 +96,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       closables.push({ name, c: l });
       endpoints[name] = { host: lc.host, port: a.port, tls: submission ? 'implicit' : 'starttls' };
     }
-    const pop3Backend = new ServicePop3Backend(accounts, mailboxes);
+    const pop3Backend = new ServicePop3Backend(accounts, mailboxes, integration.pop3);
     for (const [name, lc, mode] of [
       ['pop3', svc.pop3.plain, 'plain'],
       ['pop3s', svc.pop3.tls, 'implicit'],
@@ -118,7 +126,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         logger,
         metrics,
         // TLS everywhere off loopback; on loopback plain HTTP keeps curl and Prometheus simple.
-        tls: isLoopback(svc.http.host) ? undefined : tls,
+        tls: isLoopbackHost(svc.http.host) ? undefined : tls,
         health: async () => {
           await sql`select 1`.execute(store.db);
           return { ok: true, checks: { database: 'ok' } };
@@ -128,11 +136,20 @@ export async function startService(config: Config, logger: Logger, existingStore
       const adminPlugins: FastifyPluginAsync[] = [
         accountsAdminRoutes(accounts),
         directoryAdminRoutes(new DirectoryAdmin(directory, config.directory.importMaxBytes)),
+        mailinAdminRoutes(mailin.admin),
       ];
       await registerAdminApi(app, { token: adminToken }, adminPlugins);
+      // MailStore's Application Integration endpoint: its own Basic credentials, outside /api.
+      if (integration.routes) await app.register(integration.routes);
       const a = await listenHttp(app, svc.http.host, svc.http.port);
+      if (integration.routes) integration.url = `${isLoopbackHost(svc.http.host) ? 'http' : 'https'}://${svc.http.host.includes(':') ? `[${svc.http.host}]` : svc.http.host}:${a.port}${integration.path}`;
       closables.push({ name: 'http', c: { close: () => app.close() } });
-      endpoints.http = { host: svc.http.host, port: a.port, tls: isLoopback(svc.http.host) ? 'none' : 'implicit' };
+      endpoints.http = { host: svc.http.host, port: a.port, tls: isLoopbackHost(svc.http.host) ? 'none' : 'implicit' };
+    }
+
+    if (config.mailin.worker.enabled) {
+      mailin.worker.start();
+      closables.push({ name: 'mailin-worker', c: { close: (graceMs) => mailin.worker.close(graceMs) } });
     }
 
     const stopMaintenance = startMaintenance(store, logger, { graceMs: svc.blobGcGraceMs, intervalMs: svc.blobGcIntervalMs });
@@ -143,6 +160,8 @@ export async function startService(config: Config, logger: Logger, existingStore
       accounts,
       mailboxes,
       directory,
+      mailin,
+      integration,
       metrics,
       throttle,
       tls,

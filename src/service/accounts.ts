@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { AccountRow, Database, DomainRow, BlobStore } from '../store/index.js';
+import { blobsInUse } from '../store/index.js';
 import { ConflictError, NotFoundError, UsageError } from '../core/index.js';
 import { hashPassword, verifyPassword, burnPasswordCheck } from './passwords.js';
 import { isValidDomain, normalizeDomain, parseAddress } from './addresses.js';
@@ -231,11 +232,9 @@ export class Accounts {
   }
 }
 
-/** Deletes those of `hashes` that no message refers to any more. */
+/** Deletes those of `hashes` that no message or mail-in document refers to any more. */
 export async function deleteUnreferencedBlobs(db: Kysely<Database>, blobs: BlobStore, hashes: string[]): Promise<void> {
   if (hashes.length === 0) return;
-  const stillUsed = new Set(
-    (await db.selectFrom('messages').select('blob_hash').where('blob_hash', 'in', hashes).execute()).map((r) => r.blob_hash),
-  );
+  const stillUsed = await blobsInUse(db, hashes);
   for (const h of hashes) if (!stillUsed.has(h)) await blobs.delete(h);
 }

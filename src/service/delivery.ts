@@ -3,6 +3,7 @@ import type { BlobStore } from '../store/index.js';
 import type { Logger } from '../core/index.js';
 import { formatReceived, formatReturnPath } from '../wire/smtp/index.js';
 import type { Mailboxes } from './mailboxes.js';
+import type { FilingPlan, RecipientHandler } from './recipient-handler.js';
 
 export interface InboundMessage {
   mailFrom: string;
@@ -18,6 +19,8 @@ export interface InboundMessage {
     tls?: { protocol: string; cipher: string };
   };
   body: AsyncIterable<Buffer>;
+  /** Recipients that are not mailboxes (mail-in databases), with who files them. */
+  handled?: { handler: RecipientHandler; recipients: string[] } | undefined;
 }
 
 export interface Accepted {
@@ -70,13 +73,35 @@ export class LocalDelivery {
       await writer.abort();
       throw err;
     }
+    const receivedAt = Date.now();
+    let plan: FilingPlan | undefined;
     try {
-      const messageIds = await this.mailboxes.file(blob, msg.accountIds);
+      // Before-delivery agents see the durable message before anything is committed; a refusal
+      // here files nothing for anyone (one DATA, one answer).
+      if (msg.handled && msg.handled.recipients.length > 0) {
+        plan = await msg.handled.handler.prepare({
+          queueId,
+          blob,
+          mailFrom: msg.mailFrom,
+          recipients: msg.handled.recipients,
+          allRecipients: msg.recipients,
+          receivedAt,
+        });
+      }
+      const messageIds = await this.mailboxes.file(blob, msg.accountIds, receivedAt, plan ? (trx) => plan!.file(trx) : undefined);
+      plan?.committed();
+      // Every mail-in recipient may have dropped the message (or filed an edited copy).
+      if (msg.accountIds.length === 0 && plan && !plan.usesBlob) await this.removeBlob(blob.hash);
       return { queueId, hash: blob.hash, size: blob.size, messageIds };
     } catch (err) {
+      await plan?.abandoned().catch((e: unknown) => this.logger.warn({ err: String(e) }, 'could not undo a mail-in filing plan'));
       // Nothing refers to the blob: remove it now rather than leave it to garbage collection.
-      await this.blobs.delete(blob.hash).catch((e: unknown) => this.logger.warn({ err: String(e) }, 'could not remove unfiled blob'));
+      await this.removeBlob(blob.hash);
       throw err;
     }
+  }
+
+  private async removeBlob(hash: string): Promise<void> {
+    await this.blobs.delete(hash).catch((e: unknown) => this.logger.warn({ err: String(e) }, 'could not remove unfiled blob'));
   }
 }

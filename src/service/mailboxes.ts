@@ -8,6 +8,8 @@ interface FileRequest {
   blob: { hash: string; size: number };
   accountIds: number[];
   now: number;
+  /** More work for the same transaction (mail-in documents and their jobs). */
+  also?: ((trx: Transaction<Database>) => Promise<void>) | undefined;
 }
 
 /** One message in a mailbox as POP3 sees it. */
@@ -48,8 +50,13 @@ export class Mailboxes {
     this.committer = new GroupCommit(db, (trx, req) => this.fileInto(trx, req));
   }
 
-  async file(blob: { hash: string; size: number }, accountIds: number[], now = Date.now()): Promise<number[]> {
-    return this.committer.submit({ blob, accountIds: [...new Set(accountIds)], now });
+  async file(
+    blob: { hash: string; size: number },
+    accountIds: number[],
+    now = Date.now(),
+    also?: (trx: Transaction<Database>) => Promise<void>,
+  ): Promise<number[]> {
+    return this.committer.submit({ blob, accountIds: [...new Set(accountIds)], now, also });
   }
 
   /** Files one message into every mailbox; runs inside a (group) transaction. */
@@ -77,6 +84,7 @@ export class Mailboxes {
         .executeTakeFirstOrThrow();
       ids.push(row.id);
     }
+    if (req.also) await req.also(trx);
     return ids;
   }
 

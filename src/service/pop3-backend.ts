@@ -2,6 +2,8 @@ import { Pop3MessageGoneError, type Pop3Backend, type Pop3LoginRequest, type Pop
 import type { Accounts } from './accounts.js';
 import type { Mailboxes, MailboxEntry } from './mailboxes.js';
 import { parseAddress } from './addresses.js';
+import type { LoginCheck } from './login-check.js';
+import type { Logger } from '../core/index.js';
 
 /**
  * The service's mailboxes as POP3 sees them. A login takes a snapshot of the mailbox (see the
@@ -9,21 +11,48 @@ import { parseAddress } from './addresses.js';
  * and deliveries may run side by side, and a message another session removed is reported as
  * gone instead of being served from a dangling blob.
  */
+export interface ServicePop3Options {
+  /** Who checks passwords (default: the accounts themselves; or a user source, integration/). */
+  logins?: LoginCheck;
+  /**
+   * The archive user: the one account that may name another account as SASL PLAIN
+   * authorization identity (RFC 4616) and so read (and, with DELE, empty) that mailbox.
+   */
+  archiveUser?: string;
+  logger?: Logger;
+}
+
 export class ServicePop3Backend implements Pop3Backend {
+  private readonly archiveUser: string | undefined;
+
   constructor(
     private readonly accounts: Accounts,
     private readonly mailboxes: Mailboxes,
-  ) {}
+    private readonly opts: ServicePop3Options = {},
+  ) {
+    this.archiveUser = opts.archiveUser ? parseAddress(opts.archiveUser)?.address : undefined;
+  }
 
   async login(req: Pop3LoginRequest): Promise<Pop3LoginResult> {
-    // Acting for another identity (archive access, RFC 4616 authzid) is not offered yet.
-    if (req.authzid !== undefined && parseAddress(req.authzid)?.address !== parseAddress(req.user)?.address) {
+    const user = parseAddress(req.user)?.address;
+    const target = req.authzid !== undefined ? parseAddress(req.authzid)?.address : user;
+    const actingFor = target !== user;
+    // Only the archive user may act for another account; for anyone else an authzid other
+    // than their own is refused before the password is looked at.
+    if (actingFor && (this.archiveUser === undefined || user !== this.archiveUser || target === undefined)) {
       return { ok: false, reason: 'credentials', message: 'authorization identity not permitted' };
     }
-    const account = await this.accounts.authenticate(req.user, req.password);
+    const account = await (this.opts.logins ?? this.accounts).authenticate(req.user, req.password);
     if (!account) return { ok: false, reason: 'credentials' };
-    const entries = await this.mailboxes.list(account.id);
-    return { ok: true, account: account.address, maildrop: new ServiceMaildrop(this.mailboxes, account.id, entries) };
+    let mailbox: { id: number; address: string } = account;
+    if (actingFor) {
+      const t = await this.accounts.find(target!);
+      if (!t) return { ok: false, reason: 'credentials', message: 'authorization identity not permitted' };
+      mailbox = t;
+      this.opts.logger?.info({ archiveUser: account.address, mailbox: t.address, remote: req.remoteAddress }, 'pop3 archive access');
+    }
+    const entries = await this.mailboxes.list(mailbox.id);
+    return { ok: true, account: mailbox.address, maildrop: new ServiceMaildrop(this.mailboxes, mailbox.id, entries) };
   }
 }
 

@@ -4,6 +4,15 @@ import type { Accounts } from './accounts.js';
 import { parseAddress } from './addresses.js';
 import { LocalDelivery } from './delivery.js';
 import { QuotaExceededError } from './mailboxes.js';
+import { DeliveryRefused, type RecipientHandler } from './recipient-handler.js';
+import { SmtpReply } from '../smtp/index.js';
+import type { LoginCheck } from './login-check.js';
+
+/** Archive integration: who checks AUTH, and the journal account that gets a copy of everything delivered. */
+export interface SmtpBackendIntegration {
+  logins?: LoginCheck;
+  journalAddress?: string;
+}
 
 /**
  * The service's mail policy behind both SMTP listeners.
@@ -16,11 +25,14 @@ export class ServiceSmtpBackend implements SmtpBackend {
     private readonly mode: 'mx' | 'submission',
     private readonly accounts: Accounts,
     private readonly delivery: LocalDelivery,
+    /** Mail-in databases, when the mailin module is wired in. */
+    private readonly handler?: RecipientHandler,
+    private readonly integration: SmtpBackendIntegration = {},
   ) {}
 
   async authenticate(username: string, password: string): Promise<string | null> {
     if (this.mode !== 'submission') return null;
-    const account = await this.accounts.authenticate(username, password);
+    const account = await (this.integration.logins ?? this.accounts).authenticate(username, password);
     return account ? account.address : null;
   }
 
@@ -39,7 +51,10 @@ export class ServiceSmtpBackend implements SmtpBackend {
     if (!parsed) throw replies.badAddress(address);
     if (!(await this.accounts.isLocalDomain(parsed.domain))) throw replies.relayDenied(address);
     const account = await this.accounts.find(parsed.address);
-    if (!account) throw replies.unknownUser(address);
+    if (!account) {
+      if (this.handler && (await this.handler.accepts(parsed.address))) return;
+      throw replies.unknownUser(address);
+    }
     if (account.disabled) throw replies.disabled(address);
     if (account.quotaBytes > 0) {
       const incoming = env.declaredSize ?? 0;
@@ -49,12 +64,15 @@ export class ServiceSmtpBackend implements SmtpBackend {
 
   async deliver(env: SmtpEnvelope, session: SmtpSession, body: AsyncIterable<Buffer>): Promise<string> {
     const ids: number[] = [];
+    const handled: string[] = [];
     for (const rcpt of env.rcptTo) {
       // Checked at RCPT time; looked up again because the account may have gone since.
       const account = await this.accounts.find(rcpt);
-      if (!account || account.disabled) throw replies.unknownUser(rcpt);
-      ids.push(account.id);
+      if (account && !account.disabled) ids.push(account.id);
+      else if (!account && this.handler && (await this.handler.accepts(rcpt.toLowerCase()))) handled.push(rcpt.toLowerCase());
+      else throw replies.unknownUser(rcpt);
     }
+    await this.addJournal(ids);
     try {
       const accepted = await this.delivery.accept({
         mailFrom: env.mailFrom,
@@ -68,11 +86,30 @@ export class ServiceSmtpBackend implements SmtpBackend {
           tls: session.tls,
         },
         body,
+        handled: this.handler && handled.length ? { handler: this.handler, recipients: handled } : undefined,
       });
       return `Ok: queued as ${accepted.queueId}`;
     } catch (err) {
-      if (err instanceof QuotaExceededError) throw replies.mailboxFull(err.address);
+      if (err instanceof QuotaExceededError) {
+        // A full journal is the platform's problem, not the sender's: temporary, and its address stays private.
+        if (err.address === this.integration.journalAddress?.toLowerCase()) throw new SmtpReply(452, '4.3.1', 'Insufficient system storage, try again later');
+        throw replies.mailboxFull(err.address);
+      }
+      if (err instanceof DeliveryRefused) throw new SmtpReply(err.smtpCode, err.enhanced, err.text);
       throw err;
     }
+  }
+
+  /**
+   * The journal copy is filed in the same transaction as the recipients' copies. Without its
+   * account the message is not taken (4.3.0, the sender retries): a journal with gaps would
+   * be worse than a delay.
+   */
+  private async addJournal(ids: number[]): Promise<void> {
+    const address = this.integration.journalAddress;
+    if (!address) return;
+    const journal = await this.accounts.find(address);
+    if (!journal) throw new SmtpReply(451, '4.3.0', 'Journal mailbox unavailable, try again later');
+    if (!ids.includes(journal.id)) ids.push(journal.id);
   }
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { BlobStore } from './blobs.js';
+import { blobsInUse } from './blob-refs.js';
 
 export interface GcResult {
   examined: number;
@@ -10,7 +11,7 @@ export interface GcResult {
 }
 
 /**
- * Deletes blobs no message refers to and that are older than `graceMs`. Such blobs are left by
+ * Deletes blobs no message or mail-in document refers to and that are older than `graceMs`. Such blobs are left by
  * a crash between the blob's fsync and the COMMIT that files it (the message was never
  * acknowledged). The grace period keeps blobs of deliveries still in flight.
  */
@@ -20,7 +21,7 @@ export async function collectGarbageBlobs(db: Kysely<Database>, blobs: BlobStore
   let batch: string[] = [];
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    const used = new Set((await db.selectFrom('messages').select('blob_hash').where('blob_hash', 'in', batch).execute()).map((r) => r.blob_hash));
+    const used = await blobsInUse(db, batch);
     for (const h of batch) {
       if (used.has(h)) continue;
       await blobs.delete(h);

@@ -4,4 +4,5 @@ export type { Database, DomainRow, AccountRow, MessageRow, DirEntryRow } from '.
 export type { Dialect } from './dialect.js';
 export { openStore, type Store } from './store.js';
 export { GroupCommit } from './group-commit.js';
+export { blobsInUse } from './blob-refs.js';
 export { collectGarbageBlobs, removeStaleTempFiles, type GcResult } from './blob-gc.js';

@@ -66,6 +66,89 @@ export interface DirStateTable {
   version: number;
 }
 
+/** A mail-in database (mailin/): an address whose mail becomes documents. */
+export interface MailinDbTable {
+  id: Generated<number>;
+  address: string;
+  domain: string;
+  name: string;
+  description: string;
+  created_at: number;
+}
+
+/** One message filed into a mail-in database: the raw message is the blob, the rest parsed fields. */
+export interface MailinDocumentTable {
+  id: Generated<number>;
+  /** The public id (webhook payload, API): known before the row exists, for before-delivery agents. */
+  uid: string;
+  db_id: number;
+  blob_hash: string;
+  size: number;
+  received_at: number;
+  queue_id: string;
+  mail_from: string;
+  /** JSON array of the envelope recipients. */
+  rcpt_to: string;
+  folder: string;
+  from_addr: string;
+  /** JSON array of addresses. */
+  to_addrs: string;
+  subject: string;
+  date: number | null;
+  message_id: string;
+  /** JSON object: X-KIM-* header name → value. */
+  kim: string;
+  text_body: string;
+  /** JSON array of {name, type, size, sha256}. */
+  attachments: string;
+}
+
+export interface MailinAgentTable {
+  id: Generated<number>;
+  db_id: number;
+  name: string;
+  trigger: 'before-delivery' | 'after-delivery';
+  kind: 'webhook' | 'script';
+  url: string | null;
+  secret: string | null;
+  script_path: string | null;
+  timeout_ms: number;
+  on_failure: 'tempfail' | 'accept';
+  include_raw: number;
+  created_at: number;
+}
+
+/** The durable queue of after-delivery runs; (agent_id, document_id) is unique. */
+export interface MailinJobTable {
+  id: Generated<number>;
+  agent_id: number;
+  document_id: number;
+  state: 'queued' | 'running' | 'done' | 'dead';
+  attempts: number;
+  next_run_at: number;
+  lease_until: number | null;
+  lease_token: string | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MailinRunTable {
+  id: Generated<number>;
+  agent_id: number;
+  db_id: number;
+  document_id: number | null;
+  document_uid: string;
+  job_id: number | null;
+  trigger: string;
+  attempt: number;
+  started_at: number;
+  ended_at: number;
+  outcome: string;
+  http_status: number | null;
+  error: string | null;
+}
+
 export interface Database {
   domains: DomainTable;
   accounts: AccountTable;
@@ -74,6 +157,11 @@ export interface Database {
   dir_entries: DirEntryTable;
   dir_values: DirValueTable;
   dir_state: DirStateTable;
+  mailin_dbs: MailinDbTable;
+  mailin_documents: MailinDocumentTable;
+  mailin_agents: MailinAgentTable;
+  mailin_jobs: MailinJobTable;
+  mailin_runs: MailinRunTable;
 }
 
 export type DomainRow = Selectable<DomainTable>;

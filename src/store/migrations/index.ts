@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import * as m001 from './001_core.js';
 import * as m002 from './002_directory.js';
+import * as m003 from './003_mailin.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -14,6 +15,7 @@ interface DialectMigration {
 const MIGRATIONS: Record<string, DialectMigration> = {
   '001_core': m001,
   '002_directory': m002,
+  '003_mailin': m003,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -10,6 +10,7 @@ export {
   resultMessage,
   bindResponse,
   searchResultEntry,
+  searchResultEntryOp,
   searchResultDone,
   compareResponse,
   extendedResponse,

@@ -61,6 +61,14 @@ export function compareResponse(messageId: number, result: LdapResultFields): De
 
 /** SearchResultEntry: the values are referenced, and copied once when the message is written. */
 export function searchResultEntry(messageId: number, dn: string, attributes: readonly PartialAttribute[]): DerNode {
+  return ldapMessage(messageId, searchResultEntryOp(dn, attributes));
+}
+
+/**
+ * The protocolOp of a SearchResultEntry alone: it does not depend on the message ID, so a
+ * server may build it once per entry and attribute selection and wrap it with ldapMessage.
+ */
+export function searchResultEntryOp(dn: string, attributes: readonly PartialAttribute[]): DerNode {
   const attrs: DerNode[] = new Array(attributes.length);
   for (let i = 0; i < attributes.length; i++) {
     const a = attributes[i]!;
@@ -68,7 +76,7 @@ export function searchResultEntry(messageId: number, dn: string, attributes: rea
     for (let j = 0; j < a.values.length; j++) vals[j] = derPrimitive(TAG.octetString, a.values[j]!);
     attrs[i] = derNode(TAG.sequence, [derUtf8(TAG.octetString, a.type), derNode(TAG.set, vals)]);
   }
-  return ldapMessage(messageId, derNode(TAG.applicationConstructed(OP.searchResultEntry), [derUtf8(TAG.octetString, dn), derNode(TAG.sequence, attrs)]));
+  return derNode(TAG.applicationConstructed(OP.searchResultEntry), [derUtf8(TAG.octetString, dn), derNode(TAG.sequence, attrs)]);
 }
 
 export interface ExtendedResponseFields extends LdapResultFields {

@@ -23,6 +23,7 @@ const CR = 0x0d;
 const LF = 0x0a;
 const NUL = 0x00;
 const CRLF = Buffer.from('\r\n');
+const LF_ONLY = Buffer.from('\n');
 
 export class DataChecker {
   private bytes = 0;
@@ -46,47 +47,74 @@ export class DataChecker {
   /**
    * Checks one chunk. Returns the bytes to keep (the chunk itself unless normalising), or
    * null once a violation was found; after that every call returns null.
+   *
+   * The chunk is walked a line at a time with `indexOf` (native memchr) for CR, LF and NUL
+   * rather than byte by byte in JavaScript: every message passes here once per hop, and a
+   * 100 KB body is ~1,300 lines but 100,000 bytes. The result is the same as a byte loop's:
+   * the first violation in byte order, with the line it is on.
    */
   push(chunk: Buffer): Buffer | null {
     if (this.violation) return null;
     this.bytes += chunk.length;
     if (this.bytes > this.opts.maxBytes) return this.fail({ kind: 'too-large', limit: this.opts.maxBytes });
     const normalize = this.opts.bareLineFeed === 'normalize';
-    let out: Buffer[] | null = normalize ? [] : null;
+    const max = this.opts.maxLineLength;
+    const len = chunk.length;
+    let out: Buffer[] | null = null;
     let copyFrom = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i]!;
-      if (this.pendingCr) {
-        this.pendingCr = false;
-        if (b === LF) {
-          this.endLine();
-          continue;
-        }
-        // CR not followed by LF: the CR was a bare one.
+    let pos = 0;
+    if (this.pendingCr && len > 0) {
+      this.pendingCr = false;
+      if (chunk[0] === LF) {
+        pos = 1;
+      } else {
+        // The CR that ended the previous chunk was a bare one.
         if (!normalize) return this.fail({ kind: 'bare-cr', line: this.lineNo });
-        // The CR itself was already copied; add the LF it lacked.
-        out!.push(chunk.subarray(copyFrom, i), Buffer.from([LF]));
-        copyFrom = i;
-        this.endLine();
+        // The CR itself was already passed on; add the LF it lacked.
+        out = [LF_ONLY];
       }
-      if (b === CR) {
-        this.pendingCr = true;
-        continue;
+      this.endLine();
+    }
+    // Positions of the next CR, LF and NUL at or after `pos` (-1: none left in the chunk).
+    const nul = chunk.indexOf(NUL, pos);
+    let cr = chunk.indexOf(CR, pos);
+    let lf = chunk.indexOf(LF, pos);
+    while (pos < len) {
+      if (cr !== -1 && cr < pos) cr = chunk.indexOf(CR, pos);
+      if (lf !== -1 && lf < pos) lf = chunk.indexOf(LF, pos);
+      const end = cr === -1 ? (lf === -1 ? len : lf) : lf === -1 ? cr : Math.min(cr, lf);
+      // [pos, end) is line content: no CR or LF in it, maybe a NUL.
+      if (nul !== -1 && nul < end) {
+        if (this.lineLength + (nul - pos) > max) return this.fail({ kind: 'line-too-long', limit: max, line: this.lineNo });
+        return this.fail({ kind: 'nul', line: this.lineNo });
       }
-      if (b === LF) {
+      this.lineLength += end - pos;
+      if (this.lineLength > max) return this.fail({ kind: 'line-too-long', limit: max, line: this.lineNo });
+      if (end === len) break;
+      if (end === lf) {
+        // An LF not consumed as the partner of a CR is a bare one.
         if (!normalize) return this.fail({ kind: 'bare-lf', line: this.lineNo });
-        out!.push(chunk.subarray(copyFrom, i), CRLF);
-        copyFrom = i + 1;
+        (out ??= []).push(chunk.subarray(copyFrom, end), CRLF);
+        copyFrom = pos = end + 1;
         this.endLine();
         continue;
       }
-      if (b === NUL) return this.fail({ kind: 'nul', line: this.lineNo });
-      if (++this.lineLength > this.opts.maxLineLength) {
-        return this.fail({ kind: 'line-too-long', limit: this.opts.maxLineLength, line: this.lineNo });
+      if (end + 1 === len) {
+        // Whether this CR is bare is decided by the next chunk (or by end()).
+        this.pendingCr = true;
+        break;
       }
+      if (chunk[end + 1] === LF) {
+        pos = end + 2;
+        this.endLine();
+        continue;
+      }
+      if (!normalize) return this.fail({ kind: 'bare-cr', line: this.lineNo });
+      (out ??= []).push(chunk.subarray(copyFrom, end + 1), LF_ONLY);
+      copyFrom = pos = end + 1;
+      this.endLine();
     }
     if (!out) return chunk;
-    if (copyFrom === 0) return chunk;
     out.push(chunk.subarray(copyFrom));
     return Buffer.concat(out);
   }
@@ -100,7 +128,7 @@ export class DataChecker {
     if (this.pendingCr) {
       this.pendingCr = false;
       if (this.opts.bareLineFeed !== 'normalize') return this.fail({ kind: 'bare-cr', line: this.lineNo });
-      return Buffer.from([LF]);
+      return Buffer.from(LF_ONLY);
     }
     return Buffer.alloc(0);
   }

@@ -1,0 +1,148 @@
+/**
+ * npm run bench:mailin — 10 KB messages over 16 pipelined SMTP sessions, durable (each 250
+ * means fsynced and committed), into:
+ *   1. a normal mailbox (plain delivery: the baseline);
+ *   2. a mail-in database with one after-delivery webhook to a receiver in this process:
+ *      msgs/s accepted, and p50/p99 from the 250 to the webhook's receipt;
+ *   3. a mail-in database with a before-delivery webhook to the same receiver: what the agent
+ *      adds to end-of-DATA→250 beyond the webhook's own time (measured at the receiver).
+ *   BENCH_MESSAGES=3000 BENCH_CONCURRENCY=16 npm run bench:mailin
+ */
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { startBenchServer, percentile } from './lib/server.js';
+import { smtpLoad, type LoadResult } from './lib/smtp-load.js';
+
+const N = Number(process.env.BENCH_MESSAGES ?? 3000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const SIZE = 10 * 1024;
+const SECRET = 'bench-secret-0123456789abcdef';
+
+function message(rcpt: string, tag: string, i: number): Buffer {
+  const head = `From: load@remote.test\r\nTo: ${rcpt}\r\nSubject: ${tag} ${i}\r\nMessage-ID: <${tag}${i}@remote.test>\r\n\r\n`;
+  const line = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n';
+  let body = '';
+  while (head.length + body.length + line.length <= SIZE) body += line;
+  return Buffer.from(head + body + '.\r\n');
+}
+
+/** The third party: records when each document arrived (by subject) and how long it spent answering. */
+async function startReceiver() {
+  const arrived = new Map<string, number>();
+  const handlerMs: number[] = [];
+  let waiter: { n: number; resolve(): void } | null = null;
+  const server = createServer((req, res) => {
+    const t0 = performance.now();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { subject: string };
+      arrived.set(doc.subject, performance.now());
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+      handlerMs.push(performance.now() - t0);
+      if (waiter && arrived.size >= waiter.n) waiter.resolve();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    arrived,
+    handlerMs,
+    waitFor: (n: number) => (arrived.size >= n ? Promise.resolve() : new Promise<void>((resolve) => (waiter = { n, resolve }))),
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
+function row(k: string, v: string): void {
+  console.log(`${k.padEnd(52)} ${v}`);
+}
+
+function summary(name: string, r: LoadResult): number {
+  const sorted = [...r.latencies].sort((a, b) => a - b);
+  const rate = (N - r.failed) / r.seconds;
+  row(`${name}: accepted`, `${N - r.failed} / ${N}`);
+  row(`${name}: msgs/s`, rate.toFixed(0));
+  row(`${name}: DATA→250 p50 / p99 (ms)`, `${percentile(sorted, 50).toFixed(2)} / ${percentile(sorted, 99).toFixed(2)}`);
+  return rate;
+}
+
+async function main(): Promise<void> {
+  console.log(`bench:mailin — ${N} messages of ${SIZE / 1024} KB per run, ${CONCURRENCY} connections, durable (fsync + commit per 250)`);
+  const rx = await startReceiver();
+  const server = await startBenchServer(
+    [{ address: 'box@bench.test', password: 'bench password 1' }],
+    `mailin:\n  worker:\n    concurrency: 32\n`,
+    async (cfg) => {
+      const cli = (...args: string[]) => execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+      cli('mailin', 'add', 'after@bench.test', '--name', 'after-delivery');
+      cli('mailin', 'agent', 'add', 'after@bench.test', '--trigger', 'after-delivery', '--webhook', rx.url, '--secret', SECRET);
+      cli('mailin', 'add', 'before@bench.test', '--name', 'before-delivery');
+      cli('mailin', 'agent', 'add', 'before@bench.test', '--trigger', 'before-delivery', '--webhook', rx.url, '--secret', SECRET);
+      cli('mailin', 'add', 'plain@bench.test', '--name', 'no agents');
+    },
+  );
+  try {
+    const port = server.endpoints['smtp-mx']!.port;
+    // Warm-up (JIT, connection pools, blob directories) so the runs compare like with like.
+    await smtpLoad({ port, n: 200, concurrency: CONCURRENCY, rcpt: 'box@bench.test', message: (i) => message('box@bench.test', 'warm', i) });
+
+    const plain = await smtpLoad({ port, n: N, concurrency: CONCURRENCY, rcpt: 'box@bench.test', message: (i) => message('box@bench.test', 'plain', i) });
+    const plainRate = summary('plain delivery (mailbox)', plain);
+
+    const noAgent = await smtpLoad({ port, n: N, concurrency: CONCURRENCY, rcpt: 'plain@bench.test', message: (i) => message('plain@bench.test', 'doc', i) });
+    summary('mail-in, no agent', noAgent);
+
+    const at250 = new Map<string, number>();
+    const before = rx.arrived.size;
+    const after = await smtpLoad({
+      port,
+      n: N,
+      concurrency: CONCURRENCY,
+      rcpt: 'after@bench.test',
+      message: (i) => message('after@bench.test', 'after', i),
+      accepted: (i, t) => at250.set(`after ${i}`, t),
+    });
+    const afterRate = summary('mail-in + after-delivery webhook', after);
+    const tDone = performance.now();
+    await rx.waitFor(before + N - after.failed);
+    const drain = (performance.now() - tDone) / 1000;
+    const toHook = [...at250].map(([s, t]) => rx.arrived.get(s)! - t).sort((a, b) => a - b);
+    row('mail-in + after-delivery: 250→webhook p50 / p99 (ms)', `${percentile(toHook, 50).toFixed(2)} / ${percentile(toHook, 99).toFixed(2)}`);
+    row('mail-in + after-delivery: last webhook after last 250 (s)', drain.toFixed(3));
+    row('mail-in + after-delivery: delivered end to end msgs/s', (N / (after.seconds + drain)).toFixed(0));
+    row('after-delivery throughput / plain (target ≥ 80%)', `${((afterRate / plainRate) * 100).toFixed(0)}%`);
+
+    rx.handlerMs.length = 0;
+    const beforeRun = await smtpLoad({ port, n: N, concurrency: CONCURRENCY, rcpt: 'before@bench.test', message: (i) => message('before@bench.test', 'before', i) });
+    summary('mail-in + before-delivery webhook', beforeRun);
+    const hookOwn = percentile([...rx.handlerMs].sort((a, b) => a - b), 50);
+    const p50 = (r: LoadResult) => percentile([...r.latencies].sort((a, b) => a - b), 50);
+    row("before-delivery: the webhook's own time p50 (ms)", hookOwn.toFixed(2));
+    row('16 connections: before-delivery adds to DATA→250 p50 beyond it (ms)', (p50(beforeRun) - p50(noAgent) - hookOwn).toFixed(2));
+    // The same comparison one message at a time: the agent's cost without queueing behind others.
+    const M = Math.min(N, 500);
+    const seqPlain = await smtpLoad({ port, n: M, concurrency: 1, rcpt: 'plain@bench.test', message: (i) => message('plain@bench.test', 'seq', i) });
+    rx.handlerMs.length = 0;
+    const seqBefore = await smtpLoad({ port, n: M, concurrency: 1, rcpt: 'before@bench.test', message: (i) => message('before@bench.test', 'seqb', i) });
+    const seqOwn = percentile([...rx.handlerMs].sort((a, b) => a - b), 50);
+    row(`1 connection, ${M} msgs: DATA→250 p50 no agent / before-delivery (ms)`, `${p50(seqPlain).toFixed(2)} / ${p50(seqBefore).toFixed(2)}`);
+    row('1 connection: added beyond the webhook\'s own time p50 (ms, target ≤ 5)', (p50(seqBefore) - p50(seqPlain) - seqOwn).toFixed(2));
+    row('server peak RSS (MiB)', server.peakRssMiB().toFixed(0));
+  } finally {
+    rx.close();
+    await server.stop();
+  }
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

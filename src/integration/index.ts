@@ -1,0 +1,12 @@
+export type { IntegrationUser, UserSource } from './types.js';
+export { CombinedSource } from './combined.js';
+export { createUserSource, createUserSources, type SourceParts } from './factory.js';
+export { SourceLoginCheck } from './login-check.js';
+export { AccountsSource } from './sources/accounts.js';
+export { FileSource, FILE_COLUMNS } from './sources/file.js';
+export { SqlSource, type SqlSourceOptions } from './sources/sql.js';
+export { LdapSource, type LdapSourceOptions } from './sources/ldap.js';
+export { RemoteSource, RemoteSourceError, type RemoteSourceOptions } from './sources/remote.js';
+export { verifyHash, hashKind, type HashKind } from './hashes/verify.js';
+export { shaCrypt, verifyShaCrypt, isShaCrypt } from './hashes/sha-crypt.js';
+export { resolveIntegrationPassword } from './credentials.js';

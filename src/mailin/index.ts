@@ -1,0 +1,11 @@
+export { createMailin, type Mailin } from './mailin.js';
+export { MailinAdmin, parseSince, type AddressBook, type Page } from './admin.js';
+export { MailinRouter } from './router.js';
+export { MailinWorker } from './worker.js';
+export { JobQueue, backoffMs, type RetryPolicy, type ClaimedJob } from './queue.js';
+export { checkAgentInput, MIN_SECRET_LENGTH, type AgentInput } from './agent-config.js';
+export { sign, verify, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature.js';
+export { applyHeaderChanges, checkHeaderChanges, HeaderEditError } from './header-edit.js';
+export { verdictFromJson, smtpText } from './verdict.js';
+export { parseDocument, toPayload } from './document.js';
+export type { Agent, MailinDb, Verdict, RunResult, DocumentPayload, Trigger } from './types.js';

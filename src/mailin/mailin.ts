@@ -1,0 +1,26 @@
+import type { Store } from '../store/index.js';
+import type { MailinConfig } from '../config/index.js';
+import type { Logger } from '../core/index.js';
+import { MailinAdmin, type AddressBook } from './admin.js';
+import { JobQueue } from './queue.js';
+import { MailinRouter } from './router.js';
+import { AgentRunner } from './runner.js';
+import { MailinWorker } from './worker.js';
+
+export interface Mailin {
+  /** The service's RecipientHandler for mail-in addresses. */
+  router: MailinRouter;
+  admin: MailinAdmin;
+  worker: MailinWorker;
+  queue: JobQueue;
+}
+
+/** The mail-in module's parts over one store; the worker is created but not started. */
+export function createMailin(store: Store, addresses: AddressBook, config: MailinConfig, logger: Logger): Mailin {
+  const runner = new AgentRunner(config);
+  const router = new MailinRouter(store.db, store.blobs, runner, config, logger);
+  const queue = new JobQueue(store.db, store.dialect, config.retry, config.worker.leaseMarginMs);
+  const worker = new MailinWorker(store.db, store.blobs, queue, runner, config.worker, logger);
+  router.onEnqueued(() => worker.wake());
+  return { router, admin: new MailinAdmin(store.db, store.blobs, addresses, config), worker, queue };
+}

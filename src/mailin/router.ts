@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import type { BlobStore, Database } from '../store/index.js';
+import type { MailinConfig } from '../config/index.js';
+import type { Logger } from '../core/index.js';
+import { blobsInUse } from '../store/index.js';
+import { DeliveryRefused, type FilingPlan, type HandledMessage, type RecipientHandler } from '../service/index.js';
+import { parseDocument, toPayload, type ParsedDocument } from './document.js';
+import { applyHeaderChanges } from './header-edit.js';
+import { recordRun, type RunRecord } from './runs.js';
+import { toAgent } from './rows.js';
+import type { AgentRunner } from './runner.js';
+
+interface Filing {
+  dbId: number;
+  uid: string;
+  blob: { hash: string; size: number };
+  parsed: ParsedDocument;
+  folder: string;
+  afterAgents: number[];
+  beforeRun?: RunRecord;
+}
+
+/**
+ * Mail for mail-in addresses, inside the service's delivery: the message's blob is durable,
+ * nothing is committed yet. For each mail-in recipient the before-delivery agent (if any) runs
+ * now and its verdict decides: reject or temporary failure refuses the whole message (the SMTP
+ * client gets the answer), drop files nothing, accept files the (possibly edited) document.
+ * The filing plan then inserts the documents, their after-delivery jobs and the run records
+ * in the delivery's own transaction, so the 250 means all of it is committed.
+ */
+export class MailinRouter implements RecipientHandler {
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly blobs: BlobStore,
+    private readonly runner: AgentRunner,
+    private readonly config: MailinConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Called after a COMMIT that enqueued jobs (the in-process worker wakes up). */
+  onEnqueued(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  async accepts(address: string): Promise<boolean> {
+    const row = await this.db.selectFrom('mailin_dbs').select('id').where('address', '=', address).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async prepare(msg: HandledMessage): Promise<FilingPlan> {
+    const raw = await this.blobs.get(msg.blob.hash, msg.blob.size);
+    const parsed = await parseDocument(raw);
+    const filings: Filing[] = [];
+    const dropped: RunRecord[] = [];
+    const extraBlobs: string[] = [];
+    try {
+      for (const address of msg.recipients) {
+        const dbRow = await this.db.selectFrom('mailin_dbs').select(['id', 'address']).where('address', '=', address).executeTakeFirst();
+        // Removed between RCPT and the end of DATA.
+        if (!dbRow) throw new DeliveryRefused(550, '5.1.1', `<${address}>: no such user here`);
+        const agents = (await this.db.selectFrom('mailin_agents').selectAll().where('db_id', '=', dbRow.id).orderBy('id').execute()).map(toAgent);
+        const before = this.config.beforeDelivery ? agents.find((a) => a.trigger === 'before-delivery') : undefined;
+        const filing: Filing = {
+          dbId: dbRow.id,
+          uid: randomUUID(),
+          blob: msg.blob,
+          parsed,
+          folder: '',
+          afterAgents: agents.filter((a) => a.trigger === 'after-delivery').map((a) => a.id),
+        };
+        if (before) {
+          const payload = toPayload(parsed, {
+            uid: filing.uid,
+            database: dbRow.address,
+            mailFrom: msg.mailFrom,
+            rcptTo: msg.allRecipients,
+            queueId: msg.queueId,
+            receivedAt: msg.receivedAt,
+            raw,
+            inlineMaxBytes: this.runner.inlineMaxBytes,
+            rawMaxBytes: this.runner.rawLimit(before),
+          });
+          const startedAt = Date.now();
+          const result = await this.runner.run(before, 'before-delivery', payload);
+          const run: RunRecord = {
+            agentId: before.id,
+            dbId: dbRow.id,
+            documentId: null,
+            documentUid: filing.uid,
+            jobId: null,
+            trigger: 'before-delivery',
+            attempt: 1,
+            startedAt,
+            endedAt: Date.now(),
+            result,
+          };
+          this.logger.info({ queueId: msg.queueId, mailin: dbRow.address, agent: before.id, outcome: result.outcome, verdict: result.verdict?.action, httpStatus: result.httpStatus, ms: run.endedAt - startedAt }, 'before-delivery agent');
+          const v = result.outcome === 'ok' ? result.verdict : undefined;
+          if (!v) {
+            if (before.onFailure === 'tempfail') {
+              await recordRun(this.db, run);
+              throw new DeliveryRefused(451, '4.3.0', `<${dbRow.address}>: mail-in agent unavailable, try again later`);
+            }
+            // on-failure accept: filed as it came, unseen by the agent.
+          } else if (v.action === 'reject') {
+            await recordRun(this.db, run);
+            throw new DeliveryRefused(v.code, v.enhanced, v.text);
+          } else if (v.action === 'drop') {
+            dropped.push(run);
+            continue;
+          } else {
+            if (v.headers && Object.keys(v.headers).length > 0) {
+              const edited = applyHeaderChanges(raw, v.headers);
+              filing.blob = await this.writeBlob(edited);
+              extraBlobs.push(filing.blob.hash);
+              filing.parsed = await parseDocument(edited);
+            }
+            if (v.folder !== undefined) filing.folder = v.folder;
+          }
+          filing.beforeRun = run;
+        }
+        filings.push(filing);
+      }
+    } catch (err) {
+      await this.removeUnused(extraBlobs);
+      throw err;
+    }
+    let enqueued = 0;
+    return {
+      file: async (trx) => {
+        for (const f of filings) enqueued += await this.fileOne(trx, f, msg);
+        for (const r of dropped) await recordRun(trx, r);
+      },
+      committed: () => {
+        if (enqueued > 0) for (const l of this.listeners) l();
+      },
+      abandoned: () => this.removeUnused(extraBlobs),
+      usesBlob: filings.some((f) => f.blob.hash === msg.blob.hash),
+    };
+  }
+
+  private async fileOne(trx: Transaction<Database>, f: Filing, msg: HandledMessage): Promise<number> {
+    const p = f.parsed;
+    const text = Buffer.byteLength(p.text) > this.config.textMaxBytes ? Buffer.from(p.text).subarray(0, this.config.textMaxBytes).toString('utf8') : p.text;
+    const doc = await trx
+      .insertInto('mailin_documents')
+      .values({
+        uid: f.uid,
+        db_id: f.dbId,
+        blob_hash: f.blob.hash,
+        size: f.blob.size,
+        received_at: msg.receivedAt,
+        queue_id: msg.queueId,
+        mail_from: msg.mailFrom,
+        rcpt_to: JSON.stringify(msg.allRecipients),
+        folder: f.folder,
+        from_addr: p.from,
+        to_addrs: JSON.stringify(p.to),
+        subject: p.subject,
+        date: p.date,
+        message_id: p.messageId,
+        kim: JSON.stringify(p.kim),
+        text_body: text,
+        attachments: JSON.stringify(p.attachments.map(({ name, type, size, sha256 }) => ({ name, type, size, sha256 }))),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    if (f.beforeRun) await recordRun(trx, { ...f.beforeRun, documentId: doc.id });
+    if (f.afterAgents.length > 0) {
+      await trx
+        .insertInto('mailin_jobs')
+        .values(
+          f.afterAgents.map((agentId) => ({
+            agent_id: agentId,
+            document_id: doc.id,
+            state: 'queued' as const,
+            attempts: 0,
+            next_run_at: msg.receivedAt,
+            lease_until: null,
+            lease_token: null,
+            last_error: null,
+            created_at: msg.receivedAt,
+            updated_at: msg.receivedAt,
+          })),
+        )
+        .execute();
+    }
+    return f.afterAgents.length;
+  }
+
+  private async writeBlob(data: Buffer): Promise<{ hash: string; size: number }> {
+    const w = await this.blobs.writer();
+    try {
+      await w.write(data);
+      return await w.commit();
+    } catch (err) {
+      await w.abort();
+      throw err;
+    }
+  }
+
+  private async removeUnused(hashes: string[]): Promise<void> {
+    if (hashes.length === 0) return;
+    const used = await blobsInUse(this.db, hashes);
+    for (const h of hashes) if (!used.has(h)) await this.blobs.delete(h).catch(() => undefined);
+  }
+}

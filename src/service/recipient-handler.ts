@@ -1,0 +1,53 @@
+import type { Transaction } from 'kysely';
+import type { Database } from '../store/index.js';
+import { PostamtError } from '../core/index.js';
+
+/**
+ * Recipients the service files other than into a mailbox — mail-in databases (mailin/). The
+ * service knows only this interface, so the mail-in module can depend on the service and not
+ * the other way round.
+ */
+export interface RecipientHandler {
+  /** Whether the (normalised) address belongs to this handler; asked at RCPT and again at DATA. */
+  accepts(address: string): Promise<boolean>;
+  /**
+   * Called once the message's blob is durable and before the delivery's transaction: runs
+   * whatever must see the message first (before-delivery agents). Throws DeliveryRefused to
+   * refuse the whole message (nothing is filed for anyone).
+   */
+  prepare(msg: HandledMessage): Promise<FilingPlan>;
+}
+
+export interface HandledMessage {
+  queueId: string;
+  blob: { hash: string; size: number };
+  mailFrom: string;
+  /** The recipients this handler accepted. */
+  recipients: string[];
+  /** Every envelope recipient, for agents that want the whole envelope. */
+  allRecipients: string[];
+  receivedAt: number;
+}
+
+export interface FilingPlan {
+  /** Runs inside the delivery's transaction (the same COMMIT as the mailbox rows). */
+  file(trx: Transaction<Database>): Promise<void>;
+  /** After that COMMIT. */
+  committed(): void;
+  /** Whether a filed row refers to the message's own blob (false: all dropped or edited copies). */
+  readonly usesBlob: boolean;
+  /** The transaction did not commit: undo what `prepare` wrote outside it (extra blobs). */
+  abandoned(): Promise<void>;
+}
+
+/** The message is refused with this SMTP answer (a before-delivery agent's reject or tempfail). */
+export class DeliveryRefused extends PostamtError {
+  constructor(
+    readonly smtpCode: number,
+    readonly enhanced: string,
+    readonly text: string,
+  ) {
+    super('refused', `${smtpCode} ${enhanced} ${text}`);
+    this.name = 'DeliveryRefused';
+  }
+}

@@ -1,0 +1,297 @@
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { openClientSocket, ClientSocketError } from '../core/index.js';
+import { encodeDataSection } from '../wire/smtp/index.js';
+
+/**
+ * A small SMTP submission client (RFC 5321, PIPELINING from RFC 2920, AUTH PLAIN/LOGIN from
+ * RFC 4954), for the client module's upstream sessions to the mail service. It exists so the
+ * message goes out as whole buffers through `encodeDataSection` (line ends and dots handled
+ * a line at a time) instead of a byte-by-byte transform stream. Replies are bounded and every
+ * wait has a timeout, so a stalled or hostile server costs a clear error, never a hang.
+ */
+export interface SmtpClientOptions {
+  host: string;
+  port: number;
+  /** implicit: TLS from the first byte (submissions, port 465); none: loopback tests only. */
+  tls: 'implicit' | 'none';
+  ca?: string | Buffer | Array<string | Buffer>;
+  rejectUnauthorized?: boolean;
+  servername?: string;
+  /** Our name in EHLO. */
+  clientName: string;
+  /** Longest wait for connecting and for each reply. */
+  timeoutMs?: number;
+  /** Longest wait for the reply to the end of the data (the server stores the message first). */
+  dataTimeoutMs?: number;
+}
+
+export type SmtpClientErrorKind = 'network' | 'timeout' | 'tls' | 'protocol' | 'rejected';
+
+export interface SmtpClientReply {
+  code: number;
+  /** The reply's text lines, without code and separator. */
+  lines: string[];
+}
+
+export class SmtpClientError extends Error {
+  constructor(
+    readonly kind: SmtpClientErrorKind,
+    message: string,
+    /** The server's reply, for kind `rejected`. */
+    readonly reply?: SmtpClientReply,
+  ) {
+    super(message);
+    this.name = 'SmtpClientError';
+  }
+}
+
+export interface SmtpSendResult {
+  accepted: string[];
+  rejected: Array<{ address: string; reply: SmtpClientReply }>;
+  /** The server's answer to the end of the data. */
+  reply: SmtpClientReply;
+}
+
+/** "250 2.0.0 text" — a reply as one line, for logs and for passing the server's words on. */
+export function formatSmtpReply(r: SmtpClientReply): string {
+  return `${r.code} ${r.lines.join(' ')}`.trim();
+}
+
+const MAX_LINE = 4096;
+const MAX_LINES = 100;
+
+interface Waiter {
+  resolve(r: SmtpClientReply): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export class SmtpClient {
+  private input = '';
+  private lines: string[] = [];
+  private readonly replies: SmtpClientReply[] = [];
+  private readonly waiters: Waiter[] = [];
+  private failure: Error | null = null;
+  private readonly timeoutMs: number;
+  private readonly dataTimeoutMs: number;
+  private capabilities = new Map<string, string>();
+  /** Replies owed by the server for what was sent; more than that (bar one 421) is a protocol error. */
+  private owed = 1; // the greeting
+
+  private constructor(
+    private readonly socket: Socket | TLSSocket,
+    private readonly opts: SmtpClientOptions,
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.dataTimeoutMs = opts.dataTimeoutMs ?? this.timeoutMs * 4;
+    socket.setEncoding('latin1');
+    socket.on('data', (s: string) => this.receive(s));
+    socket.on('error', (err) => this.fail(new SmtpClientError('network', `connection to ${opts.host}:${opts.port} failed: ${err.message}`)));
+    socket.on('close', () => this.fail(new SmtpClientError('network', `connection to ${opts.host}:${opts.port} closed`)));
+  }
+
+  /** Connects, reads the greeting and says EHLO. */
+  static async connect(opts: SmtpClientOptions): Promise<SmtpClient> {
+    let socket: Socket | TLSSocket;
+    try {
+      socket = await openClientSocket(opts);
+    } catch (err) {
+      if (err instanceof ClientSocketError) throw new SmtpClientError(err.kind, err.message);
+      throw err;
+    }
+    const client = new SmtpClient(socket, opts);
+    try {
+      expect(await client.read(), 220, 'greeting');
+      if (/[\s<>]/.test(opts.clientName) || opts.clientName === '') throw new SmtpClientError('protocol', `not a usable EHLO name: ${JSON.stringify(opts.clientName)}`);
+      client.write(`EHLO ${opts.clientName}\r\n`);
+      const ehlo = expect(await client.read(), 250, 'EHLO');
+      for (const line of ehlo.lines.slice(1)) {
+        const [keyword, ...rest] = line.trim().split(/\s+/);
+        if (keyword) client.capabilities.set(keyword.toUpperCase(), rest.join(' ').toUpperCase());
+      }
+      return client;
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+  }
+
+  /** Whether the session can take another command. */
+  get usable(): boolean {
+    return this.failure === null;
+  }
+
+  /** AUTH PLAIN, or AUTH LOGIN when the server offers only that. A refusal is kind `rejected`. */
+  async login(user: string, password: string): Promise<void> {
+    const methods = (this.capabilities.get('AUTH') ?? '').split(' ');
+    const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+    if (methods.includes('PLAIN')) {
+      this.write(`AUTH PLAIN ${b64(`\0${user}\0${password}`)}\r\n`);
+    } else if (methods.includes('LOGIN')) {
+      this.write('AUTH LOGIN\r\n');
+      expect(await this.read(), 334, 'AUTH LOGIN');
+      this.write(`${b64(user)}\r\n`);
+      expect(await this.read(), 334, 'AUTH LOGIN user name');
+      this.write(`${b64(password)}\r\n`);
+    } else {
+      throw new SmtpClientError('protocol', `${this.opts.host}:${this.opts.port} offers neither AUTH PLAIN nor AUTH LOGIN`);
+    }
+    expect(await this.read(), 235, 'AUTH');
+  }
+
+  /**
+   * One mail transaction. Resolves once the server accepted the data, with the recipients it
+   * refused; rejects with kind `rejected` (and the server's reply) when it refused the sender,
+   * every recipient, or the data, and with another kind when the session broke.
+   */
+  async send(from: string, to: readonly string[], message: Uint8Array): Promise<SmtpSendResult> {
+    if (this.failure) throw this.failure;
+    for (const a of [from, ...to]) {
+      if (/[\s<>]/.test(a)) throw new SmtpClientError('protocol', `not a usable address: ${JSON.stringify(a.slice(0, 80))}`);
+    }
+    if (to.length === 0) throw new SmtpClientError('protocol', 'no recipients');
+    const size = this.capabilities.has('SIZE') ? ` SIZE=${message.byteLength}` : '';
+    const commands = [`MAIL FROM:<${from}>${size}\r\n`, ...to.map((a) => `RCPT TO:<${a}>\r\n`), 'DATA\r\n'];
+    const replies: SmtpClientReply[] = [];
+    if (this.capabilities.has('PIPELINING')) {
+      this.write(commands.join(''), commands.length);
+      for (let i = 0; i < commands.length; i++) replies.push(await this.read());
+    } else {
+      // One at a time, stopping where the transaction cannot go on.
+      for (let i = 0; i < commands.length; i++) {
+        this.write(commands[i]!);
+        const r = await this.read();
+        replies.push(r);
+        if (i === 0 && r.code !== 250) break;
+        if (i === to.length && !replies.slice(1).some((x) => x.code === 250 || x.code === 251)) break;
+      }
+    }
+    const mail = replies[0]!;
+    const rcpt = replies.slice(1, 1 + to.length);
+    const data = replies[1 + to.length];
+    const accepted = to.filter((_, i) => rcpt[i] && (rcpt[i]!.code === 250 || rcpt[i]!.code === 251));
+    const rejected = to.flatMap((address, i) => (rcpt[i] && rcpt[i]!.code !== 250 && rcpt[i]!.code !== 251 ? [{ address, reply: rcpt[i]! }] : []));
+    const refusal = mail.code !== 250 ? mail : accepted.length === 0 ? rejected[0]!.reply : data && data.code !== 354 ? data : null;
+    if (refusal) {
+      if (data?.code === 354) {
+        // A server that invites data for a transaction that cannot happen: leave rather than send.
+        this.close();
+      } else await this.reset();
+      throw new SmtpClientError('rejected', `${this.opts.host}:${this.opts.port} refused the message: ${formatSmtpReply(refusal)}`, refusal);
+    }
+    const parts = encodeDataSection(message);
+    this.owed++;
+    this.socket.cork();
+    for (const p of parts) this.socket.write(p);
+    this.socket.uncork();
+    const final = await this.read(this.dataTimeoutMs);
+    if (final.code !== 250) throw new SmtpClientError('rejected', `${this.opts.host}:${this.opts.port} refused the message: ${formatSmtpReply(final)}`, final);
+    return { accepted, rejected, reply: final };
+  }
+
+  /** QUIT, then close; a server that does not answer is left anyway. */
+  async quit(): Promise<void> {
+    if (this.failure) return;
+    try {
+      this.write('QUIT\r\n');
+      await this.read();
+    } catch {
+      // Leaving regardless.
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    this.fail(new SmtpClientError('network', 'connection closed by client'));
+  }
+
+  private async reset(): Promise<void> {
+    try {
+      this.write('RSET\r\n');
+      expect(await this.read(), 250, 'RSET');
+    } catch {
+      this.close();
+    }
+  }
+
+  /** Writes `replies` commands' worth of text. */
+  private write(s: string, replies = 1): void {
+    if (this.failure) throw this.failure;
+    this.owed += replies;
+    this.socket.write(s, 'utf8');
+  }
+
+  /** The next reply, in order; pipelined replies that arrived early are waiting in `replies`. */
+  private read(timeoutMs = this.timeoutMs): Promise<SmtpClientReply> {
+    const early = this.replies.shift();
+    if (early) return Promise.resolve(early);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(new SmtpClientError('timeout', `no answer from ${this.opts.host}:${this.opts.port} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push({ resolve, reject, timer });
+    });
+  }
+
+  private receive(s: string): void {
+    this.input += s;
+    for (;;) {
+      const lf = this.input.indexOf('\n');
+      if (lf < 0) break;
+      const line = this.input.slice(0, lf).replace(/\r$/, '');
+      this.input = this.input.slice(lf + 1);
+      if (!this.line(line)) return;
+    }
+    if (this.input.length > MAX_LINE) this.fail(new SmtpClientError('protocol', 'reply line too long'));
+  }
+
+  /** One reply line; false once the connection had to be given up. */
+  private line(line: string): boolean {
+    const m = /^(\d{3})(?:([ -])(.*))?$/.exec(line);
+    const first = this.lines.length === 0 ? null : this.lines[0]!.slice(0, 3);
+    if (!m || (first !== null && m[1] !== first) || line.length > MAX_LINE) {
+      this.fail(new SmtpClientError('protocol', `unexpected reply line: ${JSON.stringify(line.slice(0, 80))}`));
+      return false;
+    }
+    this.lines.push(line);
+    if (m[2] === '-') {
+      if (this.lines.length > MAX_LINES) {
+        this.fail(new SmtpClientError('protocol', `reply longer than ${MAX_LINES} lines`));
+        return false;
+      }
+      return true;
+    }
+    const reply = { code: Number(m[1]), lines: this.lines.map((l) => l.slice(4)) };
+    this.lines = [];
+    if (--this.owed < 0 && !(this.owed === -1 && reply.code === 421)) {
+      this.fail(new SmtpClientError('protocol', 'server sent a reply nobody asked for'));
+      return false;
+    }
+    const w = this.waiters.shift();
+    if (w) {
+      clearTimeout(w.timer);
+      w.resolve(reply);
+      return true;
+    }
+    // Pipelined replies that came before they were asked for (or a 421 before a close).
+    this.replies.push(reply);
+    return true;
+  }
+
+  private fail(err: Error): void {
+    if (!this.failure) this.failure = err;
+    for (const w of this.waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(this.failure);
+    }
+    this.socket.destroy();
+  }
+}
+
+function expect(reply: SmtpClientReply, code: number, what: string): SmtpClientReply {
+  if (reply.code !== code) throw new SmtpClientError('rejected', `${what} refused: ${formatSmtpReply(reply)}`, reply);
+  return reply;
+}

@@ -1,0 +1,99 @@
+import { connect } from 'node:net';
+import { once } from 'node:events';
+import { startService, type RunningService } from '../../src/roles/index.js';
+import { silentLogger } from '../../src/core/index.js';
+import { hashPassword } from '../../src/service/index.js';
+import { tempDir, testConfig } from './env.js';
+
+/** The seed's endpoint credentials: `Basic bWFpbHN0b3JlQGV4YW1wbGUudGVzdDpQYXNzdzByZA==`. */
+export const SEED_USER = 'mailstore@example.test';
+export const SEED_PASSWORD = 'Passw0rd';
+export const SEED_AUTHORIZATION = 'Basic bWFpbHN0b3JlQGV4YW1wbGUudGVzdDpQYXNzdzByZA==';
+
+export interface IntegrationService {
+  svc: RunningService;
+  url: string;
+  port: number;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** A real service role with the endpoint enabled (seed credentials), domain example.test. */
+export async function startIntegrationService(integration: Record<string, unknown> = {}, raw: Record<string, unknown> = {}): Promise<IntegrationService> {
+  const dir = tempDir();
+  const config = testConfig(dir.path, {
+    ...raw,
+    integration: { enabled: true, credentials: { user: SEED_USER, password: SEED_PASSWORD }, ...integration },
+  });
+  const svc = await startService(config, silentLogger());
+  if (!(await svc.accounts.listDomains()).some((d) => d.name === 'example.test')) await svc.accounts.addDomain('example.test');
+  return {
+    svc,
+    url: svc.integration.url!,
+    port: svc.endpoints.http!.port,
+    dir: dir.path,
+    close: async () => {
+      await svc.close();
+      dir.cleanup();
+    },
+  };
+}
+
+let cheap: Promise<string> | undefined;
+/**
+ * Adds accounts with one precomputed cheap hash (scrypt ln=10) of `password`: the same
+ * verification code at a cost that lets tests log in often.
+ */
+export async function addCheapAccounts(svc: RunningService, accounts: Array<{ address: string; displayName?: string }>, password = 'Passw0rd!'): Promise<void> {
+  for (const a of accounts) await svc.accounts.add({ address: a.address, password: 'placeholder-password', displayName: a.displayName ?? '' });
+  cheap ??= hashPassword(password, { ln: 10, r: 8, p: 1 });
+  const hash = await cheap;
+  await svc.store.db
+    .updateTable('accounts')
+    .set({ password_hash: hash })
+    .where(
+      'address',
+      'in',
+      accounts.map((a) => a.address),
+    )
+    .execute();
+}
+
+/** POSTs a form with the seed's credentials (or the given Authorization) using fetch. */
+export async function post(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; text: string; headers: Headers }> {
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: SEED_AUTHORIZATION, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body,
+  });
+  return { status: r.status, type: r.headers.get('content-type'), text: await r.text(), headers: r.headers };
+}
+
+/**
+ * Sends exact request bytes over a plain socket and returns the raw response once it is
+ * complete (by Content-Length or the last chunk), or whatever came when the server closed.
+ */
+export async function rawHttp(port: number, request: string | Buffer): Promise<string> {
+  const s = connect(port, '127.0.0.1');
+  await once(s, 'connect');
+  let buf = Buffer.alloc(0);
+  const complete = (): boolean => {
+    const i = buf.indexOf('\r\n\r\n');
+    if (i < 0) return false;
+    const head = buf.subarray(0, i).toString('latin1');
+    const len = /content-length: *(\d+)/i.exec(head);
+    if (len) return buf.length >= i + 4 + Number(len[1]);
+    return /transfer-encoding: *chunked/i.test(head) && buf.subarray(i).includes('\r\n0\r\n\r\n');
+  };
+  await new Promise<void>((resolve) => {
+    s.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      if (complete()) resolve();
+    });
+    s.on('close', () => resolve());
+    s.on('error', () => resolve());
+    s.write(request);
+  });
+  s.destroy();
+  return buf.toString('utf8');
+}

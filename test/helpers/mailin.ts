@@ -1,0 +1,103 @@
+import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { EventEmitter, once } from 'node:events';
+
+export interface Received {
+  headers: IncomingMessage['headers'];
+  body: string;
+  json: Record<string, unknown>;
+  at: number;
+}
+
+export interface Receiver {
+  url: string;
+  port: number;
+  calls: Received[];
+  /** Resolves when `n` calls have arrived (fails after the deadline). */
+  waitForCalls(n: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Answer = { status: number; body?: string | object; headers?: Record<string, string> } | 'hang';
+
+/**
+ * A third party's HTTP endpoint on loopback: records each call and answers with what `respond`
+ * returns (it may inspect the call first, e.g. to look into the store before answering).
+ */
+export async function startReceiver(respond: (call: Received, n: number) => Answer | Promise<Answer>): Promise<Receiver> {
+  const calls: Received[] = [];
+  const events = new EventEmitter();
+  const hanging = new Set<ServerResponse>();
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        let json: Record<string, unknown> = {};
+        try {
+          json = JSON.parse(body) as Record<string, unknown>;
+        } catch {
+          /* not JSON: the test will see an empty object */
+        }
+        const call: Received = { headers: req.headers, body, json, at: Date.now() };
+        calls.push(call);
+        const a = await respond(call, calls.length);
+        if (a === 'hang') {
+          hanging.add(res);
+        } else {
+          const text = a.body === undefined ? '' : typeof a.body === 'string' ? a.body : JSON.stringify(a.body);
+          res.writeHead(a.status, { 'content-type': typeof a.body === 'object' ? 'application/json' : 'text/plain', ...a.headers });
+          res.end(text);
+        }
+        events.emit('call');
+      })();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    port,
+    calls,
+    waitForCalls: async (n, timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (calls.length < n) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`expected ${n} webhook calls, got ${calls.length}`);
+        await Promise.race([once(events, 'call'), new Promise((r) => setTimeout(r, left).unref())]);
+      }
+    },
+    close: async () => {
+      for (const r of hanging) r.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** What a receiver does with the signature (the README's snippet, written independently of src/). */
+export function signatureValid(secret: string, call: Received): boolean {
+  const ts = String(call.headers['x-postamt-timestamp'] ?? '');
+  const sig = String(call.headers['x-postamt-signature'] ?? '');
+  const expected = 'v1=' + createHmac('sha256', secret).update(`${ts}.${call.body}`).digest('hex');
+  if (Math.abs(Date.now() / 1000 - Number(ts)) > 300) return false;
+  return sig.length === expected.length && timingSafeEqual(Buffer.from(sig), Buffer.from(expected));
+}
+
+/**
+ * Waits until `check` returns a truthy value, looking again every 20 ms, and fails with
+ * `what` after the deadline. For state that lives in the store (a job's state), which has no
+ * event to wait on from outside the process that changes it.
+ */
+export async function until<T>(what: string, check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
