@@ -94,31 +94,48 @@ async function main(): Promise<void> {
     // Warm-up (JIT, connection pools, blob directories) so the runs compare like with like.
     await smtpLoad({ port, n: 200, concurrency: CONCURRENCY, rcpt: 'box@bench.test', message: (i) => message('box@bench.test', 'warm', i) });
 
-    const plain = await smtpLoad({ port, n: N, concurrency: CONCURRENCY, rcpt: 'box@bench.test', message: (i) => message('box@bench.test', 'plain', i) });
+    // Server CPU per message (all threads): unlike msgs/s it hardly depends on what else runs.
+    const cpuPerMsg = async <T>(label: string, run: () => Promise<T>): Promise<{ r: T; ms: number }> => {
+      const c0 = server.cpuMs();
+      const r = await run();
+      const ms = (server.cpuMs() - c0) / N;
+      row(`${label}: server CPU per message (ms)`, ms.toFixed(2));
+      return { r, ms };
+    };
+    const { r: plain, ms: plainCpu } = await cpuPerMsg('plain delivery (mailbox)', () =>
+      smtpLoad({ port, n: N, concurrency: CONCURRENCY, rcpt: 'box@bench.test', message: (i) => message('box@bench.test', 'plain', i) }),
+    );
     const plainRate = summary('plain delivery (mailbox)', plain);
 
-    const noAgent = await smtpLoad({ port, n: N, concurrency: CONCURRENCY, rcpt: 'plain@bench.test', message: (i) => message('plain@bench.test', 'doc', i) });
+    const { r: noAgent } = await cpuPerMsg('mail-in, no agent', () =>
+      smtpLoad({ port, n: N, concurrency: CONCURRENCY, rcpt: 'plain@bench.test', message: (i) => message('plain@bench.test', 'doc', i) }),
+    );
     summary('mail-in, no agent', noAgent);
 
     const at250 = new Map<string, number>();
     const before = rx.arrived.size;
-    const after = await smtpLoad({
-      port,
-      n: N,
-      concurrency: CONCURRENCY,
-      rcpt: 'after@bench.test',
-      message: (i) => message('after@bench.test', 'after', i),
-      accepted: (i, t) => at250.set(`after ${i}`, t),
+    let drain = 0;
+    const { r: after, ms: afterCpu } = await cpuPerMsg('mail-in + after-delivery webhook (until the last webhook)', async () => {
+      const r = await smtpLoad({
+        port,
+        n: N,
+        concurrency: CONCURRENCY,
+        rcpt: 'after@bench.test',
+        message: (i) => message('after@bench.test', 'after', i),
+        accepted: (i, t) => at250.set(`after ${i}`, t),
+      });
+      const tDone = performance.now();
+      await rx.waitFor(before + N - r.failed);
+      drain = (performance.now() - tDone) / 1000;
+      return r;
     });
     const afterRate = summary('mail-in + after-delivery webhook', after);
-    const tDone = performance.now();
-    await rx.waitFor(before + N - after.failed);
-    const drain = (performance.now() - tDone) / 1000;
     const toHook = [...at250].map(([s, t]) => rx.arrived.get(s)! - t).sort((a, b) => a - b);
     row('mail-in + after-delivery: 250→webhook p50 / p99 (ms)', `${percentile(toHook, 50).toFixed(2)} / ${percentile(toHook, 99).toFixed(2)}`);
     row('mail-in + after-delivery: last webhook after last 250 (s)', drain.toFixed(3));
     row('mail-in + after-delivery: delivered end to end msgs/s', (N / (after.seconds + drain)).toFixed(0));
     row('after-delivery throughput / plain (target ≥ 80%)', `${((afterRate / plainRate) * 100).toFixed(0)}%`);
+    row('plain / after-delivery server CPU per message (the load-independent ratio)', `${((plainCpu / afterCpu) * 100).toFixed(0)}%`);
 
     rx.handlerMs.length = 0;
     const beforeRun = await smtpLoad({ port, n: N, concurrency: CONCURRENCY, rcpt: 'before@bench.test', message: (i) => message('before@bench.test', 'before', i) });

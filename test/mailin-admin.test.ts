@@ -146,6 +146,50 @@ for (const kind of STORE_KINDS) {
         await ts.close();
       }
     });
+
+    test('the queue: jobs leased in the enqueuing transaction are held for that node until their lease expires; the rest are claimable at once', async (t) => {
+      const ts = await openTestStore(kind);
+      if (!ts) return t.skip('PostgreSQL explicitly skipped');
+      try {
+        const accounts = new Accounts(ts.store.db, ts.store.blobs);
+        await accounts.addDomain('example.test');
+        const m = new MailinAdmin(ts.store.db, ts.store.blobs, accounts, ts.config.mailin);
+        await m.addDatabase({ address: 'in@example.test', name: 'x' });
+        const agents = [];
+        for (let i = 0; i < 3; i++) agents.push(await m.addAgent('in@example.test', { trigger: 'after-delivery', webhook: `http://127.0.0.1:9/${i}`, secret: SECRET, timeoutMs: 1000 }));
+        const db = ts.store.db;
+        const dbRow = await db.selectFrom('mailin_dbs').select('id').executeTakeFirstOrThrow();
+        const now = Date.now();
+        const q = new JobQueue(db, ts.store.dialect, { scheduleMs: [1000], maxAttempts: 3 }, 0);
+        const jobs = agents.map((a) => ({ agentId: a.id as number, documentId: 0, timeoutMs: 1000 }));
+        // A delivery that does not commit leaves nothing behind, leased or queued.
+        await assert.rejects(
+          db.transaction().execute(async (trx) => {
+            const d = await trx.insertInto('mailin_documents').values(doc(dbRow.id, 'rolled-back', now)).returning('id').executeTakeFirstOrThrow();
+            await q.enqueue(trx, jobs.map((j) => ({ ...j, documentId: d.id })), 2, now);
+            throw new Error('delivery failed');
+          }),
+          /delivery failed/,
+        );
+        assert.equal((await db.selectFrom('mailin_jobs').select('id').execute()).length, 0);
+        const leased = await db.transaction().execute(async (trx) => {
+          const d = await trx.insertInto('mailin_documents').values(doc(dbRow.id, 'u1', now)).returning('id').executeTakeFirstOrThrow();
+          return q.enqueue(trx, jobs.map((j) => ({ ...j, documentId: d.id })), 2, now);
+        });
+        assert.equal(leased.length, 2);
+        assert.ok(leased.every((j) => j.attempt === 1 && j.leaseToken.length > 0));
+        const other = await q.claim(10, now);
+        assert.equal(other.length, 1, 'only the job not leased locally is claimable by another node');
+        assert.ok(!leased.some((j) => j.id === other[0]!.id));
+        // The node died holding its two leases: after timeout + margin any node claims them.
+        assert.deepEqual(await q.claim(10, now + 999), []);
+        const reclaimed = await q.claim(10, now + 1001);
+        assert.deepEqual(reclaimed.map((j) => j.id).sort(), [...leased.map((j) => j.id), other[0]!.id].sort());
+        assert.equal((await q.settle(db, leased[0]!, { ok: true }, now + 1002)).held, false, 'the dead node lost its lease');
+      } finally {
+        await ts.close();
+      }
+    });
   });
 }
 
@@ -187,3 +231,7 @@ describe('postamt mailin (CLI)', () => {
     }
   });
 });
+
+function doc(dbId: number, uid: string, now: number) {
+  return { uid, db_id: dbId, blob_hash: '0'.repeat(64), size: 1, received_at: now, queue_id: 'Q', mail_from: '', rcpt_to: '[]', folder: '', from_addr: '', to_addrs: '[]', subject: '', date: null, message_id: '', kim: '{}', text_body: '', attachments: '[]' };
+}

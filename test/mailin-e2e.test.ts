@@ -291,6 +291,27 @@ describe('mail-in: failures and limits (SQLite)', () => {
     }
   });
 
+  test('an answer over maxResponseBytes is a failure, not read on; calls reuse a kept-alive connection', async () => {
+    const h = (await startHarness('sqlite'))!;
+    const big = await startReceiver(() => ({ status: 200, body: 'x'.repeat(70 * 1024) }));
+    const ok = await startReceiver(() => ({ status: 200 }));
+    try {
+      await h.svc.mailin.admin.addDatabase({ address: DB, name: 'OA' });
+      const agent = await h.svc.mailin.admin.addAgent(DB, { trigger: 'before-delivery', webhook: big.url, secret: SECRET });
+      assert.match(await sendError(h), /^451 4\.3\.0 /);
+      assert.match((await runs(h))[0].error, /larger than 65536 bytes/);
+      await h.svc.mailin.admin.removeAgent(agent.id as number);
+      await h.svc.mailin.admin.addAgent(DB, { trigger: 'before-delivery', webhook: ok.url, secret: SECRET });
+      for (let i = 0; i < 3; i++) assert.match((await send(h)).response, /^250 /);
+      assert.equal(ok.calls.length, 3);
+      assert.equal(new Set(ok.calls.map((c) => c.remotePort)).size, 1, 'one connection for consecutive calls');
+    } finally {
+      await big.close();
+      await ok.close();
+      await h.close();
+    }
+  });
+
   test('after-delivery: a 4xx gives up at once (dead), retry runs it again', async () => {
     const h = (await startHarness('sqlite', { retry: { scheduleMs: [50], maxAttempts: 3 } }))!;
     let answer = 410;

@@ -10,6 +10,8 @@ export interface BenchServer {
   endpoints: Record<string, { host: string; port: number }>;
   /** Peak resident set size of the server process so far, in MiB (VmHWM). */
   peakRssMiB(): number;
+  /** User + system CPU time of the server process so far, in ms (all its threads). */
+  cpuMs(): number;
   /** Resolves when the server has logged a line containing `text` (the last 1000 lines are kept). */
   waitForLog(text: string): Promise<string>;
   stop(): Promise<void>;
@@ -61,6 +63,11 @@ export async function startBenchServer(
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
       return kb / 1024;
+    },
+    cpuMs: () => {
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime in clock ticks of 10 ms
     },
     stop: async () => {
       const done = new Promise((r) => child.once('exit', r));

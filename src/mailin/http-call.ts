@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 /**
  * The one way the mail-in module reaches the network: webhooks and scripts' `api.http` both
  * come here, so the rules hold for both: http(s) only, destinations on the allow-list (when
@@ -42,46 +44,60 @@ export function destinationProblem(url: string, allowHosts: string[]): string | 
   return null;
 }
 
-export async function httpCall(
+// Kept-alive connections to receivers: a webhook per message would otherwise pay a TCP (and TLS)
+// handshake each time. Bounded per destination; idle sockets are closed after a while.
+const AGENT_OPTIONS = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets: 64, maxFreeSockets: 16, timeout: 60_000 };
+const agents = { 'http:': new HttpAgent(AGENT_OPTIONS), 'https:': new HttpsAgent(AGENT_OPTIONS) };
+
+export function httpCall(
   url: string,
   init: { method: string; headers: Record<string, string>; body?: string | Buffer },
   limits: HttpCallLimits,
 ): Promise<HttpAnswer> {
   const problem = destinationProblem(url, limits.allowHosts);
-  if (problem) throw new HttpCallError(problem);
-  const signal = AbortSignal.timeout(limits.timeoutMs);
-  try {
-    const res = await fetch(url, { method: init.method, headers: init.headers, body: init.body ?? null, redirect: 'manual', signal });
-    if (res.status >= 300 && res.status < 400) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new HttpCallError(`answered ${res.status} (redirect to ${(res.headers.get('location') ?? '?').slice(0, 200)}): redirects are not followed`);
-    }
-    const body = await readBounded(res, limits.maxResponseBytes);
-    const headers: Record<string, string> = {};
-    res.headers.forEach((v, k) => (headers[k] = v));
-    return { status: res.status, headers, body };
-  } catch (err) {
-    if (err instanceof HttpCallError) throw err;
-    if (signal.aborted) throw new HttpCallError(`no complete answer within ${limits.timeoutMs} ms`, true);
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new HttpCallError(`${(err as Error).message}${cause ? `: ${cause.code ?? cause.message ?? ''}` : ''}`);
-  }
-}
-
-async function readBounded(res: Response, max: number): Promise<Buffer> {
-  if (!res.body) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new HttpCallError(`the answer is larger than ${max} bytes`);
-    }
-    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.length));
-  }
-  return Buffer.concat(chunks, size);
+  if (problem) return Promise.reject(new HttpCallError(problem));
+  const u = new URL(url);
+  const body = init.body === undefined ? undefined : Buffer.isBuffer(init.body) ? init.body : Buffer.from(init.body);
+  const headers: Record<string, string> = { ...init.headers };
+  if (body) headers['content-length'] = String(body.length);
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    let settled = false;
+    const finish = (err: Error | null, answer?: HttpAnswer): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        req.destroy();
+        reject(err);
+      } else resolve(answer!);
+    };
+    const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
+    // Node's http client never follows redirects; a 3xx is turned into a failure below.
+    const req = send(u, { method: init.method, headers, agent: agents[u.protocol as 'http:' | 'https:'] }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 300 && status < 400) {
+        res.resume();
+        const location = String(res.headers.location ?? '?').slice(0, 200);
+        return finish(new HttpCallError(`answered ${status} (redirect to ${location}): redirects are not followed`));
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limits.maxResponseBytes) return finish(new HttpCallError(`the answer is larger than ${limits.maxResponseBytes} bytes`));
+        chunks.push(chunk);
+      });
+      res.on('end', () => {
+        const answerHeaders: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) answerHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
+        finish(null, { status, headers: answerHeaders, body: Buffer.concat(chunks, size) });
+      });
+      res.on('error', (err) => finish(new HttpCallError(`the answer broke off: ${err.message}`)));
+      res.on('aborted', () => finish(new HttpCallError('the answer broke off')));
+    });
+    // One time limit over the whole exchange: connect, request, answer.
+    const timer = setTimeout(() => finish(new HttpCallError(`no complete answer within ${limits.timeoutMs} ms`, true)), limits.timeoutMs);
+    req.on('error', (err: NodeJS.ErrnoException) => finish(new HttpCallError(`request failed: ${err.code ?? err.message}`)));
+    req.end(body);
+  });
 }

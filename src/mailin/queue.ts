@@ -1,6 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database, Dialect } from '../store/index.js';
+import type { ParsedDocument } from './document.js';
+import type { Agent } from './types.js';
+
+/** An after-delivery job to enqueue with its document. */
+export interface NewJob {
+  agentId: number;
+  documentId: number;
+  /** The agent's time limit: a job leased at once holds its lease this long plus the margin. */
+  timeoutMs: number;
+}
 
 export interface ClaimedJob {
   id: number;
@@ -9,6 +19,19 @@ export interface ClaimedJob {
   /** This attempt's number (1 for the first). */
   attempt: number;
   leaseToken: string;
+  /**
+   * A job leased in its delivery's transaction comes with what that delivery already had in
+   * memory (agent, document, message, parse), so its first run reads and parses nothing again.
+   */
+  handedOver?: HandedOver;
+}
+
+/** What a delivery hands its worker along with a job leased to it (see ClaimedJob). */
+export interface HandedOver {
+  agent: Agent;
+  doc: { id: number; dbId: number; uid: string; address: string; mailFrom: string; rcptTo: string[]; queueId: string; receivedAt: number };
+  raw: Buffer;
+  parsed: ParsedDocument;
 }
 
 export interface RetryPolicy {
@@ -37,6 +60,39 @@ export class JobQueue {
     private readonly policy: RetryPolicy,
     private readonly leaseMarginMs: number,
   ) {}
+
+  /**
+   * Enqueues jobs inside the delivery's transaction. The first `leaseLocally` are inserted
+   * already claimed (attempt 1, lease and token) for this node's worker, which is handed them
+   * after the COMMIT: no separate claiming COMMIT. Should the node die before settling them,
+   * their lease expires and any node claims them like any other expired lease. The rest wait
+   * as `queued` for a claim.
+   */
+  async enqueue(trx: Kysely<Database>, jobs: NewJob[], leaseLocally: number, now = Date.now()): Promise<ClaimedJob[]> {
+    const leased: ClaimedJob[] = [];
+    for (const [i, job] of jobs.entries()) {
+      const local = i < leaseLocally;
+      const token = local ? randomBytes(12).toString('hex') : null;
+      const row = await trx
+        .insertInto('mailin_jobs')
+        .values({
+          agent_id: job.agentId,
+          document_id: job.documentId,
+          state: local ? 'running' : 'queued',
+          attempts: local ? 1 : 0,
+          next_run_at: now,
+          lease_until: local ? now + this.leaseMarginMs + job.timeoutMs : null,
+          lease_token: token,
+          last_error: null,
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      if (local) leased.push({ id: Number(row.id), agentId: job.agentId, documentId: job.documentId, attempt: 1, leaseToken: token! });
+    }
+    return leased;
+  }
 
   async claim(max: number, now = Date.now()): Promise<ClaimedJob[]> {
     const token = randomBytes(12).toString('hex');

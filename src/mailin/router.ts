@@ -10,14 +10,29 @@ import { applyHeaderChanges } from './header-edit.js';
 import { recordRun, type RunRecord } from './runs.js';
 import { toAgent } from './rows.js';
 import type { AgentRunner } from './runner.js';
+import type { Agent } from './types.js';
+import type { ClaimedJob, JobQueue } from './queue.js';
+
+/**
+ * This node's worker as the router sees it: room for jobs is reserved while the delivery's
+ * transaction runs, and the jobs leased in it are handed over after the COMMIT (or the room
+ * given back when it did not commit).
+ */
+export interface LocalWorker {
+  reserve(n: number): number;
+  release(n: number): void;
+  adopt(jobs: ClaimedJob[]): void;
+}
 
 interface Filing {
   dbId: number;
+  address: string;
+  raw: Buffer;
   uid: string;
   blob: { hash: string; size: number };
   parsed: ParsedDocument;
   folder: string;
-  afterAgents: number[];
+  afterAgents: Agent[];
   beforeRun?: RunRecord;
 }
 
@@ -31,16 +46,23 @@ interface Filing {
  */
 export class MailinRouter implements RecipientHandler {
   private readonly listeners: Array<() => void> = [];
+  private local: LocalWorker | null = null;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly blobs: BlobStore,
+    private readonly queue: JobQueue,
     private readonly runner: AgentRunner,
     private readonly config: MailinConfig,
     private readonly logger: Logger,
   ) {}
 
-  /** Called after a COMMIT that enqueued jobs (the in-process worker wakes up). */
+  /** Jobs of deliveries in this process go straight to this worker while it has room. */
+  handOverTo(worker: LocalWorker): void {
+    this.local = worker;
+  }
+
+  /** Called after a COMMIT that left jobs queued for a claim (the in-process worker wakes up). */
   onEnqueued(fn: () => void): void {
     this.listeners.push(fn);
   }
@@ -65,11 +87,13 @@ export class MailinRouter implements RecipientHandler {
         const before = this.config.beforeDelivery ? agents.find((a) => a.trigger === 'before-delivery') : undefined;
         const filing: Filing = {
           dbId: dbRow.id,
+          address: dbRow.address,
+          raw,
           uid: randomUUID(),
           blob: msg.blob,
           parsed,
           folder: '',
-          afterAgents: agents.filter((a) => a.trigger === 'after-delivery').map((a) => a.id),
+          afterAgents: agents.filter((a) => a.trigger === 'after-delivery'),
         };
         if (before) {
           const payload = toPayload(parsed, {
@@ -114,6 +138,7 @@ export class MailinRouter implements RecipientHandler {
           } else {
             if (v.headers && Object.keys(v.headers).length > 0) {
               const edited = applyHeaderChanges(raw, v.headers);
+              filing.raw = edited;
               filing.blob = await this.writeBlob(edited);
               extraBlobs.push(filing.blob.hash);
               filing.parsed = await parseDocument(edited);
@@ -128,21 +153,27 @@ export class MailinRouter implements RecipientHandler {
       await this.removeUnused(extraBlobs);
       throw err;
     }
-    let enqueued = 0;
+    const jobs = { queued: 0, reserved: 0, leased: [] as ClaimedJob[] };
     return {
       file: async (trx) => {
-        for (const f of filings) enqueued += await this.fileOne(trx, f, msg);
+        for (const f of filings) await this.fileOne(trx, f, msg, jobs);
         for (const r of dropped) await recordRun(trx, r);
       },
       committed: () => {
-        if (enqueued > 0) for (const l of this.listeners) l();
+        if (jobs.reserved > 0) this.local!.adopt(jobs.leased);
+        if (jobs.queued > 0) for (const l of this.listeners) l();
       },
-      abandoned: () => this.removeUnused(extraBlobs),
+      abandoned: async () => {
+        // Not committed: the leased rows do not exist, the room reserved for them is free again.
+        if (jobs.reserved > 0) this.local!.release(jobs.reserved);
+        jobs.reserved = 0;
+        await this.removeUnused(extraBlobs);
+      },
       usesBlob: filings.some((f) => f.blob.hash === msg.blob.hash),
     };
   }
 
-  private async fileOne(trx: Transaction<Database>, f: Filing, msg: HandledMessage): Promise<number> {
+  private async fileOne(trx: Transaction<Database>, f: Filing, msg: HandledMessage, jobs: { queued: number; reserved: number; leased: ClaimedJob[] }): Promise<void> {
     const p = f.parsed;
     const text = Buffer.byteLength(p.text) > this.config.textMaxBytes ? Buffer.from(p.text).subarray(0, this.config.textMaxBytes).toString('utf8') : p.text;
     const doc = await trx
@@ -170,25 +201,17 @@ export class MailinRouter implements RecipientHandler {
       .executeTakeFirstOrThrow();
     if (f.beforeRun) await recordRun(trx, { ...f.beforeRun, documentId: doc.id });
     if (f.afterAgents.length > 0) {
-      await trx
-        .insertInto('mailin_jobs')
-        .values(
-          f.afterAgents.map((agentId) => ({
-            agent_id: agentId,
-            document_id: doc.id,
-            state: 'queued' as const,
-            attempts: 0,
-            next_run_at: msg.receivedAt,
-            lease_until: null,
-            lease_token: null,
-            last_error: null,
-            created_at: msg.receivedAt,
-            updated_at: msg.receivedAt,
-          })),
-        )
-        .execute();
+      // Room is reserved before the INSERTs so a failure in between still gives it back (abandoned).
+      const local = this.local?.reserve(f.afterAgents.length) ?? 0;
+      jobs.reserved += local;
+      const leased = await this.queue.enqueue(trx, f.afterAgents.map((a) => ({ agentId: a.id, documentId: doc.id, timeoutMs: a.timeoutMs })), local);
+      const handedDoc = { id: doc.id, dbId: f.dbId, uid: f.uid, address: f.address, mailFrom: msg.mailFrom, rcptTo: msg.allRecipients, queueId: msg.queueId, receivedAt: msg.receivedAt };
+      for (const job of leased) {
+        const agent = f.afterAgents.find((a) => a.id === job.agentId)!;
+        jobs.leased.push({ ...job, handedOver: { agent, doc: handedDoc, raw: f.raw, parsed: f.parsed } });
+      }
+      jobs.queued += f.afterAgents.length - leased.length;
     }
-    return f.afterAgents.length;
   }
 
   private async writeBlob(data: Buffer): Promise<{ hash: string; size: number }> {

@@ -1,12 +1,13 @@
 import type { Kysely, Transaction } from 'kysely';
-import { GroupCommit, type BlobStore, type Database } from '../store/index.js';
+import { SharedCommit, type BlobStore, type Database } from '../store/index.js';
 import type { Logger } from '../core/index.js';
 import { errorMessage } from '../core/index.js';
 import { parseDocument, toPayload } from './document.js';
-import type { ClaimedJob, JobQueue } from './queue.js';
+import type { ClaimedJob, HandedOver, JobQueue } from './queue.js';
 import { recordRun } from './runs.js';
 import { toAgent } from './rows.js';
 import type { AgentRunner } from './runner.js';
+import type { LocalWorker } from './router.js';
 import type { RunResult } from './types.js';
 
 export interface WorkerOptions {
@@ -15,13 +16,18 @@ export interface WorkerOptions {
 }
 
 /**
- * Runs after-delivery jobs: claims due jobs up to `concurrency`, runs each agent, settles the
- * job and records the run in one transaction. It looks at the queue when woken (a delivery in
- * this process enqueued something, a job finished) and otherwise every `pollIntervalMs` (mail
- * taken by other nodes, retries coming due).
+ * Runs after-delivery jobs up to `concurrency` at once, settling each job and recording its run
+ * in one transaction. Jobs of deliveries in this process arrive already leased to it (claimed in
+ * the delivery's own transaction, see JobQueue.enqueue) while it has room; the others it claims:
+ * when woken (a delivery left jobs queued, a full claim may have left more) and otherwise every
+ * `pollIntervalMs` (mail taken by other nodes, retries coming due, expired leases).
  */
-export class MailinWorker {
+export class MailinWorker implements LocalWorker {
   private active = 0;
+  /** Room promised to deliveries whose transaction has not committed yet. */
+  private reserved = 0;
+  /** The last claim filled all the room: more may wait, so a finishing job looks again. */
+  private backlog = true;
   private stopped = false;
   private wakeUp: (() => void) | null = null;
   private woken = false;
@@ -32,10 +38,11 @@ export class MailinWorker {
 
   /**
    * Settling a job (its state and its run record) is a small write; done one transaction each,
-   * the COMMIT's fsync would bound the queue's throughput. Group commit shares one COMMIT among
-   * the jobs finishing together, each in its own savepoint, as deliveries do.
+   * the COMMIT's fsync would bound the queue's throughput and, on SQLite, take turns with the
+   * deliveries' COMMITs. So jobs are settled through the service's shared group commit: jobs
+   * finishing together, and the deliveries coming in meanwhile, share one COMMIT, each in its
+   * own savepoint.
    */
-  private readonly settler: GroupCommit<(trx: Transaction<Database>) => Promise<{ held: boolean; state: string }>, { held: boolean; state: string }>;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -44,15 +51,37 @@ export class MailinWorker {
     private readonly runner: AgentRunner,
     private readonly opts: WorkerOptions,
     private readonly logger: Logger,
-  ) {
-    this.settler = new GroupCommit(db, (trx, work) => work(trx));
-  }
+    private readonly commits: SharedCommit = new SharedCommit(db),
+  ) {}
 
   start(): void {
     this.loopDone ??= this.loop();
   }
 
+  /** Room for `n` jobs leased in a delivery's transaction; 0 when stopped, not started or full. */
+  reserve(n: number): number {
+    if (!this.loopDone || this.stopped) return 0;
+    const take = Math.max(0, Math.min(n, this.opts.concurrency - this.active - this.reserved));
+    this.reserved += take;
+    return take;
+  }
+
+  release(n: number): void {
+    this.reserved -= n;
+  }
+
+  /**
+   * Runs jobs leased to this node in a committed delivery. Stopped meanwhile: they are left
+   * alone and run again, by any node, once their lease expires.
+   */
+  adopt(jobs: ClaimedJob[]): void {
+    this.reserved -= jobs.length;
+    if (this.stopped) return;
+    for (const job of jobs) this.launch(job);
+  }
+
   wake(): void {
+    this.backlog = true;
     this.woken = true;
     this.wakeUp?.();
   }
@@ -74,18 +103,19 @@ export class MailinWorker {
     while (!this.stopped) {
       this.woken = false;
       let claimed = 0;
-      const free = this.opts.concurrency - this.active;
+      const free = this.opts.concurrency - this.active - this.reserved;
       if (free > 0) {
         try {
           const jobs = await this.queue.claim(free);
           claimed = jobs.length;
+          this.backlog = claimed === free;
           for (const job of jobs) this.launch(job);
         } catch (err) {
           this.logger.warn({ err: errorMessage(err) }, 'mail-in queue: claiming jobs failed');
         }
       }
       // A full batch means more may be due: look again at once if there is room.
-      if (this.stopped || (claimed > 0 && claimed === free && this.active < this.opts.concurrency)) continue;
+      if (this.stopped || (claimed > 0 && claimed === free && this.active + this.reserved < this.opts.concurrency)) continue;
       if (this.woken) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.opts.pollIntervalMs);
@@ -105,34 +135,29 @@ export class MailinWorker {
       .finally(() => {
         this.active--;
         this.inFlight.delete(p);
-        this.wake();
+        // Room again: look at the queue only if something may be waiting there (a queued job, a
+        // full claim); jobs handed over by deliveries need no look, the poll finds the rest.
+        if (this.backlog) this.wake();
       });
     this.inFlight.add(p);
   }
 
   private async runJob(job: ClaimedJob): Promise<void> {
-    const agentRow = await this.db.selectFrom('mailin_agents').selectAll().where('id', '=', job.agentId).executeTakeFirst();
-    const doc = await this.db
-      .selectFrom('mailin_documents')
-      .innerJoin('mailin_dbs', 'mailin_dbs.id', 'mailin_documents.db_id')
-      .selectAll('mailin_documents')
-      .select('mailin_dbs.address')
-      .where('mailin_documents.id', '=', job.documentId)
-      .executeTakeFirst();
+    const found = job.handedOver ?? (await this.load(job));
     // Agent or document removed since (the job row goes with them): nothing to do.
-    if (!agentRow || !doc) return;
-    const agent = toAgent(agentRow);
+    if (!found) return;
+    const { agent, doc } = found;
     const startedAt = Date.now();
     let result: RunResult;
     try {
-      const raw = await this.blobs.get(doc.blob_hash, doc.size);
-      const payload = toPayload(await parseDocument(raw), {
+      const raw = found.raw ?? (await this.blobs.get(found.blob.hash, found.blob.size));
+      const payload = toPayload(found.parsed ?? (await parseDocument(raw)), {
         uid: doc.uid,
         database: doc.address,
-        mailFrom: doc.mail_from,
-        rcptTo: JSON.parse(doc.rcpt_to) as string[],
-        queueId: doc.queue_id,
-        receivedAt: doc.received_at,
+        mailFrom: doc.mailFrom,
+        rcptTo: doc.rcptTo,
+        queueId: doc.queueId,
+        receivedAt: doc.receivedAt,
         raw,
         inlineMaxBytes: this.runner.inlineMaxBytes,
         rawMaxBytes: this.runner.rawLimit(agent),
@@ -148,11 +173,11 @@ export class MailinWorker {
       v && v.action !== 'reject'
         ? ({ ok: true } as const)
         : { ok: false as const, permanent: v?.action === 'reject', error: v?.action === 'reject' ? `refused: ${v.text}` : (result.error ?? result.outcome) };
-    const settled = await this.settler.submit(async (trx) => {
+    const settled = await this.commits.submit(async (trx) => {
       const s = await this.queue.settle(trx, job, settleAs, endedAt);
       await recordRun(trx, {
         agentId: agent.id,
-        dbId: doc.db_id,
+        dbId: doc.dbId,
         documentId: doc.id,
         documentUid: doc.uid,
         jobId: job.id,
@@ -170,5 +195,23 @@ export class MailinWorker {
     });
     this.logger.info({ job: job.id, agent: agent.id, mailin: doc.address, attempt: job.attempt, outcome: result.outcome, httpStatus: result.httpStatus, state: settled.state, ms: endedAt - startedAt }, 'after-delivery agent');
     this.onSettled?.(job, settled.held ? settled.state : 'lost');
+  }
+
+  /** A claimed job's agent and document from the store (a retry, another node's mail). */
+  private async load(job: ClaimedJob): Promise<(Pick<HandedOver, 'agent' | 'doc'> & { blob: { hash: string; size: number }; raw?: undefined; parsed?: undefined }) | null> {
+    const agentRow = await this.db.selectFrom('mailin_agents').selectAll().where('id', '=', job.agentId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('mailin_documents')
+      .innerJoin('mailin_dbs', 'mailin_dbs.id', 'mailin_documents.db_id')
+      .selectAll('mailin_documents')
+      .select('mailin_dbs.address')
+      .where('mailin_documents.id', '=', job.documentId)
+      .executeTakeFirst();
+    if (!agentRow || !row) return null;
+    return {
+      agent: toAgent(agentRow),
+      doc: { id: row.id, dbId: row.db_id, uid: row.uid, address: row.address, mailFrom: row.mail_from, rcptTo: JSON.parse(row.rcpt_to) as string[], queueId: row.queue_id, receivedAt: row.received_at },
+      blob: { hash: row.blob_hash, size: row.size },
+    };
   }
 }

@@ -1,7 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
 import { Metrics, LoginThrottle, errorMessage, isLoopbackHost } from '../core/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, SharedCommit, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
@@ -62,10 +62,13 @@ export async function startService(config: Config, logger: Logger, existingStore
     const accounts = new Accounts(store.db, store.blobs);
     const directory = new Directory(store, directoryOptions(config.directory));
     accounts.onChange(new DirectoryAccountFeed(directory));
-    const mailboxes = new Mailboxes(store.db, store.blobs);
+    // One group commit for every writer on the delivery path: deliveries and the mail-in
+    // worker's settlements share COMMITs (on SQLite each is an fsync on this thread).
+    const commits = new SharedCommit(store.db);
+    const mailboxes = new Mailboxes(store.db, store.blobs, commits);
     const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger);
     // Mail-in databases: addresses whose mail becomes documents and triggers agents (docs/mailin.md).
-    const mailin = createMailin(store, accounts, config.mailin, logger);
+    const mailin = createMailin(store, accounts, config.mailin, logger, commits);
     // Archive integration: user sources, own authentication, archive user, journal (docs/integration.md).
     const integration: ServiceIntegration & { url?: string } = await setupIntegration(config, store, accounts, logger, metrics);
     closables.push({ name: 'integration-sources', c: { close: () => integration.close() } });

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Readable } from 'node:stream';
-import { GroupCommit, type BlobStore, type Database } from '../store/index.js';
+import { SharedCommit, type BlobStore, type Database } from '../store/index.js';
 import { PostamtError } from '../core/index.js';
 import { deleteUnreferencedBlobs } from './accounts.js';
 
@@ -41,14 +41,12 @@ export class MailboxGoneError extends PostamtError {
  * in none.
  */
 export class Mailboxes {
-  private readonly committer: GroupCommit<FileRequest, number[]>;
-
   constructor(
     private readonly db: Kysely<Database>,
     private readonly blobs: BlobStore,
-  ) {
-    this.committer = new GroupCommit(db, (trx, req) => this.fileInto(trx, req));
-  }
+    /** Shared with the process's other writers (the service role passes one for all). */
+    private readonly commits = new SharedCommit(db),
+  ) {}
 
   async file(
     blob: { hash: string; size: number },
@@ -56,7 +54,8 @@ export class Mailboxes {
     now = Date.now(),
     also?: (trx: Transaction<Database>) => Promise<void>,
   ): Promise<number[]> {
-    return this.committer.submit({ blob, accountIds: [...new Set(accountIds)], now, also });
+    const req: FileRequest = { blob, accountIds: [...new Set(accountIds)], now, also };
+    return this.commits.submit((trx) => this.fileInto(trx, req));
   }
 
   /** Files one message into every mailbox; runs inside a (group) transaction. */

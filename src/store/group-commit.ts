@@ -75,3 +75,23 @@ export class GroupCommit<Req, Res> {
     });
   }
 }
+
+/** A piece of work for a shared transaction: it runs in its own savepoint and returns its result. */
+export type TransactionWork<T> = (trx: Transaction<Database>) => Promise<T>;
+
+/**
+ * One group commit for unrelated writers of a process (deliveries, the mail-in worker settling
+ * its jobs): their work shares a COMMIT, so on SQLite, where every COMMIT is an fsync on the one
+ * thread, a second kind of writer does not add COMMITs of its own while mail comes in.
+ */
+export class SharedCommit {
+  private readonly group: GroupCommit<TransactionWork<unknown>, unknown>;
+
+  constructor(db: Kysely<Database>, maxBatch = 128) {
+    this.group = new GroupCommit(db, (trx, work) => work(trx), maxBatch);
+  }
+
+  submit<T>(work: TransactionWork<T>): Promise<T> {
+    return this.group.submit(work) as Promise<T>;
+  }
+}

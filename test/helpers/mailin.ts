@@ -8,6 +8,8 @@ export interface Received {
   body: string;
   json: Record<string, unknown>;
   at: number;
+  /** The caller's port: the same one again means a kept-alive connection was reused. */
+  remotePort: number;
 }
 
 export interface Receiver {
@@ -41,7 +43,7 @@ export async function startReceiver(respond: (call: Received, n: number) => Answ
         } catch {
           /* not JSON: the test will see an empty object */
         }
-        const call: Received = { headers: req.headers, body, json, at: Date.now() };
+        const call: Received = { headers: req.headers, body, json, at: Date.now(), remotePort: req.socket.remotePort ?? 0 };
         calls.push(call);
         const a = await respond(call, calls.length);
         if (a === 'hang') {
