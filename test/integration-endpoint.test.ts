@@ -287,3 +287,20 @@ test('cmd=list streams with backpressure: a reader that stops makes the server s
     await it3.close();
   }
 });
+
+test('off loopback the endpoint speaks only HTTPS with the platform certificate (curl verifies it)', async () => {
+  // Listening on all interfaces makes the listener "off loopback"; the test still only talks to 127.0.0.1.
+  const wide = await startIntegrationService({}, { service: { http: { host: '0.0.0.0', port: 0 } } });
+  try {
+    assert.match(wide.url, /^https:\/\//);
+    const url = `https://127.0.0.1:${wide.port}/mailstore-integration/`;
+    const r = await run('curl', ['-sS', '--cacert', wide.svc.tls.certPath, '-u', 'mailstore@example.test:Passw0rd', '-d', 'cmd=list', '-w', '\n%{http_code}', url]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trimEnd().split('\n').pop(), '200');
+    // Plain HTTP to the TLS listener gets no answer from the endpoint.
+    const plain = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-u', 'mailstore@example.test:Passw0rd', '-d', 'cmd=list', `http://127.0.0.1:${wide.port}/mailstore-integration/`]);
+    assert.notEqual(plain.stdout, '200');
+  } finally {
+    await wide.close();
+  }
+});
