@@ -5,11 +5,13 @@
  * private operation bounds sealing; opening costs one OAEP decryption and one verification).
  * Rates are given per CPU second of this process (user + system, GC threads included) — the
  * same divisor `openssl speed` uses (CPU user time) — and per wall second; on a loaded machine
- * only the CPU figure means much, so the load average is printed before and after.
+ * only the CPU figure means much, so the load average is printed before and after. Beside it the
+ * same primitive work without CMS or MIME around it (primitiveWork): the floor for this message.
  *   BENCH_SECONDS=5 npm run bench:crypto
  *   BENCH_SECONDS=2 node --cpu-prof dist/bench/crypto.js   (profile: see docs/benchmarks.md)
  */
 import { execFileSync } from 'node:child_process';
+import { constants, createCipheriv, createDecipheriv, createHash, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes, sign, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +55,69 @@ async function rate(label: string, fn: () => Promise<unknown>): Promise<Rate> {
   return r;
 }
 
+/**
+ * The same primitive work as one seal and one open, done with node:crypto (OpenSSL underneath)
+ * and Node's base64 on buffers of the sizes the real message has, with nothing around it: no
+ * CMS or MIME structure, no checks. It is the floor a seal or open can approach in this runtime;
+ * the issue's bound (one RSA signature) leaves the symmetric and encoding work of a 100 KB
+ * message out. Base64 goes in pieces of ~20 KB: one string above V8's large-object threshold
+ * costs ten times the codec (docs/benchmarks.md), so the floor uses the fastest known way.
+ */
+const PIECE = 19_950; // a multiple of 3 (encoding) and of 4 (decoding)
+function toBase64(b: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  for (let o = 0; o < b.length; o += PIECE) parts.push(Buffer.from(b.subarray(o, o + PIECE).toString('base64'), 'latin1'));
+  return Buffer.concat(parts);
+}
+function fromBase64(b: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  for (let o = 0; o < b.length; o += PIECE * 4) parts.push(Buffer.from(b.subarray(o, o + PIECE * 4).toString('latin1'), 'base64'));
+  return Buffer.concat(parts);
+}
+function primitiveWork(contentBytes: number, innerBytes: number, outerBytes: number) {
+  const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
+  const signer = rsa();
+  const recipients = [rsa(), rsa(), rsa(), rsa()];
+  const content = randomBytes(contentBytes);
+  const signedAttrs = randomBytes(200);
+  const innerDer = randomBytes(Math.round((innerBytes * 3) / 4));
+  const outerDer = randomBytes(Math.round((outerBytes * 3) / 4));
+  const pss = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
+  const oaep = (key: (typeof recipients)[number]['publicKey']) => ({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' });
+  const cek = randomBytes(32);
+  const iv = randomBytes(12);
+  const wrapped = publicEncrypt(oaep(recipients[0]!.publicKey), cek);
+  const signature = sign('sha256', signedAttrs, { key: signer.privateKey, ...pss });
+  const gcm = (data: Buffer) => {
+    const c = createCipheriv('aes-256-gcm', cek, iv);
+    const out = Buffer.concat([c.update(data), c.final()]);
+    return { out, tag: c.getAuthTag() };
+  };
+  const sealedInner = gcm(toBase64(innerDer));
+  const outerB64 = toBase64(outerDer);
+  const innerB64 = toBase64(innerDer);
+  return {
+    seal: async () => {
+      createHash('sha256').update(content).digest();
+      sign('sha256', signedAttrs, { key: signer.privateKey, ...pss });
+      const inner = toBase64(innerDer);
+      for (const r of recipients) publicEncrypt(oaep(r.publicKey), cek);
+      gcm(inner);
+      toBase64(outerDer);
+    },
+    open: async () => {
+      fromBase64(outerB64);
+      privateDecrypt({ key: recipients[0]!.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+      const d = createDecipheriv('aes-256-gcm', cek, iv);
+      d.setAuthTag(sealedInner.tag);
+      Buffer.concat([d.update(sealedInner.out), d.final()]);
+      fromBase64(innerB64);
+      createHash('sha256').update(content).digest();
+      verify('sha256', signedAttrs, { key: signer.publicKey, ...pss }, signature);
+    },
+  };
+}
+
 const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 function opensslSpeed(): { sign: number; verify: number } | undefined {
@@ -83,7 +148,13 @@ async function main(): Promise<void> {
     console.log(`node ${process.version}, one process, ${SECONDS} s per figure; ${availableParallelism()} CPUs, load average ${load()}`);
     const sealRate = await rate('seal (sign + 4x OAEP encrypt + AES-GCM)', seal);
     const openRate = await rate('open (OAEP decrypt + verify + all checks)', () => openMessage(sealed, { konnektor, context: ctx('praxis-b') }));
+    // The inner entity is base64 of the SignedData (content + ~1.7 KB); the outer body is the sealed size.
+    const floor = primitiveWork(ps.length, Math.round(((ps.length + 1800) * 4) / 3), sealed.length);
+    const sealFloor = await rate('floor: the same primitive work as a seal', floor.seal);
+    const openFloor = await rate('floor: the same primitive work as an open', floor.open);
     console.log(`load average after: ${load()}`);
+    console.log(`seal: ${(sealRate.perCpuSecond / sealFloor.perCpuSecond).toFixed(2)} of the primitive-work floor (${sealFloor.perCpuSecond.toFixed(0)}/s per core)`);
+    console.log(`open: ${(openRate.perCpuSecond / openFloor.perCpuSecond).toFixed(2)} of the primitive-work floor (${openFloor.perCpuSecond.toFixed(0)}/s per core)`);
     const speed = opensslSpeed();
     if (speed) {
       console.log(`openssl speed rsa2048 (${execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim()}, per CPU second): ${speed.sign.toFixed(0)} sign/s (${(1000 / speed.sign).toFixed(3)} ms), ${speed.verify.toFixed(0)} verify/s`);
