@@ -108,18 +108,13 @@ for (const kind of STORE_KINDS) {
       const ts = await openTestStore(kind);
       if (!ts) return t.skip('PostgreSQL explicitly skipped');
       try {
-        const accounts = new Accounts(ts.store.db, ts.store.blobs);
-        await accounts.addDomain('example.test');
-        const m = new MailinAdmin(ts.store.db, ts.store.blobs, accounts, ts.config.mailin);
-        await m.addDatabase({ address: 'in@example.test', name: 'x' });
-        const agent = await m.addAgent('in@example.test', { trigger: 'after-delivery', webhook: 'http://127.0.0.1:9/x', secret: SECRET, timeoutMs: 1000 });
-        const db = ts.store.db;
-        const dbRow = await db.selectFrom('mailin_dbs').select('id').executeTakeFirstOrThrow();
+        const { db, dbRow, agents } = await queueFixture(ts, 1);
+        const agent = agents[0]!;
         const now = Date.now();
         for (let i = 0; i < 40; i++) {
           const d = await db
             .insertInto('mailin_documents')
-            .values({ uid: `u${i}`, db_id: dbRow.id, blob_hash: '0'.repeat(64), size: 1, received_at: now, queue_id: 'Q', mail_from: '', rcpt_to: '[]', folder: '', from_addr: '', to_addrs: '[]', subject: '', date: null, message_id: '', kim: '{}', text_body: '', attachments: '[]' })
+            .values(doc(dbRow.id, `u${i}`, now))
             .returning('id')
             .executeTakeFirstOrThrow();
           await db
@@ -151,14 +146,7 @@ for (const kind of STORE_KINDS) {
       const ts = await openTestStore(kind);
       if (!ts) return t.skip('PostgreSQL explicitly skipped');
       try {
-        const accounts = new Accounts(ts.store.db, ts.store.blobs);
-        await accounts.addDomain('example.test');
-        const m = new MailinAdmin(ts.store.db, ts.store.blobs, accounts, ts.config.mailin);
-        await m.addDatabase({ address: 'in@example.test', name: 'x' });
-        const agents = [];
-        for (let i = 0; i < 3; i++) agents.push(await m.addAgent('in@example.test', { trigger: 'after-delivery', webhook: `http://127.0.0.1:9/${i}`, secret: SECRET, timeoutMs: 1000 }));
-        const db = ts.store.db;
-        const dbRow = await db.selectFrom('mailin_dbs').select('id').executeTakeFirstOrThrow();
+        const { db, dbRow, agents } = await queueFixture(ts, 3);
         const now = Date.now();
         const q = new JobQueue(db, ts.store.dialect, { scheduleMs: [1000], maxAttempts: 3 }, 0);
         const jobs = agents.map((a) => ({ agentId: a.id as number, documentId: 0, timeoutMs: 1000 }));
@@ -234,4 +222,17 @@ describe('postamt mailin (CLI)', () => {
 
 function doc(dbId: number, uid: string, now: number) {
   return { uid, db_id: dbId, blob_hash: '0'.repeat(64), size: 1, received_at: now, queue_id: 'Q', mail_from: '', rcpt_to: '[]', folder: '', from_addr: '', to_addrs: '[]', subject: '', date: null, message_id: '', kim: '{}', text_body: '', attachments: '[]' };
+}
+
+/** A mail-in database in@example.test with `n` after-delivery agents (1 s time limit) over a test store. */
+async function queueFixture(ts: NonNullable<Awaited<ReturnType<typeof openTestStore>>>, n: number) {
+  const accounts = new Accounts(ts.store.db, ts.store.blobs);
+  await accounts.addDomain('example.test');
+  const m = new MailinAdmin(ts.store.db, ts.store.blobs, accounts, ts.config.mailin);
+  await m.addDatabase({ address: 'in@example.test', name: 'x' });
+  const agents = [];
+  for (let i = 0; i < n; i++) agents.push(await m.addAgent('in@example.test', { trigger: 'after-delivery', webhook: `http://127.0.0.1:9/${i}`, secret: SECRET, timeoutMs: 1000 }));
+  const db = ts.store.db;
+  const dbRow = await db.selectFrom('mailin_dbs').select('id').executeTakeFirstOrThrow();
+  return { db, dbRow, agents };
 }
