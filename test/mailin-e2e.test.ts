@@ -10,6 +10,10 @@ import { silentLogger } from '../src/core/index.js';
 import { startService, type RunningService } from '../src/roles/index.js';
 import type { Config } from '../src/config/index.js';
 import { collectGarbageBlobs } from '../src/store/index.js';
+import { createSelfSignedTls } from '../src/crypto/selfsigned.js';
+import { createServer as createHttpsServer } from 'node:https';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 
 const SECRET = 'a-long-shared-secret-0123456789';
 const DB = 'approvals@example.test';
@@ -308,6 +312,30 @@ describe('mail-in: failures and limits (SQLite)', () => {
     } finally {
       await big.close();
       await ok.close();
+      await h.close();
+    }
+  });
+
+  test('TLS is verified: a receiver with a certificate nobody vouches for is never sent the document', async () => {
+    const h = (await startHarness('sqlite'))!;
+    const pem = await createSelfSignedTls(['127.0.0.1']);
+    let received = 0;
+    const server = createHttpsServer({ cert: pem.cert, key: pem.key }, (_req, res) => {
+      received++;
+      res.end('{}');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      await h.svc.mailin.admin.addDatabase({ address: DB, name: 'OA' });
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+      await h.svc.mailin.admin.addAgent(DB, { trigger: 'before-delivery', webhook: url, secret: SECRET });
+      assert.match(await sendError(h), /^451 4\.3\.0 /);
+      assert.match((await runs(h))[0].error, /SELF_SIGNED|self.signed|certificate/i);
+      assert.equal(received, 0);
+    } finally {
+      server.closeAllConnections();
+      server.close();
       await h.close();
     }
   });
