@@ -36,14 +36,6 @@ export class MailinWorker implements LocalWorker {
   /** Settled jobs, for tests and metrics: called after each job's transaction commits. */
   onSettled?: (job: ClaimedJob, state: string) => void;
 
-  /**
-   * Settling a job (its state and its run record) is a small write; done one transaction each,
-   * the COMMIT's fsync would bound the queue's throughput and, on SQLite, take turns with the
-   * deliveries' COMMITs. So jobs are settled through the service's shared group commit: jobs
-   * finishing together, and the deliveries coming in meanwhile, share one COMMIT, each in its
-   * own savepoint.
-   */
-
   constructor(
     private readonly db: Kysely<Database>,
     private readonly blobs: BlobStore,
@@ -51,6 +43,13 @@ export class MailinWorker implements LocalWorker {
     private readonly runner: AgentRunner,
     private readonly opts: WorkerOptions,
     private readonly logger: Logger,
+    /**
+     * Settling a job (its state and its run record) is a small write; done one transaction
+     * each, the COMMIT's fsync would bound the queue's throughput and, on SQLite, take turns
+     * with the deliveries' COMMITs. So jobs are settled through the service's shared group
+     * commit: jobs finishing together and the deliveries coming in meanwhile share one COMMIT,
+     * each in its own savepoint.
+     */
     private readonly commits: SharedCommit = new SharedCommit(db),
   ) {}
 
