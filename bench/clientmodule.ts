@@ -10,10 +10,11 @@
  * BENCH_LAYOUT=split (default) runs service + directory as `postamt serve` in a child process
  * (the provider's side) and the client module with the load generator here (the practice's
  * side), as deployed; BENCH_LAYOUT=one runs everything in this process (as in
- * test/clientmodule-e2e). CPU is reported per process and per message.
+ * test/clientmodule-e2e). CPU is reported per process and per message, and per thread.
+ * BENCH_SEND_ONLY=1 skips the fetch phases; BENCH_KONNEKTOR_WORKERS sets konnektor.workers.
  *   BENCH_MESSAGES=2000 BENCH_CONCURRENCY=16 npm run bench:clientmodule
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,8 @@ const FETCH_SESSIONS = Number(process.env.BENCH_FETCH_SESSIONS ?? 16);
 const SIZE = 100 * 1024;
 /** split (default): service + directory in a `postamt serve` child, as deployed; one: everything in this process. */
 const SPLIT = (process.env.BENCH_LAYOUT ?? 'split') === 'split';
+/** BENCH_SEND_ONLY=1: no fetch phases (the server's whole-run profile is then the send phase). */
+const SEND_ONLY = process.env.BENCH_SEND_ONLY === '1';
 const PASSWORD = 'bench password long';
 const DOMAIN = 'praxis.kim.test';
 const SENDER = { id: 'praxis-s', name: 'Praxis Sender', telematikId: '1-20019000', email: `praxis-s@${DOMAIN}`, mandant: 'm-s' };
@@ -77,6 +80,41 @@ function childCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15)
+}
+
+/** CPU per thread of a process so far, in ms: `main` (the event loop) and `name:tid` for the others (Linux /proc, 100 ticks/s). */
+function threadCpuMs(pid: number | 'self'): Map<string, number> {
+  const out = new Map<string, number>();
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const main = t === String(pid === 'self' ? process.pid : pid);
+    const name = main ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/^node$/, 'thread') + ':' + t;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10);
+  }
+  return out;
+}
+
+/** Threads' CPU per message between two threadCpuMs snapshots, busiest first. */
+function threadReport(before: Map<string, number>, after: Map<string, number>, messages: number): string {
+  return [...after]
+    .map(([name, ms]) => [name, ms - (before.get(name) ?? 0)] as const)
+    .filter(([, ms]) => ms > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([name, ms]) => `${name} ${(ms / messages).toFixed(2)}`)
+    .join(', ');
 }
 
 interface ServerChild {
@@ -131,6 +169,7 @@ async function main(): Promise<void> {
     },
     directory: { ldap: { port: 0 }, ldaps: { port: 0 } },
     konnektor: {
+      ...(process.env.BENCH_KONNEKTOR_WORKERS ? { workers: Number(process.env.BENCH_KONNEKTOR_WORKERS) } : {}),
       trustAnchors: ['pki/ca.pem'],
       mandanten: practices.map((p) => ({ id: p.mandant, clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: `pki/${p.id}` } })),
     },
@@ -194,6 +233,8 @@ async function main(): Promise<void> {
     row(`${CONCURRENCY} AUTHs at once (upstream login) (s)`, ((performance.now() - ta) / 1000).toFixed(2));
     const cpu0 = process.cpuUsage();
     const serverCpu0 = serverCpu();
+    const threads0 = threadCpuMs('self');
+    const serverThreads0 = child ? threadCpuMs(child.pid) : new Map<string, number>();
     const t0 = performance.now();
     await profiled('send', () => Promise.all(
       conns.map(async (c) => {
@@ -220,6 +261,8 @@ async function main(): Promise<void> {
     const sendSecs = (performance.now() - t0) / 1000;
     const sendCpu = process.cpuUsage(cpu0);
     const sendServerCpuMs = serverCpu() - serverCpu0;
+    const threads1 = threadCpuMs('self');
+    const serverThreads1 = child ? threadCpuMs(child.pid) : new Map<string, number>();
     latencies.sort((a, b) => a - b);
     row('sent (250 after the service accepted)', `${N - failed} / ${N}${firstFailure ? ` (first failure: ${firstFailure})` : ''}`);
     row('sent msgs/s', (N / sendSecs).toFixed(0));
@@ -229,12 +272,15 @@ async function main(): Promise<void> {
     const benchCpuMs = (sendCpu.user + sendCpu.system) / 1000;
     const here = SPLIT ? 'client module + load generator' : 'whole process';
     row(`CPU while sending, ${here} (% of one core)`, ((100 * benchCpuMs) / 1000 / sendSecs).toFixed(0));
-    row(`CPU per message sent, ${here} (ms)`, (benchCpuMs / N).toFixed(2));
+    row(`CPU per message sent, ${here} (ms)`, `${(benchCpuMs / N).toFixed(2)} (of which kernel ${(sendCpu.system / 1000 / N).toFixed(2)})`);
     if (SPLIT) {
       row('CPU while sending, service + directory (% of one core)', ((100 * sendServerCpuMs) / 1000 / sendSecs).toFixed(0));
       row('CPU per message sent, service + directory (ms)', (sendServerCpuMs / N).toFixed(2));
       row('CPU per message sent, both processes (ms)', ((benchCpuMs + sendServerCpuMs) / N).toFixed(2));
+      row('  per thread, service + directory (ms/msg)', threadReport(serverThreads0, serverThreads1, N));
     }
+
+    row(`  per thread, ${here} (ms/msg)`, threadReport(threads0, threads1, N));
 
     // --- first fetch: one session per mailbox ---
     const fetchPass = async (sessions: number): Promise<{ secs: number; loginSecs: number; msgs: number; bytes: number; lat: number[]; bad: number }> => {
@@ -275,8 +321,10 @@ async function main(): Promise<void> {
       row(`${label}: MB/s (presented)`, (f.bytes / f.secs / 1e6).toFixed(1));
       row(`${label}: RETR latency p50 / p99 (ms)`, `${percentile(f.lat, 50).toFixed(1)} / ${percentile(f.lat, 99).toFixed(1)}`);
     };
-    report(`fetch, ${RECIPIENTS.length} sessions (1/mailbox)`, await fetchPass(RECIPIENTS.length));
-    report(`fetch again, ${FETCH_SESSIONS} sessions`, await profiled('fetch', () => fetchPass(FETCH_SESSIONS)));
+    if (!SEND_ONLY) {
+      report(`fetch, ${RECIPIENTS.length} sessions (1/mailbox)`, await fetchPass(RECIPIENTS.length));
+      report(`fetch again, ${FETCH_SESSIONS} sessions`, await profiled('fetch', () => fetchPass(FETCH_SESSIONS)));
+    }
     if (SPLIT) {
       row('peak RSS, client module + load generator (MiB)', peakRssMiB('self').toFixed(0));
       row('peak RSS, service + directory (MiB)', peakRssMiB(String(child!.pid)).toFixed(0));

@@ -9,10 +9,10 @@
  * The client writes requests with src/wire/ldap's encoder on raw sockets, so it costs little
  * CPU next to the server. When OpenLDAP's slapd is installed, the same LDIF is loaded with
  * slapadd (timed) into a throwaway mdb database and slapd gets the same load in the same run.
- *   BENCH_ENTRIES=100000 BENCH_CLIENTS=16 BENCH_SECONDS=10 npm run bench:ldap
+ *   BENCH_ENTRIES=100000 BENCH_CLIENTS=16 BENCH_SECONDS=10 BENCH_PROCESSES=1 npm run bench:ldap
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -28,6 +28,8 @@ const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 100_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = 2;
+/** directory.processes for the postamt server (its children's CPU counts in "server CPU"). */
+const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 1);
 const BASE = 'dc=data,dc=vzd';
 
 /** Writes the LDIF: the base entry (skipped by our importer, needed by slapadd), then the entries. */
@@ -155,12 +157,23 @@ interface LoadResult {
   serverCpuPct: number;
 }
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc (works for slapd too). */
+/** CPU time (user + system) a process and its children have used so far, in ms, from /proc (works for slapd too). */
 function processCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  let ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  for (const child of childPids(pid)) ms += processCpuMs(child);
+  return ms;
+}
+
+/** The running children of a process (directory.processes > 1), from /proc/PID/task/TID/children. */
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return [];
+  }
 }
 
 async function runLoad(port: number, seconds: number, serverPid: number): Promise<LoadResult> {
@@ -290,14 +303,14 @@ index displayName,cn,sn,givenName,l eq,subinitial
 }
 
 async function main(): Promise<void> {
-  console.log(`bench:ldap — ${ENTRIES} entries, ${CLIENTS} clients for ${SECONDS} s (after ${WARMUP_SECONDS} s warm-up): 80% (mail=…) + certificate, 10% (telematikID=…), 10% (displayName=Prefix*) size limit 100`);
+  console.log(`bench:ldap — ${ENTRIES} entries, ${CLIENTS} clients for ${SECONDS} s (after ${WARMUP_SECONDS} s warm-up): 80% (mail=…) + certificate, 10% (telematikID=…), 10% (displayName=Prefix*) size limit 100; postamt with directory.processes ${PROCESSES}`);
   const work = mkdtempSync(join(tmpdir(), 'postamt-bench-ldap-'));
   try {
     const cert = realCertificate(work);
     const ldif = join(work, 'vzd.ldif');
     await writeLdif(ldif, cert);
     let imported = { secs: 0, added: 0, bytes: 0 };
-    const server = await startBenchServer([], `directory:\n  ldap: { port: 0 }\n  ldaps: { port: 0 }\n  cacheEntries: 100000\n`, async (cfg) => {
+    const server = await startBenchServer([], `directory:\n  ldap: { port: 0 }\n  ldaps: { port: 0 }\n  cacheEntries: 100000\n  processes: ${PROCESSES}\n`, async (cfg) => {
       const { config } = loadConfig(cfg);
       const store = await openStore(config);
       try {
@@ -324,7 +337,8 @@ async function main(): Promise<void> {
       row('postamt: index and cache warm after (s)', `${warmMs !== undefined ? (warmMs / 1000).toFixed(1) : 'not reported within 20 s'} (peak RSS then ${server.peakRssMiB().toFixed(0)} MiB)`);
       await runLoad(port, WARMUP_SECONDS, server.child.pid!);
       ours = await runLoad(port, SECONDS, server.child.pid!);
-      oursRss = server.peakRssMiB();
+      // With directory.processes > 1: every process's peak, summed.
+      oursRss = server.peakRssMiB() + childPids(server.child.pid!).reduce((n, pid) => n + vmHwmMiB(pid), 0);
       report('postamt', ours, oursRss);
     } finally {
       await server.stop();

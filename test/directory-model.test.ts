@@ -211,6 +211,59 @@ for (const kind of STORE_KINDS) {
       }
     });
 
+    test('searchNow (answers from memory): the same entries and bytes as search, or none at all; stale or uncached means none', async (t) => {
+      if (skip(t)) return;
+      const warm = new Directory(ts!.store, { baseDn: BASE, cacheCheckMs: 60_000 });
+      const other = new Directory(ts!.store, { baseDn: BASE, cacheCheckMs: 60_000 });
+      warm.keepWarm();
+      try {
+        await warm.warmed();
+        const view = new DirectoryLdapBackend(warm, { authenticate: async () => null });
+        const bytes = (es: LdapEntry[]): string[] => es.map((e) => `${e.dn} ${e.encoded ? Buffer.from(e.encoded as Uint8Array).toString('hex') : JSON.stringify(e.attributes)}`);
+        let answered = 0;
+        for (const attributes of [['1.1'], [], ['mail', 'cn', 'userCertificate;binary']]) {
+          for (const [filter] of CASES) {
+            for (const limit of [1000, 2, 1]) {
+              for (const scope of ['sub', 'one', 'base'] as const) {
+                const r = req(filter, { attributes, limit, scope });
+                const slow = await collect(view.search(r));
+                const now = view.searchNow(r);
+                if (now === undefined) continue;
+                answered++;
+                assert.deepEqual(bytes(now), bytes(slow), `${filter} ${scope} limit ${limit} ${attributes.join(',')}`);
+                assert.deepEqual(now.map((e) => e.attributes), slow.map((e) => e.attributes));
+              }
+            }
+          }
+        }
+        // Equality on the hot attributes and prefixes of displayName are answered from memory.
+        for (const f of ['(mail=anna@praxis.test)', '(telematikID=1-222)', '(uid=KASSE)', '(displayName=a*)', '(cn=Dr*)', '(domainID=101577501)']) {
+          assert.ok(view.searchNow(req(f)) !== undefined, f);
+        }
+        assert.ok(answered > 50, `only ${answered} answered from memory`);
+        // Not the container as base, paging positions and scans go the other way.
+        assert.equal(view.searchNow(req('(mail=anna@praxis.test)', { baseDn: 'uid=anna,dc=data,dc=vzd' })), undefined);
+        assert.equal(view.searchNow(req('(mail=anna@praxis.test)', { after: '0' })), undefined);
+        assert.equal(view.searchNow(req('(sn=Müller)')), undefined);
+        // A change in this process: nothing from memory until the index is rebuilt, then the new state.
+        await other.add({ uid: 'now', attributes: [{ name: 'telematikID', value: '9-40' }, { name: 'displayName', value: 'Anna Jetzt' }, { name: 'mail', value: 'now@praxis.test' }] });
+        assert.equal(view.searchNow(req('(mail=now@praxis.test)')), undefined);
+        assert.equal((await collect(view.search(req('(mail=now@praxis.test)')))).length, 1);
+        await warm.warmed();
+        assert.equal(view.searchNow(req('(mail=now@praxis.test)'))?.length, 1);
+        assert.deepEqual(
+          view.searchNow(req('(displayName=anna*)'))?.map((e) => e.dn),
+          (await collect(view.search(req('(displayName=anna*)')))).map((e) => e.dn),
+        );
+        await other.remove('9-40');
+        assert.equal(view.searchNow(req('(mail=now@praxis.test)')), undefined);
+        await warm.warmed();
+        assert.deepEqual(view.searchNow(req('(mail=now@praxis.test)')), []);
+      } finally {
+        await warm.stopWarm();
+      }
+    });
+
     test('raw byte assertions: escapes arrive as bytes, a non-UTF-8 value matches nothing', async (t) => {
       if (skip(t)) return;
       const got = await collect(backend.search(req('(uid=*)', { filter: { type: 'equality', attribute: 'mail', value: Buffer.from([0xff, 0xfe]) } })));

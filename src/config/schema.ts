@@ -110,6 +110,11 @@ export const directorySchema = z
     komLeVersion: z.string().regex(/^\d+\.\d+$/).default('1.5'),
     /** Largest LDIF body the admin API imports. */
     importMaxBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
+    /**
+     * Processes serving LDAP (the node's process and processes - 1 children, each with its own
+     * warm index and cache); connections are spread over them. 1: all in this process.
+     */
+    processes: z.number().int().min(1).max(64).default(1),
   })
   .strict();
 
@@ -204,6 +209,12 @@ export const konnektorSchema = z
     type: z.enum(['software']).default('software'),
     /** CA certificates (PEM/DER files, relative to dataDir) VerifyDocument trusts. */
     trustAnchors: z.array(z.string().min(1)).default([]),
+    /**
+     * `software` only: worker threads for SignDocument and EncryptDocument, so the RSA and AES
+     * work of sending leaves the client module's event loop (a real Konnektor is another box).
+     * 0: in the event loop.
+     */
+    workers: z.number().int().min(0).max(64).default(1),
     /** The practices (Mandanten) and who may use their cards (the Konnektor's info model). */
     mandanten: z
       .array(

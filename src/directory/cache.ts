@@ -9,6 +9,13 @@ export class EntryCache {
   private readonly entries = new Map<number, DirEntry>();
   private readonly lookups = new Map<string, number[]>();
 
+  /**
+   * Set by the Directory when the cache holds every entry of the store (a warm-up loaded them
+   * all at one version); cleared with the cache, which any change clears. Meanwhile hits do not
+   * reorder (nothing is evicted while nothing is added).
+   */
+  complete = false;
+
   constructor(private readonly maxEntries: number) {}
 
   get capacity(): number {
@@ -21,7 +28,9 @@ export class EntryCache {
 
   get(id: number): DirEntry | undefined {
     const e = this.entries.get(id);
-    if (e) {
+    // Holding every entry, nothing is evicted until the next clear: the order does not matter
+    // then (moving an entry rewrites the map, garbage on every search of a warm directory).
+    if (e && !this.complete) {
       this.entries.delete(id);
       this.entries.set(id, e);
     }
@@ -51,6 +60,7 @@ export class EntryCache {
   }
 
   clear(): void {
+    this.complete = false;
     this.entries.clear();
     this.lookups.clear();
   }

@@ -9,7 +9,7 @@ import { buildAttributes, checkCardinality, checkCertificate, certificateFingerp
 import { compileFilter, type Matchable } from './match.js';
 import { planFilter, candidateSql, type IndexTerm } from './plan.js';
 import { EntryCache } from './cache.js';
-import { EqualityIndex, HOT_ATTRIBUTES } from './equality-index.js';
+import { EqualityIndex, HOT_ATTRIBUTES, PREFIX_ATTRIBUTES, PrefixIndex } from './equality-index.js';
 import { equalityKey } from './normalise.js';
 import * as repo from './repo.js';
 import { baseMatchable, entryMatchable } from './views.js';
@@ -61,6 +61,11 @@ export interface CertificateInfo {
 const localGenerations = new WeakMap<object, { gen: number }>();
 
 const SCAN_BATCH = 256;
+/** Most entries searchNow answers with (larger size limits go the batched way, with backpressure). */
+const NOW_MAX = 5000;
+/** Most values a prefix may match for searchNow (the candidates are sorted by id first). */
+const NOW_MAX_PREFIX = 20_000;
+const NO_IDS: readonly number[] = [];
 /** Rows per query while warming: short enough that searches in between are not held up for long. */
 const WARM_BATCH = 2000;
 /** Warming takes at most this share of the time after changes (it runs again only after 9× its own duration). */
@@ -104,6 +109,8 @@ export class Directory {
   private baseMatch: Matchable | undefined;
   /** The hot attributes' equality keys in memory; undefined while (re)building after a change. */
   private index: EqualityIndex | undefined;
+  /** The prefix attributes' values, sorted; installed and dropped together with `index`. */
+  private prefixIndex: PrefixIndex | undefined;
   private warming: Warming | undefined;
 
   constructor(store: { db: Kysely<Database>; dialect: Dialect }, options: DirectoryOptions) {
@@ -147,6 +154,7 @@ export class Directory {
     this.cache.clear();
     this.cacheGen++;
     this.index = undefined;
+    this.prefixIndex = undefined;
     if (this.warming) this.scheduleWarm();
   }
 
@@ -261,9 +269,24 @@ export class Directory {
       }
     }
     index.finish();
+    const prefixes = new PrefixIndex();
+    for (const attr of PREFIX_ATTRIBUTES) {
+      let after: { norm: string; id: number } | undefined;
+      for (;;) {
+        const rows = await repo.valuesAfter(this.db, this.dialect, attr, after, WARM_BATCH);
+        if (!live()) return;
+        for (const r of rows) prefixes.add(attr, r.norm, Number(r.entry_id));
+        if (rows.length < WARM_BATCH) break;
+        const last = rows[rows.length - 1]!;
+        after = { norm: last.norm, id: Number(last.entry_id) };
+      }
+    }
+    prefixes.finish();
     let lastId = 0;
+    let all = false;
     for (let loaded = 0; loaded < this.cache.capacity; ) {
-      const rows = await repo.entryRowsAfter(this.db, this.dialect, lastId, Math.min(WARM_BATCH, this.cache.capacity - loaded));
+      const want = Math.min(WARM_BATCH, this.cache.capacity - loaded);
+      const rows = await repo.entryRowsAfter(this.db, this.dialect, lastId, want);
       if (!live()) return;
       for (const r of rows) {
         const id = Number(r.id);
@@ -271,7 +294,16 @@ export class Directory {
         lastId = id;
       }
       loaded += rows.length;
-      if (rows.length < WARM_BATCH) break;
+      if (rows.length < want) {
+        all = true; // the store has no more entries than were loaded
+        break;
+      }
+    }
+    if (!all && lastId > 0) {
+      // Exactly as many entries as the cache holds, or more?
+      const more = await repo.entryRowsAfter(this.db, this.dialect, lastId, 1);
+      if (!live()) return;
+      all = more.length === 0;
     }
     const after = await repo.readVersion(this.db, this.dialect);
     if (!live()) return;
@@ -280,6 +312,8 @@ export class Directory {
       return;
     }
     this.index = index;
+    this.prefixIndex = prefixes;
+    this.cache.complete = all;
   }
 
   // ---------------------------------------------------------------- reads
@@ -439,6 +473,51 @@ export class Directory {
       yield { kind: 'entry', dn: this.dnOf(e), resumeKey: String(e.id), entry: e };
       if (--left === 0) return;
     }
+  }
+
+  /**
+   * search() answered at once from memory, or undefined when that needs a query: the warm
+   * indexes are installed and current (no change seen in this process, the version check not
+   * due), the base is the container, the filter's plan is one equality term on a hot
+   * attribute, one prefix term on a prefix attribute (at most NOW_MAX_PREFIX values), or can
+   * match nothing; at most NOW_MAX hits; every candidate looked at is cached. Gives exactly
+   * the hits search() would give then, in the same order.
+   */
+  searchNow(p: Omit<SearchParams, 'signal'>): SearchHit[] | undefined {
+    const index = this.index;
+    if (index === undefined || this.shared.gen !== this.seenGen || p.after !== undefined || p.limit > NOW_MAX || p.baseDn !== this.lastBaseString) return undefined;
+    if (Date.now() - this.checkedAt >= this.checkMs) {
+      void this.fresh().catch(() => undefined); // the next searches find it done (or take the SQL path meanwhile)
+      return undefined;
+    }
+    const plan = planFilter(p.filter);
+    if (plan.kind !== 'index') return undefined;
+    const term = plan.term;
+    let ids: ArrayLike<number> | undefined;
+    if (term.op === 'none') ids = NO_IDS;
+    else if (term.op === 'eq') ids = index.ids(term.attr, term.key);
+    else if (term.op === 'prefix') ids = this.prefixIndex?.idsWithPrefix(term.attr, term.lo, NOW_MAX_PREFIX);
+    if (ids === undefined) return undefined;
+    const out: SearchHit[] = [];
+    if (p.limit <= 0) return out;
+    const pred = compileFilter(p.filter);
+    let left = p.limit;
+    if (p.scope !== 'one' && pred(this.baseMatchable()) === true) {
+      out.push({ kind: 'base', dn: this.baseDn, resumeKey: '0' });
+      if (--left === 0) return out;
+    }
+    if (p.scope === 'base') return out;
+    // A bare equality found in the index matches by construction: the index holds exactly the
+    // equality keys the filter compares (repo.valueRows, the same version as the cache).
+    const exact = term.op === 'eq' && p.filter.type === 'equality';
+    for (let k = 0; k < ids.length; k++) {
+      const e = this.cache.get(ids[k]!);
+      if (e === undefined) return undefined; // not cached: the SQL path loads it
+      if (!exact && pred(this.matchable(e)) !== true) continue;
+      out.push({ kind: 'entry', dn: this.dnOf(e), resumeKey: String(e.id), entry: e });
+      if (--left === 0) break;
+    }
+    return out;
   }
 
   /** All entries after `afterId` in id order, in batches; cached ones reused, none added. */

@@ -23,8 +23,8 @@ export interface DirEntry {
 
 export interface EntryAnswers {
   dn?: string;
-  /** Keyed by the LDAP edge's compiled attribute selection (ldap-backend.ts). */
-  encoded?: Map<unknown, unknown>;
+  /** Per attribute selection of the LDAP edge (ldap-backend.ts): [key, bytes, key, bytes, …]. */
+  encoded?: unknown[];
 }
 
 export interface EntryLimits {

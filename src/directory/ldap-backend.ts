@@ -1,6 +1,6 @@
 import type { LdapAttribute, LdapBackend, LdapEntry, LdapSearch } from '../ldap/backend.js';
 import { parseDn, normaliseDn, searchResultEntryOp } from '../wire/ldap/index.js';
-import type { DerNode } from '../wire/ber/index.js';
+import { encodedLength, writeDerInto, type DerNode } from '../wire/ber/index.js';
 import type { Directory } from './directory.js';
 import type { DirEntry } from './entry.js';
 import { compileSelection, type Selector } from './select.js';
@@ -15,9 +15,26 @@ const SELECTOR_CACHE = 256;
 /** Encoded answers kept per entry (one per attribute selection seen, the oldest dropped). */
 const ANSWERS_PER_ENTRY = 4;
 
-interface Answer {
-  attributes: LdapAttribute[];
-  encoded: DerNode;
+/**
+ * An LdapEntry over a kept answer (the SearchResultEntry protocolOp as bytes); the attribute
+ * list is only built if someone reads it (the LDAP edge writes the bytes).
+ */
+function entryOf(e: DirEntry, dn: string, encoded: Buffer, selector: Selector, typesOnly: boolean, resumeKey: string): LdapEntry {
+  return {
+    dn,
+    get attributes(): LdapAttribute[] {
+      return selector.select(entryView(e, dn), typesOnly);
+    },
+    encoded,
+    resumeKey,
+  };
+}
+
+/** In a buffer of its own size: a kept answer is one object for the garbage collector, not a tree of nodes and small buffers. */
+function encodeOwn(node: DerNode): Buffer {
+  const out = Buffer.allocUnsafe(encodedLength(node));
+  writeDerInto(out, 0, node);
+  return out;
 }
 
 /**
@@ -78,19 +95,35 @@ export class DirectoryLdapBackend implements LdapBackend {
   /**
    * A stored entry's answer for a selection, built once: entries are immutable (a change makes
    * a new entry object), so the same search for the same recipient costs no selection and no
-   * encoding the next time. The DER tree references the entry's values; nothing is copied.
+   * encoding the next time, only one copy of the bytes into the response.
    */
-  private answer(e: DirEntry, dn: string, selector: Selector, typesOnly: boolean): Answer {
-    const memo = ((e.answers ??= {}).encoded ??= new Map()) as Map<unknown, Answer>;
+  private answer(e: DirEntry, dn: string, selector: Selector, typesOnly: boolean): Buffer {
+    // [key, bytes, key, bytes, …], oldest first: a Map per entry would weigh more than the few answers.
+    const memo = ((e.answers ??= {}).encoded ??= []) as Array<string | Buffer>;
     const key = typesOnly ? `t\0${selector.key}` : selector.key;
-    let a = memo.get(key);
-    if (!a) {
-      const attributes = selector.select(entryView(e, dn), typesOnly);
-      a = { attributes, encoded: searchResultEntryOp(dn, attributes) };
-      if (memo.size >= ANSWERS_PER_ENTRY) memo.delete(memo.keys().next().value);
-      memo.set(key, a);
+    for (let k = 0; k < memo.length; k += 2) if (memo[k] === key) return memo[k + 1] as Buffer;
+    const encoded = encodeOwn(searchResultEntryOp(dn, selector.select(entryView(e, dn), typesOnly)));
+    if (memo.length >= 2 * ANSWERS_PER_ENTRY) memo.splice(0, 2);
+    memo.push(key, encoded);
+    return encoded;
+  }
+
+  /** search() at once from memory (Directory.searchNow), or undefined when it needs the store. */
+  searchNow(req: Omit<LdapSearch, 'signal'>): LdapEntry[] | undefined {
+    const d = this.directory;
+    const hits = d.searchNow(req);
+    if (hits === undefined) return undefined;
+    const selector = this.selector(req.attributes);
+    const out: LdapEntry[] = new Array(hits.length);
+    for (let k = 0; k < hits.length; k++) {
+      const hit = hits[k]!;
+      if (hit.kind === 'base') {
+        out[k] = { dn: hit.dn, attributes: selector.select(baseView(d.baseRdn.type, d.baseRdn.value, hit.dn), req.typesOnly), resumeKey: hit.resumeKey };
+        continue;
+      }
+      out[k] = entryOf(hit.entry, hit.dn, this.answer(hit.entry, hit.dn, selector, req.typesOnly), selector, req.typesOnly, hit.resumeKey);
     }
-    return a;
+    return out;
   }
 
   async *search(req: LdapSearch): AsyncIterable<LdapEntry> {
@@ -102,8 +135,7 @@ export class DirectoryLdapBackend implements LdapBackend {
         yield { dn: hit.dn, attributes: selector.select(baseView(d.baseRdn.type, d.baseRdn.value, hit.dn), req.typesOnly), resumeKey: hit.resumeKey };
         continue;
       }
-      const a = this.answer(hit.entry, hit.dn, selector, req.typesOnly);
-      yield { dn: hit.dn, attributes: a.attributes, encoded: a.encoded, resumeKey: hit.resumeKey };
+      yield entryOf(hit.entry, hit.dn, this.answer(hit.entry, hit.dn, selector, req.typesOnly), selector, req.typesOnly, hit.resumeKey);
     }
   }
 }

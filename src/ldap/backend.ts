@@ -57,6 +57,14 @@ export interface LdapBackend {
   bind(dn: string, password: string): Promise<string | null>;
   /** Yields matching entries in a stable order. Throws LdapResultError(noSuchObject) for a missing base. */
   search(req: LdapSearch): AsyncIterable<LdapEntry>;
+  /**
+   * Optional: the same search answered at once from memory, when the backend can (say, an
+   * equality lookup in an index held in memory with every entry cached). Returns exactly the
+   * entries search() would yield (at most `limit`), or undefined when it cannot answer without
+   * waiting; the edge then calls search(). A backend should answer here only for small results
+   * (the edge writes them in one buffer, without waiting for the socket to drain).
+   */
+  searchNow?(req: Omit<LdapSearch, 'signal'>): LdapEntry[] | undefined;
 }
 
 /** RFC 4511 Appendix A result codes the server uses. */

@@ -35,6 +35,16 @@ export interface LdapServerOptions {
   throttle?: LoginThrottle;
   /** vendorVersion in the root DSE. */
   vendorVersion?: string;
+  /**
+   * Several processes serve this listener (directory.processes): `active()` counts this
+   * listener's open connections in all of them (maxConnections is for the whole), and `handOff`
+   * may pass a freshly accepted connection, not yet read from, to another process (true when
+   * it did; that process then calls LdapServer.adopt).
+   */
+  distribute?: {
+    active(): number;
+    handOff(socket: import('node:net').Socket): boolean;
+  };
 }
 
 /** The schema is the one source of the defaults, so the server and the config never disagree. */

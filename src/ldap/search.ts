@@ -141,6 +141,35 @@ export async function runSearch(ctx: SearchContext, messageId: number, op: Searc
   return done(LdapResultCode.success, '', [encodePagedResults({ size: 0, cookie })]);
 }
 
+/**
+ * The synchronous path of runSearch: when the backend can answer from memory (searchNow) and
+ * the search needs nothing that waits (no paging control, not the root DSE), the entries and
+ * SearchResultDone leave in one write before this returns, with the same size limit and the
+ * same result as runSearch. No timer, no abort signal: nothing can run in between, so neither
+ * an abandon nor the time limit can intervene. Returns undefined when runSearch must run.
+ */
+export function searchNow(ctx: SearchContext, messageId: number, op: SearchOp, controls: LdapControl[]): OpOutcome | undefined {
+  const backend = ctx.backend;
+  if (backend.searchNow === undefined) return undefined;
+  if (op.baseObject === '' && op.scope === 'base') return undefined;
+  if (ctx.limits.requireBind && !ctx.bound) return undefined;
+  for (const c of controls) if (c.type === LDAP_OID.pagedResults) return undefined;
+  const want = op.sizeLimit > 0 ? Math.min(op.sizeLimit, ctx.limits.sizeLimit) : ctx.limits.sizeLimit;
+  const entries = backend.searchNow({ baseDn: op.baseObject, scope: op.scope, filter: op.filter, attributes: op.attributes, typesOnly: op.typesOnly, limit: want + 1 });
+  if (entries === undefined) return undefined;
+  const more = entries.length > want;
+  const n = more ? want : entries.length;
+  const messages: DerNode[] = new Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    messages[i] = e.encoded ? ldapMessage(messageId, e.encoded) : searchResultEntry(messageId, e.dn, e.attributes);
+  }
+  const code = more ? LdapResultCode.sizeLimitExceeded : LdapResultCode.success;
+  messages[n] = searchResultDone(messageId, { resultCode: code, diagnosticMessage: more ? `size limit of ${want} entries exceeded` : '' });
+  ctx.write(encodeMessages(messages));
+  return { result: resultName(code), base: op.baseObject, scope: op.scope, filter: formatFilter(op.filter), entries: n };
+}
+
 /** Compare as a base-scope search for an equality filter: compareTrue when the entry matches. */
 export async function runCompare(ctx: SearchContext, messageId: number, op: CompareOp, ac: AbortController): Promise<OpOutcome> {
   const detail = { dn: op.entry, attribute: op.attribute };

@@ -51,7 +51,8 @@ export class LdapServer {
     };
     // allowHalfOpen: a client may send its requests and shut its side at once; it still gets answers.
     const onConnection = (socket: Socket): void => this.accept(socket);
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, onConnection);
+    // pauseOnConnect when connections may go to other processes: nothing is read here first.
+    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: opts.distribute !== undefined }, onConnection);
     this.server.on('error', (err) => this.log.error({ err, listener: this.listener }, 'ldap listener error'));
     this.metrics?.declare('postamt_ldap_connections_active', 'gauge', 'Open LDAP connections');
   }
@@ -91,7 +92,25 @@ export class LdapServer {
     ac.abort();
   }
 
+  /**
+   * Serves a connection accepted by another process and passed here (directory.processes):
+   * the socket as it arrives over IPC, not yet read from. The caller (the process that
+   * accepted it) has applied the connection limit.
+   */
+  adopt(socket: Socket): void {
+    // A socket passed between processes comes without the listener's options.
+    socket.allowHalfOpen = true;
+    socket.setNoDelay(true);
+    this.serve(socket);
+  }
+
   private accept(raw: Socket): void {
+    const d = this.opts.distribute;
+    if (d !== undefined && !this.closing && d.active() < this.limits.maxConnections && d.handOff(raw)) return;
+    this.serve(raw, d !== undefined);
+  }
+
+  private serve(raw: Socket, paused = false): void {
     this.sockets.add(raw);
     raw.on('close', () => this.sockets.delete(raw));
     raw.on('error', () => undefined);
@@ -99,10 +118,12 @@ export class LdapServer {
       raw.destroy();
       return;
     }
-    if (this.sessions.size >= this.limits.maxConnections) {
+    if (this.sessions.size >= this.limits.maxConnections || (this.opts.distribute !== undefined && this.opts.distribute.active() >= this.limits.maxConnections)) {
       this.refuse(raw);
       return;
     }
+    // Accepted paused (pauseOnConnect) but served here: reading starts with the session.
+    if (paused && this.opts.mode === 'plain') raw.resume();
     const id = this.nextId++;
     const log = this.log.child({ listener: this.listener });
     let socket: Socket = raw;

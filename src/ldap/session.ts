@@ -23,7 +23,7 @@ import type { LdapLimits } from './options.js';
 import { PagedSearches } from './paging.js';
 import { resultName, type OpOutcome } from './result-codes.js';
 import type { RootDseInfo } from './root-dse.js';
-import { AbortReason, runCompare, runSearch, type SearchContext } from './search.js';
+import { AbortReason, runCompare, runSearch, searchNow, type SearchContext } from './search.js';
 
 export interface SessionOptions {
   id: number;
@@ -165,9 +165,22 @@ export class LdapSession implements FrameHandler {
         for (const o of this.ops.values()) o.abort.abort(new AbortReason('bind'));
         this.track(req, () => this.bind(req.messageId, op));
         return;
-      case 'search':
+      case 'search': {
+        // Answered from memory at once when the backend can; otherwise tracked and awaited.
+        const started = performance.now();
+        let now: OpOutcome | undefined;
+        try {
+          now = searchNow(this.search, req.messageId, op, req.controls);
+        } catch (err) {
+          now = this.failed(req, err, new AbortController());
+        }
+        if (now !== undefined) {
+          this.logOp(req, now, started);
+          return;
+        }
         this.track(req, (ac) => runSearch(this.search, req.messageId, op, req.controls, ac));
         return;
+      }
       case 'compare':
         this.track(req, (ac) => runCompare(this.search, req.messageId, op, ac));
         return;

@@ -32,6 +32,10 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   const cm = config.clientModule;
   const tls = parts.tls ?? (await loadTlsMaterial(config, ['localhost', '127.0.0.1', '::1', config.service.hostname]));
   const konnektor = parts.konnektor ?? createKonnektor(config.konnektor, config.dataDir);
+  /** A Konnektor made here is closed here (the software one's worker threads); one passed in belongs to the caller. */
+  const closeKonnektor = async (): Promise<void> => {
+    if (!parts.konnektor) await konnektor.close?.().catch(() => undefined);
+  };
   const metrics = parts.metrics ?? new Metrics();
   const throttle = parts.throttle ?? new LoginThrottle(config.service.loginThrottle);
   // Without configured anchors the platform's own certificate is trusted (one machine, the demo).
@@ -126,6 +130,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   } catch (err) {
     await Promise.all(closables.map((c) => c.close(0).catch(() => undefined)));
     await lookup.close();
+    await closeKonnektor();
     throw err;
   }
   logger.info({ endpoints }, 'client module listening');
@@ -135,6 +140,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     close: async (graceMs = config.service.shutdownGraceMs) => {
       await Promise.all(closables.map(({ name, close }) => close(graceMs).catch((err: unknown) => logger.warn({ listener: name, err: errorMessage(err) }, 'error while closing'))));
       await lookup.close();
+      await closeKonnektor();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import type { Config } from '../config/index.js';
 import { LoginThrottle, Metrics, errorMessage, type Logger } from '../core/index.js';
 import type { Store } from '../store/index.js';
@@ -6,6 +7,7 @@ import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Directory, DirectoryLdapBackend, directoryOptions, type BindAccounts } from '../directory/index.js';
 import { LdapServer } from '../ldap/index.js';
 import type { Endpoint } from './endpoints.js';
+import { LISTENERS, limitsOf, startWorker, type ListenerName, type ToWorker, type Worker } from './directory-processes.js';
 
 export interface DirectoryRoleParts {
   store: Store;
@@ -22,6 +24,8 @@ export interface DirectoryRoleParts {
 export interface RunningDirectory {
   directory: Directory;
   endpoints: Record<string, Endpoint>;
+  /** The process ids serving LDAP: this one first, then the children (directory.processes). */
+  pids: number[];
   close(graceMs?: number): Promise<void>;
 }
 
@@ -33,10 +37,18 @@ function packageVersion(): string {
   }
 }
 
+// ---------------------------------------------------------------- the role
+
 /**
  * The `directory` role: the VZD over LDAP, a plain listener offering StartTLS and an LDAPS
  * listener, both in front of the same DirectoryLdapBackend. Listeners on port 0 get ephemeral
  * ports; the actual ones are in `endpoints` (`ldap`, `ldaps`).
+ *
+ * With `directory.processes` > 1 this process also forks processes - 1 children. This process
+ * keeps the listening sockets and accepts every connection; each goes, not yet read from, to
+ * the process with the fewest open connections (this one included), which runs the whole
+ * session, TLS included, against its own Directory (own warm index and cache, kept coherent
+ * through dir_state.version like another node's). docs/directory.md, "Several processes".
  */
 export async function startDirectory(config: Config, logger: Logger, parts: DirectoryRoleParts): Promise<RunningDirectory> {
   const dc = config.directory;
@@ -45,43 +57,102 @@ export async function startDirectory(config: Config, logger: Logger, parts: Dire
   // A serving node keeps the hot equality keys and entries in memory (docs/directory.md, "Cache").
   directory.keepWarm();
   const warmStart = performance.now();
-  void directory.warmed().then(
-    () => {
-      logger.info({ ms: Math.round(performance.now() - warmStart), warm: directory.isWarm }, 'directory index and cache warm');
-      logger.flush(); // a milestone worth seeing now, not when the buffered log fills up
-    },
-    () => undefined,
-  );
   const tls = parts.tls ?? (await loadTlsMaterial(config, ['localhost', '127.0.0.1', '::1', config.service.hostname]));
   const throttle = parts.throttle ?? new LoginThrottle(config.service.loginThrottle);
   const metrics = parts.metrics ?? new Metrics();
   const vendorVersion = packageVersion();
-  const servers: Array<{ name: string; s: LdapServer }> = [];
+  const servers: Array<{ name: ListenerName; s: LdapServer }> = [];
   const endpoints: Record<string, Endpoint> = {};
-  const { ldap, ldaps, baseDn: _baseDn, ...limits } = dc;
+  const limits = limitsOf(config);
+  const workers: Worker[] = [];
+  const ownConnections = (): number => servers.reduce((n, { s }) => n + s.sessionCount, 0);
+  const workerConnections = (w: Worker): number => w.conns.ldap + w.conns.ldaps;
+  const distribute =
+    dc.processes > 1
+      ? {
+          // The connection limit is per listener, over all processes.
+          active: (name: ListenerName) => (servers.find((x) => x.name === name)?.s.sessionCount ?? 0) + workers.reduce((n, w) => n + (w.alive ? w.conns[name] : 0), 0),
+          handOff: (name: ListenerName, socket: Socket): boolean => {
+            let best: Worker | undefined;
+            let least = ownConnections();
+            for (const w of workers) {
+              if (w.alive && workerConnections(w) < least) {
+                best = w;
+                least = workerConnections(w);
+              }
+            }
+            if (!best) return false;
+            const w = best;
+            w.conns[name]++;
+            w.child.send({ type: 'conn', listener: name } satisfies ToWorker, socket, (err) => {
+              if (!err) return;
+              // The child went away meanwhile: the connection is lost with it (the client reconnects).
+              w.conns[name]--;
+              socket.destroy();
+            });
+            return true;
+          },
+        }
+      : undefined;
+  const closeWorkers = async (graceMs: number): Promise<void> => {
+    for (const w of workers) if (w.alive && w.child.connected) w.child.send({ type: 'close', graceMs } satisfies ToWorker);
+    await Promise.all(
+      workers.map(async (w) => {
+        const timer = setTimeout(() => w.child.kill('SIGKILL'), graceMs + 10_000);
+        await w.exited;
+        clearTimeout(timer);
+      }),
+    );
+  };
   try {
-    for (const [name, lc, mode] of [
-      ['ldap', ldap, 'plain'],
-      ['ldaps', ldaps, 'ldaps'],
-    ] as const) {
+    for (const [name, mode] of LISTENERS) {
+      const lc = dc[name];
       if (!lc.enabled) continue;
-      const s = new LdapServer({ name, mode, host: lc.host, port: lc.port, tls, backend, limits, logger, metrics, throttle, vendorVersion });
+      const s = new LdapServer({
+        name,
+        mode,
+        host: lc.host,
+        port: lc.port,
+        tls,
+        backend,
+        limits,
+        logger,
+        metrics,
+        throttle,
+        vendorVersion,
+        ...(distribute ? { distribute: { active: () => distribute.active(name), handOff: (socket: Socket) => distribute.handOff(name, socket) } } : {}),
+      });
       const a = await s.listen();
       servers.push({ name, s });
       endpoints[name] = { host: lc.host, port: a.port, tls: mode === 'plain' ? 'starttls' : 'implicit' };
     }
+    for (let k = 1; k < dc.processes; k++) {
+      workers.push(await startWorker(k, config, { cert: tls.cert, key: tls.key }, servers.map((x) => x.name), vendorVersion, logger, metrics, throttle));
+    }
   } catch (err) {
+    await closeWorkers(0);
     await Promise.all(servers.map(({ s }) => s.close(0)));
     await directory.stopWarm();
     throw err;
   }
+  void Promise.all([directory.warmed().then(() => directory.isWarm), ...workers.map((w) => w.warm)]).then(
+    (warm) => {
+      logger.info({ ms: Math.round(performance.now() - warmStart), warm: warm.every(Boolean), processes: dc.processes }, 'directory index and cache warm');
+      // A milestone worth seeing now, not when the buffered log fills up. A flush while a
+      // write is in progress does nothing, so flush again once that write is done.
+      logger.flush(() => logger.flush());
+    },
+    () => undefined,
+  );
   return {
     directory,
     endpoints,
+    pids: [process.pid, ...workers.map((w) => w.pid)],
     close: async (graceMs = 0) => {
-      await Promise.all(
-        servers.map(({ name, s }) => s.close(graceMs).catch((err: unknown) => logger.warn({ listener: name, err: errorMessage(err) }, 'error while closing'))),
-      );
+      await Promise.all([
+        ...servers.map(({ name, s }) => s.close(graceMs).catch((err: unknown) => logger.warn({ listener: name, err: errorMessage(err) }, 'error while closing'))),
+        closeWorkers(graceMs),
+      ]);
       await directory.stopWarm();
     },
   };

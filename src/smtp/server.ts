@@ -1,4 +1,6 @@
 import './enhanced-codes.js';
+import './data-stream.js';
+import './reply-batching.js';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerOptions } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/index.js';

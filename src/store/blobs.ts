@@ -41,8 +41,11 @@ function checkHash(hash: string): void {
  * few hundred messages, so a delivery rarely pays for creating one). A blob is written to
  * `root/tmp`, fsynced, renamed into place and its directory fsynced, so after commit() it
  * survives power loss; a crash before leaves only a temp file, never a half blob under its name.
- * Small blobs are gathered in memory and written with one call: every file operation is a
- * round trip through libuv's thread pool, and those round trips were the cost of a delivery.
+ * Small blobs are gathered in memory and written with one call (writev of the chunks as they
+ * came): every file operation is a round trip through libuv's thread pool, and those round
+ * trips were the cost of a delivery. For the same reason the temp file is opened when the
+ * writer is made (while the body arrives) and closed beside the directory's fsync, so commit()
+ * waits for four operations: write, fsync, rename, fsync of the directory.
  */
 export class FileBlobStore implements BlobStore {
   private readonly tmpDir: string;
@@ -72,19 +75,26 @@ export class FileBlobStore implements BlobStore {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let size = 0;
+    // The temp file is opened now, while the body is still arriving, so commit() does not wait
+    // for it; every writer is committed or aborted (both close it). It lives as long as one
+    // DATA transaction, far below the temp-file sweep's grace (blobGcGraceMs).
+    const opening = open(tmp, 'wx');
+    opening.catch(() => undefined); // awaited by flush/abort; must not go unhandled meanwhile
     let fh: FileHandle | null = null;
     let closed = false;
     const flush = async (): Promise<void> => {
-      if (pendingBytes === 0 && fh) return;
-      fh ??= await open(tmp, 'wx');
-      const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      fh ??= await opening;
+      if (pendingBytes === 0) return;
+      // The chunks as they came (one writev), not joined first: no copy of the whole message.
+      const data = pending;
       pending = [];
       pendingBytes = 0;
-      await writeAll(fh, data);
+      await writeAllv(fh, data);
     };
     const closeFile = async (): Promise<void> => {
       closed = true;
-      await fh?.close().catch(() => undefined);
+      const h = fh ?? (await opening.catch(() => null));
+      await h?.close().catch(() => undefined);
     };
     return {
       write: async (chunk) => {
@@ -98,12 +108,13 @@ export class FileBlobStore implements BlobStore {
         try {
           await flush();
           await fh!.sync();
-          await closeFile();
           const hash = hasher.digest('hex');
           const dir = join(this.root, hash.slice(0, 2));
           const dirHandle = await this.dirHandle(dir);
+          // Renaming an open file is fine (its data is durable already); closing it is not on
+          // the way to the answer, so it runs beside the directory's fsync.
           await rename(tmp, join(dir, hash));
-          await dirHandle.sync();
+          await Promise.all([dirHandle.sync(), closeFile()]);
           return { hash, size };
         } catch (err) {
           if (!closed) await closeFile();
@@ -114,7 +125,7 @@ export class FileBlobStore implements BlobStore {
       abort: async () => {
         pending = [];
         if (!closed) await closeFile();
-        if (fh) await unlink(tmp).catch(() => undefined);
+        await unlink(tmp).catch(() => undefined);
       },
     };
   }
@@ -196,11 +207,20 @@ function readExactly(path: string, size: number): Promise<Buffer> {
   });
 }
 
-async function writeAll(fh: FileHandle, chunk: Buffer): Promise<void> {
-  let off = 0;
-  while (off < chunk.length) {
-    const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
-    off += bytesWritten;
+/** Vectors per writev call, well below IOV_MAX (1024 on Linux). */
+const MAX_IOV = 256;
+
+/** Writes every buffer in order with writev, resuming after short writes. */
+async function writeAllv(fh: FileHandle, buffers: Buffer[]): Promise<void> {
+  let list = buffers.filter((b) => b.length > 0);
+  while (list.length > 0) {
+    const batch = list.length > MAX_IOV ? list.slice(0, MAX_IOV) : list;
+    let { bytesWritten } = await fh.writev(batch);
+    let i = 0;
+    while (i < batch.length && bytesWritten >= batch[i]!.length) bytesWritten -= batch[i++]!.length;
+    // A short write leaves part of batch[i]: the rest of it goes first next time.
+    const rest = i < batch.length ? [batch[i]!.subarray(bytesWritten), ...batch.slice(i + 1)] : [];
+    list = [...rest, ...list.slice(batch.length)];
   }
 }
 

@@ -94,13 +94,15 @@ export async function sealMessage(message: Uint8Array, opts: SealOptions): Promi
   const recipients = uniqueRecipients([...opts.recipients, { certDer: senderCert, email: opts.senderEmail }]);
   const recipientEmails = recipients.map((r) => ({ email: r.email, rid: recipientIdOf(r.certDer) }));
 
+  // Both contents are made here for the call and not used again: handed over (no copies).
   const signed = await opts.konnektor.signDocument(opts.context, {
     content: rfc822Entity(inner),
     recipientEmails,
     scheme: opts.scheme,
     signingTime: now,
+    handOver: true,
   });
-  const envelope = await opts.konnektor.encryptDocument(opts.context, { content: signedDataEntity(signed), recipients });
+  const envelope = await opts.konnektor.encryptDocument(opts.context, { content: signedDataEntity(signed), recipients, handOver: true });
 
   const head: string[] = [];
   for (const name of COPIED_FIELDS) for (const f of mime.findFields(fields, name)) head.push(mime.rawWithCrlf(f));

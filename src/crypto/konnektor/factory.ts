@@ -23,6 +23,7 @@ export function createKonnektor(config: KonnektorConfig, dataDir: string): Konne
       });
       return new SoftwareKonnektor({
         trustAnchors,
+        workers: config.workers,
         mandanten: config.mandanten.map((m) => ({
           id: m.id,
           clientSystems: m.clientSystems,

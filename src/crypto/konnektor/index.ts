@@ -7,3 +7,4 @@ export type { CardKey, SoftwareCard, CardLoader } from './card.js';
 export { cardLoaderFromFiles, loadKeySource, loadKeyPath, readCertificateFile, type KeySource, type CardFiles } from './card-files.js';
 export { SoftwareKonnektor, SOFTWARE_KONNEKTOR_INFO, type SoftwareMandant, type SoftwareKonnektorOptions } from './software.js';
 export { createKonnektor } from './factory.js';
+export { CryptoWorkerPool } from './worker-pool.js';

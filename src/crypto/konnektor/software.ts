@@ -9,6 +9,7 @@ import {
 } from '../cms/index.js';
 import type { CardLoader, SoftwareCard } from './card.js';
 import { KonnektorError } from './errors.js';
+import { CryptoWorkerPool } from './worker-pool.js';
 import type { CertRef, DecryptDocumentRequest, EncryptDocumentRequest, Konnektor, KonnektorContext, SignDocumentRequest, VerifyDocumentRequest } from './types.js';
 
 /** One practice (Mandant) of the software Konnektor and who may use its cards. */
@@ -29,6 +30,11 @@ export interface SoftwareKonnektorOptions {
   /** Certificates VerifyDocument trusts (the software stand-in for the TSL), DER. */
   readonly trustAnchors: readonly Uint8Array[];
   readonly productInfo?: string;
+  /**
+   * Worker threads for SignDocument and EncryptDocument (`konnektor.workers`); 0 or absent: in
+   * the calling thread. The context checks and card loading stay in the calling thread.
+   */
+  readonly workers?: number;
 }
 
 export const SOFTWARE_KONNEKTOR_INFO = '<Postamt Software-Konnektor><Konnektor><0.1.0><0><0.1.0>';
@@ -42,10 +48,17 @@ export class SoftwareKonnektor implements Konnektor {
   readonly productInfo: string;
   private readonly mandanten: ReadonlyMap<string, SoftwareMandant>;
   private readonly cards = new Map<CardLoader, Promise<SoftwareCard>>();
+  private readonly pool: CryptoWorkerPool | null;
 
   constructor(private readonly opts: SoftwareKonnektorOptions) {
     this.productInfo = opts.productInfo ?? SOFTWARE_KONNEKTOR_INFO;
     this.mandanten = new Map(opts.mandanten.map((m) => [m.id, m]));
+    this.pool = opts.workers ? new CryptoWorkerPool(opts.workers) : null;
+  }
+
+  /** Stops the worker threads (if any); later signing and encryption fail with `unavailable`. */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 
   async readCardCertificate(ctx: KonnektorContext, certRef: CertRef): Promise<Uint8Array> {
@@ -58,11 +71,14 @@ export class SoftwareKonnektor implements Konnektor {
   async signDocument(ctx: KonnektorContext, req: SignDocumentRequest): Promise<Uint8Array> {
     const card = await this.card(ctx);
     if (!card.signature) throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds no signature key`);
-    return signData(req.content, card.signature, { scheme: req.scheme ?? 'pss', recipientEmails: req.recipientEmails, signingTime: req.signingTime });
+    const opts = { scheme: req.scheme ?? 'pss', recipientEmails: req.recipientEmails, signingTime: req.signingTime } as const;
+    if (this.pool) return this.pool.sign(req.content, card.signature, opts, req.handOver);
+    return signData(req.content, card.signature, opts);
   }
 
   async encryptDocument(ctx: KonnektorContext, req: EncryptDocumentRequest): Promise<Uint8Array> {
     this.mandant(ctx);
+    if (this.pool) return this.pool.encrypt(req.content, req.recipients, req.handOver);
     return encryptAuthEnveloped(req.content, req.recipients);
   }
 

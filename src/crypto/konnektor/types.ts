@@ -22,12 +22,19 @@ export interface SignDocumentRequest {
   /** Default: RSASSA-PSS, gematik's choice for RSA signatures. */
   readonly scheme?: SignatureSchemeName;
   readonly signingTime?: Date;
+  /**
+   * The caller does not use `content` after this call: the Konnektor may take its memory (the
+   * software Konnektor's workers then get it without a copy, leaving the caller's view empty).
+   */
+  readonly handOver?: boolean;
 }
 
 export interface EncryptDocumentRequest {
   readonly content: Uint8Array;
   /** Every recipient certificate, the sender's own encryption certificate included. */
   readonly recipients: readonly EnvelopeRecipient[];
+  /** As SignDocumentRequest.handOver. */
+  readonly handOver?: boolean;
 }
 
 export interface DecryptDocumentRequest {
@@ -64,4 +71,6 @@ export interface Konnektor {
   decryptDocument(ctx: KonnektorContext, req: DecryptDocumentRequest): Promise<DecryptedEnvelope>;
   /** Verifies a SignedData against the Konnektor's trust anchors (the TSL). */
   verifyDocument(ctx: KonnektorContext, req: VerifyDocumentRequest): Promise<SignedDataVerification>;
+  /** Releases what the Konnektor holds (the software Konnektor's worker threads); optional. */
+  close?(): Promise<void>;
 }
