@@ -97,9 +97,13 @@ async function main(): Promise<void> {
     // Server CPU per message (all threads): unlike msgs/s it hardly depends on what else runs.
     const cpuPerMsg = async <T>(label: string, run: () => Promise<T>): Promise<{ r: T; ms: number }> => {
       const c0 = server.cpuMs();
+      const own0 = process.cpuUsage();
+      const t0 = performance.now();
       const r = await run();
       const ms = (server.cpuMs() - c0) / N;
+      const own = process.cpuUsage(own0);
       row(`${label}: server CPU per message (ms)`, ms.toFixed(2));
+      row(`${label}: load generator + receiver CPU (% of one core)`, ((100 * (own.user + own.system)) / 1000 / (performance.now() - t0)).toFixed(0));
       return { r, ms };
     };
     const { r: plain, ms: plainCpu } = await cpuPerMsg('plain delivery (mailbox)', () =>
