@@ -2,6 +2,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CmsError, decodeRecipientEmails, decryptAuthEnveloped, encodeRecipientEmails, encryptAuthEnveloped, recipientIdOf, signData, verifySignedData, type CmsErrorCode } from '../src/crypto/index.js';
 import { createTestPki, type TestPki } from './helpers/pki.js';
+import { prng } from './helpers/prng.js';
 
 // A seeded mutation fuzzer for the two decoders: whatever the bytes, the only possible outcomes
 // are a result or a CmsError with a deliberate code — never another exception, never 'internal'.
@@ -10,17 +11,6 @@ const SEED = Number(process.env.CMS_FUZZ_SEED ?? 0x5eed);
 const ROUNDS = Number(process.env.CMS_FUZZ_ROUNDS ?? 2000);
 const DELIBERATE: readonly CmsErrorCode[] = ['malformed', 'unsupported', 'no-recipient', 'decrypt-failed', 'tag-mismatch', 'signer-not-found'];
 
-/** mulberry32: small, fast, reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One to three structural mutations: bit flips, interesting bytes, cuts, inserts, duplicated runs. */
 function mutate(input: Uint8Array, rnd: () => number): Uint8Array {

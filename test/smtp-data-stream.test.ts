@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { originalFeedDataStream } from '../src/smtp/data-stream.js';
+import { prng } from './helpers/prng.js';
 
 /**
  * src/smtp/data-stream.ts replaces smtp-server's byte loop for the DATA intake. It must do
@@ -48,17 +49,6 @@ async function run(chunks: Buffer[], original: boolean): Promise<Outcome> {
   return out;
 }
 
-/** A small deterministic PRNG (mulberry32), so a failure names its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function split(input: Buffer, rnd: () => number, maxChunk: number): Buffer[] {
   const out: Buffer[] = [];

@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { pop3 } from '../src/wire/index.js';
+import { prng } from './helpers/prng.js';
 
 const { parseCommand, LineSplitter, DotStuffer, dotStuff, extractTop, decodeSaslPlain, encodeSaslPlain, parseSaslResponse, Pop3SyntaxError } = pop3;
 
@@ -213,17 +214,6 @@ describe('SASL PLAIN', () => {
   });
 });
 
-/** mulberry32: a tiny seeded PRNG, so every run fuzzes the same inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('fuzz', () => {
   const SEEDS = [
