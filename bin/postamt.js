@@ -4,6 +4,14 @@
 // Every blob write is a chain of fsyncs on libuv's thread pool; four threads (the default)
 // are too few for a mail server's concurrent deliveries. Must be set before the pool starts.
 process.env.UV_THREADPOOL_SIZE ??= '16';
+// Output piped into a reader that stops early (`postamt --help | head`): end quietly, as
+// command-line tools do, instead of dying on an unhandled EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 const { main } = await import('../dist/src/cli/main.js');
 
 main(process.argv).catch((err) => {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { tempDir } from './helpers/env.js';
 
 function cli(cfg: string, args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
@@ -67,4 +68,15 @@ test('--help lists every command and the environment variables', () => {
   const unknown = spawnSync(process.execPath, ['bin/postamt.js', 'frobnicate'], { encoding: 'utf8' });
   assert.notEqual(unknown.status, 0);
   assert.match(unknown.stderr, /unknown command/);
+});
+
+test('output into a pipe the reader has closed (postamt --help | head) ends quietly, without a stack trace', async () => {
+  const child = spawn(process.execPath, ['bin/postamt.js', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Closed before the child can have written anything: its first write meets EPIPE.
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.equal(code, 0);
+  assert.equal(stderr, '');
 });

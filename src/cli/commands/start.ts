@@ -23,7 +23,7 @@ function untilSignal(logger: Logger): Promise<string> {
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('start the demo platform on loopback: the service and the directory (LDAP) with a demo domain and two accounts (what `npm start` runs)')
+    .description('start the demo platform on loopback (what `npm start` runs): the service, the directory (LDAP) and the client module, a TEST-ONLY PKI, two practices that can mail each other, and the archive integration endpoint; prints every endpoint and credential (also in data/endpoints.json)')
     .action(async (_o, cmd: Command) => {
       const { config } = configFor(cmd);
       const logger = createLogger(config.log.level, 'async-stdout');
