@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { LineClient } from './lib/line-client.js';
-import { percentile } from './lib/server.js';
+import { cpuMsOf, percentile } from './lib/server.js';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/core/index.js';
 import { createTestPki } from '../src/crypto/index.js';
@@ -73,13 +73,6 @@ async function profiled<T>(phase: string, run: () => Promise<T>): Promise<T> {
 
 function peakRssMiB(pid: string): number {
   return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-}
-
-/** User + system CPU of another process so far, in ms (Linux /proc; clock ticks are 100/s). */
-function childCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15)
 }
 
 /** CPU per thread of a process so far, in ms: `main` (the event loop) and `name:tid` for the others (Linux /proc, 100 ticks/s). */
@@ -207,7 +200,7 @@ async function main(): Promise<void> {
   const cmPop3 = cm.endpoints['cm-pop3']!.port;
   const smtpUser = `${SENDER.email}#127.0.0.1:${endpoints['smtp-submission']!.port}#${SENDER.mandant}#PVS#1`;
   const pop3User = (r: (typeof RECIPIENTS)[number]) => `${r.email}#127.0.0.1:${endpoints.pop3s!.port}#${r.mandant}#PVS#1`;
-  const serverCpu = () => (child ? childCpuMs(child.pid) : 0);
+  const serverCpu = () => (child ? cpuMsOf(child.pid) : 0);
 
   try {
     // --- send ---

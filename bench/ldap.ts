@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { once } from 'node:events';
-import { percentile, startBenchServer, which } from './lib/server.js';
+import { cpuMsOf, percentile, startBenchServer, which } from './lib/server.js';
 import { loadConfig } from '../src/config/index.js';
 import { openStore } from '../src/store/index.js';
 import { Directory, directoryOptions, importLdif, certificatesFrom } from '../src/directory/index.js';
@@ -159,10 +159,7 @@ interface LoadResult {
 
 /** CPU time (user + system) a process and its children have used so far, in ms, from /proc (works for slapd too). */
 function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
-  let ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  let ms = cpuMsOf(pid);
   for (const child of childPids(pid)) ms += processCpuMs(child);
   return ms;
 }

@@ -64,11 +64,7 @@ export async function startBenchServer(
       const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
       return kb / 1024;
     },
-    cpuMs: () => {
-      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime in clock ticks of 10 ms
-    },
+    cpuMs: () => cpuMsOf(child.pid!),
     stop: async () => {
       const done = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -76,6 +72,14 @@ export async function startBenchServer(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** User + system CPU a process (all its threads) has used so far, in ms (Linux /proc; works for any process). */
+export function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -9,7 +9,8 @@ import { buildAttributes, checkCardinality, checkCertificate, certificateFingerp
 import { compileFilter, type Matchable } from './match.js';
 import { planFilter, candidateSql, type IndexTerm } from './plan.js';
 import { EntryCache } from './cache.js';
-import { EqualityIndex, HOT_ATTRIBUTES, PREFIX_ATTRIBUTES, PrefixIndex } from './equality-index.js';
+import { EqualityIndex, HOT_ATTRIBUTES } from './equality-index.js';
+import { PREFIX_ATTRIBUTES, PrefixIndex } from './prefix-index.js';
 import { equalityKey } from './normalise.js';
 import * as repo from './repo.js';
 import { baseMatchable, entryMatchable } from './views.js';
@@ -246,6 +247,25 @@ export class Directory {
   }
 
   /**
+   * Every normalised value of `attrs` in dir_values, in batches (value order), to `add`; false
+   * when `live()` turned false on the way (the warm-up was overtaken and is abandoned).
+   */
+  private async eachValue(attrs: readonly string[], live: () => boolean, add: (attr: string, norm: string, id: number) => void): Promise<boolean> {
+    for (const attr of attrs) {
+      let after: { norm: string; id: number } | undefined;
+      for (;;) {
+        const rows = await repo.valuesAfter(this.db, this.dialect, attr, after, WARM_BATCH);
+        if (!live()) return false;
+        for (const r of rows) add(attr, r.norm, Number(r.entry_id));
+        if (rows.length < WARM_BATCH) break;
+        const last = rows[rows.length - 1]!;
+        after = { norm: last.norm, id: Number(last.entry_id) };
+      }
+    }
+    return true;
+  }
+
+  /**
    * Builds the index from dir_values and loads entries into the cache. The index is installed
    * only when the store's version was the same before and after and nothing cleared the cache
    * meanwhile, so it is exactly the version the cache holds.
@@ -257,30 +277,10 @@ export class Directory {
     const gen = this.cacheGen;
     const live = (): boolean => !w.stopped && gen === this.cacheGen;
     const index = new EqualityIndex();
-    for (const attr of HOT_ATTRIBUTES) {
-      let after: { norm: string; id: number } | undefined;
-      for (;;) {
-        const rows = await repo.valuesAfter(this.db, this.dialect, attr, after, WARM_BATCH);
-        if (!live()) return;
-        for (const r of rows) index.add(attr, r.norm, Number(r.entry_id));
-        if (rows.length < WARM_BATCH) break;
-        const last = rows[rows.length - 1]!;
-        after = { norm: last.norm, id: Number(last.entry_id) };
-      }
-    }
+    if (!(await this.eachValue(HOT_ATTRIBUTES, live, (attr, norm, id) => index.add(attr, norm, id)))) return;
     index.finish();
     const prefixes = new PrefixIndex();
-    for (const attr of PREFIX_ATTRIBUTES) {
-      let after: { norm: string; id: number } | undefined;
-      for (;;) {
-        const rows = await repo.valuesAfter(this.db, this.dialect, attr, after, WARM_BATCH);
-        if (!live()) return;
-        for (const r of rows) prefixes.add(attr, r.norm, Number(r.entry_id));
-        if (rows.length < WARM_BATCH) break;
-        const last = rows[rows.length - 1]!;
-        after = { norm: last.norm, id: Number(last.entry_id) };
-      }
-    }
+    if (!(await this.eachValue(PREFIX_ATTRIBUTES, live, (attr, norm, id) => prefixes.add(attr, norm, id)))) return;
     prefixes.finish();
     let lastId = 0;
     let all = false;

@@ -1,4 +1,4 @@
-import { SharedCommit, type Store } from '../store/index.js';
+import { GroupCommit, type Store } from '../store/index.js';
 import type { MailinConfig } from '../config/index.js';
 import type { Logger } from '../core/index.js';
 import { MailinAdmin, type AddressBook } from './admin.js';
@@ -19,12 +19,11 @@ export interface Mailin {
  * The mail-in module's parts over one store; the worker is created but not started. `commits`
  * is the group commit the worker settles jobs through (the service shares its deliveries' one).
  */
-export function createMailin(store: Store, addresses: AddressBook, config: MailinConfig, logger: Logger, commits = new SharedCommit(store.db)): Mailin {
+export function createMailin(store: Store, addresses: AddressBook, config: MailinConfig, logger: Logger, commits = new GroupCommit(store.db)): Mailin {
   const runner = new AgentRunner(config);
   const queue = new JobQueue(store.db, store.dialect, config.retry, config.worker.leaseMarginMs);
   const router = new MailinRouter(store.db, store.blobs, queue, runner, config, logger);
   const worker = new MailinWorker(store.db, store.blobs, queue, runner, config.worker, logger, commits);
-  router.onEnqueued(() => worker.wake());
   // Jobs of this node's deliveries are leased to its worker in the delivery's transaction;
   // a worker that is not started reserves no room, so they stay queued for other nodes.
   router.handOverTo(worker);

@@ -16,12 +16,13 @@ import type { ClaimedJob, JobQueue } from './queue.js';
 /**
  * This node's worker as the router sees it: room for jobs is reserved while the delivery's
  * transaction runs, and the jobs leased in it are handed over after the COMMIT (or the room
- * given back when it did not commit).
+ * given back when it did not commit); jobs left queued wake it.
  */
 export interface LocalWorker {
   reserve(n: number): number;
   release(n: number): void;
   adopt(jobs: ClaimedJob[]): void;
+  wake(): void;
 }
 
 interface Filing {
@@ -45,7 +46,6 @@ interface Filing {
  * in the delivery's own transaction, so the 250 means all of it is committed.
  */
 export class MailinRouter implements RecipientHandler {
-  private readonly listeners: Array<() => void> = [];
   private local: LocalWorker | null = null;
 
   constructor(
@@ -57,14 +57,12 @@ export class MailinRouter implements RecipientHandler {
     private readonly logger: Logger,
   ) {}
 
-  /** Jobs of deliveries in this process go straight to this worker while it has room. */
+  /**
+   * Jobs of deliveries in this process go straight to this worker while it has room; it is
+   * woken after a COMMIT that left jobs queued for a claim.
+   */
   handOverTo(worker: LocalWorker): void {
     this.local = worker;
-  }
-
-  /** Called after a COMMIT that left jobs queued for a claim (the in-process worker wakes up). */
-  onEnqueued(fn: () => void): void {
-    this.listeners.push(fn);
   }
 
   async accepts(address: string): Promise<boolean> {
@@ -161,7 +159,7 @@ export class MailinRouter implements RecipientHandler {
       },
       committed: () => {
         if (jobs.reserved > 0) this.local!.adopt(jobs.leased);
-        if (jobs.queued > 0) for (const l of this.listeners) l();
+        if (jobs.queued > 0) this.local?.wake();
       },
       abandoned: async () => {
         // Not committed: the leased rows do not exist, the room reserved for them is free again.

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { SharedCommit, type BlobStore, type Database } from '../store/index.js';
+import { GroupCommit, type BlobStore, type Database } from '../store/index.js';
 import type { Logger } from '../core/index.js';
 import { errorMessage } from '../core/index.js';
 import { parseDocument, toPayload } from './document.js';
@@ -50,7 +50,7 @@ export class MailinWorker implements LocalWorker {
      * commit: jobs finishing together and the deliveries coming in meanwhile share one COMMIT,
      * each in its own savepoint.
      */
-    private readonly commits: SharedCommit = new SharedCommit(db),
+    private readonly commits: GroupCommit = new GroupCommit(db),
   ) {}
 
   start(): void {

@@ -1,7 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
 import { Metrics, LoginThrottle, errorMessage, isLoopbackHost } from '../core/index.js';
-import { openStore, SharedCommit, type Store } from '../store/index.js';
+import { openStore, GroupCommit, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
@@ -64,7 +64,7 @@ export async function startService(config: Config, logger: Logger, existingStore
     accounts.onChange(new DirectoryAccountFeed(directory));
     // One group commit for every writer on the delivery path: deliveries and the mail-in
     // worker's settlements share COMMITs (on SQLite each is an fsync on this thread).
-    const commits = new SharedCommit(store.db);
+    const commits = new GroupCommit(store.db);
     const mailboxes = new Mailboxes(store.db, store.blobs, commits);
     const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger);
     // Mail-in databases: addresses whose mail becomes documents and triggers agents (docs/mailin.md).

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Readable } from 'node:stream';
-import { SharedCommit, type BlobStore, type Database } from '../store/index.js';
+import { GroupCommit, type BlobStore, type Database } from '../store/index.js';
 import { PostamtError } from '../core/index.js';
 import { deleteUnreferencedBlobs } from './accounts.js';
 
@@ -45,7 +45,7 @@ export class Mailboxes {
     private readonly db: Kysely<Database>,
     private readonly blobs: BlobStore,
     /** Shared with the process's other writers (the service role passes one for all). */
-    private readonly commits = new SharedCommit(db),
+    private readonly commits = new GroupCommit(db),
   ) {}
 
   async file(

@@ -1,25 +1,30 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
+/** A piece of work for a shared transaction: it runs in its own savepoint and returns its result. */
+export type TransactionWork<T> = (trx: Transaction<Database>) => Promise<T>;
+
 /**
  * Group commit: write transactions submitted while another is committing are run together in
  * the next transaction, each inside its own savepoint, so one COMMIT (one fsync) serves many
  * callers while a failure still affects only its own request. Every caller's promise settles
- * only after the COMMIT that contains its work — durability is unchanged.
+ * only after the COMMIT that contains its work — durability is unchanged. Unrelated writers
+ * may share one (the service role gives deliveries and the mail-in worker's settlements the
+ * same): on SQLite, where every COMMIT is an fsync on the one thread, a second kind of writer
+ * then adds no COMMITs of its own while mail comes in.
  */
-export class GroupCommit<Req, Res> {
-  private queue: Array<{ req: Req; resolve(v: Res): void; reject(e: unknown): void }> = [];
+export class GroupCommit {
+  private queue: Array<{ work: TransactionWork<unknown>; resolve(v: unknown): void; reject(e: unknown): void }> = [];
   private running = false;
 
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly apply: (trx: Transaction<Database>, req: Req) => Promise<Res>,
     private readonly maxBatch = 128,
   ) {}
 
-  submit(req: Req): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      this.queue.push({ req, resolve, reject });
+  submit<T>(work: TransactionWork<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
       if (!this.running) void this.drain();
     });
   }
@@ -38,7 +43,7 @@ export class GroupCommit<Req, Res> {
   }
 
   private async runBatch(batch: typeof this.queue): Promise<void> {
-    const outcomes: Array<{ ok: true; value: Res } | { ok: false; error: unknown }> = [];
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     const trx = await this.db.startTransaction().execute().catch((error: unknown) => {
       for (const b of batch) b.reject(error);
       return null;
@@ -47,12 +52,12 @@ export class GroupCommit<Req, Res> {
     try {
       for (const item of batch) {
         if (batch.length === 1) {
-          outcomes.push({ ok: true, value: await this.apply(trx, item.req) });
+          outcomes.push({ ok: true, value: await item.work(trx) });
           continue;
         }
         const sp = await trx.savepoint('one_request').execute();
         try {
-          const value = await this.apply(sp, item.req);
+          const value = await item.work(sp);
           await sp.releaseSavepoint('one_request').execute();
           outcomes.push({ ok: true, value });
         } catch (error) {
@@ -73,25 +78,5 @@ export class GroupCommit<Req, Res> {
       if (o.ok) b.resolve(o.value);
       else b.reject(o.error);
     });
-  }
-}
-
-/** A piece of work for a shared transaction: it runs in its own savepoint and returns its result. */
-export type TransactionWork<T> = (trx: Transaction<Database>) => Promise<T>;
-
-/**
- * One group commit for unrelated writers of a process (deliveries, the mail-in worker settling
- * its jobs): their work shares a COMMIT, so on SQLite, where every COMMIT is an fsync on the one
- * thread, a second kind of writer does not add COMMITs of its own while mail comes in.
- */
-export class SharedCommit {
-  private readonly group: GroupCommit<TransactionWork<unknown>, unknown>;
-
-  constructor(db: Kysely<Database>, maxBatch = 128) {
-    this.group = new GroupCommit(db, (trx, work) => work(trx), maxBatch);
-  }
-
-  submit<T>(work: TransactionWork<T>): Promise<T> {
-    return this.group.submit(work) as Promise<T>;
   }
 }

@@ -3,6 +3,6 @@ export { FileBlobStore, DatabaseBlobStore, type BlobStore, type BlobWriter } fro
 export type { Database, DomainRow, AccountRow, MessageRow, DirEntryRow } from './schema.js';
 export type { Dialect } from './dialect.js';
 export { openStore, type Store } from './store.js';
-export { GroupCommit, SharedCommit, type TransactionWork } from './group-commit.js';
+export { GroupCommit, type TransactionWork } from './group-commit.js';
 export { blobsInUse } from './blob-refs.js';
 export { collectGarbageBlobs, removeStaleTempFiles, type GcResult } from './blob-gc.js';
