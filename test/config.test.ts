@@ -23,6 +23,9 @@ describe('config', () => {
       (err: Error) => err instanceof UsageError && /postamt\.yaml: service\.smtp\.maxMessageSize: .*number/i.test(err.message),
     );
     assert.throws(() => parseConfig({ service: { pop3: { tls: { port: 70000 } } } }, 'f', {}), /service\.pop3\.tls\.port/);
+    assert.throws(() => parseConfig({ directory: { processes: 0 } }, 'f', {}), /directory\.processes/);
+    assert.throws(() => parseConfig({ directory: { processes: 65 } }, 'f', {}), /directory\.processes/);
+    assert.equal(parseConfig({}, 'f', {}).directory.processes, 1);
     assert.throws(() => parseConfig({ database: { url: 'mysql://x' } }, 'f', {}), /database\.url: must start with sqlite: or postgres/);
   });
 
