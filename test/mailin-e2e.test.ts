@@ -97,75 +97,81 @@ async function runs(h: Harness): Promise<any[]> {
   return (await h.svc.mailin.admin.runs({ limit: 100 })).items;
 }
 
+/**
+ * The seed's scenario (002_*.txt): the approval mail arrives, the webhook is called before the
+ * mail is committed, its signature verifies, and the third party's answer edits and files it.
+ */
+async function seedScenario(t: { skip(msg: string): void }, kind: StoreKind, mailin: Record<string, unknown> = {}): Promise<void> {
+  const h = await startHarness(kind, mailin);
+  if (!h) return t.skip('PostgreSQL explicitly skipped');
+  let countAtCall = -1;
+  const rx = await startReceiver(async () => {
+    countAtCall = await documentCount(h);
+    return { status: 200, body: { action: 'file', folder: 'approved', headers: { 'X-Approval-Ticket': 'T-4711' } } };
+  });
+  try {
+    const created = await api(h, '/mailin', { method: 'POST', body: JSON.stringify({ address: DB, name: 'OA approvals', description: 'approvals from the office system' }) });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const agent = await api(h, `/mailin/${DB}/agents`, { method: 'POST', body: JSON.stringify({ trigger: 'before-delivery', webhook: rx.url, secret: SECRET, timeoutMs: 5000 }) });
+    assert.equal(agent.status, 201, JSON.stringify(agent.json));
+    assert.equal(agent.json.secret, undefined, 'the secret is never shown');
+
+    const info = await send(h);
+    assert.match(info.response, /^250 2\.6\.0 /);
+    assert.equal(rx.calls.length, 1);
+    assert.equal(countAtCall, 0, 'the webhook ran before the document was committed');
+    const call = rx.calls[0]!;
+    assert.ok(signatureValid(SECRET, call), 'the signature verifies with the shared secret');
+    assert.ok(!signatureValid('another-secret-0123456789', call));
+    assert.equal(call.headers['x-postamt-event'], 'before-delivery');
+    const p = call.json as any;
+    assert.equal(p.database, DB);
+    assert.equal(p.subject, 'Approval 4711 completed');
+    assert.equal(p.from, 'oa@office.test');
+    assert.deepEqual(p.to, [DB]);
+    assert.deepEqual(p.envelope.rcptTo, [DB]);
+    assert.equal(p.envelope.mailFrom, 'oa@office.test');
+    assert.equal(p.kim['X-KIM-Dienstkennung'], 'KIM-Mail;Default;V1.0');
+    assert.match(p.text, /Request 4711 was approved/);
+    assert.equal(p.attachments.length, 1);
+    assert.equal(p.attachments[0].name, 'transfer.csv');
+    assert.equal(Buffer.from(p.attachments[0].content, 'base64').toString(), 'id;state\n4711;approved\n');
+    assert.match(p.attachments[0].sha256, /^[0-9a-f]{64}$/);
+    assert.equal(p.raw, undefined, 'raw only when the agent asks for it');
+    assert.equal(call.headers['idempotency-key'], `${p.id}.${agent.json.id}`);
+
+    const docs = await api(h, `/mailin/${DB}/documents`);
+    assert.equal(docs.status, 200);
+    assert.equal(docs.json.items.length, 1);
+    const d = docs.json.items[0];
+    assert.equal(d.id, p.id, 'the id the agent saw is the document id');
+    assert.equal(d.folder, 'approved');
+    assert.equal(d.subject, 'Approval 4711 completed');
+    assert.equal(d.kim['X-KIM-Dienstkennung'], 'KIM-Mail;Default;V1.0');
+    assert.deepEqual(d.attachments.map((a: any) => [a.name, a.size]), [['transfer.csv', 23]]);
+    const raw = await fetch(`http://127.0.0.1:${h.svc.endpoints.http!.port}/api/mailin/${DB}/documents/${d.id}/raw`, { headers: { authorization: `Bearer ${h.svc.adminToken}` } });
+    const rawText = await raw.text();
+    assert.match(rawText, /\r\nX-Approval-Ticket: T-4711\r\n/, 'the header the agent asked for is in the stored message');
+    assert.match(rawText, /^Return-Path: <oa@office\.test>\r\nReceived: /);
+
+    // Housekeeping must not take a document's blob for a leftover (grace 0: everything is old enough).
+    await collectGarbageBlobs(h.svc.store.db, h.svc.store.blobs, 0);
+    assert.match((await (await h.svc.mailin.admin.document(DB, d.id)).raw()).toString(), /X-Approval-Ticket: T-4711/);
+
+    const history = await api(h, '/mailin/runs');
+    assert.equal(history.json.items.length, 1);
+    assert.equal(history.json.items[0].outcome, 'file');
+    assert.equal(history.json.items[0].httpStatus, 200);
+    assert.equal(history.json.items[0].filed, true);
+  } finally {
+    await rx.close();
+    await h.close();
+  }
+}
+
 for (const kind of STORE_KINDS) {
   describe(`mail-in databases and webhook agents over ${kind}`, () => {
-    test('the seed: an approval mail calls the third party before it is committed; the signature verifies; the answer edits and files', async (t) => {
-      const h = await startHarness(kind);
-      if (!h) return t.skip('PostgreSQL explicitly skipped');
-      let countAtCall = -1;
-      const rx = await startReceiver(async () => {
-        countAtCall = await documentCount(h);
-        return { status: 200, body: { action: 'file', folder: 'approved', headers: { 'X-Approval-Ticket': 'T-4711' } } };
-      });
-      try {
-        const created = await api(h, '/mailin', { method: 'POST', body: JSON.stringify({ address: DB, name: 'OA approvals', description: 'approvals from the office system' }) });
-        assert.equal(created.status, 201, JSON.stringify(created.json));
-        const agent = await api(h, `/mailin/${DB}/agents`, { method: 'POST', body: JSON.stringify({ trigger: 'before-delivery', webhook: rx.url, secret: SECRET, timeoutMs: 5000 }) });
-        assert.equal(agent.status, 201, JSON.stringify(agent.json));
-        assert.equal(agent.json.secret, undefined, 'the secret is never shown');
-
-        const info = await send(h);
-        assert.match(info.response, /^250 2\.6\.0 /);
-        assert.equal(rx.calls.length, 1);
-        assert.equal(countAtCall, 0, 'the webhook ran before the document was committed');
-        const call = rx.calls[0]!;
-        assert.ok(signatureValid(SECRET, call), 'the signature verifies with the shared secret');
-        assert.ok(!signatureValid('another-secret-0123456789', call));
-        assert.equal(call.headers['x-postamt-event'], 'before-delivery');
-        const p = call.json as any;
-        assert.equal(p.database, DB);
-        assert.equal(p.subject, 'Approval 4711 completed');
-        assert.equal(p.from, 'oa@office.test');
-        assert.deepEqual(p.to, [DB]);
-        assert.deepEqual(p.envelope.rcptTo, [DB]);
-        assert.equal(p.envelope.mailFrom, 'oa@office.test');
-        assert.equal(p.kim['X-KIM-Dienstkennung'], 'KIM-Mail;Default;V1.0');
-        assert.match(p.text, /Request 4711 was approved/);
-        assert.equal(p.attachments.length, 1);
-        assert.equal(p.attachments[0].name, 'transfer.csv');
-        assert.equal(Buffer.from(p.attachments[0].content, 'base64').toString(), 'id;state\n4711;approved\n');
-        assert.match(p.attachments[0].sha256, /^[0-9a-f]{64}$/);
-        assert.equal(p.raw, undefined, 'raw only when the agent asks for it');
-        assert.equal(call.headers['idempotency-key'], `${p.id}.${agent.json.id}`);
-
-        const docs = await api(h, `/mailin/${DB}/documents`);
-        assert.equal(docs.status, 200);
-        assert.equal(docs.json.items.length, 1);
-        const d = docs.json.items[0];
-        assert.equal(d.id, p.id, 'the id the agent saw is the document id');
-        assert.equal(d.folder, 'approved');
-        assert.equal(d.subject, 'Approval 4711 completed');
-        assert.equal(d.kim['X-KIM-Dienstkennung'], 'KIM-Mail;Default;V1.0');
-        assert.deepEqual(d.attachments.map((a: any) => [a.name, a.size]), [['transfer.csv', 23]]);
-        const raw = await fetch(`http://127.0.0.1:${h.svc.endpoints.http!.port}/api/mailin/${DB}/documents/${d.id}/raw`, { headers: { authorization: `Bearer ${h.svc.adminToken}` } });
-        const rawText = await raw.text();
-        assert.match(rawText, /\r\nX-Approval-Ticket: T-4711\r\n/, 'the header the agent asked for is in the stored message');
-        assert.match(rawText, /^Return-Path: <oa@office\.test>\r\nReceived: /);
-
-        // Housekeeping must not take a document's blob for a leftover (grace 0: everything is old enough).
-        await collectGarbageBlobs(h.svc.store.db, h.svc.store.blobs, 0);
-        assert.match((await (await h.svc.mailin.admin.document(DB, d.id)).raw()).toString(), /X-Approval-Ticket: T-4711/);
-
-        const history = await api(h, '/mailin/runs');
-        assert.equal(history.json.items.length, 1);
-        assert.equal(history.json.items[0].outcome, 'file');
-        assert.equal(history.json.items[0].httpStatus, 200);
-        assert.equal(history.json.items[0].filed, true);
-      } finally {
-        await rx.close();
-        await h.close();
-      }
-    });
+    test('the seed: an approval mail calls the third party before it is committed; the signature verifies; the answer edits and files', (t) => seedScenario(t, kind));
 
     test('a 4xx answer rejects: its text reaches the SMTP client and nothing is filed', async (t) => {
       const h = await startHarness(kind);
@@ -262,6 +268,8 @@ for (const kind of STORE_KINDS) {
 }
 
 describe('mail-in: failures and limits (SQLite)', () => {
+  test('with mailin.threads 0 (parsing and webhooks on the event loop) the seed scenario works the same', (t) => seedScenario(t, 'sqlite', { threads: 0 }));
+
   test('a before-delivery webhook that does not answer in time: 451 and a run recorded as timeout', async () => {
     const h = (await startHarness('sqlite'))!;
     const rx = await startReceiver(() => 'hang');

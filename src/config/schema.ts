@@ -246,6 +246,13 @@ export const mailinSchema = z
     /** Time limit of an agent run when the agent does not set its own (Domino's default is 30 s). */
     defaultTimeoutMs: z.number().int().min(100).default(30_000),
     maxTimeoutMs: z.number().int().min(100).default(600_000),
+    /**
+     * Worker threads that parse mail-in messages and make webhook calls beside the event loop;
+     * 0: both on the event loop (script agents always get a thread of their own).
+     */
+    threads: z.number().int().min(0).max(64).default(1),
+    /** V8 heap limit of each of those threads: a message that needs more to parse is filed with empty parsed fields. */
+    threadHeapMb: z.number().int().min(16).default(1024),
     worker: z
       .object({
         /** Whether this node runs after-delivery jobs (several nodes on one PostgreSQL may all do). */

@@ -38,6 +38,11 @@ function headerMap(parsed: ParsedMail): { headers: Record<string, string[]>; kim
   return { headers, kim };
 }
 
+/** The parsed fields of a message nothing could be read from (the raw message is still kept). */
+export function emptyDocument(): ParsedDocument {
+  return { headers: {}, subject: '', from: '', to: [], cc: [], date: null, messageId: '', kim: {}, text: '', html: null, attachments: [] };
+}
+
 /**
  * Parses a message with mailparser. Hostile input cannot throw out of here: a message
  * mailparser cannot make sense of is still a document, with empty parsed fields.
@@ -47,7 +52,7 @@ export async function parseDocument(raw: Buffer): Promise<ParsedDocument> {
   try {
     parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true });
   } catch {
-    return { headers: {}, subject: '', from: '', to: [], cc: [], date: null, messageId: '', kim: {}, text: '', html: null, attachments: [] };
+    return emptyDocument();
   }
   const { headers, kim } = headerMap(parsed);
   const date = parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date.getTime() : null;

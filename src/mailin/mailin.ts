@@ -13,6 +13,8 @@ export interface Mailin {
   admin: MailinAdmin;
   worker: MailinWorker;
   queue: JobQueue;
+  /** Stops the mail-in threads (after the worker and the SMTP listeners are closed). */
+  close(): Promise<void>;
 }
 
 /**
@@ -27,5 +29,5 @@ export function createMailin(store: Store, addresses: AddressBook, config: Maili
   // Jobs of this node's deliveries are leased to its worker in the delivery's transaction;
   // a worker that is not started reserves no room, so they stay queued for other nodes.
   router.handOverTo(worker);
-  return { router, admin: new MailinAdmin(store.db, store.blobs, addresses, config), worker, queue };
+  return { router, admin: new MailinAdmin(store.db, store.blobs, addresses, config), worker, queue, close: () => runner.close() };
 }

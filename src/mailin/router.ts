@@ -5,7 +5,7 @@ import type { MailinConfig } from '../config/index.js';
 import type { Logger } from '../core/index.js';
 import { blobsInUse } from '../store/index.js';
 import { DeliveryRefused, type FilingPlan, type HandledMessage, type RecipientHandler } from '../service/index.js';
-import { parseDocument, toPayload, type ParsedDocument } from './document.js';
+import type { ParsedDocument } from './document.js';
 import { applyHeaderChanges } from './header-edit.js';
 import { recordRun, type RunRecord } from './runs.js';
 import { toAgent } from './rows.js';
@@ -71,8 +71,8 @@ export class MailinRouter implements RecipientHandler {
   }
 
   async prepare(msg: HandledMessage): Promise<FilingPlan> {
-    const raw = await this.blobs.get(msg.blob.hash, msg.blob.size);
-    const parsed = await parseDocument(raw);
+    const raw = msg.raw ?? (await this.blobs.get(msg.blob.hash, msg.blob.size));
+    const parsed = await this.runner.parse(raw);
     const filings: Filing[] = [];
     const dropped: RunRecord[] = [];
     const extraBlobs: string[] = [];
@@ -94,7 +94,8 @@ export class MailinRouter implements RecipientHandler {
           afterAgents: agents.filter((a) => a.trigger === 'after-delivery'),
         };
         if (before) {
-          const payload = toPayload(parsed, {
+          const startedAt = Date.now();
+          const result = await this.runner.run(before, 'before-delivery', parsed, {
             uid: filing.uid,
             database: dbRow.address,
             mailFrom: msg.mailFrom,
@@ -102,11 +103,7 @@ export class MailinRouter implements RecipientHandler {
             queueId: msg.queueId,
             receivedAt: msg.receivedAt,
             raw,
-            inlineMaxBytes: this.runner.inlineMaxBytes,
-            rawMaxBytes: this.runner.rawLimit(before),
           });
-          const startedAt = Date.now();
-          const result = await this.runner.run(before, 'before-delivery', payload);
           const run: RunRecord = {
             agentId: before.id,
             dbId: dbRow.id,
@@ -139,7 +136,7 @@ export class MailinRouter implements RecipientHandler {
               filing.raw = edited;
               filing.blob = await this.writeBlob(edited);
               extraBlobs.push(filing.blob.hash);
-              filing.parsed = await parseDocument(edited);
+              filing.parsed = await this.runner.parse(edited);
             }
             if (v.folder !== undefined) filing.folder = v.folder;
           }

@@ -1,24 +1,50 @@
 import type { MailinConfig } from '../config/index.js';
+import { AgentThreads } from './agent-threads.js';
+import { parseDocument, toPayload, type ParsedDocument, type PayloadContext } from './document.js';
 import { runScript } from './script.js';
 import { runWebhook } from './webhook.js';
-import type { Agent, DocumentPayload, RunResult, Trigger } from './types.js';
+import type { Agent, RunResult, Trigger } from './types.js';
 
-/** Runs an agent of either kind with the configured limits. */
+/** What a run needs to know about the message besides its parsed form. */
+export type RunContext = Omit<PayloadContext, 'inlineMaxBytes' | 'rawMaxBytes'>;
+
+const NO_RAW = Buffer.alloc(0);
+
+/**
+ * Parses messages and runs agents of either kind with the configured limits. With
+ * `mailin.threads` > 0 parsing and webhook calls run in worker threads (agent-threads.ts);
+ * with 0, on the event loop. Script agents always get a thread of their own (script.ts).
+ */
 export class AgentRunner {
-  constructor(private readonly config: MailinConfig) {}
+  private readonly threads: AgentThreads | null;
 
-  run(agent: Agent, trigger: Trigger, payload: DocumentPayload): Promise<RunResult> {
+  constructor(private readonly config: MailinConfig) {
+    this.threads = config.threads > 0 ? new AgentThreads(config.threads, config.threadHeapMb) : null;
+  }
+
+  parse(raw: Buffer): Promise<ParsedDocument> {
+    return this.threads ? this.threads.parse(raw) : parseDocument(raw);
+  }
+
+  run(agent: Agent, trigger: Trigger, doc: ParsedDocument, ctx: RunContext): Promise<RunResult> {
+    // The raw message goes along (and into the payload) only when the agent asked and it fits.
+    const withRaw = agent.includeRaw && ctx.raw.length <= this.config.webhook.rawMaxBytes;
     const http = { allowHosts: this.config.webhook.allowHosts, maxResponseBytes: this.config.webhook.maxResponseBytes };
-    return agent.kind === 'webhook' ? runWebhook(agent, trigger, payload, http) : runScript(agent, trigger, payload, this.config.script, http);
+    const full: PayloadContext = {
+      ...ctx,
+      raw: withRaw ? ctx.raw : NO_RAW,
+      inlineMaxBytes: this.config.webhook.inlineAttachmentMaxBytes,
+      rawMaxBytes: withRaw ? this.config.webhook.rawMaxBytes : -1,
+    };
+    if (agent.kind === 'webhook') {
+      if (this.threads) return this.threads.webhook(agent, trigger, doc, full, http);
+      return runWebhook(agent, trigger, toPayload(doc, full), http);
+    }
+    return runScript(agent, trigger, toPayload(doc, full), this.config.script, http);
   }
 
-  /** Raw MIME goes only to agents that asked for it, and only up to the configured size. */
-  rawLimit(agent: Agent): number {
-    return agent.includeRaw ? this.config.webhook.rawMaxBytes : -1;
-  }
-
-  get inlineMaxBytes(): number {
-    return this.config.webhook.inlineAttachmentMaxBytes;
+  close(): Promise<void> {
+    return this.threads?.close() ?? Promise.resolve();
   }
 }
 

@@ -2,7 +2,6 @@ import type { Kysely, Transaction } from 'kysely';
 import { GroupCommit, type BlobStore, type Database } from '../store/index.js';
 import type { Logger } from '../core/index.js';
 import { errorMessage } from '../core/index.js';
-import { parseDocument, toPayload } from './document.js';
 import type { ClaimedJob, HandedOver, JobQueue } from './queue.js';
 import { recordRun } from './runs.js';
 import { toAgent } from './rows.js';
@@ -150,7 +149,8 @@ export class MailinWorker implements LocalWorker {
     let result: RunResult;
     try {
       const raw = found.raw ?? (await this.blobs.get(found.blob.hash, found.blob.size));
-      const payload = toPayload(found.parsed ?? (await parseDocument(raw)), {
+      const parsed = found.parsed ?? (await this.runner.parse(raw));
+      result = await this.runner.run(agent, 'after-delivery', parsed, {
         uid: doc.uid,
         database: doc.address,
         mailFrom: doc.mailFrom,
@@ -158,10 +158,7 @@ export class MailinWorker implements LocalWorker {
         queueId: doc.queueId,
         receivedAt: doc.receivedAt,
         raw,
-        inlineMaxBytes: this.runner.inlineMaxBytes,
-        rawMaxBytes: this.runner.rawLimit(agent),
       });
-      result = await this.runner.run(agent, 'after-delivery', payload);
     } catch (err) {
       result = { outcome: 'failed', error: errorMessage(err) };
     }

@@ -177,6 +177,8 @@ export async function startService(config: Config, logger: Logger, existingStore
             c.close(svc.shutdownGraceMs).catch((err: unknown) => logger.warn({ listener: name, err: errorMessage(err) }, 'error while closing')),
           ),
         );
+        // Its threads serve SMTP sessions and the worker, which are closed now.
+        await mailin.close();
         if (!existingStore) await store.close();
       },
     };

@@ -51,6 +51,8 @@ export class LocalDelivery {
   async accept(msg: InboundMessage): Promise<Accepted> {
     const queueId = newQueueId();
     const writer = await this.blobs.writer();
+    // A handler (mail-in) reads the whole message anyway: keep the bytes rather than read them back.
+    const handledBytes: Buffer[] | null = msg.handled && msg.handled.recipients.length > 0 ? [] : null;
     let blob: { hash: string; size: number };
     try {
       const head =
@@ -66,8 +68,13 @@ export class LocalDelivery {
           recipient: msg.recipients.length === 1 ? msg.recipients[0] : undefined,
           date: new Date(),
         });
-      await writer.write(Buffer.from(head, 'utf8'));
-      for await (const chunk of msg.body) await writer.write(chunk);
+      const headBytes = Buffer.from(head, 'utf8');
+      await writer.write(headBytes);
+      if (handledBytes) handledBytes.push(headBytes);
+      for await (const chunk of msg.body) {
+        await writer.write(chunk);
+        handledBytes?.push(chunk);
+      }
       blob = await writer.commit();
     } catch (err) {
       await writer.abort();
@@ -86,6 +93,7 @@ export class LocalDelivery {
           recipients: msg.handled.recipients,
           allRecipients: msg.recipients,
           receivedAt,
+          raw: Buffer.concat(handledBytes!, blob.size),
         });
       }
       const messageIds = await this.mailboxes.file(blob, msg.accountIds, receivedAt, plan ? (trx) => plan!.file(trx) : undefined);

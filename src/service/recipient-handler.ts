@@ -27,6 +27,8 @@ export interface HandledMessage {
   /** Every envelope recipient, for agents that want the whole envelope. */
   allRecipients: string[];
   receivedAt: number;
+  /** The message as stored (the blob's bytes), when the delivery still has them. */
+  raw?: Buffer;
 }
 
 export interface FilingPlan {
