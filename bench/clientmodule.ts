@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { LineClient } from './lib/line-client.js';
-import { cpuMsOf, percentile } from './lib/server.js';
+import { cpuMsOf, percentile, SERVER_NODE_FLAGS } from './lib/server.js';
 import { parseConfig } from '../src/config/index.js';
 import { createLogger } from '../src/core/index.js';
 import { createTestPki } from '../src/crypto/index.js';
@@ -122,7 +122,7 @@ async function spawnServer(configFile: string, dataDir: string): Promise<ServerC
   const dir = process.env.BENCH_PROFILE_DIR;
   // With BENCH_PROFILE_DIR the server writes a V8 CPU profile of its whole run when it stops.
   const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-name=clientmodule-server.cpuprofile'] : [];
-  const child = spawn(process.execPath, [...profile, bin, '-c', configFile, 'serve', '--roles', 'service,directory'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...profile, bin, '-c', configFile, 'serve', '--roles', 'service,directory'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const endpointsFile = join(dataDir, 'endpoints.json');
   // The child logs nothing (level silent); endpoints.json appears (atomically) once it listens.

@@ -1,6 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { prng } from './helpers/prng.js';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { STORE_KINDS, openTestStore, type TestStore } from './helpers/env.js';
@@ -172,6 +174,40 @@ describe('file blob store', () => {
       await ts.close();
     }
   });
+
+  for (const ioThreads of [2, 0]) {
+    test(`ioThreads ${ioThreads}: small, threshold-sized and streamed blobs read back byte for byte, concurrently, with nothing left in tmp`, async () => {
+      const root = mkdtempSync(join(tmpdir(), 'postamt-blobs-'));
+      const blobs = await new FileBlobStore(root, 64 * 1024, ioThreads).init();
+      try {
+        const rand = prng(ioThreads + 7);
+        const bodies = Array.from({ length: 40 }, (_, i) => {
+          const size = [0, 1, 100, 64 * 1024 - 1, 64 * 1024, 300 * 1024][i % 6]!;
+          return Buffer.from(Array.from({ length: size }, () => Math.floor(rand() * 256)));
+        });
+        const stored = await Promise.all(
+          bodies.map(async (body) => {
+            const w = await blobs.writer();
+            // In uneven chunks, as a socket delivers them.
+            for (let at = 0; at < body.length; ) {
+              const n = 1 + Math.floor(rand() * 40_000);
+              await w.write(body.subarray(at, at + n));
+              at += n;
+            }
+            return w.commit();
+          }),
+        );
+        for (const [i, s] of stored.entries()) {
+          assert.equal(s.size, bodies[i]!.length);
+          assert.ok((await blobs.get(s.hash, s.size)).equals(bodies[i]!), `blob ${i} (${s.size} bytes) reads back as written`);
+        }
+        assert.deepEqual(readdirSync(join(root, 'tmp')), []);
+      } finally {
+        await blobs.close();
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
 
   test('password hashes with other parameters still verify; malformed ones never match', async () => {
     const h = await hashPassword('secret pw', { ln: 12, r: 8, p: 1 });

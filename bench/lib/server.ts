@@ -17,6 +17,12 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
+/**
+ * How the benches start a postamt server process: as docs/configuration.md ("Running the
+ * server") recommends for production, with V8's old space starting at 256 MiB.
+ */
+export const SERVER_NODE_FLAGS = ['--initial-old-space-size=256'];
+
 /** Starts `postamt serve` in a fresh data directory with one domain and the given accounts. */
 export async function startBenchServer(
   accounts: Array<{ address: string; password: string }>,
@@ -35,7 +41,7 @@ export async function startBenchServer(
   for (const a of accounts) execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, 'account', 'add', a.address, '--password-stdin'], { input: a.password, stdio: ['pipe', 'ignore', 'inherit'] });
   await beforeStart?.(cfg);
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, 'bin/postamt.js', '-c', cfg, 'serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...profile, 'bin/postamt.js', '-c', cfg, 'serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const recent: string[] = [];
   const waiters: Array<{ text: string; resolve: (line: string) => void }> = [];
   await new Promise<void>((resolve, reject) => {

@@ -328,6 +328,8 @@ export const configSchema = z
         /** `files` under dataDir/blobs, or `database` (for several nodes sharing PostgreSQL). */
         backend: z.enum(['files', 'database']).default('files'),
         path: z.string().optional(),
+        /** Threads that write small blobs whole (files backend); 0: every step through libuv's thread pool. */
+        ioThreads: z.number().int().min(0).max(16).default(2),
       })
       .strict()
       .prefault({}),

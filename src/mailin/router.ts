@@ -8,7 +8,7 @@ import { DeliveryRefused, type FilingPlan, type HandledMessage, type RecipientHa
 import type { ParsedDocument } from './document.js';
 import { applyHeaderChanges } from './header-edit.js';
 import { recordRun, type RunRecord } from './runs.js';
-import { toAgent } from './rows.js';
+import { toAgent, type Row } from './rows.js';
 import type { AgentRunner } from './runner.js';
 import type { Agent } from './types.js';
 import type { ClaimedJob, JobQueue } from './queue.js';
@@ -24,6 +24,21 @@ export interface LocalWorker {
   adopt(jobs: ClaimedJob[]): void;
   wake(): void;
 }
+
+const AGENT_COLUMNS = [
+  'mailin_agents.id',
+  'mailin_agents.db_id',
+  'mailin_agents.name',
+  'mailin_agents.trigger',
+  'mailin_agents.kind',
+  'mailin_agents.url',
+  'mailin_agents.secret',
+  'mailin_agents.script_path',
+  'mailin_agents.timeout_ms',
+  'mailin_agents.on_failure',
+  'mailin_agents.include_raw',
+  'mailin_agents.created_at',
+] as const;
 
 interface Filing {
   dbId: number;
@@ -78,10 +93,19 @@ export class MailinRouter implements RecipientHandler {
     const extraBlobs: string[] = [];
     try {
       for (const address of msg.recipients) {
-        const dbRow = await this.db.selectFrom('mailin_dbs').select(['id', 'address']).where('address', '=', address).executeTakeFirst();
-        // Removed between RCPT and the end of DATA.
-        if (!dbRow) throw new DeliveryRefused(550, '5.1.1', `<${address}>: no such user here`);
-        const agents = (await this.db.selectFrom('mailin_agents').selectAll().where('db_id', '=', dbRow.id).orderBy('id').execute()).map(toAgent);
+        // The database and its agents in one query (a database without agents gives one row of NULLs).
+        const rows = await this.db
+          .selectFrom('mailin_dbs')
+          .leftJoin('mailin_agents', 'mailin_agents.db_id', 'mailin_dbs.id')
+          .select(['mailin_dbs.id as db_row_id', 'mailin_dbs.address as db_address'])
+          .select(AGENT_COLUMNS)
+          .where('mailin_dbs.address', '=', address)
+          .orderBy('mailin_agents.id')
+          .execute();
+        // Removed between RCPT and the end of DATA (or never one: the SMTP edge no longer asks twice).
+        if (rows.length === 0) throw new DeliveryRefused(550, '5.1.1', `<${address}>: no such user here`);
+        const dbRow = { id: rows[0]!.db_row_id, address: rows[0]!.db_address };
+        const agents = rows.filter((r) => r.id !== null).map((r) => toAgent(r as Row<'mailin_agents'>));
         const before = this.config.beforeDelivery ? agents.find((a) => a.trigger === 'before-delivery') : undefined;
         const filing: Filing = {
           dbId: dbRow.id,

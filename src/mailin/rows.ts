@@ -2,7 +2,7 @@ import type { Selectable } from 'kysely';
 import type { Database } from '../store/index.js';
 import type { Agent, MailinDb } from './types.js';
 
-type Row<T extends keyof Database> = Selectable<Database[T]>;
+export type Row<T extends keyof Database> = Selectable<Database[T]>;
 
 export function toDb(r: Row<'mailin_dbs'>): MailinDb {
   return { id: r.id, address: r.address, name: r.name, description: r.description, createdAt: r.created_at };

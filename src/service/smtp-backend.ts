@@ -69,7 +69,9 @@ export class ServiceSmtpBackend implements SmtpBackend {
       // Checked at RCPT time; looked up again because the account may have gone since.
       const account = await this.accounts.find(rcpt);
       if (account && !account.disabled) ids.push(account.id);
-      else if (!account && this.handler && (await this.handler.accepts(rcpt.toLowerCase()))) handled.push(rcpt.toLowerCase());
+      // Not an account: it was the handler's at RCPT; the handler checks again when it files
+      // (and refuses with 550 5.1.1 what is no longer there), so it is not asked twice.
+      else if (!account && this.handler) handled.push(rcpt.toLowerCase());
       else throw replies.unknownUser(rcpt);
     }
     await this.addJournal(ids);

@@ -19,6 +19,7 @@ import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import { removeStaleTempFiles } from './blob-gc.js';
+import { BlobIoThreads } from './blob-io-threads.js';
 
 /** A blob being written: feed it chunks, then `commit` makes it durable and names it. */
 export interface BlobWriter {
@@ -55,24 +56,30 @@ function checkHash(hash: string): void {
  * `root/tmp`, fdatasynced, renamed into place and its directory fsynced, so after commit() it
  * survives power loss; a crash before leaves only a temp file, never a half blob under its name.
  *
- * Only creating the temp file and the two syncs go through libuv's thread pool. Writing into
- * the page cache, renaming and closing are microseconds each when called directly, while each
- * round trip through the pool cost ~50 µs of CPU in the thread wake-ups (measured on the 2-core
- * VM: a blob's CPU fell from 1.8 to 1.3 ms) — the same trade SQLite makes with its own writes
- * on this thread. Creating a file is not such a call: it waits for the file system's journal,
- * which concurrent fsyncs keep busy (done directly it took 29% of the event loop). Small blobs are gathered in memory and written with one writev at commit;
- * a blob over `memoryThreshold` is written out as it arrives.
+ * A blob that fits in `memoryThreshold` (1 MiB: nearly all mail) is gathered in memory and
+ * written whole by one of `ioThreads` blob threads (blob-io-threads.ts): one hand-over instead of
+ * a chain of libuv thread-pool round trips, each of which cost the event loop a cross-CPU wake-up.
+ * Larger blobs, and every blob with `ioThreads: 0`, take that chain: the temp file is created in
+ * the pool (creating a file waits for the file system's journal, which concurrent fsyncs keep
+ * busy: done directly it took 29% of the event loop), written with direct writev calls as the
+ * body arrives (microseconds each, the same trade SQLite makes with its own writes), fdatasynced
+ * and the directory fsynced in the pool, the rename and close done directly.
  */
 export class FileBlobStore implements BlobStore {
   private readonly tmpDir: string;
   /** Directory descriptors kept open for fsync after rename (one per fan-out directory). */
   private readonly dirFds = new Map<string, number>();
 
+  private readonly threads: BlobIoThreads | null;
+
+  /** `ioThreads`: blob threads for small blobs (0: everything through libuv's pool). */
   constructor(
     private readonly root: string,
     private readonly memoryThreshold = 1024 * 1024,
+    ioThreads = 2,
   ) {
     this.tmpDir = join(root, 'tmp');
+    this.threads = ioThreads > 0 ? new BlobIoThreads(root, ioThreads) : null;
   }
 
   async init(): Promise<this> {
@@ -91,23 +98,31 @@ export class FileBlobStore implements BlobStore {
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let size = 0;
-    // Opened in the thread pool now, while the body is still arriving: creating a file needs
-    // the file system's journal, which a running fsync can hold for milliseconds — not a wait
-    // for the event loop. Every writer is committed or aborted (both close the file); it lives
-    // as long as one DATA transaction, far below the temp-file sweep's grace (blobGcGraceMs).
+    // A blob that stays below memoryThreshold is written whole by a blob thread at commit
+    // (blob-io-threads.ts). Without threads, or once it grows beyond, the temp file is opened in
+    // libuv's pool, while the body is still arriving: creating a file needs the file system's
+    // journal, which a running fsync can hold for milliseconds — not a wait for the event loop.
+    // Every writer is committed or aborted (both close the file); it lives as long as one DATA
+    // transaction, far below the temp-file sweep's grace (blobGcGraceMs).
     let fd: number | null = null;
     let finished = false;
-    const opening = new Promise<number>((resolve, reject) => fsOpen(tmp, 'wx', (err, f) => (err ? reject(err) : resolve(f))));
-    opening.then(
-      (f) => {
-        if (!finished) return void (fd = f);
-        // Aborted before the file existed: it goes now.
-        closeQuietly(f);
-        unlink(tmp).catch(() => undefined);
-      },
-      () => undefined, // reported by whoever awaits it
-    );
-    const opened = async (): Promise<number> => fd ?? (await opening);
+    let opening: Promise<number> | null = null;
+    const startOpening = (): Promise<number> => {
+      if (opening) return opening;
+      opening = new Promise<number>((resolve, reject) => fsOpen(tmp, 'wx', (err, f) => (err ? reject(err) : resolve(f))));
+      opening.then(
+        (f) => {
+          if (!finished) return void (fd = f);
+          // Aborted before the file existed: it goes now.
+          closeQuietly(f);
+          unlink(tmp).catch(() => undefined);
+        },
+        () => undefined, // reported by whoever awaits it
+      );
+      return opening;
+    };
+    if (!this.threads) void startOpening();
+    const opened = async (): Promise<number> => fd ?? (await startOpening());
     const flush = (): void => {
       if (pendingBytes === 0) return;
       // The chunks as they came (one writev), not joined first: no copy of the whole message.
@@ -152,6 +167,17 @@ export class FileBlobStore implements BlobStore {
       commit: async () => {
         try {
           if (finished) throw new Error('blob writer already finished');
+          if (this.threads && !opening) {
+            const hash = hasher.digest('hex');
+            // Its own memory (not a slice of Node's pool), so it can be handed to the thread.
+            const data = Buffer.allocUnsafeSlow(size);
+            let at = 0;
+            for (const c of pending) at += c.copy(data, at);
+            pending = [];
+            finished = true;
+            await this.threads.write(tmp, hash, data.buffer as ArrayBuffer);
+            return { hash, size };
+          }
           await opened();
           flush();
           await syncFd(fd!, fdatasync);
@@ -190,8 +216,9 @@ export class FileBlobStore implements BlobStore {
     return removeStaleTempFiles(this.tmpDir, graceMs);
   }
 
-  /** Closes the cached directory descriptors. */
+  /** Stops the blob threads and closes the cached directory descriptors. */
   async close(): Promise<void> {
+    await this.threads?.close();
     const fds = [...this.dirFds.values()];
     this.dirFds.clear();
     for (const fd of fds) closeSync(fd);

@@ -14,7 +14,7 @@ export async function openStore(config: Config): Promise<Store> {
   const blobs: BlobStore =
     config.blobs.backend === 'database'
       ? new DatabaseBlobStore(handle.db)
-      : await new FileBlobStore(config.blobs.path ? inDataDir(config, config.blobs.path) : join(config.dataDir, 'blobs')).init();
+      : await new FileBlobStore(config.blobs.path ? inDataDir(config, config.blobs.path) : join(config.dataDir, 'blobs'), undefined, config.blobs.ioThreads).init();
   return {
     ...handle,
     blobs,
