@@ -6,6 +6,8 @@
  *      msgs/s accepted, and p50/p99 from the 250 to the webhook's receipt;
  *   3. a mail-in database with a before-delivery webhook to the same receiver: what the agent
  *      adds to end-of-DATA→250 beyond the webhook's own time (measured at the receiver).
+ *   4. the floor: parsing one message and one webhook exchange (caller + receiver), timed alone —
+ *      the least CPU an after-delivery document adds to a plain delivery.
  * Runs 1–3 are interleaved in rounds, since a VM's speed drifts within a run.
  *   BENCH_MESSAGES=3000 BENCH_CONCURRENCY=16 BENCH_ROUNDS=5 npm run bench:mailin
  */
@@ -15,6 +17,9 @@ import type { AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { startBenchServer, percentile } from './lib/server.js';
 import { smtpLoad, type LoadResult } from './lib/smtp-load.js';
+import { parseDocument, toPayload } from '../src/mailin/document.js';
+import { runWebhook } from '../src/mailin/webhook.js';
+import type { Agent } from '../src/mailin/types.js';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -184,10 +189,42 @@ async function main(): Promise<void> {
     row(`1 connection, ${M} msgs: DATA→250 p50 no agent / before-delivery (ms)`, `${p50(seqPlain).toFixed(2)} / ${p50(seqBefore).toFixed(2)}`);
     row('1 connection: added beyond the webhook\'s own time p50 (ms, target ≤ 5)', (p50(seqBefore) - p50(seqPlain) - seqOwn).toFixed(2));
     row('server peak RSS (MiB)', server.peakRssMiB().toFixed(0));
+
+    // The floor: what an after-delivery document costs at the least, whatever is built around
+    // it — parsing the message, and one webhook exchange (caller and receiver: both run on
+    // this machine's two cores during the bench). Measured here, in this process, alone.
+    const floor = await primitiveWork(rx.url);
+    row('floor: parse one message (µs CPU)', floor.parseUs.toFixed(0));
+    row('floor: one webhook exchange, caller + receiver (µs CPU)', floor.webhookUs.toFixed(0));
+    const plainMs = plain.cpuMs / plain.n;
+    row('80% of plain allows, beyond plain delivery (µs CPU per message)', ((plainMs / 0.8 - plainMs) * 1000).toFixed(0));
+    row('the floor of that extra work (µs CPU per message)', (floor.parseUs + floor.webhookUs).toFixed(0));
   } finally {
     rx.close();
     await server.stop();
   }
+}
+
+async function primitiveWork(url: string): Promise<{ parseUs: number; webhookUs: number }> {
+  const raw = Buffer.concat([Buffer.from('Return-Path: <load@remote.test>\r\nReceived: from bench.client (localhost [127.0.0.1]) by bench.test with ESMTP id X; Tue, 1 Dec 2026 16:00:00 +0000\r\n'), message('after@bench.test', 'floor', 0)]);
+  const cpu = async (n: number, concurrency: number, fn: () => Promise<unknown>): Promise<number> => {
+    let next = 0;
+    const c0 = process.cpuUsage();
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next++ < n) await fn();
+    }));
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / n;
+  };
+  await cpu(500, 1, () => parseDocument(raw));
+  const parseUs = await cpu(2000, 1, () => parseDocument(raw));
+  const doc = await parseDocument(raw);
+  const agent: Agent = { id: 1, dbId: 1, name: 'floor', trigger: 'after-delivery', kind: 'webhook', url, secret: SECRET, scriptPath: null, timeoutMs: 30_000, onFailure: 'tempfail', includeRaw: false, createdAt: 0 };
+  const call = () =>
+    runWebhook(agent, 'after-delivery', toPayload(doc, { uid: 'u', database: 'after@bench.test', mailFrom: 'load@remote.test', rcptTo: ['after@bench.test'], queueId: 'Q', receivedAt: Date.now(), raw, inlineMaxBytes: 1 << 20, rawMaxBytes: -1 }), { allowHosts: [], maxResponseBytes: 65536 });
+  await cpu(500, 16, call);
+  const webhookUs = await cpu(2000, 16, call);
+  return { parseUs, webhookUs };
 }
 
 void main().catch((err: unknown) => {

@@ -51,6 +51,7 @@ export function registerStart(program: Command): void {
     .command('serve')
     .description('run the roles as configured (no demo data), until SIGINT/SIGTERM')
     .option('--roles <list>', 'comma-separated roles: service, directory, clientmodule (the client module needs konnektor.mandanten and clientModule.directory.url)', 'service,directory')
+    .addHelpText('after', '\nIn production start it as `node --initial-old-space-size=256 bin/postamt.js serve` (fewer garbage collections\nunder mail load; docs/configuration.md, "Running the server").')
     .action(async (o: { roles: string }, cmd: Command) => {
       const { config, file } = configFor(cmd);
       const roles = new Set(o.roles.split(',').map((r) => r.trim()).filter(Boolean));
