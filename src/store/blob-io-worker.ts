@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BlobWrite, BlobWriteReply } from './blob-io-threads.js';
+import type { ThreadReply } from '../core/index.js';
+import type { BlobWrite } from './blob-io-threads.js';
 
 /**
  * The thread side of BlobIoThreads: writes whole small blobs with plain system calls. What
@@ -96,7 +97,7 @@ function runBatch(): void {
   }
   for (const o of open) {
     const error = o.error ?? dirError;
-    parentPort!.postMessage((error ? { id: o.w.id, error } : { id: o.w.id }) satisfies BlobWriteReply);
+    parentPort!.postMessage((error ? { id: o.w.id, ok: false, error } : { id: o.w.id, ok: true, value: null }) satisfies ThreadReply);
   }
 }
 
