@@ -2,17 +2,16 @@ import { RequestThread, ThreadSet } from '../core/index.js';
 
 const WORKER_URL = new URL('./blob-io-worker.js', import.meta.url);
 
-/** One small blob for a thread: its bytes (transferred, not copied), temp path and final name. */
+/** One small blob for a thread: its bytes (transferred, not copied) and its temp path; the thread names it by its hash. */
 export interface BlobWrite {
   id: number;
   tmp: string;
-  hash: string;
   data: ArrayBuffer;
 }
 
 /**
  * Threads that write small blobs whole: create, write, fdatasync, rename, fsync the directory,
- * with plain system calls, answering once per blob. Through libuv's pool the same blob took five
+ * with plain system calls, answering once per blob; the thread also computes the SHA-256 that names it. Through libuv's pool the same blob took five
  * round trips (create, the two syncs, their completions), each waking a sleeping thread — in a VM
  * an expensive cross-CPU wake-up — and the event loop paid most of it: 0.6–0.9 ms of its time per
  * 140 KB blob against 0.2–0.3 ms this way (the hash and one copy of the bytes included). Two
@@ -25,9 +24,10 @@ export class BlobIoThreads {
     this.threads = new ThreadSet(size, () => new RequestThread(WORKER_URL, { workerData: { root } }, 'blob thread'));
   }
 
-  async write(tmp: string, hash: string, data: ArrayBuffer): Promise<void> {
+  /** Resolves to the blob's SHA-256 (hex) once it is durable under that name. */
+  async write(tmp: string, data: ArrayBuffer): Promise<string> {
     try {
-      await this.threads.pick().call({ tmp, hash, data }, [data]);
+      return await this.threads.pick().call<string>({ tmp, data }, [data]);
     } catch (err) {
       throw new Error(`blob write failed: ${(err as Error).message}`);
     }

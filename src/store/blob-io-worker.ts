@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,7 +41,7 @@ function runBatch(): void {
   scheduled = false;
   const batch = queue;
   queue = [];
-  const open: Array<{ w: BlobWrite; fd: number | null; error?: string }> = batch.map((w) => ({ w, fd: null }));
+  const open: Array<{ w: BlobWrite; fd: number | null; hash: string; error?: string }> = batch.map((w) => ({ w, fd: null, hash: '' }));
   const fail = (o: (typeof open)[number], err: unknown): void => {
     o.error = err instanceof Error ? err.message : String(err);
     if (o.fd !== null) {
@@ -59,8 +60,10 @@ function runBatch(): void {
   };
   for (const o of open) {
     try {
+      const data = new Uint8Array(o.w.data);
+      o.hash = createHash('sha256').update(data).digest('hex');
       o.fd = openSync(o.w.tmp, 'wx');
-      writeAll(o.fd, new Uint8Array(o.w.data));
+      writeAll(o.fd, data);
     } catch (err) {
       fail(o, err);
     }
@@ -77,9 +80,9 @@ function runBatch(): void {
   for (const o of open) {
     if (o.fd === null) continue;
     try {
-      const dir = join(root, o.w.hash.slice(0, 2));
+      const dir = join(root, o.hash.slice(0, 2));
       const d = dirFd(dir);
-      renameSync(o.w.tmp, join(dir, o.w.hash));
+      renameSync(o.w.tmp, join(dir, o.hash));
       closeSync(o.fd);
       o.fd = null;
       touched.add(d);
@@ -97,7 +100,7 @@ function runBatch(): void {
   }
   for (const o of open) {
     const error = o.error ?? dirError;
-    parentPort!.postMessage((error ? { id: o.w.id, ok: false, error } : { id: o.w.id, ok: true, value: null }) satisfies ThreadReply);
+    parentPort!.postMessage((error ? { id: o.w.id, ok: false, error } : { id: o.w.id, ok: true, value: o.hash }) satisfies ThreadReply);
   }
 }
 

@@ -129,6 +129,8 @@ export class FileBlobStore implements BlobStore {
       const data = pending;
       pending = [];
       pendingBytes = 0;
+      // Hashed as it goes to the file; a blob for a blob thread is hashed there.
+      for (const c of data) hasher.update(c);
       writeAllv(fd!, data);
     };
     const closeFile = (): void => {
@@ -150,7 +152,6 @@ export class FileBlobStore implements BlobStore {
     return {
       write: async (chunk) => {
         if (finished) throw new Error('blob writer already finished');
-        hasher.update(chunk);
         size += chunk.length;
         pending.push(chunk);
         pendingBytes += chunk.length;
@@ -168,15 +169,13 @@ export class FileBlobStore implements BlobStore {
         try {
           if (finished) throw new Error('blob writer already finished');
           if (this.threads && !opening) {
-            const hash = hasher.digest('hex');
             // Its own memory (not a slice of Node's pool), so it can be handed to the thread.
             const data = Buffer.allocUnsafeSlow(size);
             let at = 0;
             for (const c of pending) at += c.copy(data, at);
             pending = [];
             finished = true;
-            await this.threads.write(tmp, hash, data.buffer as ArrayBuffer);
-            return { hash, size };
+            return { hash: await this.threads.write(tmp, data.buffer as ArrayBuffer), size };
           }
           await opened();
           flush();
