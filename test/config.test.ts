@@ -26,6 +26,12 @@ describe('config', () => {
     assert.throws(() => parseConfig({ directory: { processes: 0 } }, 'f', {}), /directory\.processes/);
     assert.throws(() => parseConfig({ directory: { processes: 65 } }, 'f', {}), /directory\.processes/);
     assert.equal(parseConfig({}, 'f', {}).directory.processes, 1);
+    // Worker-thread counts and limits: bounded, with their defaults.
+    assert.throws(() => parseConfig({ mailin: { threads: 65 } }, 'f', {}), /mailin\.threads/);
+    assert.throws(() => parseConfig({ mailin: { threadHeapMb: 8 } }, 'f', {}), /mailin\.threadHeapMb/);
+    assert.throws(() => parseConfig({ blobs: { ioThreads: -1 } }, 'f', {}), /blobs\.ioThreads/);
+    const defaults = parseConfig({}, 'f', {});
+    assert.deepEqual([defaults.mailin.threads, defaults.mailin.threadHeapMb, defaults.blobs.ioThreads], [1, 1024, 2]);
     assert.throws(() => parseConfig({ database: { url: 'mysql://x' } }, 'f', {}), /database\.url: must start with sqlite: or postgres/);
   });
 
