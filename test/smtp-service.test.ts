@@ -1,5 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { startSmtpFixture, PASSWORD, type SmtpFixture } from './helpers/smtp-fixture.js';
 import { RawClient } from './helpers/raw-client.js';
@@ -120,6 +122,29 @@ describe('SMTP service (MX and submission) over SQLite', () => {
       assert.equal((await d.cmd('RSET')).code, 250, `${name}: session continues`);
       d.close();
     }
+  });
+
+  test('a message the blob store cannot write gets 451 4.3.0 (nothing filed); the next one is accepted', async () => {
+    const tmp = join(f.ts.dir, 'blobs', 'tmp');
+    const before = (await mailbox(f, 'alice@example.test')).length;
+    // The blob thread cannot create its temp file: tmp is a file now, not a directory.
+    renameSync(tmp, `${tmp}.away`);
+    writeFileSync(tmp, 'not a directory');
+    try {
+      const c = await openData(f);
+      const r = await c.cmd('Subject: lost\r\n\r\nbody\r\n.');
+      assert.equal(r.code, 451);
+      assert.match(r.text, /^451 4\.3\.0 /);
+      c.close();
+    } finally {
+      rmSync(tmp);
+      renameSync(`${tmp}.away`, tmp);
+    }
+    assert.equal((await mailbox(f, 'alice@example.test')).length, before, 'nothing was filed');
+    const c = await openData(f);
+    assert.equal((await c.cmd('Subject: kept\r\n\r\nbody\r\n.')).code, 250);
+    c.close();
+    assert.equal((await mailbox(f, 'alice@example.test')).length, before + 1);
   });
 
   test('8-bit headers and body are stored byte for byte', async () => {

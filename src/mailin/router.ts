@@ -25,21 +25,6 @@ export interface LocalWorker {
   wake(): void;
 }
 
-const AGENT_COLUMNS = [
-  'mailin_agents.id',
-  'mailin_agents.db_id',
-  'mailin_agents.name',
-  'mailin_agents.trigger',
-  'mailin_agents.kind',
-  'mailin_agents.url',
-  'mailin_agents.secret',
-  'mailin_agents.script_path',
-  'mailin_agents.timeout_ms',
-  'mailin_agents.on_failure',
-  'mailin_agents.include_raw',
-  'mailin_agents.created_at',
-] as const;
-
 interface Filing {
   dbId: number;
   address: string;
@@ -97,8 +82,8 @@ export class MailinRouter implements RecipientHandler {
         const rows = await this.db
           .selectFrom('mailin_dbs')
           .leftJoin('mailin_agents', 'mailin_agents.db_id', 'mailin_dbs.id')
+          .selectAll('mailin_agents')
           .select(['mailin_dbs.id as db_row_id', 'mailin_dbs.address as db_address'])
-          .select(AGENT_COLUMNS)
           .where('mailin_dbs.address', '=', address)
           .orderBy('mailin_agents.id')
           .execute();

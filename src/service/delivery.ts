@@ -70,7 +70,7 @@ export class LocalDelivery {
         });
       const headBytes = Buffer.from(head, 'utf8');
       await writer.write(headBytes);
-      if (handledBytes) handledBytes.push(headBytes);
+      handledBytes?.push(headBytes);
       for await (const chunk of msg.body) {
         await writer.write(chunk);
         handledBytes?.push(chunk);

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { mkdir, open, unlink, stat, readdir } from 'node:fs/promises';
 import {
   closeSync,
@@ -94,7 +94,8 @@ export class FileBlobStore implements BlobStore {
 
   async writer(): Promise<BlobWriter> {
     const tmp = join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
-    const hasher = createHash('sha256');
+    // Only a streamed blob is hashed here; a blob thread hashes the blobs it writes.
+    let hasher: Hash | null = null;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let size = 0;
@@ -129,7 +130,7 @@ export class FileBlobStore implements BlobStore {
       const data = pending;
       pending = [];
       pendingBytes = 0;
-      // Hashed as it goes to the file; a blob for a blob thread is hashed there.
+      hasher ??= createHash('sha256');
       for (const c of data) hasher.update(c);
       writeAllv(fd!, data);
     };
@@ -180,7 +181,7 @@ export class FileBlobStore implements BlobStore {
           await opened();
           flush();
           await syncFd(fd!, fdatasync);
-          const hash = hasher.digest('hex');
+          const hash = (hasher ?? createHash('sha256')).digest('hex');
           const dir = join(this.root, hash.slice(0, 2));
           const dirFd = await this.dirFd(dir);
           renameSync(tmp, join(dir, hash));
