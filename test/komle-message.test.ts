@@ -10,6 +10,7 @@ import {
   type EnvelopeRecipient,
 } from '../src/crypto/index.js';
 import { mime } from '../src/wire/index.js';
+import * as smtpWire from '../src/wire/smtp/index.js';
 import { CTX_A, CTX_B, cardKey, createKomleWorld, envelopeOf, psMessage, splitMessage, type KomleWorld } from './helpers/komle.js';
 import type { TestIdentity } from './helpers/pki.js';
 
@@ -63,6 +64,15 @@ describe('seal: the outer message', () => {
     assert.equal(der.subarray(0, 2).toString('hex').slice(0, 2), '30');
     assert.match(der.toString('latin1'), /\x06\x0b\x2a\x86\x48\x86\xf7\x0d\x01\x09\x10\x01\x17/, 'id-ct-authEnvelopedData');
     assert.equal(sealed.recipientEmails.length, 2, 'recipient and sender');
+  });
+
+  test('bodyStart is where the base64 body starts: from there it needs no SMTP encoding', async () => {
+    const ps = psMessage([w.pki.recipient.email]);
+    const sealed = await seal(ps, to(w.pki.recipient));
+    assert.ok(sealed.message.subarray(0, sealed.bodyStart).toString('latin1').endsWith('\r\n\r\n'));
+    assert.equal(sealed.bodyStart, splitMessage(sealed.message).head.length);
+    const walked = Buffer.concat(smtpWire.encodeDataSection(sealed.message));
+    assert.deepEqual(Buffer.concat(smtpWire.encodeDataSection(sealed.message, sealed.bodyStart)), walked);
   });
 
   test('the folded To field is copied with its folding; the lower-case message-id name is kept', async () => {

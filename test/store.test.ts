@@ -82,12 +82,15 @@ for (const kind of STORE_KINDS) {
         const anna = await a.add({ address: 'anna@praxis.example', password: 'password1' });
         const ben = await a.add({ address: 'ben@praxis.example', password: 'password1', quotaBytes: 40 });
         const blob = await putBlob(ts, 'Subject: x\r\n\r\n0123456789\r\n');
-        await m.file(blob, [anna.id, ben.id]);
-        assert.equal((await m.list(anna.id)).length, 1);
+        const ids = await m.file(blob, [ben.id, anna.id]);
+        assert.deepEqual(ids, [(await m.list(ben.id))[0]!.id, (await m.list(anna.id))[0]!.id], 'the ids come back in the order of the accounts');
         assert.equal((await a.get('ben@praxis.example')).usedBytes, blob.size);
         const blob2 = await putBlob(ts, 'Subject: y\r\n\r\n0123456789\r\n');
         await assert.rejects(m.file(blob2, [anna.id, ben.id]), /mailbox ben@praxis\.example is full/);
         assert.equal((await m.list(anna.id)).length, 1, 'anna did not get half a delivery');
+        assert.equal((await a.get('anna@praxis.example')).usedBytes, blob.size, 'nor was she charged for it');
+        await assert.rejects(m.file(blob2, [anna.id, 999_999]), /mailbox 999999 no longer exists/);
+        assert.equal((await a.get('anna@praxis.example')).usedBytes, blob.size, 'a gone mailbox charges nobody');
         const [entry] = await m.list(ben.id);
         assert.equal((await m.read(entry!)).toString(), 'Subject: x\r\n\r\n0123456789\r\n');
         assert.match(entry!.uid, /^m[0-9a-z]+$/);

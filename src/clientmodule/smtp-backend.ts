@@ -105,18 +105,16 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
       throw new SmtpReply(451, '4.7.0', `no recipient can be encrypted for (${dropped.map((d) => d.address).join(', ')}: ${NO_CERT})`);
     }
 
-    let sealed: Buffer;
+    let sealed: { message: Buffer; bodyStart: number };
     try {
-      sealed = (
-        await sealMessage(message, {
-          konnektor: this.opts.konnektor,
-          context: s.user.context,
-          senderEmail: s.user.address,
-          recipients,
-          dataTimeToLiveDays: this.opts.dataTimeToLiveDays,
-          now: arrival,
-        })
-      ).message;
+      sealed = await sealMessage(message, {
+        konnektor: this.opts.konnektor,
+        context: s.user.context,
+        senderEmail: s.user.address,
+        recipients,
+        dataTimeToLiveDays: this.opts.dataTimeToLiveDays,
+        now: arrival,
+      });
     } catch (err) {
       if (err instanceof KomleError && err.code === 'invalid-message') throw new SmtpReply(554, '5.6.0', `the message cannot be read: ${err.message}`);
       log.warn({ err: errorMessage(err) }, 'signing or encryption failed');
@@ -124,10 +122,10 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
       throw new SmtpReply(451, '4.7.0', why);
     }
 
-    const result = await this.sendUpstream(s, s.user.address, reachable, sealed);
+    const result = await this.sendUpstream(s, s.user.address, reachable, sealed.message, sealed.bodyStart);
     for (const r of result.rejected) dropped.push({ address: r.address, status: '5.0.0', diagnostic: `refused by the mail service: ${r.response}` });
     if (dropped.length > 0) await this.sendDsn(s, dropped, message, arrival, log);
-    log.info({ rcpts: result.accepted.length, dropped: dropped.length, bytes: message.length, sealedBytes: sealed.length }, 'message sealed and sent');
+    log.info({ rcpts: result.accepted.length, dropped: dropped.length, bytes: message.length, sealedBytes: sealed.message.length }, 'message sealed and sent');
     return `Ok: signed, encrypted and sent to ${result.accepted.length} recipient(s)${dropped.length ? `, ${dropped.length} dropped (see the report)` : ''}`;
   }
 
@@ -148,12 +146,12 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
     }
   }
 
-  /** Sends over the session's upstream connection, logging in again if the service dropped it. */
-  private async sendUpstream(s: PsSession, from: string, to: string[], message: Buffer) {
+  /** Sends over the session's upstream connection, logging in again if the service dropped it. `cleanFrom`: see SmtpClient.send. */
+  private async sendUpstream(s: PsSession, from: string, to: string[], message: Buffer, cleanFrom?: number) {
     for (let attempt = 0; ; attempt++) {
       try {
         if (!s.upstream?.usable) s.upstream = await UpstreamSmtp.open({ ...this.opts.upstream, host: s.user.host, port: s.user.port }, s.user.address, s.password);
-        return await s.upstream.send(from, to, message);
+        return await s.upstream.send(from, to, message, cleanFrom);
       } catch (err) {
         if (!(err instanceof UpstreamSmtpError)) throw err;
         if (err.kind === 'rejected') {

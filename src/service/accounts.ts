@@ -144,6 +144,34 @@ export class Accounts {
     return row ? toAccount(row) : undefined;
   }
 
+  /**
+   * What RCPT asks, in one statement: whether the address's domain is local, and its account
+   * if it has one (the domain's row with the account left-joined on the address).
+   */
+  async recipient(address: string): Promise<{ localDomain: boolean; account: Account | undefined }> {
+    const parsed = parseAddress(address);
+    if (!parsed) return { localDomain: false, account: undefined };
+    const row = await this.db
+      .selectFrom('domains')
+      .leftJoin('accounts', (join) => join.on('accounts.address', '=', parsed.address))
+      .select(['domains.name as local_domain'])
+      .selectAll('accounts')
+      .where('domains.name', '=', parsed.domain)
+      .executeTakeFirst();
+    if (!row) return { localDomain: false, account: undefined };
+    return { localDomain: true, account: row.id === null ? undefined : toAccount(row as AccountRow) };
+  }
+
+  /** The accounts of several addresses in one statement, by address (absent ones are missing). */
+  async findAll(addresses: readonly string[]): Promise<Map<string, Account>> {
+    const wanted = [...new Set(addresses.flatMap((a) => parseAddress(a)?.address ?? []))];
+    const found = new Map<string, Account>();
+    if (wanted.length === 0) return found;
+    const rows = await this.db.selectFrom('accounts').selectAll().where('address', 'in', wanted).execute();
+    for (const r of rows) found.set(r.address, toAccount(r));
+    return found;
+  }
+
   async get(address: string): Promise<Account> {
     const a = await this.find(address);
     if (!a) throw new NotFoundError(`account ${address} does not exist`);

@@ -58,33 +58,45 @@ export class Mailboxes {
     return this.commits.submit((trx) => this.fileInto(trx, req));
   }
 
-  /** Files one message into every mailbox; runs inside a (group) transaction. */
+  /**
+   * Files one message into every mailbox; runs inside a (group) transaction. Two statements
+   * however many recipients: one UPDATE charges every quota (the check and the increment in
+   * one statement, so two concurrent deliveries cannot both squeeze under a limit) and one
+   * INSERT adds every mailbox's row.
+   */
   private async fileInto(trx: Transaction<Database>, req: FileRequest): Promise<number[]> {
-    const ids: number[] = [];
-    for (const accountId of req.accountIds) {
-      // The quota check and the increment are one statement, so two concurrent deliveries
-      // cannot both squeeze under the limit.
-      const upd = await trx
-        .updateTable('accounts')
-        .set((eb) => ({ used_bytes: eb('used_bytes', '+', req.blob.size) }))
-        .where('id', '=', accountId)
-        .where((eb) => eb.or([eb('quota_bytes', '=', 0), eb(eb('used_bytes', '+', req.blob.size), '<=', eb.ref('quota_bytes'))]))
-        .returning(['address'])
-        .executeTakeFirst();
-      if (!upd) {
-        const acc = await trx.selectFrom('accounts').select('address').where('id', '=', accountId).executeTakeFirst();
-        if (!acc) throw new MailboxGoneError(accountId);
-        throw new QuotaExceededError(acc.address);
-      }
-      const row = await trx
-        .insertInto('messages')
-        .values({ account_id: accountId, blob_hash: req.blob.hash, size: req.blob.size, received_at: req.now })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      ids.push(row.id);
-    }
+    const messageIds = req.accountIds.length > 0 ? await this.addRows(trx, req) : [];
     if (req.also) await req.also(trx);
-    return ids;
+    return messageIds;
+  }
+
+  private async addRows(trx: Transaction<Database>, req: FileRequest): Promise<number[]> {
+    const ids = req.accountIds;
+    const size = req.blob.size;
+    const charged = await trx
+      .updateTable('accounts')
+      .set((eb) => ({ used_bytes: eb('used_bytes', '+', size) }))
+      .where('id', 'in', ids)
+      .where((eb) => eb.or([eb('quota_bytes', '=', 0), eb(eb('used_bytes', '+', size), '<=', eb.ref('quota_bytes'))]))
+      .returning(['id'])
+      .execute();
+    if (charged.length < ids.length) await this.refuse(trx, ids, new Set(charged.map((r) => r.id)));
+    const rows = await trx
+      .insertInto('messages')
+      .values(ids.map((accountId) => ({ account_id: accountId, blob_hash: req.blob.hash, size, received_at: req.now })))
+      .returning(['id', 'account_id'])
+      .execute();
+    // RETURNING promises no order: map the rows back to the recipients (one row per account).
+    const byAccount = new Map(rows.map((r) => [r.account_id, r.id]));
+    return ids.map((a) => byAccount.get(a)!);
+  }
+
+  /** Why an account was not charged: gone, or over its quota. Throws; the caller's savepoint undoes the rest. */
+  private async refuse(trx: Transaction<Database>, ids: number[], charged: Set<number>): Promise<never> {
+    const first = ids.find((id) => !charged.has(id))!;
+    const acc = await trx.selectFrom('accounts').select('address').where('id', '=', first).executeTakeFirst();
+    if (!acc) throw new MailboxGoneError(first);
+    throw new QuotaExceededError(acc.address);
   }
 
   /** A snapshot of the mailbox, oldest first. */

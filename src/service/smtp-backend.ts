@@ -49,8 +49,8 @@ export class ServiceSmtpBackend implements SmtpBackend {
   async checkRecipient(address: string, env: SmtpEnvelope, _session: SmtpSession): Promise<void> {
     const parsed = parseAddress(address);
     if (!parsed) throw replies.badAddress(address);
-    if (!(await this.accounts.isLocalDomain(parsed.domain))) throw replies.relayDenied(address);
-    const account = await this.accounts.find(parsed.address);
+    const { localDomain, account } = await this.accounts.recipient(parsed.address);
+    if (!localDomain) throw replies.relayDenied(address);
     if (!account) {
       if (this.handler && (await this.handler.accepts(parsed.address))) return;
       throw replies.unknownUser(address);
@@ -65,9 +65,10 @@ export class ServiceSmtpBackend implements SmtpBackend {
   async deliver(env: SmtpEnvelope, session: SmtpSession, body: AsyncIterable<Buffer>): Promise<string> {
     const ids: number[] = [];
     const handled: string[] = [];
+    // Checked at RCPT time; looked up again (all in one statement) because an account may have gone since.
+    const accounts = await this.accounts.findAll(env.rcptTo);
     for (const rcpt of env.rcptTo) {
-      // Checked at RCPT time; looked up again because the account may have gone since.
-      const account = await this.accounts.find(rcpt);
+      const account = accounts.get(parseAddress(rcpt)?.address ?? '');
       if (account && !account.disabled) ids.push(account.id);
       // Not an account: it was the handler's at RCPT; the handler checks again when it files
       // (and refuses with 550 5.1.1 what is no longer there), so it is not asked twice.

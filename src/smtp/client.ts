@@ -144,8 +144,9 @@ export class SmtpClient {
    * One mail transaction. Resolves once the server accepted the data, with the recipients it
    * refused; rejects with kind `rejected` (and the server's reply) when it refused the sender,
    * every recipient, or the data, and with another kind when the session broke.
+   * `cleanFrom`: where the message is already in SMTP's line form (see encodeDataSection).
    */
-  async send(from: string, to: readonly string[], message: Uint8Array): Promise<SmtpSendResult> {
+  async send(from: string, to: readonly string[], message: Uint8Array, cleanFrom?: number): Promise<SmtpSendResult> {
     if (this.failure) throw this.failure;
     for (const a of [from, ...to]) {
       if (/[\s<>]/.test(a)) throw new SmtpClientError('protocol', `not a usable address: ${JSON.stringify(a.slice(0, 80))}`);
@@ -180,7 +181,7 @@ export class SmtpClient {
       } else await this.reset();
       throw new SmtpClientError('rejected', `${this.opts.host}:${this.opts.port} refused the message: ${formatSmtpReply(refusal)}`, refusal);
     }
-    const parts = encodeDataSection(message);
+    const parts = encodeDataSection(message, cleanFrom);
     this.owed++;
     this.socket.cork();
     for (const p of parts) this.socket.write(p);

@@ -44,6 +44,8 @@ export interface SealOptions {
 export interface SealedMessage {
   /** The outer message, ready for SMTP (CRLF line ends). */
   readonly message: Buffer;
+  /** Where its base64 body starts: from here on it is in SMTP's line form already (for encodeDataSection). */
+  readonly bodyStart: number;
   readonly messageId: string;
   /** The recipient-emails list (recipients and the sender) in both copies. */
   readonly recipientEmails: readonly RecipientEmail[];
@@ -121,7 +123,14 @@ export async function sealMessage(message: Uint8Array, opts: SealOptions): Promi
   head.push('Content-Transfer-Encoding: base64\r\n');
   head.push(mime.formatField('Content-Disposition', P7M_DISPOSITION));
   head.push('\r\n');
-  return { message: mime.encodeBase64Lines(envelope, head.join('')), messageId: messageIdField.value, recipientEmails, addedMessageId };
+  const headText = head.join('');
+  return {
+    message: mime.encodeBase64Lines(envelope, headText),
+    bodyStart: Buffer.byteLength(headText, 'latin1'),
+    messageId: messageIdField.value,
+    recipientEmails,
+    addedMessageId,
+  };
 }
 
 /** Our own version fields and result fields never come from the PS's message. */

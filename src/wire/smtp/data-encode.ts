@@ -16,9 +16,31 @@ const CRLF_TERMINATOR = Buffer.from('\r\n.\r\n');
  * It walks the message a line at a time with `indexOf` (native memchr) instead of byte by byte:
  * a sealed KOM-LE message is ~200 KB of base64 lines that need no change at all, so the usual
  * answer is the message itself, uncopied, plus the terminator.
+ *
+ * `cleanFrom`: where the message's bytes are already in that form — CRLF-terminated lines, none
+ * starting with "." (base64 lines as `encodeBase64Lines` writes them: its alphabet has neither
+ * dot, CR nor LF) — so only the part before it, which must end with a line end, is walked.
  */
-export function encodeDataSection(message: Uint8Array): Buffer[] {
+export function encodeDataSection(message: Uint8Array, cleanFrom = message.byteLength): Buffer[] {
   const buf = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  if (cleanFrom >= buf.length) {
+    const body = normalizeLines(buf);
+    const len = buf.length;
+    const endsWithLineEnd = len === 0 || buf[len - 1] === LF || buf[len - 1] === CR;
+    // A message ending in a bare CR got its LF; one ending in no line end gets a CRLF.
+    return body.length === 0 ? [TERMINATOR] : [body, endsWithLineEnd ? TERMINATOR : CRLF_TERMINATOR];
+  }
+  if (cleanFrom <= 0 || buf[cleanFrom - 1] !== LF || buf[buf.length - 1] !== LF) {
+    throw new RangeError('encodeDataSection: the clean part must start after a line end and end with one');
+  }
+  const head = normalizeLines(buf.subarray(0, cleanFrom));
+  // An unchanged head is a view of the message itself: then the message goes out whole.
+  if (head.buffer === buf.buffer && head.byteOffset === buf.byteOffset && head.length === cleanFrom) return [buf, TERMINATOR];
+  return [head, buf.subarray(cleanFrom), TERMINATOR];
+}
+
+/** The bytes with every line end made CRLF and line-initial dots doubled; `buf` itself when nothing changes. */
+function normalizeLines(buf: Buffer): Buffer {
   const len = buf.length;
   const out: Buffer[] = [];
   let copyFrom = 0;
@@ -47,9 +69,7 @@ export function encodeDataSection(message: Uint8Array): Buffer[] {
     out.push(buf.subarray(copyFrom, lf), CRLF);
     copyFrom = lineStart = lf + 1;
   }
-  out.push(copyFrom === 0 ? buf : buf.subarray(copyFrom));
-  const endsWithLineEnd = len === 0 || buf[len - 1] === LF || buf[len - 1] === CR;
-  const body = out.length === 1 ? out[0]! : Buffer.concat(out);
-  // A message ending in a bare CR got its LF above; one ending in no line end gets a CRLF.
-  return body.length === 0 ? [TERMINATOR] : [body, endsWithLineEnd ? TERMINATOR : CRLF_TERMINATOR];
+  if (out.length === 0) return buf;
+  out.push(buf.subarray(copyFrom));
+  return Buffer.concat(out);
 }
