@@ -237,8 +237,7 @@ async function main(): Promise<void> {
             c.write(`MAIL FROM:<${SENDER.email}>\r\n${RECIPIENTS.map((r) => `RCPT TO:<${r.email}>\r\n`).join('')}DATA\r\n`);
             for (let k = 0; k < RECIPIENTS.length + 2; k++) await c.reply();
             const ts = performance.now();
-            for (const part of message(i)) c.write(part);
-            c.write('.\r\n');
+            c.writeAll([...message(i), '.\r\n']);
             const r = await c.reply();
             if (!record) continue;
             latencies.push(performance.now() - ts);

@@ -51,6 +51,13 @@ export class LineClient {
     this.socket.write(data);
   }
 
+  /** Several pieces in one system call (a primary system writing a message in one go). */
+  writeAll(parts: Array<string | Buffer>): void {
+    this.socket.cork();
+    for (const p of parts) this.socket.write(p);
+    this.socket.uncork();
+  }
+
   close(): void {
     this.socket.destroy();
   }
