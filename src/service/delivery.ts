@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { BlobStore } from '../store/index.js';
-import type { Logger } from '../core/index.js';
+import { randomHex, type Logger } from '../core/index.js';
 import { formatReceived, formatReturnPath } from '../wire/smtp/index.js';
 import type { Mailboxes } from './mailboxes.js';
 import type { FilingPlan, RecipientHandler } from './recipient-handler.js';
@@ -32,7 +31,7 @@ export interface Accepted {
 
 /** A short, unique id that names one accepted message in logs, headers and 250 replies. */
 export function newQueueId(): string {
-  return `${Date.now().toString(36)}${randomBytes(5).toString('hex')}`.toUpperCase();
+  return `${Date.now().toString(36)}${randomHex(5)}`.toUpperCase();
 }
 
 /**

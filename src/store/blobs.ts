@@ -1,4 +1,5 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import { randomHex } from '../core/index.js';
 import { mkdir, open, unlink, stat, readdir } from 'node:fs/promises';
 import {
   closeSync,
@@ -93,7 +94,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   async writer(): Promise<BlobWriter> {
-    const tmp = join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    const tmp = join(this.tmpDir, `${Date.now()}-${randomHex(8)}`);
     // Only a streamed blob is hashed here; a blob thread hashes the blobs it writes.
     let hasher: Hash | null = null;
     let pending: Buffer[] = [];
