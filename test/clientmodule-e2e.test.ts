@@ -14,7 +14,8 @@ import { RawClient } from './helpers/raw-client.js';
 import { createLogger } from '../src/core/index.js';
 import { createTestPki } from '../src/crypto/index.js';
 import { certificatesFrom } from '../src/directory/index.js';
-import { CertificateLookup } from '../src/clientmodule/index.js';
+import { ByteBudget, CertificateLookup, ClientModulePop3Backend, PresentedSizeCache } from '../src/clientmodule/index.js';
+import { createKonnektor } from '../src/crypto/konnektor/index.js';
 import { startService, startDirectoryFor, startClientModule, type RunningService, type RunningDirectory, type RunningClientModule } from '../src/roles/index.js';
 import type { Config } from '../src/config/index.js';
 
@@ -218,5 +219,52 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     assert.match(failed, /^X-KIM-Fehlermeldung: 40\d\d\r$/m);
     assert.match(failed, /multipart\/mixed/);
     assert.match(failed, /message\/rfc822/);
+  });
+  test('POP3: decrypted messages kept for RETR stay within one budget for all sessions and are let go once fetched', async () => {
+    const t = psTransport(smtpUser(PRACTICES[0]!.email, 'm-a'));
+    for (let i = 0; i < 3; i++) await t.sendMail({ from: PRACTICES[0]!.email, to: [PRACTICES[2]!.email], subject: `Budget ${i}`, text: 'x'.repeat(20_000) });
+    t.close();
+    const konnektor = createKonnektor(config.konnektor, config.dataDir);
+    const budget = new ByteBudget(60_000); // room for about two of the presented messages, for both sessions together
+    const backend = new ClientModulePop3Backend({
+      konnektor,
+      upstream: { ca: [svc.tls.cert], rejectUnauthorized: true, timeoutMs: 10_000 },
+      appendNote: true,
+      sessionCacheBytes: 1 << 30,
+      cacheBudget: budget,
+      sizeCache: new PresentedSizeCache(0), // every login decrypts everything again
+      maxMessageSize: 10 << 20,
+      logger: createLogger('silent'),
+    });
+    const login = async () => {
+      const r = await backend.login({ user: pop3User(PRACTICES[2]!.email, 'm-c'), password: PASSWORD, remoteAddress: '127.0.0.1', secure: false });
+      assert.ok(r.ok, 'logged in');
+      return r.maildrop;
+    };
+    try {
+      const [one, two] = [await login(), await login()];
+      assert.ok(one.messages.length >= 3 && one.messages.length === two.messages.length);
+      assert.ok(budget.inUse > 0 && budget.inUse <= budget.limit, `kept ${budget.inUse} of ${budget.limit} bytes`);
+      for (const drop of [one, two]) {
+        for (let i = 0; i < drop.messages.length; i++) {
+          const before = budget.inUse;
+          const m = await drop.retrieve(i);
+          assert.equal(m.length, drop.messages[i]!.size, `message ${i}: RETR delivers what LIST announced, kept or decrypted again`);
+          if (/^Subject: Budget /m.test(m.toString('latin1'))) assert.match(m.toString('latin1'), /^X-KIM-DecryptionResult: 00\r$/m);
+          assert.ok(budget.inUse <= before, 'a fetch never takes more');
+        }
+      }
+      assert.equal(budget.inUse, 0, 'everything kept was handed out and let go');
+      await one.release();
+      await two.release();
+      assert.equal(budget.inUse, 0);
+      // A session that ends before fetching gives its share back.
+      const three = await login();
+      assert.ok(budget.inUse > 0);
+      await three.release();
+      assert.equal(budget.inUse, 0, 'released with the session');
+    } finally {
+      await konnektor.close?.();
+    }
   });
 });

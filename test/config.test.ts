@@ -32,6 +32,9 @@ describe('config', () => {
     assert.throws(() => parseConfig({ blobs: { ioThreads: -1 } }, 'f', {}), /blobs\.ioThreads/);
     const defaults = parseConfig({}, 'f', {});
     assert.deepEqual([defaults.mailin.threads, defaults.mailin.threadHeapMb, defaults.blobs.ioThreads], [1, 1024, 2]);
+    // The client module's memory for decrypted messages: per session and for all sessions together.
+    assert.throws(() => parseConfig({ clientModule: { cacheTotalBytes: -1 } }, 'f', {}), /clientModule\.cacheTotalBytes/);
+    assert.deepEqual([defaults.clientModule.sessionCacheBytes, defaults.clientModule.cacheTotalBytes], [64 << 20, 256 << 20]);
     assert.throws(() => parseConfig({ database: { url: 'mysql://x' } }, 'f', {}), /database\.url: must start with sqlite: or postgres/);
   });
 

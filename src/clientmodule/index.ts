@@ -1,7 +1,7 @@
 // The client module (gemSpec_CM_KOMLE): what a primary system talks to. SMTP in, sealed KOM-LE
 // messages out to the mail service; POP3 in, decrypted and verified messages back.
 export { ClientModuleSmtpBackend, type ClientModuleSmtpOptions } from './smtp-backend.js';
-export { ClientModulePop3Backend, PresentedSizeCache, type ClientModulePop3Options } from './pop3-backend.js';
+export { ByteBudget, ClientModulePop3Backend, PresentedSizeCache, type ClientModulePop3Options } from './pop3-backend.js';
 export { CertificateLookup, DirectoryUnavailableError, usableForEncryption, type CertLookupOptions, type EncryptionCertificate } from './cert-lookup.js';
 export { UpstreamSmtp, UpstreamSmtpError, type UpstreamTarget } from './upstream-smtp.js';
 export { buildDsn, type DroppedRecipient, type DsnInput } from './dsn.js';

@@ -10,9 +10,33 @@ export interface ClientModulePop3Options {
   appendNote: boolean;
   /** Per session: decrypted messages kept after LIST so RETR does not decrypt again. */
   sessionCacheBytes: number;
+  /** What all sessions together may keep so (clientModule.cacheTotalBytes). */
+  cacheBudget: ByteBudget;
   sizeCache: PresentedSizeCache;
   maxMessageSize: number;
   logger: Logger;
+}
+
+/**
+ * Bytes that several holders share under one limit: the POP3 sessions' decrypted messages, so
+ * many sessions at once cannot hold `sessionCacheBytes` each. Without room a session decrypts
+ * again at RETR instead of keeping the message.
+ */
+export class ByteBudget {
+  private used = 0;
+  constructor(readonly limit: number) {}
+  /** Takes `n` bytes if they fit; false (and nothing taken) if not. */
+  take(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+  get inUse(): number {
+    return this.used;
+  }
 }
 
 /**
@@ -128,10 +152,12 @@ class ProxyMaildrop implements Pop3Maildrop {
     this.messages = out;
   }
 
+  /** A kept message is handed out once and let go (a PS fetches each message once; a second RETR decrypts again). */
   async retrieve(index: number): Promise<Buffer> {
     const cached = this.cache.get(index);
-    if (cached) return cached;
-    return this.present(index);
+    if (!cached) return this.present(index, false);
+    this.forget(index, cached);
+    return cached;
   }
 
   /** TOP goes upstream as TOP 0: a message that is not KOM-LE is cut upstream, a KOM-LE one here after decryption. */
@@ -155,8 +181,16 @@ class ProxyMaildrop implements Pop3Maildrop {
   }
 
   async release(): Promise<void> {
+    this.opts.cacheBudget.give(this.cachedBytes);
+    this.cachedBytes = 0;
     this.cache.clear();
     this.client.close();
+  }
+
+  private forget(index: number, presented: Buffer): void {
+    this.cache.delete(index);
+    this.cachedBytes -= presented.length;
+    this.opts.cacheBudget.give(presented.length);
   }
 
   private entry(index: number): { n: number; uid: string } {
@@ -165,14 +199,15 @@ class ProxyMaildrop implements Pop3Maildrop {
     return e;
   }
 
-  private async present(index: number): Promise<Buffer> {
+  /** Fetches, opens and presents one message; `keep`: hold it for the RETR to come if there is room. */
+  private async present(index: number, keep = true): Promise<Buffer> {
     const raw = await this.upstream(() => this.client.retr(this.entry(index).n));
     const result = await openMessage(raw, { konnektor: this.opts.konnektor, context: this.user.context });
     const presented = presentForPrimarySystem(raw, result, { note: this.opts.appendNote });
     if (result.komle && !result.ok) {
       this.opts.logger.warn({ account: this.user.address, uid: this.entry(index).uid, decryption: result.decryption, integrity: result.integrity, fehlermeldung: result.fehlermeldung }, 'KOM-LE message failed a check');
     }
-    if (this.cachedBytes + presented.length <= this.opts.sessionCacheBytes) {
+    if (keep && !this.cache.has(index) && this.cachedBytes + presented.length <= this.opts.sessionCacheBytes && this.opts.cacheBudget.take(presented.length)) {
       this.cache.set(index, presented);
       this.cachedBytes += presented.length;
     }

@@ -193,6 +193,8 @@ export const clientModuleSchema = z
     appendNote: z.boolean().default(true),
     /** Per POP3 session, decrypted messages kept so RETR after LIST does not decrypt twice. */
     sessionCacheBytes: z.number().int().min(0).default(64 * 1024 * 1024),
+    /** All POP3 sessions together: the most decrypted messages they keep at once. */
+    cacheTotalBytes: z.number().int().min(0).default(256 * 1024 * 1024),
     /** Sizes of decrypted messages kept across sessions (by account and UIDL). */
     sizeCacheEntries: z.number().int().min(0).default(100_000),
     /** The account's dataTimeToLive in days (Expires header). */

@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import { inDataDir } from '../config/index.js';
 import { LoginThrottle, Metrics, errorMessage, isLoopbackHost, type Logger } from '../core/index.js';
 import { createKonnektor, loadTlsMaterial, type Konnektor, type TlsMaterial } from '../crypto/index.js';
-import { CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, PresentedSizeCache } from '../clientmodule/index.js';
+import { ByteBudget, CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, PresentedSizeCache } from '../clientmodule/index.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
 import type { Endpoint } from './endpoints.js';
@@ -68,6 +68,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     upstream,
     appendNote: cm.appendNote,
     sessionCacheBytes: cm.sessionCacheBytes,
+    cacheBudget: new ByteBudget(cm.cacheTotalBytes),
     sizeCache: new PresentedSizeCache(cm.sizeCacheEntries),
     maxMessageSize: cm.maxMessageSize,
     logger: logger.child({ role: 'clientmodule' }),
