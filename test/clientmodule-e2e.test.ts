@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer } from 'node:net';
+import { createServer as tlsCreateServer } from 'node:tls';
 import { once } from 'node:events';
 import nodemailer from 'nodemailer';
 import { withoutUnauthAttrs } from './helpers/openssl.js';
@@ -265,6 +266,54 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
       assert.equal(budget.inUse, 0, 'released with the session');
     } finally {
       await konnektor.close?.();
+    }
+  });
+  test('POP3: an upstream that breaks while a login works out the sizes (several messages in flight) is "unavailable", and nothing is left unhandled', async () => {
+    // A service that lists five messages, answers the first RETR, and drops the connection at the second.
+    const raw = (await mailbox(PRACTICES[1]!.email))[0]!;
+    const fake = tlsCreateServer({ cert: svc.tls.cert, key: svc.tls.key }, (sock) => {
+      sock.write('+OK fake\r\n');
+      let buf = '';
+      sock.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        for (let i; (i = buf.indexOf('\r\n')) >= 0; ) {
+          const cmd = buf.slice(0, i).toUpperCase();
+          buf = buf.slice(i + 2);
+          if (cmd.startsWith('UIDL')) sock.write('+OK\r\n1 a\r\n2 b\r\n3 c\r\n4 d\r\n5 e\r\n.\r\n');
+          else if (cmd.startsWith('LIST')) sock.write(`+OK\r\n${[1, 2, 3, 4, 5].map((n) => `${n} ${raw.length}`).join('\r\n')}\r\n.\r\n`);
+          else if (cmd === 'RETR 1') sock.write(Buffer.concat([Buffer.from('+OK\r\n'), raw, Buffer.from('.\r\n')]));
+          else if (cmd.startsWith('RETR')) sock.destroy();
+          else sock.write('+OK\r\n');
+        }
+      });
+      sock.on('error', () => undefined);
+    });
+    fake.listen(0, '127.0.0.1');
+    await once(fake, 'listening');
+    const port = (fake.address() as { port: number }).port;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    const konnektor = createKonnektor(config.konnektor, config.dataDir);
+    try {
+      const backend = new ClientModulePop3Backend({
+        konnektor,
+        upstream: { ca: [svc.tls.cert], rejectUnauthorized: true, timeoutMs: 5_000 },
+        appendNote: true,
+        sessionCacheBytes: 1 << 20,
+        cacheBudget: new ByteBudget(1 << 20),
+        sizeCache: new PresentedSizeCache(100),
+        maxMessageSize: 10 << 20,
+        logger: createLogger('silent'),
+      });
+      const r = await backend.login({ user: `${PRACTICES[1]!.email}#127.0.0.1:${port}#m-b#PVS#1`, password: PASSWORD, remoteAddress: '127.0.0.1', secure: false });
+      assert.deepEqual(r, { ok: false, reason: 'unavailable', message: 'the mailbox could not be read, try again later' });
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, [], 'the messages still in flight failed quietly');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await konnektor.close?.();
+      fake.close();
     }
   });
 });

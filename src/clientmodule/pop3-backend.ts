@@ -124,6 +124,9 @@ export class ClientModulePop3Backend implements Pop3Backend {
   }
 }
 
+/** Messages opened at once while a login works out the sizes (see announceSizes). */
+const LOOKAHEAD = 3;
+
 class ProxyMaildrop implements Pop3Maildrop {
   messages: Pop3Message[] = [];
   private readonly cache = new Map<number, Buffer>();
@@ -136,20 +139,30 @@ class ProxyMaildrop implements Pop3Maildrop {
     private readonly opts: ClientModulePop3Options,
   ) {}
 
-  /** Works out every size the PS will be told, decrypting the messages not seen before. */
+  /**
+   * Works out every size the PS will be told, decrypting the messages not seen before. Up to
+   * LOOKAHEAD of them are in progress at once: the upstream RETRs still run one after another
+   * (one POP3 session), but the next one is fetched while the Konnektor opens the one before,
+   * so a first login after much new mail does not pay fetch and decryption in turn.
+   */
   async announceSizes(): Promise<void> {
-    const out: Pop3Message[] = [];
-    for (let i = 0; i < this.entries.length; i++) {
-      const e = this.entries[i]!;
-      let size = this.opts.sizeCache.get(this.user.address, e.uid);
-      if (size === undefined) {
-        const presented = await this.present(i);
-        size = presented.length;
-        this.opts.sizeCache.set(this.user.address, e.uid, size);
-      }
-      out.push({ uid: e.uid, size });
+    const sizes = this.entries.map((e) => this.opts.sizeCache.get(this.user.address, e.uid));
+    const unknown = sizes.flatMap((s, i) => (s === undefined ? [i] : []));
+    const inFlight: Array<Promise<Buffer>> = []; // oldest first; a finished one is dropped (its bytes may be large)
+    const start = (k: number): void => {
+      const p = this.present(unknown[k]!);
+      p.catch(() => undefined); // awaited in order below; a failure behind a failure must not go unhandled
+      inFlight.push(p);
+    };
+    for (let k = 0; k < Math.min(LOOKAHEAD, unknown.length); k++) start(k);
+    for (let k = 0; k < unknown.length; k++) {
+      const presented = await inFlight.shift()!;
+      if (k + LOOKAHEAD < unknown.length) start(k + LOOKAHEAD);
+      const i = unknown[k]!;
+      sizes[i] = presented.length;
+      this.opts.sizeCache.set(this.user.address, this.entries[i]!.uid, presented.length);
     }
-    this.messages = out;
+    this.messages = this.entries.map((e, i) => ({ uid: e.uid, size: sizes[i]! }));
   }
 
   /** A kept message is handed out once and let go (a PS fetches each message once; a second RETR decrypts again). */
