@@ -35,6 +35,9 @@ describe('request threads (core/request-thread.ts)', () => {
       const t = set.pick();
       assert.deepEqual(await Promise.all([t.call({ op: 'echo', value: 1 }), t.call({ op: 'echo', value: { a: [2] } })]), [1, { a: [2] }]);
       await assert.rejects(t.call({ op: 'throw', why: 'no' }), /refused: no/);
+      // A request that cannot be sent fails at once and is not left in progress.
+      await assert.rejects(t.call({ op: 'echo', value: () => 1 }), /could not be cloned/);
+      assert.equal(t.load, 0);
       // The least busy thread takes the next call: with one call in progress on the first, the second is made.
       const slow = t.call({ op: 'slow', value: 'late' });
       const other = set.pick();

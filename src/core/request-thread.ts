@@ -44,7 +44,15 @@ export class RequestThread {
       const id = this.nextId++;
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       if (this.pending.size === 1) this.worker.ref();
-      this.worker.postMessage({ ...request, id }, transfer);
+      try {
+        this.worker.postMessage({ ...request, id }, transfer);
+      } catch (err) {
+        // Not sendable (a value that cannot be cloned, a buffer already transferred): it was
+        // never in progress, so it must not keep the thread referenced or count as load.
+        this.pending.delete(id);
+        if (this.pending.size === 0) this.worker.unref();
+        reject(err as Error);
+      }
     });
   }
 
