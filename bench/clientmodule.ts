@@ -12,8 +12,12 @@
  * side), as deployed; BENCH_LAYOUT=one runs everything in this process (as in
  * test/clientmodule-e2e). CPU is reported per process and per message, and per thread.
  * BENCH_SEND_ONLY=1 skips the fetch phases; BENCH_KONNEKTOR_WORKERS sets konnektor.workers.
- * BENCH_WARMUP (200) messages go first, untimed, as in the other benches; the fetch phases get them too.
- *   BENCH_MESSAGES=2000 BENCH_WARMUP=200 BENCH_CONCURRENCY=16 npm run bench:clientmodule
+ * BENCH_WARMUP (4000) messages go first, outside the figures, as in the other benches; the fetch phases
+ * get them too. It is that long because V8 (Node 20: no Maglev) goes on optimising functions of the
+ * send path for thousands of messages — with 200, the 2000 timed ones still paid 259 TurboFan
+ * compilations (1.7 s of compiler threads) and ran partly unoptimised; the bench prints the
+ * warm-up's own rate per 500 messages, i.e. the cold start, beside the steady figures.
+ *   BENCH_MESSAGES=2000 BENCH_WARMUP=4000 BENCH_CONCURRENCY=16 npm run bench:clientmodule
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -32,7 +36,8 @@ import { startService, startDirectoryFor, startClientModule, type RunningService
 
 const N = Number(process.env.BENCH_MESSAGES ?? 2000);
 /** Messages sent before the timed phase (not counted; they are fetched with the others). */
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 4000);
+const WARMUP_WINDOW = 500;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const FETCH_SESSIONS = Number(process.env.BENCH_FETCH_SESSIONS ?? 16);
 const SIZE = 100 * 1024;
@@ -72,6 +77,23 @@ async function profiled<T>(phase: string, run: () => Promise<T>): Promise<T> {
     writeFileSync(join(dir, `clientmodule-${phase}.cpuprofile`), JSON.stringify(profile));
     session.disconnect();
   }
+}
+
+/** Rates over consecutive windows of `size` answers (a last, partial window only if it holds at least half). */
+function windowRates(start: number, done: number[], size: number): string {
+  const rates: string[] = [];
+  let from = start;
+  for (let begin = 0; done.length - begin >= size / 2; begin += size) {
+    const end = Math.min(begin + size, done.length);
+    rates.push(((end - begin) / ((done[end - 1]! - from) / 1000)).toFixed(0));
+    from = done[end - 1]!;
+  }
+  return rates.join(', ');
+}
+
+/** BENCH_MARKS=1: CLOCK_MONOTONIC seconds on stderr, to cut a `perf record -k CLOCK_MONOTONIC` to one phase. */
+function mark(what: string): void {
+  if (process.env.BENCH_MARKS === '1') process.stderr.write(`mark ${what} ${(Number(process.hrtime.bigint() / 1000n) / 1e6).toFixed(6)}\n`);
 }
 
 function peakRssMiB(pid: string): number {
@@ -227,7 +249,8 @@ async function main(): Promise<void> {
     );
     row(`${CONCURRENCY} AUTHs at once (upstream login) (s)`, ((performance.now() - ta) / 1000).toFixed(2));
     // Sends messages first..first+count-1 over the open connections, as fast as they are answered.
-    const sendAll = (first: number, count: number, record: boolean): Promise<void> => {
+    // `done`, when given, gets the time each message was answered (the warm-up's rate by window).
+    const sendAll = (first: number, count: number, record: boolean, done?: number[]): Promise<void> => {
       let next = first;
       return Promise.all(
         conns.map(async (c) => {
@@ -239,6 +262,7 @@ async function main(): Promise<void> {
             const ts = performance.now();
             c.writeAll([...message(i), '.\r\n']);
             const r = await c.reply();
+            done?.push(performance.now());
             if (!record) continue;
             latencies.push(performance.now() - ts);
             if (!r.startsWith('250')) {
@@ -250,14 +274,21 @@ async function main(): Promise<void> {
       ).then(() => undefined);
     };
     // Untimed first: the JIT, caches and the database settle as in a server that has run a while.
-    await sendAll(N, WARMUP, false);
-    row(`warm-up (not timed): messages sent first`, String(WARMUP));
+    // V8 keeps optimising functions of the send path for thousands of messages (each is called a
+    // few times per message): the warm-up's rate by window shows a cold server settling.
+    const warmDone: number[] = [];
+    const tw = performance.now();
+    await sendAll(N, WARMUP, false, warmDone);
+    row(`warm-up (not in the figures below): messages sent first`, String(WARMUP));
+    if (WARMUP > 0) row(`warm-up msgs/s by ${WARMUP_WINDOW} messages, from a cold start`, windowRates(tw, warmDone, WARMUP_WINDOW));
     const cpu0 = process.cpuUsage();
     const serverCpu0 = serverCpu();
     const threads0 = threadCpuMs('self');
     const serverThreads0 = child ? threadCpuMs(child.pid) : new Map<string, number>();
     const t0 = performance.now();
+    mark('send start');
     await profiled('send', () => sendAll(0, N, true));
+    mark('send end');
     const sendSecs = (performance.now() - t0) / 1000;
     await Promise.all(
       conns.map(async (c) => {

@@ -19,9 +19,10 @@ export interface BenchServer {
 
 /**
  * How the benches start a postamt server process: as docs/configuration.md ("Running the
- * server") recommends for production, with V8's old space starting at 256 MiB.
+ * server") recommends for production, with V8's old space starting at 256 MiB; BENCH_SERVER_NODE_FLAGS
+ * adds flags of one's own (`--perf-basic-prof` for perf, say).
  */
-export const SERVER_NODE_FLAGS = ['--initial-old-space-size=256'];
+export const SERVER_NODE_FLAGS = ['--initial-old-space-size=256', ...(process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
 
 /** Starts `postamt serve` in a fresh data directory with one domain and the given accounts. */
 export async function startBenchServer(
