@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { tempDir } from './helpers/env.js';
+import { loadConfig } from '../src/config/index.js';
+import { openStore, writeBlob } from '../src/store/index.js';
+import { RelayQueue } from '../src/service/relay/index.js';
 
 function cli(cfg: string, args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['bin/postamt.js', '-c', cfg, ...args], { encoding: 'utf8', input });
@@ -61,7 +64,7 @@ test('domain and account administration through the CLI', () => {
 test('--help lists every command and the environment variables', () => {
   const r = spawnSync(process.execPath, ['bin/postamt.js', '--help'], { encoding: 'utf8' });
   assert.equal(r.status, 0);
-  for (const cmd of ['start', 'serve', 'config', 'domain', 'account', 'store']) assert.match(r.stdout, new RegExp(`\\n  ${cmd}\\b`));
+  for (const cmd of ['start', 'serve', 'config', 'domain', 'account', 'store', 'queue']) assert.match(r.stdout, new RegExp(`\\n  ${cmd}\\b`));
   assert.match(r.stdout, /POSTAMT_DATABASE_URL/);
   const sub = spawnSync(process.execPath, ['bin/postamt.js', 'account', 'add', '--help'], { encoding: 'utf8' });
   assert.match(sub.stdout, /--password-stdin/);
@@ -79,4 +82,37 @@ test('output into a pipe the reader has closed (postamt --help | head) ends quie
   const [code] = (await once(child, 'close')) as [number | null];
   assert.equal(code, 0);
   assert.equal(stderr, '');
+});
+
+test('postamt queue: list, retry and delete relay queue entries', async () => {
+  const d = tempDir();
+  try {
+    const cfg = join(d.path, 'postamt.yaml');
+    writeFileSync(cfg, `dataDir: ${d.path}\n`);
+    const { config } = loadConfig(cfg, {});
+    const store = await openStore(config);
+    try {
+      const blob = await writeBlob(store.blobs, Buffer.from('Subject: queued\r\n\r\nx\r\n'));
+      await new RelayQueue(store.db, store.dialect, 60_000).enqueue(store.db, { queueId: 'QID1', blob, mailFrom: 'anna@praxis.example', recipients: ['bob@b.test', 'carol@c.test'], now: Date.now() + 3_600_000 });
+    } finally {
+      await store.close();
+    }
+    const list = cli(cfg, ['queue', 'list']);
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, /^#1\tQID1\twaiting\tattempts=0\tnext=\S+\tanna@praxis\.example -> bob@b\.test\t\d+B\n#2\tQID1\twaiting/);
+    const json = JSON.parse(cli(cfg, ['queue', 'list', '--domain', 'C.Test', '--json']).stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(json.map((e) => [e.id, e.recipient, e.state]), [[2, 'carol@c.test', 'waiting']]);
+    assert.match(cli(cfg, ['queue', 'retry', '1']).stdout, /^1 entry due now/);
+    assert.match(cli(cfg, ['queue', 'retry']).stdout, /^2 entries due now/);
+    assert.match(cli(cfg, ['queue', 'retry', '9']).stderr, /queue entry 9 does not exist/);
+    assert.equal(cli(cfg, ['queue', 'delete', '#1']).stdout, 'deleted queue entry #1\n');
+    assert.match(cli(cfg, ['queue', 'delete', 'x']).stderr, /must be a whole number/);
+    assert.equal(JSON.parse(cli(cfg, ['queue', 'list', '--json']).stdout).length, 1);
+    assert.equal(cli(cfg, ['queue', 'delete', '2']).status, 0);
+    assert.match(cli(cfg, ['store', 'gc', '--grace', '0']).stdout, /removed 0 unreferenced blobs/, 'the last entry took its blob with it');
+    const help = cli(cfg, ['queue', '--help']).stdout;
+    for (const word of ['list', 'retry', 'delete', 'waiting', 'sending', 'DSN']) assert.match(help, new RegExp(word));
+  } finally {
+    d.cleanup();
+  }
 });

@@ -13,7 +13,7 @@ async function mailbox(f: SmtpFixture, address: string): Promise<Buffer[]> {
 
 const isKind = (kind: string, code?: number) => (e: unknown) => e instanceof SmtpClientError && e.kind === kind && (code === undefined || e.reply?.code === code);
 
-describe('SMTP client against the service submission listener (implicit TLS)', () => {
+describe('SMTP client against the service listeners (implicit TLS on submission, STARTTLS on MX)', () => {
   let f: SmtpFixture;
   let ca: string;
   before(async () => {
@@ -25,6 +25,8 @@ describe('SMTP client against the service submission listener (implicit TLS)', (
   });
   const connect = (extra: Partial<Parameters<typeof SmtpClient.connect>[0]> = {}) =>
     SmtpClient.connect({ host: '127.0.0.1', port: f.submission.port, tls: 'implicit', ca, servername: 'localhost', clientName: 'cm.test', timeoutMs: 5000, ...extra });
+  /** STARTTLS (RFC 3207), as the relay talks to another provider's MX. */
+  const connectMx = (extra: Partial<Parameters<typeof SmtpClient.connect>[0]> = {}) => connect({ port: f.mx.port, tls: 'starttls', clientName: 'relay.test', ...extra });
 
   test('login and send: dots stuffed, bare line ends normalised, the stored message is what was meant', async () => {
     const c = await connect();
@@ -49,7 +51,12 @@ describe('SMTP client against the service submission listener (implicit TLS)', (
     assert.equal(r.rejected.length, 1);
     assert.equal(r.rejected[0]!.address, 'nobody@example.test');
     assert.equal(r.rejected[0]!.reply.code, 550);
-    await assert.rejects(c.send('alice@example.test', ['nobody@example.test'], Buffer.from('x\r\n')), isKind('rejected', 550));
+    await assert.rejects(c.send('alice@example.test', ['nobody@example.test'], Buffer.from('x\r\n')), (e: unknown) => {
+      assert.ok(isKind('rejected', 550)(e));
+      // Every recipient refused: each one's reply is there too (the relay answers for each).
+      assert.deepEqual((e as SmtpClientError).rejectedRecipients?.map((r) => [r.address, r.reply.code]), [['nobody@example.test', 550]]);
+      return true;
+    });
     assert.equal(c.usable, true);
     const again = await c.send('alice@example.test', ['bob@example.test'], Buffer.from('Subject: y\r\n\r\nagain\r\n'));
     assert.equal(again.reply.code, 250);
@@ -67,6 +74,27 @@ describe('SMTP client against the service submission listener (implicit TLS)', (
     await assert.rejects(d.send('alice@example.test', [], Buffer.from('x\r\n')), isKind('protocol'));
     assert.equal(d.usable, true);
     await d.quit();
+  });
+
+  test('EHLO, STARTTLS, the handshake, EHLO again; the message goes over TLS', async () => {
+    const c = await connectMx();
+    assert.equal(c.encrypted, true);
+    const before = (await mailbox(f, 'alice@example.test')).length;
+    const r = await c.send('sender@remote.test', ['alice@example.test'], Buffer.from('Subject: over STARTTLS\r\n\r\nhallo\r\n'));
+    assert.deepEqual(r.accepted, ['alice@example.test']);
+    await c.quit();
+    const stored = await mailbox(f, 'alice@example.test');
+    assert.equal(stored.length, before + 1);
+    assert.match(stored.at(-1)!.toString('latin1'), /from relay\.test .*\r\n\tby mx\.test\.local \(Postamt\) with ESMTPS \(TLSv1\.[23] /s);
+  });
+
+  test('a certificate the trust anchors do not vouch for is kind tls: nothing is sent, not even in clear', async () => {
+    const before = (await mailbox(f, 'alice@example.test')).length;
+    // Without `ca` only the system's roots are trusted; the listener's certificate is self-signed.
+    await assert.rejects(connectMx({ ca: undefined }), isKind('tls'));
+    // Trusted, but for other names: verification checks the name as well.
+    await assert.rejects(connectMx({ servername: 'mx.elsewhere.test' }), isKind('tls'));
+    assert.equal((await mailbox(f, 'alice@example.test')).length, before);
   });
 });
 
@@ -181,6 +209,31 @@ describe('SMTP client against hostile or broken servers', () => {
       c.close();
     } finally {
       server.close();
+    }
+  });
+});
+
+describe('SMTP client STARTTLS against servers that do not do it right', () => {
+  test('a server that does not offer STARTTLS gets no MAIL: kind tls', async () => {
+    const { server, port, received } = await scriptedServer('220 hi\r\n', (line) => (line.startsWith('EHLO') ? '250-plain.test\r\n250 PIPELINING\r\n' : '250 ok\r\n'));
+    try {
+      await assert.rejects(SmtpClient.connect({ host: '127.0.0.1', port, tls: 'starttls', clientName: 'relay.test', timeoutMs: 2000 }), (e: unknown) => isKind('tls')(e) && /does not offer STARTTLS/.test((e as Error).message));
+      assert.deepEqual(received, ['EHLO relay.test'], 'nothing after EHLO');
+    } finally {
+      server.close();
+    }
+  });
+
+  test('STARTTLS refused is kind tls; bytes after the 220 (command injection) are a protocol error', async () => {
+    const refusing = await scriptedServer('220 hi\r\n', (line) => (line.startsWith('EHLO') ? '250-x\r\n250 STARTTLS\r\n' : line === 'STARTTLS' ? '454 4.7.0 TLS not available\r\n' : null));
+    const injecting = await scriptedServer('220 hi\r\n', (line) => (line.startsWith('EHLO') ? '250-x\r\n250 STARTTLS\r\n' : line === 'STARTTLS' ? '220 go ahead\r\n250 injected\r\n' : null));
+    try {
+      await assert.rejects(SmtpClient.connect({ host: '127.0.0.1', port: refusing.port, tls: 'starttls', clientName: 'relay.test', timeoutMs: 2000 }), isKind('tls'));
+      await assert.rejects(SmtpClient.connect({ host: '127.0.0.1', port: injecting.port, tls: 'starttls', clientName: 'relay.test', timeoutMs: 2000 }), isKind('protocol'));
+      assert.ok(!refusing.received.some((l) => l.startsWith('MAIL')) && !injecting.received.some((l) => l.startsWith('MAIL')));
+    } finally {
+      refusing.server.close();
+      injecting.server.close();
     }
   });
 });

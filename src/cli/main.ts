@@ -10,6 +10,7 @@ import { registerDirectory } from './commands/directory.js';
 import { registerMessage } from './commands/message.js';
 import { registerIntegration } from './commands/integration.js';
 import { registerMailin } from './commands/mailin.js';
+import { registerQueue } from './commands/queue.js';
 
 export function buildProgram(): Command {
   const program = new Command('postamt')
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerMessage(program);
   registerIntegration(program);
   registerMailin(program);
+  registerQueue(program);
   program.addHelpText(
     'after',
     `
@@ -48,7 +50,8 @@ Examples:
   postamt message seal brief.eml --from-identity data/pki/praxis-a --to-cert data/pki/praxis-b/enc.pem --out sealed.eml
   echo -n "$PW" | postamt integration test --source users --user anna --password-stdin
   postamt message open sealed.eml --key data/pki/praxis-b/enc.key --trust data/pki/ca.pem
-  postamt mailin add approvals@praxis.example --name "OA approvals"   a mail-in database (see postamt mailin --help)`,
+  postamt mailin add approvals@praxis.example --name "OA approvals"   a mail-in database (see postamt mailin --help)
+  postamt queue list                             mail waiting to be relayed to other providers`,
   );
   return program;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { integrationSchema } from './integration.js';
+import { isLoopbackHost } from '../core/net.js';
 
 /**
  * The whole of postamt.yaml. Every limit has a safe default, so an empty file is a valid
@@ -117,6 +118,79 @@ export const directorySchema = z
     processes: z.number().int().min(1).max(64).default(1),
   })
   .strict();
+
+/** How the relay reaches a peer: implicit TLS (KOM-LE: 465), STARTTLS, or none (loopback only). */
+const relayTls = z.enum(['implicit', 'starttls', 'none']);
+
+const relayRouteSchema = z
+  .object({
+    host,
+    port: z.number().int().min(1).max(65535),
+    tls: relayTls.default('implicit'),
+    /** CA files (PEM, relative to dataDir) trusted for this peer, besides `relay.ca`. */
+    ca: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+const ROUTE_DOMAIN = /^(\*|(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*)$/;
+
+/**
+ * Relaying to other providers (docs/mail-service.md): mail the submission listener accepts for
+ * domains that are not local waits in the outbound queue and goes out over SMTP, by static route
+ * or MX lookup, with TLS verified against `ca`; retried on the schedule until `maxAgeMs`, then
+ * returned to the sender as a DSN.
+ */
+export const relaySchema = z
+  .object({
+    /** Whether submission accepts recipients in other domains (false: 554 5.7.1, as the MX listener always answers). */
+    enabled: z.boolean().default(true),
+    /** Whether this node sends queued mail (several nodes on one PostgreSQL may all do). */
+    worker: z.boolean().default(true),
+    /** Recipients in other domains one message may have (more get 452 4.5.3). */
+    maxRecipients: z.number().int().min(1).max(1000).default(100),
+    /** SMTP transactions (one message to one domain each) this node runs at once. */
+    concurrency: z.number().int().min(1).max(256).default(8),
+    /** How often the queue is looked at when nothing woke the worker (retries coming due, other nodes' mail). */
+    pollIntervalMs: z.number().int().min(10).default(5000),
+    /** How long a node holds rows it sends; past that (a crashed node) any node takes them over. */
+    leaseMs: z.number().int().min(1000).default(45 * 60_000),
+    /** Longest wait for connecting, the TLS handshake and each reply. */
+    timeoutMs: z.number().int().min(100).default(60_000),
+    /** Longest wait for the reply after the data (RFC 5321 4.5.3.2.6: 10 min). */
+    dataTimeoutMs: z.number().int().min(100).default(10 * 60_000),
+    /** Waits after the 1st, 2nd, … failed attempt; the last one repeats. */
+    retryScheduleMs: z
+      .array(duration)
+      .min(1)
+      .max(100)
+      .default([60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000]),
+    /** Mail not delivered this long after it was accepted is given up and returned (DSN). 0: at the first temporary failure. */
+    maxAgeMs: duration.default(5 * 86_400_000),
+    /** A "delayed" DSN once mail waited this long (0: none). */
+    delayWarnMs: duration.default(0),
+    /** Port and TLS for hosts found by MX lookup (KOM-LE: 465, implicit TLS). */
+    mxPort: z.number().int().min(1).max(65535).default(465),
+    mxTls: z.enum(['implicit', 'starttls']).default('implicit'),
+    /** MX hosts tried per attempt, lowest preference first. */
+    maxMxHosts: z.number().int().min(1).max(20).default(5),
+    /** CA files (PEM, relative to dataDir) trusted for peers' certificates; empty: the system's roots. */
+    ca: z.array(z.string().min(1)).default([]),
+    /** The name in EHLO; default `service.hostname`. */
+    heloName: z.string().regex(/^[^\s<>]+$/, 'must be a host name without spaces').optional(),
+    /** Static routes by recipient domain (lower case), `*` for a smarthost; other domains by MX lookup. */
+    routes: z.record(z.string(), relayRouteSchema).default({}),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    for (const [domain, route] of Object.entries(r.routes)) {
+      if (!ROUTE_DOMAIN.test(domain)) ctx.addIssue({ code: 'custom', path: ['routes', domain], message: 'must be a lower-case domain name or *' });
+      // TLS everywhere off loopback: a route in clear is only for a peer on this machine.
+      if (route.tls === 'none' && !isLoopbackHost(route.host)) ctx.addIssue({ code: 'custom', path: ['routes', domain, 'tls'], message: `none is only allowed for a loopback host, not ${route.host}` });
+    }
+    // No host is tried after half the lease, and one transaction (connect, TLS, a few replies,
+    // the data) must end inside the other half, or two nodes might both send the rows.
+    if (r.leaseMs < 2 * (r.dataTimeoutMs + 10 * r.timeoutMs)) ctx.addIssue({ code: 'custom', path: ['leaseMs'], message: 'must be at least 2 × (dataTimeoutMs + 10 × timeoutMs)' });
+  });
 
 const keySourceSchema = z.union([
   /** A PKCS#12 file (key, certificate, chain) and its password (use `${env:NAME}`). */
@@ -367,6 +441,7 @@ export const configSchema = z
         /** Housekeeping: blobs and temp files a crash left unreferenced are removed after this age. */
         blobGcGraceMs: duration.default(3_600_000),
         blobGcIntervalMs: z.number().int().min(1000).default(6 * 3_600_000),
+        relay: relaySchema.prefault({}),
       })
       .strict()
       .prefault({}),
@@ -386,3 +461,4 @@ export type DirectoryConfig = z.infer<typeof directorySchema>;
 export type KonnektorConfig = z.infer<typeof konnektorSchema>;
 export type ClientModuleConfig = z.infer<typeof clientModuleSchema>;
 export type MailinConfig = z.infer<typeof mailinSchema>;
+export type RelayConfig = z.infer<typeof relaySchema>;

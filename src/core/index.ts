@@ -6,3 +6,5 @@ export { isLoopback, isLoopbackHost } from './net.js';
 export { openClientSocket, clientTlsOptions, ClientSocketError, type ClientSocketOptions } from './client-socket.js';
 export { randomHex } from './random-hex.js';
 export { RequestThread, ThreadSet, answerRequests, type ThreadReply } from './request-thread.js';
+export { backoffStepMs } from './backoff.js';
+export { WorkLoop, type WorkLoopOptions, type WorkSource } from './work-loop.js';

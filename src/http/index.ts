@@ -4,3 +4,4 @@ export { accountsAdminRoutes, type AccountsAdminView } from './admin/accounts.js
 export { directoryAdminRoutes, type DirectoryAdminView } from './admin/directory.js';
 export { mailinAdminRoutes, type MailinAdminView } from './admin/mailin.js';
 export { integrationRoutes, type IntegrationBackend, type IntegrationEndpointOptions, type IntegrationListUser } from './integration.js';
+export { queueAdminRoutes, type QueueAdminView } from './admin/queue.js';

@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database, Dialect } from '../store/index.js';
 import type { ParsedDocument } from './document.js';
 import type { Agent } from './types.js';
+import { backoffStepMs } from '../core/index.js';
 
 /** An after-delivery job to enqueue with its document. */
 export interface NewJob {
@@ -41,8 +42,7 @@ export interface RetryPolicy {
 
 /** The wait after the n-th failed attempt (n from 1); the schedule's last step repeats. */
 export function backoffMs(policy: RetryPolicy, failedAttempts: number): number {
-  const s = policy.scheduleMs;
-  return s[Math.min(Math.max(failedAttempts, 1), s.length) - 1]!;
+  return backoffStepMs(policy.scheduleMs, failedAttempts);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { BlobStore, Database } from '../store/index.js';
 import type { MailinConfig } from '../config/index.js';
 import type { Logger } from '../core/index.js';
-import { blobsInUse } from '../store/index.js';
+import { blobsInUse, writeBlob } from '../store/index.js';
 import { DeliveryRefused, type FilingPlan, type HandledMessage, type RecipientHandler } from '../service/index.js';
 import type { ParsedDocument } from './document.js';
 import { applyHeaderChanges } from './header-edit.js';
@@ -46,6 +46,8 @@ interface Filing {
  * in the delivery's own transaction, so the 250 means all of it is committed.
  */
 export class MailinRouter implements RecipientHandler {
+  /** Agents see the whole message: the delivery hands over the bytes it just wrote. */
+  readonly wantsRaw = true;
   private local: LocalWorker | null = null;
 
   constructor(
@@ -143,7 +145,7 @@ export class MailinRouter implements RecipientHandler {
             if (v.headers && Object.keys(v.headers).length > 0) {
               const edited = applyHeaderChanges(raw, v.headers);
               filing.raw = edited;
-              filing.blob = await this.writeBlob(edited);
+              filing.blob = await writeBlob(this.blobs, edited);
               extraBlobs.push(filing.blob.hash);
               filing.parsed = await this.runner.parse(edited);
             }
@@ -215,17 +217,6 @@ export class MailinRouter implements RecipientHandler {
         jobs.leased.push({ ...job, handedOver: { agent, doc: handedDoc, raw: f.raw, parsed: f.parsed } });
       }
       jobs.queued += f.afterAgents.length - leased.length;
-    }
-  }
-
-  private async writeBlob(data: Buffer): Promise<{ hash: string; size: number }> {
-    const w = await this.blobs.writer();
-    try {
-      await w.write(data);
-      return await w.commit();
-    } catch (err) {
-      await w.abort();
-      throw err;
     }
   }
 

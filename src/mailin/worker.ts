@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { GroupCommit, type BlobStore, type Database } from '../store/index.js';
 import type { Logger } from '../core/index.js';
-import { errorMessage } from '../core/index.js';
+import { errorMessage, WorkLoop } from '../core/index.js';
 import type { ClaimedJob, HandedOver, JobQueue } from './queue.js';
 import { recordRun } from './runs.js';
 import { toAgent } from './rows.js';
@@ -22,16 +22,7 @@ export interface WorkerOptions {
  * `pollIntervalMs` (mail taken by other nodes, retries coming due, expired leases).
  */
 export class MailinWorker implements LocalWorker {
-  private active = 0;
-  /** Room promised to deliveries whose transaction has not committed yet. */
-  private reserved = 0;
-  /** The last claim filled all the room: more may wait, so a finishing job looks again. */
-  private backlog = true;
-  private stopped = false;
-  private wakeUp: (() => void) | null = null;
-  private woken = false;
-  private loopDone: Promise<void> | null = null;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly loop: WorkLoop<ClaimedJob>;
   /** Settled jobs, for tests and metrics: called after each job's transaction commits. */
   onSettled?: (job: ClaimedJob, state: string) => void;
 
@@ -40,7 +31,7 @@ export class MailinWorker implements LocalWorker {
     private readonly blobs: BlobStore,
     private readonly queue: JobQueue,
     private readonly runner: AgentRunner,
-    private readonly opts: WorkerOptions,
+    opts: WorkerOptions,
     private readonly logger: Logger,
     /**
      * Settling a job (its state and its run record) is a small write; done one transaction
@@ -50,22 +41,28 @@ export class MailinWorker implements LocalWorker {
      * each in its own savepoint.
      */
     private readonly commits: GroupCommit = new GroupCommit(db),
-  ) {}
+  ) {
+    this.loop = new WorkLoop(opts, {
+      claim: (max) => this.queue.claim(max),
+      run: (job) => this.runJob(job),
+      failed: (err, job) =>
+        job
+          ? this.logger.error({ job: job.id, err: errorMessage(err) }, 'mail-in job failed unexpectedly')
+          : this.logger.warn({ err: errorMessage(err) }, 'mail-in queue: claiming jobs failed'),
+    });
+  }
 
   start(): void {
-    this.loopDone ??= this.loop();
+    this.loop.start();
   }
 
   /** Room for `n` jobs leased in a delivery's transaction; 0 when stopped, not started or full. */
   reserve(n: number): number {
-    if (!this.loopDone || this.stopped) return 0;
-    const take = Math.max(0, Math.min(n, this.opts.concurrency - this.active - this.reserved));
-    this.reserved += take;
-    return take;
+    return this.loop.reserve(n);
   }
 
   release(n: number): void {
-    this.reserved -= n;
+    this.loop.release(n);
   }
 
   /**
@@ -73,71 +70,19 @@ export class MailinWorker implements LocalWorker {
    * alone and run again, by any node, once their lease expires.
    */
   adopt(jobs: ClaimedJob[]): void {
-    this.reserved -= jobs.length;
-    if (this.stopped) return;
-    for (const job of jobs) this.launch(job);
+    this.loop.adopt(jobs);
   }
 
   wake(): void {
-    this.backlog = true;
-    this.woken = true;
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
   /**
    * Stops claiming and waits up to `graceMs` for the runs in progress. A run still going after
    * that is abandoned: its lease expires and the job runs again (at least once, never lost).
    */
-  async close(graceMs = 10_000): Promise<void> {
-    this.stopped = true;
-    this.wake();
-    await this.loopDone;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all([...this.inFlight]), new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
-    clearTimeout(timer);
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      this.woken = false;
-      let claimed = 0;
-      const free = this.opts.concurrency - this.active - this.reserved;
-      if (free > 0) {
-        try {
-          const jobs = await this.queue.claim(free);
-          claimed = jobs.length;
-          this.backlog = claimed === free;
-          for (const job of jobs) this.launch(job);
-        } catch (err) {
-          this.logger.warn({ err: errorMessage(err) }, 'mail-in queue: claiming jobs failed');
-        }
-      }
-      // A full batch means more may be due: look again at once if there is room.
-      if (this.stopped || (claimed > 0 && claimed === free && this.active + this.reserved < this.opts.concurrency)) continue;
-      if (this.woken) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.pollIntervalMs);
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeUp = null;
-    }
-  }
-
-  private launch(job: ClaimedJob): void {
-    this.active++;
-    const p = this.runJob(job)
-      .catch((err: unknown) => this.logger.error({ job: job.id, err: errorMessage(err) }, 'mail-in job failed unexpectedly'))
-      .finally(() => {
-        this.active--;
-        this.inFlight.delete(p);
-        // Room again: look at the queue only if something may be waiting there (a queued job, a
-        // full claim); jobs handed over by deliveries need no look, the poll finds the rest.
-        if (this.backlog) this.wake();
-      });
-    this.inFlight.add(p);
+  close(graceMs = 10_000): Promise<void> {
+    return this.loop.close(graceMs);
   }
 
   private async runJob(job: ClaimedJob): Promise<void> {

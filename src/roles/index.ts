@@ -1,4 +1,4 @@
-export { startService, type RunningService } from './service.js';
+export { startService, type RunningService, type ServiceHooks } from './service.js';
 export { startDemo, seedDemo, DEMO_DOMAIN, DEMO_PRACTICES, type RunningDemo } from './demo.js';
 export { writeEndpointsFile, formatEndpointTable, type Endpoint, type EndpointsFile } from './endpoints.js';
 export { startDirectory, startDirectoryFor, type RunningDirectory, type DirectoryRoleParts } from './directory.js';

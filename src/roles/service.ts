@@ -1,14 +1,15 @@
-import type { Config } from '../config/index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { inDataDir, type Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
-import { Metrics, LoginThrottle, errorMessage, isLoopbackHost } from '../core/index.js';
+import { Metrics, LoginThrottle, UsageError, errorMessage, isLoopbackHost } from '../core/index.js';
 import { openStore, GroupCommit, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
-import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../service/index.js';
+import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, type MxResolver, type Relay } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
-import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, mailinAdminRoutes } from '../http/index.js';
+import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, mailinAdminRoutes, queueAdminRoutes } from '../http/index.js';
 import { Directory, DirectoryAccountFeed, DirectoryAdmin, directoryOptions } from '../directory/index.js';
 import { createMailin, type Mailin } from '../mailin/index.js';
 import type { FastifyPluginAsync } from 'fastify';
@@ -24,6 +25,8 @@ export interface RunningService {
   directory: Directory;
   /** Mail-in databases, agents, the job queue and its worker. */
   mailin: Mailin;
+  /** Relaying to other providers: the outbound queue, its worker, routes and admin. */
+  relay: Relay;
   /** User sources, own authentication, archive access; `url` is the Application Integration endpoint when enabled. */
   integration: ServiceIntegration & { url?: string };
   metrics: Metrics;
@@ -40,13 +43,26 @@ interface Closable {
   close(graceMs?: number): Promise<void>;
 }
 
+/** What a test may put in place of the world outside: DNS answers for the relay's MX lookups. */
+export interface ServiceHooks {
+  resolveMx?: MxResolver;
+}
+
+/** PEM files named in the config (relative to dataDir), read at start so a wrong path fails it. */
+function readPemFiles(config: Config, key: string, paths: readonly string[]): string[] {
+  return paths.map((p) => {
+    const file = inDataDir(config, p);
+    if (!existsSync(file)) throw new UsageError(`${key}: file ${file} does not exist`);
+    return readFileSync(file, 'utf8');
+  });
+}
 
 /**
  * The `service` role: store, SMTP (MX and submission), POP3 (STLS and implicit TLS) and the
  * HTTP listener, composed from config. Listeners on port 0 get ephemeral ports; the actual
  * ones are in `endpoints`.
  */
-export async function startService(config: Config, logger: Logger, existingStore?: Store): Promise<RunningService> {
+export async function startService(config: Config, logger: Logger, existingStore?: Store, hooks: ServiceHooks = {}): Promise<RunningService> {
   const svc = config.service;
   const store = existingStore ?? (await openStore(config));
   const closables: Array<{ name: string; c: Closable }> = [];
@@ -72,6 +88,21 @@ export async function startService(config: Config, logger: Logger, existingStore
     // Archive integration: user sources, own authentication, archive user, journal (docs/integration.md).
     const integration: ServiceIntegration & { url?: string } = await setupIntegration(config, store, accounts, logger, metrics);
     closables.push({ name: 'integration-sources', c: { close: () => integration.close() } });
+    // Relaying: submission queues recipients in other domains; the worker sends them (docs/mail-service.md).
+    const relayConfig = svc.relay;
+    const relay = createRelay(relayConfig, {
+      store,
+      accounts,
+      mailboxes,
+      commits,
+      logger,
+      metrics,
+      hostname: svc.hostname,
+      ca: readPemFiles(config, 'service.relay.ca', relayConfig.ca),
+      routeCa: Object.fromEntries(Object.entries(relayConfig.routes).map(([d, r]) => [d, readPemFiles(config, `service.relay.routes.${d}.ca`, r.ca)])),
+      ...(hooks.resolveMx ? { resolveMx: hooks.resolveMx } : {}),
+    });
+    const relayPolicy = relayConfig.enabled ? { handler: relay.intake, maxRecipients: relayConfig.maxRecipients } : undefined;
 
     // MX: mail from other providers, STARTTLS, no AUTH. Submission: implicit TLS, AUTH required.
     for (const [name, lc, mode] of [
@@ -90,7 +121,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         requireAuth: submission,
         hostname: svc.hostname,
         limits: svc.smtp,
-        backend: new ServiceSmtpBackend(mode, accounts, delivery, mailin.router, integration.smtp),
+        backend: new ServiceSmtpBackend(mode, accounts, delivery, { handler: mailin.router, integration: integration.smtp, relay: relayPolicy }),
         logger,
         metrics,
         throttle,
@@ -140,6 +171,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         accountsAdminRoutes(accounts),
         directoryAdminRoutes(new DirectoryAdmin(directory, config.directory.importMaxBytes)),
         mailinAdminRoutes(mailin.admin),
+        queueAdminRoutes(relay.admin),
       ];
       await registerAdminApi(app, { token: adminToken }, adminPlugins);
       // MailStore's Application Integration endpoint: its own Basic credentials, outside /api.
@@ -154,6 +186,11 @@ export async function startService(config: Config, logger: Logger, existingStore
       mailin.worker.start();
       closables.push({ name: 'mailin-worker', c: { close: (graceMs) => mailin.worker.close(graceMs) } });
     }
+    // Runs even with relaying off at submission: mail queued before (or by another node) still goes out.
+    if (relayConfig.worker) {
+      relay.worker.start();
+      closables.push({ name: 'relay-worker', c: { close: (graceMs) => relay.worker.close(graceMs) } });
+    }
 
     const stopMaintenance = startMaintenance(store, logger, { graceMs: svc.blobGcGraceMs, intervalMs: svc.blobGcIntervalMs });
     closables.push({ name: 'maintenance', c: { close: stopMaintenance } });
@@ -164,6 +201,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       mailboxes,
       directory,
       mailin,
+      relay,
       integration,
       metrics,
       throttle,

@@ -86,6 +86,14 @@ export class Accounts {
     return row !== undefined;
   }
 
+  /** Which of `names` are local domains, in one statement. */
+  async localDomains(names: readonly string[]): Promise<Set<string>> {
+    const wanted = [...new Set(names.map(normalizeDomain))];
+    if (wanted.length === 0) return new Set();
+    const rows = await this.db.selectFrom('domains').select('name').where('name', 'in', wanted).execute();
+    return new Set(rows.map((r) => r.name));
+  }
+
   async removeDomain(name: string): Promise<void> {
     const domain = normalizeDomain(name);
     const count = await this.db
@@ -260,7 +268,7 @@ export class Accounts {
   }
 }
 
-/** Deletes those of `hashes` that no message or mail-in document refers to any more. */
+/** Deletes those of `hashes` that no row refers to any more (blobsInUse). */
 export async function deleteUnreferencedBlobs(db: Kysely<Database>, blobs: BlobStore, hashes: string[]): Promise<void> {
   if (hashes.length === 0) return;
   const stillUsed = await blobsInUse(db, hashes);

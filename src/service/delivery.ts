@@ -1,8 +1,9 @@
-import type { BlobStore } from '../store/index.js';
+import type { Transaction } from 'kysely';
+import type { BlobStore, Database } from '../store/index.js';
 import { randomHex, type Logger } from '../core/index.js';
 import { formatReceived, formatReturnPath } from '../wire/smtp/index.js';
 import type { Mailboxes } from './mailboxes.js';
-import type { FilingPlan, RecipientHandler } from './recipient-handler.js';
+import type { FilingHandler, FilingPlan } from './recipient-handler.js';
 
 export interface InboundMessage {
   mailFrom: string;
@@ -18,8 +19,8 @@ export interface InboundMessage {
     tls?: { protocol: string; cipher: string };
   };
   body: AsyncIterable<Buffer>;
-  /** Recipients that are not mailboxes (mail-in databases), with who files them. */
-  handled?: { handler: RecipientHandler; recipients: string[] } | undefined;
+  /** Recipients that are not mailboxes (mail-in databases, other providers), with who files them. */
+  handled?: Array<{ handler: FilingHandler; recipients: string[] }>;
 }
 
 export interface Accepted {
@@ -35,9 +36,10 @@ export function newQueueId(): string {
 }
 
 /**
- * Accepting a message for local mailboxes, durably: trace headers and body go into the blob
- * store and are fsynced, then one transaction files the message into every mailbox. Only
- * after both does `accept` resolve — that is the moment a 250 may be sent.
+ * Accepting a message, durably: trace headers and body go into the blob store and are fsynced,
+ * then one transaction files the message into every mailbox and whatever the handlers file
+ * (mail-in documents and jobs, relay queue rows). Only after both does `accept` resolve — that
+ * is the moment a 250 may be sent.
  */
 export class LocalDelivery {
   constructor(
@@ -50,8 +52,9 @@ export class LocalDelivery {
   async accept(msg: InboundMessage): Promise<Accepted> {
     const queueId = newQueueId();
     const writer = await this.blobs.writer();
-    // A handler (mail-in) reads the whole message anyway: keep the bytes rather than read them back.
-    const handledBytes: Buffer[] | null = msg.handled && msg.handled.recipients.length > 0 ? [] : null;
+    const groups = (msg.handled ?? []).filter((h) => h.recipients.length > 0);
+    // A handler that reads the whole message anyway (mail-in) gets the bytes rather than read them back.
+    const handledBytes: Buffer[] | null = groups.some((g) => g.handler.wantsRaw) ? [] : null;
     let blob: { hash: string; size: number };
     try {
       const head =
@@ -80,28 +83,35 @@ export class LocalDelivery {
       throw err;
     }
     const receivedAt = Date.now();
-    let plan: FilingPlan | undefined;
+    const plans: FilingPlan[] = [];
     try {
       // Before-delivery agents see the durable message before anything is committed; a refusal
       // here files nothing for anyone (one DATA, one answer).
-      if (msg.handled && msg.handled.recipients.length > 0) {
-        plan = await msg.handled.handler.prepare({
-          queueId,
-          blob,
-          mailFrom: msg.mailFrom,
-          recipients: msg.handled.recipients,
-          allRecipients: msg.recipients,
-          receivedAt,
-          raw: Buffer.concat(handledBytes!, blob.size),
-        });
+      const raw = handledBytes ? Buffer.concat(handledBytes, blob.size) : undefined;
+      for (const g of groups) {
+        plans.push(
+          await g.handler.prepare({
+            queueId,
+            blob,
+            mailFrom: msg.mailFrom,
+            recipients: g.recipients,
+            allRecipients: msg.recipients,
+            receivedAt,
+            ...(raw ? { raw } : {}),
+          }),
+        );
       }
-      const messageIds = await this.mailboxes.file(blob, msg.accountIds, receivedAt, plan ? (trx) => plan!.file(trx) : undefined);
-      plan?.committed();
+      // Every handler's rows go into the mailboxes' transaction: one COMMIT, then one 250.
+      const fileAll = async (trx: Transaction<Database>) => {
+        for (const p of plans) await p.file(trx);
+      };
+      const messageIds = await this.mailboxes.file(blob, msg.accountIds, receivedAt, plans.length > 0 ? fileAll : undefined);
+      for (const p of plans) p.committed();
       // Every mail-in recipient may have dropped the message (or filed an edited copy).
-      if (msg.accountIds.length === 0 && plan && !plan.usesBlob) await this.removeBlob(blob.hash);
+      if (msg.accountIds.length === 0 && plans.length > 0 && !plans.some((p) => p.usesBlob)) await this.removeBlob(blob.hash);
       return { queueId, hash: blob.hash, size: blob.size, messageIds };
     } catch (err) {
-      await plan?.abandoned().catch((e: unknown) => this.logger.warn({ err: String(e) }, 'could not undo a mail-in filing plan'));
+      for (const p of plans) await p.abandoned().catch((e: unknown) => this.logger.warn({ err: String(e) }, 'could not undo a filing plan'));
       // Nothing refers to the blob: remove it now rather than leave it to garbage collection.
       await this.removeBlob(blob.hash);
       throw err;

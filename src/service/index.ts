@@ -1,10 +1,11 @@
 export { Accounts, type Account, type NewAccount, type AccountListener } from './accounts.js';
 export { Mailboxes, uidOf, QuotaExceededError, type MailboxEntry } from './mailboxes.js';
 export { LocalDelivery, newQueueId, type InboundMessage, type Accepted } from './delivery.js';
-export { ServiceSmtpBackend, type SmtpBackendIntegration } from './smtp-backend.js';
+export { ServiceSmtpBackend, type SmtpBackendIntegration, type ServiceSmtpBackendOptions, type RelayPolicy } from './smtp-backend.js';
 export { ServicePop3Backend, type ServicePop3Options } from './pop3-backend.js';
 export { type LoginCheck } from './login-check.js';
 export { hashPassword, verifyPassword, generatePassword } from './passwords.js';
 export { parseAddress, normalizeDomain } from './addresses.js';
-export { DeliveryRefused, type RecipientHandler, type HandledMessage, type FilingPlan } from './recipient-handler.js';
+export { DeliveryRefused, type FilingHandler, type RecipientHandler, type HandledMessage, type FilingPlan } from './recipient-handler.js';
 export { deleteUnreferencedBlobs } from './accounts.js';
+export { createRelay, RelayQueueAdmin, type Relay, type MxResolver, type SettledBatch, type QueueEntry } from './relay/index.js';

@@ -3,19 +3,25 @@ import type { Database } from '../store/index.js';
 import { PostamtError } from '../core/index.js';
 
 /**
- * Recipients the service files other than into a mailbox — mail-in databases (mailin/). The
- * service knows only this interface, so the mail-in module can depend on the service and not
- * the other way round.
+ * Whoever files recipients other than into a mailbox, inside the delivery: mail-in databases
+ * (mailin/) and the relay queue (relay/). The service knows only this interface, so those
+ * modules can depend on the service and not the other way round.
  */
-export interface RecipientHandler {
-  /** Whether the (normalised) address belongs to this handler; asked at RCPT and again at DATA. */
-  accepts(address: string): Promise<boolean>;
+export interface FilingHandler {
+  /** Whether `prepare` reads the whole message: the delivery then passes the bytes it wrote (`raw`). */
+  readonly wantsRaw: boolean;
   /**
    * Called once the message's blob is durable and before the delivery's transaction: runs
    * whatever must see the message first (before-delivery agents). Throws DeliveryRefused to
    * refuse the whole message (nothing is filed for anyone).
    */
   prepare(msg: HandledMessage): Promise<FilingPlan>;
+}
+
+/** Recipients in local domains that are not mailboxes: mail-in databases. */
+export interface RecipientHandler extends FilingHandler {
+  /** Whether the (normalised) address belongs to this handler; asked at RCPT and again at DATA. */
+  accepts(address: string): Promise<boolean>;
 }
 
 export interface HandledMessage {

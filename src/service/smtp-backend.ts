@@ -1,10 +1,10 @@
 import type { SmtpBackend, SmtpEnvelope, SmtpSession } from '../smtp/index.js';
 import { replies } from '../smtp/index.js';
 import type { Accounts } from './accounts.js';
-import { parseAddress } from './addresses.js';
+import { domainOf, parseAddress } from './addresses.js';
 import { LocalDelivery } from './delivery.js';
 import { QuotaExceededError } from './mailboxes.js';
-import { DeliveryRefused, type RecipientHandler } from './recipient-handler.js';
+import { DeliveryRefused, type FilingHandler, type RecipientHandler } from './recipient-handler.js';
 import { SmtpReply } from '../smtp/index.js';
 import type { LoginCheck } from './login-check.js';
 
@@ -14,21 +14,41 @@ export interface SmtpBackendIntegration {
   journalAddress?: string;
 }
 
+/** Relaying for submission: who queues recipients in other domains, and how many one message may have. */
+export interface RelayPolicy {
+  handler: FilingHandler;
+  maxRecipients: number;
+}
+
+export interface ServiceSmtpBackendOptions {
+  /** Mail-in databases, when the mailin module is wired in. */
+  handler?: RecipientHandler | undefined;
+  integration?: SmtpBackendIntegration | undefined;
+  /** Relaying to other providers (submission only); absent: 554 5.7.1 for other domains. */
+  relay?: RelayPolicy | undefined;
+}
+
 /**
  * The service's mail policy behind both SMTP listeners.
- * - 'mx': mail from other providers; only local recipients, never relays, no AUTH.
- * - 'submission': an account's own mail; AUTH required, the sender must be that account.
- * Relaying to other providers is not built yet: non-local recipients are refused with 5.7.1.
+ * - 'mx': mail from other providers; only local recipients, never relays (no open relay), no AUTH.
+ * - 'submission': an account's own mail; AUTH required, the sender must be that account;
+ *   recipients in other domains are queued for relaying when `relay` is given.
  */
 export class ServiceSmtpBackend implements SmtpBackend {
+  private readonly handler: RecipientHandler | undefined;
+  private readonly integration: SmtpBackendIntegration;
+  private readonly relay: RelayPolicy | undefined;
+
   constructor(
     private readonly mode: 'mx' | 'submission',
     private readonly accounts: Accounts,
     private readonly delivery: LocalDelivery,
-    /** Mail-in databases, when the mailin module is wired in. */
-    private readonly handler?: RecipientHandler,
-    private readonly integration: SmtpBackendIntegration = {},
-  ) {}
+    opts: ServiceSmtpBackendOptions = {},
+  ) {
+    this.handler = opts.handler;
+    this.integration = opts.integration ?? {};
+    this.relay = mode === 'submission' ? opts.relay : undefined;
+  }
 
   async authenticate(username: string, password: string): Promise<string | null> {
     if (this.mode !== 'submission') return null;
@@ -50,7 +70,7 @@ export class ServiceSmtpBackend implements SmtpBackend {
     const parsed = parseAddress(address);
     if (!parsed) throw replies.badAddress(address);
     const { localDomain, account } = await this.accounts.recipient(parsed.address);
-    if (!localDomain) throw replies.relayDenied(address);
+    if (!localDomain) return this.checkRelayed(address, env);
     if (!account) {
       if (this.handler && (await this.handler.accepts(parsed.address))) return;
       throw replies.unknownUser(address);
@@ -62,20 +82,43 @@ export class ServiceSmtpBackend implements SmtpBackend {
     }
   }
 
+  /** A recipient in another domain: queued only on submission with relaying on, and up to its limit. */
+  private async checkRelayed(address: string, env: SmtpEnvelope): Promise<void> {
+    if (!this.relay) throw replies.relayDenied(address);
+    const local = await this.accounts.localDomains(env.rcptTo.map(domainOf));
+    const relayed = env.rcptTo.filter((r) => !local.has(domainOf(r))).length;
+    if (relayed >= this.relay.maxRecipients) throw new SmtpReply(452, '4.5.3', `Too many recipients in other domains: at most ${this.relay.maxRecipients} per message`);
+  }
+
   async deliver(env: SmtpEnvelope, session: SmtpSession, body: AsyncIterable<Buffer>): Promise<string> {
     const ids: number[] = [];
-    const handled: string[] = [];
+    const mailin: string[] = [];
+    const relayed: string[] = [];
     // Checked at RCPT time; looked up again (all in one statement) because an account may have gone since.
     const accounts = await this.accounts.findAll(env.rcptTo);
+    const others = env.rcptTo.filter((r) => !accounts.has(parseAddress(r)?.address ?? ''));
+    const local = others.length > 0 ? await this.accounts.localDomains(others.map(domainOf)) : new Set<string>();
     for (const rcpt of env.rcptTo) {
-      const account = accounts.get(parseAddress(rcpt)?.address ?? '');
+      const parsed = parseAddress(rcpt);
+      if (!parsed) throw replies.badAddress(rcpt);
+      const account = accounts.get(parsed.address);
       if (account && !account.disabled) ids.push(account.id);
+      else if (account) throw replies.unknownUser(rcpt);
+      else if (!local.has(parsed.domain)) {
+        if (!this.relay) throw replies.relayDenied(rcpt);
+        // One queue row per recipient, however often RCPT named it.
+        if (!relayed.includes(parsed.address)) relayed.push(parsed.address);
+      }
       // Not an account: it was the handler's at RCPT; the handler checks again when it files
       // (and refuses with 550 5.1.1 what is no longer there), so it is not asked twice.
-      else if (!account && this.handler) handled.push(rcpt.toLowerCase());
+      else if (this.handler) mailin.push(rcpt.toLowerCase());
       else throw replies.unknownUser(rcpt);
     }
     await this.addJournal(ids);
+    const handled = [
+      ...(this.handler && mailin.length ? [{ handler: this.handler, recipients: mailin }] : []),
+      ...(this.relay && relayed.length ? [{ handler: this.relay.handler, recipients: relayed }] : []),
+    ];
     try {
       const accepted = await this.delivery.accept({
         mailFrom: env.mailFrom,
@@ -89,7 +132,7 @@ export class ServiceSmtpBackend implements SmtpBackend {
           tls: session.tls,
         },
         body,
-        handled: this.handler && handled.length ? { handler: this.handler, recipients: handled } : undefined,
+        handled,
       });
       return `Ok: queued as ${accepted.queueId}`;
     } catch (err) {

@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
-import { openClientSocket, ClientSocketError } from '../core/index.js';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { openClientSocket, clientTlsOptions, ClientSocketError } from '../core/index.js';
 import { encodeDataSection } from '../wire/smtp/index.js';
 
 /**
- * A small SMTP submission client (RFC 5321, PIPELINING from RFC 2920, AUTH PLAIN/LOGIN from
- * RFC 4954), for the client module's upstream sessions to the mail service. It exists so the
+ * A small SMTP client (RFC 5321, PIPELINING from RFC 2920, AUTH PLAIN/LOGIN from RFC 4954,
+ * STARTTLS from RFC 3207), for the client module's upstream sessions to the mail service and
+ * the service's relay to other providers. It exists so the
  * message goes out as whole buffers through `encodeDataSection` (line ends and dots handled
  * a line at a time) instead of a byte-by-byte transform stream. Replies are bounded and every
  * wait has a timeout, so a stalled or hostile server costs a clear error, never a hang.
@@ -13,8 +14,11 @@ import { encodeDataSection } from '../wire/smtp/index.js';
 export interface SmtpClientOptions {
   host: string;
   port: number;
-  /** implicit: TLS from the first byte (submissions, port 465); none: loopback tests only. */
-  tls: 'implicit' | 'none';
+  /**
+   * implicit: TLS from the first byte (port 465); starttls: plain greeting, then STARTTLS —
+   * required: a server that does not offer it gets nothing in clear; none: loopback only.
+   */
+  tls: 'implicit' | 'starttls' | 'none';
   ca?: string | Buffer | Array<string | Buffer>;
   rejectUnauthorized?: boolean;
   servername?: string;
@@ -40,6 +44,8 @@ export class SmtpClientError extends Error {
     message: string,
     /** The server's reply, for kind `rejected`. */
     readonly reply?: SmtpClientReply,
+    /** When every recipient was refused: each one's reply (the relay answers for each). */
+    readonly rejectedRecipients?: SmtpSendResult['rejected'],
   ) {
     super(message);
     this.name = 'SmtpClientError';
@@ -79,19 +85,24 @@ export class SmtpClient {
   /** Replies owed by the server for what was sent; more than that (bar one 421) is a protocol error. */
   private owed = 1; // the greeting
 
+  private socket: Socket | TLSSocket;
+  private readonly listeners = {
+    data: (s: string) => this.receive(s),
+    error: (err: Error) => this.fail(new SmtpClientError('network', `connection to ${this.opts.host}:${this.opts.port} failed: ${err.message}`)),
+    close: () => this.fail(new SmtpClientError('network', `connection to ${this.opts.host}:${this.opts.port} closed`)),
+  };
+
   private constructor(
-    private readonly socket: Socket | TLSSocket,
+    socket: Socket | TLSSocket,
     private readonly opts: SmtpClientOptions,
   ) {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.dataTimeoutMs = opts.dataTimeoutMs ?? this.timeoutMs * 4;
-    socket.setEncoding('latin1');
-    socket.on('data', (s: string) => this.receive(s));
-    socket.on('error', (err) => this.fail(new SmtpClientError('network', `connection to ${opts.host}:${opts.port} failed: ${err.message}`)));
-    socket.on('close', () => this.fail(new SmtpClientError('network', `connection to ${opts.host}:${opts.port} closed`)));
+    this.socket = socket;
+    this.attach(socket);
   }
 
-  /** Connects, reads the greeting and says EHLO. */
+  /** Connects, reads the greeting and says EHLO (with STARTTLS: upgrades and says EHLO again). */
   static async connect(opts: SmtpClientOptions): Promise<SmtpClient> {
     let socket: Socket | TLSSocket;
     try {
@@ -104,17 +115,81 @@ export class SmtpClient {
     try {
       expect(await client.read(), 220, 'greeting');
       if (/[\s<>]/.test(opts.clientName) || opts.clientName === '') throw new SmtpClientError('protocol', `not a usable EHLO name: ${JSON.stringify(opts.clientName)}`);
-      client.write(`EHLO ${opts.clientName}\r\n`);
-      const ehlo = expect(await client.read(), 250, 'EHLO');
-      for (const line of ehlo.lines.slice(1)) {
-        const [keyword, ...rest] = line.trim().split(/\s+/);
-        if (keyword) client.capabilities.set(keyword.toUpperCase(), rest.join(' ').toUpperCase());
+      await client.ehlo();
+      if (opts.tls === 'starttls') {
+        await client.startTls();
+        // RFC 3207 4.2: what the server said before TLS is forgotten, it is asked again.
+        await client.ehlo();
       }
       return client;
     } catch (err) {
       client.close();
       throw err;
     }
+  }
+
+  /** Whether the session runs over TLS (implicit or after STARTTLS). */
+  get encrypted(): boolean {
+    return 'encrypted' in this.socket && this.socket.encrypted === true;
+  }
+
+  private attach(socket: Socket | TLSSocket): void {
+    socket.setEncoding('latin1');
+    socket.on('data', this.listeners.data);
+    socket.on('error', this.listeners.error);
+    socket.on('close', this.listeners.close);
+  }
+
+  private async ehlo(): Promise<void> {
+    this.write(`EHLO ${this.opts.clientName}\r\n`);
+    const ehlo = expect(await this.read(), 250, 'EHLO');
+    this.capabilities = new Map();
+    for (const line of ehlo.lines.slice(1)) {
+      const [keyword, ...rest] = line.trim().split(/\s+/);
+      if (keyword) this.capabilities.set(keyword.toUpperCase(), rest.join(' ').toUpperCase());
+    }
+  }
+
+  /**
+   * STARTTLS, required: without it offered and accepted nothing more is said (never plain by
+   * default). The certificate is verified like an implicit-TLS one (clientTlsOptions).
+   */
+  private async startTls(): Promise<void> {
+    const where = `${this.opts.host}:${this.opts.port}`;
+    if (!this.capabilities.has('STARTTLS')) throw new SmtpClientError('tls', `${where} does not offer STARTTLS; nothing is sent in clear`);
+    this.write('STARTTLS\r\n');
+    const reply = await this.read();
+    if (reply.code !== 220) throw new SmtpClientError('tls', `${where} refused STARTTLS: ${formatSmtpReply(reply)}`, reply);
+    // Bytes after the 220 would be read as if they came over TLS (the CVE-2011-0411 injection);
+    // a whole reply among them has already failed the session as one nobody asked for.
+    if (this.failure || this.input !== '' || this.replies.length > 0) throw new SmtpClientError('protocol', `${where} sent data after its STARTTLS reply`);
+    const plain = this.socket;
+    plain.off('data', this.listeners.data);
+    plain.off('error', this.listeners.error);
+    plain.off('close', this.listeners.close);
+    const secured = await new Promise<TLSSocket>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new SmtpClientError('timeout', `TLS handshake with ${where} timed out after ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      const s = tlsConnect({ ...clientTlsOptions(this.opts), socket: plain }, () => {
+        clearTimeout(timer);
+        s.off('error', onError);
+        resolve(s);
+      });
+      const onError = (err: Error) => {
+        clearTimeout(timer);
+        s.destroy();
+        reject(new SmtpClientError('tls', `TLS with ${where} failed: ${err.message}`));
+      };
+      s.once('error', onError);
+    }).catch((err: unknown) => {
+      plain.destroy();
+      this.failure ??= err as Error;
+      throw err;
+    });
+    this.socket = secured;
+    this.attach(secured);
   }
 
   /** Whether the session can take another command. */
@@ -153,7 +228,9 @@ export class SmtpClient {
     }
     if (to.length === 0) throw new SmtpClientError('protocol', 'no recipients');
     const size = this.capabilities.has('SIZE') ? ` SIZE=${message.byteLength}` : '';
-    const commands = [`MAIL FROM:<${from}>${size}\r\n`, ...to.map((a) => `RCPT TO:<${a}>\r\n`), 'DATA\r\n'];
+    // Relayed mail may carry 8-bit text: declared where the server takes it (RFC 6152).
+    const body = this.capabilities.has('8BITMIME') ? ' BODY=8BITMIME' : '';
+    const commands = [`MAIL FROM:<${from}>${size}${body}\r\n`, ...to.map((a) => `RCPT TO:<${a}>\r\n`), 'DATA\r\n'];
     const replies: SmtpClientReply[] = [];
     if (this.capabilities.has('PIPELINING')) {
       this.write(commands.join(''), commands.length);
@@ -173,13 +250,14 @@ export class SmtpClient {
     const data = replies[1 + to.length];
     const accepted = to.filter((_, i) => rcpt[i] && (rcpt[i]!.code === 250 || rcpt[i]!.code === 251));
     const rejected = to.flatMap((address, i) => (rcpt[i] && rcpt[i]!.code !== 250 && rcpt[i]!.code !== 251 ? [{ address, reply: rcpt[i]! }] : []));
-    const refusal = mail.code !== 250 ? mail : accepted.length === 0 ? rejected[0]!.reply : data && data.code !== 354 ? data : null;
+    const allRefused = mail.code === 250 && accepted.length === 0;
+    const refusal = mail.code !== 250 ? mail : allRefused ? rejected[0]!.reply : data && data.code !== 354 ? data : null;
     if (refusal) {
       if (data?.code === 354) {
         // A server that invites data for a transaction that cannot happen: leave rather than send.
         this.close();
       } else await this.reset();
-      throw new SmtpClientError('rejected', `${this.opts.host}:${this.opts.port} refused the message: ${formatSmtpReply(refusal)}`, refusal);
+      throw new SmtpClientError('rejected', `${this.opts.host}:${this.opts.port} refused the message: ${formatSmtpReply(refusal)}`, refusal, allRefused ? rejected : undefined);
     }
     const parts = encodeDataSection(message, cleanFrom);
     this.owed++;

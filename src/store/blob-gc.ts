@@ -11,9 +11,10 @@ export interface GcResult {
 }
 
 /**
- * Deletes blobs no message or mail-in document refers to and that are older than `graceMs`. Such blobs are left by
- * a crash between the blob's fsync and the COMMIT that files it (the message was never
- * acknowledged). The grace period keeps blobs of deliveries still in flight.
+ * Deletes blobs no row refers to (blobsInUse: messages, mail-in documents, the relay queue) and
+ * that are older than `graceMs`. Such blobs are left by a crash between the blob's fsync and the
+ * COMMIT that files it (the message was never acknowledged). The grace period keeps blobs of
+ * deliveries still in flight.
  */
 export async function collectGarbageBlobs(db: Kysely<Database>, blobs: BlobStore, graceMs = 3_600_000, now = Date.now()): Promise<GcResult> {
   let examined = 0;

@@ -45,6 +45,18 @@ export interface BlobStore {
   sweepTemp?(graceMs: number): Promise<number>;
 }
 
+/** Stores bytes already in memory as one durable blob (an edited mail-in copy, a DSN). */
+export async function writeBlob(blobs: BlobStore, data: Buffer): Promise<{ hash: string; size: number }> {
+  const w = await blobs.writer();
+  try {
+    await w.write(data);
+    return await w.commit();
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+}
+
 const HASH_RE = /^[0-9a-f]{64}$/;
 
 function checkHash(hash: string): void {

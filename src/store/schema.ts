@@ -149,6 +149,29 @@ export interface MailinRunTable {
   error: string | null;
 }
 
+/** The outbound queue: one row per relayed recipient (service/relay/). */
+export interface RelayQueueTable {
+  id: Generated<number>;
+  /** The accepted message's queue id (the 250 answer, the Received header). */
+  queue_id: string;
+  blob_hash: string;
+  size: number;
+  mail_from: string;
+  recipient: string;
+  domain: string;
+  /** Attempts started (raised when leased). */
+  attempts: number;
+  next_attempt_at: number;
+  /** Set while a node sends the row; past it, any node may lease the row again. */
+  lease_until: number | null;
+  lease_token: string | null;
+  /** `<status> <diagnostic-type>; <text>` of the last temporary failure. */
+  last_error: string | null;
+  /** 1 once the "delayed" DSN was sent. */
+  warned: number;
+  created_at: number;
+}
+
 export interface Database {
   domains: DomainTable;
   accounts: AccountTable;
@@ -162,6 +185,7 @@ export interface Database {
   mailin_agents: MailinAgentTable;
   mailin_jobs: MailinJobTable;
   mailin_runs: MailinRunTable;
+  relay_queue: RelayQueueTable;
 }
 
 export type DomainRow = Selectable<DomainTable>;

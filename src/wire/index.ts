@@ -1,3 +1,4 @@
 export * as pop3 from './pop3/index.js';
 export * as kim from './kim/index.js';
 export * as mime from './mime/index.js';
+export * as dsn from './dsn/index.js';

@@ -28,7 +28,8 @@ export function testConfig(dataDir: string, raw: Record<string, unknown> = {}): 
   return parseConfig(deepMerge(base, raw), 'test', {});
 }
 
-function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+/** Objects merged key by key (arrays and other values replaced), as testConfig applies its overrides. */
+export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const av = out[k];
@@ -93,6 +94,15 @@ export async function freshPostgres(): Promise<{ url: string; drop(): Promise<vo
 export type StoreKind = 'sqlite' | 'postgres';
 export const STORE_KINDS: StoreKind[] = ['sqlite', 'postgres'];
 
+/**
+ * The database.url for a test store of the given kind: SQLite in the data directory, or a fresh
+ * PostgreSQL database (with `drop`). Null only when PostgreSQL tests were explicitly skipped.
+ */
+export async function testDatabase(kind: StoreKind): Promise<{ url: string; drop?: () => Promise<void> } | null> {
+  if (kind === 'sqlite') return { url: 'sqlite:postamt.db' };
+  return freshPostgres();
+}
+
 export interface TestStore {
   store: Store;
   config: Config;
@@ -105,18 +115,10 @@ export interface TestStore {
  * tests were explicitly skipped (the caller then marks its test skipped, visibly).
  */
 export async function openTestStore(kind: StoreKind, raw: Record<string, unknown> = {}): Promise<TestStore | null> {
+  const db = await testDatabase(kind);
+  if (!db) return null;
+  const { url, drop } = db;
   const dir = tempDir();
-  let drop: (() => Promise<void>) | undefined;
-  let url = 'sqlite:postamt.db';
-  if (kind === 'postgres') {
-    const fresh = await freshPostgres();
-    if (!fresh) {
-      dir.cleanup();
-      return null;
-    }
-    url = fresh.url;
-    drop = fresh.drop;
-  }
   const config = testConfig(dir.path, { ...raw, database: { url } });
   const store = await openStore(config);
   return {

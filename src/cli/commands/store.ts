@@ -13,7 +13,7 @@ export function registerStore(program: Command): void {
   const store = program.command('store').description('storage housekeeping');
   store
     .command('gc')
-    .description('remove message blobs and temp files that no mailbox refers to (left by interrupted deliveries)')
+    .description('remove message blobs and temp files nothing refers to (no mailbox, mail-in document or relay queue entry; left by interrupted deliveries)')
     .option('--grace <minutes>', 'only remove leftovers older than this', parseMinutes, 60 * 60_000)
     .action(async (o: { grace: number }, cmd: Command) => {
       await withAccounts(cmd, async (_a, s) => {

@@ -1,5 +1,6 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Readable } from 'node:stream';
+import { ADMIN_ERROR_STATUS, problemErrorHandler } from './problem.js';
 import { PostamtError } from '../../core/index.js';
 
 /** What the directory admin routes need (the directory's DirectoryAdmin fits). */
@@ -14,7 +15,7 @@ export interface DirectoryAdminView {
   import(source: AsyncIterable<Buffer>, opts: { replace?: boolean; skipInvalid?: boolean }): Promise<{ applied: boolean }>;
 }
 
-const STATUS: Record<string, number> = { usage: 400, 'not-found': 404, conflict: 409, 'too-large': 413 };
+const STATUS: Record<string, number> = { ...ADMIN_ERROR_STATUS, 'too-large': 413 };
 const LDIF_TYPES = ['text/ldif', 'text/x-ldif', 'application/ldif', 'text/plain'];
 const PEM_TYPES = ['application/x-pem-file', 'application/pkix-cert'];
 
@@ -38,13 +39,7 @@ export function directoryAdminRoutes(dir: DirectoryAdminView): FastifyPluginAsyn
     // LDIF bodies are streamed into the import, never buffered whole.
     api.addContentTypeParser(LDIF_TYPES, (_req, payload, done) => done(null, payload));
     api.addContentTypeParser([...PEM_TYPES, 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
-    api.setErrorHandler((err: Error & { statusCode?: number }, _req, reply: FastifyReply) => {
-      const status = err instanceof PostamtError ? (STATUS[err.code] ?? 400) : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
-      void reply
-        .status(status)
-        .type('application/problem+json')
-        .send({ type: 'about:blank', title: status >= 500 ? 'Internal Server Error' : err.message, status });
-    });
+    api.setErrorHandler(problemErrorHandler(STATUS));
 
     api.get<{ Querystring: { filter?: string; limit?: string; after?: string } }>('/directory/entries', async (req) => {
       const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);

@@ -1,5 +1,5 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { PostamtError } from '../../core/index.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { problemErrorHandler } from './problem.js';
 
 type Json = Record<string, unknown>;
 interface Page {
@@ -21,8 +21,6 @@ export interface MailinAdminView {
   retryJob(id: number): Promise<void>;
   runs(q: { address?: string; agent?: number; after?: string; limit?: number }): Promise<Page>;
 }
-
-const STATUS: Record<string, number> = { usage: 400, 'not-found': 404, conflict: 409 };
 
 function num(v: string | undefined, what: string): number | undefined {
   if (v === undefined || v === '') return undefined;
@@ -46,13 +44,7 @@ function num(v: string | undefined, what: string): number | undefined {
  */
 export function mailinAdminRoutes(mailin: MailinAdminView): FastifyPluginAsync {
   return async (api) => {
-    api.setErrorHandler((err: Error & { statusCode?: number }, _req, reply: FastifyReply) => {
-      const status = err instanceof PostamtError ? (STATUS[err.code] ?? 400) : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
-      void reply
-        .status(status)
-        .type('application/problem+json')
-        .send({ type: 'about:blank', title: status >= 500 ? 'Internal Server Error' : err.message, status });
-    });
+    api.setErrorHandler(problemErrorHandler());
 
     // Static segments first: find-my-way prefers them over :db anyway, this is for the reader.
     api.get<{ Querystring: { state?: string; db?: string; limit?: string } }>('/mailin/jobs', async (req) =>

@@ -3,6 +3,7 @@ import type { Dialect } from '../dialect.js';
 import * as m001 from './001_core.js';
 import * as m002 from './002_directory.js';
 import * as m003 from './003_mailin.js';
+import * as m004 from './004_relay.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '001_core': m001,
   '002_directory': m002,
   '003_mailin': m003,
+  '004_relay': m004,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -1,3 +1,3 @@
 export { DataChecker, describeViolation, type DataViolation, type DataCheckOptions } from './data-check.js';
-export { formatReceived, formatReturnPath, type ReceivedInfo } from './trace-headers.js';
+export { formatReceived, formatReturnPath, withoutReturnPath, type ReceivedInfo } from './trace-headers.js';
 export { encodeDataSection } from './data-encode.js';

@@ -41,3 +41,21 @@ export function formatReceived(r: ReceivedInfo): string {
 export function formatReturnPath(sender: string): string {
   return `Return-Path: <${clean(sender, 320)}>\r\n`;
 }
+
+/**
+ * The message without a leading Return-Path field: it names the envelope sender for the final
+ * mailbox only, and a relaying MTA must not pass it on (RFC 5321 4.4). No copy: a view.
+ */
+export function withoutReturnPath(message: Uint8Array): Uint8Array {
+  const prefix = 'return-path:';
+  for (let i = 0; i < prefix.length; i++) {
+    // ASCII case folding: | 0x20 lowers letters and leaves '-' and ':' as they are.
+    const c = message[i];
+    if (c === undefined || (c | 0x20) !== prefix.charCodeAt(i)) return message;
+  }
+  // The field ends at the first CRLF not followed by folding white space.
+  for (let i = prefix.length; i + 1 < message.length; i++) {
+    if (message[i] === 0x0d && message[i + 1] === 0x0a && message[i + 2] !== 0x20 && message[i + 2] !== 0x09) return message.subarray(i + 2);
+  }
+  return message;
+}

@@ -1,0 +1,213 @@
+import type { Kysely } from 'kysely';
+import { GroupCommit, writeBlob, type BlobStore, type Database } from '../../store/index.js';
+import { WorkLoop, backoffStepMs, errorMessage, type Logger, type Metrics } from '../../core/index.js';
+import { formatReturnPath, withoutReturnPath } from '../../wire/smtp/index.js';
+import type { Accounts } from '../accounts.js';
+import { deleteUnreferencedBlobs } from '../accounts.js';
+import { MailboxGoneError, QuotaExceededError, type Mailboxes } from '../mailboxes.js';
+import { attemptDelivery, type HostAttempt, type RecipientResult } from './attempt.js';
+import { buildRelayBounce, type BounceRecipient } from './bounce.js';
+import { RelayLeaseLost, type RelayBatch, type RelayQueue, type RelaySettlement } from './outbound-queue.js';
+import type { RelayRoutes } from './routes.js';
+
+export interface RelayWorkerOptions {
+  concurrency: number;
+  pollIntervalMs: number;
+  leaseMs: number;
+  heloName: string;
+  /** Our name in DSNs (Reporting-MTA, MAILER-DAEMON@…). */
+  reportingMta: string;
+  timeoutMs: number;
+  dataTimeoutMs: number;
+  retryScheduleMs: number[];
+  maxAgeMs: number;
+  /** 0: no "delayed" DSN. */
+  delayWarnMs: number;
+}
+
+export interface RelayWorkerParts {
+  db: Kysely<Database>;
+  blobs: BlobStore;
+  queue: RelayQueue;
+  routes: RelayRoutes;
+  accounts: Accounts;
+  mailboxes: Mailboxes;
+  /** The service's shared group commit: settlements ride on deliveries' COMMITs. */
+  commits: GroupCommit;
+  logger: Logger;
+  metrics?: Metrics | undefined;
+}
+
+/** What became of one batch, after its settlement committed (for tests and metrics). */
+export interface SettledBatch {
+  batch: RelayBatch;
+  results: Map<string, RecipientResult>;
+  delivered: string[];
+  /** Returned to the sender (failed, or given up after maxAgeMs). */
+  failed: string[];
+  deferred: string[];
+  /** The DSN filed into the sender's mailbox with the settlement, if any. */
+  dsn: 'failed' | 'delayed' | null;
+  /** False when the lease had run out and another node held the rows: nothing was settled. */
+  held: boolean;
+}
+
+/**
+ * Sends the relay queue: leases batches (one message, one domain), finds the route, hands the
+ * message over in one SMTP transaction and settles every row with the outcome — delivered rows
+ * go, refused ones go with a DSN to the sender, the rest wait for the next step of the retry
+ * schedule, and once `maxAgeMs` has passed they are given up like refused ones. Woken after a
+ * delivery queued rows; polls for retries, other nodes' mail and leases that ran out.
+ */
+export class RelayWorker {
+  private readonly loop: WorkLoop<RelayBatch>;
+  /** Called after each batch's settlement committed (tests await it; metrics count it). */
+  onSettled?: (s: SettledBatch) => void;
+
+  constructor(
+    private readonly parts: RelayWorkerParts,
+    private readonly opts: RelayWorkerOptions,
+  ) {
+    this.loop = new WorkLoop(opts, {
+      claim: (max) => this.parts.queue.lease(max),
+      run: (batch) => this.send(batch),
+      failed: (err, batch) =>
+        batch
+          ? this.parts.logger.error({ queueId: batch.queueId, domain: batch.domain, err: errorMessage(err) }, 'relay batch failed unexpectedly; its lease will expire')
+          : this.parts.logger.warn({ err: errorMessage(err) }, 'relay queue: leasing failed'),
+    });
+    for (const m of ['postamt_relay_attempts_total', 'postamt_relay_recipients_total', 'postamt_relay_dsn_total']) parts.metrics?.declare(m, 'counter', m.replace(/_/g, ' '));
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Rows were queued (after their COMMIT) or made due: look at the queue now. */
+  wake(): void {
+    this.loop.wake();
+  }
+
+  /** Stops leasing; waits up to `graceMs` for transactions in progress (the rest expire and are sent again). */
+  close(graceMs = 10_000): Promise<void> {
+    return this.loop.close(graceMs);
+  }
+
+  private async send(batch: RelayBatch): Promise<void> {
+    let message: Buffer | null = null;
+    let results: Map<string, RecipientResult>;
+    try {
+      message = await this.parts.blobs.get(batch.blob.hash, batch.blob.size);
+      results = await this.attempt(batch, message);
+    } catch (err) {
+      if (message) throw err;
+      results = everyone(batch, { result: 'deferred', status: '4.3.0', diagnostic: { type: 'x-postamt', text: `message unreadable: ${errorMessage(err)}` } });
+    }
+    await this.settle(batch, results, message);
+  }
+
+  /** Route, then the SMTP transaction(s); one log line per host tried. */
+  private async attempt(batch: RelayBatch, message: Buffer): Promise<Map<string, RecipientResult>> {
+    const { logger, metrics } = this.parts;
+    const rcpts = batch.rows.length;
+    const route = await this.parts.routes.resolve(batch.domain);
+    if (!route.ok) {
+      logger.info({ queueId: batch.queueId, domain: batch.domain, host: null, code: route.status, rcpts, err: route.text }, 'relay attempt');
+      metrics?.inc('postamt_relay_attempts_total', { code: route.status });
+      return everyone(batch, { result: route.permanent ? 'failed' : 'deferred', status: route.status, diagnostic: { type: 'x-postamt', text: route.text } });
+    }
+    const log = (a: HostAttempt) => {
+      logger.info({ queueId: batch.queueId, domain: batch.domain, ...a, rcpts }, 'relay attempt');
+      metrics?.inc('postamt_relay_attempts_total', { code: String(a.code) });
+    };
+    // No new host after half the lease: the attempt ends while this node still holds the rows.
+    const deadline = batch.leasedAt + this.opts.leaseMs / 2;
+    const envelope = { from: batch.mailFrom, to: batch.rows.map((r) => r.recipient) };
+    return attemptDelivery(route.targets, envelope, withoutReturnPath(message), { ...this.opts, deadline }, log);
+  }
+
+  private async settle(batch: RelayBatch, results: Map<string, RecipientResult>, message: Buffer | null): Promise<void> {
+    const now = Date.now();
+    const s: RelaySettlement = { remove: [], retry: [] };
+    const report: BounceRecipient[] = [];
+    const out = { delivered: [] as string[], failed: [] as string[], deferred: [] as string[] };
+    for (const row of batch.rows) {
+      const r = results.get(row.recipient)!;
+      const age = now - row.createdAt;
+      if (r.result === 'delivered') {
+        s.remove.push(row.id);
+        out.delivered.push(row.recipient);
+      } else if (r.result === 'failed' || age >= this.opts.maxAgeMs) {
+        // Refused, or tried long enough: the last problem is what the sender is told.
+        s.remove.push(row.id);
+        out.failed.push(row.recipient);
+        report.push({ ...r, address: row.recipient, action: 'failed', lastAttempt: new Date(now) });
+      } else {
+        const warn = this.opts.delayWarnMs > 0 && !row.warned && age >= this.opts.delayWarnMs;
+        s.retry.push({ id: row.id, nextAttemptAt: now + backoffStepMs(this.opts.retryScheduleMs, row.attempts), error: `${r.status} ${r.diagnostic.type}; ${r.diagnostic.text}`, warned: row.warned || warn });
+        out.deferred.push(row.recipient);
+        if (warn) report.push({ ...r, address: row.recipient, action: 'delayed', lastAttempt: new Date(now), retryUntil: new Date(row.createdAt + this.opts.maxAgeMs) });
+      }
+    }
+    const bounce = report.length > 0 ? await this.bounce(batch, report, message ?? Buffer.alloc(0)) : null;
+    let held = true;
+    let dsn: SettledBatch['dsn'] = null;
+    try {
+      if (bounce) dsn = await this.fileWithBounce(batch, s, bounce, now);
+      else await this.parts.commits.submit((trx) => this.parts.queue.settle(trx, batch, s));
+    } catch (err) {
+      if (!(err instanceof RelayLeaseLost)) throw err;
+      held = false;
+      this.parts.logger.warn({ queueId: batch.queueId, domain: batch.domain }, 'relay lease ran out before the result was settled; another node has the rows now');
+    }
+    if (held && s.remove.length > 0) {
+      await deleteUnreferencedBlobs(this.parts.db, this.parts.blobs, [batch.blob.hash]).catch((e: unknown) => this.parts.logger.warn({ err: errorMessage(e) }, 'could not remove a relayed blob'));
+    }
+    if (held) {
+      for (const [outcome, list] of Object.entries(out)) if (list.length) this.parts.metrics?.inc('postamt_relay_recipients_total', { outcome }, list.length);
+      if (dsn) this.parts.metrics?.inc('postamt_relay_dsn_total', { action: dsn });
+    }
+    this.onSettled?.({ batch, results, ...out, dsn: held ? dsn : null, held });
+  }
+
+  /** The DSN for `report`, and whose mailbox it goes into; null when none is sent. */
+  private async bounce(batch: RelayBatch, report: BounceRecipient[], message: Buffer): Promise<{ bytes: Buffer; accountId: number; kind: 'failed' | 'delayed' } | null> {
+    const log = { queueId: batch.queueId, domain: batch.domain, recipients: report.map((r) => `${r.address} ${r.status}`) };
+    // Never a DSN about a DSN (RFC 3461 6.2: mail from <> gets no report): only logged.
+    if (batch.mailFrom === '') {
+      this.parts.logger.warn(log, 'relayed mail with a null sender could not be delivered; no DSN');
+      return null;
+    }
+    const account = await this.parts.accounts.find(batch.mailFrom);
+    if (!account) {
+      this.parts.logger.warn({ ...log, sender: batch.mailFrom }, 'relay DSN not sent: the sender has no mailbox here any more');
+      return null;
+    }
+    const bytes = buildRelayBounce({ sender: batch.mailFrom, reportingMta: this.opts.reportingMta, queueId: batch.queueId, arrival: new Date(Math.min(...batch.rows.map((r) => r.createdAt))), recipients: report, message });
+    return { bytes: Buffer.concat([Buffer.from(formatReturnPath(''), 'latin1'), bytes]), accountId: account.id, kind: report.some((r) => r.action === 'failed') ? 'failed' : 'delayed' };
+  }
+
+  /**
+   * The DSN is filed into the sender's mailbox in the settlement's own transaction: the rows go
+   * if and only if the sender is told. A DSN that cannot be filed (mailbox full or gone) is
+   * logged and the rows settle without it.
+   */
+  private async fileWithBounce(batch: RelayBatch, s: RelaySettlement, bounce: { bytes: Buffer; accountId: number; kind: 'failed' | 'delayed' }, now: number): Promise<'failed' | 'delayed' | null> {
+    const blob = await writeBlob(this.parts.blobs, bounce.bytes);
+    try {
+      await this.parts.mailboxes.file(blob, [bounce.accountId], now, (trx) => this.parts.queue.settle(trx, batch, s));
+      this.parts.logger.info({ queueId: batch.queueId, domain: batch.domain, dsn: bounce.kind, sender: batch.mailFrom }, 'relay DSN filed');
+      return bounce.kind;
+    } catch (err) {
+      await this.parts.blobs.delete(blob.hash).catch(() => undefined);
+      if (!(err instanceof QuotaExceededError || err instanceof MailboxGoneError)) throw err;
+      this.parts.logger.warn({ queueId: batch.queueId, sender: batch.mailFrom, err: errorMessage(err) }, 'relay DSN could not be filed; settled without it');
+      await this.parts.commits.submit((trx) => this.parts.queue.settle(trx, batch, s));
+      return null;
+    }
+  }
+}
+
+function everyone(batch: RelayBatch, r: RecipientResult): Map<string, RecipientResult> {
+  return new Map(batch.rows.map((row) => [row.recipient, r]));
+}

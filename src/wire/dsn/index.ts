@@ -1,0 +1,1 @@
+export { buildDeliveryReport, type DeliveryReportInput, type ReportRecipient } from './report.js';
