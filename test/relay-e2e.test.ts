@@ -227,6 +227,28 @@ for (const kind of STORE_KINDS) {
         },
       ));
 
+    test("the KOM-LE way, by the defaults: B's MX record, B's submission port with implicit TLS, no AUTH (acceptFromProviders)", (t) =>
+      withProviders(
+        t,
+        async () => {
+          const b = await startProvider('sqlite', 'b.test', ['bob@b.test']);
+          if (!b) return [b];
+          const { cert } = await peerCertificate();
+          const resolveMx = async (domain: string) => (domain === 'b.test' ? [{ exchange: '127.0.0.1', priority: 10 }] : []);
+          // mxTls stays at its default (implicit); only the port is the test's.
+          const a = await startProvider(kind, 'a.test', ['alice@a.test'], { service: { relay: { mxPort: b.svc.endpoints['smtp-submission']!.port, ca: [cert] } } }, { resolveMx });
+          return [b, a];
+        },
+        async (b, a) => {
+          const settled = nextSettled(a!);
+          await submit(a!, 'alice@a.test', ['bob@b.test']);
+          assert.deepEqual((await settled).delivered, ['bob@b.test']);
+          const got = await mailbox(b!, 'bob@b.test');
+          assert.equal(got.length, 1);
+          assert.match(got[0]!, /^Return-Path: <alice@a\.test>\r\nReceived: from mx\.a\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.b\.test \(Postamt\) with ESMTPS /, 'taken on the submission port without AUTH (ESMTPS, not ESMTPSA)');
+        },
+      ));
+
     test('crash safety: a 250 means the rows are queued and the blob on disk; a new service on the same data dir delivers', (t) =>
       withProviders(
         t,
@@ -266,6 +288,35 @@ describe('what the relay does not do', () => {
         c.close();
         await assert.rejects(submit(a!, 'bob@b.test', ['bob@b.test'], { user: 'alice@a.test' }).catch((e: { response?: string }) => Promise.reject(new Error(e.response))), /553 5\.7\.1 .*not owned/);
         assert.deepEqual(await a!.svc.relay.admin.list(), []);
+      },
+    ));
+
+  test('submission without AUTH is another provider: local recipients only (554 5.7.1 for others); acceptFromProviders false: 530 5.7.0', (t) =>
+    withProviders(
+      t,
+      async () => [
+        await startProvider('sqlite', 'a.test', ['alice@a.test'], { service: { relay: { worker: false } } }),
+        await startProvider('sqlite', 'c.test', ['carol@c.test'], { service: { smtp: { submission: { acceptFromProviders: false } } } }),
+      ],
+      async (a, closed) => {
+        const c = await RawClient.connect(a!.svc.endpoints['smtp-submission']!.port, { tls: true });
+        await c.readReply();
+        await c.cmd('EHLO mx.elsewhere.test');
+        assert.equal((await c.cmd('MAIL FROM:<someone@elsewhere.test>')).code, 250, 'any sender, as on MX');
+        assert.match((await c.cmd('RCPT TO:<bob@b.test>')).text, /^554 5\.7\.1 <bob@b\.test>: relay access denied/);
+        assert.match((await c.cmd('RCPT TO:<nobody@a.test>')).text, /^550 5\.1\.1 /);
+        assert.equal((await c.cmd('RCPT TO:<alice@a.test>')).code, 250);
+        assert.equal((await c.cmd('DATA')).code, 354);
+        assert.match((await c.cmd('Subject: from a provider\r\n\r\nx\r\n.')).text, /^250 2\.6\.0 /);
+        c.close();
+        assert.equal((await mailbox(a!, 'alice@a.test')).length, 1);
+        assert.deepEqual(await a!.svc.relay.admin.list(), [], 'nothing was queued for relaying');
+
+        const d = await RawClient.connect(closed!.svc.endpoints['smtp-submission']!.port, { tls: true });
+        await d.readReply();
+        await d.cmd('EHLO mx.elsewhere.test');
+        assert.match((await d.cmd('MAIL FROM:<someone@elsewhere.test>')).text, /^530 5\.7\.0 /);
+        d.close();
       },
     ));
 

@@ -24,7 +24,17 @@ const listener = (defPort: number) =>
 export const smtpSchema = z
   .object({
     mx: listener(2525).prefault({}),
-    submission: listener(4465).prefault({}),
+    submission: listener(4465)
+      .extend({
+        /**
+         * A session that does not AUTH is another provider delivering to local accounts (MX
+         * rules: any sender, local recipients only, never relayed) — KOM-LE providers relay to
+         * each other on 465. False: AUTH is required (530 5.7.0).
+         */
+        acceptFromProviders: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     /** Largest message accepted, in bytes (advertised in EHLO SIZE). */
     maxMessageSize: z.number().int().min(1024).default(40 * 1024 * 1024),
     maxRecipients: z.number().int().min(1).default(100),

@@ -104,7 +104,8 @@ export async function startService(config: Config, logger: Logger, existingStore
     });
     const relayPolicy = relayConfig.enabled ? { handler: relay.intake, maxRecipients: relayConfig.maxRecipients } : undefined;
 
-    // MX: mail from other providers, STARTTLS, no AUTH. Submission: implicit TLS, AUTH required.
+    // MX: mail from other providers, STARTTLS, no AUTH. Submission: implicit TLS, AUTH (or, with
+    // acceptFromProviders, a provider's session without AUTH under the MX rules).
     for (const [name, lc, mode] of [
       ['smtp-mx', svc.smtp.mx, 'mx'],
       ['smtp-submission', svc.smtp.submission, 'submission'],
@@ -118,10 +119,15 @@ export async function startService(config: Config, logger: Logger, existingStore
         tlsMode: submission ? 'implicit' : 'starttls',
         tls,
         auth: submission,
-        requireAuth: submission,
+        requireAuth: submission && !svc.smtp.submission.acceptFromProviders,
         hostname: svc.hostname,
         limits: svc.smtp,
-        backend: new ServiceSmtpBackend(mode, accounts, delivery, { handler: mailin.router, integration: integration.smtp, relay: relayPolicy }),
+        backend: new ServiceSmtpBackend(mode, accounts, delivery, {
+          handler: mailin.router,
+          integration: integration.smtp,
+          relay: relayPolicy,
+          acceptFromProviders: svc.smtp.submission.acceptFromProviders,
+        }),
         logger,
         metrics,
         throttle,

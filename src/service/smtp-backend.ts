@@ -26,18 +26,26 @@ export interface ServiceSmtpBackendOptions {
   integration?: SmtpBackendIntegration | undefined;
   /** Relaying to other providers (submission only); absent: 554 5.7.1 for other domains. */
   relay?: RelayPolicy | undefined;
+  /**
+   * Submission only: a session that does not AUTH is another provider delivering to local
+   * accounts, under the MX rules (KOM-LE providers hand mail to each other on port 465, the
+   * submission port). False: such a session gets 530 5.7.0.
+   */
+  acceptFromProviders?: boolean | undefined;
 }
 
 /**
  * The service's mail policy behind both SMTP listeners.
  * - 'mx': mail from other providers; only local recipients, never relays (no open relay), no AUTH.
  * - 'submission': an account's own mail; AUTH required, the sender must be that account;
- *   recipients in other domains are queued for relaying when `relay` is given.
+ *   recipients in other domains are queued for relaying when `relay` is given. With
+ *   `acceptFromProviders`, a session without AUTH is treated as on 'mx' instead.
  */
 export class ServiceSmtpBackend implements SmtpBackend {
   private readonly handler: RecipientHandler | undefined;
   private readonly integration: SmtpBackendIntegration;
   private readonly relay: RelayPolicy | undefined;
+  private readonly acceptFromProviders: boolean;
 
   constructor(
     private readonly mode: 'mx' | 'submission',
@@ -48,6 +56,12 @@ export class ServiceSmtpBackend implements SmtpBackend {
     this.handler = opts.handler;
     this.integration = opts.integration ?? {};
     this.relay = mode === 'submission' ? opts.relay : undefined;
+    this.acceptFromProviders = mode === 'submission' && opts.acceptFromProviders === true;
+  }
+
+  /** A session under the MX rules: on 'mx', or a provider's session (no AUTH) on submission. */
+  private fromProvider(session: SmtpSession): boolean {
+    return this.mode === 'mx' || (this.acceptFromProviders && !session.user);
   }
 
   async authenticate(username: string, password: string): Promise<string | null> {
@@ -57,7 +71,7 @@ export class ServiceSmtpBackend implements SmtpBackend {
   }
 
   async checkSender(address: string, _env: SmtpEnvelope, session: SmtpSession): Promise<void> {
-    if (this.mode === 'mx') {
+    if (this.fromProvider(session)) {
       if (address !== '' && !parseAddress(address)) throw replies.badAddress(address);
       return;
     }
@@ -66,11 +80,15 @@ export class ServiceSmtpBackend implements SmtpBackend {
     if (!parsed || parsed.address !== session.user) throw replies.senderNotOwned(address);
   }
 
-  async checkRecipient(address: string, env: SmtpEnvelope, _session: SmtpSession): Promise<void> {
+  async checkRecipient(address: string, env: SmtpEnvelope, session: SmtpSession): Promise<void> {
     const parsed = parseAddress(address);
     if (!parsed) throw replies.badAddress(address);
     const { localDomain, account } = await this.accounts.recipient(parsed.address);
-    if (!localDomain) return this.checkRelayed(address, env);
+    if (!localDomain) {
+      // Only an authenticated account's mail is relayed: never a provider's (no open relay).
+      if (this.fromProvider(session)) throw replies.relayDenied(address);
+      return this.checkRelayed(address, env);
+    }
     if (!account) {
       if (this.handler && (await this.handler.accepts(parsed.address))) return;
       throw replies.unknownUser(address);
@@ -105,7 +123,7 @@ export class ServiceSmtpBackend implements SmtpBackend {
       if (account && !account.disabled) ids.push(account.id);
       else if (account) throw replies.unknownUser(rcpt);
       else if (!local.has(parsed.domain)) {
-        if (!this.relay) throw replies.relayDenied(rcpt);
+        if (!this.relay || this.fromProvider(session)) throw replies.relayDenied(rcpt);
         // One queue row per recipient, however often RCPT named it.
         if (!relayed.includes(parsed.address)) relayed.push(parsed.address);
       }
