@@ -274,6 +274,57 @@ for (const kind of STORE_KINDS) {
   });
 }
 
+describe('sessions to peers', () => {
+  const sessionsAt = (b: Provider) => b.svc.metrics.value('postamt_smtp_sessions_total', { listener: 'smtp-mx' }) ?? 0;
+
+  test('kept for the next transaction: three messages one after another go over one session; sessionIdleMs 0: one each', (t) =>
+    withProviders(
+      t,
+      async () => {
+        const b = await startProvider('sqlite', 'b.test', ['bob@b.test']);
+        const a = b && (await startProvider('sqlite', 'a.test', ['alice@a.test'], deepMerge(await routeTo(b, 'b.test'), { service: { relay: { sessionIdleMs: 60_000 } } })));
+        const c = b && (await startProvider('sqlite', 'c.test', ['carol@c.test'], deepMerge(await routeTo(b, 'b.test'), { service: { relay: { sessionIdleMs: 0 } } })));
+        return [b, a, c];
+      },
+      async (b, a, c) => {
+        for (const [p, from] of [[a!, 'alice@a.test'], [c!, 'carol@c.test']] as const) {
+          const before = sessionsAt(b!);
+          for (let i = 0; i < 3; i++) {
+            const settled = nextSettled(p);
+            await submit(p, from, ['bob@b.test']);
+            assert.deepEqual((await settled).delivered, ['bob@b.test']);
+          }
+          assert.equal(sessionsAt(b!) - before, p === a ? 1 : 3, `${from}: sessions B saw for three messages`);
+        }
+        assert.equal((await mailbox(b!, 'bob@b.test')).length, 6);
+      },
+    ));
+
+  test('a kept session the peer has closed is not used: B restarted, the next message goes out at once over a new one', (t) => {
+    let port = 0;
+    return withProviders(
+      t,
+      async () => {
+        port = await closedPort();
+        const b = await startProvider('sqlite', 'b.test', ['bob@b.test'], { service: { smtp: { mx: { port } } } });
+        const a = b && (await startProvider('sqlite', 'a.test', ['alice@a.test'], deepMerge(await routeTo({ port }, 'b.test'), { service: { relay: { sessionIdleMs: 60_000 } } })));
+        return [b, a];
+      },
+      async (b, a) => {
+        const first = nextSettled(a!);
+        await submit(a!, 'alice@a.test', ['bob@b.test']);
+        assert.deepEqual((await first).delivered, ['bob@b.test']);
+        await b!.restart();
+        const second = nextSettled(a!);
+        await submit(a!, 'alice@a.test', ['bob@b.test']);
+        const s = await second;
+        assert.deepEqual([s.delivered, s.deferred], [['bob@b.test'], []], 'delivered at the first attempt, not deferred over the dead session');
+        assert.equal((await mailbox(b!, 'bob@b.test')).length, 2);
+      },
+    );
+  });
+});
+
 describe('what the relay does not do', () => {
   test('the MX listener never relays (554 5.7.1, no open relay); submission: the sender must still own the address', (t) =>
     withProviders(

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
 
 /**
@@ -30,6 +31,14 @@ export class LineClient {
     const s = net.connect({ port, host });
     s.setNoDelay(true);
     await once(s, 'connect');
+    return new LineClient(s);
+  }
+
+  /** Implicit TLS, certificate not checked (the bench's own servers, self-signed, on loopback). */
+  static async connectTls(port: number, host = '127.0.0.1'): Promise<LineClient> {
+    const s = tls.connect({ port, host, rejectUnauthorized: false });
+    s.setNoDelay(true);
+    await once(s, 'secureConnect');
     return new LineClient(s);
   }
 

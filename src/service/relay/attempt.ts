@@ -1,5 +1,6 @@
 import { SmtpClient, SmtpClientError, formatSmtpReply, type SmtpClientReply } from '../../smtp/index.js';
 import type { RelayTarget } from './routes.js';
+import type { SessionCache } from './session-cache.js';
 
 /** What became of one recipient in one attempt. */
 export interface RecipientResult {
@@ -18,6 +19,8 @@ export interface AttemptOptions {
   dataTimeoutMs: number;
   /** No further host is tried after this time (the attempt must end inside its lease). */
   deadline: number;
+  /** Sessions kept open from earlier transactions, and where this one's session goes after it. */
+  sessions?: SessionCache | undefined;
 }
 
 /** One line per host tried, for the log (no bodies, no addresses beyond counts). */
@@ -54,29 +57,30 @@ export async function attemptDelivery(
       const n = (what: RecipientResult['result']) => (results ? [...results.values()].filter((r) => r.result === what).length : 0);
       log({ host: t.host, port: t.port, tls: t.tls, code, delivered: n('delivered'), failed: n('failed'), deferred: results ? n('deferred') : envelope.to.length, ms: Date.now() - started });
     };
+    const key = opts.sessions?.keyOf(t);
+    const cached = key !== undefined ? opts.sessions!.take(key) : null;
     let client: SmtpClient;
-    try {
-      client = await SmtpClient.connect({
-        host: t.host,
-        port: t.port,
-        tls: t.tls,
-        ca: t.ca,
-        // Verified against the host name we connect to (SNI too); an IP literal against its IP SAN.
-        rejectUnauthorized: true,
-        clientName: opts.heloName,
-        timeoutMs: opts.timeoutMs,
-        dataTimeoutMs: opts.dataTimeoutMs,
-      });
-    } catch (err) {
-      last = sessionProblem(err, t.host);
-      report(problemCode(err));
-      continue;
+    const transactions = cached?.transactions ?? 0;
+    if (cached) client = cached.client;
+    else {
+      try {
+        client = await connect(t, opts);
+      } catch (err) {
+        last = sessionProblem(err, t.host);
+        report(problemCode(err));
+        continue;
+      }
     }
+    let keep = false;
     try {
+      // A kept session the peer closed meanwhile is not usable and was not taken; one it closes
+      // during this send fails like any broken session (next host, or a later attempt) — never
+      // sent again at once, which could deliver twice.
       const sent = await client.send(envelope.from, envelope.to, message);
       const results = new Map<string, RecipientResult>(envelope.to.map((a) => [a, fromReply(sent.reply, t.host)]));
       for (const r of sent.rejected) results.set(r.address, fromReply(r.reply, t.host));
       report(sent.reply.code, results);
+      keep = true;
       return results;
     } catch (err) {
       if (err instanceof SmtpClientError && err.kind === 'rejected' && err.reply) {
@@ -84,16 +88,33 @@ export async function attemptDelivery(
         const results = new Map<string, RecipientResult>(envelope.to.map((a) => [a, fromReply(err.reply!, t.host)]));
         for (const r of err.rejectedRecipients ?? []) results.set(r.address, fromReply(r.reply, t.host));
         report(err.reply.code, results);
+        // The client reset the transaction (or closed a session it could not): reusable if still open.
+        keep = true;
         return results;
       }
       // Broken off mid-transaction: nothing was accepted for sure, the next host may do better.
       last = sessionProblem(err, t.host);
       report(problemCode(err));
     } finally {
-      await client.quit();
+      if (keep && key !== undefined) opts.sessions!.give(key, client, transactions + 1);
+      else await client.quit();
     }
   }
   return new Map(envelope.to.map((a) => [a, last]));
+}
+
+function connect(t: RelayTarget, opts: AttemptOptions): Promise<SmtpClient> {
+  return SmtpClient.connect({
+    host: t.host,
+    port: t.port,
+    tls: t.tls,
+    ca: t.ca,
+    // Verified against the host name we connect to (SNI too); an IP literal against its IP SAN.
+    rejectUnauthorized: true,
+    clientName: opts.heloName,
+    timeoutMs: opts.timeoutMs,
+    dataTimeoutMs: opts.dataTimeoutMs,
+  });
 }
 
 /** A reply's own enhanced code when it has one of the same class, else the class's general one. */

@@ -9,6 +9,7 @@ import { attemptDelivery, type HostAttempt, type RecipientResult } from './attem
 import { buildRelayBounce, type BounceRecipient } from './bounce.js';
 import { RelayLeaseLost, type RelayBatch, type RelayQueue, type RelaySettlement } from './outbound-queue.js';
 import type { RelayRoutes } from './routes.js';
+import { SessionCache } from './session-cache.js';
 
 export interface RelayWorkerOptions {
   concurrency: number;
@@ -23,6 +24,10 @@ export interface RelayWorkerOptions {
   maxAgeMs: number;
   /** 0: no "delayed" DSN. */
   delayWarnMs: number;
+  /** How long a session to a peer stays open for the next transaction (0: one session per transaction). */
+  sessionIdleMs: number;
+  /** Transactions one session carries at most. */
+  sessionMaxTransactions: number;
 }
 
 export interface RelayWorkerParts {
@@ -61,6 +66,7 @@ export interface SettledBatch {
  */
 export class RelayWorker {
   private readonly loop: WorkLoop<RelayBatch>;
+  private readonly sessions: SessionCache;
   /** Called after each batch's settlement committed (tests await it; metrics count it). */
   onSettled?: (s: SettledBatch) => void;
 
@@ -68,6 +74,8 @@ export class RelayWorker {
     private readonly parts: RelayWorkerParts,
     private readonly opts: RelayWorkerOptions,
   ) {
+    // As many idle sessions per peer as transactions run at once: each slot finds its own.
+    this.sessions = new SessionCache({ idleMs: opts.sessionIdleMs, maxTransactions: opts.sessionMaxTransactions, maxIdlePerPeer: opts.concurrency });
     this.loop = new WorkLoop(opts, {
       claim: (max) => this.parts.queue.lease(max),
       run: (batch) => this.send(batch),
@@ -88,9 +96,10 @@ export class RelayWorker {
     this.loop.wake();
   }
 
-  /** Stops leasing; waits up to `graceMs` for transactions in progress (the rest expire and are sent again). */
-  close(graceMs = 10_000): Promise<void> {
-    return this.loop.close(graceMs);
+  /** Stops leasing; waits up to `graceMs` for transactions in progress (the rest expire and are sent again); QUITs kept sessions. */
+  async close(graceMs = 10_000): Promise<void> {
+    await this.loop.close(graceMs);
+    await this.sessions.close();
   }
 
   private async send(batch: RelayBatch): Promise<void> {
@@ -123,7 +132,7 @@ export class RelayWorker {
     // No new host after half the lease: the attempt ends while this node still holds the rows.
     const deadline = batch.leasedAt + this.opts.leaseMs / 2;
     const envelope = { from: batch.mailFrom, to: batch.rows.map((r) => r.recipient) };
-    return attemptDelivery(route.targets, envelope, withoutReturnPath(message), { ...this.opts, deadline }, log);
+    return attemptDelivery(route.targets, envelope, withoutReturnPath(message), { ...this.opts, deadline, sessions: this.sessions }, log);
   }
 
   private async settle(batch: RelayBatch, results: Map<string, RecipientResult>, message: Buffer | null): Promise<void> {

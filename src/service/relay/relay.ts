@@ -61,6 +61,8 @@ export function createRelay(config: RelayConfig, setup: RelaySetup): Relay {
       retryScheduleMs: config.retryScheduleMs,
       maxAgeMs: config.maxAgeMs,
       delayWarnMs: config.delayWarnMs,
+      sessionIdleMs: config.sessionIdleMs,
+      sessionMaxTransactions: config.sessionMaxTransactions,
     },
   );
   const intake = new RelayIntake(queue);
