@@ -109,6 +109,8 @@ test('postamt queue: list, retry and delete relay queue entries', async () => {
     assert.match(cli(cfg, ['queue', 'delete', 'x']).stderr, /must be a whole number/);
     assert.equal(JSON.parse(cli(cfg, ['queue', 'list', '--json']).stdout).length, 1);
     assert.equal(cli(cfg, ['queue', 'delete', '2']).status, 0);
+    const empty = cli(cfg, ['queue', 'list']);
+    assert.deepEqual([empty.status, empty.stdout, empty.stderr], [0, '', 'the relay queue is empty\n']);
     assert.match(cli(cfg, ['store', 'gc', '--grace', '0']).stdout, /removed 0 unreferenced blobs/, 'the last entry took its blob with it');
     const help = cli(cfg, ['queue', '--help']).stdout;
     for (const word of ['list', 'retry', 'delete', 'waiting', 'sending', 'DSN']) assert.match(help, new RegExp(word));

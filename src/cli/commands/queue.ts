@@ -47,6 +47,8 @@ Examples:
       await withQueue(cmd, async (q) => {
         const rows = await q.list({ ...(o.domain ? { domain: o.domain } : {}), limit: o.limit });
         if (o.json) return print(JSON.stringify(rows, null, 2));
+        // Said on stderr, so a script reading the list gets nothing for nothing.
+        if (rows.length === 0) process.stderr.write(`the relay queue is empty${o.domain ? ` for ${o.domain}` : ''}\n`);
         for (const r of rows) {
           const when = r.state === 'sending' ? `until=${iso(r.leaseUntil!)}` : `next=${iso(r.nextAttemptAt)}`;
           print(`#${r.id}\t${r.queueId}\t${r.state}\tattempts=${r.attempts}\t${when}\t${r.sender} -> ${r.recipient}\t${r.size}B${r.lastError ? `\t${r.lastError}` : ''}`);
