@@ -131,6 +131,11 @@ describe('wire pieces the relay uses', () => {
     assert.equal(Buffer.from(withoutReturnPath(folded)).toString(), 'Subject: s\r\n\r\n');
     const none = Buffer.from('Subject: Return-Path: no\r\n\r\n');
     assert.equal(withoutReturnPath(none), none);
+    // Only letters fold: CR is not '-', SUB (0x1a) is not ':'.
+    for (const odd of ['Return\rPath: <a@a.test>\r\nSubject: s\r\n\r\n', 'Return-Path\x1a <a@a.test>\r\nSubject: s\r\n\r\n']) {
+      const m2 = Buffer.from(odd, 'latin1');
+      assert.equal(withoutReturnPath(m2), m2);
+    }
   });
 
   test('a delivery report: three parts, per-recipient fields, a peer reply kept to one printable line, the header without the body', () => {

@@ -49,9 +49,10 @@ export function formatReturnPath(sender: string): string {
 export function withoutReturnPath(message: Uint8Array): Uint8Array {
   const prefix = 'return-path:';
   for (let i = 0; i < prefix.length; i++) {
-    // ASCII case folding: | 0x20 lowers letters and leaves '-' and ':' as they are.
     const c = message[i];
-    if (c === undefined || (c | 0x20) !== prefix.charCodeAt(i)) return message;
+    if (c === undefined) return message;
+    // ASCII case folding for letters only: `| 0x20` on anything else would take CR for '-'.
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== prefix.charCodeAt(i)) return message;
   }
   // The field ends at the first CRLF not followed by folding white space.
   for (let i = prefix.length; i + 1 < message.length; i++) {
