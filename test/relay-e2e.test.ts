@@ -277,26 +277,28 @@ for (const kind of STORE_KINDS) {
 describe('sessions to peers', () => {
   const sessionsAt = (b: Provider) => b.svc.metrics.value('postamt_smtp_sessions_total', { listener: 'smtp-mx' }) ?? 0;
 
-  test('kept for the next transaction: three messages one after another go over one session; sessionIdleMs 0: one each', (t) =>
+  test('kept for the next transaction: three messages one after another go over one session; sessionIdleMs 0: one each; sessionMaxTransactions 2: two', (t) =>
     withProviders(
       t,
       async () => {
         const b = await startProvider('sqlite', 'b.test', ['bob@b.test']);
         const a = b && (await startProvider('sqlite', 'a.test', ['alice@a.test'], deepMerge(await routeTo(b, 'b.test'), { service: { relay: { sessionIdleMs: 60_000 } } })));
         const c = b && (await startProvider('sqlite', 'c.test', ['carol@c.test'], deepMerge(await routeTo(b, 'b.test'), { service: { relay: { sessionIdleMs: 0 } } })));
-        return [b, a, c];
+        const d = b && (await startProvider('sqlite', 'd.test', ['dave@d.test'], deepMerge(await routeTo(b, 'b.test'), { service: { relay: { sessionIdleMs: 60_000, sessionMaxTransactions: 2 } } })));
+        return [b, a, c, d];
       },
-      async (b, a, c) => {
-        for (const [p, from] of [[a!, 'alice@a.test'], [c!, 'carol@c.test']] as const) {
+      async (b, a, c, d) => {
+        const expected = new Map([[a!, 1], [c!, 3], [d!, 2]]);
+        for (const [p, from] of [[a!, 'alice@a.test'], [c!, 'carol@c.test'], [d!, 'dave@d.test']] as const) {
           const before = sessionsAt(b!);
           for (let i = 0; i < 3; i++) {
             const settled = nextSettled(p);
             await submit(p, from, ['bob@b.test']);
             assert.deepEqual((await settled).delivered, ['bob@b.test']);
           }
-          assert.equal(sessionsAt(b!) - before, p === a ? 1 : 3, `${from}: sessions B saw for three messages`);
+          assert.equal(sessionsAt(b!) - before, expected.get(p), `${from}: sessions B saw for three messages`);
         }
-        assert.equal((await mailbox(b!, 'bob@b.test')).length, 6);
+        assert.equal((await mailbox(b!, 'bob@b.test')).length, 9);
       },
     ));
 

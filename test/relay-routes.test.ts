@@ -119,6 +119,10 @@ describe('relay configuration', () => {
     assert.throws(() => relay({ leaseMs: 60_000 }), /service\.relay\.leaseMs: must be at least 2 × \(dataTimeoutMs \+ 10 × timeoutMs\)/);
     assert.equal(relay({ leaseMs: 60_000, timeoutMs: 1000, dataTimeoutMs: 20_000 }).service.relay.leaseMs, 60_000);
     assert.throws(() => relay({ heloName: 'two words' }), /service\.relay\.heloName/);
+    assert.throws(() => relay({ sessionIdleMs: 300_001 }), /service\.relay\.sessionIdleMs/);
+    assert.throws(() => relay({ sessionIdleMs: -1 }), /service\.relay\.sessionIdleMs/);
+    assert.throws(() => relay({ sessionMaxTransactions: 0 }), /service\.relay\.sessionMaxTransactions/);
+    assert.deepEqual([relay({}).service.relay.sessionIdleMs, relay({}).service.relay.sessionMaxTransactions], [2000, 100]);
     assert.throws(() => relay({ route: {} }), /service\.relay: unknown key\(s\): route/);
   });
 });
