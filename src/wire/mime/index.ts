@@ -16,3 +16,13 @@ export { parseContentType, parseParams, type ContentType } from './content-type.
 export { addressesIn } from './address.js';
 export { formatRfc5322Date } from './date.js';
 export { encodeBase64Lines, decodeBase64Body } from './base64.js';
+export {
+  splitMultipart,
+  isValidBoundary,
+  type ByteRange,
+  type Delimiter,
+  type MultipartLayout,
+  type MultipartFailure,
+  type MultipartSplit,
+  type SplitOptions,
+} from './multipart.js';
