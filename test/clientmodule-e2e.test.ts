@@ -120,7 +120,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     assert.equal(msg.length, listed, 'LIST announces exactly what RETR delivers');
     const text = msg.toString('utf8');
     assert.match(text, /^X-KIM-DecryptionResult: 00\r$/m);
-    assert.match(text, /^X-KIM-IntegrityCheckResult: 00\r$/m);
+    assert.match(text, /^X-KIM-IntegrityCheckResult: 01\r$/m);
     assert.match(text, /^Subject: Befund\r$/m);
     assert.match(text, /^Message-ID: <befund-1@pvs\.test>\r$/m);
     assert.match(text, /^Return-Path: /m);
@@ -128,7 +128,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     // The PS's header and body arrive byte for byte; the note follows the body.
     const at = msg.indexOf(psMessage);
     assert.ok(at > 0, 'the PS message is inside, unchanged');
-    assert.match(msg.subarray(at + psMessage.length).toString('utf8'), /^\r\nDie Nachricht wurde entschl\u00fcsselt\.\r\nDie Signatur wurde erfolgreich gepr\u00fcft\.\r\n$/);
+    assert.match(msg.subarray(at + psMessage.length).toString('utf8'), /^-{45}\r\nDie Nachricht wurde entschl\u00fcsselt\.\r\nDie Signatur wurde erfolgreich gepr\u00fcft\.\r\n$/);
   });
 
   test('a recipient without a certificate is dropped with a DSN to the sender; the others receive', async () => {
@@ -216,8 +216,9 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     const r = await poplib(cm.endpoints['cm-pop3s']!.port, 'implicit', pop3User(PRACTICES[2]!.email, 'm-c'), PASSWORD, [['retr', 1], ['retr', 2], ['quit']]);
     assert.match(bodyOf(r.results[0]).toString('utf8'), /^X-KIM-DecryptionResult: 00\r$/m, 'the untouched one opens');
     const failed = bodyOf(r.results[1]).toString('utf8');
-    assert.match(failed, /^X-KIM-DecryptionResult: 0[12]\r$/m);
-    assert.match(failed, /^X-KIM-Fehlermeldung: 40\d\d\r$/m);
+    // KOM-LE-A_2046: a flipped ciphertext byte fails AES-GCM's tag (vendor code X01, 4014).
+    assert.match(failed, /^X-KIM-DecryptionResult: X01\r$/m);
+    assert.match(failed, /^X-KIM-Fehlermeldung: 4014\r$/m);
     assert.match(failed, /multipart\/mixed/);
     assert.match(failed, /message\/rfc822/);
   });

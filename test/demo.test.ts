@@ -72,7 +72,7 @@ test('`postamt start` seeds a demo, writes endpoints.json, serves SMTP, POP3, LD
     const last = kimList.trim().split(/\r?\n/).length;
     const kim = execFileSync('curl', ['-sS', `${kimUrl}/${last}`], { encoding: 'utf8' });
     assert.match(kim, /^X-KIM-DecryptionResult: 00\r?$/m);
-    assert.match(kim, /^X-KIM-IntegrityCheckResult: 00\r?$/m);
+    assert.match(kim, /^X-KIM-IntegrityCheckResult: 01\r?$/m);
     assert.match(kim, /Vertraulicher Befund/);
 
     const http = file.endpoints.http!;

@@ -41,9 +41,9 @@ test('seal then open: every check printed, exit 0, inner message identical', () 
     assert.match(open.stdout, new RegExp(`^ok +${check} `, 'm'));
   }
   assert.match(open.stdout, /X-KIM-DecryptionResult: 00/);
-  assert.match(open.stdout, /X-KIM-IntegrityCheckResult: 00/);
+  assert.match(open.stdout, /X-KIM-IntegrityCheckResult: 01/);
   assert.ok(readFileSync(p('inner.eml')).equals(msg));
-  assert.match(readFileSync(p('pvs.eml'), 'utf8'), /^X-KIM-DecryptionResult: 00\r\nX-KIM-IntegrityCheckResult: 00\r\n[\s\S]*Die Signatur wurde erfolgreich geprüft\./);
+  assert.match(readFileSync(p('pvs.eml'), 'utf8'), /^X-KIM-DecryptionResult: 00\r\nX-KIM-IntegrityCheckResult: 01\r\n[\s\S]*Die Signatur wurde erfolgreich geprüft\./);
 });
 
 test('seal with a .p12 identity, open with a .p12 key; a foreign trust anchor fails with exit 1', () => {
@@ -55,7 +55,7 @@ test('seal with a .p12 identity, open with a .p12 key; a foreign trust anchor fa
   const foreign = postamt(['message', 'open', p('sealed2.eml'), '--key', p('pki/praxis-b/enc.p12'), '--password', 'postamt-test', '--trust', p('pki/tls/server.pem')]);
   assert.equal(foreign.status, 1);
   assert.match(foreign.stdout, /^FAIL chain /m);
-  assert.match(foreign.stdout, /X-KIM-IntegrityCheckResult: 04/);
+  assert.match(foreign.stdout, /X-KIM-IntegrityCheckResult: 05/);
 });
 
 test('wrong key: exit 1 with 01/4009; non-KOM-LE: exit 1; usage errors: exit 2', () => {

@@ -92,7 +92,7 @@ describe('seal: the outer message', () => {
     assert.ok(sealed.addedMessageId);
     assert.match(sealed.messageId, /^<[0-9a-f-]{36}@test\.kim\.telematik>$/);
     const opened = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B });
-    assert.equal(opened.integrity, '00', JSON.stringify(opened.checks));
+    assert.equal(opened.integrity, '01', JSON.stringify(opened.checks));
     assert.ok(Buffer.from(opened.inner!).subarray(-ps.length).equals(ps), 'the PS bytes follow the added Message-ID');
     assert.equal(mime.findField(opened.innerFields!, 'Message-ID')?.value, sealed.messageId);
   });
@@ -113,7 +113,7 @@ describe('round trips', () => {
     const r = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B });
     assert.equal(r.komle, true);
     assert.equal(r.decryption, '00');
-    assert.equal(r.integrity, '00', JSON.stringify(r.checks, null, 1));
+    assert.equal(r.integrity, '01', JSON.stringify(r.checks, null, 1));
     assert.equal(r.ok, true);
     assert.equal(r.fehlermeldung, undefined);
     assert.deepEqual(
@@ -123,7 +123,7 @@ describe('round trips', () => {
     assert.ok(r.checks.every((c) => c.ok));
     assert.ok(Buffer.from(r.inner!).equals(ps));
     const own = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_A });
-    assert.equal(own.integrity, '00');
+    assert.equal(own.integrity, '01');
     assert.ok(Buffer.from(own.inner!).equals(ps));
   });
 
@@ -135,10 +135,10 @@ describe('round trips', () => {
     for (const id of [c, d]) {
       const k = new SoftwareKonnektor({ trustAnchors: [w.pki.ca.certDer], mandanten: [{ id: 'X', clientSystems: ['cs'], workplaces: ['*'], smcb: async () => ({ encryption: [cardKey(id)] }) }] });
       const r = await openMessage(sealed.message, { konnektor: k, context: { mandantId: 'X', clientSystemId: 'cs', workplaceId: 'w' } });
-      assert.equal(r.integrity, '00', `${id.email}: ${JSON.stringify(r.checks)}`);
+      assert.equal(r.integrity, '01', `${id.email}: ${JSON.stringify(r.checks)}`);
       assert.ok(Buffer.from(r.inner!).equals(ps));
     }
-    assert.equal((await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B })).integrity, '00');
+    assert.equal((await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B })).integrity, '01');
   });
 
   test('50 recipients: 51 RecipientInfos, first and last open', async () => {
@@ -153,7 +153,7 @@ describe('round trips', () => {
     const envelope = decryptAuthEnveloped(der, { certDer: ids[0]!.certDer, privateKey: ids[0]!.pkcs8 });
     assert.equal(envelope.recipientInfoCount, 51);
     const r = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B });
-    assert.equal(r.integrity, '00', JSON.stringify(r.checks.filter((c) => !c.ok)));
+    assert.equal(r.integrity, '01', JSON.stringify(r.checks.filter((c) => !c.ok)));
     assert.equal(r.recipientEmails!.signed.length, 51);
     assert.ok(Buffer.from(r.inner!).equals(ps));
   });
@@ -165,7 +165,7 @@ describe('round trips', () => {
     const ps = psMessage([w.pki.recipient.email], body);
     const sealed = await seal(ps, to(w.pki.recipient));
     const r = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B });
-    assert.equal(r.integrity, '00', JSON.stringify(r.checks));
+    assert.equal(r.integrity, '01', JSON.stringify(r.checks));
     assert.ok(Buffer.from(r.inner!).equals(ps));
     const shown = presentForPrimarySystem(sealed.message, r, { note: false });
     assert.ok(splitMessage(shown).body.equals(body), 'without the note the PS gets the body byte for byte');
@@ -179,37 +179,41 @@ describe('round trips', () => {
     const sealed = await seal(ps, to(w.pki.recipient));
     assert.ok(sealed.message.length > ps.length * 1.3);
     const r = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B });
-    assert.equal(r.integrity, '00');
+    assert.equal(r.integrity, '01');
     assert.ok(Buffer.from(r.inner!).equals(ps));
   });
 });
 
 describe('present for the primary system', () => {
-  test('trace fields and result fields in front, note appended to a UTF-8 text body', async () => {
+  test('A_21236 / A_20628 / KOM-LE-A_2179-01 / KOM-LE-A_2050-05: Return-Path and Received in front, then the result fields; the Vermerke appended to a UTF-8 text body', async () => {
     const ps = psMessage([w.pki.recipient.email]);
     const sealed = await seal(ps, to(w.pki.recipient));
     const delivered = Buffer.concat([Buffer.from('Return-Path: <praxis.sender@test.kim.telematik>\r\nReceived: from mta.test by mx.test;\r\n\tMon, 23 Nov 2026 10:00:01 +0000\r\n'), sealed.message]);
     const r = await openMessage(delivered, { konnektor: w.konnektor, context: CTX_B });
     const shown = presentForPrimarySystem(delivered, r);
     const { head, body } = splitMessage(shown);
-    assert.ok(head.startsWith('Return-Path: <praxis.sender@test.kim.telematik>\r\nReceived: from mta.test by mx.test;\r\n\tMon, 23 Nov 2026 10:00:01 +0000\r\nX-KIM-DecryptionResult: 00\r\nX-KIM-IntegrityCheckResult: 00\r\n'));
+    assert.ok(head.startsWith('Return-Path: <praxis.sender@test.kim.telematik>\r\nReceived: from mta.test by mx.test;\r\n\tMon, 23 Nov 2026 10:00:01 +0000\r\nX-KIM-DecryptionResult: 00\r\nX-KIM-IntegrityCheckResult: 01\r\n'));
     assert.ok(head.includes('Subject: =?utf-8?Q?Befund_f=C3=BCr_Frau_M=C3=BCller?=\r\n'), 'the original Subject');
     const original = splitMessage(ps).body;
     assert.ok(body.subarray(0, original.length).equals(original));
-    assert.equal(body.subarray(original.length).toString('utf8'), '\r\nDie Nachricht wurde entschlüsselt.\r\nDie Signatur wurde erfolgreich geprüft.\r\n');
+    assert.equal(body.subarray(original.length).toString('utf8'), '---------------------------------------------\r\nDie Nachricht wurde entschlüsselt.\r\nDie Signatur wurde erfolgreich geprüft.\r\n');
   });
 
-  test('a multipart message gets the note as a new text part before the closing boundary', async () => {
+  test('KOM-LE-A_2179-01 / KOM-LE-A_2050-05: in a multipart message the Vermerke go into the first text part; the attachment stays byte for byte', async () => {
     const ps = Buffer.from(
       'From: praxis.sender@test.kim.telematik\r\nTo: praxis.empfang@test.kim.telematik\r\nMessage-ID: <mp@test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="XyZ"\r\n\r\n--XyZ\r\nContent-Type: text/plain\r\n\r\nHallo\r\n--XyZ\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--XyZ--\r\n',
     );
     const sealed = await seal(ps, to(w.pki.recipient));
     const r = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B });
     const body = splitMessage(presentForPrimarySystem(sealed.message, r)).body.toString('utf8');
-    assert.match(body, /JVBERi0=\r\n--XyZ\r\nContent-Type: text\/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nDie Nachricht wurde entschlüsselt\.\r\nDie Signatur wurde erfolgreich geprüft\.\r\n--XyZ--\r\n$/);
+    assert.equal(
+      body,
+      '--XyZ\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nHallo\r\n---------------------------------------------\r\nDie Nachricht wurde entschlüsselt.\r\nDie Signatur wurde erfolgreich geprüft.\r\n' +
+        '--XyZ\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--XyZ--\r\n',
+    );
   });
 
-  test('a non-KOM-LE message passes through unchanged', async () => {
+  test('A_21390: a non-KOM-LE message passes through unchanged', async () => {
     const plain = Buffer.from('From: a@b\r\nTo: c@d\r\nSubject: hi\r\n\r\nplain\r\n');
     const r = await openMessage(plain, { konnektor: w.konnektor, context: CTX_B });
     assert.equal(r.komle, false);

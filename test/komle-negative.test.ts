@@ -51,14 +51,16 @@ function failed(r: OpenResult): string[] {
 function reseal(outer: Uint8Array, opts: { signed?: (der: Buffer) => Buffer; recipients?: EnvelopeRecipient[] }): Buffer {
   const env = decryptAuthEnveloped(envelopeOf(outer), cardKey(w.pki.recipient));
   const { head, body } = splitMessage(env.content);
-  const signed = Buffer.from(body.toString('latin1').replace(/\s+/g, ''), 'base64');
+  // The signed entity as the sealer wrote it: binary (KOM-LE-A_2299-01) or base64.
+  const base64 = /content-transfer-encoding:\s*base64/i.test(head);
+  const signed = base64 ? Buffer.from(body.toString('latin1').replace(/\s+/g, ''), 'base64') : body;
   const changed = opts.signed ? opts.signed(signed) : signed;
-  const entity = mime.encodeBase64Lines(changed, head);
+  const entity = base64 ? mime.encodeBase64Lines(changed, head) : Buffer.concat([Buffer.from(head, 'latin1'), changed]);
   return withEnvelope(outer, encryptAuthEnveloped(entity, opts.recipients ?? recipientsAB()));
 }
 
 describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', () => {
-  test('a message for someone else (our key is not among the recipients): 01 / 4009', async () => {
+  test('Tab_Fehlertext_Entschl 01: a message for someone else (our key is not among the recipients): 01 / 4009', async () => {
     const k = new SoftwareKonnektor({ trustAnchors: [w.pki.ca.certDer], mandanten: [{ id: 'B', clientSystems: ['KOM_LE'], workplaces: ['*'], smcb: async () => ({ encryption: [cardKey(attacker)] }) }] });
     const r = await open(good, k);
     assert.deepEqual([r.decryption, r.integrity, r.fehlermeldung, r.ok], ['01', undefined, '4009', false]);
@@ -66,12 +68,12 @@ describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', 
     assert.match(r.checks.at(-1)!.detail, /no-recipient/);
   });
 
-  test('a flipped byte in the ciphertext: 02 / 4014 (authentication failed)', async () => {
+  test('KOM-LE-A_2047-02 vendor code X01: a flipped byte in the ciphertext: X01 / 4014 (authentication failed)', async () => {
     const der = envelopeOf(good);
     const tampered = Buffer.from(der);
     tampered[Math.floor(der.length / 2)]! ^= 0x01;
     const r = await open(withEnvelope(good, tampered));
-    assert.deepEqual([r.decryption, r.fehlermeldung], ['02', '4014']);
+    assert.deepEqual([r.decryption, r.fehlermeldung], ['X01', '4014']);
     assert.match(r.checks.at(-1)!.detail, /tag-mismatch/);
   });
 
@@ -84,7 +86,7 @@ describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', 
       mac.valueBlock.valueHexView = bytes;
     });
     const r = await open(withEnvelope(good, der));
-    assert.deepEqual([r.decryption, r.fehlermeldung], ['02', '4014']);
+    assert.deepEqual([r.decryption, r.fehlermeldung], ['X01', '4014']);
   });
 
   test('a damaged encryptedKey: 01 / 4009 (the key cannot be unwrapped)', async () => {
@@ -100,9 +102,9 @@ describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', 
     assert.deepEqual([r.decryption, r.fehlermeldung], ['01', '4009']);
   });
 
-  test('an unsupported X-KOM-LE-Version: 02 / 4008', async () => {
+  test('A_21391-02: an unsupported X-KOM-LE-Version: not decrypted, 4008', async () => {
     const r = await open(withHeader(good, 'X-KOM-LE-Version', '2.0'));
-    assert.deepEqual([r.decryption, r.fehlermeldung], ['02', '4008']);
+    assert.deepEqual([r.komle, r.versionUnsupported, r.decryption, r.fehlermeldung], [true, true, undefined, '4008']);
     assert.deepEqual(failed(r), ['komle-version']);
   });
 
@@ -113,13 +115,13 @@ describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', 
     ['Content-Type text/plain', (m: Buffer) => withHeader(m, 'Content-Type', 'text/plain')],
     ['empty body', (m: Buffer) => Buffer.from(splitMessage(m).head, 'latin1')],
   ] as const) {
-    test(`${name}: 02 / 4010`, async () => {
+    test(`Tab_Fehlertext_Entschl 02: ${name}: 02 / 4010`, async () => {
       const r = await open(mutate(good));
       assert.deepEqual([r.komle, r.decryption, r.fehlermeldung], [true, '02', '4010']);
     });
   }
 
-  test('Konnektor unavailable (the card terminal does not answer): 03 / 4011', async () => {
+  test('Tab_Fehlertext_Entschl 03: Konnektor unavailable (the card terminal does not answer): 03 / 4011', async () => {
     const k = new SoftwareKonnektor({
       trustAnchors: [],
       mandanten: [{ id: 'B', clientSystems: ['KOM_LE'], workplaces: ['*'], smcb: async () => Promise.reject(new KonnektorError('unavailable', 'card terminal does not answer')) }],
@@ -128,7 +130,7 @@ describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', 
     assert.deepEqual([r.decryption, r.fehlermeldung], ['03', '4011']);
   });
 
-  test('the failure message: multipart/mixed with the codes, an explanation and the original attached', async () => {
+  test('KOM-LE-A_2046 / KOM-LE-A_2047-02: the failure message: multipart/mixed with the table text, the codes and the original attached', async () => {
     const k = new SoftwareKonnektor({ trustAnchors: [], mandanten: [{ id: 'B', clientSystems: ['KOM_LE'], workplaces: ['*'], smcb: async () => ({ encryption: [cardKey(attacker)] }) }] });
     const delivered = Buffer.concat([Buffer.from('Return-Path: <a@b>\r\n'), good]);
     const r = await open(delivered, k);
@@ -141,14 +143,18 @@ describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', 
     assert.equal(v('X-KIM-Fehlermeldung'), '4009');
     assert.equal(v('From'), 'Praxis Sender <praxis.sender@test.kim.telematik>');
     assert.equal(v('Message-ID'), '<befund-4711@test.kim.telematik>');
-    assert.match(v('Subject')!, /entschl=C3=BCsselt/);
+    assert.equal(v('Subject'), '=?utf-8?Q?Die_Nachricht_konnte_nicht_entschl=C3=BCsselt_werden?=');
     const ct = mime.parseContentType(v('Content-Type'));
     assert.equal(ct.mediaType, 'multipart/mixed');
     const boundary = ct.params['boundary']!;
     const body = msg.subarray(block.bodyStart);
     const parts = body.toString('latin1').split(`--${boundary}`);
     assert.equal(parts.length, 4, 'preamble, text, original, epilogue');
-    assert.match(Buffer.from(parts[1]!, 'latin1').toString('utf8'), /nicht entschlüsselt werden[\s\S]*4009[\s\S]*nicht verfügbaren Schlüssels/);
+    const text = decodeQp(parts[1]!.slice(parts[1]!.indexOf('\r\n\r\n') + 4));
+    assert.match(text, /^\[ID 01\] Der für die Entschlüsselung der Nachricht benötigte Schlüssel wurde nicht gefunden\./);
+    assert.match(text, /an Ihre eigene E-Mail-Adresse \(praxis\.empfang@test\.kim\.telematik\) weiter/);
+    assert.match(text, /X-KIM-Fehlermeldung: 4009 \(Die Nachricht konnte auf Grund eines nicht verfügbaren Schlüssels/);
+    assert.match(parts[1]!, /Content-Transfer-Encoding: quoted-printable/);
     assert.ok(parts[2]!.startsWith('\r\nContent-Type: message/rfc822\r\n'));
     assert.ok(body.includes(delivered), 'the original, byte for byte');
     assert.equal(parts[3], '--\r\n');
@@ -156,64 +162,64 @@ describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', 
 });
 
 describe('integrity failures: X-KIM-IntegrityCheckResult', () => {
-  test('a flipped signature byte: 01', async () => {
+  test('Tab_Verm_Sig_Prüf 02 (KOM-LE-A_2048-01): a flipped signature byte: 02', async () => {
     const r = await open(reseal(good, { signed: (d) => flip(d, d.length - 3) }));
-    assert.deepEqual([r.decryption, r.integrity, r.ok], ['00', '01', false]);
+    assert.deepEqual([r.decryption, r.integrity, r.ok], ['00', '02', false]);
     assert.deepEqual(failed(r), ['signature']);
     assert.ok(r.inner, 'the inner message is still handed out, flagged');
   });
 
-  test('the signed content altered (signature over the attributes still valid): 02', async () => {
+  test('Tab_Verm_Sig_Prüf 02: the signed content altered (signature over the attributes still valid): 02', async () => {
     const r = await open(reseal(good, { signed: (d) => flip(d, d.indexOf(Buffer.from('Hämoglobin')) + 1) }));
     assert.equal(r.integrity, '02');
     assert.deepEqual(failed(r), ['digest']);
   });
 
-  test('an expired signer certificate: 03', async () => {
+  test('Tab_Verm_Sig_Prüf 05: an expired signer certificate: 05', async () => {
     const sealed = await sealWith(w.konnektorSigningWith(w.pki.expiredSigner), psMessage([w.pki.recipient.email]));
     const r = await open(sealed.message);
-    assert.equal(r.integrity, '03');
+    assert.equal(r.integrity, '05');
     assert.ok(failed(r).includes('validity'));
   });
 
-  test('a signer from a foreign CA: 04', async () => {
+  test('Tab_Verm_Sig_Prüf 05 (KOM-LE-A_2048-01 certification path): a signer from a foreign CA: 05', async () => {
     const sealed = await sealWith(w.konnektorSigningWith(w.pki.foreignSigner));
     const r = await open(sealed.message);
-    assert.equal(r.integrity, '04');
+    assert.equal(r.integrity, '05');
     assert.ok(failed(r).includes('chain'));
   });
 
-  test('signer certificate for another address than From: 06', async () => {
+  test('A_23165 vendor code X02: signer certificate for another address than From: X02', async () => {
     const other = await w.pki.issue({ email: 'andere.praxis@test.kim.telematik', usage: 'sign' });
     const sealed = await sealWith(w.konnektorSigningWith(other));
     const r = await open(sealed.message);
-    assert.equal(r.integrity, '06');
+    assert.equal(r.integrity, 'X02');
     assert.deepEqual(failed(r), ['signer-sender']);
   });
 
-  test('not a SignedData inside (garbage entity): 07', async () => {
+  test('Tab_Verm_Sig_Prüf 03 and 04: no SignedData inside (03), a broken one (04)', async () => {
     const entity = Buffer.from('Content-Type: text/plain\r\n\r\nhello\r\n');
     const r = await open(withEnvelope(good, encryptAuthEnveloped(entity, recipientsAB())));
-    assert.deepEqual([r.decryption, r.integrity], ['00', '07']);
+    assert.deepEqual([r.decryption, r.integrity], ['00', '03']);
     const r2 = await open(reseal(good, { signed: (d) => d.subarray(0, d.length - 40) }));
-    assert.equal(r2.integrity, '07');
+    assert.equal(r2.integrity, '04');
   });
 
-  test('an extra recipient added to the envelope (unauthenticated copy grows): 09 / 4015', async () => {
+  test('Tab_Verm_Sig_Prüf 09 (KOM-LE-A_2048-01, KOM-LE-A_2127): an extra recipient added to the envelope (unauthenticated copy grows): 09 / 4015', async () => {
     const r = await open(reseal(good, { recipients: [...recipientsAB(), { certDer: attacker.certDer, email: attacker.email }] }));
     assert.deepEqual([r.integrity, r.fehlermeldung], ['09', '4015']);
     assert.deepEqual(failed(r), ['recipient-emails']);
     assert.match(r.checks.find((c) => c.name === 'recipient-emails')!.detail, /only unauthenticated: mithoerer@/);
   });
 
-  test('an address altered in the unauthenticated copy: 09', async () => {
+  test('Tab_Verm_Sig_Prüf 09: an address altered in the unauthenticated copy: 09', async () => {
     const recipients = recipientsAB();
     recipients[0] = { ...recipients[0]!, email: 'praxis.falsch@test.kim.telematik' };
     const r = await open(reseal(good, { recipients }));
     assert.equal(r.integrity, '09');
   });
 
-  test('certificates swapped between the addresses of the unauthenticated copy: 09', async () => {
+  test('Tab_Verm_Sig_Prüf 09: certificates swapped between the addresses of the unauthenticated copy: 09', async () => {
     const [a, b] = recipientsAB();
     const r = await open(reseal(good, { recipients: [{ certDer: a!.certDer, email: b!.email }, { certDer: b!.certDer, email: a!.email }] }));
     assert.equal(r.integrity, '09');
@@ -222,12 +228,11 @@ describe('integrity failures: X-KIM-IntegrityCheckResult', () => {
   for (const [name, value] of [
     ['From', 'Mallory <praxis.sender@test.kim.telematik.evil>'],
     ['To', '<praxis.andere@test.kim.telematik>'],
-    ['Message-ID', '<other@test>'],
-    ['Date', 'Tue, 24 Nov 2026 10:00:00 +0100'],
-    ['X-KIM-Dienstkennung', 'eAU;Lieferung;V1.2'],
     ['Cc', '<cc@test.kim.telematik>'],
+    ['Sender', '<sekretariat@test.kim.telematik>'],
+    ['Reply-To', '<antwort@test.kim.telematik>'],
   ] as const) {
-    test(`outer ${name} differs from the inner one: 08 / 4014`, async () => {
+    test(`KOM-LE-A_2048-01 / Tab_Verm_Sig_Prüf 08: outer ${name} differs from the inner one: 08 / 4014`, async () => {
       const r = await open(withHeader(good, name, value));
       assert.deepEqual([r.decryption, r.integrity, r.fehlermeldung], ['00', '08', '4014']);
       assert.deepEqual(failed(r), ['headers']);
@@ -235,26 +240,40 @@ describe('integrity failures: X-KIM-IntegrityCheckResult', () => {
     });
   }
 
-  test('outer From removed: 08', async () => {
+  test('KOM-LE-A_2048-01: outer From removed: 08', async () => {
     assert.equal((await open(withHeader(good, 'From', undefined))).integrity, '08');
   });
 
-  test('refolding and header-name case do not count as a difference', async () => {
+  test('KOM-LE-A_2048-01: refolding and header-name case do not count as a difference; Date, Message-ID and X-KIM-* are not compared', async () => {
     const refolded = withHeader(withHeader(good, 'From', 'Praxis   Sender\r\n <praxis.sender@test.kim.telematik>'), 'To', undefined);
     const r = await open(Buffer.from(refolded.toString('latin1').replace('Subject:', 'tO: <praxis.empfang@test.kim.telematik>\r\nSubject:'), 'latin1'));
-    assert.equal(r.integrity, '00', JSON.stringify(r.checks.filter((c) => !c.ok)));
+    assert.equal(r.integrity, '01', JSON.stringify(r.checks.filter((c) => !c.ok)));
+    for (const [name, value] of [['Date', 'Sat, 20 Jun 2020 12:58:26 +0200 (CEST)'], ['Message-ID', '<other@test>'], ['X-KIM-Dienstkennung', 'eAU;Lieferung;V1.2']] as const) {
+      assert.equal((await open(withHeader(good, name, value))).integrity, '01', name);
+    }
+  });
+
+  test('A_23165: several results at once each get their own X-KIM-IntegrityCheckResult field', async () => {
+    const tampered = withHeader(reseal(good, { recipients: [...recipientsAB(), { certDer: attacker.certDer, email: attacker.email }] }), 'To', '<praxis.andere@test.kim.telematik>');
+    const r = await open(tampered);
+    assert.deepEqual(r.integrityResults, ['08', '09']);
+    assert.deepEqual(r.fehlermeldungen, ['4014', '4015']);
+    const fields = mime.readHeaderBlock(presentForPrimarySystem(tampered, r)).fields;
+    assert.deepEqual(mime.findFields(fields, 'X-KIM-IntegrityCheckResult').map((f) => f.value), ['08', '09']);
+    assert.deepEqual(mime.findFields(fields, 'X-KIM-Fehlermeldung').map((f) => f.value), ['4014', '4015']);
   });
 
   test('result fields forged by the sender inside are removed; ours are in front', async () => {
-    const ps = Buffer.concat([Buffer.from('X-KIM-IntegrityCheckResult: 00\r\nX-KIM-DecryptionResult: 00\r\n'), psMessage([w.pki.recipient.email])]);
+    const ps = Buffer.concat([Buffer.from('X-KIM-IntegrityCheckResult: 01\r\nX-KIM-DecryptionResult: 00\r\n'), psMessage([w.pki.recipient.email])]);
     const sealed = await sealWith(w.konnektorSigningWith(w.pki.foreignSigner), ps);
     const r = await open(sealed.message);
-    assert.equal(r.integrity, '04');
-    const fields = mime.readHeaderBlock(presentForPrimarySystem(sealed.message, r)).fields;
-    assert.deepEqual(mime.findFields(fields, 'X-KIM-IntegrityCheckResult').map((f) => f.value), ['04']);
-    assert.deepEqual(mime.findFields(fields, 'X-KIM-DecryptionResult').map((f) => f.value), ['00']);
-    const body = splitMessage(presentForPrimarySystem(sealed.message, r)).body.toString('utf8');
-    assert.match(body, /Die Nachricht wurde entschlüsselt\.\r\nDie Prüfung der Nachricht ist fehlgeschlagen \(X-KIM-IntegrityCheckResult 04/);
+    assert.equal(r.integrity, '05');
+    for (const mode of ['replace', 'embed', 'original'] as const) {
+      const fields = mime.readHeaderBlock(presentForPrimarySystem(sealed.message, r, { integrityFailure: mode })).fields;
+      assert.deepEqual(mime.findFields(fields, 'X-KIM-IntegrityCheckResult').map((f) => f.value), [...r.integrityResults], mode);
+      assert.equal(mime.findFields(fields, 'X-KIM-IntegrityCheckResult')[0]?.value, '05', mode);
+      assert.deepEqual(mime.findFields(fields, 'X-KIM-DecryptionResult').map((f) => f.value), ['00'], mode);
+    }
   });
 });
 
@@ -274,7 +293,7 @@ describe('hostile input never throws', () => {
       assert.equal(r.komle, true);
       // A hit in unauthAttrs or in another recipient's RecipientInfo still decrypts: then the checks must say so.
       if (r.decryption === '00') assert.notEqual(r.integrity, undefined, `iteration ${i}`);
-      else assert.ok(r.decryption === '01' || r.decryption === '02', `iteration ${i}: ${r.decryption}`);
+      else assert.ok(r.decryption === '01' || r.decryption === '02' || r.decryption === 'X01', `iteration ${i}: ${r.decryption}`);
     }
     for (const raw of [Buffer.alloc(0), Buffer.from('\r\n\r\n'), Buffer.from(' folded first\r\n'), Buffer.from('X-KOM-LE-Version: 1.5\r\n'), Buffer.alloc(3000, 0xff)]) {
       const r = await open(raw);
@@ -283,6 +302,12 @@ describe('hostile input never throws', () => {
     }
   });
 });
+
+/** RFC 2045 quoted-printable, enough for the texts checked here. */
+function decodeQp(text: string): string {
+  const bytes = Buffer.from(text.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+  return bytes.toString('utf8');
+}
 
 function flip(buf: Buffer, at: number): Buffer {
   const copy = Buffer.from(buf);

@@ -143,7 +143,7 @@ describe('operations', () => {
     const ps = Buffer.from('From: praxis-a@praxis.kim.test\r\nTo: praxis-b@praxis.kim.test\r\nMessage-ID: <k1@test>\r\nSubject: t\r\n\r\nBefund\r\n');
     const sealed = await sealMessage(ps, { konnektor, context: A, senderEmail: 'praxis-a@praxis.kim.test', recipients: [{ email: 'praxis-b@praxis.kim.test', certDer: await konnektor.readCardCertificate(B, 'C.ENC') }] });
     const r = await openMessage(sealed.message, { konnektor, context: B });
-    assert.equal(r.integrity, '00', JSON.stringify(r.checks));
+    assert.equal(r.integrity, '01', JSON.stringify(r.checks));
     assert.ok(Buffer.from(r.inner!).equals(ps));
     await assert.rejects(openMessage(sealed.message, { konnektor, context: { ...B, clientSystemId: 'KOM_LE' } }), { code: 'unknown-client-system' }, 'context errors are the caller\'s, not a result code');
   });

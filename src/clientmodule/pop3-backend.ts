@@ -2,12 +2,14 @@ import type { Logger } from '../core/index.js';
 import { errorMessage } from '../core/index.js';
 import { Pop3Client, Pop3ClientError, Pop3MessageGoneError, type Pop3Backend, type Pop3LoginRequest, type Pop3LoginResult, type Pop3Maildrop, type Pop3Message } from '../pop3/index.js';
 import { kim, mime, pop3 } from '../wire/index.js';
-import { openMessage, presentForPrimarySystem, KonnektorError, isContextError, type Konnektor } from '../crypto/index.js';
+import { openMessage, presentForPrimarySystem, KonnektorError, isContextError, type IntegrityFailureMode, type Konnektor } from '../crypto/index.js';
 
 export interface ClientModulePop3Options {
   konnektor: Konnektor;
   upstream: { ca?: string[]; rejectUnauthorized: boolean; timeoutMs: number };
   appendNote: boolean;
+  /** A_23165: what the PS gets after a failed integrity check. */
+  integrityFailure?: IntegrityFailureMode;
   /** Per session: decrypted messages kept after LIST so RETR does not decrypt again. */
   sessionCacheBytes: number;
   /** What all sessions together may keep so (clientModule.cacheTotalBytes). */
@@ -215,10 +217,10 @@ class ProxyMaildrop implements Pop3Maildrop {
   /** Fetches, opens and presents one message; `keep`: hold it for the RETR to come if there is room. */
   private async present(index: number, keep = true): Promise<Buffer> {
     const raw = await this.upstream(() => this.client.retr(this.entry(index).n));
-    const result = await openMessage(raw, { konnektor: this.opts.konnektor, context: this.user.context });
-    const presented = presentForPrimarySystem(raw, result, { note: this.opts.appendNote });
+    const result = await openMessage(raw, { konnektor: this.opts.konnektor, context: this.user.context, recipientAddress: this.user.address });
+    const presented = presentForPrimarySystem(raw, result, { note: this.opts.appendNote, integrityFailure: this.opts.integrityFailure, recipientAddress: this.user.address });
     if (result.komle && !result.ok) {
-      this.opts.logger.warn({ account: this.user.address, uid: this.entry(index).uid, decryption: result.decryption, integrity: result.integrity, fehlermeldung: result.fehlermeldung }, 'KOM-LE message failed a check');
+      this.opts.logger.warn({ account: this.user.address, uid: this.entry(index).uid, decryption: result.decryption, integrity: result.integrityResults, fehlermeldung: result.fehlermeldungen }, 'KOM-LE message failed a check');
     }
     if (keep && !this.cache.has(index) && this.cachedBytes + presented.length <= this.opts.sessionCacheBytes && this.opts.cacheBudget.take(presented.length)) {
       this.cache.set(index, presented);

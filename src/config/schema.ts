@@ -277,8 +277,18 @@ export const clientModuleSchema = z
       })
       .strict()
       .prefault({}),
-    /** Append "Die Nachricht wurde entschlüsselt." … to the text the PS receives. */
+    /**
+     * Append the Vermerke "Die Nachricht wurde entschlüsselt." / "Die Signatur wurde erfolgreich
+     * geprüft." to the text the PS receives (KOM-LE-A_2179-01, KOM-LE-A_2050-05: required; off
+     * only for a PS that adds its own).
+     */
     appendNote: z.boolean().default(true),
+    /**
+     * A_23165, after a failed integrity check: `replace` the body by the fixed text (default),
+     * `embed` the decrypted original in a failure message (gematik's FAQ), or hand over the
+     * `original` with the result fields.
+     */
+    integrityFailure: z.enum(['replace', 'embed', 'original']).default('replace'),
     /** Per POP3 session, decrypted messages kept so RETR after LIST does not decrypt twice. */
     sessionCacheBytes: z.number().int().min(0).default(64 * 1024 * 1024),
     /** All POP3 sessions together: the most decrypted messages they keep at once. */

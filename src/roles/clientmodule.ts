@@ -67,6 +67,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     konnektor,
     upstream,
     appendNote: cm.appendNote,
+    integrityFailure: cm.integrityFailure,
     sessionCacheBytes: cm.sessionCacheBytes,
     cacheBudget: new ByteBudget(cm.cacheTotalBytes),
     sizeCache: new PresentedSizeCache(cm.sizeCacheEntries),

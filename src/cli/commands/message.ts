@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,6 +19,7 @@ import {
   type EnvelopeRecipient,
   type KomLeVersion,
   type KonnektorContext,
+  type IntegrityFailureMode,
 } from '../../crypto/index.js';
 import { print } from '../context.js';
 
@@ -145,6 +146,12 @@ Examples:
     .option('--trust <pem>', 'a trusted CA certificate file (repeatable)', collect)
     .option('--out <file>', 'write the inner message (as the sender wrote it) here')
     .option('--present <file>', 'write what the primary system would receive (result headers, note, or the failure message) here')
+    .option('--as <address>', "the fetching user's KIM address: decrypt only with the keys recipient-emails names for it (KOM-LE-A_2043)")
+    .addOption(
+      new Option('--integrity-failure <mode>', 'what --present gives after a failed integrity check (A_23165): the fixed text, the text with the original embedded, or the original')
+        .choices(['replace', 'embed', 'original'])
+        .default('replace'),
+    )
     .addHelpText(
       'after',
       `
@@ -154,7 +161,7 @@ Examples:
   postamt message open sealed.eml --key /tmp/pki/praxis-b/enc.key --trust /tmp/pki/ca.pem --out brief.eml
   postamt message open sealed.eml --key enc.p12 --password "$PW" --trust ca.pem --present for-pvs.eml`,
     )
-    .action(async (input: string, o: { key: string; cert?: string; password?: string; trust?: string[]; out?: string; present?: string }) => {
+    .action(async (input: string, o: { key: string; cert?: string; password?: string; trust?: string[]; out?: string; present?: string; as?: string; integrityFailure: IntegrityFailureMode }) => {
       if (!o.trust?.length) throw new UsageError('at least one --trust certificate is required to check the signer');
       const key = await loadKeyPath(o.key, { password: password(o), certPath: o.cert, use: 'encryption' });
       const konnektor = new SoftwareKonnektor({
@@ -162,22 +169,23 @@ Examples:
         mandanten: [{ id: 'cli', clientSystems: ['cli'], workplaces: ['*'], smcb: async () => ({ encryption: [key] }) }],
       });
       const raw = readFileSync(input);
-      const result = await openMessage(raw, { konnektor, context: CLI_CONTEXT });
+      const result = await openMessage(raw, { konnektor, context: CLI_CONTEXT, ...(o.as ? { recipientAddress: o.as } : {}) });
       for (const c of result.checks) print(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(18)} ${c.detail}`);
       if (!result.komle) {
         print('not a KOM-LE message (no X-KOM-LE-Version): a client module passes it through unchanged');
       } else {
-        const d = result.decryption!;
-        print(`X-KIM-DecryptionResult: ${d} (${DECRYPTION_RESULTS[d]})`);
-        if (result.integrity) print(`X-KIM-IntegrityCheckResult: ${result.integrity} (${INTEGRITY_RESULTS[result.integrity]})`);
-        if (result.fehlermeldung) print(`X-KIM-Fehlermeldung: ${result.fehlermeldung} (${FEHLERMELDUNGEN[result.fehlermeldung]})`);
+        if (result.versionUnsupported) print(`X-KOM-LE-Version ${result.komLeVersion} is not supported (${KOMLE_VERSIONS.join(', ')})`);
+        const d = result.decryption;
+        if (d) print(`X-KIM-DecryptionResult: ${d} (${DECRYPTION_RESULTS[d].condition})`);
+        for (const r of result.integrityResults) print(`X-KIM-IntegrityCheckResult: ${r} (${INTEGRITY_RESULTS[r].result})`);
+        for (const f of result.fehlermeldungen) print(`X-KIM-Fehlermeldung: ${f} (${FEHLERMELDUNGEN[f]})`);
       }
       if (o.out && result.inner) {
         writeFileSync(o.out, result.inner);
         print(`inner message written to ${o.out}`);
       }
       if (o.present) {
-        writeFileSync(o.present, presentForPrimarySystem(raw, result));
+        writeFileSync(o.present, presentForPrimarySystem(raw, result, { integrityFailure: o.integrityFailure, ...(o.as ? { recipientAddress: o.as } : {}) }));
         print(`primary-system view written to ${o.present}`);
       }
       if (!result.ok) process.exitCode = 1;

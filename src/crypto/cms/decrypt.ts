@@ -19,7 +19,7 @@ import {
 } from '../../wire/ber/index.js';
 import { CmsError, guard, typed } from './errors.js';
 import { OID } from './oids.js';
-import { decodeRecipientEmails, decodeRecipientId, ridMatchesCertificate, type RecipientEmail, type RecipientId } from './recipient-emails.js';
+import { decodeRecipientEmailsAttributeValues, decodeRecipientId, ridMatchesCertificate, type RecipientEmail, type RecipientId } from './recipient-emails.js';
 
 export interface DecryptionKey {
   /** Our encryption certificate (DER): selects our RecipientInfo by issuer and serial number. */
@@ -88,6 +88,15 @@ export function decryptAuthEnveloped(der: Uint8Array, key: DecryptionKey): Decry
       cek.fill(0);
     }
   });
+}
+
+/**
+ * The unauthenticated recipient-emails of an AuthEnvelopedData, read without any key: the client
+ * module picks the fetching user's key by it before decrypting (KOM-LE-A_2043). The whole
+ * structure is validated as for decryption.
+ */
+export function envelopeRecipientEmails(der: Uint8Array): RecipientEmail[] {
+  return typed('envelopeRecipientEmails', () => readEnvelope(der).recipientEmails);
 }
 
 /** AuthEnvelopedData (RFC 5083 2.1). */
@@ -180,6 +189,6 @@ function recipientEmailsOf(unauthAttrs: Tlv): RecipientEmail[] {
     .map((a, i) => attributeOf(a, `unauthAttrs[${i}]`))
     .filter((a) => a.type === OID.recipientEmails);
   if (found.length === 0) return [];
-  if (found.length > 1 || found[0]!.values.length !== 1) throw new CmsError('malformed', 'unauthAttrs: recipient-emails must occur once with one value');
-  return decodeRecipientEmails(found[0]!.values[0]!);
+  if (found.length > 1) throw new CmsError('malformed', 'unauthAttrs: recipient-emails occurs more than once');
+  return decodeRecipientEmailsAttributeValues(found[0]!.values);
 }

@@ -9,14 +9,18 @@ export type { CheckResult } from './chain.js';
 export { signData, type SignerKey, type SignOptions, type SignatureSchemeName } from './sign.js';
 export { verifySignedData, VERIFY_CHECKS, type VerifyOptions, type VerifyCheckName, type SignedDataVerification } from './verify.js';
 export { encryptAuthEnveloped, type EnvelopeRecipient } from './encrypt.js';
-export { decryptAuthEnveloped, type DecryptionKey, type DecryptedEnvelope } from './decrypt.js';
+export { decryptAuthEnveloped, envelopeRecipientEmails, type DecryptionKey, type DecryptedEnvelope } from './decrypt.js';
 export {
   recipientIdOf,
   encodeRecipientEmails,
   encodeRecipientEmailsAttribute,
   decodeRecipientEmails,
+  decodeRecipientEmailsAttributeValues,
+  encodeRecipientEmailValues,
   compareRecipientEmails,
   describeRecipientId,
+  ridMatchesCertificate,
+  parseRecipientCertificate,
   type RecipientId,
   type RecipientEmail,
   type RecipientEmailsComparison,

@@ -9,6 +9,8 @@ import {
   expectSequence,
   expectSet,
   isContext,
+  isUniversal,
+  UNIVERSAL,
   rawOf,
   readBer,
   CMS_BER,
@@ -21,11 +23,12 @@ import {
 import { derIa5, derOid } from './der-writer.js';
 import { parseCertificate, type ParsedCertificate } from './certificate.js';
 
-// The gematik recipient-emails attribute (OID 1.2.276.0.76.4.173):
+// The gematik recipient-emails attribute (OID 1.2.276.0.76.4.173, gemSMIME_KOMLE KOM-LE-A_2114-01):
 //   RecipientEmails ::= SET SIZE(1..MAX) OF RecipientEmail
 //   RecipientEmail  ::= SEQUENCE { emailAddress IA5String, rid RecipientIdentifier }
-// It rides twice in every KOM-LE message, signed (SignerInfo) and unauthenticated
-// (AuthEnvelopedData); the receiver compares both copies.
+// It rides twice in every KOM-LE message, signed (SignerInfo, KOM-LE-A_2127) and unauthenticated
+// (AuthEnvelopedData); the receiver compares both copies. Written as gematik does — each
+// RecipientEmail one value of the Attribute's SET —, read in that form and in the nested one.
 
 /** CMS RecipientIdentifier (RFC 5652 6.2.1). */
 export type RecipientId =
@@ -40,6 +43,11 @@ export interface RecipientEmail {
 /** issuerAndSerialNumber of a certificate: the identifier KOM-LE uses everywhere. */
 export function recipientIdOf(certDer: Uint8Array): RecipientId {
   return recipientIdFromCert(parseCertificate(certDer, 'certificate', 'invalid-input'));
+}
+
+/** A certificate parsed for matching against RecipientIdentifiers (ridMatchesCertificate). */
+export function parseRecipientCertificate(certDer: Uint8Array): ParsedCertificate {
+  return parseCertificate(certDer, 'certificate', 'invalid-input');
 }
 
 export function recipientIdFromCert(cert: ParsedCertificate): RecipientId {
@@ -83,33 +91,63 @@ function encodeRecipientEmail(entry: RecipientEmail): Uint8Array {
   return writeDer(derNode(TAG.sequence, [derIa5(entry.email), encodeRecipientId(entry.rid)]));
 }
 
-/** DER of the RecipientEmails SET (sorted, as DER wants); at least one entry. */
-export function encodeRecipientEmails(entries: readonly RecipientEmail[]): Uint8Array {
+/**
+ * The attribute values as gematik writes them: one DER RecipientEmail per entry, each one
+ * value of the attribute's SET (gematik's sample KOM-LE messages and the other KIM products
+ * do so; the profile's `RecipientEmails ::= SET OF RecipientEmail` is that SET).
+ */
+export function encodeRecipientEmailValues(entries: readonly RecipientEmail[]): Uint8Array[] {
   if (!Array.isArray(entries) || entries.length === 0) throw new CmsError('invalid-input', 'recipient-emails: at least one entry is required');
-  return writeDer(derSetOf(TAG.set, entries.map(encodeRecipientEmail)));
+  return entries.map(encodeRecipientEmail);
 }
 
-/** DER of the whole Attribute { recipient-emails, SET { RecipientEmails } }. */
+/**
+ * DER of a RecipientEmails SET holding the entries (sorted, as DER wants): the form some
+ * implementations put as the attribute's single value ("nested"). Kept for reading that form
+ * and for tests that build it; Postamt writes the gematik form (encodeRecipientEmailValues).
+ */
+export function encodeRecipientEmails(entries: readonly RecipientEmail[]): Uint8Array {
+  return writeDer(derSetOf(TAG.set, encodeRecipientEmailValues(entries)));
+}
+
+/** DER of the whole Attribute { recipient-emails, SET { RecipientEmail, RecipientEmail, … } } (gematik form). */
 export function encodeRecipientEmailsAttribute(entries: readonly RecipientEmail[]): Uint8Array {
-  return writeDer(derNode(TAG.sequence, [derOid(OID.recipientEmails), derNode(TAG.set, [encodeRecipientEmails(entries)])]));
+  return writeDer(derNode(TAG.sequence, [derOid(OID.recipientEmails), derSetOf(TAG.set, encodeRecipientEmailValues(entries))]));
 }
 
-/** Decodes a RecipientEmails value (DER bytes, or the element inside an attribute's SET). */
+/** Decodes a RecipientEmails SET (DER bytes or an element), the nested form's single value. */
 export function decodeRecipientEmails(value: Uint8Array | Tlv): RecipientEmail[] {
-  return berAsMalformed(() => decodeRecipientEmailsUnchecked(value));
+  return berAsMalformed(() => {
+    const what = 'recipient-emails';
+    const entries = expectSet(value instanceof Uint8Array ? readBer(value, what, CMS_BER) : value, what);
+    if (entries.length === 0) throw new CmsError('malformed', `${what}: empty SET (SIZE(1..MAX))`);
+    return entries.map((entry, i) => decodeRecipientEmail(entry, `${what}[${i}]`));
+  });
 }
 
-function decodeRecipientEmailsUnchecked(value: Uint8Array | Tlv): RecipientEmail[] {
-  const what = 'recipient-emails';
-  const entries = expectSet(value instanceof Uint8Array ? readBer(value, what, CMS_BER) : value, what);
-  if (entries.length === 0) throw new CmsError('malformed', `${what}: empty SET (SIZE(1..MAX))`);
-  return entries.map((entry, i) => {
-    const items = expectSequence(entry, `${what}[${i}]`);
-    if (items.length !== 2) throw new CmsError('malformed', `${what}[${i}]: emailAddress and rid expected`);
-    const email = expectIa5(items[0], `${what}[${i}] emailAddress`);
-    if (email.length === 0) throw new CmsError('malformed', `${what}[${i}]: empty emailAddress`);
-    return { email, rid: decodeRecipientId(items[1], `${what}[${i}] rid`) };
+/**
+ * The entries of a recipient-emails attribute from its values (the attribute's SET members),
+ * in either form: every value a RecipientEmail SEQUENCE (gematik's), or one value that is a
+ * SET of them (nested). A mix, or no value, is malformed.
+ */
+export function decodeRecipientEmailsAttributeValues(values: readonly Tlv[]): RecipientEmail[] {
+  return berAsMalformed(() => {
+    const what = 'recipient-emails';
+    if (values.length === 0) throw new CmsError('malformed', `${what}: the attribute has no value`);
+    if (values.length === 1 && isUniversal(values[0], UNIVERSAL.set)) return decodeRecipientEmails(values[0]!);
+    return values.map((v, i) => {
+      if (!isUniversal(v, UNIVERSAL.sequence)) throw new CmsError('malformed', `${what}: value ${i} is neither a RecipientEmail nor the single RecipientEmails SET`);
+      return decodeRecipientEmail(v, `${what}[${i}]`);
+    });
   });
+}
+
+function decodeRecipientEmail(entry: Tlv, what: string): RecipientEmail {
+  const items = expectSequence(entry, what);
+  if (items.length !== 2) throw new CmsError('malformed', `${what}: emailAddress and rid expected`);
+  const email = expectIa5(items[0], `${what} emailAddress`);
+  if (email.length === 0) throw new CmsError('malformed', `${what}: empty emailAddress`);
+  return { email, rid: decodeRecipientId(items[1], `${what} rid`) };
 }
 
 export interface RecipientEmailsComparison {

@@ -5,7 +5,7 @@ import { TAG, derNode, derSetOf, derSmallInt, writeDer } from '../../wire/ber/in
 import { derOid, derTime } from './der-writer.js';
 import { CmsError, guard, typed } from './errors.js';
 import { OID } from './oids.js';
-import { encodeRecipientEmails, encodeRecipientId, recipientIdFromCert, type RecipientEmail } from './recipient-emails.js';
+import { encodeRecipientEmailValues, encodeRecipientId, recipientIdFromCert, type RecipientEmail } from './recipient-emails.js';
 
 export type SignatureSchemeName = 'pkcs1' | 'pss';
 
@@ -49,7 +49,8 @@ export function signData(content: Uint8Array, signer: SignerKey, opts: SignOptio
       attribute(OID.contentType, derOid(OID.data)),
       attribute(OID.signingTime, derTime(signingTime)),
       attribute(OID.messageDigest, writeDer(derNode(TAG.octetString, [createHash('sha256').update(content).digest()]))),
-      attribute(OID.recipientEmails, encodeRecipientEmails(opts.recipientEmails)),
+      // gematik form (KOM-LE-A_2127): each RecipientEmail one value of the attribute.
+      writeDer(derNode(TAG.sequence, [derOid(OID.recipientEmails), derSetOf(TAG.set, encodeRecipientEmailValues(opts.recipientEmails))])),
     ];
     // RFC 5652 5.4: the signature covers the attributes as a DER SET OF (sorted), and the
     // same members go into the message under the IMPLICIT [0] tag.

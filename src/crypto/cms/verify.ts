@@ -21,7 +21,7 @@ import {
 } from '../../wire/ber/index.js';
 import { CmsError, typed } from './errors.js';
 import { OID } from './oids.js';
-import { decodeRecipientEmails, decodeRecipientId, ridMatchesCertificate, type RecipientEmail, type RecipientId } from './recipient-emails.js';
+import { decodeRecipientEmailsAttributeValues, decodeRecipientId, ridMatchesCertificate, type RecipientEmail, type RecipientId } from './recipient-emails.js';
 
 export type VerifyCheckName = 'signature' | 'digest' | 'validity' | 'keyUsage' | 'chain';
 /** The checks in the order a report should print them. */
@@ -224,11 +224,11 @@ function readSignedAttributes(signedAttrs: Tlv, eContentType: string): SignedAtt
   const digest = single(OID.messageDigest, 'messageDigest');
   if (!digest) throw new CmsError('malformed', 'signed attributes: messageDigest missing');
   const time = single(OID.signingTime, 'signingTime');
-  const emails = single(OID.recipientEmails, 'recipient-emails');
+  const emails = values.get(OID.recipientEmails);
   return {
     messageDigest: expectOctets(digest, 'messageDigest'),
     signingTime: time && expectTime(time, 'signingTime'),
-    recipientEmails: emails ? decodeRecipientEmails(emails) : [],
+    recipientEmails: emails ? decodeRecipientEmailsAttributeValues(emails) : [],
   };
 }
 

@@ -4,12 +4,17 @@
 // Konnektor.
 export { sealMessage, type SealOptions, type SealedMessage } from './seal.js';
 export { openMessage, type OpenOptions, type OpenResult, type OpenCheck, type OpenCheckName } from './open.js';
-export { presentForPrimarySystem, failureMessage, type PresentOptions } from './present.js';
+export { presentForPrimarySystem, failureMessage, type PresentOptions, type IntegrityFailureMode } from './present.js';
 export { KomleError, type KomleErrorCode } from './errors.js';
 export {
   DECRYPTION_RESULTS,
   INTEGRITY_RESULTS,
   FEHLERMELDUNGEN,
+  VERMERK_DECRYPTED,
+  VERMERK_SIGNATURE_VALID,
+  SICHERHEITSVERLETZUNG,
+  SUBJECT_NOT_DECRYPTED,
+  SUBJECT_VERSION_UNSUPPORTED,
   type DecryptionResult,
   type IntegrityResult,
   type Fehlermeldung,

@@ -1,6 +1,7 @@
 import { isAscii } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { mime } from '../../wire/index.js';
+import { quotedPrintable } from './quoted-printable.js';
 
 // The client module's notes ("Vermerke") in a decrypted message's text, gemSpec_CM_KOMLE
 // KOM-LE-A_2179-01 ("Die Nachricht wurde entschlüsselt.") and KOM-LE-A_2050-05 ("Die Signatur
@@ -451,28 +452,4 @@ function transliterate(text: string): string {
     .normalize('NFD')
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/[^\x00-\x7f]/gu, '?');
-}
-
-/** RFC 2045 6.7 for text whose lines end in `eol`: lines of at most 76 characters, soft breaks between. */
-function quotedPrintable(bytes: Buffer, eol: string): string {
-  return bytes
-    .toString('latin1')
-    .split(/\r?\n/)
-    .map((line) => {
-      let out = '';
-      let length = 0;
-      for (let i = 0; i < line.length; i++) {
-        const c = line.charCodeAt(i);
-        const literal = (c >= 0x21 && c <= 0x7e && c !== 0x3d) || ((c === 0x20 || c === 0x09) && i < line.length - 1);
-        const token = literal ? line[i]! : `=${c.toString(16).toUpperCase().padStart(2, '0')}`;
-        if (length + token.length > 75) {
-          out += `=${eol}`;
-          length = 0;
-        }
-        out += token;
-        length += token.length;
-      }
-      return out;
-    })
-    .join(eol);
 }

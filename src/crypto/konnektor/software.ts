@@ -1,6 +1,8 @@
 import {
   CmsError,
   decryptAuthEnveloped,
+  parseRecipientCertificate,
+  ridMatchesCertificate,
   encryptAuthEnveloped,
   signData,
   verifySignedData,
@@ -85,8 +87,13 @@ export class SoftwareKonnektor implements Konnektor {
   async decryptDocument(ctx: KonnektorContext, req: DecryptDocumentRequest): Promise<DecryptedEnvelope> {
     const card = await this.card(ctx);
     if (card.encryption.length === 0) throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds no encryption key`);
+    const allowed = req.recipientIds;
+    const keys = allowed ? card.encryption.filter((k) => allowed.some((rid) => ridMatchesCertificate(rid, parseRecipientCertificate(k.certDer)))) : card.encryption;
+    if (keys.length === 0) {
+      throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds none of the keys recipient-emails names for the fetching user`);
+    }
     let last: unknown;
-    for (const key of card.encryption) {
+    for (const key of keys) {
       try {
         return decryptAuthEnveloped(req.document, key);
       } catch (err) {

@@ -1,5 +1,5 @@
 import type { KonnektorCallContext } from '../../wire/kim/index.js';
-import type { DecryptedEnvelope, EnvelopeRecipient, RecipientEmail, SignatureSchemeName, SignedDataVerification } from '../cms/index.js';
+import type { DecryptedEnvelope, EnvelopeRecipient, RecipientEmail, RecipientId, SignatureSchemeName, SignedDataVerification } from '../cms/index.js';
 
 /**
  * The Konnektor call context (gemSpec_Kon: Context { MandantId, ClientSystemId, WorkplaceId,
@@ -40,6 +40,12 @@ export interface EncryptDocumentRequest {
 export interface DecryptDocumentRequest {
   /** DER of the AuthEnvelopedData ContentInfo. */
   readonly document: Uint8Array;
+  /**
+   * Only a key whose certificate one of these names may decrypt: the RecipientIdentifiers that
+   * recipient-emails gives the fetching user's address (KOM-LE-A_2043, KOM-LE-A_2045). Absent:
+   * any key of the context's card.
+   */
+  readonly recipientIds?: readonly RecipientId[];
 }
 
 export interface VerifyDocumentRequest {
