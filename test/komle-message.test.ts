@@ -33,6 +33,8 @@ async function seal(message: Uint8Array, recipients: EnvelopeRecipient[], extra:
 }
 
 describe('seal: the outer message', () => {
+  // Requirements: gemSMIME_KOMLE: KOM-LE-A_2098-03 (Date, From, To, X-KIM-* copied), KOM-LE-A_2099, KOM-LE-A_2100-02, KOM-LE-A_2101-01, KOM-LE-A_2102, KOM-LE-A_2104, KOM-LE-A_2111-01 (recipient and sender), KOM-LE-A_2116 (the looked-up addresses);
+  // gemSpec_CM_KOMLE: KOM-LE-A_2193, A_22417 (Expires), A_21388-01, A_19488-02 (X-KIM-Dienstkennung passed on), KOM-LE-A_2299-01 (outer entity base64), KOM-LE-A_2027
   test('headers as gemSMIME_KOMLE says, in CRLF, body base64 of an AuthEnvelopedData', async () => {
     const ps = psMessage([w.pki.recipient.email]);
     const sealed = await seal(ps, to(w.pki.recipient), { dataTimeToLiveDays: 30 });
@@ -83,6 +85,7 @@ describe('seal: the outer message', () => {
     assert.ok(text.includes('message-id: <befund-4711@test.kim.telematik>\r\n'));
   });
 
+  // Requirements: gemSpec_CM_KOMLE: A_19488-02 (default Dienstkennung); gemSMIME_KOMLE: KOM-LE-A_2101-01 (outer Message-ID = inner)
   test('default X-KIM-Dienstkennung, X-KOM-LE-Version 1.0 and a Message-ID added when the PS set none', async () => {
     const ps = Buffer.from('From: praxis.sender@test.kim.telematik\r\nTo: praxis.empfang@test.kim.telematik\r\nSubject: x\r\n\r\nHallo\r\n');
     const sealed = await seal(ps, to(w.pki.recipient), { komLeVersion: '1.0' });
@@ -97,6 +100,7 @@ describe('seal: the outer message', () => {
     assert.equal(mime.findField(opened.innerFields!, 'Message-ID')?.value, sealed.messageId);
   });
 
+  // Requirements: gemSpec_CM_KOMLE: A_21388-01 (version patterns)
   test('X-KIM-CMVersion and X-KIM-PTVersion are validated against gematik\'s patterns', async () => {
     const ps = psMessage([w.pki.recipient.email]);
     await assert.rejects(seal(ps, to(w.pki.recipient), { cmVersion: 'TOOLONG_1.0.0' }), { code: 'invalid-input' });
@@ -107,6 +111,7 @@ describe('seal: the outer message', () => {
 });
 
 describe('round trips', () => {
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2022 (encrypted for the recipient and the sender), KOM-LE-A_2048-01 (every check made); gemSMIME_KOMLE: KOM-LE-A_2111-01
   test('1 recipient: opens with every check passing, inner bytes identical; the sender can open its copy', async () => {
     const ps = psMessage([w.pki.recipient.email]);
     const sealed = await seal(ps, to(w.pki.recipient));
@@ -141,6 +146,7 @@ describe('round trips', () => {
     assert.equal((await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B })).integrity, '00');
   });
 
+  // Requirements: gemSMIME_KOMLE: KOM-LE-A_2115-02 (one RecipientEmail per RecipientInfo)
   test('50 recipients: 51 RecipientInfos, first and last open', async () => {
     const keys = await w.pki.generateKeys();
     const ids: TestIdentity[] = [];
@@ -171,6 +177,7 @@ describe('round trips', () => {
     assert.ok(splitMessage(shown).body.equals(body), 'without the note the PS gets the body byte for byte');
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2004-01 (client mails beyond 15 MiB are sealed and opened)
   test('a 20 MB body', async () => {
     const line = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyzÄÖÜäöüß 0123456789abcdefghijklmnopqrstuvwxyz\r\n', 'utf8');
     const body = Buffer.alloc(20 * 1024 * 1024);
@@ -185,6 +192,7 @@ describe('round trips', () => {
 });
 
 describe('present for the primary system', () => {
+  // Requirements: gemSpec_CM_KOMLE: A_21236 (Return-Path), A_20628 (Received), KOM-LE-A_2179-01 and KOM-LE-A_2050-05 (note and X-KIM-*Result fields)
   test('trace fields and result fields in front, note appended to a UTF-8 text body', async () => {
     const ps = psMessage([w.pki.recipient.email]);
     const sealed = await seal(ps, to(w.pki.recipient));
@@ -199,6 +207,7 @@ describe('present for the primary system', () => {
     assert.equal(body.subarray(original.length).toString('utf8'), '\r\nDie Nachricht wurde entschlüsselt.\r\nDie Signatur wurde erfolgreich geprüft.\r\n');
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2179-01 (the note in a multipart message)
   test('a multipart message gets the note as a new text part before the closing boundary', async () => {
     const ps = Buffer.from(
       'From: praxis.sender@test.kim.telematik\r\nTo: praxis.empfang@test.kim.telematik\r\nMessage-ID: <mp@test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="XyZ"\r\n\r\n--XyZ\r\nContent-Type: text/plain\r\n\r\nHallo\r\n--XyZ\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--XyZ--\r\n',
@@ -209,6 +218,7 @@ describe('present for the primary system', () => {
     assert.match(body, /JVBERi0=\r\n--XyZ\r\nContent-Type: text\/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nDie Nachricht wurde entschlüsselt\.\r\nDie Signatur wurde erfolgreich geprüft\.\r\n--XyZ--\r\n$/);
   });
 
+  // Requirements: gemSpec_CM_KOMLE: A_21390, KOM-LE-A_2042 (no X-KOM-LE-Version: passed on unchanged)
   test('a non-KOM-LE message passes through unchanged', async () => {
     const plain = Buffer.from('From: a@b\r\nTo: c@d\r\nSubject: hi\r\n\r\nplain\r\n');
     const r = await openMessage(plain, { konnektor: w.konnektor, context: CTX_B });

@@ -58,6 +58,7 @@ function reseal(outer: Uint8Array, opts: { signed?: (der: Buffer) => Buffer; rec
 }
 
 describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', () => {
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2062 (no card with the key: decryption stops), KOM-LE-A_2047-02 and A_20650-05 (01 / 4009)
   test('a message for someone else (our key is not among the recipients): 01 / 4009', async () => {
     const k = new SoftwareKonnektor({ trustAnchors: [w.pki.ca.certDer], mandanten: [{ id: 'B', clientSystems: ['KOM_LE'], workplaces: ['*'], smcb: async () => ({ encryption: [cardKey(attacker)] }) }] });
     const r = await open(good, k);
@@ -100,6 +101,7 @@ describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', 
     assert.deepEqual([r.decryption, r.fehlermeldung], ['01', '4009']);
   });
 
+  // Requirements: gemSpec_CM_KOMLE: A_21391-02 (unsupported version: 02 / 4008)
   test('an unsupported X-KOM-LE-Version: 02 / 4008', async () => {
     const r = await open(withHeader(good, 'X-KOM-LE-Version', '2.0'));
     assert.deepEqual([r.decryption, r.fehlermeldung], ['02', '4008']);
@@ -128,6 +130,7 @@ describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', 
     assert.deepEqual([r.decryption, r.fehlermeldung], ['03', '4011']);
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2046, KOM-LE-A_2047-02, A_20650-05 (X-KIM-Fehlermeldung)
   test('the failure message: multipart/mixed with the codes, an explanation and the original attached', async () => {
     const k = new SoftwareKonnektor({ trustAnchors: [], mandanten: [{ id: 'B', clientSystems: ['KOM_LE'], workplaces: ['*'], smcb: async () => ({ encryption: [cardKey(attacker)] }) }] });
     const delivered = Buffer.concat([Buffer.from('Return-Path: <a@b>\r\n'), good]);
@@ -155,6 +158,7 @@ describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', 
   });
 });
 
+// Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2048-01 (signature, chain, outer headers, recipient-emails), A_23165 (X-KIM-IntegrityCheckResult)
 describe('integrity failures: X-KIM-IntegrityCheckResult', () => {
   test('a flipped signature byte: 01', async () => {
     const r = await open(reseal(good, { signed: (d) => flip(d, d.length - 3) }));
