@@ -87,6 +87,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     d.cleanup();
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2003 (nodemailer and poplib as the PS), KOM-LE-A_2006, KOM-LE-A_2011 and KOM-LE-A_2012 (MTA, port and login from the user name), KOM-LE-A_2019, KOM-LE-A_2023, KOM-LE-A_2074 (implicit TLS upstream), A_19367, KOM-LE-A_2031 (USER/PASS), KOM-LE-A_2033-01 and KOM-LE-A_2034 (POP3 server and login from the user name), KOM-LE-A_2040 (LIST = RETR size), KOM-LE-A_2042
   test('A sends to B and C: the service stores only ciphertext that OpenSSL opens with B\'s key; B fetches the original with poplib', async () => {
     const t = psTransport(smtpUser(PRACTICES[0]!.email, 'm-a'));
     // Raw bytes, so that "byte for byte" means exactly what the PS wrote (8-bit, a leading dot).
@@ -131,6 +132,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     assert.match(msg.subarray(at + psMessage.length).toString('utf8'), /^-{45}\r\nDie Nachricht wurde entschl\u00fcsselt\.\r\nDie Signatur wurde erfolgreich gepr\u00fcft\.\r\n$/);
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2176 as the FAQ changed it (RCPT accepted, checked after DATA, dropped instead of 550), KOM-LE-A_2024-01 (DSN to the sender, nothing sent to the dropped recipient)
   test('a recipient without a certificate is dropped with a DSN to the sender; the others receive', async () => {
     const before = (await mailbox(PRACTICES[1]!.email)).length;
     const t = psTransport(smtpUser(PRACTICES[0]!.email, 'm-a'));
@@ -147,6 +149,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     assert.ok(!dsn.includes('Hallo'), 'the DSN carries no body');
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2025 (451 when nobody can be encrypted for), KOM-LE-A_2022 (the FAQ's 553 for a sender without an ENC certificate)
   test('a sender without a certificate gets 553; nobody encryptable gives 451', async () => {
     const t = psTransport(smtpUser(NO_CERT, 'm-x'));
     await assert.rejects(t.sendMail({ from: NO_CERT, to: [PRACTICES[1]!.email], subject: 'x', text: 'x' }), (e: { responseCode?: number; response?: string }) => e.responseCode === 553 && /5\.7\.1/.test(e.response ?? ''));
@@ -156,6 +159,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     t2.close();
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2008 (AUTH PLAIN LOGIN in EHLO, 530 5.7.0 before AUTH), KOM-LE-A_2009, KOM-LE-A_2015-01 (501, 454, 535, 504), A_21519-02 (incomplete user name: 501 5.5.4)
   test('AUTH: malformed user name 501 5.5.4, unreachable service 454 4.7.0, wrong password 535 5.7.8, other mechanisms 504, MAIL before AUTH 530', async () => {
     const closed = createServer();
     closed.listen(0, '127.0.0.1');
@@ -185,6 +189,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     c.close();
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2023 ((mail=…) lookups of ENC certificates in the directory)
   test('certificate lookups: many at once on a fresh lookup (no connection yet) all answer', async () => {
     const lookup = new CertificateLookup(
       { url: config.clientModule.directory.url, baseDn: 'dc=data,dc=vzd', startTls: false, cacheTtlMs: 0, negativeCacheTtlMs: 0, timeoutMs: 5000, maxCacheEntries: 10 },
@@ -199,6 +204,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     }
   });
 
+  // Requirements: gemSpec_CM_KOMLE: A_21518-02 and KOM-LE-A_2037-01 (-ERR for an incomplete POP3 user name), KOM-LE-A_2046 (failure message: multipart/mixed with the original as message/rfc822)
   test('POP3: a malformed user name is refused naming what is missing; a tampered message becomes the failure message', async () => {
     const bad = await poplib(cm.endpoints['cm-pop3']!.port, 'plain', `${PRACTICES[1]!.email}#127.0.0.1`, PASSWORD, [['stat']]).catch((e: Error) => e);
     assert.ok(bad instanceof Error && /port/.test(bad.message), String(bad));
@@ -222,6 +228,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     assert.match(failed, /multipart\/mixed/);
     assert.match(failed, /message\/rfc822/);
   });
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2005 (decrypted copies held in memory only until fetched), KOM-LE-A_2094 (several PS sessions at once)
   test('POP3: decrypted messages kept for RETR stay within one budget for all sessions and are let go once fetched', async () => {
     const t = psTransport(smtpUser(PRACTICES[0]!.email, 'm-a'));
     for (let i = 0; i < 3; i++) await t.sendMail({ from: PRACTICES[0]!.email, to: [PRACTICES[2]!.email], subject: `Budget ${i}`, text: 'x'.repeat(20_000) });

@@ -41,6 +41,7 @@ describe('client module with mutual TLS towards primary systems', () => {
     d.cleanup();
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2181 (with and without client certificates), KOM-LE-A_2066 (TLS listeners for SMTP)
   test('SMTP (implicit TLS and STARTTLS): with a certificate from the configured CA the session starts, without one it does not', async () => {
     for (const [name, secure] of [['cm-smtps', true], ['cm-smtp', false]] as const) {
       const port = cm.endpoints[name]!.port;
@@ -49,6 +50,7 @@ describe('client module with mutual TLS towards primary systems', () => {
     }
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2181, KOM-LE-A_2067 (TLS listeners for POP3)
   test('POP3 (implicit TLS and STLS): the same', async () => {
     for (const [name, tls] of [['cm-pop3s', 'implicit'], ['cm-pop3', 'starttls']] as const) {
       const port = cm.endpoints[name]!.port;

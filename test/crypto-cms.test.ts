@@ -77,6 +77,7 @@ function innerOf(root: asn1js.Sequence): asn1js.Sequence {
 }
 
 describe('recipient-emails attribute', () => {
+  // Requirements: gemSMIME_KOMLE: KOM-LE-A_2114-01 (RecipientEmails), KOM-LE-A_2117 (rid is issuerAndSerialNumber)
   test('encodes, decodes and compares order-insensitively', () => {
     const list = emailsFor(pki.recipient, second, third);
     const decoded = decodeRecipientEmails(encodeRecipientEmails(list));
@@ -120,6 +121,7 @@ describe('SignedData', () => {
   const content = Buffer.from('From: a@test.kim.telematik\r\nSubject: Befund\r\n\r\nÄrztliche Mitteilung – größer als 8 Bit\r\n\x00\xff', 'utf8');
 
   for (const scheme of ['pkcs1', 'pss'] as const) {
+    // Requirements: gemSMIME_KOMLE: KOM-LE-A_2125 (the sid names the included signer certificate)
     test(`${scheme}: signs and verifies with every check passing`, () => {
       const signingTime = new Date('2026-05-04T10:20:30.999Z');
       const emails = emailsFor(pki.recipient, second);
@@ -137,6 +139,7 @@ describe('SignedData', () => {
       assert.match(v.signatureAlgorithm, scheme === 'pss' ? /^RSASSA-PSS SHA-256 \(salt 32\)$/ : /^RSASSA-PKCS1-v1_5 SHA-256$/);
     });
 
+    // Requirements: gemSMIME_KOMLE: KOM-LE-A_2118, KOM-LE-A_2119, KOM-LE-A_2121, KOM-LE-A_2122, KOM-LE-A_2123, KOM-LE-A_2124, KOM-LE-A_2126, KOM-LE-A_2127; gemSpec_CM_KOMLE: KOM-LE-A_2190 (signed recipient-emails)
     test(`${scheme}: has the KOM-LE shape, as PKI.js reads it, and PKI.js verifies it`, async () => {
       const der = signData(content, { certDer: pki.signer.certDer, privateKey: pki.signer.pkcs8 }, { scheme, recipientEmails: emailsFor(pki.recipient) });
       const ci = pkijs.ContentInfo.fromBER(der);
@@ -287,6 +290,7 @@ describe('SignedData', () => {
       assert.equal(codeOf(() => verifySignedData(stripped, { trustAnchors: [pki.ca.certDer] })), 'signer-not-found');
     });
 
+    // Requirements: gemSMIME_KOMLE: KOM-LE-A_2123 (on receipt)
     test('two SignerInfos are refused (KOM-LE allows exactly one)', () => {
       const doubled = rewrite(der, (root) => {
         const infos = innerOf(root).valueBlock.value.at(-1) as asn1js.Set;
@@ -346,6 +350,7 @@ describe('AuthEnvelopedData', () => {
     t.diagnostic(`20 MB: seal ${(t1 - t0).toFixed(0)} ms, open ${(t2 - t1).toFixed(0)} ms`);
   });
 
+  // Requirements: gemSMIME_KOMLE: KOM-LE-A_2106 (no originatorInfo), KOM-LE-A_2107 (unauthAttrs), KOM-LE-A_2108, KOM-LE-A_2109, KOM-LE-A_2112; gemSpec_CM_KOMLE: KOM-LE-A_2191
   test('uses RSAES-OAEP SHA-256 and AES-256-GCM with a 12-byte nonce and 16-byte tag, no authAttrs', () => {
     const der = encryptAuthEnveloped(content, recipientsFor(pki.recipient));
     const ci = pkijs.ContentInfo.fromBER(der);

@@ -33,6 +33,8 @@ async function seal(message: Uint8Array, recipients: EnvelopeRecipient[], extra:
 }
 
 describe('seal: the outer message', () => {
+  // Requirements: gemSMIME_KOMLE: KOM-LE-A_2098-03 (Date, From, To, X-KIM-* copied), KOM-LE-A_2099, KOM-LE-A_2100-02, KOM-LE-A_2101-01, KOM-LE-A_2102, KOM-LE-A_2104, KOM-LE-A_2111-01 (recipient and sender), KOM-LE-A_2116 (the looked-up addresses);
+  // gemSpec_CM_KOMLE: KOM-LE-A_2193, A_22417 (Expires), A_21388-01, A_19488-02 (X-KIM-Dienstkennung passed on), KOM-LE-A_2299-01 (outer entity base64), KOM-LE-A_2027
   test('headers as gemSMIME_KOMLE says, in CRLF, body base64 of an AuthEnvelopedData', async () => {
     const ps = psMessage([w.pki.recipient.email]);
     const sealed = await seal(ps, to(w.pki.recipient), { dataTimeToLiveDays: 30 });
@@ -83,6 +85,7 @@ describe('seal: the outer message', () => {
     assert.ok(text.includes('message-id: <befund-4711@test.kim.telematik>\r\n'));
   });
 
+  // Requirements: gemSpec_CM_KOMLE: A_19488-02 (default Dienstkennung); gemSMIME_KOMLE: KOM-LE-A_2101-01 (outer Message-ID = inner)
   test('default X-KIM-Dienstkennung, X-KOM-LE-Version 1.0 and a Message-ID added when the PS set none', async () => {
     const ps = Buffer.from('From: praxis.sender@test.kim.telematik\r\nTo: praxis.empfang@test.kim.telematik\r\nSubject: x\r\n\r\nHallo\r\n');
     const sealed = await seal(ps, to(w.pki.recipient), { komLeVersion: '1.0' });
@@ -97,6 +100,7 @@ describe('seal: the outer message', () => {
     assert.equal(mime.findField(opened.innerFields!, 'Message-ID')?.value, sealed.messageId);
   });
 
+  // Requirements: gemSpec_CM_KOMLE: A_21388-01 (version patterns)
   test('X-KIM-CMVersion and X-KIM-PTVersion are validated against gematik\'s patterns', async () => {
     const ps = psMessage([w.pki.recipient.email]);
     await assert.rejects(seal(ps, to(w.pki.recipient), { cmVersion: 'TOOLONG_1.0.0' }), { code: 'invalid-input' });
@@ -107,6 +111,7 @@ describe('seal: the outer message', () => {
 });
 
 describe('round trips', () => {
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2022 (encrypted for the recipient and the sender), KOM-LE-A_2048-01 (every check made); gemSMIME_KOMLE: KOM-LE-A_2111-01
   test('1 recipient: opens with every check passing, inner bytes identical; the sender can open its copy', async () => {
     const ps = psMessage([w.pki.recipient.email]);
     const sealed = await seal(ps, to(w.pki.recipient));
@@ -141,6 +146,7 @@ describe('round trips', () => {
     assert.equal((await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B })).integrity, '01');
   });
 
+  // Requirements: gemSMIME_KOMLE: KOM-LE-A_2115-02 (one RecipientEmail per RecipientInfo)
   test('50 recipients: 51 RecipientInfos, first and last open', async () => {
     const keys = await w.pki.generateKeys();
     const ids: TestIdentity[] = [];
@@ -171,6 +177,7 @@ describe('round trips', () => {
     assert.ok(splitMessage(shown).body.equals(body), 'without the note the PS gets the body byte for byte');
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2004-01 (client mails beyond 15 MiB are sealed and opened)
   test('a 20 MB body', async () => {
     const line = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyzÄÖÜäöüß 0123456789abcdefghijklmnopqrstuvwxyz\r\n', 'utf8');
     const body = Buffer.alloc(20 * 1024 * 1024);

@@ -161,6 +161,7 @@ describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', 
   });
 });
 
+// Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2048-01 (signature, chain, outer headers, recipient-emails), A_23165 (X-KIM-IntegrityCheckResult)
 describe('integrity failures: X-KIM-IntegrityCheckResult', () => {
   test('Tab_Verm_Sig_Prüf 02 (KOM-LE-A_2048-01): a flipped signature byte: 02', async () => {
     const r = await open(reseal(good, { signed: (d) => flip(d, d.length - 3) }));

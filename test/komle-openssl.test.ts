@@ -41,6 +41,7 @@ const { openssl, mustOpenssl } = opensslIn(() => dir);
 
 
 describe('OpenSSL opens the message we seal', () => {
+  // Requirements: gemSMIME_KOMLE: KOM-LE-A_2095 (signed, then encrypted), KOM-LE-A_2096 (OpenSSL reads both layers as S/MIME), KOM-LE-A_2097 (message/rfc822 inside), KOM-LE-A_2103 (opaque signed-data), KOM-LE-A_2111-01 (the sender's copy)
   test('openssl cms -decrypt (S/MIME input: our outer message as it stands), then -verify of the inner SignedData', async (t) => {
     const sealed = await sealMessage(ps, { konnektor: w.konnektor, context: CTX_A, senderEmail: w.pki.signer.email, recipients: [{ certDer: w.pki.recipient.certDer, email: w.pki.recipient.email }] });
     writeFileSync(file('sealed.eml'), sealed.message);

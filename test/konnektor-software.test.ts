@@ -99,6 +99,7 @@ describe('context mapping', () => {
     assert.ok(!Buffer.from(a).equals(Buffer.from(b)));
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2057 (no SMC-B: SignDocument fails)
   test('card-not-found: UserId without HBA, Mandant without SMC-B, files missing', async () => {
     assert.equal(await codeOf(konnektor.readCardCertificate({ ...A, userId: 'dr.x' }, 'C.SIG')), 'card-not-found');
     assert.equal(await codeOf(konnektor.readCardCertificate({ ...B, mandantId: '6' }, 'C.SIG')), 'card-not-found');
@@ -122,6 +123,7 @@ describe('context mapping', () => {
 });
 
 describe('operations', () => {
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2177 (SignDocument, EncryptDocument), KOM-LE-A_2020 (the Mandant's SMC-B signs)
   test('sign, encrypt, decrypt and verify through the configured Konnektor (PEM and PKCS#12 cards)', async () => {
     const certA = await konnektor.readCardCertificate(A, 'C.ENC');
     const certB = await konnektor.readCardCertificate(B, 'C.ENC');

@@ -48,6 +48,7 @@ describe('POP3 client against the service', () => {
     return Pop3Client.connect({ host: '127.0.0.1', port, tls, ca: svc.tls.cert, servername: 'localhost', timeoutMs: 5000, ...extra });
   };
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2035 (client part of USER/PASS; SASL PLAIN not yet)
   test('implicit TLS: login, STAT, LIST, UIDL, RETR byte-exact (dot-unstuffed), TOP', async () => {
     const c = await connect('implicit');
     assert.equal(c.secure, true);

@@ -153,6 +153,7 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
     assert.equal((await fx.uids(acc)).length, 1, 'RETR alone deletes nothing');
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2031 (SASL PLAIN server part; the client module's listeners are the same Pop3Server)
   test('curl: list and retrieve over plain (loopback, SASL PLAIN) and over POP3S', async () => {
     const acc = await fx.account();
     await fx.deliver(acc, TRICKY);
@@ -171,6 +172,7 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
     assert.notEqual(wrong.code, 0, 'a wrong password must fail');
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2030 (CAPA offers USER and SASL PLAIN), KOM-LE-A_2067 (no cleartext login without TLS): the client module's listeners are the same Pop3Server
   test('allowPlaintextAuth never: no login before STLS, login after it and on POP3S', async () => {
     const acc = await fx.account();
     const { port } = await fx.server('plain', { allowPlaintextAuth: 'never' });

@@ -28,6 +28,7 @@ describe('SMTP client against the service listeners (implicit TLS on submission,
   /** STARTTLS (RFC 3207), as the relay talks to another provider's MX. */
   const connectMx = (extra: Partial<Parameters<typeof SmtpClient.connect>[0]> = {}) => connect({ port: f.mx.port, tls: 'starttls', clientName: 'relay.test', ...extra });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2013 (client part of AUTH PLAIN)
   test('login and send: dots stuffed, bare line ends normalised, the stored message is what was meant', async () => {
     const c = await connect();
     await c.login('alice@example.test', PASSWORD);
@@ -189,6 +190,7 @@ describe('SMTP client against hostile or broken servers', () => {
     }
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2013 (client part of AUTH LOGIN)
   test('without PIPELINING commands go one at a time and stop at a refused sender', async () => {
     const { server, port, received } = await scriptedServer('220 hi\r\n', (line) => {
       if (line.startsWith('EHLO')) return '250-test\r\n250 AUTH LOGIN\r\n';

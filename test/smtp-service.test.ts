@@ -32,6 +32,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
     await f.close();
   });
 
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2007 (ESMTP greeting) and KOM-LE-A_2008 (EHLO keywords): the client module's listeners are the same SmtpListener
   test('EHLO advertises the required extensions with enhanced codes', async () => {
     const c = await RawClient.connect(f.mx.port);
     const greeting = await c.readReply();

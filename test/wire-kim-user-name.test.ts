@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseKimUserName, formatKimUserName, KimUserNameError, type KimUserNameProtocol } from '../src/wire/kim/index.js';
 
+// Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2010 and KOM-LE-A_2032 (address, MTA, port and card context from the user name), A_21457 and A_21517 (KonnektorId extracted)
 describe('KOM-LE user name: accepted forms', () => {
   test('the SMTP example of the specification', () => {
     const u = parseKimUserName('erik.mustermann@komle.de#mail.komle.de:465#1#KOM_LE#7', 'smtp');
@@ -54,6 +55,7 @@ describe('KOM-LE user name: accepted forms', () => {
   });
 });
 
+// Requirements: gemSpec_CM_KOMLE: A_21519-02 and A_21518-02 (completeness, '*' placeholder)
 describe('KOM-LE user name: each mistake names what is wrong', () => {
   const cases: Array<{ input: string; protocol: KimUserNameProtocol; field: string; text: RegExp }> = [
     { input: 'a@b.de', protocol: 'smtp', field: 'host', text: /must contain the MTA address and port/ },
