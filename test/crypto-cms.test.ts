@@ -8,6 +8,8 @@ import {
   OID,
   compareRecipientEmails,
   decodeRecipientEmails,
+  decodeRecipientEmailsAttributeValues,
+  encodeRecipientEmailValues,
   decryptAuthEnveloped,
   describeRecipientId,
   encodeRecipientEmails,
@@ -19,6 +21,7 @@ import {
   type RecipientEmail,
 } from '../src/crypto/index.js';
 import { createTestPki, type TestIdentity, type TestPki } from './helpers/pki.js';
+import { CMS_BER, readBer } from '../src/wire/ber/index.js';
 
 // Functional and negative tests of the KOM-LE CMS layer with real crypto. Interop with
 // OpenSSL lives in crypto-cms-openssl.test.ts, the fuzz loop in crypto-cms-fuzz.test.ts.
@@ -117,6 +120,62 @@ describe('recipient-emails attribute', () => {
   });
 });
 
+describe("recipient-emails in gematik's form and in the nested form", () => {
+  /** The values of the recipient-emails attribute in `attrs` (a SET OF Attribute), as asn1js sees them. */
+  function attributeValues(attrs: asn1js.Constructed): asn1js.BaseBlock[] {
+    const attr = attrs.valueBlock.value.find((a) => ((a as asn1js.Sequence).valueBlock.value[0] as asn1js.ObjectIdentifier).valueBlock.toString() === OID.recipientEmails) as asn1js.Sequence;
+    return (attr.valueBlock.value[1] as asn1js.Set).valueBlock.value;
+  }
+  const unauthAttrsOf = (der: Uint8Array): asn1js.Constructed => {
+    const env = innerOf(asn1js.fromBER(Uint8Array.from(der)).result as asn1js.Sequence);
+    return env.valueBlock.value[env.valueBlock.value.length - 1] as asn1js.Constructed;
+  };
+
+  test('KOM-LE-A_2114-01 / KOM-LE-A_2115-02: the unauthenticated copy is written with each RecipientEmail one value of the attribute', () => {
+    const der = encryptAuthEnveloped(Buffer.from('x'), recipientsFor(pki.recipient, second, third));
+    const values = attributeValues(unauthAttrsOf(der));
+    assert.equal(values.length, 3, 'three values, not one SET');
+    assert.ok(values.every((v) => v instanceof asn1js.Sequence));
+    assert.deepEqual(values.map((v) => ((v as asn1js.Sequence).valueBlock.value[0] as asn1js.IA5String).getValue()).sort(), [pki.recipient.email, second.email, third.email].sort());
+  });
+
+  test('KOM-LE-A_2127: the signed copy is written the same way', () => {
+    const der = signData(Buffer.from('x'), { certDer: pki.signer.certDer, privateKey: pki.signer.privateKey }, { scheme: 'pss', recipientEmails: emailsFor(pki.recipient, second) });
+    const signedData = innerOf(asn1js.fromBER(Uint8Array.from(der)).result as asn1js.Sequence);
+    const signerInfo = (signedData.valueBlock.value[signedData.valueBlock.value.length - 1] as asn1js.Set).valueBlock.value[0] as asn1js.Sequence;
+    const signedAttrs = signerInfo.valueBlock.value.find((v) => v.idBlock.tagClass === 3 && v.idBlock.tagNumber === 0) as asn1js.Constructed;
+    const values = attributeValues(signedAttrs);
+    assert.equal(values.length, 2);
+    assert.ok(values.every((v) => v instanceof asn1js.Sequence));
+  });
+
+  test('KOM-LE-A_2114-01: a message whose unauthAttrs hold the nested form (one value that is the RecipientEmails SET), built with asn1js, decrypts with the entries read', () => {
+    const der = encryptAuthEnveloped(Buffer.from('nested'), recipientsFor(pki.recipient, second));
+    const parsed = asn1js.fromBER(Uint8Array.from(der));
+    const values = attributeValues(unauthAttrsOf(der));
+    const nested = Buffer.from(parsed.result.toBER()); // untouched copy first: the gematik form
+    assert.equal(decryptAuthEnveloped(nested, { certDer: pki.recipient.certDer, privateKey: pki.recipient.privateKey }).recipientEmails.length, 2);
+    const env = innerOf(parsed.result as asn1js.Sequence);
+    const unauth = env.valueBlock.value[env.valueBlock.value.length - 1] as asn1js.Constructed;
+    const attr = unauth.valueBlock.value[0] as asn1js.Sequence;
+    (attr.valueBlock.value[1] as asn1js.Set).valueBlock.value = [new asn1js.Set({ value: values })];
+    const rewritten = Buffer.from(parsed.result.toBER());
+    assert.notDeepEqual(rewritten, nested);
+    const out = decryptAuthEnveloped(rewritten, { certDer: pki.recipient.certDer, privateKey: pki.recipient.privateKey });
+    assert.ok(compareRecipientEmails(out.recipientEmails, emailsFor(pki.recipient, second)).equal);
+  });
+
+  test('both forms decode; a mix of them, no value, or a value of another type is malformed', () => {
+    const entries = emailsFor(pki.recipient, second);
+    const asTlvs = (ders: Uint8Array[]) => ders.map((d) => readBer(d, 'value', CMS_BER));
+    assert.equal(decodeRecipientEmailsAttributeValues(asTlvs(encodeRecipientEmailValues(entries))).length, 2);
+    assert.equal(decodeRecipientEmailsAttributeValues(asTlvs([encodeRecipientEmails(entries)])).length, 2);
+    assert.equal(codeOf(() => decodeRecipientEmailsAttributeValues([])), 'malformed');
+    assert.equal(codeOf(() => decodeRecipientEmailsAttributeValues(asTlvs([...encodeRecipientEmailValues(entries), encodeRecipientEmails(entries)]))), 'malformed');
+    assert.equal(codeOf(() => decodeRecipientEmailsAttributeValues(asTlvs([Uint8Array.of(0x04, 0x01, 0x00)]))), 'malformed');
+  });
+});
+
 describe('SignedData', () => {
   const content = Buffer.from('From: a@test.kim.telematik\r\nSubject: Befund\r\n\r\nÄrztliche Mitteilung – größer als 8 Bit\r\n\x00\xff', 'utf8');
 
@@ -200,7 +259,7 @@ describe('SignedData', () => {
   describe('failures are reported per check', () => {
     let der: Uint8Array;
     before(() => {
-      der = signData(content, { certDer: pki.signer.certDer, privateKey: pki.signer.pkcs8 }, { scheme: 'pss', recipientEmails: emailsFor(pki.recipient) });
+      der = signData(content, { certDer: pki.signer.certDer, privateKey: pki.signer.privateKey }, { scheme: 'pss', recipientEmails: emailsFor(pki.recipient) });
     });
 
     test('a flipped byte in the signature fails only the signature check', () => {
@@ -427,7 +486,7 @@ describe('AuthEnvelopedData', () => {
     });
 
     test('a SignedData is not an AuthEnvelopedData: unsupported', () => {
-      const signed = signData(content, { certDer: pki.signer.certDer, privateKey: pki.signer.pkcs8 }, { scheme: 'pss', recipientEmails: emailsFor(pki.recipient) });
+      const signed = signData(content, { certDer: pki.signer.certDer, privateKey: pki.signer.privateKey }, { scheme: 'pss', recipientEmails: emailsFor(pki.recipient) });
       assert.equal(codeOf(() => decryptAuthEnveloped(signed, ours())), 'unsupported');
     });
 

@@ -10,6 +10,7 @@ import {
   openMessage,
   presentForPrimarySystem,
   sealMessage,
+  SICHERHEITSVERLETZUNG,
   type EnvelopeRecipient,
   type OpenResult,
 } from '../src/crypto/index.js';
@@ -275,6 +276,48 @@ describe('integrity failures: X-KIM-IntegrityCheckResult', () => {
       assert.equal(mime.findFields(fields, 'X-KIM-IntegrityCheckResult')[0]?.value, '05', mode);
       assert.deepEqual(mime.findFields(fields, 'X-KIM-DecryptionResult').map((f) => f.value), ['00'], mode);
     }
+  });
+});
+
+describe('A_23165: what the primary system gets after a failed integrity check', () => {
+  const cases: ReadonlyArray<readonly [string, () => Promise<Buffer>, readonly string[]]> = [
+    ['flipped signed content', async () => reseal(good, { signed: (d) => flip(d, d.indexOf(Buffer.from('Hämoglobin')) + 1) }), ['02']],
+    ['recipient-emails that do not match', async () => reseal(good, { recipients: [...recipientsAB(), { certDer: attacker.certDer, email: attacker.email }] }), ['09']],
+    ['outer To not the inner one', async () => withHeader(good, 'To', '<praxis.andere@test.kim.telematik>'), ['08']],
+    ['a signer from a foreign CA', async () => (await sealWith(w.konnektorSigningWith(w.pki.foreignSigner))).message, ['05', 'X02']],
+  ];
+  for (const [name, make, codes] of cases) {
+    test(`A_23165 / Tab_Verm_Sig_Prüf ${codes.join('+')}: ${name} — the body is replaced by the fixed text, the codes in X-KIM-IntegrityCheckResult`, async () => {
+      const raw = await make();
+      const r = await open(raw);
+      assert.deepEqual(r.integrityResults, codes);
+      const shown = presentForPrimarySystem(raw, r, { recipientAddress: w.pki.recipient.email });
+      const block = mime.readHeaderBlock(shown);
+      assert.deepEqual(mime.findFields(block.fields, 'X-KIM-IntegrityCheckResult').map((f) => f.value), codes);
+      assert.equal(mime.findField(block.fields, 'X-KIM-DecryptionResult')?.value, '00');
+      assert.equal(mime.findField(block.fields, 'Content-Type')?.value, 'text/plain; charset=utf-8');
+      assert.equal(mime.findFields(block.fields, 'Content-Type').length, 1, "the inner message's own Content-Type is gone");
+      assert.equal(mime.findField(block.fields, 'Subject')?.value, '=?utf-8?Q?Befund_f=C3=BCr_Frau_M=C3=BCller?=', 'the inner header is kept');
+      const text = decodeQp(shown.subarray(block.bodyStart).toString('latin1'));
+      assert.ok(text.startsWith(SICHERHEITSVERLETZUNG + '\r\n'), text);
+      for (const code of codes) assert.match(text, new RegExp(`\\[ID ${code}\\]`));
+      assert.doesNotMatch(text, /Hämoglobin/, 'nothing of the (untrustworthy) content');
+    });
+  }
+
+  test('A_23165 configured: embed hands the decrypted original over as message/rfc822 (gematik FAQ), original hands it over as it is', async () => {
+    const raw = withHeader(good, 'To', '<praxis.andere@test.kim.telematik>');
+    const r = await open(raw);
+    const embedded = presentForPrimarySystem(raw, r, { integrityFailure: 'embed' });
+    const block = mime.readHeaderBlock(embedded);
+    assert.equal(mime.parseContentType(mime.findField(block.fields, 'Content-Type')?.value).mediaType, 'multipart/mixed');
+    assert.equal(mime.findField(block.fields, 'X-KIM-IntegrityCheckResult')?.value, '08');
+    assert.ok(embedded.includes(Buffer.from(r.inner!)), 'the decrypted original, byte for byte');
+    assert.match(decodeQp(embedded.toString('latin1')), /Die entschlüsselte Nachricht wurde in diese Fehlernachricht eingebettet/);
+    const original = presentForPrimarySystem(raw, r, { integrityFailure: 'original' });
+    const text = original.toString('utf8');
+    assert.match(text, /^X-KIM-IntegrityCheckResult: 08\r$/m);
+    assert.match(text, /Hämoglobin 14,2 g\/dl\.\r\n-{45}\r\nDie Nachricht wurde entschlüsselt\.\r\n\[Integritätsprüfung\] \[ID 08\]/);
   });
 });
 
