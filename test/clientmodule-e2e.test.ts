@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { createServer as tlsCreateServer } from 'node:tls';
 import { once } from 'node:events';
 import nodemailer from 'nodemailer';
+import { simpleParser } from 'mailparser';
 import { withoutUnauthAttrs } from './helpers/openssl.js';
 import { tempDir, testConfig } from './helpers/env.js';
 import { poplib, bodyOf } from './helpers/poplib.js';
@@ -323,5 +324,37 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
       await konnektor.close?.();
       fake.close();
     }
+  });
+  test('KOM-LE-A_2179-01 / KOM-LE-A_2050-05 end to end: multipart/mixed with text and HTML alternatives and a PDF — both alternatives get the Vermerke, the PDF arrives byte for byte', async () => {
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 37) & 0xff)), Buffer.from('\n%%EOF\n')]);
+    const pdfPart = `Content-Type: application/pdf; name="Arztbrief.pdf"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename="Arztbrief.pdf"\r\n\r\n${pdf.toString('base64').replace(/.{76}/g, '$&\r\n')}\r\n`;
+    const psMessage = Buffer.from(
+      `From: ${PRACTICES[0]!.email}\r\nTo: ${PRACTICES[1]!.email}\r\nSubject: Arztbrief\r\nDate: Mon, 23 Nov 2026 11:00:00 +0100\r\nMessage-ID: <brief-2@pvs.test>\r\n` +
+        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="aussen"\r\n\r\n' +
+        '--aussen\r\nContent-Type: multipart/alternative; boundary="innen"\r\n\r\n' +
+        '--innen\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nSehr geehrte Frau Dr. M=FCller,\r\nanbei der Brief.\r\n' +
+        '--innen\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Sehr geehrte Frau Dr. M&uuml;ller,</p><p>anbei der Brief.</p></body></html>\r\n' +
+        '--innen--\r\n' +
+        `--aussen\r\n${pdfPart}--aussen--\r\n`,
+      'latin1',
+    );
+    const t = psTransport(smtpUser(PRACTICES[0]!.email, 'm-a'));
+    await t.sendMail({ envelope: { from: PRACTICES[0]!.email, to: [PRACTICES[1]!.email] }, raw: psMessage });
+    t.close();
+    const r = await poplib(cm.endpoints['cm-pop3']!.port, 'plain', pop3User(PRACTICES[1]!.email, 'm-b'), PASSWORD, [['list'], ['quit']]);
+    const count = (r.results[0] as string[]).length;
+    const fetched = await poplib(cm.endpoints['cm-pop3']!.port, 'plain', pop3User(PRACTICES[1]!.email, 'm-b'), PASSWORD, [['retr', count], ['quit']]);
+    const msg = bodyOf(fetched.results[0]);
+    const text = msg.toString('latin1');
+    assert.match(text, /^X-KIM-DecryptionResult: 00\r$/m);
+    assert.match(text, /^X-KIM-IntegrityCheckResult: 01\r$/m);
+    assert.match(text, /^Subject: Arztbrief\r$/m);
+    assert.ok(msg.includes(Buffer.from(`--aussen\r\n${pdfPart}--aussen--\r\n`, 'latin1')), 'the PDF part and the closing boundary, byte for byte');
+    assert.match(text, /anbei der Brief\.\r\n-{45}\r\nDie Nachricht wurde entschl=FCsselt\.\r\nDie Signatur wurde erfolgreich gepr=FCft\.\r\n--innen\r\n/, 'quoted-printable ISO-8859-1 text');
+    assert.match(text, /<hr>\r\n<p>Die Nachricht wurde entschl&#252;sselt\.<br>\r\nDie Signatur wurde erfolgreich gepr&#252;ft\.<\/p>\r\n<\/body><\/html>/, 'HTML before </body>');
+    const parsed = await simpleParser(msg);
+    assert.equal(parsed.attachments.length, 1);
+    assert.ok(parsed.attachments[0]!.content.equals(pdf));
+    assert.match(parsed.text ?? '', /Die Nachricht wurde entschlüsselt\./);
   });
 });
