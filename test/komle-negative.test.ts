@@ -50,10 +50,11 @@ function failed(r: OpenResult): string[] {
  */
 function reseal(outer: Uint8Array, opts: { signed?: (der: Buffer) => Buffer; recipients?: EnvelopeRecipient[] }): Buffer {
   const env = decryptAuthEnveloped(envelopeOf(outer), cardKey(w.pki.recipient));
-  const { head, body } = splitMessage(env.content);
-  const signed = Buffer.from(body.toString('latin1').replace(/\s+/g, ''), 'base64');
+  // The SignedData entity is binary (KOM-LE-A_2299-01): its DER follows the header as it is.
+  const { head, body: signed } = splitMessage(env.content);
+  assert.match(head, /Content-Transfer-Encoding: binary\r\n/);
   const changed = opts.signed ? opts.signed(signed) : signed;
-  const entity = mime.encodeBase64Lines(changed, head);
+  const entity = Buffer.concat([Buffer.from(head, 'latin1'), changed]);
   return withEnvelope(outer, encryptAuthEnveloped(entity, opts.recipients ?? recipientsAB()));
 }
 

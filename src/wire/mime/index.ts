@@ -16,3 +16,14 @@ export { parseContentType, parseParams, type ContentType } from './content-type.
 export { addressesIn } from './address.js';
 export { formatRfc5322Date } from './date.js';
 export { encodeBase64Lines, decodeBase64Body } from './base64.js';
+export { editHeader, canonicalLineEnds, type HeaderEdit } from './header-edit.js';
+export {
+  parseAddressList,
+  addressesOf,
+  filterAddressList,
+  formatAddressField,
+  type AddressItem,
+  type MailboxItem,
+  type GroupItem,
+  type FilteredAddressList,
+} from './address-list.js';
