@@ -148,7 +148,6 @@ describe('canonical form', () => {
     const same = await seal(CRLF, { canonicalise: true });
     const r2 = await openMessage(same.message, { konnektor: w.konnektor, context: CTX_B });
     assert.ok(Buffer.from(r2.inner!).equals(CRLF));
-    assert.ok(mime.canonicalLineEnds(CRLF) === CRLF || mime.canonicalLineEnds(CRLF).buffer === CRLF.buffer, 'CRLF input is not copied');
   });
 
   test('without canonicalise (the SMTP path, whose DATA check already refused bare LF) the bytes are signed unchanged', async () => {
