@@ -107,7 +107,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     const raw = stored[0]!;
     for (const plain of ['Befund', 'moglobin', 'Kollegin', 'Befund M']) assert.ok(!raw.includes(plain), `plaintext "${plain}" must not be stored`);
     assert.match(raw.toString('latin1'), /^Subject: KOM-LE-Nachricht\r$/m);
-    assert.match(raw.toString('latin1'), /^X-KOM-LE-Version: 1\.5\r$/m);
+    assert.match(raw.toString('latin1'), /^X-KOM-LE-Version: 1\.0\r$/m, 'no KAS content: 1.0 (KOM-LE-A_2100-02)');
     assert.match(raw.toString('latin1'), /^X-KIM-Dienstkennung: Arztbrief;VHitG-Versand;V1\.2\r$/im);
     assert.equal((await mailbox(PRACTICES[2]!.email)).length, 1, 'C got it too');
 

@@ -51,6 +51,7 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(e.attrs.displayName, ['Praxis Anna']);
       assert.deepEqual(e.attrs.mail, ['anna@praxis.test']);
       assert.deepEqual(e.attrs.komLeData, ['1.5,anna@praxis.test']);
+      assert.deepEqual(e.attrs.kimData, ['anna@praxis.test,1.5'], 'kimData too: <address>,<version>');
       await accounts.add({ address: 'empfang@praxis.test', password: 'long-enough', telematikId: '1-777' });
       e = await dir.get('1-777');
       assert.deepEqual(e.attrs.mail, ['anna@praxis.test', 'empfang@praxis.test']);
@@ -61,9 +62,11 @@ for (const kind of STORE_KINDS) {
       e = await dir.get('1-777');
       assert.deepEqual(e.attrs.mail, ['empfang@praxis.test']);
       assert.deepEqual(e.attrs.komLeData, ['1.5,empfang@praxis.test']);
+      assert.deepEqual(e.attrs.kimData, ['empfang@praxis.test,1.5']);
       // Changing the Telematik-ID moves the address.
       await accounts.setTelematikId('empfang@praxis.test', '1-888');
       assert.equal((await dir.get('1-777')).attrs.mail, undefined);
+      assert.equal((await dir.get('1-777')).attrs.kimData, undefined, 'the last kimData value goes with the address');
       assert.deepEqual((await dir.get('1-888')).attrs.mail, ['empfang@praxis.test']);
       assert.deepEqual((await dir.get('1-888')).attrs.displayName, ['empfang@praxis.test'], 'no display name: the address stands in');
     });

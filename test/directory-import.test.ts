@@ -138,7 +138,7 @@ for (const kind of STORE_KINDS) {
     test('replace overwrites existing entries, keeping uid, entryUUID and creation time', async (t) => {
       if (!ts) return t.skip('PostgreSQL tests skipped by POSTAMT_TEST_SKIP_PG=1');
       const old = await dir.get('3-new9');
-      const ldif = 'dn: uid=new9,dc=data,dc=vzd\ntelematikID: 3-new9\ndisplayName: Neu 9 geändert\nmail: neun@x.test\n';
+      const ldif = 'dn: uid=new9,dc=data,dc=vzd\ntelematikID: 3-new9\ndisplayName: Neu 9 geändert\nmail: neun@x.test\nkimData: neun@x.test,1.5+,eEB|DALE-UV\n';
       assert.equal((await importLdif(dir, source(ldif))).applied, false);
       const r = await importLdif(dir, source(ldif), { replace: true });
       assert.equal(r.replaced, 1);
@@ -146,6 +146,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(now.id, old.id);
       assert.equal(now.entryUuid, old.entryUuid);
       assert.equal(now.attrs.displayName![0], 'Neu 9 geändert');
+      assert.deepEqual(now.attrs.kimData, ['neun@x.test,1.5+,eEB|DALE-UV'], 'kimData is imported');
       const hits: string[] = [];
       for await (const h of dir.search({ baseDn: BASE, scope: 'one', filter: parseFilter('(mail=neun@x.test)'), limit: 10 })) hits.push(h.dn);
       assert.deepEqual(hits, ['uid=new9,dc=data,dc=vzd']);
@@ -157,6 +158,7 @@ for (const kind of STORE_KINDS) {
       const exported = await text(exportLdif(dir, filter));
       assert.match(exported, /^version: 1\n\ndn: uid=e1,dc=data,dc=vzd\n/);
       assert.match(exported, /userCertificate;binary:: /);
+      assert.match(exported, /^kimData: neun@x\.test,1\.5\+,eEB\|DALE-UV$/m, 'and exported');
       const other = await openTestStore(kind);
       try {
         const dir2 = new Directory(other!.store, { baseDn: BASE });

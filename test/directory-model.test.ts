@@ -96,6 +96,7 @@ const CASES: Array<[string, string[]]> = [
   ['(createTimestamp>=19700101000000Z)', ['anna', 'bernd', 'kasse', 'star']],
   ['(entryDN=uid=anna,dc=data,dc=vzd)', ['anna']],
   ['(komLeData=1.5,anna@praxis.test)', ['anna']],
+  ['(kimData=ANNA@praxis.test,1.5+,eEB|DALE-UV)', ['anna']],
   ['(description=Ünïcödé ✓)', ['star']],
   ['(description=ünïcödé*)', ['star']],
 ];
@@ -123,6 +124,7 @@ for (const kind of STORE_KINDS) {
           ['title', 'Dr. med.'],
           ['mail', 'Anna@Praxis.test'],
           ['komLeData', '1.5,anna@praxis.test'],
+          ['kimData', 'anna@praxis.test,1.5+,eEB|DALE-UV'],
           ['streetAddress', 'Hauptstr. 1'],
           ['postalCode', '10115'],
           ['l', 'Berlin'],
@@ -290,7 +292,7 @@ for (const kind of STORE_KINDS) {
       if (skip(t)) return;
       const [all] = await collect(backend.search(req('(uid=anna)', { attributes: [] })));
       const types = all!.attributes.map((a) => a.type);
-      for (const n of ['objectClass', 'uid', 'telematikID', 'displayName', 'cn', 'street', 'localityName', 'mail', 'komLeData', 'userCertificate;binary']) assert.ok(types.includes(n), n);
+      for (const n of ['objectClass', 'uid', 'telematikID', 'displayName', 'cn', 'street', 'localityName', 'mail', 'komLeData', 'kimData', 'userCertificate;binary']) assert.ok(types.includes(n), n);
       assert.ok(!types.includes('createTimestamp'));
       assert.deepEqual(attr(all!, 'cn'), ['Dr. Anna Müller']);
       assert.deepEqual(attr(all!, 'street'), ['Hauptstr. 1']);

@@ -34,7 +34,7 @@ test('seal then open: every check printed, exit 0, inner message identical', () 
   const seal = postamt(['message', 'seal', p('in.eml'), '--from-identity', p('pki/praxis-a'), '--to-cert', p('pki/praxis-b/enc.pem'), '--out', p('sealed.eml')]);
   assert.equal(seal.status, 0, seal.stderr);
   assert.match(seal.stdout, /sealed <cli-1@praxis\.kim\.test> for praxis-b@praxis\.kim\.test, praxis-a@praxis\.kim\.test/);
-  assert.match(readFileSync(p('sealed.eml'), 'latin1'), /X-KOM-LE-Version: 1\.5\r\n/);
+  assert.match(readFileSync(p('sealed.eml'), 'latin1'), /X-KOM-LE-Version: 1\.0\r\n/, 'default: 1.0 (no KAS content)');
   const open = postamt(['message', 'open', p('sealed.eml'), '--key', p('pki/praxis-b/enc.key'), '--trust', p('pki/ca.pem'), '--out', p('inner.eml'), '--present', p('pvs.eml')]);
   assert.equal(open.status, 0, open.stdout + open.stderr);
   for (const check of ['komle-version', 'outer-format', 'decryption', 'signed-data-format', 'signature', 'digest', 'validity', 'chain', 'key-usage', 'recipient-emails', 'headers', 'signer-sender']) {
@@ -42,14 +42,17 @@ test('seal then open: every check printed, exit 0, inner message identical', () 
   }
   assert.match(open.stdout, /X-KIM-DecryptionResult: 00/);
   assert.match(open.stdout, /X-KIM-IntegrityCheckResult: 01/);
-  assert.ok(readFileSync(p('inner.eml')).equals(msg));
+  // The one change: the default Dienstkennung at the end of the header (A_19488-02), the message had none.
+  const withDienstkennung = Buffer.from(msg.toString('latin1').replace('\r\n\r\n', '\r\nX-KIM-Dienstkennung: KIM-Mail;Default;V1.0\r\n\r\n'), 'latin1');
+  assert.ok(readFileSync(p('inner.eml')).equals(withDienstkennung));
   assert.match(readFileSync(p('pvs.eml'), 'utf8'), /^X-KIM-DecryptionResult: 00\r\nX-KIM-IntegrityCheckResult: 01\r\n[\s\S]*Die Signatur wurde erfolgreich geprüft\./);
 });
 
 test('seal with a .p12 identity, open with a .p12 key; a foreign trust anchor fails with exit 1', () => {
   const p = (s: string) => join(dir, s);
-  const seal = postamt(['message', 'seal', p('in.eml'), '--from-identity', p('pki/praxis-a/osig.p12'), '--password', 'postamt-test', '--to-cert', `praxis-b@praxis.kim.test=${p('pki/praxis-b/enc.pem')}`, '--komle-version', '1.0', '--out', p('sealed2.eml')]);
+  const seal = postamt(['message', 'seal', p('in.eml'), '--from-identity', p('pki/praxis-a/osig.p12'), '--password', 'postamt-test', '--to-cert', `praxis-b@praxis.kim.test=${p('pki/praxis-b/enc.pem')}`, '--komle-version', '1.5', '--out', p('sealed2.eml')]);
   assert.equal(seal.status, 0, seal.stderr);
+  assert.match(readFileSync(p('sealed2.eml'), 'latin1'), /X-KOM-LE-Version: 1\.5\r\n/);
   const ok = postamt(['message', 'open', p('sealed2.eml'), '--key', p('pki/praxis-b/enc.p12'), '--password', 'postamt-test', '--trust', p('pki/ca.pem')]);
   assert.equal(ok.status, 0, ok.stdout + ok.stderr);
   const foreign = postamt(['message', 'open', p('sealed2.eml'), '--key', p('pki/praxis-b/enc.p12'), '--password', 'postamt-test', '--trust', p('pki/tls/server.pem')]);

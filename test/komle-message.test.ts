@@ -42,7 +42,7 @@ describe('seal: the outer message', () => {
     const fields = mime.readHeaderBlock(sealed.message).fields;
     const value = (n: string) => mime.findFields(fields, n).map((f) => f.value);
     assert.deepEqual(value('Subject'), ['KOM-LE-Nachricht']);
-    assert.deepEqual(value('X-KOM-LE-Version'), ['1.5']);
+    assert.deepEqual(value('X-KOM-LE-Version'), ['1.0'], 'no KAS content: 1.0 (KOM-LE-A_2100-02)');
     assert.deepEqual(value('Date'), ['Mon, 23 Nov 2026 10:00:00 +0100']);
     assert.deepEqual(value('From'), ['Praxis Sender <praxis.sender@test.kim.telematik>']);
     assert.deepEqual(value('To'), ['<praxis.empfang@test.kim.telematik>']);
@@ -85,18 +85,18 @@ describe('seal: the outer message', () => {
     assert.ok(text.includes('message-id: <befund-4711@test.kim.telematik>\r\n'));
   });
 
-  // Requirements: gemSpec_CM_KOMLE: A_19488-02 (default Dienstkennung); gemSMIME_KOMLE: KOM-LE-A_2101-01 (outer Message-ID = inner)
-  test('default X-KIM-Dienstkennung, X-KOM-LE-Version 1.0 and a Message-ID added when the PS set none', async () => {
+  test('A_19488-02 / KOM-LE-A_2101-01: default X-KIM-Dienstkennung (inside and outside), X-KOM-LE-Version 1.5 on request, and a Message-ID added when the PS set none', async () => {
     const ps = Buffer.from('From: praxis.sender@test.kim.telematik\r\nTo: praxis.empfang@test.kim.telematik\r\nSubject: x\r\n\r\nHallo\r\n');
-    const sealed = await seal(ps, to(w.pki.recipient), { komLeVersion: '1.0' });
+    const sealed = await seal(ps, to(w.pki.recipient), { komLeVersion: '1.5' });
     const fields = mime.readHeaderBlock(sealed.message).fields;
     assert.equal(mime.findField(fields, 'X-KIM-Dienstkennung')?.value, 'KIM-Mail;Default;V1.0');
-    assert.equal(mime.findField(fields, 'X-KOM-LE-Version')?.value, '1.0');
+    assert.equal(mime.findField(fields, 'X-KOM-LE-Version')?.value, '1.5');
     assert.ok(sealed.addedMessageId);
     assert.match(sealed.messageId, /^<[0-9a-f-]{36}@test\.kim\.telematik>$/);
     const opened = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B });
     assert.equal(opened.integrity, '01', JSON.stringify(opened.checks));
-    assert.ok(Buffer.from(opened.inner!).subarray(-ps.length).equals(ps), 'the PS bytes follow the added Message-ID');
+    const expected = `Message-ID: ${sealed.messageId}\r\nFrom: praxis.sender@test.kim.telematik\r\nTo: praxis.empfang@test.kim.telematik\r\nSubject: x\r\nX-KIM-Dienstkennung: KIM-Mail;Default;V1.0\r\n\r\nHallo\r\n`;
+    assert.equal(Buffer.from(opened.inner!).toString('latin1'), expected, 'the Message-ID in front, the Dienstkennung after the PS fields, nothing else changed');
     assert.equal(mime.findField(opened.innerFields!, 'Message-ID')?.value, sealed.messageId);
   });
 

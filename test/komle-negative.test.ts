@@ -51,12 +51,11 @@ function failed(r: OpenResult): string[] {
  */
 function reseal(outer: Uint8Array, opts: { signed?: (der: Buffer) => Buffer; recipients?: EnvelopeRecipient[] }): Buffer {
   const env = decryptAuthEnveloped(envelopeOf(outer), cardKey(w.pki.recipient));
-  const { head, body } = splitMessage(env.content);
-  // The signed entity as the sealer wrote it: binary (KOM-LE-A_2299-01) or base64.
-  const base64 = /content-transfer-encoding:\s*base64/i.test(head);
-  const signed = base64 ? Buffer.from(body.toString('latin1').replace(/\s+/g, ''), 'base64') : body;
+  // The SignedData entity is binary (KOM-LE-A_2299-01): its DER follows the header as it is.
+  const { head, body: signed } = splitMessage(env.content);
+  assert.match(head, /Content-Transfer-Encoding: binary\r\n/);
   const changed = opts.signed ? opts.signed(signed) : signed;
-  const entity = base64 ? mime.encodeBase64Lines(changed, head) : Buffer.concat([Buffer.from(head, 'latin1'), changed]);
+  const entity = Buffer.concat([Buffer.from(head, 'latin1'), changed]);
   return withEnvelope(outer, encryptAuthEnveloped(entity, opts.recipients ?? recipientsAB()));
 }
 

@@ -142,7 +142,7 @@ describe('operations', () => {
   });
 
   test('a KOM-LE message from Mandant 1 to Mandant 2 and back', async () => {
-    const ps = Buffer.from('From: praxis-a@praxis.kim.test\r\nTo: praxis-b@praxis.kim.test\r\nMessage-ID: <k1@test>\r\nSubject: t\r\n\r\nBefund\r\n');
+    const ps = Buffer.from('From: praxis-a@praxis.kim.test\r\nTo: praxis-b@praxis.kim.test\r\nMessage-ID: <k1@test>\r\nX-KIM-Dienstkennung: KIM-Mail;Default;V1.0\r\nSubject: t\r\n\r\nBefund\r\n');
     const sealed = await sealMessage(ps, { konnektor, context: A, senderEmail: 'praxis-a@praxis.kim.test', recipients: [{ email: 'praxis-b@praxis.kim.test', certDer: await konnektor.readCardCertificate(B, 'C.ENC') }] });
     const r = await openMessage(sealed.message, { konnektor, context: B });
     assert.equal(r.integrity, '01', JSON.stringify(r.checks));

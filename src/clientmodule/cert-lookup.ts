@@ -1,13 +1,17 @@
 import { Client, EqualityFilter } from 'ldapts';
 import { X509Certificate, KeyUsagesExtension, KeyUsageFlags } from '@peculiar/x509';
 import type { Logger } from '../core/index.js';
+import { ADMISSION_OID, decodeAdmission } from '../crypto/index.js';
+import { komLeVersionOf, type KomLeVersionInfo } from './komle-version.js';
 
 /**
- * Finds a KIM address's encryption certificates in the directory (VZD) over LDAP, the way a
- * primary system's client module must: `(mail=<address>)` returning `userCertificate;binary`.
- * Answers are cached (gematik allows 12 h for ENC certificates); misses are cached briefly so a
- * typo'd recipient does not cost one LDAP round trip per message; concurrent lookups of the
- * same address share one search.
+ * What the client module needs to know about a KIM address from the directory (VZD), found
+ * over LDAP the way a client module must: ONE search `(mail=<address>)` returning
+ * `userCertificate;binary`, `telematikID`, `kimData` and `komLeData` of every matching entry.
+ * Answers are cached together — for `cacheTtlMs` (gematik allows 12 h for ENC certificates) and
+ * never longer than `versionCacheTtlMs` (KOM-LE versions: at most 24 h, A_22340); misses are
+ * cached briefly so a typo'd recipient does not cost one LDAP round trip per message; concurrent
+ * lookups of the same address share one search.
  */
 export interface CertLookupOptions {
   /** ldap://host:port (StartTLS is used when `startTls`) or ldaps://host:port. */
@@ -18,6 +22,8 @@ export interface CertLookupOptions {
   ca?: string;
   cacheTtlMs: number;
   negativeCacheTtlMs: number;
+  /** The longest a KOM-LE version read from the directory is used (A_22340: at most 24 h). */
+  versionCacheTtlMs?: number;
   timeoutMs: number;
   /** Entries kept in the cache before the oldest are dropped. */
   maxCacheEntries: number;
@@ -27,6 +33,21 @@ export interface EncryptionCertificate {
   der: Uint8Array;
   subject: string;
   notAfter: Date;
+  /** The Telematik-ID in the certificate's Admission extension (registrationNumber); null: none. */
+  telematikId: string | null;
+  /** The telematikID of the directory entry it was published in (set by the lookup). */
+  entryTelematikId?: string | null;
+}
+
+/** One address as the directory describes it. */
+export interface DirectoryRecord {
+  address: string;
+  /** Usable RSA encryption certificates (valid now) of every entry found. */
+  certificates: EncryptionCertificate[];
+  /** The distinct telematikIDs of the entries those certificates came from (more than one: A_20650-05 4003). */
+  entryTelematikIds: string[];
+  /** The version registered for the address (kimData, komLeData, default 1.0). */
+  komLeVersion: KomLeVersionInfo;
 }
 
 export class DirectoryUnavailableError extends Error {
@@ -37,13 +58,15 @@ export class DirectoryUnavailableError extends Error {
 }
 
 interface CacheEntry {
-  certs: EncryptionCertificate[];
+  record: DirectoryRecord;
   expires: number;
 }
 
+const DAY = 86_400_000;
+
 export class CertificateLookup {
   private readonly cache = new Map<string, CacheEntry>();
-  private readonly inFlight = new Map<string, Promise<EncryptionCertificate[]>>();
+  private readonly inFlight = new Map<string, Promise<DirectoryRecord>>();
   private client: Client | null = null;
   private connecting: Promise<Client> | null = null;
 
@@ -55,17 +78,27 @@ export class CertificateLookup {
 
   /** The usable RSA encryption certificates of `address` (empty: none in the directory). */
   async encryptionCertificates(address: string): Promise<EncryptionCertificate[]> {
+    return (await this.lookup(address)).certificates;
+  }
+
+  /** Certificates, entries and KOM-LE version of `address`, from the cache or one search. */
+  async lookup(address: string): Promise<DirectoryRecord> {
     const key = address.toLowerCase();
     const hit = this.cache.get(key);
-    if (hit && hit.expires > this.now()) {
-      // Still valid now? A cached certificate may have expired since it was found.
-      return hit.certs.filter((c) => c.notAfter.getTime() > this.now());
-    }
+    if (hit && hit.expires > this.now()) return this.stillValid(hit.record);
     const running = this.inFlight.get(key);
     if (running) return running;
     const p = this.search(key).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, p);
     return p;
+  }
+
+  /** A cached record without the certificates that have expired since it was found. */
+  private stillValid(r: DirectoryRecord): DirectoryRecord {
+    const now = this.now();
+    if (r.certificates.every((c) => c.notAfter.getTime() > now)) return r;
+    const certificates = r.certificates.filter((c) => c.notAfter.getTime() > now);
+    return { ...r, certificates, entryTelematikIds: entryIds(certificates) };
   }
 
   async close(): Promise<void> {
@@ -74,7 +107,7 @@ export class CertificateLookup {
     if (c) await c.unbind().catch(() => undefined);
   }
 
-  private async search(address: string): Promise<EncryptionCertificate[]> {
+  private async search(address: string): Promise<DirectoryRecord> {
     let entries: Array<Record<string, unknown>>;
     try {
       entries = await this.query(address);
@@ -90,17 +123,23 @@ export class CertificateLookup {
       }
     }
     const certs: EncryptionCertificate[] = [];
+    const kimData: string[] = [];
+    const komLeData: string[] = [];
     for (const e of entries) {
+      const entryTelematikId = strings(e.telematikID)[0] ?? null;
+      kimData.push(...strings(e.kimData));
+      komLeData.push(...strings(e.komLeData));
       const raw = e['userCertificate;binary'] ?? e.userCertificate;
       const values = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
       for (const v of values) {
         if (!Buffer.isBuffer(v)) continue;
         const usable = usableForEncryption(v, this.now());
-        if (usable) certs.push(usable);
+        if (usable) certs.push({ ...usable, entryTelematikId });
       }
     }
-    this.remember(address, certs);
-    return certs;
+    const record: DirectoryRecord = { address, certificates: certs, entryTelematikIds: entryIds(certs), komLeVersion: komLeVersionOf(address, kimData, komLeData) };
+    this.remember(address, record);
+    return record;
   }
 
   private async query(address: string): Promise<Array<Record<string, unknown>>> {
@@ -108,7 +147,7 @@ export class CertificateLookup {
     const { searchEntries } = await client.search(this.opts.baseDn, {
       scope: 'sub',
       filter: new EqualityFilter({ attribute: 'mail', value: address }),
-      attributes: ['userCertificate;binary'],
+      attributes: ['userCertificate;binary', 'telematikID', 'kimData', 'komLeData'],
       explicitBufferAttributes: ['userCertificate;binary', 'userCertificate'],
       sizeLimit: 10,
       timeLimit: Math.ceil(this.opts.timeoutMs / 1000),
@@ -143,8 +182,9 @@ export class CertificateLookup {
     return this.connecting;
   }
 
-  private remember(address: string, certs: EncryptionCertificate[]): void {
-    const ttl = certs.length ? this.opts.cacheTtlMs : this.opts.negativeCacheTtlMs;
+  private remember(address: string, record: DirectoryRecord): void {
+    // The version travels with the certificates: the entry is never kept longer than it may be.
+    const ttl = Math.min(record.certificates.length ? this.opts.cacheTtlMs : this.opts.negativeCacheTtlMs, this.opts.versionCacheTtlMs ?? DAY);
     if (ttl <= 0) return;
     if (this.cache.size >= this.opts.maxCacheEntries) {
       // Map iteration is insertion order: drop the oldest tenth in one go.
@@ -154,8 +194,17 @@ export class CertificateLookup {
         this.cache.delete(k);
       }
     }
-    this.cache.set(address, { certs, expires: this.now() + ttl });
+    this.cache.set(address, { record, expires: this.now() + ttl });
   }
+}
+
+function strings(v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  return (Array.isArray(v) ? v : [v]).map((x) => (Buffer.isBuffer(x) ? x.toString('utf8') : String(x)));
+}
+
+function entryIds(certs: readonly EncryptionCertificate[]): string[] {
+  return [...new Set(certs.map((c) => c.entryTelematikId ?? ''))].filter((t) => t !== '');
 }
 
 /**
@@ -175,5 +224,12 @@ export function usableForEncryption(der: Buffer, now: number): EncryptionCertifi
   if (!alg.name || !/^RSA/i.test(alg.name)) return null;
   const ku = cert.getExtension(KeyUsagesExtension);
   if (ku && !(ku.usages & KeyUsageFlags.keyEncipherment)) return null;
-  return { der: new Uint8Array(der), subject: cert.subject, notAfter: cert.notAfter };
+  return { der: new Uint8Array(der), subject: cert.subject, notAfter: cert.notAfter, telematikId: telematikIdOf(cert) };
+}
+
+/** The Admission extension's registrationNumber (how gematik's SMC-B and HBA certificates carry the Telematik-ID). */
+function telematikIdOf(cert: X509Certificate): string | null {
+  const ext = cert.getExtension(ADMISSION_OID);
+  if (!ext) return null;
+  return decodeAdmission(ext.value)?.telematikId ?? null;
 }

@@ -3,9 +3,12 @@ import { errorMessage } from '../core/index.js';
 import { SmtpReply, type SmtpBackend, type SmtpEnvelope, type SmtpSession } from '../smtp/index.js';
 import { kim, mime } from '../wire/index.js';
 import { sealMessage, KomleError, KonnektorError, type Konnektor, type EnvelopeRecipient } from '../crypto/index.js';
-import { CertificateLookup, DirectoryUnavailableError } from './cert-lookup.js';
+import { CertificateLookup, DirectoryUnavailableError, type DirectoryRecord, type EncryptionCertificate } from './cert-lookup.js';
 import { UpstreamSmtp, UpstreamSmtpError, type UpstreamTarget } from './upstream-smtp.js';
-import { buildDsn, type DroppedRecipient } from './dsn.js';
+import { buildDsn, type DroppedRecipient, type OutdatedClientModule } from './dsn.js';
+import { judgeRecipient, planCopies } from './send-plan.js';
+import { SenderVersionCheck } from './version-check.js';
+import type { SendFehlercode } from './send-codes.js';
 
 export interface ClientModuleSmtpOptions {
   konnektor: Konnektor;
@@ -28,17 +31,40 @@ interface PsSession {
 
 const NO_CERT = 'no usable encryption certificate in the directory';
 
+/** One sealed message and the RCPTs it goes to: the copy for the To/Cc recipients, or one hidden recipient's. */
+interface Copy {
+  rcpts: string[];
+  certificates: Map<string, EncryptionCertificate[]>;
+}
+
+/** A later copy's failure, for the DSN: why, in the sender's report. */
+class CopyFailure extends Error {
+  constructor(
+    readonly code: SendFehlercode,
+    readonly status: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
- * The client module's send pipeline behind the SMTP edge (gemSpec_CM_KOMLE): AUTH with the KIM
- * user name logs in at the mail service the name points to; RCPTs are accepted without a
- * lookup (KIM 1.5); after DATA every address's ENC certificates are looked up, unreachable
- * recipients are dropped with a DSN to the sender, the message is signed and encrypted through
- * the Konnektor and sent upstream, and only the service's acceptance earns the PS its 250.
+ * The client module's send pipeline behind the SMTP edge (gemSpec_CM_KOMLE, docs/client-module.md):
+ * AUTH with the KIM user name logs in at the mail service the name points to; RCPTs are
+ * accepted without a lookup (KIM 1.5); after DATA one directory search per address gives its
+ * certificates, Telematik-IDs and KOM-LE version; recipients that cannot be encrypted for are
+ * dropped (from the envelope and from To/Cc), the sender's version is checked, and the message
+ * is signed and encrypted through the Konnektor and sent upstream — one copy for the To/Cc
+ * recipients and one of its own for each hidden one. Only the service's acceptance of the first
+ * copy earns the PS its 250; what went wrong for single recipients reaches the sender as one DSN.
  */
 export class ClientModuleSmtpBackend implements SmtpBackend {
   private readonly sessions = new Map<string, PsSession>();
+  private readonly versionCheck: SenderVersionCheck;
 
-  constructor(private readonly opts: ClientModuleSmtpOptions) {}
+  constructor(private readonly opts: ClientModuleSmtpOptions) {
+    this.versionCheck = new SenderVersionCheck(opts.logger);
+  }
 
   async authenticate(username: string, password: string, session: SmtpSession): Promise<string | null> {
     let user: kim.KimUserName;
@@ -86,47 +112,82 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
     const arrival = new Date();
     const log = this.opts.logger.child({ sid: session.id, from: s.user.address });
 
-    const [senderCerts, ...rcptCerts] = await lookups;
-    if (senderCerts!.length === 0) throw new SmtpReply(553, '5.7.1', `<${s.user.address}>: the sender has ${NO_CERT}; the message cannot be encrypted for the sender's own copy`);
+    const [sender, ...records] = await lookups;
+    if (sender!.certificates.length === 0) throw new SmtpReply(553, '5.7.1', `<${s.user.address}>: the sender has ${NO_CERT}; the message cannot be encrypted for the sender's own copy`);
 
-    const recipients: EnvelopeRecipient[] = [];
-    const reachable: string[] = [];
     const dropped: DroppedRecipient[] = [];
+    const certificates = new Map<string, EncryptionCertificate[]>();
     for (const [i, address] of addresses.entries()) {
-      const certs = rcptCerts[i]!;
-      if (certs.length === 0) {
-        dropped.push({ address, status: '5.7.0', diagnostic: NO_CERT });
-        continue;
-      }
-      reachable.push(address);
-      for (const c of certs) recipients.push({ certDer: c.der, email: address });
+      const v = judgeRecipient(records[i]!);
+      if (v.ok) certificates.set(address, v.certificates);
+      else dropped.push({ address, code: v.code, status: v.status, diagnostic: v.diagnostic });
     }
-    if (reachable.length === 0) {
-      throw new SmtpReply(451, '4.7.0', `no recipient can be encrypted for (${dropped.map((d) => d.address).join(', ')}: ${NO_CERT})`);
-    }
+    // KOM-LE-A_2025: nobody to encrypt for: nothing goes upstream.
+    if (certificates.size === 0) throw new SmtpReply(451, '4.7.0', `no recipient can be encrypted for (${dropped.map((d) => `${d.address}: ${d.diagnostic}`).join('; ')})`);
+    const outdated = this.versionCheck.check(s.user.address, sender!.komLeVersion);
 
-    let sealed: { message: Buffer; bodyStart: number };
+    let block: mime.HeaderBlock;
     try {
-      sealed = await sealMessage(message, {
+      block = mime.readHeaderBlock(message);
+    } catch (err) {
+      throw new SmtpReply(554, '5.6.0', `the message cannot be read: ${errorMessage(err)}`);
+    }
+    const plan = planCopies(message, block, [...certificates.keys()], s.user.address.split('@')[1] ?? 'postamt.invalid');
+    const copies: Copy[] = [];
+    if (plan.visible.length) copies.push({ rcpts: plan.visible, certificates });
+    for (const h of plan.hidden) copies.push({ rcpts: [h], certificates });
+
+    const accepted: string[] = [];
+    let sealedBytes = 0;
+    for (const [i, copy] of copies.entries()) {
+      // The first copy decides the PS's answer; a later one that fails is the DSN's business,
+      // since the PS must not send again what others have already been given.
+      try {
+        const sealed = await this.seal(s, plan.inner, sender!, copy, arrival, log, i > 0);
+        sealedBytes += sealed.message.length;
+        const result = await this.sendUpstream(s, s.user.address, copy.rcpts, sealed.message, sealed.bodyStart, i > 0);
+        accepted.push(...result.accepted);
+        for (const r of result.rejected) dropped.push({ address: r.address, code: 'X01', status: r.code && r.code < 500 ? '4.0.0' : '5.0.0', diagnostic: `refused by the mail service: ${r.response}` });
+      } catch (err) {
+        if (!(err instanceof CopyFailure)) throw err;
+        log.warn({ rcpts: copy.rcpts, err: err.message }, 'a hidden recipient\'s copy was not sent');
+        for (const a of copy.rcpts) dropped.push({ address: a, code: err.code, status: err.status, diagnostic: err.message });
+      }
+    }
+    if (dropped.length > 0 || outdated) await this.sendDsn(s, { dropped, sent: accepted, outdated }, message, arrival, log);
+    log.info(
+      { rcpts: accepted.length, copies: copies.length, hidden: plan.hidden.length, dropped: dropped.length, removedFromHeader: plan.removed.length, outdated: !!outdated, bytes: message.length, sealedBytes },
+      'message sealed and sent',
+    );
+    const notes = [plan.hidden.length ? `${plan.hidden.length} in separate copies` : '', dropped.length ? `${dropped.length} dropped (see the report)` : ''].filter(Boolean);
+    return `Ok: signed, encrypted and sent to ${accepted.length} recipient(s)${notes.length ? `, ${notes.join(', ')}` : ''}`;
+  }
+
+  /**
+   * Signs and encrypts one copy for its recipients' certificates and every certificate of the
+   * sender (KOM-LE-A_2022). For the first copy a failure is the PS's answer (SmtpReply); for a
+   * later one (`later`) a CopyFailure for the DSN.
+   */
+  private async seal(s: PsSession, inner: Buffer, sender: DirectoryRecord, copy: Copy, now: Date, log: Logger, later: boolean) {
+    const recipients: EnvelopeRecipient[] = [];
+    for (const a of copy.rcpts) for (const c of copy.certificates.get(a)!) recipients.push({ certDer: c.der, email: a });
+    for (const c of sender.certificates) recipients.push({ certDer: c.der, email: s.user.address });
+    try {
+      return await sealMessage(inner, {
         konnektor: this.opts.konnektor,
         context: s.user.context,
         senderEmail: s.user.address,
         recipients,
         dataTimeToLiveDays: this.opts.dataTimeToLiveDays,
-        now: arrival,
+        now,
       });
     } catch (err) {
       if (err instanceof KomleError && err.code === 'invalid-message') throw new SmtpReply(554, '5.6.0', `the message cannot be read: ${err.message}`);
       log.warn({ err: errorMessage(err) }, 'signing or encryption failed');
       const why = err instanceof KonnektorError ? `the Konnektor could not sign: ${err.message}` : 'the message could not be signed and encrypted';
+      if (later) throw new CopyFailure('X02', '4.7.0', why);
       throw new SmtpReply(451, '4.7.0', why);
     }
-
-    const result = await this.sendUpstream(s, s.user.address, reachable, sealed.message, sealed.bodyStart);
-    for (const r of result.rejected) dropped.push({ address: r.address, status: '5.0.0', diagnostic: `refused by the mail service: ${r.response}` });
-    if (dropped.length > 0) await this.sendDsn(s, dropped, message, arrival, log);
-    log.info({ rcpts: result.accepted.length, dropped: dropped.length, bytes: message.length, sealedBytes: sealed.message.length }, 'message sealed and sent');
-    return `Ok: signed, encrypted and sent to ${result.accepted.length} recipient(s)${dropped.length ? `, ${dropped.length} dropped (see the report)` : ''}`;
   }
 
   sessionClosed(session: SmtpSession): void {
@@ -137,17 +198,21 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
     s.password = '';
   }
 
-  private async lookup(address: string) {
+  private async lookup(address: string): Promise<DirectoryRecord> {
     try {
-      return await this.opts.lookup.encryptionCertificates(address);
+      return await this.opts.lookup.lookup(address);
     } catch (err) {
       if (err instanceof DirectoryUnavailableError) throw new SmtpReply(451, '4.4.3', 'the directory cannot be reached to look up encryption certificates, try again later');
       throw err;
     }
   }
 
-  /** Sends over the session's upstream connection, logging in again if the service dropped it. `cleanFrom`: see SmtpClient.send. */
-  private async sendUpstream(s: PsSession, from: string, to: string[], message: Buffer, cleanFrom?: number) {
+  /**
+   * Sends over the session's upstream connection, logging in again if the service dropped it.
+   * `cleanFrom`: see SmtpClient.send. Failures are SmtpReplys for the PS, or with `later`
+   * CopyFailures for the DSN (X01: the service refused, X02: it could not be reached).
+   */
+  private async sendUpstream(s: PsSession, from: string, to: string[], message: Buffer, cleanFrom?: number, later = false) {
     for (let attempt = 0; ; attempt++) {
       try {
         if (!s.upstream?.usable) s.upstream = await UpstreamSmtp.open({ ...this.opts.upstream, host: s.user.host, port: s.user.port }, s.user.address, s.password);
@@ -158,23 +223,32 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
           const code = err.responseCode ?? 451;
           const enhanced = /^\d{3}[ -](\d\.\d{1,3}\.\d{1,3})/.exec(err.response ?? '')?.[1] ?? (code >= 500 ? '5.0.0' : '4.0.0');
           const text = (err.response ?? err.message).replace(/^\d{3}[ -](\d\.\d{1,3}\.\d{1,3} )?/, '');
+          if (later) throw new CopyFailure('X01', enhanced, `refused by the mail service: ${err.response ?? err.message}`);
           throw new SmtpReply(code, enhanced, `mail service: ${text}`);
         }
         if (err.kind === 'broken' && attempt === 0) continue;
+        if (later) throw new CopyFailure('X02', '4.4.1', `the mail service could not be reached: ${err.message}`);
         if (err.kind === 'credentials') throw new SmtpReply(451, '4.7.0', 'the mail service no longer accepts the login, try again later');
         throw new SmtpReply(451, '4.4.1', `mail service ${s.user.host}:${s.user.port} is not reachable, try again later`);
       }
     }
   }
 
-  private async sendDsn(s: PsSession, dropped: DroppedRecipient[], original: Buffer, arrival: Date, log: Logger): Promise<void> {
+  /** The one report about a sent message (dropped recipients, outdated client module) to the sender's own mailbox. */
+  private async sendDsn(
+    s: PsSession,
+    report: { dropped: DroppedRecipient[]; sent: string[]; outdated: OutdatedClientModule | null },
+    original: Buffer,
+    arrival: Date,
+    log: Logger,
+  ): Promise<void> {
     try {
       const block = mime.readHeaderBlock(original);
-      const dsn = buildDsn({ to: s.user.address, reportingMta: this.opts.hostname, dropped, originalHeader: original.subarray(0, block.bodyStart), arrivalDate: arrival });
+      const dsn = buildDsn({ to: s.user.address, reportingMta: this.opts.hostname, ...report, originalHeader: original.subarray(0, block.bodyStart), arrivalDate: arrival });
       await this.sendUpstream(s, s.user.address, [s.user.address], dsn);
     } catch (err) {
       // The message itself went out; a lost report must not turn that into a failure.
-      log.warn({ err: errorMessage(err), dropped: dropped.map((d) => d.address) }, 'could not deliver the DSN for dropped recipients');
+      log.warn({ err: errorMessage(err), dropped: report.dropped.map((d) => d.address) }, 'could not deliver the DSN to the sender');
     }
   }
 }

@@ -272,6 +272,12 @@ export const clientModuleSchema = z
         cacheTtlMs: duration.default(12 * 3_600_000),
         /** Addresses without a certificate are asked again after this long. */
         negativeCacheTtlMs: duration.default(5 * 60_000),
+        /**
+         * The longest a KOM-LE version read from the directory (kimData/komLeData) is used: it is
+         * cached with the certificates, so an address is looked up again after the shorter of
+         * this and cacheTtlMs. gemSpec_CM_KOMLE A_22340 allows at most 24 h.
+         */
+        versionCacheTtlMs: duration.max(24 * 3_600_000, 'at most 24 h (A_22340)').default(24 * 3_600_000),
         maxCacheEntries: z.number().int().min(10).default(100_000),
         timeoutMs: z.number().int().min(100).default(10_000),
       })
@@ -297,8 +303,8 @@ export const clientModuleSchema = z
     sizeCacheEntries: z.number().int().min(0).default(100_000),
     /** The account's dataTimeToLive in days (Expires header). */
     dataTimeToLiveDays: z.number().int().min(1).default(90),
-    /** Largest message a PS may send, in bytes. */
-    maxMessageSize: z.number().int().min(1024).default(40 * 1024 * 1024),
+    /** Largest message a PS may send, in bytes; advertised as EHLO SIZE, which Tab_SMTP_Ant_Init wants ≥ 35882577. */
+    maxMessageSize: z.number().int().min(35_882_577, 'at least 35882577 (gemSpec_CM_KOMLE Tab_SMTP_Ant_Init: SIZE)').default(40 * 1024 * 1024),
     maxRecipients: z.number().int().min(1).default(100),
   })
   .strict();

@@ -57,7 +57,11 @@ export const ATTRIBUTES: readonly AttributeDef[] = [
   def('specialization', { max: MANY, indexed: true }),
   def('entryType', { syntax: 'integer', max: MANY, indexed: true }),
   def('mail', { max: MANY, indexed: true }),
+  // `<version>,<address>`, one per mail address (api-vzd LDAP_Attribute.adoc).
   def('komLeData', { max: MANY }),
+  // Its successor: `<address>,<version>[+][,<appTag>|<appTag>…]`, one per mail address; `+` =
+  // messages above 15 MiB can be received there.
+  def('kimData', { max: MANY }),
   def('userCertificate', { syntax: 'binary', max: 50, returnAs: 'userCertificate;binary' }),
   def('dataFromAuthority', { syntax: 'boolean' }),
   def('personalEntry', { syntax: 'boolean' }),

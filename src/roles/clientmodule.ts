@@ -48,6 +48,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
       ca: cm.directory.ca ? readFileSync(inDataDir(config, cm.directory.ca), 'utf8') : tls.cert,
       cacheTtlMs: cm.directory.cacheTtlMs,
       negativeCacheTtlMs: cm.directory.negativeCacheTtlMs,
+      versionCacheTtlMs: cm.directory.versionCacheTtlMs,
       maxCacheEntries: cm.directory.maxCacheEntries,
       timeoutMs: cm.directory.timeoutMs,
     },

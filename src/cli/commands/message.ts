@@ -8,6 +8,7 @@ import {
   DECRYPTION_RESULTS,
   FEHLERMELDUNGEN,
   INTEGRITY_RESULTS,
+  DEFAULT_KOMLE_VERSION,
   KOMLE_VERSIONS,
   SoftwareKonnektor,
   loadKeyPath,
@@ -88,7 +89,7 @@ export function registerMessage(program: Command): void {
     .option('--from <address>', "the sender's KIM address (default: from the signature certificate)")
     .option('--to-cert <[address=]pem>', "a recipient's encryption certificate (repeatable); the address comes from the certificate unless given", collect)
     .option('--password <password>', 'password of a .p12 or encrypted PEM key (default: $POSTAMT_KEY_PASSWORD)')
-    .option('--komle-version <v>', `X-KOM-LE-Version (${KOMLE_VERSIONS.join(' or ')})`, '1.5')
+    .option('--komle-version <v>', `X-KOM-LE-Version (${KOMLE_VERSIONS.join(' or ')}; 1.5 only for messages with KAS content)`, DEFAULT_KOMLE_VERSION)
     .option('--ttl-days <days>', "the account's dataTimeToLive: Expires = now + this", positiveNumber, 90)
     .option('--scheme <scheme>', 'signature scheme: pss or pkcs1', 'pss')
     .option('--out <file>', 'where to write the sealed message (default: standard output)')
@@ -100,7 +101,9 @@ Examples:
   postamt message seal brief.eml --from-identity /tmp/pki/praxis-a \\
       --to-cert /tmp/pki/praxis-b/enc.pem --out sealed.eml
   postamt message seal brief.eml --from-identity osig.p12 --password "$PW" --from-enc-cert enc.pem \\
-      --to-cert praxis-b@praxis.kim.test=b-enc.pem --to-cert c-enc.pem --komle-version 1.0`,
+      --to-cert praxis-b@praxis.kim.test=b-enc.pem --to-cert c-enc.pem
+
+The file may have LF or CRLF line ends: it is signed in canonical form (CRLF).`,
     )
     .action(async (input: string, o: { fromIdentity: string; fromEncCert?: string; from?: string; toCert?: string[]; password?: string; komleVersion: string; ttlDays: number; scheme: string; out?: string }) => {
       if (!o.toCert?.length) throw new UsageError('at least one --to-cert is required');
@@ -126,6 +129,8 @@ Examples:
         komLeVersion: o.komleVersion as KomLeVersion,
         dataTimeToLiveDays: o.ttlDays,
         scheme: o.scheme,
+        // A file from an editor or another tool often has LF line ends; what is signed is CRLF.
+        canonicalise: true,
       });
       if (o.out) {
         writeFileSync(o.out, sealed.message);

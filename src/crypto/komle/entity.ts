@@ -14,10 +14,14 @@ export function rfc822Entity(message: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from(head, 'latin1'), message]);
 }
 
-/** The SignedData as an S/MIME entity (RFC 8551 3.5), base64 with 76-character lines. */
+/**
+ * The SignedData as an S/MIME entity (RFC 8551 3.5) with `Content-Transfer-Encoding: binary`: the
+ * DER follows the empty line as it is (gemSpec_CM_KOMLE KOM-LE-A_2299-01: binary, not base64;
+ * only the outer envelope is base64).
+ */
 export function signedDataEntity(signedDataDer: Uint8Array): Buffer {
-  const head = `Content-Type: ${SIGNED_CONTENT_TYPE}\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: ${P7M_DISPOSITION}\r\n\r\n`;
-  return mime.encodeBase64Lines(signedDataDer, head);
+  const head = `Content-Type: ${SIGNED_CONTENT_TYPE}\r\nContent-Transfer-Encoding: binary\r\nContent-Disposition: ${P7M_DISPOSITION}\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), signedDataDer]);
 }
 
 export type EntityBody = { ok: true; bytes: Uint8Array; fields: readonly mime.HeaderField[] } | { ok: false; detail: string };

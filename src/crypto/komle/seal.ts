@@ -8,6 +8,8 @@ import {
   COPIED_FIELDS,
   DEFAULT_DATA_TIME_TO_LIVE_DAYS,
   DEFAULT_DIENSTKENNUNG,
+  DEFAULT_KOMLE_VERSION,
+  KON_VERSION_PATTERN,
   KOMLE_SUBJECT,
   KOMLE_VERSIONS,
   OUTER_CONTENT_TYPE,
@@ -29,8 +31,14 @@ export interface SealOptions {
   readonly senderEmail: string;
   /** The recipients' encryption certificates, each with the address it was looked up for. */
   readonly recipients: readonly EnvelopeRecipient[];
-  /** X-KOM-LE-Version: 1.5 (default) or 1.0. */
+  /** X-KOM-LE-Version: 1.0 (default: what every message without KAS content needs, KOM-LE-A_2100-02) or 1.5. */
   readonly komLeVersion?: KomLeVersion;
+  /**
+   * Make bare LF and bare CR into CRLF before signing (the inner message is signed in canonical
+   * form). For messages from files (the CLI); the SMTP path has CRLF already (its DATA check
+   * refuses bare LF) and leaves this off, so it pays no scan.
+   */
+  readonly canonicalise?: boolean;
   /** The sending account's dataTimeToLive; Expires = send time + this. */
   readonly dataTimeToLiveDays?: number;
   /** The send time (default now). */
@@ -54,40 +62,46 @@ export interface SealedMessage {
 }
 
 /**
- * Seals the PS's message (RFC 5322 bytes) into a KOM-LE message (gemSMIME_KOMLE): the message,
- * unchanged, as `message/rfc822` opaque-signed by the card (SignedData with the signed
- * recipient-emails), that as application/pkcs7-mime encrypted for every recipient and the
- * sender (AuthEnvelopedData with the unauthenticated recipient-emails), wrapped in an outer
- * message whose headers repeat the inner ones. Only a missing Message-ID is added to the inner
- * message (the outer one must equal it).
+ * Seals the PS's message (RFC 5322 bytes, CRLF) into a KOM-LE message (gemSMIME_KOMLE): the
+ * message as `message/rfc822` opaque-signed by the card (SignedData with the signed
+ * recipient-emails), that as application/pkcs7-mime, binary, encrypted for every recipient and
+ * the sender (AuthEnvelopedData with the unauthenticated recipient-emails), wrapped in an outer
+ * message whose headers repeat the inner ones (KOM-LE-A_2098-03). Only a missing Message-ID and a
+ * missing X-KIM-Dienstkennung are added to the inner message. Which recipients a copy is for,
+ * and what its To/Cc/Bcc say, is the caller's business (the client module: docs/client-module.md).
  */
 export async function sealMessage(message: Uint8Array, opts: SealOptions): Promise<SealedMessage> {
-  const version = opts.komLeVersion ?? '1.5';
+  const version = opts.komLeVersion ?? DEFAULT_KOMLE_VERSION;
   if (!KOMLE_VERSIONS.includes(version)) throw new KomleError('invalid-input', `X-KOM-LE-Version ${String(version)} is not one of ${KOMLE_VERSIONS.join(', ')}`);
   const cmVersion = opts.cmVersion ?? CM_VERSION;
   const ptVersion = opts.ptVersion ?? PT_VERSION;
   if (!CM_VERSION_PATTERN.test(cmVersion)) throw new KomleError('invalid-input', `X-KIM-CMVersion ${JSON.stringify(cmVersion)} does not match VendorID_x.y.z[-n]`);
   if (!PT_VERSION_PATTERN.test(ptVersion)) throw new KomleError('invalid-input', `X-KIM-PTVersion ${JSON.stringify(ptVersion)} does not match x.y.z[-n]`);
+  const konVersion = opts.konnektor.productInfo;
+  if (!KON_VERSION_PATTERN.test(konVersion)) throw new KomleError('invalid-input', `X-KIM-KONVersion ${JSON.stringify(konVersion)} does not match <Productname><ProductType><ProductTypeVersion><HWVersion><FWVersion>`);
   const ttlDays = opts.dataTimeToLiveDays ?? DEFAULT_DATA_TIME_TO_LIVE_DAYS;
   if (!Number.isFinite(ttlDays) || ttlDays <= 0) throw new KomleError('invalid-input', `dataTimeToLive ${ttlDays} days is not positive`);
   if (opts.recipients.length === 0) throw new KomleError('invalid-input', 'no recipient to encrypt for');
   const now = opts.now ?? new Date();
 
+  const input = opts.canonicalise ? mime.canonicalLineEnds(message) : message;
   let block: mime.HeaderBlock;
   try {
-    block = mime.readHeaderBlock(message);
+    block = mime.readHeaderBlock(input);
   } catch (err) {
     throw new KomleError('invalid-message', `the message's header cannot be read: ${err instanceof Error ? err.message : String(err)}`);
   }
-  let inner = message;
+  // The only changes to the PS's message: a Message-ID in front when it has none (the outer one
+  // must equal it, KOM-LE-A_2101-01), and the default X-KIM-Dienstkennung at the end of its
+  // header when the PS set none (A_19488-02: into the original message, before signing).
+  const addedMessageId = !mime.findField(block.fields, 'Message-ID');
+  const prepend = addedMessageId ? [mime.formatField('Message-ID', `<${randomUUID()}@${opts.senderEmail.split('@')[1] ?? 'postamt.invalid'}>`)] : [];
+  const append = mime.findField(block.fields, 'X-KIM-Dienstkennung') ? [] : [mime.formatField('X-KIM-Dienstkennung', DEFAULT_DIENSTKENNUNG)];
+  let inner: Uint8Array = input;
   let fields = block.fields;
-  let addedMessageId = false;
-  if (!mime.findField(fields, 'Message-ID')) {
-    const domain = opts.senderEmail.split('@')[1] ?? 'postamt.invalid';
-    const line = mime.formatField('Message-ID', `<${randomUUID()}@${domain}>`);
-    inner = Buffer.concat([Buffer.from(line, 'latin1'), message]);
+  if (prepend.length || append.length) {
+    inner = mime.editHeader(input, block, { prepend, append });
     fields = mime.readHeaderBlock(inner).fields;
-    addedMessageId = true;
   }
   const messageIdField = mime.findField(fields, 'Message-ID')!;
 
@@ -111,12 +125,11 @@ export async function sealMessage(message: Uint8Array, opts: SealOptions): Promi
   head.push(mime.rawWithCrlf(messageIdField));
   head.push(mime.formatField('Subject', KOMLE_SUBJECT));
   head.push(mime.formatField('X-KOM-LE-Version', version));
-  const kimFields = fields.filter((f) => f.key.startsWith('x-kim-') && !isOwnField(f.key));
-  for (const f of kimFields) head.push(mime.rawWithCrlf(f));
-  if (!kimFields.some((f) => f.key === 'x-kim-dienstkennung')) head.push(mime.formatField('X-KIM-Dienstkennung', DEFAULT_DIENSTKENNUNG));
+  // Every X-KIM-* field of the inner message (the Dienstkennung among them), not our own ones.
+  for (const f of fields) if (f.key.startsWith('x-kim-') && !isOwnField(f.key)) head.push(mime.rawWithCrlf(f));
   head.push(mime.formatField('X-KIM-CMVersion', cmVersion));
   head.push(mime.formatField('X-KIM-PTVersion', ptVersion));
-  head.push(mime.formatField('X-KIM-KONVersion', opts.konnektor.productInfo.replace(/[\r\n]/g, ' ')));
+  head.push(mime.formatField('X-KIM-KONVersion', konVersion));
   head.push(mime.formatField('Expires', mime.formatRfc5322Date(new Date(now.getTime() + ttlDays * 86_400_000))));
   head.push('MIME-Version: 1.0\r\n');
   head.push(mime.formatField('Content-Type', OUTER_CONTENT_TYPE));

@@ -39,7 +39,8 @@ export interface SoftwareKonnektorOptions {
   readonly workers?: number;
 }
 
-export const SOFTWARE_KONNEKTOR_INFO = '<Postamt Software-Konnektor><Konnektor><0.1.0><0><0.1.0>';
+/** X-KIM-KONVersion (A_21388-01): <Productname><ProductType><ProductTypeVersion><HWVersion><FWVersion>. */
+export const SOFTWARE_KONNEKTOR_INFO = '<Postamt Software-Konnektor 0.1.0><Konnektor><0.1.0><0.0.0><0.1.0>';
 
 /**
  * The Konnektor in software: keys from files per Mandant, for tests, demos and setups without

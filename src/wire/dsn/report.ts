@@ -29,6 +29,8 @@ export interface DeliveryReportInput {
   reportingMta: string;
   /** The Subject field's value, already RFC 2047-encoded where it is not ASCII. */
   subject: string;
+  /** Extra fields of the report's own header (e.g. X-KIM-Fehlermeldung), in order, repeatable. */
+  headerFields?: ReadonlyArray<[string, string]>;
   /** The human-readable part (UTF-8, CRLF line ends). */
   text: string;
   recipients: readonly ReportRecipient[];
@@ -70,6 +72,7 @@ export function buildDeliveryReport(input: DeliveryReportInput): Buffer {
     formatField('Date', formatRfc5322Date(now)),
     formatField('Message-ID', `<dsn.${randomBytes(12).toString('hex')}@${input.reportingMta}>`),
     formatField('Auto-Submitted', 'auto-replied'),
+    ...(input.headerFields ?? []).map(([n, v]) => formatField(n, fieldValue(v))),
     'MIME-Version: 1.0\r\n',
     formatField('Content-Type', `multipart/report; report-type=delivery-status; boundary="${boundary}"`),
   ].join('');

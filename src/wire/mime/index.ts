@@ -26,3 +26,14 @@ export {
   type MultipartSplit,
   type SplitOptions,
 } from './multipart.js';
+export { editHeader, canonicalLineEnds, type HeaderEdit } from './header-edit.js';
+export {
+  parseAddressList,
+  addressesOf,
+  filterAddressList,
+  formatAddressField,
+  type AddressItem,
+  type MailboxItem,
+  type GroupItem,
+  type FilteredAddressList,
+} from './address-list.js';

@@ -1,0 +1,121 @@
+import addressparser from 'nodemailer/lib/addressparser';
+
+/**
+ * Address header fields (RFC 5322 3.4: To, Cc, Bcc …) as a list of items, each kept as the
+ * bytes the author wrote, so that removing one address leaves every other one — display name,
+ * encoded words, quoting, comments — exactly as it was. The list is split at top-level commas
+ * (outside quoted strings, comments, angle brackets) and groups (`name: a, b;`) are seen;
+ * nodemailer's addressparser then reads the address out of each item.
+ */
+export interface MailboxItem {
+  readonly kind: 'mailbox';
+  /** The item as written (latin1 text of its bytes), surrounding white space trimmed. */
+  readonly raw: string;
+  /** The addr-spec, lower-cased; '' when the item holds none (a stray word). */
+  readonly address: string;
+}
+
+export interface GroupItem {
+  readonly kind: 'group';
+  /** The display name before the colon, as written. */
+  readonly name: string;
+  readonly members: readonly MailboxItem[];
+}
+
+export type AddressItem = MailboxItem | GroupItem;
+
+/** Splits an address field's value (unfolded or not) into its items. */
+export function parseAddressList(value: string): AddressItem[] {
+  const items: AddressItem[] = [];
+  let group: { name: string; members: MailboxItem[] } | null = null;
+  let start = 0;
+  let quoted = false;
+  let comment = 0;
+  let angle = false;
+  let literal = false;
+  const mailbox = (end: number): void => {
+    const raw = value.slice(start, end).trim();
+    start = end + 1;
+    if (!raw) return;
+    const item: MailboxItem = { kind: 'mailbox', raw, address: addressOf(raw) };
+    if (group) group.members.push(item);
+    else items.push(item);
+  };
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (comment > 0) {
+      if (c === '\\') i++;
+      else if (c === '(') comment++;
+      else if (c === ')') comment--;
+    } else if (literal) {
+      if (c === '\\') i++;
+      else if (c === ']') literal = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '(') comment = 1;
+    else if (c === '[') literal = true; // a domain literal, [IPv6:…], may hold colons
+    else if (c === '<') angle = true;
+    else if (c === '>') angle = false;
+    else if (angle) continue;
+    else if (c === ',') mailbox(i);
+    else if (c === ':' && !group) {
+      group = { name: value.slice(start, i).trim(), members: [] };
+      start = i + 1;
+    } else if (c === ';' && group) {
+      mailbox(i);
+      items.push({ kind: 'group', name: group.name, members: group.members });
+      group = null;
+    }
+  }
+  mailbox(value.length);
+  // An unterminated group still counts as one (its members were read).
+  if (group) items.push({ kind: 'group', name: group.name, members: group.members });
+  return items;
+}
+
+function addressOf(raw: string): string {
+  const parsed = addressparser(raw, { flatten: true });
+  const found = parsed.find((a) => a.address && a.address.includes('@'));
+  return found ? found.address.toLowerCase() : '';
+}
+
+/** Every address the items name, in order, lower-cased. */
+export function addressesOf(items: readonly AddressItem[]): string[] {
+  return items.flatMap((i) => (i.kind === 'group' ? i.members.map((m) => m.address) : [i.address])).filter((a) => a !== '');
+}
+
+export interface FilteredAddressList {
+  /** The items that stay (groups keep their name, possibly with no member left). */
+  readonly items: AddressItem[];
+  /** The addresses (and address-less words) that were taken out. */
+  readonly removed: string[];
+  /** Whether any address remains. */
+  readonly hasAddress: boolean;
+}
+
+/** Keeps the mailboxes whose address passes `keep` (lower-cased); an item without an address never does. */
+export function filterAddressList(items: readonly AddressItem[], keep: (address: string) => boolean): FilteredAddressList {
+  const removed: string[] = [];
+  const pass = (m: MailboxItem): boolean => {
+    const ok = m.address !== '' && keep(m.address);
+    if (!ok) removed.push(m.address || m.raw);
+    return ok;
+  };
+  const out: AddressItem[] = [];
+  for (const i of items) {
+    if (i.kind === 'group') out.push({ kind: 'group', name: i.name, members: i.members.filter(pass) });
+    else if (pass(i)) out.push(i);
+  }
+  return { items: out, removed, hasAddress: addressesOf(out).length > 0 };
+}
+
+/**
+ * The field `name: item, item…` with CRLF, folded after every comma so that no line gets long
+ * however many addresses there are. Items go out as they were written.
+ */
+export function formatAddressField(name: string, items: readonly AddressItem[]): string {
+  const text = items.map((i) => (i.kind === 'group' ? `${i.name}:${i.members.map((m) => m.raw).join(',\r\n ')};` : i.raw));
+  return `${name}: ${text.join(',\r\n ')}\r\n`;
+}
