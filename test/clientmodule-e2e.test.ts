@@ -357,4 +357,16 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     assert.ok(parsed.attachments[0]!.content.equals(pdf));
     assert.match(parsed.text ?? '', /Die Nachricht wurde entschlüsselt\./);
   });
+  test("KOM-LE-A_2044 / KOM-LE-A_2043 / KOM-LE-A_2045: the POP3 user name's address picks the key — B's mail fetched through C's card is not decrypted, though C's key could", async () => {
+    // The first test's message went to B and C: B's mailbox holds it, encrypted for A, B and C.
+    const r = await poplib(cm.endpoints['cm-pop3']!.port, 'plain', pop3User(PRACTICES[1]!.email, 'm-c'), PASSWORD, [['retr', 1], ['quit']]);
+    const text = bodyOf(r.results[0]).toString('utf8');
+    assert.match(text, /^X-KIM-DecryptionResult: 01\r$/m);
+    assert.match(text, /^X-KIM-Fehlermeldung: 4009\r$/m);
+    assert.match(text, /^Subject: =\?utf-8\?Q\?Die_Nachricht_konnte_nicht_entschl=C3=BCsselt_werden\?=\r$/m);
+    assert.match(text, /praxis-b@praxis\.kim\.test\) weiter/, "the fetching user's address in the table's text");
+    // The same login with B's own card opens it.
+    const own = await poplib(cm.endpoints['cm-pop3']!.port, 'plain', pop3User(PRACTICES[1]!.email, 'm-b'), PASSWORD, [['retr', 1], ['quit']]);
+    assert.match(bodyOf(own.results[0]).toString('utf8'), /^X-KIM-DecryptionResult: 00\r$/m);
+  });
 });

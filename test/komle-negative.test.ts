@@ -130,7 +130,7 @@ describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', 
     assert.deepEqual([r.decryption, r.fehlermeldung], ['03', '4011']);
   });
 
-  test('KOM-LE-A_2046 / KOM-LE-A_2047-02: the failure message: multipart/mixed with the table text, the codes and the original attached', async () => {
+  test('KOM-LE-A_2046 / KOM-LE-A_2047-02 / A_20650-05: the failure message: multipart/mixed with the table text, the codes and the original attached', async () => {
     const k = new SoftwareKonnektor({ trustAnchors: [], mandanten: [{ id: 'B', clientSystems: ['KOM_LE'], workplaces: ['*'], smcb: async () => ({ encryption: [cardKey(attacker)] }) }] });
     const delivered = Buffer.concat([Buffer.from('Return-Path: <a@b>\r\n'), good]);
     const r = await open(delivered, k);
