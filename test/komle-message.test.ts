@@ -220,7 +220,7 @@ describe('present for the primary system', () => {
     );
   });
 
-  test('A_21390: a non-KOM-LE message passes through unchanged', async () => {
+  test('A_21390 / KOM-LE-A_2042: a non-KOM-LE message passes through unchanged', async () => {
     const plain = Buffer.from('From: a@b\r\nTo: c@d\r\nSubject: hi\r\n\r\nplain\r\n');
     const r = await openMessage(plain, { konnektor: w.konnektor, context: CTX_B });
     assert.equal(r.komle, false);

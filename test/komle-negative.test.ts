@@ -60,7 +60,7 @@ function reseal(outer: Uint8Array, opts: { signed?: (der: Buffer) => Buffer; rec
 }
 
 describe('decryption failures: X-KIM-DecryptionResult and X-KIM-Fehlermeldung', () => {
-  test('Tab_Fehlertext_Entschl 01: a message for someone else (our key is not among the recipients): 01 / 4009', async () => {
+  test('Tab_Fehlertext_Entschl 01 (KOM-LE-A_2062, KOM-LE-A_2047-02, A_20650-05): a message for someone else (our key is not among the recipients): 01 / 4009', async () => {
     const k = new SoftwareKonnektor({ trustAnchors: [w.pki.ca.certDer], mandanten: [{ id: 'B', clientSystems: ['KOM_LE'], workplaces: ['*'], smcb: async () => ({ encryption: [cardKey(attacker)] }) }] });
     const r = await open(good, k);
     assert.deepEqual([r.decryption, r.integrity, r.fehlermeldung, r.ok], ['01', undefined, '4009', false]);
