@@ -344,7 +344,7 @@ async function main(): Promise<void> {
             lat.push(performance.now() - tr);
             bytes += m.length;
             msgs++;
-            if (!m.includes('X-KIM-DecryptionResult: 00') || !m.includes('X-KIM-IntegrityCheckResult: 00')) bad++;
+            if (!m.includes('X-KIM-DecryptionResult: 00') || !m.includes('X-KIM-IntegrityCheckResult: 01')) bad++;
           }
           await c.quit();
         }),
@@ -353,7 +353,7 @@ async function main(): Promise<void> {
       return { secs: (performance.now() - t) / 1000, loginSecs, msgs, bytes, lat, bad };
     };
     const report = (label: string, f: Awaited<ReturnType<typeof fetchPass>>): void => {
-      row(`${label}: messages retrieved`, `${f.msgs}${f.bad ? ` (${f.bad} without result headers 00!)` : ''}`);
+      row(`${label}: messages retrieved`, `${f.msgs}${f.bad ? ` (${f.bad} without result headers 00 / 01!)` : ''}`);
       row(`${label}: slowest login incl. sizes (s)`, f.loginSecs.toFixed(2));
       row(`${label}: msgs/s (logins included)`, (f.msgs / f.secs).toFixed(0));
       row(`${label}: MB/s (presented)`, (f.bytes / f.secs / 1e6).toFixed(1));
