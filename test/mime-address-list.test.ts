@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mime } from '../src/wire/index.js';
+import { prng } from './helpers/prng.js';
 
 // Address header fields as lists of items kept as written (src/wire/mime/address-list.ts), and
 // header edits on bytes (src/wire/mime/header-edit.ts): what the client module's recipient rules stand on.
@@ -70,4 +71,32 @@ test('canonicalLineEnds: bare LF and bare CR become CRLF, CRLF stays', () => {
   assert.ok(same.buffer === crlf.buffer && same.byteOffset === crlf.byteOffset && same.length === crlf.length, 'CRLF input is not copied');
   assert.equal(mime.canonicalLineEnds(Buffer.from('\n')).toString(), '\r\n');
   assert.equal(mime.canonicalLineEnds(Buffer.from('x\r')).toString(), 'x\r\n');
+});
+
+test('fuzz: 3000 mutated address fields — parsing never throws, a filtered field is one header field with exactly the kept addresses, and keeping everything keeps every address', () => {
+  const rnd = prng(0x15a);
+  const pieces = ['"Dr. Müller, Anna" <a@x.test>', 'b@x.test', 'Team: c@x.test, d@x.test;', '(Kommentar) e@x.test', '=?utf-8?Q?M=C3=BCller?= <f@x.test>', '<g@[127.0.0.1]>', 'undisclosed-recipients:;'];
+  const noise = ['"', '<', '>', ',', ';', ':', '(', ')', '\\', '@', ' ', '\t', '\r\n ', '\x00', 'ä', '=?'];
+  for (let i = 0; i < 3000; i++) {
+    let value = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => pieces[Math.floor(rnd() * pieces.length)]!).join(', ');
+    for (let k = Math.floor(rnd() * 4); k > 0; k--) {
+      const at = Math.floor(rnd() * (value.length + 1));
+      value = value.slice(0, at) + noise[Math.floor(rnd() * noise.length)]! + value.slice(at + (rnd() < 0.3 ? 1 : 0));
+    }
+    const items = mime.parseAddressList(value);
+    const all = mime.addressesOf(items);
+    const kept = new Set(all.filter(() => rnd() < 0.5));
+    const f = mime.filterAddressList(items, (a) => kept.has(a));
+    if (!f.hasAddress) continue;
+    const field = mime.formatAddressField('To', f.items);
+    assert.match(field, /^To: /, `seed case ${i}`);
+    assert.ok(field.endsWith('\r\n') && !/\r\n(?![ \t])[\s\S]/.test(field.slice(0, -2)), `case ${i}: one field, continuation lines folded: ${JSON.stringify(field)}`);
+    const back = mime.addressesOf(mime.parseAddressList(field.slice(4, -2)));
+    const staying = mime.addressesOf(f.items);
+    for (const a of staying) assert.ok(kept.has(a), `case ${i}: ${a} was not to be kept`);
+    assert.deepEqual(back, staying, `case ${i}: the field names exactly what stays (${JSON.stringify(value)} → ${JSON.stringify(field)})`);
+    const everything = mime.filterAddressList(items, () => true);
+    const plain = all.filter((a) => /^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[a-z0-9.-]+|\[[a-z0-9.:]+\])$/.test(a));
+    assert.deepEqual(mime.addressesOf(everything.items), plain, `case ${i}: keeping everything keeps every plain address`);
+  }
 });

@@ -101,19 +101,43 @@ export const SICHERHEITSVERLETZUNG_EMBEDDED =
   'Die entschlüsselte Nachricht wurde in diese Fehlernachricht eingebettet und kann, abhängig vom verwendeten E-Mail-Client, in eigener Verantwortung ' +
   'eingesehen bzw. verarbeitet werden.';
 
-/** X-KIM-Fehlermeldung values (Tab_Fehlercodes_KOMLE-Clientmodule) the receive side uses. */
-export type Fehlermeldung = '4008' | '4009' | '4010' | '4011' | '4014' | '4015';
-
-export const FEHLERMELDUNGEN: Readonly<Record<Fehlermeldung, string>> = {
+/**
+ * Tab_Fehlercodes_KOMLE-Clientmodule, whole (A_20650-05): the X-KIM-Fehlermeldung values. The
+ * send side puts them into the reports for the sender (clientmodule/send-codes.ts adds its vendor
+ * codes), the receive side into the failure messages and result fields.
+ */
+export const TAB_FEHLERCODES = {
+  // beim Senden
+  '4001': 'Empfänger entfernt, wegen falscher KIM-Version',
+  '4002': 'Verschlüsselte E-Mail-Daten konnten nicht zum KOM-LE-Attachment-Service übertragen werden',
+  '4003': 'keine eindeutige Telematik-ID mit Verschlüsselungszertifikat gefunden',
+  '4004': 'Nachricht nicht für alle Empfänger verschlüsselbar',
+  '4005': 'Für einen Empfänger existieren mehrere Verschlüsselungszertifikate mit unterschiedlichen Telematik-IDs',
+  // beim Empfangen
+  '4006': 'Verschlüsselte E-Mail-Daten konnten nicht vom KOM-LE-Attachment-Service geladen werden',
+  '4007': 'Beim Entschlüsseln der E-Mail-Daten ist ein Fehler aufgetreten',
   '4008': 'Das verwendete Clientmodul unterstützt die in der Mail verwendete Version nicht',
   '4009': 'Die Nachricht konnte auf Grund eines nicht verfügbaren Schlüssels nicht entschlüsselt werden',
   '4010': 'Die Nachricht konnte aufgrund des falschen Formats nicht entschlüsselt werden',
   '4011': 'Der Konnektor steht für die Entschlüsselung nicht zur Verfügung',
+  '4012':
+    'Die Prüfsumme der E-Mail-Daten stimmt nicht mit der beigefügten Prüfsumme überein. Die empfangene aufbereitete Client-Mail entspricht eventuell nicht der vom Sender auf dem KAS hinterlegten aufbereiteten Client-Mail.',
+  '4013': 'Verschlüsselte E-Mail-Daten konnten nicht heruntergeladen werden, da durch zu häufigen Zugriff der KOM-LE-Attachment-Service den Abruf verweigert.',
   '4014':
     'Die Prüfung der Nachricht hat ergeben, dass die Nachricht nach dem Verschlüsseln manipuliert wurde. Möglicherweise wurde die verschlüsselte Nachricht auch an einen nicht empfangsberechtigten Personenkreis versendet.',
   '4015':
     'Die Prüfung der Signatur der Nachricht hat ergeben, dass die Nachricht manipuliert wurde, um einem anderen Nutzer das Entschlüsseln der Nachricht mit einem Schlüssel, der nicht in seinem Besitz ist, zu ermöglichen.',
-};
+  '4018': 'Die Auswertung der KOM-LE-Version bei Nachrichten mit KAS-Content hat ergeben, dass die Größe der Nachricht nicht den festgelegten Account-Einstellungen entspricht.',
+  // sonstige
+  '4016': 'Bei der Aktualisierung der PKCS#12-Datei ist ein Fehler aufgetreten',
+  '4017': 'Die KIM-Version des Clientmoduls ist kleiner als die im Verzeichnisdienst zu seinem Eintrag hinterlegte Version',
+} as const;
+export type Fehlercode = keyof typeof TAB_FEHLERCODES;
+
+/** The X-KIM-Fehlermeldung values the receive side gives today. */
+export type Fehlermeldung = Extract<Fehlercode, '4008' | '4009' | '4010' | '4011' | '4014' | '4015'>;
+
+export const FEHLERMELDUNGEN: Readonly<Record<Fehlermeldung, string>> = TAB_FEHLERCODES;
 
 /** A_21391-02 subject and KOM-LE-A_2046 subject of the failure messages. */
 export const SUBJECT_NOT_DECRYPTED = 'Die Nachricht konnte nicht entschlüsselt werden';

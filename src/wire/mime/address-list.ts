@@ -95,11 +95,17 @@ export interface FilteredAddressList {
   readonly hasAddress: boolean;
 }
 
-/** Keeps the mailboxes whose address passes `keep` (lower-cased); an item without an address never does. */
+/** A dot-atom addr-spec (or one with a domain literal): what can be written as `<address>` on its own. */
+const PLAIN_ADDRESS = /^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[a-z0-9.-]+|\[[a-z0-9.:]+\])$/;
+
+/**
+ * Keeps the mailboxes whose address passes `keep` (lower-cased); an item without an address, or
+ * whose address is no plain addr-spec (addressparser reads odd ones out of broken text), never does.
+ */
 export function filterAddressList(items: readonly AddressItem[], keep: (address: string) => boolean): FilteredAddressList {
   const removed: string[] = [];
   const pass = (m: MailboxItem): boolean => {
-    const ok = m.address !== '' && keep(m.address);
+    const ok = PLAIN_ADDRESS.test(m.address) && keep(m.address);
     if (!ok) removed.push(m.address || m.raw);
     return ok;
   };
@@ -113,9 +119,50 @@ export function filterAddressList(items: readonly AddressItem[], keep: (address:
 
 /**
  * The field `name: item, item…` with CRLF, folded after every comma so that no line gets long
- * however many addresses there are. Items go out as they were written.
+ * however many addresses there are. Items go out as they were written — unless an item's text
+ * does not stand on its own (an unbalanced quote, comment, bracket or a stray separator that
+ * spanned what was taken out): such an item goes out as `<address>`, so the field names
+ * exactly the kept addresses, whatever was around the removed ones.
  */
 export function formatAddressField(name: string, items: readonly AddressItem[]): string {
-  const text = items.map((i) => (i.kind === 'group' ? `${i.name}:${i.members.map((m) => m.raw).join(',\r\n ')};` : i.raw));
-  return `${name}: ${text.join(',\r\n ')}\r\n`;
+  const mailbox = (m: MailboxItem): string => (standsAlone(m.raw) && addressOf(m.raw) === m.address ? m.raw : `<${m.address}>`);
+  const text = items.map((i) => {
+    if (i.kind !== 'group') return mailbox(i);
+    const members = i.members.map(mailbox).join(',\r\n ');
+    return standsAlone(i.name) && !/[:;]/.test(i.name) ? `${i.name}:${members};` : members;
+  });
+  return `${name}: ${text.filter((t) => t !== '').join(',\r\n ')}\r\n`;
+}
+
+/** Whether `raw` has no unclosed quote, comment, angle bracket or domain literal and no top-level separator. */
+function standsAlone(raw: string): boolean {
+  let quoted = false;
+  let comment = 0;
+  let angle = false;
+  let literal = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === '\r' || c === '\n') return false;
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (comment > 0) {
+      if (c === '\\') i++;
+      else if (c === '(') comment++;
+      else if (c === ')') comment--;
+    } else if (literal) {
+      if (c === '\\') i++;
+      else if (c === ']') literal = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '(') comment = 1;
+    else if (c === '[') literal = true;
+    else if (c === '<') {
+      if (angle) return false;
+      angle = true;
+    } else if (c === '>') {
+      if (!angle) return false;
+      angle = false;
+    } else if (!angle && (c === ',' || c === ';' || c === ':')) return false;
+  }
+  return !quoted && comment === 0 && !angle && !literal;
 }
