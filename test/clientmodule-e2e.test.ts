@@ -67,6 +67,8 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
           { id: 'm-b', clientSystems: ['PVS'], workplaces: ['*'], smcb: card('praxis-b') },
           { id: 'm-c', clientSystems: ['PVS'], workplaces: ['*'], smcb: card('praxis-c') },
           { id: 'm-x', clientSystems: ['PVS'], workplaces: ['*'], smcb: card('ohne') },
+          // A's encryption key in the signature slot: its key usage allows no signing, signing fails (KOM-LE-A_2021).
+          { id: 'm-nosig', clientSystems: ['PVS'], workplaces: ['*'], smcb: { signature: { cert: 'pki/praxis-a/enc.pem', key: 'pki/praxis-a/enc.key' }, encryption: { cert: 'pki/praxis-a/enc.pem', key: 'pki/praxis-a/enc.key' } } },
         ],
       },
       clientModule: { smtp: { port: 0 }, smtps: { port: 0 }, pop3: { port: 0 }, pop3s: { port: 0 } },
@@ -368,5 +370,16 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     // The same login with B's own card opens it.
     const own = await poplib(cm.endpoints['cm-pop3']!.port, 'plain', pop3User(PRACTICES[1]!.email, 'm-b'), PASSWORD, [['retr', 1], ['quit']]);
     assert.match(bodyOf(own.results[0]).toString('utf8'), /^X-KIM-DecryptionResult: 00\r$/m);
+  });
+  test('KOM-LE-A_2021: a message that cannot be signed (the card\'s key may not sign) gets 451 and nothing goes upstream', async () => {
+    const before = (await mailbox(PRACTICES[1]!.email)).length;
+    const t = psTransport(smtpUser(PRACTICES[0]!.email, 'm-nosig'));
+    const raw = Buffer.from(`From: ${PRACTICES[0]!.email}\r\nTo: ${PRACTICES[1]!.email}\r\nSubject: x\r\nMessage-ID: <nosig@pvs.test>\r\n\r\nText\r\n`);
+    const err = await t.sendMail({ envelope: { from: PRACTICES[0]!.email, to: [PRACTICES[1]!.email] }, raw }).catch((e: Error & { responseCode?: number; response?: string }) => e);
+    t.close();
+    assert.ok(err instanceof Error, 'refused');
+    assert.equal((err as { responseCode?: number }).responseCode, 451);
+    assert.match(String((err as { response?: string }).response), /^451 4\.7\.0 .*sign/);
+    assert.equal((await mailbox(PRACTICES[1]!.email)).length, before, 'nothing was delivered');
   });
 });
