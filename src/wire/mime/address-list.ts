@@ -27,12 +27,9 @@ export type AddressItem = MailboxItem | GroupItem;
 /** Splits an address field's value (unfolded or not) into its items. */
 export function parseAddressList(value: string): AddressItem[] {
   const items: AddressItem[] = [];
-  let group: { name: string; members: MailboxItem[] } | null = null;
+  let group = null as { name: string; members: MailboxItem[] } | null;
   let start = 0;
-  let quoted = false;
-  let comment = 0;
   let angle = false;
-  let literal = false;
   const mailbox = (end: number): void => {
     const raw = value.slice(start, end).trim();
     start = end + 1;
@@ -41,24 +38,10 @@ export function parseAddressList(value: string): AddressItem[] {
     if (group) group.members.push(item);
     else items.push(item);
   };
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (quoted) {
-      if (c === '\\') i++;
-      else if (c === '"') quoted = false;
-    } else if (comment > 0) {
-      if (c === '\\') i++;
-      else if (c === '(') comment++;
-      else if (c === ')') comment--;
-    } else if (literal) {
-      if (c === '\\') i++;
-      else if (c === ']') literal = false;
-    } else if (c === '"') quoted = true;
-    else if (c === '(') comment = 1;
-    else if (c === '[') literal = true; // a domain literal, [IPv6:…], may hold colons
-    else if (c === '<') angle = true;
+  walkOutsideQuotes(value, (c, i) => {
+    if (c === '<') angle = true;
     else if (c === '>') angle = false;
-    else if (angle) continue;
+    else if (angle) return;
     else if (c === ',') mailbox(i);
     else if (c === ':' && !group) {
       group = { name: value.slice(start, i).trim(), members: [] };
@@ -68,7 +51,7 @@ export function parseAddressList(value: string): AddressItem[] {
       items.push({ kind: 'group', name: group.name, members: group.members });
       group = null;
     }
-  }
+  });
   mailbox(value.length);
   // An unterminated group still counts as one (its members were read).
   if (group) items.push({ kind: 'group', name: group.name, members: group.members });
@@ -134,15 +117,17 @@ export function formatAddressField(name: string, items: readonly AddressItem[]):
   return `${name}: ${text.filter((t) => t !== '').join(',\r\n ')}\r\n`;
 }
 
-/** Whether `raw` has no unclosed quote, comment, angle bracket or domain literal and no top-level separator. */
-function standsAlone(raw: string): boolean {
+/**
+ * Calls `visit` for every character of `text` outside quoted strings, comments and domain
+ * literals ([IPv6:…] may hold colons), backslash escapes honoured; `visit` returning false stops
+ * the walk. Returns whether the walk ended outside all three.
+ */
+function walkOutsideQuotes(text: string, visit: (c: string, i: number) => boolean | void): boolean {
   let quoted = false;
   let comment = 0;
-  let angle = false;
   let literal = false;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i];
-    if (c === '\r' || c === '\n') return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
     if (quoted) {
       if (c === '\\') i++;
       else if (c === '"') quoted = false;
@@ -156,13 +141,24 @@ function standsAlone(raw: string): boolean {
     } else if (c === '"') quoted = true;
     else if (c === '(') comment = 1;
     else if (c === '[') literal = true;
-    else if (c === '<') {
+    else if (visit(c, i) === false) return false;
+  }
+  return !quoted && comment === 0 && !literal;
+}
+
+/** Whether `raw` has no line break, no unclosed quote, comment, angle bracket or domain literal and no top-level separator. */
+function standsAlone(raw: string): boolean {
+  if (/[\r\n]/.test(raw)) return false;
+  let angle = false;
+  const closed = walkOutsideQuotes(raw, (c) => {
+    if (c === '<') {
       if (angle) return false;
       angle = true;
     } else if (c === '>') {
       if (!angle) return false;
       angle = false;
     } else if (!angle && (c === ',' || c === ';' || c === ':')) return false;
-  }
-  return !quoted && comment === 0 && !angle && !literal;
+    return true;
+  });
+  return closed && !angle;
 }
