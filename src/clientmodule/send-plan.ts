@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { mime } from '../wire/index.js';
-import { DEFAULT_DIENSTKENNUNG } from '../crypto/index.js';
+import { missingInnerFields } from '../crypto/index.js';
 import type { DirectoryRecord, EncryptionCertificate } from './cert-lookup.js';
 import type { DroppedRecipient } from './dsn.js';
 
@@ -57,7 +56,8 @@ const RECIPIENT_FIELDS = ['to', 'cc'];
  *   X-KIM-Dienstkennung gets the default (A_19488-02), so sealing has nothing left to add.
  * A header that needs none of this is not copied.
  */
-export function planCopies(message: Buffer, block: mime.HeaderBlock, sendable: readonly string[], senderDomain: string): CopyPlan {
+/** `sender`: the sending account's address (the added Message-ID takes its domain). */
+export function planCopies(message: Buffer, block: mime.HeaderBlock, sendable: readonly string[], sender: string): CopyPlan {
   const allowed = new Set(sendable.map((a) => a.toLowerCase()));
   const named = new Set<string>();
   const removed: string[] = [];
@@ -77,8 +77,7 @@ export function planCopies(message: Buffer, block: mime.HeaderBlock, sendable: r
     if (kept.hasAddress) replace.set(f, mime.formatAddressField(f.name, kept.items));
     else drop.add(f);
   }
-  const prepend = mime.findField(block.fields, 'Message-ID') ? [] : [mime.formatField('Message-ID', `<${randomUUID()}@${senderDomain}>`)];
-  const append = mime.findField(block.fields, 'X-KIM-Dienstkennung') ? [] : [mime.formatField('X-KIM-Dienstkennung', DEFAULT_DIENSTKENNUNG)];
+  const { prepend, append } = missingInnerFields(block.fields, sender);
   const inner = mime.editHeader(message, block, { drop, replace, prepend, append });
   return { inner, visible: sendable.filter((a) => named.has(a.toLowerCase())), hidden: sendable.filter((a) => !named.has(a.toLowerCase())), removed };
 }

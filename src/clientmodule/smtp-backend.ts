@@ -132,7 +132,7 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
     } catch (err) {
       throw new SmtpReply(554, '5.6.0', `the message cannot be read: ${errorMessage(err)}`);
     }
-    const plan = planCopies(message, block, [...certificates.keys()], s.user.address.split('@')[1] ?? 'postamt.invalid');
+    const plan = planCopies(message, block, [...certificates.keys()], s.user.address);
     const copies: Copy[] = [];
     if (plan.visible.length) copies.push({ rcpts: plan.visible, certificates });
     for (const h of plan.hidden) copies.push({ rcpts: [h], certificates });

@@ -95,8 +95,7 @@ export async function sealMessage(message: Uint8Array, opts: SealOptions): Promi
   // must equal it, KOM-LE-A_2101-01), and the default X-KIM-Dienstkennung at the end of its
   // header when the PS set none (A_19488-02: into the original message, before signing).
   const addedMessageId = !mime.findField(block.fields, 'Message-ID');
-  const prepend = addedMessageId ? [mime.formatField('Message-ID', `<${randomUUID()}@${opts.senderEmail.split('@')[1] ?? 'postamt.invalid'}>`)] : [];
-  const append = mime.findField(block.fields, 'X-KIM-Dienstkennung') ? [] : [mime.formatField('X-KIM-Dienstkennung', DEFAULT_DIENSTKENNUNG)];
+  const { prepend, append } = missingInnerFields(block.fields, opts.senderEmail);
   let inner: Uint8Array = input;
   let fields = block.fields;
   if (prepend.length || append.length) {
@@ -143,6 +142,18 @@ export async function sealMessage(message: Uint8Array, opts: SealOptions): Promi
     messageId: messageIdField.value,
     recipientEmails,
     addedMessageId,
+  };
+}
+
+/**
+ * The fields sealing adds to the PS's message when it lacks them: a Message-ID in front, the
+ * default X-KIM-Dienstkennung at the end of the header. The client module adds them once before
+ * making several copies, so that every copy carries the same Message-ID.
+ */
+export function missingInnerFields(fields: readonly mime.HeaderField[], senderEmail: string): { prepend: string[]; append: string[] } {
+  return {
+    prepend: mime.findField(fields, 'Message-ID') ? [] : [mime.formatField('Message-ID', `<${randomUUID()}@${senderEmail.split('@')[1] ?? 'postamt.invalid'}>`)],
+    append: mime.findField(fields, 'X-KIM-Dienstkennung') ? [] : [mime.formatField('X-KIM-Dienstkennung', DEFAULT_DIENSTKENNUNG)],
   };
 }
 
