@@ -24,6 +24,10 @@ describe('config', () => {
     );
     assert.throws(() => parseConfig({ service: { pop3: { tls: { port: 70000 } } } }, 'f', {}), /service\.pop3\.tls\.port/);
     assert.throws(() => parseConfig({ directory: { processes: 0 } }, 'f', {}), /directory\.processes/);
+    // A_23165: what the PS gets after a failed integrity check is one of three modes, default replace.
+    assert.equal(parseConfig({}, 'f', {}).clientModule.integrityFailure, 'replace');
+    assert.equal(parseConfig({ clientModule: { integrityFailure: 'embed' } }, 'f', {}).clientModule.integrityFailure, 'embed');
+    assert.throws(() => parseConfig({ clientModule: { integrityFailure: 'deliver' } }, 'f', {}), /clientModule\.integrityFailure/);
     assert.throws(() => parseConfig({ directory: { processes: 65 } }, 'f', {}), /directory\.processes/);
     assert.equal(parseConfig({}, 'f', {}).directory.processes, 1);
     // Worker-thread counts and limits: bounded, with their defaults.
