@@ -38,7 +38,7 @@ function decryptedEntity(outer: Uint8Array): Buffer {
   return Buffer.from(decryptAuthEnveloped(envelopeOf(outer), cardKey(w.pki.recipient)).content);
 }
 
-/** A message with every field A_2098-03 names, some twice, folded, 8-bit, and X-KIM-* fields of the PS. */
+/** A message with every field KOM-LE-A_2098-03 names, some twice, folded, 8-bit, and X-KIM-* fields of the PS. */
 const FULL = Buffer.from(
   'Date: Mon, 23 Nov 2026 10:00:00 +0100\r\n' +
     'From: =?utf-8?Q?Praxis_M=C3=BCller?= <praxis.sender@test.kim.telematik>\r\n' +
