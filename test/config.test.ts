@@ -91,9 +91,10 @@ describe('config', () => {
     }
   });
 
-  test('keys nothing reads are refused: mailin.retry.sessionIdleMs, mailin.retry.sessionMaxTransactions', () => {
+  test('keys nothing reads are refused: mailin.retry.sessionIdleMs, mailin.retry.sessionMaxTransactions, clientModule.upstream.idleMs', () => {
     assert.throws(() => parseConfig({ mailin: { retry: { sessionIdleMs: 2000 } } }, 'f', {}), /mailin\.retry: unknown key\(s\): sessionIdleMs/);
     assert.throws(() => parseConfig({ mailin: { retry: { sessionMaxTransactions: 100 } } }, 'f', {}), /mailin\.retry: unknown key\(s\): sessionMaxTransactions/);
+    assert.throws(() => parseConfig({ clientModule: { upstream: { idleMs: 60_000 } } }, 'f', {}), /clientModule\.upstream: unknown key\(s\): idleMs/);
   });
 
   test('the client module has its own SMTP and POP3 session limits, with the service\'s defaults', () => {

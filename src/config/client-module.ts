@@ -34,8 +34,6 @@ export const clientModuleSchema = z
         /** Only for tests against a service with an unknown certificate. */
         rejectUnauthorized: z.boolean().default(true),
         timeoutMs: z.number().int().min(100).default(30_000),
-        /** How long an idle upstream SMTP session is kept for the next message of the same PS session. */
-        idleMs: z.number().int().min(1000).default(60_000),
       })
       .strict()
       .prefault({}),
