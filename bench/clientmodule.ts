@@ -182,16 +182,16 @@ async function main(): Promise<void> {
     service: {
       hostname: 'mx.bench.test',
       smtp: { mx: { port: 0 }, submission: { port: 0 } },
-      pop3: { plain: { port: 0 }, tls: { port: 0 } },
+      pop3: { starttls: { port: 0 }, implicit: { port: 0 } },
       http: { port: 0 },
     },
-    directory: { ldap: { port: 0 }, ldaps: { port: 0 } },
+    directory: { ldap: { starttls: { port: 0 }, implicit: { port: 0 } } },
     konnektor: {
       ...(process.env.BENCH_KONNEKTOR_WORKERS ? { workers: Number(process.env.BENCH_KONNEKTOR_WORKERS) } : {}),
       trustAnchors: ['pki/ca.pem'],
       mandanten: practices.map((p) => ({ id: p.mandant, clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: `pki/${p.id}` } })),
     },
-    clientModule: { smtp: { port: 0 }, smtps: { port: 0 }, pop3: { port: 0 }, pop3s: { port: 0 } },
+    clientModule: { smtp: { starttls: { port: 0 }, implicit: { port: 0 } }, pop3: { starttls: { port: 0 }, implicit: { port: 0 } } },
   };
   const config = parseConfig(raw, 'bench', {});
   const logger = createLogger('silent');

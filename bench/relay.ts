@@ -96,9 +96,9 @@ async function main(): Promise<void> {
     a = await startBenchServer([{ address: SENDER, password: PASSWORD }], '', async (cfg) => {
       // The route goes into A's config file before A starts (service.relay.routes).
       const doc = parse(readFileSync(cfg, 'utf8')) as { service: Record<string, unknown>; directory?: unknown };
-      doc.service.relay = { routes: { 'b.bench.test': route }, ...(process.env.BENCH_RELAY_CONCURRENCY ? { concurrency: Number(process.env.BENCH_RELAY_CONCURRENCY) } : {}) };
+      doc.service.relay = { routes: { 'b.bench.test': route }, ...(process.env.BENCH_RELAY_CONCURRENCY ? { worker: { concurrency: Number(process.env.BENCH_RELAY_CONCURRENCY) } } : {}) };
       // B has the directory's default ports.
-      doc.directory = { ldap: { port: 0 }, ldaps: { port: 0 } };
+      doc.directory = { ldap: { starttls: { port: 0 }, implicit: { port: 0 } } };
       writeFileSync(cfg, stringify(doc));
     });
     const sub = a.endpoints['smtp-submission']!.port;

@@ -71,7 +71,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
           { id: 'm-nosig', clientSystems: ['PVS'], workplaces: ['*'], smcb: { signature: { cert: 'pki/praxis-a/enc.pem', key: 'pki/praxis-a/enc.key' }, encryption: { cert: 'pki/praxis-a/enc.pem', key: 'pki/praxis-a/enc.key' } } },
         ],
       },
-      clientModule: { smtp: { port: 0 }, smtps: { port: 0 }, pop3: { port: 0 }, pop3s: { port: 0 } },
+      clientModule: { smtp: { starttls: { port: 0 }, implicit: { port: 0 } }, pop3: { starttls: { port: 0 }, implicit: { port: 0 } } },
     });
     const logger = createLogger('silent');
     svc = await startService(config, logger);

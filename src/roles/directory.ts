@@ -106,7 +106,7 @@ export async function startDirectory(config: Config, logger: Logger, parts: Dire
   };
   try {
     for (const [name, mode] of LISTENERS) {
-      const lc = dc[name];
+      const lc = name === 'ldap' ? dc.ldap.starttls : dc.ldap.implicit;
       if (!lc.enabled) continue;
       const s = new LdapServer({
         name,

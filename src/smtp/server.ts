@@ -27,7 +27,8 @@ export interface SmtpListenerOptions {
   /** Allow AUTH without TLS (only sensible on loopback). */
   allowInsecureAuth?: boolean;
   hostname: string;
-  limits: SmtpConfig;
+  /** service.smtp, or the client module's limits (clientModule.smtp and its message limits). */
+  limits: Omit<SmtpConfig, 'mx' | 'submission'>;
   backend: SmtpBackend;
   logger: Logger;
   metrics: Metrics;
