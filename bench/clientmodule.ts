@@ -33,6 +33,7 @@ import { createTestPki } from '../src/crypto/index.js';
 import { certificatesFrom } from '../src/directory/index.js';
 import { Pop3Client } from '../src/pop3/index.js';
 import { startService, startDirectoryFor, startClientModule, type RunningService, type RunningDirectory } from '../src/roles/index.js';
+import { encodeSaslPlain } from '../src/wire/index.js';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 2000);
 /** Messages sent before the timed phase (not counted; they are fetched with the others). */
@@ -232,7 +233,7 @@ async function main(): Promise<void> {
     const latencies: number[] = [];
     let failed = 0;
     let firstFailure = '';
-    const authPlain = Buffer.from(`\0${smtpUser}\0${PASSWORD}`).toString('base64');
+    const authPlain = encodeSaslPlain({ authcid: smtpUser, password: PASSWORD });
     // All connections log in first (scrypt upstream, slow on purpose), then the timed sending.
     const ta = performance.now();
     const conns = await Promise.all(

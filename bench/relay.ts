@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { LineClient } from './lib/line-client.js';
 import { percentile, startBenchServer, type BenchServer } from './lib/server.js';
+import { encodeSaslPlain } from '../src/wire/index.js';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 3000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
@@ -56,7 +57,7 @@ async function submit(port: number, first: number, count: number): Promise<{ lat
   let next = first;
   let failed = 0;
   let lastAccepted = 0;
-  const auth = Buffer.from(`\0${SENDER}\0${PASSWORD}`).toString('base64');
+  const auth = encodeSaslPlain({ authcid: SENDER, password: PASSWORD });
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       const c = await LineClient.connectTls(port);

@@ -7,6 +7,7 @@ import { until } from './helpers/mailin.js';
 import { poplib, bodyOf } from './helpers/poplib.js';
 import { RawClient } from './helpers/raw-client.js';
 import { PASSWORD, closedPort, mailbox, nextSettled, peerCertificate, routeTo, startProvider, submit, type Provider } from './helpers/relay.js';
+import { encodeSaslPlain } from '../src/wire/index.js';
 
 /** Runs `fn` with providers that are closed afterwards, whatever happens. */
 async function withProviders(t: { skip(msg: string): void }, start: () => Promise<Array<Provider | null>>, fn: (...p: Provider[]) => Promise<void>): Promise<void> {
@@ -385,7 +386,7 @@ describe('what the relay does not do', () => {
         const c = await RawClient.connect(limited!.svc.endpoints['smtp-submission']!.port, { tls: true });
         await c.readReply();
         await c.cmd('EHLO client.test');
-        assert.equal((await c.cmd(`AUTH PLAIN ${Buffer.from(`\0carol@c.test\0${PASSWORD}`).toString('base64')}`)).code, 235);
+        assert.equal((await c.cmd(`AUTH PLAIN ${encodeSaslPlain({ authcid: 'carol@c.test', password: PASSWORD })}`)).code, 235);
         assert.equal((await c.cmd('MAIL FROM:<carol@c.test>')).code, 250);
         assert.equal((await c.cmd('RCPT TO:<bob@b.test>')).code, 250);
         // A local recipient does not count against the limit; a second one elsewhere does.

@@ -94,7 +94,10 @@ const integrationSource = z
     /** CA file (relative to dataDir) for its certificate. */
     ca: z.string().optional(),
     rejectUnauthorized: z.boolean().default(true),
+    /** Whole cmd=auth exchange. */
     timeoutMs: z.number().int().min(100).default(30_000),
+    /** Whole cmd=list exchange: connect, request and the complete answer. */
+    listTimeoutMs: z.number().int().min(100).default(30 * 60_000),
     /** Its `cmd=list` answer is read whole (bounded by this) before it is trusted. */
     maxResponseBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
   })
