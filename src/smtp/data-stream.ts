@@ -1,5 +1,3 @@
-import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
-
 /**
  * smtp-server's DATA intake (`SMTPStream._feedDataStream`) looks for "\n." by reading every
  * byte of the message in a JavaScript loop, and copies every incoming chunk once to put the
@@ -14,9 +12,12 @@ import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
  * the same remainder goes back to command mode, the same byte count at the end, backpressure
  * the same way. Only the chunking of what the data stream emits, and so the moment bytes are
  * counted, may differ. test/smtp-data-stream.test.ts compares both on many chunkings.
+ * Installed by patches.ts, which first checks that the library's fields are still the ones used here.
  */
 
-type Done = (err?: Error | null) => void;
+export type Done = (err?: Error | null) => void;
+/** smtp-server's `SMTPStream._feedDataStream`, ours in its place. */
+export type FeedDataStream = (this: unknown, chunk: Buffer, done: Done) => void;
 interface Internals {
   _dataStream: (NodeJS.WritableStream & { writable: boolean; destroyed: boolean; once(e: string, f: () => void): void; removeListener(e: string, f: () => void): void }) | null;
   _lastBytes: Buffer | false;
@@ -31,7 +32,6 @@ interface Internals {
   __postamtCleanTail?: boolean;
   /** Ours: `_lastBytes` is a short chunk that came after a clean tail (a dot at its index 1 counts). */
   __postamtCarryFromOne?: boolean;
-  __postamtOriginalFeed?: (this: Internals, chunk: Buffer, done: Done) => void;
 }
 
 const LF_DOT = Buffer.from('\n.');
@@ -41,17 +41,19 @@ const DOT = 0x2e;
 /** Below this, a chunk after carried bytes goes the library's way (joined whole: it is small). */
 const JOIN_WHOLE_BELOW = 16;
 
-const proto = SMTPStream.prototype as unknown as Internals;
-
-/** The library's own implementation (kept for the differential test). */
-export const originalFeedDataStream = (proto.__postamtOriginalFeed ?? proto._feedDataStream) as (this: unknown, chunk: Buffer, done: Done) => void;
-
 function isTerminatorAt(buf: Buffer, i: number): boolean {
   // "\r\n.\r\n" with the dot at i (i + 2 < buf.length; at i = 1, buf[-1] is undefined: no match).
   return buf[i - 2] === CR && buf[i - 1] === LF && buf[i + 1] === CR && buf[i + 2] === LF;
 }
 
-function feedDataStream(this: Internals, chunk: Buffer, done: Done): void {
+/** Our `_feedDataStream`, falling back on the library's own (`library`) where carried bytes meet a match. */
+export function fastFeedDataStream(library: FeedDataStream): FeedDataStream {
+  return function (this: unknown, chunk: Buffer, done: Done): void {
+    feedDataStream.call(this as Internals, library, chunk, done);
+  };
+}
+
+function feedDataStream(this: Internals, library: FeedDataStream, chunk: Buffer, done: Done): void {
   let prev = this._lastBytes && this._lastBytes.length ? this._lastBytes : null;
   let fromOne = this.__postamtCleanTail === true;
   this.__postamtCleanTail = false;
@@ -65,7 +67,7 @@ function feedDataStream(this: Internals, chunk: Buffer, done: Done): void {
   this.__postamtCarryFromOne = false;
   // Carried bytes before the first payload byte, or before a tiny chunk: the library's code,
   // which joins the two (cheap, they are small).
-  if (prev && (this._atDataStart || chunk.length < JOIN_WHOLE_BELOW)) return originalFeedDataStream.call(this, chunk, done);
+  if (prev && (this._atDataStart || chunk.length < JOIN_WHOLE_BELOW)) return library.call(this, chunk, done);
   if (this._atDataStart) {
     // The library's start-of-DATA rules: "." alone ends an empty message; ".." is an escaped dot.
     if (chunk.length >= 3 && chunk[0] === DOT && chunk[1] === CR && chunk[2] === LF) return this._endDataMode(false, chunk.subarray(3), done);
@@ -87,7 +89,7 @@ function feedDataStream(this: Internals, chunk: Buffer, done: Done): void {
     // library's path; otherwise the carried bytes are plain content.
     const joint = Buffer.concat([prev, chunk.subarray(0, 8)]);
     for (let i = 2; i <= p + 4; i++) {
-      if (joint[i] === DOT && joint[i - 1] === LF) return originalFeedDataStream.call(this, chunk, done);
+      if (joint[i] === DOT && joint[i - 1] === LF) return library.call(this, chunk, done);
     }
     from = 5;
     this._lastBytes = false;
@@ -143,9 +145,4 @@ function feedDataStream(this: Internals, chunk: Buffer, done: Done): void {
     dataStream.once('drain', onDrain);
     dataStream.once('close', onDrain);
   } else done();
-}
-
-if (!proto.__postamtOriginalFeed) {
-  proto.__postamtOriginalFeed = proto._feedDataStream;
-  proto._feedDataStream = feedDataStream;
 }
