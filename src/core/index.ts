@@ -5,6 +5,7 @@ export { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
 export { isLoopback, isLoopbackHost } from './net.js';
 export { openClientSocket, clientTlsOptions, ClientSocketError, type ClientSocketOptions } from './client-socket.js';
 export { randomHex } from './random-hex.js';
+export { postamtVersion } from './version.js';
 export { RequestThread, ThreadSet, answerRequests, type ThreadReply } from './request-thread.js';
 export { backoffStepMs } from './backoff.js';
 export { WorkLoop, type WorkLoopOptions, type WorkSource } from './work-loop.js';
