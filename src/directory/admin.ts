@@ -1,15 +1,15 @@
 import { UsageError } from '../core/index.js';
 import { parseFilter, type LdapFilter } from '../wire/ldap/index.js';
 import type { DirectoryConfig } from '../config/index.js';
-import type { Directory, DirectoryOptions, CertificateInfo } from './directory.js';
+import type { Directory, DirectoryOptions } from './directory.js';
 import { ATTRIBUTES, attributeDef } from './attributes.js';
 import type { DirEntry } from './entry.js';
-import { certificatesFrom } from './certs.js';
+import { certificatesFrom, type CertificateInfo } from './certificates.js';
 import { importLdif, type ImportOptions, type ImportResult } from './import.js';
 
 /** The directory options a config section asks for. */
 export function directoryOptions(c: DirectoryConfig): DirectoryOptions {
-  return { baseDn: c.baseDn, cacheEntries: c.cacheEntries, cacheCheckMs: c.cacheCheckMs, komLeVersion: c.komLeVersion };
+  return { baseDn: c.baseDn, cacheEntries: c.cacheEntries, cacheCheckMs: c.cacheCheckMs, komLeVersion: c.komLeVersion, limits: { maxCertificates: c.maxCertificates } };
 }
 
 export interface EntryJson {
