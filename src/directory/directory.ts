@@ -75,6 +75,11 @@ export class Directory {
     return this.names.uidOfDn(dn);
   }
 
+  /** See DirectoryNames.valueBelowBase. */
+  valueBelowBase(dn: string, attribute: string): string | undefined {
+    return this.names.valueBelowBase(dn, attribute);
+  }
+
   isBaseDn(dn: string): boolean {
     return this.names.isBaseDn(dn);
   }

@@ -1,5 +1,5 @@
 import { LdapResultError, type LdapAttribute, type LdapBackend, type LdapEntry, type LdapResultCodeName, type LdapSearch } from '../ldap/backend.js';
-import { parseDn, normaliseDn, searchResultEntryOp } from '../wire/ldap/index.js';
+import { searchResultEntryOp } from '../wire/ldap/index.js';
 import { encodedLength, writeDerInto, type DerNode } from '../wire/ber/index.js';
 import type { Directory } from './directory.js';
 import type { DirEntry } from './entry.js';
@@ -60,14 +60,11 @@ function encodeOwn(node: DerNode): Buffer {
  */
 export class DirectoryLdapBackend implements LdapBackend {
   private readonly selectors = new Map<string, Selector>();
-  private readonly baseNorm: string;
 
   constructor(
     readonly directory: Directory,
     readonly accounts: BindAccounts,
-  ) {
-    this.baseNorm = normaliseDn(parseDn(directory.baseDn));
-  }
+  ) {}
 
   namingContexts(): string[] {
     return [this.directory.baseDn];
@@ -85,13 +82,9 @@ export class DirectoryLdapBackend implements LdapBackend {
     const t = dn.trim();
     if (!t.includes('=')) return t.includes('@') ? t : undefined;
     try {
-      const parsed = parseDn(t);
-      if (parsed.length < 2) return undefined;
-      const rdn = parsed[0]!;
-      if (rdn.length !== 1 || rdn[0]!.type.toLowerCase() !== 'mail') return undefined;
-      return normaliseDn(parsed.slice(1)) === this.baseNorm ? rdn[0]!.value : undefined;
+      return this.directory.valueBelowBase(t, 'mail');
     } catch {
-      return undefined;
+      return undefined; // not a DN: no such account
     }
   }
 

@@ -46,6 +46,14 @@ export class DirectoryNames {
 
   /** The uid of a DN `uid=…,<base>`, or undefined for any other DN; throws DirectoryError(invalidDn) on a bad DN. */
   uidOfDn(dn: string): string | undefined {
+    return this.valueBelowBase(dn, 'uid');
+  }
+
+  /**
+   * The value of a DN `<attribute>=…,<base>` (one single-valued RDN right below the base), or
+   * undefined for any other DN; throws DirectoryError(invalidDn) on a bad DN.
+   */
+  valueBelowBase(dn: string, attribute: string): string | undefined {
     let parsed: Dn;
     try {
       parsed = parseDn(dn);
@@ -53,7 +61,7 @@ export class DirectoryNames {
       throw new DirectoryError('invalidDn', `"${dn}" is not a DN: ${(err as Error).message}`);
     }
     if (parsed.length !== this.parsed.length + 1 || normaliseDn(parsed.slice(1)) !== this.norm) return undefined;
-    return uidOf(parsed[0]!);
+    return valueOf(parsed[0]!, attribute);
   }
 
   isBaseDn(dn: string): boolean {
@@ -76,7 +84,7 @@ export class DirectoryNames {
     const n = this.parsed.length;
     if (parsed.length === n && normaliseDn(parsed) === this.norm) return BASE;
     if (parsed.length <= n || normaliseDn(parsed.slice(-n)) !== this.norm) return { kind: 'outside' };
-    return { kind: 'below', uid: uidOf(parsed[parsed.length - n - 1]!), deeper: parsed.length > n + 1 };
+    return { kind: 'below', uid: valueOf(parsed[parsed.length - n - 1]!, 'uid'), deeper: parsed.length > n + 1 };
   }
 
   /** The base DN's first RDN (the container entry's naming attribute). */
@@ -100,6 +108,7 @@ export class DirectoryNames {
   }
 }
 
-function uidOf(rdn: Dn[number]): string | undefined {
-  return rdn.length === 1 && rdn[0]!.type.toLowerCase() === 'uid' ? rdn[0]!.value : undefined;
+/** The value of a single-valued RDN of `attribute` (lower case). */
+function valueOf(rdn: Dn[number], attribute: string): string | undefined {
+  return rdn.length === 1 && rdn[0]!.type.toLowerCase() === attribute ? rdn[0]!.value : undefined;
 }
