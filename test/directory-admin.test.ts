@@ -130,6 +130,12 @@ describe('directory CLI and admin API', () => {
     r = await cli(['directory', 'show', 'nope'], configFile);
     assert.equal(r.code, 1);
     assert.match(r.err, /no directory entry nope/);
+    r = await cli(['directory', 'show', 'uid=a,,dc=x'], configFile);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /"uid=a,,dc=x" is not a DN/);
+    r = await cli(['directory', 'list', '--after', 'garbage'], configFile);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /after must be a cursor from an earlier page/);
     r = await cli(['directory', 'list', '--filter', '(broken'], configFile);
     assert.equal(r.code, 2);
     assert.match(r.err, /invalid filter/);
@@ -172,6 +178,9 @@ describe('directory CLI and admin API', () => {
     const got = (await (await fetch(`${base}/entries/7-1?der=1`, { headers: auth() })).json()) as { certificates: Array<{ der: string }> };
     assert.ok(got.certificates[0]!.der.length > 100);
     assert.equal((await fetch(`${base}/entries/uid%3Dnope%2Cdc%3Ddata%2Cdc%3Dvzd`, { headers: auth() })).status, 404);
+    const badDn = await fetch(`${base}/entries/${encodeURIComponent('uid=a,,dc=x')}`, { headers: auth() });
+    assert.equal(badDn.status, 400);
+    assert.match(((await badDn.json()) as { title: string }).title, /is not a DN/);
 
     const ldif = Array.from({ length: 5 }, (_, k) => `dn: uid=imp${k},dc=data,dc=vzd\ntelematikID: 7-10${k}\ndisplayName: Import ${k}\n`).join('\n');
     const imp = await fetch(`${base}/import`, { method: 'POST', headers: { ...auth(), 'content-type': 'text/ldif' }, body: ldif });
@@ -186,6 +195,9 @@ describe('directory CLI and admin API', () => {
     const page2 = (await (await fetch(`${base}/entries?filter=${encodeURIComponent('(displayName=Import*)')}&limit=2&after=${page1.next}`, { headers: auth() })).json()) as { entries: Array<{ uid: string }>; next: string };
     assert.deepEqual(page2.entries.map((e) => e.uid), ['imp2', 'imp3']);
     assert.equal((await fetch(`${base}/entries?filter=(broken`, { headers: auth() })).status, 400);
+    const badCursor = await fetch(`${base}/entries?after=garbage`, { headers: auth() });
+    assert.equal(badCursor.status, 400);
+    assert.match(((await badCursor.json()) as { title: string }).title, /after must be a cursor from an earlier page/);
 
     const certAdd = await fetch(`${base}/entries/7-100/certificates`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/x-pem-file' }, body: certPem });
     assert.equal(certAdd.status, 201);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { openTestStore, STORE_KINDS, type TestStore } from './helpers/env.js';
 import { testCertificates } from './helpers/directory.js';
-import { Directory, DirectoryLdapBackend } from '../src/directory/index.js';
+import { Directory, DirectoryError, DirectoryLdapBackend, directoryOptions, entryToLdif, importLdif } from '../src/directory/index.js';
+import { parseConfig } from '../src/config/index.js';
 import { parseFilter } from '../src/wire/ldap/index.js';
 import { LdapResultError, type LdapEntry, type LdapSearch } from '../src/ldap/backend.js';
 
@@ -343,6 +344,22 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(await code({ baseDn: 'dc=vzd' }), ['noSuchObject', '']);
       assert.deepEqual(await code({ baseDn: 'uid=a,,dc=x' }), ['invalidDNSyntax', '']);
       assert.deepEqual(await code({ after: 'garbage' }), ['unwillingToPerform', '']);
+      // The same refusals in the directory's own terms (the admin API and the CLI answer by `code`).
+      const refusal = async (o: { baseDn?: string; after?: string }): Promise<[string, string, string]> => {
+        try {
+          for await (const _ of dir.search({ baseDn: BASE, scope: 'sub', filter: parseFilter('(objectClass=*)'), limit: 10, ...o }));
+          return ['none', '', ''];
+        } catch (err) {
+          assert.ok(err instanceof DirectoryError, String(err));
+          return [err.kind, err.code, err.closestDn];
+        }
+      };
+      assert.deepEqual(await refusal({ baseDn: 'uid=nobody,dc=data,dc=vzd' }), ['noSuchEntry', 'not-found', BASE]);
+      assert.deepEqual(await refusal({ baseDn: 'cn=x,uid=anna,dc=data,dc=vzd' }), ['noSuchEntry', 'not-found', 'uid=anna,dc=data,dc=vzd']);
+      assert.deepEqual(await refusal({ baseDn: 'dc=other' }), ['noSuchEntry', 'not-found', '']);
+      assert.deepEqual(await refusal({ baseDn: 'uid=a,,dc=x' }), ['invalidDn', 'usage', '']);
+      assert.deepEqual(await refusal({ after: 'garbage' }), ['invalidPosition', 'usage', '']);
+      await assert.rejects(dir.get('uid=a,,dc=x'), (err: unknown) => err instanceof DirectoryError && err.kind === 'invalidDn' && /is not a DN/.test(err.message));
     });
 
     test('paging: limit and resumeKey walk every entry once, in order, index or scan', async (t) => {
@@ -502,6 +519,37 @@ for (const kind of STORE_KINDS) {
       await assert.rejects(dir.removeCertificate('bernd', r1.sha256.slice(0, 12)), /no certificate/);
       await assert.rejects(dir.removeCertificate('bernd', 'xyz'), /8 hex digits/);
       await assert.rejects(dir.addCertificate('9-404', certs[0]!), /no directory entry/);
+    });
+
+    test('certificates: directory.maxCertificates (default 50) bounds them when adding one, building an entry and importing', async (t) => {
+      if (skip(t)) return;
+      const config = (directory: Record<string, unknown>): ReturnType<typeof parseConfig> => parseConfig({ dataDir: '/nonexistent', directory }, 'test', {});
+      assert.equal(config({}).directory.maxCertificates, 50);
+      assert.throws(() => config({ maxCertificates: 0 }), /maxCertificates/);
+      assert.throws(() => config({ maxCertificates: 'many' }), /maxCertificates/);
+      const two = new Directory(ts!.store, directoryOptions(config({ maxCertificates: 2 }).directory));
+      assert.equal((await two.get('1-111')).certs.length, 2);
+      await assert.rejects(two.addCertificate('1-111', certs[2]!), /an entry holds at most 2 certificates/);
+      const third = await dir.addCertificate('1-111', certs[2]!); // the default allows it
+      assert.equal(third.added, true);
+      assert.equal(await dir.removeCertificate('1-111', third.sha256), 1);
+      const input = {
+        uid: 'many',
+        attributes: [
+          { name: 'telematikID', value: '3-444' },
+          { name: 'displayName', value: 'Drei Zertifikate' },
+          ...certs.map((c) => ({ name: 'userCertificate', value: c })),
+        ],
+      };
+      assert.throws(() => two.buildEntry(input), /userCertificate allows at most 2 values \(got 3\)/);
+      const ldif = entryToLdif(dir, dir.buildEntry(input));
+      const r = await importLdif(two, (async function* () {
+        yield ldif;
+      })());
+      assert.equal(r.applied, false);
+      assert.equal(r.rejectedCount, 1);
+      assert.match(r.rejected[0]!.reason, /userCertificate allows at most 2 values \(got 3\)/);
+      assert.equal(await dir.find('3-444'), undefined);
     });
   });
 }

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { STORE_KINDS, openTestStore, type TestStore } from './helpers/env.js';
 import { Accounts, Mailboxes, verifyPassword, hashPassword } from '../src/service/index.js';
-import { FileBlobStore, migrate, collectGarbageBlobs, removeStaleTempFiles } from '../src/store/index.js';
+import { FileBlobStore, DatabaseBlobStore, migrate, collectGarbageBlobs, removeStaleTempFiles } from '../src/store/index.js';
+import { until } from './helpers/mailin.js';
 import { ConflictError, NotFoundError, UsageError } from '../src/core/index.js';
 
 async function putBlob(ts: TestStore, text: string): Promise<{ hash: string; size: number }> {
@@ -148,6 +149,30 @@ for (const kind of STORE_KINDS) {
         },
         { blobs: { backend: 'database' } },
       ));
+
+    test('the database blob writer: one row per content, refuses a blob over its limit, aborted writes leave nothing', (t) =>
+      withStore(t, async (ts) => {
+        const blobs = new DatabaseBlobStore(ts.store.db, 10);
+        const write = async (text: string): Promise<{ hash: string; size: number }> => {
+          const w = await blobs.writer();
+          await w.write(Buffer.from(text.slice(0, 3)));
+          await w.write(Buffer.from(text.slice(3)));
+          return w.commit();
+        };
+        const a = await write('ten bytes!');
+        assert.deepEqual(await write('ten bytes!'), a, 'the same bytes twice: one blob');
+        assert.equal((await blobs.get(a.hash)).toString(), 'ten bytes!');
+        const big = await blobs.writer();
+        await big.write(Buffer.from('123456'));
+        await assert.rejects(big.write(Buffer.from('78901')), /blob larger than 10 bytes/);
+        await big.abort();
+        const dropped = await blobs.writer();
+        await dropped.write(Buffer.from('dropped'));
+        await dropped.abort();
+        const listed = [];
+        for await (const x of blobs.list()) listed.push(x.hash);
+        assert.deepEqual(listed, [a.hash]);
+      }));
   });
 }
 
@@ -205,6 +230,32 @@ describe('file blob store', () => {
           assert.ok((await blobs.get(s.hash, s.size)).equals(bodies[i]!), `blob ${i} (${s.size} bytes) reads back as written`);
         }
         assert.deepEqual(readdirSync(join(root, 'tmp')), []);
+      } finally {
+        await blobs.close();
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
+
+  for (const ioThreads of [2, 0]) {
+    test(`ioThreads ${ioThreads}: a committed or aborted writer refuses more; an abort before the temp file exists leaves none`, async () => {
+      const root = mkdtempSync(join(tmpdir(), 'postamt-blobs-'));
+      const blobs = await new FileBlobStore(root, 64 * 1024, ioThreads).init();
+      try {
+        const w = await blobs.writer();
+        await w.write(Buffer.from('once'));
+        assert.equal((await w.commit()).size, 4);
+        await assert.rejects(w.write(Buffer.from('more')), /already finished/);
+        await assert.rejects(w.commit(), /already finished/);
+        // Without blob threads the temp file is being created in libuv's pool right now.
+        const early = await blobs.writer();
+        await early.abort();
+        await assert.rejects(early.write(Buffer.from('late')), /already finished/);
+        const streamed = await blobs.writer();
+        await streamed.write(Buffer.alloc(100 * 1024, 7)); // beyond the threshold: a temp file
+        await streamed.abort();
+        await assert.rejects(streamed.commit(), /already finished/);
+        await until('the temp directory to be empty', async () => readdirSync(join(root, 'tmp')).length === 0);
       } finally {
         await blobs.close();
         rmSync(root, { recursive: true, force: true });

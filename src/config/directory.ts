@@ -40,6 +40,8 @@ export const directorySchema = z
     cacheCheckMs: duration.default(1000),
     /** The KIM version the service writes into komLeData (`<version>,<address>`). */
     komLeVersion: z.string().regex(/^\d+\.\d+$/).default('1.5'),
+    /** Most certificates (userCertificate values) one directory entry holds. */
+    maxCertificates: z.number().int().min(1).default(50),
     /** Largest LDIF body the admin API imports. */
     importMaxBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
     /**

@@ -1,15 +1,16 @@
 import { UsageError } from '../core/index.js';
 import { parseFilter, type LdapFilter } from '../wire/ldap/index.js';
 import type { DirectoryConfig } from '../config/index.js';
-import type { Directory, DirectoryOptions, CertificateInfo } from './directory.js';
+import type { Directory, DirectoryOptions } from './directory.js';
 import { ATTRIBUTES, attributeDef } from './attributes.js';
 import type { DirEntry } from './entry.js';
-import { certificatesFrom } from './certs.js';
+import { certificatesFrom, type CertificateInfo } from './certificates.js';
+import { DirectoryError } from './errors.js';
 import { importLdif, type ImportOptions, type ImportResult } from './import.js';
 
 /** The directory options a config section asks for. */
 export function directoryOptions(c: DirectoryConfig): DirectoryOptions {
-  return { baseDn: c.baseDn, cacheEntries: c.cacheEntries, cacheCheckMs: c.cacheCheckMs, komLeVersion: c.komLeVersion };
+  return { baseDn: c.baseDn, cacheEntries: c.cacheEntries, cacheCheckMs: c.cacheCheckMs, komLeVersion: c.komLeVersion, limits: { maxCertificates: c.maxCertificates } };
 }
 
 export interface EntryJson {
@@ -70,20 +71,24 @@ export class DirectoryAdmin {
   async list(q: { filter?: string; limit?: number; after?: string }): Promise<{ entries: EntryJson[]; next: string | null }> {
     const limit = q.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('limit must be 1 to 1000');
-    if (q.after !== undefined && !/^\d{1,15}$/.test(q.after)) throw new UsageError('after must be a cursor from an earlier page');
     const filter = this.parseFilterString(q.filter);
     const entries: EntryJson[] = [];
     let last: string | undefined;
     let more = false;
-    const search = this.dir.search({ baseDn: this.dir.baseDn, scope: 'one', filter, limit: limit + 1, ...(q.after ? { after: q.after } : {}) });
-    for await (const hit of search) {
-      if (hit.kind !== 'entry') continue;
-      if (entries.length === limit) {
-        more = true;
-        break;
+    const search = this.dir.search({ baseDn: this.dir.baseDn, scope: 'one', filter, limit: limit + 1, ...(q.after !== undefined ? { after: q.after } : {}) });
+    try {
+      for await (const hit of search) {
+        if (hit.kind !== 'entry') continue;
+        if (entries.length === limit) {
+          more = true;
+          break;
+        }
+        entries.push(this.toJson(hit.entry));
+        last = hit.resumeKey;
       }
-      entries.push(this.toJson(hit.entry));
-      last = hit.resumeKey;
+    } catch (err) {
+      if (err instanceof DirectoryError && err.kind === 'invalidPosition') throw new UsageError('after must be a cursor from an earlier page');
+      throw err;
     }
     return { entries, next: more ? (last ?? null) : null };
   }

@@ -62,7 +62,8 @@ export const ATTRIBUTES: readonly AttributeDef[] = [
   // Its successor: `<address>,<version>[+][,<appTag>|<appTag>…]`, one per mail address; `+` =
   // messages above 15 MiB can be received there.
   def('kimData', { max: MANY }),
-  def('userCertificate', { syntax: 'binary', max: 50, returnAs: 'userCertificate;binary' }),
+  // How many: EntryLimits.maxCertificates (config directory.maxCertificates), not `max`.
+  def('userCertificate', { syntax: 'binary', max: Number.POSITIVE_INFINITY, returnAs: 'userCertificate;binary' }),
   def('dataFromAuthority', { syntax: 'boolean' }),
   def('personalEntry', { syntax: 'boolean' }),
   def('holder', { max: MANY }),

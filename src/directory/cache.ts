@@ -3,7 +3,7 @@ import type { DirEntry } from './entry.js';
 /**
  * Hot entries by id, and results of single-equality lookups (`mail=…` → ids), both bounded
  * (least recently used dropped first). The Directory clears both whenever the store's
- * directory version changes; see Directory.fresh for the staleness bound.
+ * directory version changes; see Freshness.fresh for the staleness bound.
  */
 export class EntryCache {
   private readonly entries = new Map<number, DirEntry>();

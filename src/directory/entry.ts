@@ -32,9 +32,11 @@ export interface EntryLimits {
   maxValueLength: number;
   /** Largest certificate in bytes. */
   maxCertificateBytes: number;
+  /** Most certificates (userCertificate values) one entry holds (config directory.maxCertificates). */
+  maxCertificates: number;
 }
 
-export const DEFAULT_LIMITS: EntryLimits = { maxValueLength: 2048, maxCertificateBytes: 16 * 1024 };
+export const DEFAULT_LIMITS: EntryLimits = { maxValueLength: 2048, maxCertificateBytes: 16 * 1024, maxCertificates: 50 };
 
 export function telematikIdOf(e: Pick<DirEntry, 'attrs'>): string {
   return e.attrs.telematikID?.[0] ?? '';
@@ -112,16 +114,18 @@ export function buildAttributes(
     const want = equalityKey('string', attrs.displayName![0]!);
     for (const c of cns) if (equalityKey('string', c) !== want) throw new UsageError('cn must equal displayName (cn is displayName under another name)');
   }
-  checkCardinality(attrs, certs);
+  checkCardinality(attrs, certs, limits);
   return { attrs, certs };
 }
 
-export function checkCardinality(attrs: Record<string, string[]>, certs: Buffer[]): void {
+export function checkCardinality(attrs: Record<string, string[]>, certs: Buffer[], limits: EntryLimits = DEFAULT_LIMITS): void {
   for (const def of ATTRIBUTES) {
     const n = def.syntax === 'binary' ? certs.length : (attrs[def.name]?.length ?? 0);
     if (def.name === 'uid') continue; // comes from the DN
+    // The certificates' number is configurable; every other attribute's is the table's.
+    const max = def.syntax === 'binary' ? limits.maxCertificates : def.max;
     if (n < def.min) throw new UsageError(`${def.name} is required`);
-    if (n > def.max) throw new UsageError(`${def.name} allows at most ${def.max} value${def.max === 1 ? '' : 's'} (got ${n})`);
+    if (n > max) throw new UsageError(`${def.name} allows at most ${max} value${max === 1 ? '' : 's'} (got ${n})`);
   }
 }
 

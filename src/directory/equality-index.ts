@@ -10,7 +10,7 @@ const NONE: readonly number[] = [];
 /**
  * Equality key → entry ids (ascending) for the hot attributes: a copy of `dir_values` at one
  * store version. Immutable once finished; the Directory drops it whenever its cache is cleared
- * (see Directory.fresh for when that happens) and builds a new one.
+ * (see Freshness.fresh for when that happens) and builds a new one.
  */
 export class EqualityIndex {
   // Most keys name one entry: a bare number then, an array only for the few shared keys.

@@ -76,14 +76,14 @@ export async function importLdif(dir: Directory, source: AsyncIterable<Buffer | 
   const canWrite = (): boolean => result.rejectedCount === 0 || opts.skipInvalid === true;
 
   try {
-    await dir.db.transaction().execute(async (trx) => {
+    await dir.write(async (trx) => {
       let batch: Array<{ line: number; entry: DirEntry }> = [];
       const flush = async (): Promise<void> => {
         const items = batch;
         batch = [];
         if (!items.length) return;
-        const byUid = await existing(trx, dir, 'uid_norm', items.map((i) => repo.normUid(i.entry.uid)));
-        const byTid = await existing(trx, dir, 'telematik_norm', items.map((i) => tidKey(i.entry)));
+        const byUid = await repo.entriesWithKeys(trx, dir.dialect, 'uid_norm', items.map((i) => repo.normUid(i.entry.uid)));
+        const byTid = await repo.entriesWithKeys(trx, dir.dialect, 'telematik_norm', items.map((i) => tidKey(i.entry)));
         const inserts: DirEntry[] = [];
         const updates: DirEntry[] = [];
         for (const { line, entry } of items) {
@@ -128,13 +128,10 @@ export async function importLdif(dir: Directory, source: AsyncIterable<Buffer | 
       }
       await flush();
       if (!canWrite()) throw new Rollback();
-      await repo.bumpVersion(trx, dir.dialect);
     });
     result.applied = true;
   } catch (err) {
     if (!(err instanceof Rollback)) throw err;
-  } finally {
-    if (result.applied) dir.changed();
   }
   opts.onProgress?.({ bytes: result.bytes, records, rejected: result.rejectedCount });
   // Store conflicts are found per batch, file-level ones as read: report in file order.
@@ -164,14 +161,4 @@ function toEntry(dir: Directory, rec: LdifRecord, reject: (r: Rejection) => void
     reject({ line: rec.line, dn: rec.dn, reason: (err as Error).message });
     return undefined;
   }
-}
-
-async function existing(ex: repo.Executor, dir: Directory, column: 'uid_norm' | 'telematik_norm', keys: string[]): Promise<Map<string, { id: number; uid: string; entry_uuid: string; created_at: number }>> {
-  const rows = await repo.run<{ id: number; uid: string; k: string; entry_uuid: string; created_at: number }>(
-    ex,
-    dir.dialect,
-    `select id, uid, ${column} as k, entry_uuid, created_at from dir_entries where ${column} in (${keys.map(() => '?').join(', ')})`,
-    keys,
-  );
-  return new Map(rows.map((r) => [r.k, { id: Number(r.id), uid: r.uid, entry_uuid: r.entry_uuid, created_at: Number(r.created_at) }]));
 }

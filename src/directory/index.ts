@@ -3,7 +3,11 @@
  * selection, LDIF import/export and the feed from the service's accounts. No sockets:
  * the LDAP edge (src/ldap) calls DirectoryLdapBackend.
  */
-export { Directory, type DirectoryOptions, type SearchParams, type SearchHit, type NewEntry, type CertificateInfo } from './directory.js';
+export { Directory, type DirectoryOptions } from './directory.js';
+export { type SearchParams, type SearchHit, type SearchScope } from './search.js';
+export { type NewEntry } from './writes.js';
+export { certificatesFrom, type CertificateInfo } from './certificates.js';
+export { DirectoryError, type DirectoryErrorKind } from './errors.js';
 export { DirectoryLdapBackend, type BindAccounts } from './ldap-backend.js';
 export { DirectoryAccountFeed, publishAddress, withdrawAddress, type FedAccount } from './feed.js';
 export { importLdif, type ImportOptions, type ImportResult, type ImportProgress, type Rejection } from './import.js';
@@ -11,7 +15,7 @@ export { exportLdif, entryToLdif } from './export.js';
 export { entryPairs, type DirEntry } from './entry.js';
 export { ATTRIBUTES, INDEXED_ATTRIBUTES, type AttributeDef } from './attributes.js';
 export { compileFilter } from './match.js';
-export { planFilter, candidateSql, type Plan, type IndexTerm } from './plan.js';
+export { planFilter, type Plan, type IndexTerm } from './plan.js';
+export { candidateSql } from './repo-search.js';
 export { compileSelection } from './select.js';
 export { DirectoryAdmin, directoryOptions, type EntryJson, type EntryInputJson } from './admin.js';
-export { certificatesFrom } from './certs.js';

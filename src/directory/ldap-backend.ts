@@ -1,8 +1,9 @@
-import type { LdapAttribute, LdapBackend, LdapEntry, LdapSearch } from '../ldap/backend.js';
-import { parseDn, normaliseDn, searchResultEntryOp } from '../wire/ldap/index.js';
+import { LdapResultError, type LdapAttribute, type LdapBackend, type LdapEntry, type LdapResultCodeName, type LdapSearch } from '../ldap/backend.js';
+import { searchResultEntryOp } from '../wire/ldap/index.js';
 import { encodedLength, writeDerInto, type DerNode } from '../wire/ber/index.js';
 import type { Directory } from './directory.js';
 import type { DirEntry } from './entry.js';
+import { DirectoryError, type DirectoryErrorKind } from './errors.js';
 import { compileSelection, type Selector } from './select.js';
 import { baseView, entryView } from './views.js';
 
@@ -30,6 +31,18 @@ function entryOf(e: DirEntry, dn: string, encoded: Buffer, selector: Selector, t
   };
 }
 
+/** The LDAP result code of each directory refusal (RFC 4511 4.1.9). */
+const RESULT_CODE: Readonly<Record<DirectoryErrorKind, LdapResultCodeName>> = {
+  invalidDn: 'invalidDNSyntax',
+  noSuchEntry: 'noSuchObject',
+  invalidPosition: 'unwillingToPerform',
+};
+
+/** A directory refusal as the LDAP result the edge answers with; anything else unchanged. */
+function asLdapResult(err: unknown): unknown {
+  return err instanceof DirectoryError ? new LdapResultError(RESULT_CODE[err.kind], err.message, err.closestDn) : err;
+}
+
 /** In a buffer of its own size: a kept answer is one object for the garbage collector, not a tree of nodes and small buffers. */
 function encodeOwn(node: DerNode): Buffer {
   const out = Buffer.allocUnsafe(encodedLength(node));
@@ -38,7 +51,8 @@ function encodeOwn(node: DerNode): Buffer {
 }
 
 /**
- * The directory as the LDAP edge sees it.
+ * The directory as the LDAP edge sees it; the directory's refusals (DirectoryError) become
+ * LDAP result codes here and nowhere else.
  *
  * Bind: anonymous read is always allowed (the edge decides whether to require a bind). A
  * simple bind succeeds as a service account: DN `mail=<address>,<baseDn>` or the bare
@@ -46,14 +60,11 @@ function encodeOwn(node: DerNode): Buffer {
  */
 export class DirectoryLdapBackend implements LdapBackend {
   private readonly selectors = new Map<string, Selector>();
-  private readonly baseNorm: string;
 
   constructor(
     readonly directory: Directory,
     readonly accounts: BindAccounts,
-  ) {
-    this.baseNorm = normaliseDn(parseDn(directory.baseDn));
-  }
+  ) {}
 
   namingContexts(): string[] {
     return [this.directory.baseDn];
@@ -71,13 +82,9 @@ export class DirectoryLdapBackend implements LdapBackend {
     const t = dn.trim();
     if (!t.includes('=')) return t.includes('@') ? t : undefined;
     try {
-      const parsed = parseDn(t);
-      if (parsed.length < 2) return undefined;
-      const rdn = parsed[0]!;
-      if (rdn.length !== 1 || rdn[0]!.type.toLowerCase() !== 'mail') return undefined;
-      return normaliseDn(parsed.slice(1)) === this.baseNorm ? rdn[0]!.value : undefined;
+      return this.directory.valueBelowBase(t, 'mail');
     } catch {
-      return undefined;
+      return undefined; // not a DN: no such account
     }
   }
 
@@ -108,7 +115,7 @@ export class DirectoryLdapBackend implements LdapBackend {
     return encoded;
   }
 
-  /** search() at once from memory (Directory.searchNow), or undefined when it needs the store. */
+  /** search() at once from memory (DirectorySearch.searchNow), or undefined when it needs the store. */
   searchNow(req: Omit<LdapSearch, 'signal'>): LdapEntry[] | undefined {
     const d = this.directory;
     const hits = d.searchNow(req);
@@ -130,12 +137,16 @@ export class DirectoryLdapBackend implements LdapBackend {
     const selector = this.selector(req.attributes);
     const d = this.directory;
     const hits = d.search({ baseDn: req.baseDn, scope: req.scope, filter: req.filter, limit: req.limit, signal: req.signal, ...(req.after !== undefined ? { after: req.after } : {}) });
-    for await (const hit of hits) {
-      if (hit.kind === 'base') {
-        yield { dn: hit.dn, attributes: selector.select(baseView(d.baseRdn.type, d.baseRdn.value, hit.dn), req.typesOnly), resumeKey: hit.resumeKey };
-        continue;
+    try {
+      for await (const hit of hits) {
+        if (hit.kind === 'base') {
+          yield { dn: hit.dn, attributes: selector.select(baseView(d.baseRdn.type, d.baseRdn.value, hit.dn), req.typesOnly), resumeKey: hit.resumeKey };
+          continue;
+        }
+        yield entryOf(hit.entry, hit.dn, this.answer(hit.entry, hit.dn, selector, req.typesOnly), selector, req.typesOnly, hit.resumeKey);
       }
-      yield entryOf(hit.entry, hit.dn, this.answer(hit.entry, hit.dn, selector, req.typesOnly), selector, req.typesOnly, hit.resumeKey);
+    } catch (err) {
+      throw asLdapResult(err);
     }
   }
 }

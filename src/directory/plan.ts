@@ -9,6 +9,7 @@ import { equalityKey, normalisePiece, prefixUpperBound } from './normalise.js';
  * string attribute become index terms; `and` uses any indexable part (intersection), `or`
  * only when every part is indexable (union). Anything else is a scan in id order. The plan
  * only narrows candidates: every candidate is still evaluated against the whole filter.
+ * repo-search.ts turns a term into SQL.
  */
 export type IndexTerm =
   | { op: 'eq'; attr: string; key: string }
@@ -59,33 +60,4 @@ function indexTerm(f: LdapFilter): IndexTerm | undefined {
     default:
       return undefined;
   }
-}
-
-/** SQL (with `?` placeholders) selecting the candidate entry ids of a term, possibly with duplicates. */
-export function termSql(t: Exclude<IndexTerm, { op: 'none' }>): { text: string; params: unknown[]; distinct: boolean } {
-  switch (t.op) {
-    case 'eq':
-      return { text: 'select entry_id from dir_values where attr = ? and norm = ?', params: [t.attr, t.key], distinct: true };
-    case 'prefix':
-      return t.hi === undefined
-        ? { text: 'select entry_id from dir_values where attr = ? and norm >= ?', params: [t.attr, t.lo], distinct: false }
-        : { text: 'select entry_id from dir_values where attr = ? and norm >= ? and norm < ?', params: [t.attr, t.lo, t.hi], distinct: false };
-    case 'and':
-    case 'or': {
-      const live = t.parts.filter((p): p is Exclude<IndexTerm, { op: 'none' }> => p.op !== 'none');
-      // SQLite has no parenthesised compound selects: a nested compound becomes a subquery.
-      const parts = live.map((p, k) => {
-        const q = termSql(p);
-        return p.op === 'and' || p.op === 'or' ? { ...q, text: `select entry_id from (${q.text}) as c${k}` } : q;
-      });
-      const op = t.op === 'and' ? ' intersect ' : ' union ';
-      return { text: parts.map((p) => p.text).join(op), params: parts.flatMap((p) => p.params), distinct: true };
-    }
-  }
-}
-
-/** The batch query of candidate ids after a position (`?` last), in id order: what the search runs. */
-export function candidateSql(t: Exclude<IndexTerm, { op: 'none' }>, batch: number): { text: string; params: unknown[] } {
-  const q = termSql(t);
-  return { text: `select ${q.distinct ? '' : 'distinct '}entry_id from (${q.text}) as cand where entry_id > ? order by entry_id limit ${batch}`, params: q.params };
 }

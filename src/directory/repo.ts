@@ -12,6 +12,12 @@ import type { DirEntry } from './entry.js';
  */
 export type Executor = Kysely<Database> | Transaction<Database>;
 
+/** The database the directory lives in. */
+export interface DirectoryStore {
+  db: Kysely<Database>;
+  dialect: Dialect;
+}
+
 const pgText = new Map<string, string>();
 
 export function query(dialect: Dialect, text: string, params: readonly unknown[]): CompiledQuery {
@@ -172,6 +178,27 @@ export async function entriesByIds(ex: Executor, dialect: Dialect, ids: number[]
   if (ids.length === 1) return (await run<DirEntryRow>(ex, dialect, `select ${ENTRY_COLUMNS} from dir_entries where id = ?`, ids)).map(rowToEntry);
   const rows = await run<DirEntryRow>(ex, dialect, `select ${ENTRY_COLUMNS} from dir_entries where id in (${ids.map(() => '?').join(', ')})`, ids);
   return rows.map(rowToEntry);
+}
+
+export async function countEntries(ex: Executor, dialect: Dialect): Promise<number> {
+  const rows = await run<{ n: number }>(ex, dialect, 'select count(*) as n from dir_entries');
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** What an import needs to know of the stored entries with these unique keys, by key. */
+export async function entriesWithKeys(
+  ex: Executor,
+  dialect: Dialect,
+  column: 'uid_norm' | 'telematik_norm',
+  keys: string[],
+): Promise<Map<string, { id: number; uid: string; entry_uuid: string; created_at: number }>> {
+  const rows = await run<{ id: number; uid: string; k: string; entry_uuid: string; created_at: number }>(
+    ex,
+    dialect,
+    `select id, uid, ${column} as k, entry_uuid, created_at from dir_entries where ${column} in (${keys.map(() => '?').join(', ')})`,
+    keys,
+  );
+  return new Map(rows.map((r) => [r.k, { id: Number(r.id), uid: r.uid, entry_uuid: r.entry_uuid, created_at: Number(r.created_at) }]));
 }
 
 /** One entry by its unique uid or telematikID key; `forUpdate` locks the row on PostgreSQL. */

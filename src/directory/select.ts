@@ -1,4 +1,3 @@
-import type { LdapAttribute } from '../ldap/backend.js';
 import { ATTRIBUTES, CN, OPERATIONAL, attributeDef, baseName, operationalName, type AttributeDef } from './attributes.js';
 
 /**
@@ -8,6 +7,13 @@ import { ATTRIBUTES, CN, OPERATIONAL, attributeDef, baseName, operationalName, t
  * `userCertificate;binary`, any case); `*` uses the VZD names (`street`,
  * `userCertificate;binary`). Unknown names are ignored.
  */
+
+/** One selected attribute under the name asked for (the LDAP edge's LdapAttribute has this shape). */
+export interface SelectedAttribute {
+  type: string;
+  values: Buffer[];
+}
+
 export interface EntryView {
   objectClasses: string[];
   /** Stored attribute values by canonical name, or for the base entry any name (e.g. dc). */
@@ -26,7 +32,7 @@ type Want =
 export interface Selector {
   /** The requested list this selector was compiled from (a memo key). */
   readonly key: string;
-  select(view: EntryView, typesOnly: boolean): LdapAttribute[];
+  select(view: EntryView, typesOnly: boolean): SelectedAttribute[];
 }
 
 export function compileSelection(requested: string[], key = requested.join('\0')): Selector {
@@ -62,7 +68,7 @@ export function compileSelection(requested: string[], key = requested.join('\0')
   return {
     key,
     select(view, typesOnly) {
-      const out: LdapAttribute[] = [];
+      const out: SelectedAttribute[] = [];
       const push = (type: string, values: Array<string | Buffer>): void => {
         if (values.length === 0) return;
         out.push({ type, values: typesOnly ? [] : values.map((v) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v)) });

@@ -2,7 +2,7 @@ import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import type { BlobStore } from './blobs.js';
+import type { BlobStore } from './blobs/index.js';
 import { blobsInUse } from './blob-refs.js';
 
 export interface GcResult {

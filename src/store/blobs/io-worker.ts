@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ThreadReply } from '../core/index.js';
-import type { BlobWrite } from './blob-io-threads.js';
+import type { ThreadReply } from '../../core/index.js';
+import type { BlobWrite } from './io-threads.js';
 
 /**
  * The thread side of BlobIoThreads: writes whole small blobs with plain system calls. What

@@ -1,6 +1,6 @@
-import { RequestThread, ThreadSet } from '../core/index.js';
+import { RequestThread, ThreadSet } from '../../core/index.js';
 
-const WORKER_URL = new URL('./blob-io-worker.js', import.meta.url);
+const WORKER_URL = new URL('./io-worker.js', import.meta.url);
 
 /** One small blob for a thread: its bytes (transferred, not copied) and its temp path; the thread names it by its hash. */
 export interface BlobWrite {
