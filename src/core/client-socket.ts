@@ -1,5 +1,6 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import type { TlsMode } from './tls-mode.js';
 
 /**
  * Opening the TCP or TLS connection of one of our protocol clients (POP3, SMTP): one place
@@ -11,7 +12,7 @@ export interface ClientSocketOptions {
   host: string;
   port: number;
   /** implicit: TLS from the first byte; none: plain TCP (loopback tests, or a STARTTLS-style upgrade later). */
-  tls: 'implicit' | 'none' | 'starttls';
+  tls: TlsMode;
   /** Trust anchors for the server certificate (PEM); default: Node's CA store. */
   ca?: string | Buffer | Array<string | Buffer>;
   /** Verify the server certificate (default true). */

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { openClientSocket, clientTlsOptions, ClientSocketError } from '../core/index.js';
+import { openClientSocket, clientTlsOptions, ClientSocketError, type TlsMode } from '../core/index.js';
 
 /**
  * A POP3 client (RFC 1939, STLS from RFC 2595), for the client module's upstream sessions
@@ -12,7 +12,7 @@ export interface Pop3ClientOptions {
   host: string;
   port: number;
   /** implicit: TLS from the first byte (pop3s); starttls: STLS before login; none: loopback tests only. */
-  tls: 'implicit' | 'starttls' | 'none';
+  tls: TlsMode;
   /** Trust anchors for the server certificate (PEM); default: Node's CA store. */
   ca?: string | Buffer | Array<string | Buffer>;
   /** Verify the server certificate (default true). */

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { openClientSocket, clientTlsOptions, ClientSocketError } from '../core/index.js';
+import { openClientSocket, clientTlsOptions, ClientSocketError, type TlsMode } from '../core/index.js';
 import { encodeDataSection } from '../wire/smtp/index.js';
 
 /**
@@ -18,7 +18,7 @@ export interface SmtpClientOptions {
    * implicit: TLS from the first byte (port 465); starttls: plain greeting, then STARTTLS —
    * required: a server that does not offer it gets nothing in clear; none: loopback only.
    */
-  tls: 'implicit' | 'starttls' | 'none';
+  tls: TlsMode;
   ca?: string | Buffer | Array<string | Buffer>;
   rejectUnauthorized?: boolean;
   servername?: string;
