@@ -35,8 +35,25 @@ export interface SmtpListenerOptions {
   throttle?: LoginThrottle;
 }
 
+/** smtp-server's connection object (its type is not exported by name). */
+type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
+
+/**
+ * smtp-server's set of open connections (a public field), which also tells which connection
+ * its connect() just made: connect() returns nothing, but adds the connection here at once.
+ */
+class Connections extends Set<Connection> {
+  last: Connection | undefined;
+
+  override add(c: Connection): this {
+    this.last = c;
+    return super.add(c);
+  }
+}
+
 /** One connection, from accept to close. */
 interface ConnState {
+  conn: Connection;
   authFailures: number;
   /** The DATA being received and delivered, if any: shutdown lets it finish. */
   data: Promise<void> | undefined;
@@ -65,8 +82,7 @@ export class SmtpListener {
   private readonly server: SMTPServer;
   private readonly listener: Listener;
   private readonly state = new Map<string, ConnState>();
-  /** smtp-server's connections by id, made once when shutdown begins. */
-  private closingIndex: Map<string, { send(code: number, text: string): void; close(): void }> | undefined;
+  private readonly connections = new Connections();
 
   constructor(private readonly opts: SmtpListenerOptions) {
     const { limits } = opts;
@@ -104,6 +120,7 @@ export class SmtpListener {
       onData: (stream, session, cb) => this.dataStarted(session.id, this.onData(stream, session, cb)),
     };
     this.server = new SMTPServer(options);
+    this.server.connections = this.connections;
     this.listener = new Listener(
       {
         protocol: 'smtp',
@@ -122,10 +139,11 @@ export class SmtpListener {
       },
       (socket) => this.connection(socket),
     );
-    this.server.on('error', (err: Error & { meta?: { stage?: string }; remoteAddress?: string }) => {
+    this.server.on('error', (err: Error & { meta?: { stage?: string } }) => {
       // A failed STARTTLS handshake (smtp-server marks its TLS errors with meta.stage) is counted
-      // with the listener's TLS failures; anything else as a connection error.
-      if (err.meta?.stage === 'connect') return this.listener.tlsFailed(err.remoteAddress, errorMessage(err));
+      // when the connection closes (onClose), with those that end by a FIN, of which smtp-server
+      // says nothing; anything else is a connection error.
+      if (err.meta?.stage === 'connect') return;
       opts.metrics.inc('postamt_smtp_errors_total', { listener: opts.name }, 1, 'SMTP connection errors');
       opts.logger.debug({ listener: opts.name, err: errorMessage(err) }, 'smtp connection error');
     });
@@ -147,7 +165,6 @@ export class SmtpListener {
    * message is answered; after graceMs what is left is cut off.
    */
   close(graceMs = 10_000): Promise<void> {
-    this.closingIndex ??= new Map([...this.server.connections].map((c) => [c.id, c]));
     return this.listener.close(graceMs);
   }
 
@@ -156,8 +173,8 @@ export class SmtpListener {
     const id = randomHex(8);
     let ended!: () => void;
     const done = new Promise<void>((resolve) => (ended = resolve));
-    this.state.set(id, { authFailures: 0, data: undefined, stopAfterData: false, ended });
     this.server.connect(socket, { id });
+    this.state.set(id, { conn: this.connections.last!, authFailures: 0, data: undefined, stopAfterData: false, ended });
     return { done, stop: () => this.stop(id) };
   }
 
@@ -168,9 +185,8 @@ export class SmtpListener {
       st.stopAfterData = true;
       return;
     }
-    const conn = this.closingIndex?.get(id);
-    conn?.send(421, SHUTDOWN_TEXT);
-    conn?.close();
+    st.conn.send(421, SHUTDOWN_TEXT);
+    st.conn.close();
   }
 
   private dataStarted(id: string, data: Promise<void>): void {
@@ -214,8 +230,11 @@ export class SmtpListener {
       this.opts.logger.error({ listener: this.opts.name, sid: session.id, err: errorMessage(err) }, 'smtp backend failed to release a session');
     }
     const st = this.state.get(session.id);
+    if (!st) return;
     this.state.delete(session.id);
-    st?.ended();
+    // Closed in the middle of a STARTTLS handshake: an error, an alert or a FIN.
+    if (st.conn._upgrading) this.listener.tlsFailed(session.remoteAddress, 'STARTTLS handshake not completed');
+    st.ended();
   }
 
   private async onAuth(username: string, password: string, session: SMTPServerSession, cb: (err: Error | null | undefined, res?: { user: unknown }) => void): Promise<void> {
