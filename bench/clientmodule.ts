@@ -33,6 +33,7 @@ import { createTestPki } from '../src/crypto/index.js';
 import { certificatesFrom } from '../src/directory/index.js';
 import { Pop3Client } from '../src/pop3/index.js';
 import { startService, startDirectoryFor, startClientModule, type RunningService, type RunningDirectory } from '../src/roles/index.js';
+import { encodeSaslPlain } from '../src/wire/index.js';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 2000);
 /** Messages sent before the timed phase (not counted; they are fetched with the others). */
@@ -182,16 +183,16 @@ async function main(): Promise<void> {
     service: {
       hostname: 'mx.bench.test',
       smtp: { mx: { port: 0 }, submission: { port: 0 } },
-      pop3: { plain: { port: 0 }, tls: { port: 0 } },
+      pop3: { starttls: { port: 0 }, implicit: { port: 0 } },
       http: { port: 0 },
     },
-    directory: { ldap: { port: 0 }, ldaps: { port: 0 } },
+    directory: { ldap: { starttls: { port: 0 }, implicit: { port: 0 } } },
     konnektor: {
       ...(process.env.BENCH_KONNEKTOR_WORKERS ? { workers: Number(process.env.BENCH_KONNEKTOR_WORKERS) } : {}),
       trustAnchors: ['pki/ca.pem'],
       mandanten: practices.map((p) => ({ id: p.mandant, clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: `pki/${p.id}` } })),
     },
-    clientModule: { smtp: { port: 0 }, smtps: { port: 0 }, pop3: { port: 0 }, pop3s: { port: 0 } },
+    clientModule: { smtp: { starttls: { port: 0 }, implicit: { port: 0 } }, pop3: { starttls: { port: 0 }, implicit: { port: 0 } } },
   };
   const config = parseConfig(raw, 'bench', {});
   const logger = createLogger('silent');
@@ -232,7 +233,7 @@ async function main(): Promise<void> {
     const latencies: number[] = [];
     let failed = 0;
     let firstFailure = '';
-    const authPlain = Buffer.from(`\0${smtpUser}\0${PASSWORD}`).toString('base64');
+    const authPlain = encodeSaslPlain({ authcid: smtpUser, password: PASSWORD });
     // All connections log in first (scrypt upstream, slow on purpose), then the timed sending.
     const ta = performance.now();
     const conns = await Promise.all(

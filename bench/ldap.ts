@@ -307,7 +307,7 @@ async function main(): Promise<void> {
     const ldif = join(work, 'vzd.ldif');
     await writeLdif(ldif, cert);
     let imported = { secs: 0, added: 0, bytes: 0 };
-    const server = await startBenchServer([], `directory:\n  ldap: { port: 0 }\n  ldaps: { port: 0 }\n  cacheEntries: 100000\n  processes: ${PROCESSES}\n`, async (cfg) => {
+    const server = await startBenchServer([], `directory:\n  ldap:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\n  cacheEntries: 100000\n  processes: ${PROCESSES}\n`, async (cfg) => {
       const { config } = loadConfig(cfg);
       const store = await openStore(config);
       try {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { LineClient } from './lib/line-client.js';
 import { percentile, startBenchServer, type BenchServer } from './lib/server.js';
+import { encodeSaslPlain } from '../src/wire/index.js';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 3000);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
@@ -56,7 +57,7 @@ async function submit(port: number, first: number, count: number): Promise<{ lat
   let next = first;
   let failed = 0;
   let lastAccepted = 0;
-  const auth = Buffer.from(`\0${SENDER}\0${PASSWORD}`).toString('base64');
+  const auth = encodeSaslPlain({ authcid: SENDER, password: PASSWORD });
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       const c = await LineClient.connectTls(port);
@@ -96,9 +97,9 @@ async function main(): Promise<void> {
     a = await startBenchServer([{ address: SENDER, password: PASSWORD }], '', async (cfg) => {
       // The route goes into A's config file before A starts (service.relay.routes).
       const doc = parse(readFileSync(cfg, 'utf8')) as { service: Record<string, unknown>; directory?: unknown };
-      doc.service.relay = { routes: { 'b.bench.test': route }, ...(process.env.BENCH_RELAY_CONCURRENCY ? { concurrency: Number(process.env.BENCH_RELAY_CONCURRENCY) } : {}) };
+      doc.service.relay = { routes: { 'b.bench.test': route }, ...(process.env.BENCH_RELAY_CONCURRENCY ? { worker: { concurrency: Number(process.env.BENCH_RELAY_CONCURRENCY) } } : {}) };
       // B has the directory's default ports.
-      doc.directory = { ldap: { port: 0 }, ldaps: { port: 0 } };
+      doc.directory = { ldap: { starttls: { port: 0 }, implicit: { port: 0 } } };
       writeFileSync(cfg, stringify(doc));
     });
     const sub = a.endpoints['smtp-submission']!.port;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -69,8 +69,42 @@ test('--help lists every command and the environment variables', () => {
   const sub = spawnSync(process.execPath, ['bin/postamt.js', 'account', 'add', '--help'], { encoding: 'utf8' });
   assert.match(sub.stdout, /--password-stdin/);
   const unknown = spawnSync(process.execPath, ['bin/postamt.js', 'frobnicate'], { encoding: 'utf8' });
-  assert.notEqual(unknown.status, 0);
+  assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /unknown command/);
+});
+
+test('--version (and -V) prints the version of package.json and exits 0', () => {
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const r = spawnSync(process.execPath, ['bin/postamt.js', flag], { encoding: 'utf8' });
+    assert.deepEqual([r.status, r.stdout, r.stderr], [0, `${version}\n`, ''], flag);
+  }
+  assert.match(spawnSync(process.execPath, ['bin/postamt.js', '--help'], { encoding: 'utf8' }).stdout, /-V, --version +print the version/);
+});
+
+test("commander's parse errors exit 2, as usage errors do, with the message on stderr; help still exits 0", () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, ['bin/postamt.js', ...args], { encoding: 'utf8' });
+  for (const [args, message] of [
+    [['--frobnicate'], /^error: unknown option '--frobnicate'\n/],
+    [['domain', 'add', '--frobnicate', 'x.example'], /^error: unknown option '--frobnicate'\n/],
+    [['domain', 'add'], /^error: missing required argument 'name'\n/],
+    [['account', 'add', 'a@x.example', '--quota'], /^error: option '--quota <size>' argument missing\n/],
+    [['account', 'add', 'a@x.example', '--quota', 'lots'], /^error: option '--quota <size>' argument 'lots' is invalid/],
+    [['domain', 'frobnicate'], /^error: unknown command 'frobnicate'\n/],
+    [['domain', 'list', 'extra'], /^error: too many arguments for 'list'/],
+    [['domain'], /^Usage: postamt domain \[options\] \[command\]/],
+    [[], /^Usage: postamt \[options\] \[command\]/],
+  ] as const) {
+    const r = run(...args);
+    assert.equal(r.status, 2, `postamt ${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(' '));
+    assert.equal(r.stdout, '', args.join(' '));
+  }
+  for (const args of [['--help'], ['domain', '--help'], ['help', 'account'], ['account', 'add', '--help']]) {
+    const r = run(...args);
+    assert.equal(r.status, 0, args.join(' '));
+    assert.match(r.stdout, /^Usage: postamt/, args.join(' '));
+  }
 });
 
 test('output into a pipe the reader has closed (postamt --help | head) ends quietly, without a stack trace', async () => {

@@ -20,6 +20,7 @@ import { ByteBudget, CertificateLookup, ClientModulePop3Backend, PresentedSizeCa
 import { createKonnektor } from '../src/crypto/konnektor/index.js';
 import { startService, startDirectoryFor, startClientModule, type RunningService, type RunningDirectory, type RunningClientModule } from '../src/roles/index.js';
 import type { Config } from '../src/config/index.js';
+import { encodeSaslPlain } from '../src/wire/index.js';
 
 const run = promisify(execFile);
 const DOMAIN = 'praxis.kim.test';
@@ -71,7 +72,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
           { id: 'm-nosig', clientSystems: ['PVS'], workplaces: ['*'], smcb: { signature: { cert: 'pki/praxis-a/enc.pem', key: 'pki/praxis-a/enc.key' }, encryption: { cert: 'pki/praxis-a/enc.pem', key: 'pki/praxis-a/enc.key' } } },
         ],
       },
-      clientModule: { smtp: { port: 0 }, smtps: { port: 0 }, pop3: { port: 0 }, pop3s: { port: 0 } },
+      clientModule: { smtp: { starttls: { port: 0 }, implicit: { port: 0 } }, pop3: { starttls: { port: 0 }, implicit: { port: 0 } } },
     });
     const logger = createLogger('silent');
     svc = await startService(config, logger);
@@ -176,14 +177,13 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     const mail = await c.cmd(`MAIL FROM:<${PRACTICES[0]!.email}>`);
     assert.equal(mail.code, 530);
     assert.match(mail.text, /5\.7\.0/);
-    const plain = (u: string, p: string) => Buffer.from(`\0${u}\0${p}`).toString('base64');
-    const bad = await c.cmd(`AUTH PLAIN ${plain(`${PRACTICES[0]!.email}#127.0.0.1`, PASSWORD)}`);
+    const bad = await c.cmd(`AUTH PLAIN ${encodeSaslPlain({ authcid: `${PRACTICES[0]!.email}#127.0.0.1`, password: PASSWORD })}`);
     assert.equal(bad.code, 501);
     assert.match(bad.text, /5\.5\.4 .*port/);
-    const down = await c.cmd(`AUTH PLAIN ${plain(smtpUser(PRACTICES[0]!.email, 'm-a', deadPort), PASSWORD)}`);
+    const down = await c.cmd(`AUTH PLAIN ${encodeSaslPlain({ authcid: smtpUser(PRACTICES[0]!.email, 'm-a', deadPort), password: PASSWORD })}`);
     assert.equal(down.code, 454);
     assert.match(down.text, /4\.7\.0/);
-    const wrong = await c.cmd(`AUTH PLAIN ${plain(smtpUser(PRACTICES[0]!.email, 'm-a'), 'wrong-password')}`);
+    const wrong = await c.cmd(`AUTH PLAIN ${encodeSaslPlain({ authcid: smtpUser(PRACTICES[0]!.email, 'm-a'), password: 'wrong-password' })}`);
     assert.equal(wrong.code, 535);
     assert.match(wrong.text, /5\.7\.8/);
     const cram = await c.cmd('AUTH CRAM-MD5');

@@ -42,7 +42,7 @@ describe('client module with mutual TLS towards primary systems', () => {
     ca = readFileSync(join(pki, 'ca.pem'), 'utf8');
     client = { cert: readFileSync(join(pki, 'tls', 'client.pem'), 'utf8'), key: readFileSync(join(pki, 'tls', 'client.key'), 'utf8') };
     const server = { cert: readFileSync(join(pki, 'tls', 'server.pem'), 'utf8'), key: readFileSync(join(pki, 'tls', 'server.key'), 'utf8') };
-    const config = testConfig(d.path, { clientModule: { smtp: { port: 0 }, smtps: { port: 0 }, pop3: { port: 0 }, pop3s: { port: 0 }, clientCertificateCa: ['pki/ca.pem'] } });
+    const config = testConfig(d.path, { clientModule: { smtp: { starttls: { port: 0 }, implicit: { port: 0 } }, pop3: { starttls: { port: 0 }, implicit: { port: 0 } }, clientCertificateCa: ['pki/ca.pem'] } });
     cm = await startClientModule(config, createLogger('silent'), { tls: { ...server, origin: 'configured', fingerprint: fingerprint(server.cert), certPath: join(pki, 'tls', 'server.pem') } });
   });
   after(async () => {

@@ -115,7 +115,7 @@ describe('client module send rules', () => {
           mandant('m-neu', 'praxis-neu'),
         ],
       },
-      clientModule: { smtp: { port: 0 }, smtps: { port: 0 }, pop3: { port: 0 }, pop3s: { port: 0 } },
+      clientModule: { smtp: { starttls: { port: 0 }, implicit: { port: 0 } }, pop3: { starttls: { port: 0 }, implicit: { port: 0 } } },
     });
     svc = await startService(config, createLogger('silent'));
     await svc.accounts.addDomain(DOMAIN);

@@ -13,7 +13,7 @@ test('`postamt start` seeds a demo, writes endpoints.json, serves SMTP, POP3, LD
   try {
     const cfg = join(d.path, 'postamt.yaml');
     // Ephemeral ports so the test never collides with a running demo.
-    writeFileSync(cfg, `dataDir: ${d.path}\nservice:\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n  pop3:\n    plain: { port: 0 }\n    tls: { port: 0 }\n  http: { port: 0 }\ndirectory:\n  ldap: { port: 0 }\n  ldaps: { port: 0 }\nclientModule:\n  smtp: { port: 0 }\n  smtps: { port: 0 }\n  pop3: { port: 0 }\n  pop3s: { port: 0 }\n`);
+    writeFileSync(cfg, `dataDir: ${d.path}\nservice:\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n  pop3:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\n  http: { port: 0 }\ndirectory:\n  ldap:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\nclientModule:\n  smtp:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\n  pop3:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\n`);
     const p = await spawnPostamt(['-c', cfg, 'start'], d.path);
     const file = JSON.parse(readFileSync(join(d.path, 'endpoints.json'), 'utf8')) as EndpointsFile;
     assert.equal(statSync(join(d.path, 'endpoints.json')).mode & 0o777, 0o600, 'endpoints.json holds passwords: owner only');

@@ -6,6 +6,7 @@ import bcrypt from 'bcryptjs';
 import { RawClient as Pop3Raw } from './helpers/pop3.js';
 import { RawClient as SmtpRaw } from './helpers/raw-client.js';
 import { startIntegrationService, addCheapAccounts, type IntegrationService } from './helpers/integration.js';
+import { encodeSaslPlain } from '../src/wire/index.js';
 
 const ALICE = 'alice@example.test';
 const BOB = 'bob@example.test';
@@ -29,7 +30,7 @@ async function sendMail(it: IntegrationService, to: string[], subject: string): 
 }
 
 function plain(authzid: string, authcid: string, password: string): string {
-  return Buffer.from(`${authzid}\0${authcid}\0${password}`).toString('base64');
+  return encodeSaslPlain({ authzid, authcid, password });
 }
 
 async function pop3(it: IntegrationService): Promise<Pop3Raw> {

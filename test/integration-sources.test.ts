@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, renameSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import argon2 from 'argon2';
@@ -264,7 +266,7 @@ test('integration source: a second Postamt endpoint, chained (list, auth, wrong 
   const upstream = await startIntegrationService();
   try {
     await addCheapAccounts(upstream.svc, [{ address: 'anna@example.test', displayName: 'Anna' }, { address: 'bert@example.test' }]);
-    const opts = { name: 'upstream', priority: 50, url: upstream.url + 'index.php', user: SEED_USER, password: SEED_PASSWORD, rejectUnauthorized: true, timeoutMs: 5000, maxResponseBytes: 1024 * 1024 };
+    const opts = { name: 'upstream', priority: 50, url: upstream.url + 'index.php', user: SEED_USER, password: SEED_PASSWORD, rejectUnauthorized: true, timeoutMs: 5000, listTimeoutMs: 5000, maxResponseBytes: 1024 * 1024 };
     const remote = new RemoteSource(opts);
     assert.deepEqual((await all(remote)).map((u) => [u.userName, u.fullName]), [['anna@example.test', 'Anna'], ['bert@example.test', 'bert@example.test']]);
     assert.equal(await remote.authenticate('anna@example.test', 'Passw0rd!'), true);
@@ -295,6 +297,37 @@ test('integration source: a second Postamt endpoint, chained (list, auth, wrong 
     }
   } finally {
     await upstream.close();
+  }
+});
+
+test('integration source: each exchange has one deadline (a dribbling list fails in time), redirects are failures', async () => {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/moved') {
+        res.writeHead(301, { location: 'http://elsewhere.test/' });
+        return res.end();
+      }
+      // "[" and then a space every 20 ms: never idle, never finished.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('[');
+      const t = setInterval(() => res.write(' '), 20);
+      res.on('close', () => clearInterval(t));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  const opts = { name: 'slow', priority: 50, url, user: 'u', password: 'p', rejectUnauthorized: true, timeoutMs: 200, listTimeoutMs: 300, maxResponseBytes: 1024 * 1024 };
+  try {
+    const started = Date.now();
+    await assert.rejects(all(new RemoteSource(opts)), /slow: no complete answer to cmd=list within 300 ms/);
+    assert.ok(Date.now() - started < 3000);
+    await assert.rejects(new RemoteSource(opts).authenticate('a', 'b'), /slow: no complete answer to cmd=auth within 200 ms/);
+    await assert.rejects(all(new RemoteSource({ ...opts, url: url + 'moved' })), /slow: answered 301 .*redirects are not followed/);
+  } finally {
+    server.closeAllConnections();
+    server.close();
   }
 });
 

@@ -119,7 +119,7 @@ for (const kind of STORE_KINDS) {
     let caPem: string;
 
     before(async () => {
-      ts = await openTestStore(kind, { directory: { ldap: { port: 0 }, ldaps: { port: 0 }, bindFailureDelayMs: 50, processes: 2 } });
+      ts = await openTestStore(kind, { directory: { ldap: { starttls: { port: 0 }, implicit: { port: 0 } }, bindFailureDelayMs: 50, processes: 2 } });
       if (!ts) return;
       const accounts = new Accounts(ts.store.db, ts.store.blobs);
       await accounts.addDomain('praxis.kim.test');

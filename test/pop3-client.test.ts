@@ -146,6 +146,44 @@ describe('POP3 client against hostile servers', () => {
     f.server.close();
   });
 
+  // The header promises a timeout on every wait: the STLS handshake is one of them.
+  test('a server that accepts STLS and then never answers the handshake: timeout within timeoutMs', async () => {
+    let hello = 0;
+    const f = await fakeServer((s) => {
+      s.write('+OK hi\r\n');
+      s.on('data', (d: Buffer) => {
+        if (d.toString('latin1') === 'STLS\r\n') s.write('+OK begin TLS negotiation\r\n');
+        else hello += d.length; // the ClientHello, never answered
+      });
+    });
+    const started = Date.now();
+    await assert.rejects(plain(f.port, { tls: 'starttls' }), (e: unknown) => e instanceof Pop3ClientError && e.kind === 'timeout' && /TLS handshake/.test(e.message));
+    const took = Date.now() - started;
+    assert.ok(took >= 450 && took < 3000, `failed after ${took} ms (timeoutMs 500)`);
+    assert.ok(hello > 0, 'the client did start the handshake');
+    f.server.close();
+  });
+
+  test('STLS: bytes after the +OK are refused, -ERR is kind rejected, a broken handshake is kind tls', async () => {
+    let mode: 'inject' | 'refuse' | 'garbage' = 'inject';
+    const f = await fakeServer((s) => {
+      s.write('+OK hi\r\n');
+      s.on('data', (d: Buffer) => {
+        // After the +OK the client's bytes are its ClientHello; "garbage" answers them with text.
+        if (d.toString('latin1') !== 'STLS\r\n') return s.end('garbage, not TLS\r\n');
+        if (mode === 'inject') s.write('+OK go\r\n+OK injected\r\n');
+        else if (mode === 'refuse') s.write('-ERR no TLS here\r\n');
+        else s.write('+OK go\r\n');
+      });
+    });
+    await assert.rejects(plain(f.port, { tls: 'starttls' }), (e: unknown) => e instanceof Pop3ClientError && e.kind === 'protocol');
+    mode = 'refuse';
+    await assert.rejects(plain(f.port, { tls: 'starttls' }), (e: unknown) => e instanceof Pop3ClientError && e.kind === 'rejected');
+    mode = 'garbage';
+    await assert.rejects(plain(f.port, { tls: 'starttls' }), (e: unknown) => e instanceof Pop3ClientError && e.kind === 'tls');
+    f.server.close();
+  });
+
   test('a refused port is a network error', async () => {
     const f = await fakeServer(() => undefined);
     const port = (f.server.address() as { port: number }).port;

@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pop3Fixture, RawClient, ALICE, PASSWORD, type Pop3Fixture } from './helpers/pop3.js';
-import { pop3 } from '../src/wire/index.js';
+import { encodeSaslPlain } from '../src/wire/index.js';
 import { LoginThrottle } from '../src/core/index.js';
 
 /**
@@ -128,7 +128,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
   });
 
   test('AUTH PLAIN: initial response, continuation, cancel, malformed input, foreign authzid', async () => {
-    const good = pop3.encodeSaslPlain({ authcid: ALICE, password: PASSWORD });
+    const good = encodeSaslPlain({ authcid: ALICE, password: PASSWORD });
     const c = await client();
     assert.equal(await c.cmd('AUTH CRAM-MD5'), '-ERR unsupported SASL mechanism; use PLAIN');
     assert.equal(await c.cmd('AUTH PLAIN'), '+ ');
@@ -138,14 +138,14 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     assert.equal(await c.cmd('AUTH PLAIN ===='), '-ERR malformed base64 in SASL response');
     assert.equal(await c.cmd(`AUTH PLAIN ${Buffer.from('no nul here').toString('base64')}`), '-ERR SASL PLAIN needs exactly authzid NUL authcid NUL password');
     assert.equal(await c.cmd('AUTH PLAIN ='), '-ERR malformed base64 in SASL response');
-    const foreign = pop3.encodeSaslPlain({ authzid: 'bob@test.local', authcid: ALICE, password: PASSWORD });
+    const foreign = encodeSaslPlain({ authzid: 'bob@test.local', authcid: ALICE, password: PASSWORD });
     assert.equal(await c.cmd(`AUTH PLAIN ${foreign}`), '-ERR [AUTH] authorization identity not permitted');
     assert.equal(await c.cmd('AUTH PLAIN'), '+ ');
     assert.match(await c.cmd(good), /^\+OK alice@test\.local has 1 messages/);
     assert.match(await c.cmd('QUIT'), /^\+OK/);
 
     const d = await client();
-    const self = pop3.encodeSaslPlain({ authzid: ALICE, authcid: ALICE, password: PASSWORD });
+    const self = encodeSaslPlain({ authzid: ALICE, authcid: ALICE, password: PASSWORD });
     assert.match(await d.cmd(`AUTH PLAIN ${self}`), /^\+OK/, 'authzid equal to authcid is fine');
     await d.cmd('QUIT');
   });
@@ -156,7 +156,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     assert.equal(await c.cmd('PASS wrong 1'), '-ERR [AUTH] invalid user name or password');
     await c.cmd(`USER ${ALICE}`);
     assert.equal(await c.cmd('PASS wrong 2'), '-ERR [AUTH] invalid user name or password');
-    assert.equal(await c.cmd(`AUTH PLAIN ${pop3.encodeSaslPlain({ authcid: ALICE, password: 'wrong 3' })}`), '-ERR [AUTH] too many failures, closing connection');
+    assert.equal(await c.cmd(`AUTH PLAIN ${encodeSaslPlain({ authcid: ALICE, password: 'wrong 3' })}`), '-ERR [AUTH] too many failures, closing connection');
     await c.closed;
 
     const other = await client();

@@ -7,6 +7,7 @@ import { until } from './helpers/mailin.js';
 import { poplib, bodyOf } from './helpers/poplib.js';
 import { RawClient } from './helpers/raw-client.js';
 import { PASSWORD, closedPort, mailbox, nextSettled, peerCertificate, routeTo, startProvider, submit, type Provider } from './helpers/relay.js';
+import { encodeSaslPlain } from '../src/wire/index.js';
 
 /** Runs `fn` with providers that are closed afterwards, whatever happens. */
 async function withProviders(t: { skip(msg: string): void }, start: () => Promise<Array<Provider | null>>, fn: (...p: Provider[]) => Promise<void>): Promise<void> {
@@ -159,7 +160,7 @@ for (const kind of STORE_KINDS) {
     test('delayWarnMs: one "delayed" DSN once the mail waited that long, not again at later attempts', (t) =>
       withProviders(
         t,
-        async () => [await startProvider(kind, 'a.test', ['alice@a.test'], deepMerge(await routeTo({ port: await closedPort() }, 'b.test'), { service: { relay: { delayWarnMs: 3_600_000 } } }))],
+        async () => [await startProvider(kind, 'a.test', ['alice@a.test'], deepMerge(await routeTo({ port: await closedPort() }, 'b.test'), { service: { relay: { retry: { delayWarnMs: 3_600_000 } } } }))],
         async (a) => {
           const first = nextSettled(a!);
           await submit(a!, 'alice@a.test', ['bob@b.test']);
@@ -254,7 +255,7 @@ for (const kind of STORE_KINDS) {
         t,
         async () => {
           const b = await startProvider('sqlite', 'b.test', ['bob@b.test']);
-          const a = b && (await startProvider(kind, 'a.test', ['alice@a.test'], deepMerge(await routeTo(b, 'b.test'), { service: { relay: { worker: false } } })));
+          const a = b && (await startProvider(kind, 'a.test', ['alice@a.test'], deepMerge(await routeTo(b, 'b.test'), { service: { relay: { worker: { enabled: false } } } })));
           return [b, a];
         },
         async (b, a) => {
@@ -266,7 +267,7 @@ for (const kind of STORE_KINDS) {
           assert.ok(existsSync(join(a!.dir, 'blobs', hash.slice(0, 2), hash)), 'the message is durable in the blob store');
           assert.equal((await mailbox(b!, 'bob@b.test')).length, 0, 'nothing was sent without a worker');
 
-          await a!.restart({ service: { relay: { worker: true } } });
+          await a!.restart({ service: { relay: { worker: { enabled: true } } } });
           await until('the restarted service delivered the queued message', async () => (await mailbox(b!, 'bob@b.test')).length === 1);
           await until('the queue emptied', async () => (await a!.svc.relay.admin.list()).length === 0);
         },
@@ -348,7 +349,7 @@ describe('what the relay does not do', () => {
     withProviders(
       t,
       async () => [
-        await startProvider('sqlite', 'a.test', ['alice@a.test'], { service: { relay: { worker: false } } }),
+        await startProvider('sqlite', 'a.test', ['alice@a.test'], { service: { relay: { worker: { enabled: false } } } }),
         await startProvider('sqlite', 'c.test', ['carol@c.test'], { service: { smtp: { submission: { acceptFromProviders: false } } } }),
       ],
       async (a, closed) => {
@@ -378,14 +379,14 @@ describe('what the relay does not do', () => {
       t,
       async () => [
         await startProvider('sqlite', 'a.test', ['alice@a.test'], { service: { relay: { enabled: false } } }),
-        await startProvider('sqlite', 'c.test', ['carol@c.test'], { service: { relay: { maxRecipients: 1, worker: false } } }),
+        await startProvider('sqlite', 'c.test', ['carol@c.test'], { service: { relay: { maxRecipients: 1, worker: { enabled: false } } } }),
       ],
       async (off, limited) => {
         await assert.rejects(submit(off!, 'alice@a.test', ['bob@b.test']), (e: { response?: string }) => /^554 5\.7\.1 <bob@b\.test>: relay access denied/.test(e.response ?? ''));
         const c = await RawClient.connect(limited!.svc.endpoints['smtp-submission']!.port, { tls: true });
         await c.readReply();
         await c.cmd('EHLO client.test');
-        assert.equal((await c.cmd(`AUTH PLAIN ${Buffer.from(`\0carol@c.test\0${PASSWORD}`).toString('base64')}`)).code, 235);
+        assert.equal((await c.cmd(`AUTH PLAIN ${encodeSaslPlain({ authcid: 'carol@c.test', password: PASSWORD })}`)).code, 235);
         assert.equal((await c.cmd('MAIL FROM:<carol@c.test>')).code, 250);
         assert.equal((await c.cmd('RCPT TO:<bob@b.test>')).code, 250);
         // A local recipient does not count against the limit; a second one elsewhere does.

@@ -77,14 +77,14 @@ for (const kind of STORE_KINDS) {
       const sink = await startSink(ts);
       const config = testConfig(ts.dir, {
         database: { url: ts.config.database.url },
-        service: { relay: { concurrency: 3, pollIntervalMs: 20, routes: { 'b.test': { host: '127.0.0.1', port: sink.port, tls: 'none' } } } },
+        service: { relay: { worker: { concurrency: 3, pollIntervalMs: 20 }, routes: { 'b.test': { host: '127.0.0.1', port: sink.port, tls: 'none' } } } },
       });
       // A second node: its own connections to the same database and blob directory.
       const other = await openStore(config);
       const nodes: Array<ReturnType<typeof createRelay>> = [];
       try {
         const n = 24;
-        const q = new RelayQueue(ts.store.db, ts.store.dialect, config.service.relay.leaseMs);
+        const q = new RelayQueue(ts.store.db, ts.store.dialect, config.service.relay.worker.leaseMs);
         for (let i = 0; i < n; i++) await queueMessage(ts.store, q, `M${i}`, [`a${i}@b.test`, `b${i}@b.test`]);
         const settled: SettledBatch[] = [];
         let done!: () => void;

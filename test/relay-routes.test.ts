@@ -91,9 +91,9 @@ describe('relay configuration', () => {
   test('defaults: on, MX on port 465 with implicit TLS, five days, the KOM-LE schedule', () => {
     const c = relay({}).service.relay;
     assert.equal(c.enabled, true);
-    assert.equal(c.worker, true);
-    assert.deepEqual([c.mxPort, c.mxTls, c.maxAgeMs, c.delayWarnMs, c.maxRecipients], [465, 'implicit', 5 * 86_400_000, 0, 100]);
-    assert.deepEqual(c.retryScheduleMs, [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000]);
+    assert.deepEqual(c.worker, { enabled: true, concurrency: 16, pollIntervalMs: 5000, leaseMs: 45 * 60_000 });
+    assert.deepEqual([c.mxPort, c.mxTls, c.retry.maxAgeMs, c.retry.delayWarnMs, c.maxRecipients], [465, 'implicit', 5 * 86_400_000, 0, 100]);
+    assert.deepEqual(c.retry.scheduleMs, [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000]);
     assert.deepEqual(c.ca, []);
   });
 
@@ -110,14 +110,14 @@ describe('relay configuration', () => {
   test('bounds: route keys, ports, concurrency, the schedule, the lease against the timeouts, unknown keys', () => {
     assert.throws(() => relay({ routes: { 'B.Test': { host: 'x', port: 25 } } }), /routes\.B\.Test: must be a lower-case domain name or \*/);
     assert.throws(() => relay({ routes: { 'b.test': { host: 'x', port: 0 } } }), /routes\.b\.test\.port/);
-    assert.throws(() => relay({ concurrency: 0 }), /service\.relay\.concurrency/);
-    assert.throws(() => relay({ concurrency: 257 }), /service\.relay\.concurrency/);
+    assert.throws(() => relay({ worker: { concurrency: 0 } }), /service\.relay\.worker\.concurrency/);
+    assert.throws(() => relay({ worker: { concurrency: 257 } }), /service\.relay\.worker\.concurrency/);
     assert.throws(() => relay({ maxRecipients: 0 }), /service\.relay\.maxRecipients/);
-    assert.throws(() => relay({ retryScheduleMs: [] }), /service\.relay\.retryScheduleMs/);
-    assert.throws(() => relay({ retryScheduleMs: [-1] }), /service\.relay\.retryScheduleMs/);
-    assert.throws(() => relay({ maxAgeMs: -1 }), /service\.relay\.maxAgeMs/);
-    assert.throws(() => relay({ leaseMs: 60_000 }), /service\.relay\.leaseMs: must be at least 2 × \(dataTimeoutMs \+ 10 × timeoutMs\)/);
-    assert.equal(relay({ leaseMs: 60_000, timeoutMs: 1000, dataTimeoutMs: 20_000 }).service.relay.leaseMs, 60_000);
+    assert.throws(() => relay({ retry: { scheduleMs: [] } }), /service\.relay\.retry\.scheduleMs/);
+    assert.throws(() => relay({ retry: { scheduleMs: [-1] } }), /service\.relay\.retry\.scheduleMs/);
+    assert.throws(() => relay({ retry: { maxAgeMs: -1 } }), /service\.relay\.retry\.maxAgeMs/);
+    assert.throws(() => relay({ worker: { leaseMs: 60_000 } }), /service\.relay\.worker\.leaseMs: must be at least 2 × \(dataTimeoutMs \+ 10 × timeoutMs\)/);
+    assert.equal(relay({ worker: { leaseMs: 60_000 }, timeoutMs: 1000, dataTimeoutMs: 20_000 }).service.relay.worker.leaseMs, 60_000);
     assert.throws(() => relay({ heloName: 'two words' }), /service\.relay\.heloName/);
     assert.throws(() => relay({ sessionIdleMs: 300_001 }), /service\.relay\.sessionIdleMs/);
     assert.throws(() => relay({ sessionIdleMs: -1 }), /service\.relay\.sessionIdleMs/);

@@ -226,6 +226,38 @@ describe('SMTP client STARTTLS against servers that do not do it right', () => {
     }
   });
 
+  test('a server that accepts STARTTLS and then never answers the handshake: timeout within timeoutMs', async () => {
+    const { server, port, received } = await scriptedServer('220 hi\r\n', (line) => (line.startsWith('EHLO') ? '250-x\r\n250 STARTTLS\r\n' : line === 'STARTTLS' ? '220 go ahead\r\n' : null));
+    try {
+      const started = Date.now();
+      await assert.rejects(SmtpClient.connect({ host: '127.0.0.1', port, tls: 'starttls', clientName: 'relay.test', timeoutMs: 500 }), (e: unknown) => isKind('timeout')(e) && /TLS handshake/.test((e as Error).message));
+      const took = Date.now() - started;
+      assert.ok(took >= 450 && took < 3000, `failed after ${took} ms (timeoutMs 500)`);
+      // What follows is the ClientHello (binary, cut into "lines" where its bytes happen to say CRLF).
+      assert.deepEqual(received.slice(0, 2), ['EHLO relay.test', 'STARTTLS']);
+      assert.ok(!received.some((l) => /^(AUTH|MAIL|RCPT|EHLO relay\.test$)/.test(l) && l !== received[0]), 'nothing in clear after STARTTLS');
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a handshake the server breaks off is kind tls', async () => {
+    const { server, port } = await scriptedServer('220 hi\r\n', (line, s) => {
+      if (line.startsWith('EHLO')) return '250-x\r\n250 STARTTLS\r\n';
+      if (line === 'STARTTLS') {
+        // Whatever comes next (the ClientHello) is answered by a close.
+        s.once('data', () => s.destroy());
+        return '220 go ahead\r\n';
+      }
+      return null;
+    });
+    try {
+      await assert.rejects(SmtpClient.connect({ host: '127.0.0.1', port, tls: 'starttls', clientName: 'relay.test', timeoutMs: 2000 }), isKind('tls'));
+    } finally {
+      server.close();
+    }
+  });
+
   test('STARTTLS refused is kind tls; bytes after the 220 (command injection) are a protocol error', async () => {
     const refusing = await scriptedServer('220 hi\r\n', (line) => (line.startsWith('EHLO') ? '250-x\r\n250 STARTTLS\r\n' : line === 'STARTTLS' ? '454 4.7.0 TLS not available\r\n' : null));
     const injecting = await scriptedServer('220 hi\r\n', (line) => (line.startsWith('EHLO') ? '250-x\r\n250 STARTTLS\r\n' : line === 'STARTTLS' ? '220 go ahead\r\n250 injected\r\n' : null));

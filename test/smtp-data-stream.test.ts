@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
-import { originalFeedDataStream } from '../src/smtp/data-stream.js';
+import { installSmtpServerPatches, installedSmtpServer } from '../src/smtp/patches.js';
 import { prng } from './helpers/prng.js';
 
 /**
@@ -10,6 +10,9 @@ import { prng } from './helpers/prng.js';
  * same byte counts, whatever the TCP segmentation. Both run side by side on the same input,
  * split at random (seeded) and at every interesting position.
  */
+
+installSmtpServerPatches();
+const originalFeedDataStream = installedSmtpServer().stream._feedDataStream;
 
 interface Outcome {
   commands: string[];
@@ -81,6 +84,11 @@ function randomSession(rnd: () => number): Buffer {
 }
 
 describe('SMTP DATA intake (smtp-server _feedDataStream replaced)', () => {
+  test('ours is the one an SMTPStream runs, the library\'s is kept beside it', () => {
+    assert.equal(typeof originalFeedDataStream, 'function');
+    assert.notEqual((SMTPStream.prototype as unknown as { _feedDataStream: unknown })._feedDataStream, originalFeedDataStream);
+  });
+
   test('random sessions in random chunkings: the same as the library', async () => {
     for (let seed = 1; seed <= 4000; seed++) {
       const rnd = prng(seed);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { startSmtpFixture, PASSWORD, type SmtpFixture } from './helpers/smtp-fixture.js';
 import { RawClient } from './helpers/raw-client.js';
+import { encodeSaslPlain } from '../src/wire/index.js';
 
 async function mailbox(f: SmtpFixture, address: string): Promise<Buffer[]> {
   const acc = await f.accounts.get(address);
@@ -237,7 +238,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
     const ehlo = await c.cmd('EHLO client.test');
     assert.ok(ehlo.lines.some((l) => /AUTH PLAIN LOGIN/.test(l)));
     assert.match((await c.cmd('MAIL FROM:<alice@example.test>')).text, /^530 5\.7\.0 /);
-    const bad = Buffer.from(`\0alice@example.test\0wrong-password`).toString('base64');
+    const bad = encodeSaslPlain({ authcid: 'alice@example.test', password: 'wrong-password' });
     assert.match((await c.cmd(`AUTH PLAIN ${bad}`)).text, /^535 5\.7\.8 /);
     c.close();
   });
@@ -246,7 +247,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
     const c = await RawClient.connect(f.submission.port, { tls: true });
     await c.readReply();
     await c.cmd('EHLO client.test');
-    const bad = Buffer.from(`\0alice@example.test\0nope-nope`).toString('base64');
+    const bad = encodeSaslPlain({ authcid: 'alice@example.test', password: 'nope-nope' });
     assert.equal((await c.cmd(`AUTH PLAIN ${bad}`)).code, 535);
     assert.equal((await c.cmd(`AUTH PLAIN ${bad}`)).code, 535);
     assert.match((await c.cmd(`AUTH PLAIN ${bad}`)).text, /^421 4\.7\.0 /);
@@ -256,7 +257,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
   test('failed logins from one address slow down across connections (shared throttle)', async () => {
     const t = (await startSmtpFixture('sqlite', { service: { loginThrottle: { freeFailures: 1, baseDelayMs: 400 } } }))!;
     try {
-      const bad = `AUTH PLAIN ${Buffer.from('\0alice@example.test\0guess').toString('base64')}`;
+      const bad = `AUTH PLAIN ${encodeSaslPlain({ authcid: 'alice@example.test', password: 'guess' })}`;
       const timeFailure = async (): Promise<number> => {
         const c = await RawClient.connect(t.submission.port, { tls: true });
         await c.readReply();

@@ -34,7 +34,7 @@ export async function startBenchServer(
   const cfg = join(dir, 'postamt.yaml');
   writeFileSync(
     cfg,
-    `dataDir: ${dir}\nlog:\n  level: info\nservice:\n  hostname: bench.test\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n    maxConnections: 1000\n  pop3:\n    plain: { port: 0 }\n    tls: { port: 0 }\n    maxConnections: 1000\n  http: { port: 0 }\n${extraYaml}`,
+    `dataDir: ${dir}\nlog:\n  level: info\nservice:\n  hostname: bench.test\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n    maxConnections: 1000\n  pop3:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\n    maxConnections: 1000\n  http: { port: 0 }\n${extraYaml}`,
   );
   const cli = (...args: string[]) => execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, ...args], { stdio: ['pipe', 'ignore', 'inherit'] });
   const domains = [...new Set(accounts.map((a) => a.address.split('@')[1]!))];

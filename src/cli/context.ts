@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig, type Config } from '../config/index.js';
+import { loadConfig, type Config, type LoadedConfig } from '../config/index.js';
 import { createLogger, type Logger } from '../core/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { Accounts } from '../service/index.js';
@@ -14,8 +14,15 @@ export function globalOptions(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();
 }
 
-export function configFor(cmd: Command): { config: Config; file: string | null } {
+export function configFor(cmd: Command): LoadedConfig {
   return loadConfig(globalOptions(cmd).config);
+}
+
+/** The logger of a long-running command (start, serve); the config's deprecation warnings are its first lines. */
+export function serverLogger({ config, warnings }: LoadedConfig): Logger {
+  const logger = createLogger(config.log.level, 'async-stdout');
+  for (const w of warnings) logger.warn(w);
+  return logger;
 }
 
 /** Admin commands log only warnings to stderr, so their stdout stays clean for scripts. */

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { PostamtError } from '../core/index.js';
+import { PostamtError, postamtVersion } from '../core/index.js';
 import { registerStart } from './commands/start.js';
 import { registerConfig } from './commands/config.js';
 import { registerDomain } from './commands/domain.js';
@@ -12,11 +12,17 @@ import { registerIntegration } from './commands/integration.js';
 import { registerMailin } from './commands/mailin.js';
 import { registerQueue } from './commands/queue.js';
 
+/** Exit codes: 0 done, 1 the command failed, 2 it was used wrongly (as UsageError or a parse error). */
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
 export function buildProgram(): Command {
   const program = new Command('postamt')
     .description('Postamt: KOM-LE/KIM secure messaging platform (mail service, directory, client module)')
+    .version(postamtVersion(), '-V, --version', 'print the version')
     .option('-c, --config <file>', 'config file (default: ./postamt.yaml if present, or $POSTAMT_CONFIG)')
     .showHelpAfterError()
+    // Commander throws instead of exiting (subcommands inherit this), so main() picks the exit code.
     .exitOverride();
   registerStart(program);
   registerConfig(program);
@@ -62,13 +68,15 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Help and version "errors" are normal exits; commander has printed its message.
-      process.exitCode = err.exitCode;
+      // Commander has printed its message. --help and --version exit 0; everything else it
+      // raises (unknown option or command, missing or invalid argument, a command group without
+      // its subcommand) is a usage error.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
       return;
     }
     if (err instanceof PostamtError) {
       process.stderr.write(`postamt: ${err.message}\n`);
-      process.exitCode = err.code === 'usage' ? 2 : 1;
+      process.exitCode = err.code === 'usage' ? EXIT_USAGE : EXIT_FAILURE;
       return;
     }
     throw err;

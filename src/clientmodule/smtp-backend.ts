@@ -2,6 +2,7 @@ import type { Logger } from '../core/index.js';
 import { errorMessage } from '../core/index.js';
 import { SmtpReply, type SmtpBackend, type SmtpEnvelope, type SmtpSession } from '../smtp/index.js';
 import { kim, mime } from '../wire/index.js';
+import { splitEnhancedStatus } from '../wire/smtp/index.js';
 import { sealMessage, KomleError, KonnektorError, type Konnektor, type EnvelopeRecipient } from '../crypto/index.js';
 import { CertificateLookup, DirectoryUnavailableError, type DirectoryRecord, type EncryptionCertificate } from './cert-lookup.js';
 import { UpstreamSmtp, UpstreamSmtpError, type UpstreamTarget } from './upstream-smtp.js';
@@ -220,11 +221,12 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
       } catch (err) {
         if (!(err instanceof UpstreamSmtpError)) throw err;
         if (err.kind === 'rejected') {
-          const code = err.responseCode ?? 451;
-          const enhanced = /^\d{3}[ -](\d\.\d{1,3}\.\d{1,3})/.exec(err.response ?? '')?.[1] ?? (code >= 500 ? '5.0.0' : '4.0.0');
-          const text = (err.response ?? err.message).replace(/^\d{3}[ -](\d\.\d{1,3}\.\d{1,3} )?/, '');
-          if (later) throw new CopyFailure('X01', enhanced, `refused by the mail service: ${err.response ?? err.message}`);
-          throw new SmtpReply(code, enhanced, `mail service: ${text}`);
+          // The service's own enhanced code goes on where it gave one of the reply's class.
+          const code = err.reply?.code ?? 451;
+          const split = err.reply ? splitEnhancedStatus(err.reply) : undefined;
+          const enhanced = split?.status ?? (code >= 500 ? '5.0.0' : '4.0.0');
+          if (later) throw new CopyFailure('X01', enhanced, `refused by the mail service: ${err.message}`);
+          throw new SmtpReply(code, enhanced, `mail service: ${split?.text ?? err.message}`);
         }
         if (err.kind === 'broken' && attempt === 0) continue;
         if (later) throw new CopyFailure('X02', '4.4.1', `the mail service could not be reached: ${err.message}`);

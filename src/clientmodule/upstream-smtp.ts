@@ -1,5 +1,6 @@
 import { errorMessage } from '../core/index.js';
-import { SmtpClient, SmtpClientError, formatSmtpReply } from '../smtp/index.js';
+import { SmtpClient, SmtpClientError } from '../smtp/index.js';
+import { formatSmtpReply, type SmtpClientReply } from '../wire/smtp/index.js';
 
 /**
  * One authenticated SMTP session from the client module to the mail service named in the KIM
@@ -23,9 +24,8 @@ export class UpstreamSmtpError extends Error {
   constructor(
     readonly kind: UpstreamFailureKind,
     message: string,
-    /** The service's reply code and text, when it answered. */
-    readonly responseCode?: number,
-    readonly response?: string,
+    /** The service's reply, when it answered. */
+    readonly reply?: SmtpClientReply,
   ) {
     super(message);
     this.name = 'UpstreamSmtpError';
@@ -64,8 +64,8 @@ export class UpstreamSmtp {
     } catch (err) {
       conn.close();
       const reply = err instanceof SmtpClientError ? err.reply : undefined;
-      if (reply && reply.code >= 500) throw new UpstreamSmtpError('credentials', `mail service ${where} rejected the credentials`, reply.code, formatSmtpReply(reply));
-      throw new UpstreamSmtpError('unreachable', `mail service ${where} could not authenticate: ${errorMessage(err)}`, reply?.code);
+      if (reply && reply.code >= 500) throw new UpstreamSmtpError('credentials', `mail service ${where} rejected the credentials`, reply);
+      throw new UpstreamSmtpError('unreachable', `mail service ${where} could not authenticate: ${errorMessage(err)}`, reply);
     }
     return new UpstreamSmtp(conn);
   }
@@ -86,8 +86,7 @@ export class UpstreamSmtp {
     } catch (err) {
       if (err instanceof SmtpClientError && err.kind === 'rejected' && err.reply) {
         // All recipients refused, or MAIL/DATA refused: the service's own words go back.
-        const response = formatSmtpReply(err.reply);
-        throw new UpstreamSmtpError('rejected', response, err.reply.code, response);
+        throw new UpstreamSmtpError('rejected', formatSmtpReply(err.reply), err.reply);
       }
       throw new UpstreamSmtpError('broken', `the session to the mail service broke: ${errorMessage(err)}`);
     }

@@ -1,25 +1,13 @@
 import { z } from 'zod';
+import { throttleSchema } from './throttle.js';
 
 /**
  * `integration:` — the MailStore-compatible Application Integration endpoint, the user
  * sources behind it, own authentication against a source, and archive access
- * (docs/integration.md). Kept apart from schema.ts because it is one feature's block.
+ * (docs/integration.md).
  */
 
-const duration = z.number().int().min(0);
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, _ . - (at most 64)');
-
-const throttle = (freeFailures: number) =>
-  z
-    .object({
-      windowMs: duration.default(15 * 60_000),
-      /** Failures in the window before answers to further failures are delayed. */
-      freeFailures: z.number().int().min(0).default(freeFailures),
-      /** The first delay; it doubles with every further failure. */
-      baseDelayMs: duration.default(1000),
-      maxDelayMs: duration.default(30_000),
-    })
-    .strict();
 
 const common = {
   name,
@@ -106,7 +94,10 @@ const integrationSource = z
     /** CA file (relative to dataDir) for its certificate. */
     ca: z.string().optional(),
     rejectUnauthorized: z.boolean().default(true),
+    /** Whole cmd=auth exchange. */
     timeoutMs: z.number().int().min(100).default(30_000),
+    /** Whole cmd=list exchange: connect, request and the complete answer. */
+    listTimeoutMs: z.number().int().min(100).default(30 * 60_000),
     /** Its `cmd=list` answer is read whole (bounded by this) before it is trusted. */
     maxResponseBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
   })
@@ -146,9 +137,9 @@ export const integrationSchema = z
     /** `cmd=list` answers are written in chunks of about this many bytes. */
     listChunkBytes: z.number().int().min(1024).default(64 * 1024),
     /** Failed `cmd=auth` per user name … */
-    userThrottle: throttle(5).prefault({}),
+    userThrottle: throttleSchema({ freeFailures: 5, baseDelayMs: 1000 }).prefault({}),
     /** … and per client address (MailStore asks for all its users from one address, so more are free). */
-    clientThrottle: throttle(50).prefault({}),
+    clientThrottle: throttleSchema({ freeFailures: 50, baseDelayMs: 1000 }).prefault({}),
   })
   .strict()
   .refine((i) => i.authSource === undefined || i.sources.some((s) => s.name === i.authSource), {

@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { UsageError } from '../core/index.js';
+import { moveRenamedKeys } from './renamed.js';
 
 /** Environment variables that override config keys; the place for secrets. */
 export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: string[]; describe: string }> = [
@@ -20,6 +21,8 @@ export interface LoadedConfig {
   config: Config;
   /** The file it came from, or null when defaults were used. */
   file: string | null;
+  /** Deprecated keys read (`source: key: …` lines): `config check` prints them, a starting service logs them. */
+  warnings: string[];
 }
 
 /** Formats zod issues as `key.path: message` lines, the form every config error takes. */
@@ -61,16 +64,22 @@ function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, where: string[])
   return value;
 }
 
-/** Validates a raw object (already parsed from YAML) and applies env overrides. */
-export function parseConfig(raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd()): Config {
+/**
+ * Validates a raw object (already parsed from YAML) and applies env overrides. Keys renamed in
+ * this release are read at their new place; one line per old key is appended to `warnings`.
+ */
+export function parseConfig(raw: unknown, source = 'config', env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd(), warnings: string[] = []): Config {
   const obj = (interpolateEnv(raw ?? {}, env, []) ?? {}) as Record<string, unknown>;
   if (typeof obj !== 'object' || Array.isArray(obj)) throw new UsageError(`${source}: the top level must be a mapping of keys`);
+  const renamed = moveRenamedKeys(obj, source);
   for (const o of ENV_OVERRIDES) {
     const v = env[o.env];
     if (v !== undefined && v !== '') setPath(obj, o.path, v);
   }
   const res = configSchema.safeParse(obj);
-  if (!res.success) throw new UsageError(formatIssues(source, res.error.issues));
+  // An error under an old key names the new one; the renames that follow say which old key that was.
+  if (!res.success) throw new UsageError([formatIssues(source, res.error.issues), ...renamed].join('\n'));
+  warnings.push(...renamed);
   const config = res.data;
   config.dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(baseDir, config.dataDir);
   return config;
@@ -82,14 +91,15 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   const path = resolve(explicit ?? 'postamt.yaml');
   if (!existsSync(path)) {
     if (explicit) throw new UsageError(`config file ${path} does not exist`);
-    return { config: parseConfig({}, 'defaults', env), file: null };
+    return { config: parseConfig({}, 'defaults', env), file: null, warnings: [] };
   }
   const text = readFileSync(path, 'utf8');
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
     throw new UsageError(doc.errors.map((e) => `${path}: ${e.message}`).join('\n'));
   }
-  return { config: parseConfig(doc.toJS(), path, env, dirname(path)), file: path };
+  const warnings: string[] = [];
+  return { config: parseConfig(doc.toJS(), path, env, dirname(path), warnings), file: path, warnings };
 }
 
 /** Resolves a path from the config against the data directory. */

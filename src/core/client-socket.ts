@@ -3,16 +3,13 @@ import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'n
 import type { TlsMode } from './tls-mode.js';
 
 /**
- * Opening the TCP or TLS connection of one of our protocol clients (POP3, SMTP): one place
- * that applies the TLS policy (TLS 1.2 at least, certificate verified unless told otherwise,
- * SNI only for host names), a connect timeout, and sorts failures into network, TLS and
- * timeout so each client can answer its own caller precisely.
+ * The connection of one of our protocol clients (POP3, SMTP): one place that opens it (plain or
+ * implicit TLS), upgrades a live plain one to TLS (STARTTLS, STLS), applies the TLS policy
+ * (TLS 1.2 at least, certificate verified unless told otherwise, SNI only for host names), puts
+ * a timeout on every wait, and sorts failures into network, TLS and timeout so each client can
+ * answer its own caller precisely. The clients' options extend ClientSocketOptions.
  */
-export interface ClientSocketOptions {
-  host: string;
-  port: number;
-  /** implicit: TLS from the first byte; none: plain TCP (loopback tests, or a STARTTLS-style upgrade later). */
-  tls: TlsMode;
+export interface ClientTlsOptions {
   /** Trust anchors for the server certificate (PEM); default: Node's CA store. */
   ca?: string | Buffer | Array<string | Buffer>;
   /** Verify the server certificate (default true). */
@@ -20,13 +17,28 @@ export interface ClientSocketOptions {
   /** TLS client certificate and key, when the server asks for one. */
   cert?: string | Buffer;
   key?: string | Buffer;
+  /** The name the certificate must carry (and SNI); default: `host` when it is a name. */
   servername?: string;
+}
+
+export interface ClientSocketOptions extends ClientTlsOptions {
+  host: string;
+  port: number;
+  /**
+   * implicit: TLS from the first byte; starttls: plain, upgraded by the protocol's own command
+   * (upgradeClientSocket) before anything that matters is said — the clients never fall back to
+   * plain; none: plain TCP (loopback and tests).
+   */
+  tls: TlsMode;
+  /** Longest wait for connecting and for the TLS handshake (default 30 s). */
   timeoutMs?: number;
 }
 
+export type ClientSocketErrorKind = 'network' | 'tls' | 'timeout';
+
 export class ClientSocketError extends Error {
   constructor(
-    readonly kind: 'network' | 'tls' | 'timeout',
+    readonly kind: ClientSocketErrorKind,
     message: string,
   ) {
     super(message);
@@ -34,7 +46,12 @@ export class ClientSocketError extends Error {
   }
 }
 
-export function clientTlsOptions(opts: ClientSocketOptions): ConnectionOptions {
+/** Whether a socket error is about TLS (a certificate, the handshake) rather than the network. */
+export function isTlsFailure(err: Error & { code?: string }): boolean {
+  return /certificate|SSL|TLS|self.signed|altnames/i.test(err.message) || /CERT|SSL|TLS|SIGNATURE|ISSUER/.test(err.code ?? '');
+}
+
+export function clientTlsOptions(opts: ClientTlsOptions & { host: string }): ConnectionOptions {
   return {
     host: opts.host,
     servername: opts.servername ?? (isIP(opts.host) ? undefined : opts.host),
@@ -46,28 +63,64 @@ export function clientTlsOptions(opts: ClientSocketOptions): ConnectionOptions {
   };
 }
 
+const DEFAULT_TIMEOUT_MS = 30_000;
+
 /** Connects (with the TLS handshake for `implicit`); the socket comes back with no listeners of ours. */
 export function openClientSocket(opts: ClientSocketOptions): Promise<Socket | TLSSocket> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const implicit = opts.tls === 'implicit';
+  const where = `${opts.host}:${opts.port}`;
+  return settle(
+    (done) => (implicit ? tlsConnect({ port: opts.port, ...clientTlsOptions(opts) }, done) : netConnect({ host: opts.host, port: opts.port }, done)),
+    opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    (ms) => `connecting to ${where} timed out after ${ms} ms`,
+    (err) => new ClientSocketError(implicit && isTlsFailure(err) ? 'tls' : 'network', `cannot connect to ${where}: ${err.message}`),
+  ).then((s) => {
+    s.setNoDelay(true);
+    return s;
+  });
+}
+
+/**
+ * Upgrades a live plain connection to TLS after the server agreed (STARTTLS, STLS), verified
+ * like an implicit-TLS one and with the same timeout on the handshake. The caller has taken its
+ * own listeners off `plain` and checked that nothing arrived after the server's go-ahead (bytes
+ * read before TLS must never count as if they came over it). On failure both sockets are
+ * destroyed. The TCP connection is already up, so whatever breaks the handshake is a TLS failure.
+ */
+export function upgradeClientSocket(plain: Socket, opts: ClientSocketOptions): Promise<TLSSocket> {
+  const where = `${opts.host}:${opts.port}`;
+  return settle(
+    (done) => tlsConnect({ ...clientTlsOptions(opts), socket: plain }, done),
+    opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    (ms) => `TLS handshake with ${where} timed out after ${ms} ms`,
+    (err) => new ClientSocketError('tls', `TLS with ${where} failed: ${err.message}`),
+  ).catch((err: unknown) => {
+    plain.destroy();
+    throw err;
+  });
+}
+
+/** Waits for `start`'s socket to be ready, within `timeoutMs`, and leaves no listener of ours on it. */
+function settle<S extends Socket>(start: (done: () => void) => S, timeoutMs: number, timeoutText: (ms: number) => string, failure: (err: Error) => ClientSocketError): Promise<S> {
   return new Promise((resolve, reject) => {
-    const s = opts.tls === 'implicit' ? tlsConnect({ port: opts.port, ...clientTlsOptions(opts) }, () => done()) : netConnect({ host: opts.host, port: opts.port }, () => done());
+    const s = start(() => {
+      clearTimeout(timer);
+      s.off('error', onError);
+      resolve(s);
+    });
     const timer = setTimeout(() => {
+      s.off('error', onError);
+      // Errors of a socket given up on are of no interest, but must not be unhandled.
+      s.on('error', () => undefined);
       s.destroy();
-      reject(new ClientSocketError('timeout', `connecting to ${opts.host}:${opts.port} timed out after ${timeoutMs} ms`));
+      reject(new ClientSocketError('timeout', timeoutText(timeoutMs)));
     }, timeoutMs);
     const onError = (err: Error) => {
       clearTimeout(timer);
       // A TLS socket that failed verification is not closed by Node on its own.
       s.destroy();
-      const tlsFailure = opts.tls === 'implicit' && /certificate|SSL|TLS|self.signed|altnames/i.test(err.message);
-      reject(new ClientSocketError(tlsFailure ? 'tls' : 'network', `cannot connect to ${opts.host}:${opts.port}: ${err.message}`));
+      reject(failure(err));
     };
     s.once('error', onError);
-    function done() {
-      clearTimeout(timer);
-      s.off('error', onError);
-      s.setNoDelay(true);
-      resolve(s);
-    }
   });
 }

@@ -3,8 +3,10 @@ export { PostamtError, UsageError, NotFoundError, ConflictError, errorMessage } 
 export { Metrics } from './metrics.js';
 export { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
 export { isLoopback, isLoopbackHost } from './net.js';
-export { openClientSocket, clientTlsOptions, ClientSocketError, type ClientSocketOptions } from './client-socket.js';
+export { openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketOptions, type ClientTlsOptions, type ClientSocketErrorKind } from './client-socket.js';
+export { httpCall, httpTargetProblem, HttpClientError, type HttpClientRequest, type HttpClientResponse, type HttpClientErrorKind } from './http-client.js';
 export { randomHex } from './random-hex.js';
+export { postamtVersion } from './version.js';
 export { RequestThread, ThreadSet, answerRequests, type ThreadReply } from './request-thread.js';
 export { backoffStepMs } from './backoff.js';
 export { WorkLoop, type WorkLoopOptions, type WorkSource } from './work-loop.js';

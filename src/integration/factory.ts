@@ -1,7 +1,5 @@
-import type { Kysely } from 'kysely';
 import type { Config, UserSourceConfig } from '../config/index.js';
 import { inDataDir } from '../config/index.js';
-import type { Database } from '../store/index.js';
 import type { Accounts } from '../service/index.js';
 import type { UserSource } from './types.js';
 import { CombinedSource } from './combined.js';
@@ -12,15 +10,14 @@ import { LdapSource, readCa } from './sources/ldap.js';
 import { RemoteSource } from './sources/remote.js';
 
 export interface SourceParts {
-  db: Kysely<Database>;
-  accounts: Pick<Accounts, 'find' | 'authenticate'>;
+  accounts: Pick<Accounts, 'find' | 'authenticate' | 'listAll'>;
 }
 
 /** One source from its configuration block; paths are relative to the data directory. */
 export function createUserSource(config: Config, s: UserSourceConfig, parts: SourceParts): UserSource {
   switch (s.type) {
     case 'accounts':
-      return new AccountsSource(s.name, s.priority, parts.db, parts.accounts, config.directory.baseDn, s.domains);
+      return new AccountsSource(s.name, s.priority, parts.accounts, config.directory.baseDn, s.domains);
     case 'file':
       return new FileSource(s.name, s.priority, inDataDir(config, s.path), s.delimiter, s.maxBytes);
     case 'sql':

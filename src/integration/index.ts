@@ -8,5 +8,6 @@ export { SqlSource, type SqlSourceOptions } from './sources/sql.js';
 export { LdapSource, type LdapSourceOptions } from './sources/ldap.js';
 export { RemoteSource, RemoteSourceError, type RemoteSourceOptions } from './sources/remote.js';
 export { verifyHash, hashKind, type HashKind } from './hashes/verify.js';
-export { shaCrypt, verifyShaCrypt, isShaCrypt } from './hashes/sha-crypt.js';
+export { shaCrypt, verifyShaCrypt, isShaCrypt, SHA_CRYPT_MAX_ROUNDS } from './hashes/sha-crypt.js';
+export { UnverifiableHashError } from './hashes/sha-crypt-threads.js';
 export { resolveIntegrationPassword } from './credentials.js';

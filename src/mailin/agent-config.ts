@@ -1,10 +1,9 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { UsageError } from '../core/index.js';
+import { httpTargetProblem, UsageError } from '../core/index.js';
 import type { MailinConfig } from '../config/index.js';
-import { destinationProblem } from './http-call.js';
-import type { OnFailure, Trigger } from './types.js';
+import { ALLOW_HOSTS_KEY, type OnFailure, type Trigger } from './types.js';
 
 /** What an administrator gives to add an agent (CLI flags, API body). */
 export interface AgentInput {
@@ -60,7 +59,7 @@ export async function checkAgentInput(input: AgentInput, config: MailinConfig, c
   if (name.length > 200 || /[\x00-\x1f]/.test(name)) throw new UsageError('--name must be printable and at most 200 characters');
   const common = { trigger: trigger as Trigger, name, timeoutMs, onFailure: (input.onFailure ?? 'tempfail') as OnFailure, includeRaw: input.includeRaw === true };
   if (hasWebhook) {
-    const problem = destinationProblem(input.webhook!, config.webhook.allowHosts);
+    const problem = httpTargetProblem(input.webhook!, config.webhook.allowHosts, ALLOW_HOSTS_KEY);
     if (problem) throw new UsageError(`--webhook: ${problem}`);
     if (!input.secret) throw new UsageError(`a webhook agent needs --secret (at least ${MIN_SECRET_LENGTH} characters) to sign its requests`);
     if (input.secret.length < MIN_SECRET_LENGTH) throw new UsageError(`--secret must have at least ${MIN_SECRET_LENGTH} characters`);

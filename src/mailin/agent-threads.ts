@@ -1,7 +1,6 @@
 import { RequestThread, ThreadSet } from '../core/index.js';
 import { emptyDocument, type ParsedDocument, type PayloadContext } from './document.js';
-import type { HttpCallLimits } from './http-call.js';
-import type { Agent, RunResult, Trigger } from './types.js';
+import type { Agent, MailinHttpLimits, RunResult, Trigger } from './types.js';
 
 const WORKER_URL = new URL('./agent-thread-worker.js', import.meta.url);
 
@@ -14,7 +13,7 @@ export type ThreadRequest =
       trigger: Trigger;
       doc: ParsedDocument;
       ctx: PayloadContext;
-      limits: Omit<HttpCallLimits, 'timeoutMs'>;
+      limits: MailinHttpLimits;
     };
 
 /** A Uint8Array that came through postMessage, as the Buffer it was (no copy). */
@@ -55,7 +54,7 @@ export class AgentThreads {
    * Runs a webhook agent in a thread. The thread keeps the agent's time limit itself; this
    * guard (a little longer) answers for a thread too busy or broken to.
    */
-  webhook(agent: Agent, trigger: Trigger, doc: ParsedDocument, ctx: PayloadContext, limits: Omit<HttpCallLimits, 'timeoutMs'>): Promise<RunResult> {
+  webhook(agent: Agent, trigger: Trigger, doc: ParsedDocument, ctx: PayloadContext, limits: MailinHttpLimits): Promise<RunResult> {
     let timer: NodeJS.Timeout | undefined;
     const guard = new Promise<RunResult>((resolve) => {
       timer = setTimeout(() => resolve({ outcome: 'timeout', error: `no answer from the mail-in thread within ${agent.timeoutMs} ms` }), agent.timeoutMs + 1000);

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import { httpCall, type HttpCallLimits } from './http-call.js';
+import { httpCall } from '../core/index.js';
 import { verdictFromJson, VerdictError } from './verdict.js';
-import type { Agent, DocumentPayload, RunResult, Trigger } from './types.js';
+import { ALLOW_HOSTS_KEY, type Agent, type DocumentPayload, type MailinHttpLimits, type RunResult, type Trigger } from './types.js';
 
 export interface ScriptLimits {
   maxOldGenerationSizeMb: number;
@@ -22,7 +22,7 @@ export function runScript(
   trigger: Trigger,
   doc: DocumentPayload,
   limits: ScriptLimits,
-  http: Omit<HttpCallLimits, 'timeoutMs'>,
+  http: MailinHttpLimits,
 ): Promise<RunResult> {
   if (!agent.scriptPath) return Promise.resolve({ outcome: 'failed', error: 'the agent has no script' });
   const deadline = Date.now() + agent.timeoutMs;
@@ -56,7 +56,16 @@ export function runScript(
         finish({ outcome: 'failed', error: `the script failed: ${String(m.message).slice(0, 500)}` });
       } else if (m.type === 'http' && m.id !== undefined && m.url && m.init) {
         const id = m.id;
-        httpCall(m.url, m.init, { ...http, timeoutMs: Math.max(1, deadline - Date.now()) })
+        httpCall({
+          method: m.init.method,
+          url: m.url,
+          headers: m.init.headers,
+          ...(m.init.body !== undefined ? { body: m.init.body } : {}),
+          allowHosts: http.allowHosts,
+          allowHostsName: ALLOW_HOSTS_KEY,
+          maxResponseBytes: http.maxResponseBytes,
+          deadlineMs: Math.max(1, deadline - Date.now()),
+        })
           .then((a) => worker.postMessage({ id, ok: true, answer: { status: a.status, headers: a.headers, text: a.body.toString('utf8') } }))
           .catch((err: Error) => worker.postMessage({ id, ok: false, error: err.message }));
       }

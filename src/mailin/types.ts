@@ -4,6 +4,16 @@ export type Trigger = 'before-delivery' | 'after-delivery';
 export type AgentKind = 'webhook' | 'script';
 export type OnFailure = 'tempfail' | 'accept';
 
+/** The rules (from mailin.webhook) for the module's HTTP calls: webhooks and scripts' `api.http`. */
+export interface MailinHttpLimits {
+  /** Host names or IP literals that may be called; empty: any. */
+  allowHosts: string[];
+  maxResponseBytes: number;
+}
+
+/** How refusals name the allow-list. */
+export const ALLOW_HOSTS_KEY = 'mailin.webhook.allowHosts';
+
 export interface MailinDb {
   id: number;
   address: string;

@@ -1,7 +1,7 @@
-import { httpCall, HttpCallError, type HttpCallLimits } from './http-call.js';
+import { httpCall, HttpClientError } from '../core/index.js';
 import { sign, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature.js';
 import { rejectCodes, smtpText, verdictFromJson, VerdictError } from './verdict.js';
-import type { Agent, DocumentPayload, RunResult, Trigger } from './types.js';
+import { ALLOW_HOSTS_KEY, type Agent, type DocumentPayload, type MailinHttpLimits, type RunResult, type Trigger } from './types.js';
 
 /** HTTP answers that mean "try again later" although they are 4xx. */
 const TEMPORARY_4XX = new Set([408, 425, 429]);
@@ -22,34 +22,35 @@ export async function runWebhook(
   agent: Agent,
   trigger: Trigger,
   payload: DocumentPayload,
-  limits: Omit<HttpCallLimits, 'timeoutMs'>,
+  limits: MailinHttpLimits,
 ): Promise<RunResult> {
   if (!agent.url || !agent.secret) return { outcome: 'failed', error: 'the agent has no URL or secret' };
   const body = JSON.stringify(payload);
   const timestamp = String(Math.floor(Date.now() / 1000));
   let answer;
   try {
-    answer = await httpCall(
-      agent.url,
-      {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'postamt-mailin/1',
-          [TIMESTAMP_HEADER]: timestamp,
-          [SIGNATURE_HEADER]: sign(agent.secret, timestamp, body),
-          'x-postamt-event': trigger,
-          'x-postamt-agent': String(agent.id),
-          // The same document and agent always give the same key: at-least-once becomes
-          // exactly-once for a receiver that remembers keys.
-          'idempotency-key': `${payload.id}.${agent.id}`,
-        },
-        body,
+    answer = await httpCall({
+      method: 'POST',
+      url: agent.url,
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'postamt-mailin/1',
+        [TIMESTAMP_HEADER]: timestamp,
+        [SIGNATURE_HEADER]: sign(agent.secret, timestamp, body),
+        'x-postamt-event': trigger,
+        'x-postamt-agent': String(agent.id),
+        // The same document and agent always give the same key: at-least-once becomes
+        // exactly-once for a receiver that remembers keys.
+        'idempotency-key': `${payload.id}.${agent.id}`,
       },
-      { ...limits, timeoutMs: agent.timeoutMs },
-    );
+      body,
+      allowHosts: limits.allowHosts,
+      allowHostsName: ALLOW_HOSTS_KEY,
+      maxResponseBytes: limits.maxResponseBytes,
+      deadlineMs: agent.timeoutMs,
+    });
   } catch (err) {
-    if (err instanceof HttpCallError) return { outcome: err.timedOut ? 'timeout' : 'failed', error: err.message };
+    if (err instanceof HttpClientError) return { outcome: err.kind === 'timeout' ? 'timeout' : 'failed', error: err.message };
     return { outcome: 'failed', error: (err as Error).message };
   }
   const status = answer.status;

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { pop3 } from '../wire/index.js';
+import { pop3, decodeSaslPlain, parseSaslResponse, SaslError, type SaslPlainCredentials, type SaslResponse } from '../wire/index.js';
 import type { Pop3LoginResult, Pop3Maildrop } from './backend.js';
 import type { SessionContext, SessionOutput } from './context.js';
 import { isLoopback } from '../core/index.js';
@@ -90,11 +90,11 @@ export class Authorization {
   /** The line after `+ `: not a command but the base64 SASL response, or `*` to cancel. */
   async response(line: Buffer): Promise<void> {
     this.saslPending = false;
-    let response: pop3.SaslResponse;
+    let response: SaslResponse;
     try {
-      response = pop3.parseSaslResponse(pop3.decodeLine(line));
+      response = parseSaslResponse(pop3.decodeLine(line));
     } catch (err) {
-      if (!(err instanceof pop3.Pop3SyntaxError)) throw err;
+      if (!(err instanceof pop3.Pop3SyntaxError || err instanceof SaslError)) throw err;
       return this.out.bad(err.message);
     }
     if (response.cancel) return this.out.reply(errLine('authentication cancelled'));
@@ -102,11 +102,11 @@ export class Authorization {
   }
 
   private saslPlain(base64: string): Promise<void> {
-    let creds: pop3.SaslPlainCredentials;
+    let creds: SaslPlainCredentials;
     try {
-      creds = pop3.decodeSaslPlain(base64);
+      creds = decodeSaslPlain(base64);
     } catch (err) {
-      if (!(err instanceof pop3.Pop3SyntaxError)) throw err;
+      if (!(err instanceof SaslError)) throw err;
       return this.out.bad(err.message);
     }
     return this.login(creds.authcid, creds.password, creds.authzid === '' ? undefined : creds.authzid);

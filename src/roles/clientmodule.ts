@@ -78,11 +78,11 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
 
   const closables: Array<{ name: string; close(graceMs?: number): Promise<void> }> = [];
   const endpoints: Record<string, Endpoint> = {};
-  const smtpLimits = { ...config.service.smtp, maxMessageSize: cm.maxMessageSize, maxRecipients: cm.maxRecipients };
+  const smtpLimits = { ...cm.smtp, maxMessageSize: cm.maxMessageSize, maxRecipients: cm.maxRecipients };
   try {
     for (const [name, lc, tlsMode] of [
-      ['cm-smtp', cm.smtp, 'starttls'],
-      ['cm-smtps', cm.smtps, 'implicit'],
+      ['cm-smtp', cm.smtp.starttls, 'starttls'],
+      ['cm-smtps', cm.smtp.implicit, 'implicit'],
     ] as const) {
       if (!lc.enabled) continue;
       const plaintextAuth = tlsMode === 'starttls' && (cm.allowPlaintextAuth === 'always' || (cm.allowPlaintextAuth === 'loopback' && isLoopbackHost(lc.host)));
@@ -108,8 +108,8 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
       endpoints[name] = { host: lc.host, port: a.port, tls: tlsMode };
     }
     for (const [name, lc, tlsMode] of [
-      ['cm-pop3', cm.pop3, 'starttls'],
-      ['cm-pop3s', cm.pop3s, 'implicit'],
+      ['cm-pop3', cm.pop3.starttls, 'starttls'],
+      ['cm-pop3s', cm.pop3.implicit, 'implicit'],
     ] as const) {
       if (!lc.enabled) continue;
       const s = new Pop3Server({
@@ -121,7 +121,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
         clientCa,
         backend: pop3Backend,
         hostname: config.service.hostname,
-        limits: { ...config.service.pop3, allowPlaintextAuth: cm.allowPlaintextAuth },
+        limits: { ...cm.pop3, allowPlaintextAuth: cm.allowPlaintextAuth },
         logger,
         metrics,
         throttle,

@@ -122,7 +122,7 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
     await publishDemoCertificates(service.directory, config.dataDir, logger);
     ldap = await startDirectoryFor(service, config, logger);
     const ldapPort = ldap.endpoints.ldap?.port;
-    if (ldapPort === undefined) throw new UsageError('the demo needs the LDAP listener (directory.ldap.enabled)');
+    if (ldapPort === undefined) throw new UsageError('the demo needs the LDAP listener (directory.ldap.starttls.enabled)');
     cm = await startClientModule(demoClientModuleConfig(config, ldapPort), logger, { tls: service.tls, metrics: service.metrics });
     const submission = service.endpoints['smtp-submission'];
     const pop3s = service.endpoints.pop3s;

@@ -19,8 +19,8 @@ export const LISTENERS = [
 export type ListenerName = (typeof LISTENERS)[number][0];
 
 /** The connection limits and policies of config.directory, for LdapServer. */
-export function limitsOf(config: Config): Omit<Config['directory'], 'ldap' | 'ldaps' | 'baseDn' | 'processes'> {
-  const { ldap: _l, ldaps: _s, baseDn: _b, processes: _p, ...limits } = config.directory;
+export function limitsOf(config: Config): Omit<Config['directory'], 'ldap' | 'baseDn' | 'processes'> {
+  const { ldap: _l, baseDn: _b, processes: _p, ...limits } = config.directory;
   return limits;
 }
 

@@ -1,7 +1,6 @@
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Config } from '../config/index.js';
-import { LoginThrottle, Metrics, errorMessage, type Logger } from '../core/index.js';
+import { LoginThrottle, Metrics, errorMessage, postamtVersion, type Logger } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Directory, DirectoryLdapBackend, directoryOptions, type BindAccounts } from '../directory/index.js';
@@ -29,14 +28,6 @@ export interface RunningDirectory {
   close(graceMs?: number): Promise<void>;
 }
 
-function packageVersion(): string {
-  try {
-    return (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
-  } catch {
-    return '0';
-  }
-}
-
 // ---------------------------------------------------------------- the role
 
 /**
@@ -60,7 +51,7 @@ export async function startDirectory(config: Config, logger: Logger, parts: Dire
   const tls = parts.tls ?? (await loadTlsMaterial(config, ['localhost', '127.0.0.1', '::1', config.service.hostname]));
   const throttle = parts.throttle ?? new LoginThrottle(config.service.loginThrottle);
   const metrics = parts.metrics ?? new Metrics();
-  const vendorVersion = packageVersion();
+  const vendorVersion = postamtVersion();
   const servers: Array<{ name: ListenerName; s: LdapServer }> = [];
   const endpoints: Record<string, Endpoint> = {};
   const limits = limitsOf(config);
@@ -106,7 +97,7 @@ export async function startDirectory(config: Config, logger: Logger, parts: Dire
   };
   try {
     for (const [name, tlsMode] of LISTENERS) {
-      const lc = dc[name];
+      const lc = name === 'ldap' ? dc.ldap.starttls : dc.ldap.implicit;
       if (!lc.enabled) continue;
       const s = new LdapServer({
         name,

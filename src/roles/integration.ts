@@ -26,7 +26,7 @@ export interface ServiceIntegration {
  */
 export async function setupIntegration(config: Config, store: Store, accounts: Accounts, logger: Logger, metrics: Metrics): Promise<ServiceIntegration> {
   const ic = config.integration;
-  const sources = createUserSources(config, { db: store.db, accounts });
+  const sources = createUserSources(config, { accounts });
   const authSource = ic.authSource ? sources.get(ic.authSource) : undefined;
   const logins = authSource ? new SourceLoginCheck(accounts, authSource, ic.authUserName) : undefined;
   // Named accounts that do not exist yet are allowed (they may be created later), but said.

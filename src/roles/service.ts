@@ -138,8 +138,8 @@ export async function startService(config: Config, logger: Logger, existingStore
     }
     const pop3Backend = new ServicePop3Backend(accounts, mailboxes, integration.pop3);
     for (const [name, lc, tlsMode] of [
-      ['pop3', svc.pop3.plain, 'starttls'],
-      ['pop3s', svc.pop3.tls, 'implicit'],
+      ['pop3', svc.pop3.starttls, 'starttls'],
+      ['pop3s', svc.pop3.implicit, 'implicit'],
     ] as const) {
       if (!lc.enabled) continue;
       const s = new Pop3Server({
@@ -193,7 +193,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       closables.push({ name: 'mailin-worker', c: { close: (graceMs) => mailin.worker.close(graceMs) } });
     }
     // Runs even with relaying off at submission: mail queued before (or by another node) still goes out.
-    if (relayConfig.worker) {
+    if (relayConfig.worker.enabled) {
       relay.worker.start();
       closables.push({ name: 'relay-worker', c: { close: (graceMs) => relay.worker.close(graceMs) } });
     }

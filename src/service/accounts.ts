@@ -192,6 +192,25 @@ export class Accounts {
     return (await q.execute()).map(toAccount);
   }
 
+  /**
+   * Every account (of `domains`, when given) in pages of `pageSize` by id: keyset pages keep
+   * memory flat for any number of accounts (the archive endpoint lists them all).
+   */
+  async *listAll(opts: { domains?: readonly string[]; pageSize?: number; signal?: AbortSignal } = {}): AsyncIterable<Account> {
+    const pageSize = opts.pageSize ?? 2000;
+    const domains = (opts.domains ?? []).map(normalizeDomain);
+    let after = 0;
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      let q = this.db.selectFrom('accounts').selectAll().where('id', '>', after).orderBy('id').limit(pageSize);
+      if (domains.length) q = q.where('domain', 'in', domains);
+      const rows = await q.execute();
+      for (const r of rows) yield toAccount(r);
+      if (rows.length < pageSize) return;
+      after = rows[rows.length - 1]!.id;
+    }
+  }
+
   async count(): Promise<number> {
     const r = await this.db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     return Number(r.n);

@@ -1,42 +1,31 @@
 import type { Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { openClientSocket, clientTlsOptions, ClientSocketError, type TlsMode } from '../core/index.js';
-import { encodeDataSection } from '../wire/smtp/index.js';
+import type { TLSSocket } from 'node:tls';
+import { openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketOptions } from '../core/index.js';
+import { encodeSaslLogin, encodeSaslPlain, SaslError } from '../wire/index.js';
+import { encodeDataSection, formatSmtpReply, SmtpReplyError, SmtpReplyReader, type SmtpClientReply } from '../wire/smtp/index.js';
 
 /**
  * A small SMTP client (RFC 5321, PIPELINING from RFC 2920, AUTH PLAIN/LOGIN from RFC 4954,
  * STARTTLS from RFC 3207), for the client module's upstream sessions to the mail service and
  * the service's relay to other providers. It exists so the
  * message goes out as whole buffers through `encodeDataSection` (line ends and dots handled
- * a line at a time) instead of a byte-by-byte transform stream. Replies are bounded and every
- * wait has a timeout, so a stalled or hostile server costs a clear error, never a hang.
+ * a line at a time) instead of a byte-by-byte transform stream. Replies are bounded
+ * (wire/smtp SmtpReplyReader) and every wait has a timeout, so a stalled or hostile server
+ * costs a clear error, never a hang.
+ *
+ * `tls`: implicit: TLS from the first byte (port 465); starttls: plain greeting, then STARTTLS —
+ * required: a server that does not offer it gets nothing in clear; none: loopback only.
  */
-export interface SmtpClientOptions {
-  host: string;
-  port: number;
-  /**
-   * implicit: TLS from the first byte (port 465); starttls: plain greeting, then STARTTLS —
-   * required: a server that does not offer it gets nothing in clear; none: loopback only.
-   */
-  tls: TlsMode;
-  ca?: string | Buffer | Array<string | Buffer>;
-  rejectUnauthorized?: boolean;
-  servername?: string;
+export interface SmtpClientOptions extends ClientSocketOptions {
   /** Our name in EHLO. */
   clientName: string;
-  /** Longest wait for connecting and for each reply. */
+  /** Longest wait for connecting, the TLS handshake and each reply (default 30 s). */
   timeoutMs?: number;
   /** Longest wait for the reply to the end of the data (the server stores the message first). */
   dataTimeoutMs?: number;
 }
 
 export type SmtpClientErrorKind = 'network' | 'timeout' | 'tls' | 'protocol' | 'rejected';
-
-export interface SmtpClientReply {
-  code: number;
-  /** The reply's text lines, without code and separator. */
-  lines: string[];
-}
 
 export class SmtpClientError extends Error {
   constructor(
@@ -59,14 +48,6 @@ export interface SmtpSendResult {
   reply: SmtpClientReply;
 }
 
-/** "250 2.0.0 text" — a reply as one line, for logs and for passing the server's words on. */
-export function formatSmtpReply(r: SmtpClientReply): string {
-  return `${r.code} ${r.lines.join(' ')}`.trim();
-}
-
-const MAX_LINE = 4096;
-const MAX_LINES = 100;
-
 interface Waiter {
   resolve(r: SmtpClientReply): void;
   reject(err: Error): void;
@@ -74,8 +55,7 @@ interface Waiter {
 }
 
 export class SmtpClient {
-  private input = '';
-  private lines: string[] = [];
+  private readonly reader = new SmtpReplyReader();
   private readonly replies: SmtpClientReply[] = [];
   private readonly waiters: Waiter[] = [];
   private failure: Error | null = null;
@@ -104,13 +84,7 @@ export class SmtpClient {
 
   /** Connects, reads the greeting and says EHLO (with STARTTLS: upgrades and says EHLO again). */
   static async connect(opts: SmtpClientOptions): Promise<SmtpClient> {
-    let socket: Socket | TLSSocket;
-    try {
-      socket = await openClientSocket(opts);
-    } catch (err) {
-      if (err instanceof ClientSocketError) throw new SmtpClientError(err.kind, err.message);
-      throw err;
-    }
+    const socket = await openClientSocket(opts).catch(fromSocketError);
     const client = new SmtpClient(socket, opts);
     try {
       expect(await client.read(), 220, 'greeting');
@@ -140,6 +114,12 @@ export class SmtpClient {
     socket.on('close', this.listeners.close);
   }
 
+  private detach(socket: Socket | TLSSocket): void {
+    socket.off('data', this.listeners.data);
+    socket.off('error', this.listeners.error);
+    socket.off('close', this.listeners.close);
+  }
+
   private async ehlo(): Promise<void> {
     this.write(`EHLO ${this.opts.clientName}\r\n`);
     const ehlo = expect(await this.read(), 250, 'EHLO');
@@ -152,7 +132,7 @@ export class SmtpClient {
 
   /**
    * STARTTLS, required: without it offered and accepted nothing more is said (never plain by
-   * default). The certificate is verified like an implicit-TLS one (clientTlsOptions).
+   * default). The certificate is verified like an implicit-TLS one (core/client-socket).
    */
   private async startTls(): Promise<void> {
     const where = `${this.opts.host}:${this.opts.port}`;
@@ -162,34 +142,11 @@ export class SmtpClient {
     if (reply.code !== 220) throw new SmtpClientError('tls', `${where} refused STARTTLS: ${formatSmtpReply(reply)}`, reply);
     // Bytes after the 220 would be read as if they came over TLS (the CVE-2011-0411 injection);
     // a whole reply among them has already failed the session as one nobody asked for.
-    if (this.failure || this.input !== '' || this.replies.length > 0) throw new SmtpClientError('protocol', `${where} sent data after its STARTTLS reply`);
+    if (this.failure || this.reader.holding || this.replies.length > 0) throw new SmtpClientError('protocol', `${where} sent data after its STARTTLS reply`);
     const plain = this.socket;
-    plain.off('data', this.listeners.data);
-    plain.off('error', this.listeners.error);
-    plain.off('close', this.listeners.close);
-    const secured = await new Promise<TLSSocket>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new SmtpClientError('timeout', `TLS handshake with ${where} timed out after ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      const s = tlsConnect({ ...clientTlsOptions(this.opts), socket: plain }, () => {
-        clearTimeout(timer);
-        s.off('error', onError);
-        resolve(s);
-      });
-      const onError = (err: Error) => {
-        clearTimeout(timer);
-        s.destroy();
-        reject(new SmtpClientError('tls', `TLS with ${where} failed: ${err.message}`));
-      };
-      s.once('error', onError);
-    }).catch((err: unknown) => {
-      plain.destroy();
-      this.failure ??= err as Error;
-      throw err;
-    });
-    this.socket = secured;
-    this.attach(secured);
+    this.detach(plain);
+    this.socket = await upgradeClientSocket(plain, { ...this.opts, timeoutMs: this.timeoutMs }).catch(fromSocketError);
+    this.attach(this.socket);
   }
 
   /** Whether the session can take another command. */
@@ -200,15 +157,14 @@ export class SmtpClient {
   /** AUTH PLAIN, or AUTH LOGIN when the server offers only that. A refusal is kind `rejected`. */
   async login(user: string, password: string): Promise<void> {
     const methods = (this.capabilities.get('AUTH') ?? '').split(' ');
-    const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
     if (methods.includes('PLAIN')) {
-      this.write(`AUTH PLAIN ${b64(`\0${user}\0${password}`)}\r\n`);
+      this.write(`AUTH PLAIN ${saslPlain(user, password)}\r\n`);
     } else if (methods.includes('LOGIN')) {
       this.write('AUTH LOGIN\r\n');
       expect(await this.read(), 334, 'AUTH LOGIN');
-      this.write(`${b64(user)}\r\n`);
+      this.write(`${encodeSaslLogin(user)}\r\n`);
       expect(await this.read(), 334, 'AUTH LOGIN user name');
-      this.write(`${b64(password)}\r\n`);
+      this.write(`${encodeSaslLogin(password)}\r\n`);
     } else {
       throw new SmtpClientError('protocol', `${this.opts.host}:${this.opts.port} offers neither AUTH PLAIN nor AUTH LOGIN`);
     }
@@ -316,35 +272,21 @@ export class SmtpClient {
   }
 
   private receive(s: string): void {
-    this.input += s;
+    this.reader.push(s);
     for (;;) {
-      const lf = this.input.indexOf('\n');
-      if (lf < 0) break;
-      const line = this.input.slice(0, lf).replace(/\r$/, '');
-      this.input = this.input.slice(lf + 1);
-      if (!this.line(line)) return;
+      let reply: SmtpClientReply | null;
+      try {
+        reply = this.reader.next();
+      } catch (err) {
+        if (!(err instanceof SmtpReplyError)) throw err;
+        return this.fail(new SmtpClientError('protocol', err.message));
+      }
+      if (!reply || !this.deliver(reply)) return;
     }
-    if (this.input.length > MAX_LINE) this.fail(new SmtpClientError('protocol', 'reply line too long'));
   }
 
-  /** One reply line; false once the connection had to be given up. */
-  private line(line: string): boolean {
-    const m = /^(\d{3})(?:([ -])(.*))?$/.exec(line);
-    const first = this.lines.length === 0 ? null : this.lines[0]!.slice(0, 3);
-    if (!m || (first !== null && m[1] !== first) || line.length > MAX_LINE) {
-      this.fail(new SmtpClientError('protocol', `unexpected reply line: ${JSON.stringify(line.slice(0, 80))}`));
-      return false;
-    }
-    this.lines.push(line);
-    if (m[2] === '-') {
-      if (this.lines.length > MAX_LINES) {
-        this.fail(new SmtpClientError('protocol', `reply longer than ${MAX_LINES} lines`));
-        return false;
-      }
-      return true;
-    }
-    const reply = { code: Number(m[1]), lines: this.lines.map((l) => l.slice(4)) };
-    this.lines = [];
+  /** One reply to whoever waits for it; false once the connection had to be given up. */
+  private deliver(reply: SmtpClientReply): boolean {
     if (--this.owed < 0 && !(this.owed === -1 && reply.code === 421)) {
       this.fail(new SmtpClientError('protocol', 'server sent a reply nobody asked for'));
       return false;
@@ -373,4 +315,18 @@ export class SmtpClient {
 function expect(reply: SmtpClientReply, code: number, what: string): SmtpClientReply {
   if (reply.code !== code) throw new SmtpClientError('rejected', `${what} refused: ${formatSmtpReply(reply)}`, reply);
   return reply;
+}
+
+function fromSocketError(err: unknown): never {
+  if (err instanceof ClientSocketError) throw new SmtpClientError(err.kind, err.message);
+  throw err;
+}
+
+function saslPlain(user: string, password: string): string {
+  try {
+    return encodeSaslPlain({ authcid: user, password });
+  } catch (err) {
+    if (err instanceof SaslError) throw new SmtpClientError('protocol', err.message);
+    throw err;
+  }
 }

@@ -1,6 +1,3 @@
-import './enhanced-codes.js';
-import './data-stream.js';
-import './reply-batching.js';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerOptions } from 'smtp-server';
 import type { Socket } from 'node:net';
 import type { Logger } from '../core/index.js';
@@ -9,6 +6,7 @@ import type { SmtpConfig } from '../config/index.js';
 import { DataChecker, describeViolation } from '../wire/smtp/index.js';
 import { SmtpReply, replies } from './reply.js';
 import type { SmtpBackend, SmtpEnvelope, SmtpSession } from './backend.js';
+import { installSmtpServerPatches } from './patches.js';
 
 export interface SmtpListenerOptions {
   /** A name for logs, metrics and endpoints: 'mx', 'submission', 'clientmodule'… */
@@ -27,7 +25,8 @@ export interface SmtpListenerOptions {
   /** Allow AUTH without TLS (only sensible on loopback). */
   allowInsecureAuth?: boolean;
   hostname: string;
-  limits: SmtpConfig;
+  /** service.smtp, or the client module's limits (clientModule.smtp and its message limits). */
+  limits: Omit<SmtpConfig, 'mx' | 'submission'>;
   backend: SmtpBackend;
   logger: Logger;
   metrics: Metrics;
@@ -85,6 +84,7 @@ export class SmtpListener {
   private readonly connections = new Connections();
 
   constructor(private readonly opts: SmtpListenerOptions) {
+    installSmtpServerPatches();
     const { limits } = opts;
     const clientAuth = opts.clientCa?.length ? { ca: opts.clientCa, requestCert: true, rejectUnauthorized: true } : {};
     const tlsOpts = opts.tlsMode === 'none' ? {} : { key: opts.tls?.key, cert: opts.tls?.cert, minVersion: 'TLSv1.2' as const, ...clientAuth };

@@ -20,10 +20,11 @@ export function testConfig(dataDir: string, raw: Record<string, unknown> = {}): 
     service: {
       hostname: 'mx.test.local',
       smtp: { mx: { port: 0 }, submission: { port: 0 }, authFailureDelayMs: 50 },
-      pop3: { plain: { port: 0 }, tls: { port: 0 }, authFailureDelayMs: 50 },
+      pop3: { starttls: { port: 0 }, implicit: { port: 0 }, authFailureDelayMs: 50 },
       http: { port: 0 },
     },
-    directory: { ldap: { port: 0 }, ldaps: { port: 0 }, bindFailureDelayMs: 50 },
+    directory: { ldap: { starttls: { port: 0 }, implicit: { port: 0 } }, bindFailureDelayMs: 50 },
+    clientModule: { smtp: { authFailureDelayMs: 50 }, pop3: { authFailureDelayMs: 50 } },
   };
   return parseConfig(deepMerge(base, raw), 'test', {});
 }

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { startService, type RunningService } from '../../src/roles/index.js';
-import { silentLogger } from '../../src/core/index.js';
+import { silentLogger, type Logger } from '../../src/core/index.js';
 import { hashPassword } from '../../src/service/index.js';
 import { tempDir, testConfig } from './env.js';
 
@@ -19,13 +19,13 @@ export interface IntegrationService {
 }
 
 /** A real service role with the endpoint enabled (seed credentials), domain example.test. */
-export async function startIntegrationService(integration: Record<string, unknown> = {}, raw: Record<string, unknown> = {}): Promise<IntegrationService> {
+export async function startIntegrationService(integration: Record<string, unknown> = {}, raw: Record<string, unknown> = {}, logger: Logger = silentLogger()): Promise<IntegrationService> {
   const dir = tempDir();
   const config = testConfig(dir.path, {
     ...raw,
     integration: { enabled: true, credentials: { user: SEED_USER, password: SEED_PASSWORD }, ...integration },
   });
-  const svc = await startService(config, silentLogger());
+  const svc = await startService(config, logger);
   if (!(await svc.accounts.listDomains()).some((d) => d.name === 'example.test')) await svc.accounts.addDomain('example.test');
   return {
     svc,

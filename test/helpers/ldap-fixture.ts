@@ -37,7 +37,7 @@ export async function startLdapFixture(
   seed: (d: Directory) => Promise<void>,
   directoryConfig: Record<string, unknown> = {},
 ): Promise<LdapFixture | null> {
-  const ts = await openTestStore(kind, { directory: { ldap: { port: 0 }, ldaps: { port: 0 }, bindFailureDelayMs: 50, ...directoryConfig } });
+  const ts = await openTestStore(kind, { directory: { ldap: { starttls: { port: 0 }, implicit: { port: 0 } }, bindFailureDelayMs: 50, ...directoryConfig } });
   if (!ts) return null;
   try {
     const accounts = new Accounts(ts.store.db, ts.store.blobs);

@@ -68,7 +68,7 @@ export async function startProvider(
   const dir = tempDir();
   const tls = await peerCertificate();
   const configFor = (extra: Record<string, unknown>) =>
-    testConfig(dir.path, deepMerge({ database: { url }, tls: { cert: tls.cert, key: tls.key }, service: { hostname: `mx.${domain}`, relay: { pollIntervalMs: 100 } } }, extra));
+    testConfig(dir.path, deepMerge({ database: { url }, tls: { cert: tls.cert, key: tls.key }, service: { hostname: `mx.${domain}`, relay: { worker: { pollIntervalMs: 100 } } } }, extra));
   let current = raw;
   const p: Provider = {
     svc: await startService(configFor(current), silentLogger(), undefined, hooks),

@@ -10,7 +10,9 @@ export function registerConfig(program: Command): void {
     .description('validate the config file and print the effective settings (secrets redacted)')
     .option('--json', 'print the effective configuration as JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      const { config: c, file } = configFor(cmd);
+      const { config: c, file, warnings } = configFor(cmd);
+      // On stderr, so that --json stays one JSON document; the file is valid all the same.
+      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
       const shown = { ...c, database: { ...c.database, url: redactUrl(c.database.url) } };
       if (o.json) return print(JSON.stringify(shown, null, 2));
       print(`config ${file ?? '(no file: defaults)'} is valid`);
@@ -19,8 +21,8 @@ export function registerConfig(program: Command): void {
       const l = c.service;
       print(`smtp mx:         ${l.smtp.mx.enabled ? `${l.smtp.mx.host}:${l.smtp.mx.port} (STARTTLS)` : 'disabled'}`);
       print(`smtp submission: ${l.smtp.submission.enabled ? `${l.smtp.submission.host}:${l.smtp.submission.port} (implicit TLS)` : 'disabled'}`);
-      print(`pop3:            ${l.pop3.plain.enabled ? `${l.pop3.plain.host}:${l.pop3.plain.port} (STLS)` : 'disabled'}`);
-      print(`pop3s:           ${l.pop3.tls.enabled ? `${l.pop3.tls.host}:${l.pop3.tls.port} (implicit TLS)` : 'disabled'}`);
+      print(`pop3:            ${l.pop3.starttls.enabled ? `${l.pop3.starttls.host}:${l.pop3.starttls.port} (STLS)` : 'disabled'}`);
+      print(`pop3s:           ${l.pop3.implicit.enabled ? `${l.pop3.implicit.host}:${l.pop3.implicit.port} (implicit TLS)` : 'disabled'}`);
       print(`http:            ${l.http.enabled ? `${l.http.host}:${l.http.port}` : 'disabled'}`);
       const used = ENV_OVERRIDES.filter((e) => process.env[e.env]);
       if (used.length) print(`environment overrides: ${used.map((e) => e.env).join(', ')}`);

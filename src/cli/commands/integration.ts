@@ -41,7 +41,7 @@ export function registerIntegration(program: Command): void {
       if (!Number.isInteger(limit) || limit < 0) throw new UsageError('--limit must be a whole number');
       const password = o.user ? await readStdin() : undefined;
       const store = await openStore(config);
-      const source = createUserSource(config, sc, { db: store.db, accounts: new Accounts(store.db, store.blobs) });
+      const source = createUserSource(config, sc, { accounts: new Accounts(store.db, store.blobs) });
       try {
         const started = performance.now();
         const shown = [];

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../../core/index.js';
@@ -11,6 +10,7 @@ import {
   DEFAULT_KOMLE_VERSION,
   KOMLE_VERSIONS,
   SoftwareKonnektor,
+  certificateMailAddresses,
   loadKeyPath,
   openMessage,
   presentForPrimarySystem,
@@ -39,14 +39,6 @@ function positiveNumber(value: string): number {
   return n;
 }
 
-/** The mail addresses a certificate names (rfc822Name). */
-function certificateEmails(der: Uint8Array): string[] {
-  return (new X509Certificate(der).subjectAltName ?? '')
-    .split(/,\s*/)
-    .filter((s) => s.startsWith('email:'))
-    .map((s) => s.slice(6));
-}
-
 /** `--to-cert FILE` (address from the certificate) or `--to-cert ADDRESS=FILE`. */
 function recipientsFrom(specs: string[]): EnvelopeRecipient[] {
   return specs.flatMap((spec) => {
@@ -54,7 +46,7 @@ function recipientsFrom(specs: string[]): EnvelopeRecipient[] {
     const [address, path] = eq > 0 && spec.slice(0, eq).includes('@') ? [spec.slice(0, eq), spec.slice(eq + 1)] : [undefined, spec];
     if (!existsSync(path)) throw new UsageError(`--to-cert ${spec}: ${path} does not exist`);
     return readCertificateFile(path).map((certDer) => {
-      const email = address ?? certificateEmails(certDer)[0];
+      const email = address ?? certificateMailAddresses(certDer)[0];
       if (!email) throw new UsageError(`--to-cert ${spec}: the certificate names no mail address; write --to-cert ADDRESS=${path}`);
       return { certDer, email };
     });
@@ -111,7 +103,7 @@ The file may have LF or CRLF line ends: it is signed in canonical form (CRLF).`,
       if (o.scheme !== 'pss' && o.scheme !== 'pkcs1') throw new UsageError('--scheme must be pss or pkcs1');
       const recipients = recipientsFrom(o.toCert);
       const identity = await fromIdentity(o.fromIdentity, o);
-      const senderEmail = o.from ?? certificateEmails(identity.signature.certDer)[0] ?? certificateEmails(identity.encCert)[0];
+      const senderEmail = o.from ?? certificateMailAddresses(identity.signature.certDer)[0] ?? certificateMailAddresses(identity.encCert)[0];
       if (!senderEmail) throw new UsageError('the sender certificate names no mail address: give --from');
       // Sealing only reads the sender's ENC certificate (for its own RecipientInfo), never its
       // private key, so the card is given the signature key beside it rather than asking for a second key file.

@@ -26,7 +26,7 @@ export function registerQueue(program: Command): void {
     'after',
     `
 An entry waits for its next attempt (state waiting) or is being sent by a node (state sending).
-Entries are removed once delivered, or once refused or given up (service.relay.maxAgeMs), when
+Entries are removed once delivered, or once refused or given up (service.relay.retry.maxAgeMs), when
 the sender gets a DSN in their mailbox.
 
 Examples:
@@ -62,7 +62,7 @@ Examples:
     .action(async (n: number | undefined, _o, cmd: Command) => {
       await withQueue(cmd, async (q) => {
         const due = await q.retry(n);
-        print(`${due} entr${due === 1 ? 'y' : 'ies'} due now; a running service sends ${due === 1 ? 'it' : 'them'} within service.relay.pollIntervalMs`);
+        print(`${due} entr${due === 1 ? 'y' : 'ies'} due now; a running service sends ${due === 1 ? 'it' : 'them'} within service.relay.worker.pollIntervalMs`);
       });
     });
   queue

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { configFor, print } from '../context.js';
-import { createLogger, UsageError, type Logger } from '../../core/index.js';
+import { configFor, print, serverLogger } from '../context.js';
+import { UsageError, type Logger } from '../../core/index.js';
 import { startDemo, startService, startDirectoryFor, startClientModule, formatEndpointTable, writeEndpointsFile, type Endpoint, type EndpointsFile } from '../../roles/index.js';
 
 /** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
@@ -25,8 +25,9 @@ export function registerStart(program: Command): void {
     .command('start')
     .description('start the demo platform on loopback (what `npm start` runs): the service, the directory (LDAP) and the client module, a TEST-ONLY PKI, two practices that can mail each other, and the archive integration endpoint; prints every endpoint and credential (also in data/endpoints.json)')
     .action(async (_o, cmd: Command) => {
-      const { config } = configFor(cmd);
-      const logger = createLogger(config.log.level, 'async-stdout');
+      const loaded = configFor(cmd);
+      const { config } = loaded;
+      const logger = serverLogger(loaded);
       const demo = await startDemo(config, logger);
       // Handlers first: scripts send a signal as soon as they read the ready line below.
       const signalled = untilSignal(logger);
@@ -53,11 +54,12 @@ export function registerStart(program: Command): void {
     .option('--roles <list>', 'comma-separated roles: service, directory, clientmodule (the client module needs konnektor.mandanten and clientModule.directory.url)', 'service,directory')
     .addHelpText('after', '\nIn production start it as `node --initial-old-space-size=256 bin/postamt.js serve` (fewer garbage collections\nunder mail load; docs/configuration.md, "Running the server").')
     .action(async (o: { roles: string }, cmd: Command) => {
-      const { config, file } = configFor(cmd);
+      const loaded = configFor(cmd);
+      const { config, file } = loaded;
       const roles = new Set(o.roles.split(',').map((r) => r.trim()).filter(Boolean));
       for (const r of roles) if (!['service', 'directory', 'clientmodule'].includes(r)) throw new UsageError(`unknown role "${r}": use service, directory, clientmodule`);
       if (roles.has('directory') && !roles.has('service')) throw new UsageError('the directory role runs with the service role (it is fed by its accounts)');
-      const logger = createLogger(config.log.level, 'async-stdout');
+      const logger = serverLogger(loaded);
       const running: Array<{ close(graceMs?: number): Promise<void> }> = [];
       const closeAll = async () => {
         for (const r of running.reverse()) await r.close(config.service.shutdownGraceMs);

@@ -6,6 +6,7 @@ export { sealMessage, missingInnerFields, type SealOptions, type SealedMessage }
 export { openMessage, type OpenOptions, type OpenResult, type OpenCheck, type OpenCheckName } from './open.js';
 export { presentForPrimarySystem, failureMessage, type PresentOptions, type IntegrityFailureMode } from './present.js';
 export { KomleError, type KomleErrorCode } from './errors.js';
+export { certificateMailAddresses } from './signer-addresses.js';
 export {
   DECRYPTION_RESULTS,
   INTEGRITY_RESULTS,

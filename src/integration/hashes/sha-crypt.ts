@@ -11,6 +11,15 @@ const ROUNDS_DEFAULT = 5000;
 const ROUNDS_MIN = 1000;
 const ROUNDS_MAX = 999_999_999;
 
+/**
+ * The most rounds a stored hash may ask for before it is refused unchecked. glibc's and
+ * libxcrypt's crypt(3) default is 5000 (what openssl passwd, mkpasswd, shadow without
+ * SHA_CRYPT_*_ROUNDS and Dovecot write); passlib, and Ansible's password_hash through it,
+ * default to 656,000 ($6$) and 535,000 ($5$). 1,000,000 admits all of them and bounds a check at
+ * about 2 s of CPU — on a worker thread (sha-crypt-threads.ts), never on the event loop.
+ */
+export const SHA_CRYPT_MAX_ROUNDS = 1_000_000;
+
 interface Variant {
   algorithm: 'sha256' | 'sha512';
   size: number;
@@ -87,13 +96,22 @@ export function isShaCrypt(stored: string): boolean {
   return FORMAT.test(stored);
 }
 
+const SETTING = /^\$([56])\$(?:rounds=(\d{1,9})\$)?([^$]*)/;
+
+/** The rounds a SHA-crypt setting or hash asks for, as the spec reads them (default 5000, at least 1000); undefined for none. */
+export function shaCryptRounds(setting: string): number | undefined {
+  const m = SETTING.exec(setting);
+  if (!m) return undefined;
+  return m[2] !== undefined ? Math.min(ROUNDS_MAX, Math.max(ROUNDS_MIN, Number(m[2]))) : ROUNDS_DEFAULT;
+}
+
 /** The hash of `password` with the salt and rounds of `setting` (`$6$rounds=N$salt`), as crypt(3) writes it. */
 export function shaCrypt(password: string, setting: string, maxRounds = ROUNDS_MAX): string {
-  const m = /^\$([56])\$(?:rounds=(\d{1,9})\$)?([^$]*)/.exec(setting);
+  const m = SETTING.exec(setting);
   if (!m) throw new Error('not a SHA-crypt setting');
   const v = m[1] === '5' ? SHA256 : SHA512;
   const explicit = m[2] !== undefined;
-  const rounds = explicit ? Math.min(ROUNDS_MAX, Math.max(ROUNDS_MIN, Number(m[2]))) : ROUNDS_DEFAULT;
+  const rounds = shaCryptRounds(setting)!;
   if (rounds > maxRounds) throw new Error(`SHA-crypt rounds ${rounds} above the allowed ${maxRounds}`);
   // The salt is at most 16 characters; longer ones are cut (the spec's rule).
   const salt = m[3]!.slice(0, 16);
@@ -102,11 +120,11 @@ export function shaCrypt(password: string, setting: string, maxRounds = ROUNDS_M
 }
 
 /**
- * Checks `password` against a stored SHA-crypt hash in constant time. Rounds above
- * `maxRounds` are refused (false): a hash from a foreign database must not be able to
- * occupy the event loop for seconds.
+ * Checks `password` against a stored SHA-crypt hash in constant time, here and now (it takes
+ * milliseconds to seconds: the service calls it on a worker thread, sha-crypt-threads.ts). Rounds
+ * above `maxRounds` are refused (false) without computing anything.
  */
-export function verifyShaCrypt(password: string, stored: string, maxRounds = 1_000_000): boolean {
+export function verifyShaCrypt(password: string, stored: string, maxRounds = SHA_CRYPT_MAX_ROUNDS): boolean {
   if (!FORMAT.test(stored)) return false;
   let computed: string;
   try {

@@ -1,7 +1,7 @@
 import bcrypt from 'bcryptjs';
 import argon2 from 'argon2';
 import { verifyPassword } from '../../service/index.js';
-import { verifyShaCrypt } from './sha-crypt.js';
+import { verifyShaCryptOffLoop } from './sha-crypt-threads.js';
 
 /** The password-hash formats a user source may hold, recognised by their prefix. */
 export type HashKind = 'scrypt' | 'bcrypt' | 'argon2' | 'sha-crypt';
@@ -17,16 +17,22 @@ export function hashKind(stored: string): HashKind | undefined {
 /**
  * Checks a password against a stored hash of any recognised kind. Unknown formats (plain
  * text included) never match: a source holding clear-text passwords is a configuration
- * error, not something to compare against. A malformed hash never matches either.
+ * error, not something to compare against. A malformed hash never matches either. A SHA-crypt
+ * hash that asks for more rounds than this server computes throws UnverifiableHashError: the
+ * login is refused as one the source cannot answer (logged by the protocol edge), not as a
+ * wrong password.
  *
  * - `$scrypt$…`: Postamt's own (service/passwords.ts), on the thread pool;
  * - `$2a$`/`$2b$`/`$2y$`: bcrypt (bcryptjs: pure JS, yields between rounds);
  * - `$argon2id$`/`$argon2i$`/`$argon2d$`: argon2 (the `argon2` package, on the thread pool);
- * - `$5$`/`$6$`: SHA-crypt (ours, on the event loop; rounds capped).
+ * - `$5$`/`$6$`: SHA-crypt (ours, on worker threads; rounds capped at SHA_CRYPT_MAX_ROUNDS).
  */
 export async function verifyHash(password: string, stored: string): Promise<boolean> {
+  const kind = hashKind(stored);
+  // Its failures (a hash above the cap, a thread that died) are the source's, not a wrong password.
+  if (kind === 'sha-crypt') return verifyShaCryptOffLoop(password, stored);
   try {
-    switch (hashKind(stored)) {
+    switch (kind) {
       case 'scrypt':
         return await verifyPassword(password, stored);
       case 'bcrypt':
@@ -35,8 +41,6 @@ export async function verifyHash(password: string, stored: string): Promise<bool
         return await bcrypt.compare(password, stored);
       case 'argon2':
         return await argon2.verify(stored, password);
-      case 'sha-crypt':
-        return verifyShaCrypt(password, stored);
       default:
         return false;
     }

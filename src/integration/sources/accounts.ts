@@ -1,12 +1,7 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../store/index.js';
 import type { Accounts } from '../../service/index.js';
 import { parseAddress, normalizeDomain } from '../../service/index.js';
 import { escapeDnValue } from '../../wire/ldap/index.js';
 import type { IntegrationUser, UserSource } from '../types.js';
-
-/** Rows read per query while listing: keyset pages keep memory flat for any number of accounts. */
-const PAGE = 2000;
 
 /**
  * The platform's own accounts. userName is the address (what POP3 and SMTP AUTH take),
@@ -21,8 +16,7 @@ export class AccountsSource implements UserSource {
   constructor(
     readonly name: string,
     readonly priority: number,
-    private readonly db: Kysely<Database>,
-    private readonly accounts: Pick<Accounts, 'find' | 'authenticate'>,
+    private readonly accounts: Pick<Accounts, 'find' | 'authenticate' | 'listAll'>,
     private readonly baseDn: string,
     domains: string[] = [],
   ) {
@@ -30,27 +24,13 @@ export class AccountsSource implements UserSource {
   }
 
   async *list(signal?: AbortSignal): AsyncIterable<IntegrationUser> {
-    let after = 0;
-    for (;;) {
-      signal?.throwIfAborted();
-      let q = this.db
-        .selectFrom('accounts')
-        .select(['id', 'address', 'display_name'])
-        .where('id', '>', after)
-        .orderBy('id')
-        .limit(PAGE);
-      if (this.domains.length) q = q.where('domain', 'in', this.domains);
-      const rows = await q.execute();
-      for (const r of rows) {
-        yield {
-          userName: r.address,
-          distinguishedName: `mail=${escapeDnValue(r.address)},${this.baseDn}`,
-          fullName: r.display_name || r.address,
-          emailAddresses: [r.address],
-        };
-      }
-      if (rows.length < PAGE) return;
-      after = rows[rows.length - 1]!.id;
+    for await (const a of this.accounts.listAll({ domains: this.domains, signal })) {
+      yield {
+        userName: a.address,
+        distinguishedName: `mail=${escapeDnValue(a.address)},${this.baseDn}`,
+        fullName: a.displayName || a.address,
+        emailAddresses: [a.address],
+      };
     }
   }
 

@@ -1,5 +1,4 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { httpCall, HttpClientError } from '../../core/index.js';
 import type { IntegrationUser, UserSource } from '../types.js';
 
 export interface RemoteSourceOptions {
@@ -10,7 +9,10 @@ export interface RemoteSourceOptions {
   password: string;
   ca?: string;
   rejectUnauthorized: boolean;
+  /** Longest time for a whole cmd=auth exchange. */
   timeoutMs: number;
+  /** Longest time for a whole cmd=list exchange (the answer may be large). */
+  listTimeoutMs: number;
   maxResponseBytes: number;
 }
 
@@ -18,10 +20,11 @@ export class RemoteSourceError extends Error {}
 
 /**
  * Another Application Integration server (MailStore's protocol, seed 001), so Postamt can
- * stand in front of an existing one. Its list answer is read whole, bounded by
- * `maxResponseBytes`, and checked before any of it is passed on: a list cut short must not
- * reach an archive that deletes vanished users. It cannot say "unknown user", so its
- * `false` is final: give it the highest priority number (asked last).
+ * stand in front of an existing one, over core/http-client (each exchange within its deadline,
+ * no redirects). Its list answer is read whole, bounded by `maxResponseBytes`, and checked
+ * before any of it is passed on: a list cut short must not reach an archive that deletes
+ * vanished users. It cannot say "unknown user", so its `false` is final: give it the highest
+ * priority number (asked last).
  */
 export class RemoteSource implements UserSource {
   readonly type = 'integration';
@@ -33,62 +36,40 @@ export class RemoteSource implements UserSource {
     this.priority = opts.priority;
   }
 
-  private post(form: Record<string, string>, signal?: AbortSignal): Promise<unknown> {
-    const body = Buffer.from(new URLSearchParams(form).toString());
-    const url = new URL(this.opts.url);
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const fail = (err: Error) => {
-        if (settled) return;
-        settled = true;
-        req.destroy();
-        reject(err);
-      };
-      const req = send(
-        url,
-        {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            'content-length': String(body.length),
-            authorization: `Basic ${Buffer.from(`${this.opts.user}:${this.opts.password}`).toString('base64')}`,
-            accept: 'application/json',
-          },
-          timeout: this.opts.timeoutMs,
-          ...(signal ? { signal } : {}),
-          ...(url.protocol === 'https:' ? { rejectUnauthorized: this.opts.rejectUnauthorized, ...(this.opts.ca ? { ca: this.opts.ca } : {}) } : {}),
+  private async post(form: Record<string, string>, deadlineMs: number, signal?: AbortSignal): Promise<unknown> {
+    let answer;
+    try {
+      answer = await httpCall({
+        method: 'POST',
+        url: this.opts.url,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${this.opts.user}:${this.opts.password}`).toString('base64')}`,
+          accept: 'application/json',
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > this.opts.maxResponseBytes) return fail(new RemoteSourceError(`${this.name}: answer larger than maxResponseBytes (${this.opts.maxResponseBytes})`));
-            chunks.push(c);
-          });
-          res.on('error', (err) => fail(err));
-          res.on('close', () => {
-            if (settled) return;
-            if (!res.complete) return fail(new RemoteSourceError(`${this.name}: the answer was cut off`));
-            if (res.statusCode !== 200) return fail(new RemoteSourceError(`${this.name}: HTTP ${res.statusCode} for cmd=${form.cmd}`));
-            settled = true;
-            try {
-              resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-            } catch {
-              reject(new RemoteSourceError(`${this.name}: the answer to cmd=${form.cmd} is not JSON`));
-            }
-          });
-        },
-      );
-      req.on('timeout', () => fail(new RemoteSourceError(`${this.name}: no answer within ${this.opts.timeoutMs} ms`)));
-      req.on('error', (err) => fail(err));
-      req.end(body);
-    });
+        body: new URLSearchParams(form).toString(),
+        deadlineMs,
+        maxResponseBytes: this.opts.maxResponseBytes,
+        tls: { rejectUnauthorized: this.opts.rejectUnauthorized, ...(this.opts.ca ? { ca: this.opts.ca } : {}) },
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof HttpClientError)) throw err;
+      if (err.kind === 'too-large') throw new RemoteSourceError(`${this.name}: answer larger than maxResponseBytes (${this.opts.maxResponseBytes})`);
+      if (err.kind === 'timeout') throw new RemoteSourceError(`${this.name}: no complete answer to cmd=${form.cmd} within ${deadlineMs} ms`);
+      if (err.kind === 'cut-off') throw new RemoteSourceError(`${this.name}: the answer was cut off`);
+      throw new RemoteSourceError(`${this.name}: ${err.message}`);
+    }
+    if (answer.status !== 200) throw new RemoteSourceError(`${this.name}: HTTP ${answer.status} for cmd=${form.cmd}`);
+    try {
+      return JSON.parse(answer.body.toString('utf8'));
+    } catch {
+      throw new RemoteSourceError(`${this.name}: the answer to cmd=${form.cmd} is not JSON`);
+    }
   }
 
   async *list(signal?: AbortSignal): AsyncIterable<IntegrationUser> {
-    const data = await this.post({ cmd: 'list' }, signal);
+    const data = await this.post({ cmd: 'list' }, this.opts.listTimeoutMs, signal);
     if (!Array.isArray(data)) throw new RemoteSourceError(`${this.name}: cmd=list did not answer a JSON array`);
     // Checked whole before the first user is passed on.
     const users = data.map((u, i) => checkUser(u, i, this.name));
@@ -96,7 +77,7 @@ export class RemoteSource implements UserSource {
   }
 
   async authenticate(user: string, password: string): Promise<boolean | null> {
-    const data = (await this.post({ cmd: 'auth', user, pass: password })) as { succeeded?: unknown } | null;
+    const data = (await this.post({ cmd: 'auth', user, pass: password }, this.opts.timeoutMs)) as { succeeded?: unknown } | null;
     if (!data || typeof data !== 'object' || typeof data.succeeded !== 'boolean') {
       throw new RemoteSourceError(`${this.name}: cmd=auth did not answer {"succeeded": true|false}`);
     }

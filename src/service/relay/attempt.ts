@@ -1,4 +1,5 @@
-import { SmtpClient, SmtpClientError, formatSmtpReply, type SmtpClientReply } from '../../smtp/index.js';
+import { SmtpClient, SmtpClientError } from '../../smtp/index.js';
+import { formatSmtpReply, splitEnhancedStatus, type SmtpClientReply } from '../../wire/smtp/index.js';
 import type { RelayTarget } from './routes.js';
 import type { SessionCache } from './session-cache.js';
 
@@ -119,9 +120,7 @@ function connect(t: RelayTarget, opts: AttemptOptions): Promise<SmtpClient> {
 
 /** A reply's own enhanced code when it has one of the same class, else the class's general one. */
 function statusOf(reply: SmtpClientReply): string {
-  const cls = String(reply.code)[0]!;
-  const m = /^([245])\.(\d{1,3})\.(\d{1,3})\b/.exec(reply.lines[0] ?? '');
-  return m && m[1] === cls ? `${m[1]}.${m[2]}.${m[3]}` : `${cls}.0.0`;
+  return splitEnhancedStatus(reply).status ?? `${String(reply.code)[0]}.0.0`;
 }
 
 function fromReply(reply: SmtpClientReply, host: string): RecipientResult {

@@ -36,7 +36,7 @@ export interface RelaySetup {
 
 /** The relay's parts over one store; the worker is created, not started. */
 export function createRelay(config: RelayConfig, setup: RelaySetup): Relay {
-  const queue = new RelayQueue(setup.store.db, setup.store.dialect, config.leaseMs);
+  const queue = new RelayQueue(setup.store.db, setup.store.dialect, config.worker.leaseMs);
   const trusted = (extra: string[] = []) => (extra.length + setup.ca.length > 0 ? [...extra, ...setup.ca] : undefined);
   const routes: Record<string, RelayTarget> = {};
   for (const [domain, r] of Object.entries(config.routes)) routes[domain] = { host: r.host, port: r.port, tls: r.tls, ca: trusted(setup.routeCa[domain]) };
@@ -51,16 +51,16 @@ export function createRelay(config: RelayConfig, setup: RelaySetup): Relay {
   const worker = new RelayWorker(
     { db: setup.store.db, blobs: setup.store.blobs, queue, routes: relayRoutes, accounts: setup.accounts, mailboxes: setup.mailboxes, commits: setup.commits, logger: setup.logger, metrics: setup.metrics },
     {
-      concurrency: config.concurrency,
-      pollIntervalMs: config.pollIntervalMs,
-      leaseMs: config.leaseMs,
+      concurrency: config.worker.concurrency,
+      pollIntervalMs: config.worker.pollIntervalMs,
+      leaseMs: config.worker.leaseMs,
       heloName: config.heloName ?? setup.hostname,
       reportingMta: setup.hostname,
       timeoutMs: config.timeoutMs,
       dataTimeoutMs: config.dataTimeoutMs,
-      retryScheduleMs: config.retryScheduleMs,
-      maxAgeMs: config.maxAgeMs,
-      delayWarnMs: config.delayWarnMs,
+      retryScheduleMs: config.retry.scheduleMs,
+      maxAgeMs: config.retry.maxAgeMs,
+      delayWarnMs: config.retry.delayWarnMs,
       sessionIdleMs: config.sessionIdleMs,
       sessionMaxTransactions: config.sessionMaxTransactions,
     },

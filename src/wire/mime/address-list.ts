@@ -1,11 +1,17 @@
-import addressparser from 'nodemailer/lib/addressparser';
+import { addressesIn } from './address.js';
 
 /**
  * Address header fields (RFC 5322 3.4: To, Cc, Bcc …) as a list of items, each kept as the
  * bytes the author wrote, so that removing one address leaves every other one — display name,
  * encoded words, quoting, comments — exactly as it was. The list is split at top-level commas
  * (outside quoted strings, comments, angle brackets) and groups (`name: a, b;`) are seen;
- * nodemailer's addressparser then reads the address out of each item.
+ * nodemailer's addressparser (address.ts) then reads the address out of each item.
+ *
+ * The splitting is ours on purpose: addressparser returns names and addresses, decoded and
+ * re-spaced, but not where in the text each one stood, so a field rebuilt from its answer would
+ * change the items that stay (quoting, comments, encoded words, spacing). The client module's
+ * send plan must remove recipients and leave the rest byte for byte (the signed copy and the
+ * outer header have to agree), so the walk below only finds the item boundaries.
  */
 export interface MailboxItem {
   readonly kind: 'mailbox';
@@ -59,9 +65,7 @@ export function parseAddressList(value: string): AddressItem[] {
 }
 
 function addressOf(raw: string): string {
-  const parsed = addressparser(raw, { flatten: true });
-  const found = parsed.find((a) => a.address && a.address.includes('@'));
-  return found ? found.address.toLowerCase() : '';
+  return addressesIn(raw)[0] ?? '';
 }
 
 /** Every address the items name, in order, lower-cased. */

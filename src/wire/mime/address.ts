@@ -1,16 +1,21 @@
+import addressparser from 'nodemailer/lib/addressparser';
+
 /**
- * The addr-specs in an address header (From, To, Cc …) — enough to compare senders with
- * certificates, not a full RFC 5322 address parser: angle-bracket addresses win, otherwise
- * comma-separated bare addresses; comments and display names are dropped. Lower-cased.
+ * The addr-specs in an address header (From, To, Cc …), in order, lower-cased: every mailbox of
+ * a list, group members included (the group's name is dropped), quoted local parts kept as
+ * written (`"a b"@x.example`). Read by nodemailer's addressparser (RFC 5322 lists, groups,
+ * quoted strings, comments, encoded words); what it reads out of broken text without an `@`
+ * between a local part and a domain is no address and is left out.
  */
 export function addressesIn(value: string): string[] {
-  const withoutComments = value.replace(/\((?:[^()\\]|\\.)*\)/g, ' ');
-  const withoutQuoted = withoutComments.replace(/"(?:[^"\\]|\\.)*"/g, '""');
-  const angled = [...withoutQuoted.matchAll(/<([^<>\s]+@[^<>\s]+)>/g)].map((m) => m[1]!);
-  if (angled.length > 0) return angled.map((a) => a.toLowerCase());
-  return withoutQuoted
-    .split(/[,;]/)
-    .map((s) => s.trim())
-    .filter((s) => /^[^\s@]+@[^\s@]+$/.test(s))
-    .map((s) => s.toLowerCase());
+  return addressparser(value, { flatten: true })
+    .map((a) => a.address)
+    .filter(isAddrSpecShaped)
+    .map((a) => a.toLowerCase());
+}
+
+/** Something on both sides of the last `@` (a quoted local part may hold one too). */
+function isAddrSpecShaped(address: string): boolean {
+  const at = address.lastIndexOf('@');
+  return at > 0 && at < address.length - 1;
 }

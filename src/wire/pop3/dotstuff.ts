@@ -51,3 +51,25 @@ export function dotStuff(body: Uint8Array): Buffer {
   const s = new DotStuffer();
   return Buffer.concat([s.push(body), s.finish()]);
 }
+
+/**
+ * The client's side: removes the stuffing dot from every line that starts with "." (RFC 1939
+ * section 3). `body` is a multi-line response's body without its terminating ".CRLF". Line
+ * ends are found by LF alone, as DotStuffer finds them; every other byte is kept. A body
+ * without a line start to fix comes back as it is, uncopied.
+ */
+export function dotUnstuff(body: Buffer): Buffer {
+  if (body.indexOf('\n.') < 0 && body[0] !== DOT) return body;
+  const parts: Buffer[] = [];
+  let from = 0;
+  let start = 0;
+  while (start >= 0 && start < body.length) {
+    if (body[start] === DOT) {
+      parts.push(body.subarray(from, start));
+      from = start + 1;
+    }
+    start = lineAfter(body, start);
+  }
+  parts.push(body.subarray(from));
+  return Buffer.concat(parts);
+}

@@ -1,6 +1,6 @@
 import { PostamtError } from '../../core/index.js';
 
-/** Why a line is not a valid POP3 command (or SASL response); each maps to one -ERR text. */
+/** Why a line is not a valid POP3 command; each maps to one -ERR text. */
 export type Pop3SyntaxReason =
   | 'empty'
   | 'unknown-command'
@@ -11,9 +11,7 @@ export type Pop3SyntaxReason =
   | 'nul'
   | 'control-character'
   | 'bad-encoding'
-  | 'line-too-long'
-  | 'bad-base64'
-  | 'bad-sasl';
+  | 'line-too-long';
 
 /**
  * The only error the POP3 codec throws. Its message is written for the client (it becomes the

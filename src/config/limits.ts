@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { duration } from './fields.js';
+
+/**
+ * The session limits of an SMTP and of a POP3 listener, one fragment each, so the service
+ * (`service.smtp`, `service.pop3`) and the client module (`clientModule.smtp`,
+ * `clientModule.pop3`) have the same keys with the same defaults, each its own values.
+ */
+
+export const smtpSessionLimits = {
+  maxConnections: z.number().int().min(1).default(500),
+  /** Longest line in DATA, in octets without CRLF (RFC 5322 2.1.1 allows 998). */
+  maxLineLength: z.number().int().min(78).default(998),
+  /** What to do with a bare LF or CR in DATA: refuse (smuggling defence) or turn into CRLF. */
+  bareLineFeed: z.enum(['reject', 'normalize']).default('reject'),
+  socketTimeoutMs: duration.default(5 * 60_000),
+  /** Look up the client's host name by reverse DNS for the Received header (slow on closed networks). */
+  reverseLookup: z.boolean().default(false),
+  /** Failed AUTH attempts on one connection before it is closed. */
+  maxAuthFailures: z.number().int().min(1).default(3),
+  /** Delay before answering a failed AUTH, to slow down guessing. */
+  authFailureDelayMs: duration.default(1000),
+};
+
+export const pop3SessionLimits = {
+  /** Longest command line in octets, CRLF included (RFC 2449 allows 255). */
+  maxLineLength: z.number().int().min(64).default(512),
+  maxConnections: z.number().int().min(1).default(500),
+  idleTimeoutMs: duration.default(10 * 60_000),
+  authFailureDelayMs: duration.default(1000),
+  maxAuthFailures: z.number().int().min(1).default(3),
+  /** Commands accepted per session (a runaway client is cut off). */
+  maxCommands: z.number().int().min(100).default(100_000),
+};

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { retryFields, workerFields } from './worker.js';
+
+/**
+ * `mailin:` — mail-in databases and their agents (docs/mailin.md). Every limit an agent could
+ * overrun has a default here; per-agent timeouts are bounded by `maxTimeoutMs`.
+ */
+export const mailinSchema = z
+  .object({
+    /** Server-wide switch for before-delivery agents (Domino lets the administrator turn them off); off: mail is filed unseen. */
+    beforeDelivery: z.boolean().default(true),
+    /** Time limit of an agent run when the agent does not set its own (Domino's default is 30 s). */
+    defaultTimeoutMs: z.number().int().min(100).default(30_000),
+    maxTimeoutMs: z.number().int().min(100).default(600_000),
+    /**
+     * Worker threads that parse mail-in messages and make webhook calls beside the event loop;
+     * 0: both on the event loop (script agents always get a thread of their own).
+     */
+    threads: z.number().int().min(0).max(64).default(1),
+    /** V8 heap limit of each of those threads: a message that needs more to parse is filed with empty parsed fields. */
+    threadHeapMb: z.number().int().min(16).default(1024),
+    /** The worker running after-delivery jobs; `concurrency` is jobs (agent runs) at once. */
+    worker: z
+      .object({
+        ...workerFields({ concurrency: 8, pollIntervalMs: 1000 }),
+        /** A claimed job is given back to the queue after the agent's time limit plus this (a crashed node). */
+        leaseMarginMs: z.number().int().min(10).default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    retry: z
+      .object({
+        ...retryFields([60_000, 300_000, 900_000, 3_600_000, 14_400_000]),
+        /** Attempts before a job is given up (state `dead`; `postamt mailin retry` runs it again). */
+        maxAttempts: z.number().int().min(1).default(6),
+      })
+      .strict()
+      .prefault({}),
+    webhook: z
+      .object({
+        /** Host names (or IP literals) webhooks and scripts' http calls may reach; empty: any. */
+        allowHosts: z.array(z.string().min(1)).default([]),
+        /** Attachments up to this size are sent inline (base64); larger ones by name, type, size and hash only. */
+        inlineAttachmentMaxBytes: z.number().int().min(0).default(1024 * 1024),
+        /** Raw MIME (base64) is sent only for agents with include-raw and messages up to this size. */
+        rawMaxBytes: z.number().int().min(0).default(10 * 1024 * 1024),
+        /** Largest answer read from a webhook; beyond it the run fails. */
+        maxResponseBytes: z.number().int().min(1024).default(64 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    script: z
+      .object({
+        /** V8 heap limits of the worker thread a script agent runs in. */
+        maxOldGenerationSizeMb: z.number().int().min(8).default(64),
+        maxYoungGenerationSizeMb: z.number().int().min(1).default(16),
+        stackSizeMb: z.number().int().min(1).default(4),
+      })
+      .strict()
+      .prefault({}),
+    /** Longest text body kept in the document row (the raw message always has all of it). */
+    textMaxBytes: z.number().int().min(0).default(256 * 1024),
+  })
+  .strict();

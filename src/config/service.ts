@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { duration, host, plaintextPolicy, port } from './fields.js';
+import { listener, tlsListeners } from './listener.js';
+import { pop3SessionLimits, smtpSessionLimits } from './limits.js';
+import { relaySchema } from './relay.js';
+import { throttleSchema } from './throttle.js';
+
+/** `service:` — the mail service's listeners (SMTP, POP3, HTTP), login throttling, shutdown and housekeeping. */
+
+export const smtpSchema = z
+  .object({
+    /** MX: other providers deliver here, STARTTLS, no AUTH. */
+    mx: listener(2525).prefault({}),
+    /** Submission: implicit TLS (KOM-LE's port 465 role). */
+    submission: listener(4465)
+      .extend({
+        /**
+         * A session that does not AUTH is another provider delivering to local accounts (MX
+         * rules: any sender, local recipients only, never relayed) — KOM-LE providers relay to
+         * each other on 465. False: AUTH is required (530 5.7.0).
+         */
+        acceptFromProviders: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    /** Largest message accepted, in bytes (advertised in EHLO SIZE). */
+    maxMessageSize: z.number().int().min(1024).default(40 * 1024 * 1024),
+    maxRecipients: z.number().int().min(1).default(100),
+    ...smtpSessionLimits,
+  })
+  .strict();
+
+export const pop3Schema = z
+  .object({
+    ...tlsListeners({ starttls: 1110, implicit: 1995 }),
+    ...pop3SessionLimits,
+    /** Whether USER/PASS and AUTH PLAIN are offered before STLS on the starttls listener off loopback. */
+    allowPlaintextAuth: plaintextPolicy,
+  })
+  .strict();
+
+export const httpSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    host: host.default('127.0.0.1'),
+    port: port.default(8080),
+    /**
+     * Bearer token for the admin API under /api/. Unset: a random one is generated into
+     * dataDir/admin-token (0600) at first start. Use `${env:NAME}` to keep it out of the file.
+     */
+    adminToken: z.string().min(16).optional(),
+  })
+  .strict();
+
+export const serviceSchema = z
+  .object({
+    /** The name this service gives itself in greetings and Received headers. */
+    hostname: z.string().min(1).default('localhost'),
+    smtp: smtpSchema.prefault({}),
+    pop3: pop3Schema.prefault({}),
+    http: httpSchema.prefault({}),
+    /** Failed logins per client address across connections (SMTP AUTH, POP3 and LDAP alike). */
+    loginThrottle: throttleSchema({ freeFailures: 5, baseDelayMs: 2000 }).prefault({}),
+    /** Shutdown waits this long for open transactions before closing connections. */
+    shutdownGraceMs: duration.default(10_000),
+    /** Housekeeping: blobs and temp files a crash left unreferenced are removed after this age. */
+    blobGcGraceMs: duration.default(3_600_000),
+    blobGcIntervalMs: z.number().int().min(1000).default(6 * 3_600_000),
+    relay: relaySchema.prefault({}),
+  })
+  .strict();

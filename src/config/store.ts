@@ -1,0 +1,24 @@
+import { z } from 'zod';
+
+/** `database:` and `blobs:` — where messages and metadata are stored. */
+
+export const databaseSchema = z
+  .object({
+    /** `sqlite:<path>` (relative to dataDir unless absolute) or `postgres://…`. */
+    url: z
+      .string()
+      .regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite: or postgres://')
+      .default('sqlite:postamt.db'),
+    poolSize: z.number().int().min(1).max(100).default(10),
+  })
+  .strict();
+
+export const blobsSchema = z
+  .object({
+    /** `files` under dataDir/blobs, or `database` (for several nodes sharing PostgreSQL). */
+    backend: z.enum(['files', 'database']).default('files'),
+    path: z.string().optional(),
+    /** Threads that write small blobs whole (files backend); 0: every step through libuv's thread pool. */
+    ioThreads: z.number().int().min(0).max(16).default(2),
+  })
+  .strict();
