@@ -98,7 +98,6 @@ export class SmtpListener {
       size: limits.maxMessageSize,
       maxRecipients: limits.maxRecipients,
       socketTimeout: limits.socketTimeoutMs,
-      closeTimeout: 1000,
       logger: false,
       disableReverseLookup: !limits.reverseLookup,
       authMethods: ['PLAIN', 'LOGIN'],
