@@ -286,6 +286,28 @@ describe('mail-in: failures and limits (SQLite)', () => {
     }
   });
 
+  test('header changes to a message whose header the codec cannot read: filed unchanged, the folder still applied', async () => {
+    const h = (await startHarness('sqlite'))!;
+    const rx = await startReceiver(() => ({ status: 200, body: { action: 'file', folder: 'approved', headers: { 'X-Approval-Ticket': 'T-4711' } } }));
+    try {
+      await h.svc.mailin.admin.addDatabase({ address: DB, name: 'OA' });
+      await h.svc.mailin.admin.addAgent(DB, { trigger: 'before-delivery', webhook: rx.url, secret: SECRET });
+      const raw = `From: oa@office.test\r\nTo: ${DB}\r\nSubject: garbage below\r\nthis line is no header field\r\n\r\nbody\r\n`;
+      const info = await send(h, { raw, envelope: { from: 'oa@office.test', to: [DB] } });
+      assert.match(info.response, /^250 /);
+      assert.equal(rx.calls.length, 1);
+      const docs = (await h.svc.mailin.admin.documents(DB)).items as Array<{ id: string; folder: string }>;
+      assert.equal(docs.length, 1);
+      assert.equal(docs[0]!.folder, 'approved');
+      const stored = (await (await h.svc.mailin.admin.document(DB, docs[0]!.id)).raw()).toString();
+      assert.doesNotMatch(stored, /X-Approval-Ticket/);
+      assert.match(stored, /\r\nthis line is no header field\r\n\r\nbody\r\n$/);
+    } finally {
+      await rx.close();
+      await h.close();
+    }
+  });
+
   test('redirects are not followed: a 302 is a failure', async () => {
     const h = (await startHarness('sqlite'))!;
     const target = await startReceiver(() => ({ status: 200 }));

@@ -3,8 +3,6 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../src/config/index.js';
 import { UsageError } from '../src/core/index.js';
 import { RelayRoutes, orderMx, type MxRecord, type MxResolver } from '../src/service/relay/index.js';
-import { dsn } from '../src/wire/index.js';
-import { withoutReturnPath } from '../src/wire/smtp/index.js';
 
 /** A resolver with fixed answers; an Error with a DNS code for the others. */
 function resolver(answers: Record<string, MxRecord[] | string>): MxResolver {
@@ -124,42 +122,5 @@ describe('relay configuration', () => {
     assert.throws(() => relay({ sessionMaxTransactions: 0 }), /service\.relay\.sessionMaxTransactions/);
     assert.deepEqual([relay({}).service.relay.sessionIdleMs, relay({}).service.relay.sessionMaxTransactions], [2000, 100]);
     assert.throws(() => relay({ route: {} }), /service\.relay: unknown key\(s\): route/);
-  });
-});
-
-describe('wire pieces the relay uses', () => {
-  test('the relayed message loses our leading Return-Path (folded or not) and nothing else', () => {
-    const m = Buffer.from('Return-Path: <a@a.test>\r\nReceived: from x\r\n\tby y; date\r\nSubject: s\r\n\r\nbody\r\n');
-    assert.equal(Buffer.from(withoutReturnPath(m)).toString(), 'Received: from x\r\n\tby y; date\r\nSubject: s\r\n\r\nbody\r\n');
-    const folded = Buffer.from('return-path:\r\n <a@a.test>\r\nSubject: s\r\n\r\n');
-    assert.equal(Buffer.from(withoutReturnPath(folded)).toString(), 'Subject: s\r\n\r\n');
-    const none = Buffer.from('Subject: Return-Path: no\r\n\r\n');
-    assert.equal(withoutReturnPath(none), none);
-    // Only letters fold: CR is not '-', SUB (0x1a) is not ':'.
-    for (const odd of ['Return\rPath: <a@a.test>\r\nSubject: s\r\n\r\n', 'Return-Path\x1a <a@a.test>\r\nSubject: s\r\n\r\n']) {
-      const m2 = Buffer.from(odd, 'latin1');
-      assert.equal(withoutReturnPath(m2), m2);
-    }
-  });
-
-  test('a delivery report: three parts, per-recipient fields, a peer reply kept to one printable line, the header without the body', () => {
-    const report = dsn
-      .buildDeliveryReport({
-        to: 'alice@a.test',
-        reportingMta: 'mx.a.test',
-        subject: 'Undelivered',
-        text: 'Zustellung fehlgeschlagen.\r\n',
-        recipients: [{ address: 'nobody@b.test', action: 'failed', status: '5.1.1', remoteMta: 'mx.b.test', diagnostic: { type: 'smtp', text: '550 5.1.1 <nobody@b.test>: no such\r\nBcc: injected' } }],
-        originalHeader: Buffer.from('Subject: hello\r\nFrom: a@a.test\r\n\r\n'),
-        arrivalDate: new Date(0),
-        messageFields: [['X-Postamt-Queue-ID', 'Q1']],
-        now: new Date(0),
-      })
-      .toString('utf8');
-    assert.match(report, /^From: "Mail Delivery System" <MAILER-DAEMON@mx\.a\.test>\r\nTo: <alice@a\.test>\r\nSubject: Undelivered\r\n/);
-    assert.match(report, /Content-Type: multipart\/report; report-type=delivery-status; boundary="(=_postamt_dsn_[0-9a-f]+)"/);
-    assert.match(report, /Content-Type: message\/delivery-status\r\n\r\nReporting-MTA: dns; mx\.a\.test\r\nX-Postamt-Queue-ID: Q1\r\nArrival-Date: Thu, 1 Jan 1970 00:00:00 \+0000\r\n\r\nFinal-Recipient: rfc822; nobody@b\.test\r\nAction: failed\r\nStatus: 5\.1\.1\r\nRemote-MTA: dns; mx\.b\.test\r\nDiagnostic-Code: smtp; 550 5\.1\.1 <nobody@b\.test>: no such  Bcc: injected\r\n/);
-    assert.match(report, /Content-Type: text\/rfc822-headers\r\n\r\nSubject: hello\r\nFrom: a@a\.test\r\n\r\n--=_postamt_dsn_[0-9a-f]+--\r\n$/);
-    assert.doesNotMatch(report, /^Bcc:/m, 'a line break in a reply never becomes a field');
   });
 });

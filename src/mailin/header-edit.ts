@@ -1,4 +1,5 @@
 import type { HeaderChanges } from './types.js';
+import { editHeader, HeaderSyntaxError, readHeaderBlock } from '../wire/mime/index.js';
 
 const NAME_RE = /^[\x21-\x39\x3b-\x7e]{1,76}$/;
 /** Trace fields record the path the message took; an agent may not rewrite history. */
@@ -26,41 +27,28 @@ export function checkHeaderChanges(changes: unknown): HeaderChanges {
   return out;
 }
 
-/** Where the header block ends: the offset just after its last CRLF (before the empty line). */
-function headerEnd(raw: Buffer): { end: number; bodyStart: number } {
-  const i = raw.indexOf('\r\n\r\n');
-  if (i >= 0) return { end: i + 2, bodyStart: i + 4 };
-  // No body: the whole message is header (it ends with CRLF after DATA's checks).
-  return { end: raw.length, bodyStart: raw.length };
-}
-
 /**
- * Applies header changes to a message: every field of a changed name is removed (with its
- * continuation lines) and a set value is appended at the end of the header block. The body
- * and every other byte stay as they were.
+ * Applies header changes to a message on its bytes (wire/mime's editHeader): every field of a
+ * changed name is removed (with its continuation lines) and a set value is appended at the end
+ * of the header block. The body and every other byte stay as they were. A header block the
+ * codec cannot read (a line that is no field) throws HeaderEditError: which bytes belong to
+ * which field would be a guess, so the caller files the message unchanged.
  */
 export function applyHeaderChanges(raw: Buffer, changes: HeaderChanges): Buffer {
   const names = new Set(Object.keys(changes).map((n) => n.toLowerCase()));
   if (names.size === 0) return raw;
-  const { end, bodyStart } = headerEnd(raw);
-  const head = raw.subarray(0, end).toString('latin1');
-  const kept: string[] = [];
-  let dropping = false;
-  for (const line of head.split(/(?<=\r\n)/)) {
-    if (line === '') continue;
-    if (line.startsWith(' ') || line.startsWith('\t')) {
-      if (!dropping) kept.push(line);
-      continue;
-    }
-    const colon = line.indexOf(':');
-    const name = (colon > 0 ? line.slice(0, colon) : line).trim().toLowerCase();
-    dropping = names.has(name);
-    if (!dropping) kept.push(line);
+  let block;
+  try {
+    block = readHeaderBlock(raw);
+  } catch (err) {
+    if (err instanceof HeaderSyntaxError) throw new HeaderEditError(`the message's header cannot be edited: ${err.message} at byte ${err.offset}`);
+    throw err;
   }
-  const added = Object.entries(changes)
-    .filter(([, v]) => v !== null)
-    .map(([n, v]) => Buffer.from(`${n}: ${v}\r\n`, 'utf8'));
-  return Buffer.concat([Buffer.from(kept.join(''), 'latin1'), ...added, Buffer.from('\r\n'), raw.subarray(bodyStart)]);
+  const drop = new Set(block.fields.filter((f) => names.has(f.key)));
+  const append = Object.entries(changes)
+    .filter((e): e is [string, string] => e[1] !== null)
+    .map(([n, v]) => Buffer.from(`${n}: ${v}\r\n`, 'utf8').toString('latin1'));
+  return editHeader(raw, block, { drop, append });
 }
 
 /** A folder name an agent may file into: printable, at most 200 characters; '' is the inbox. */

@@ -6,11 +6,11 @@ import type { Logger } from '../core/index.js';
 import { blobsInUse, writeBlob } from '../store/index.js';
 import { DeliveryRefused, type FilingPlan, type HandledMessage, type RecipientHandler } from '../service/index.js';
 import type { ParsedDocument } from './document.js';
-import { applyHeaderChanges } from './header-edit.js';
+import { applyHeaderChanges, HeaderEditError } from './header-edit.js';
 import { recordRun, type RunRecord } from './runs.js';
 import { toAgent, type Row } from './rows.js';
 import type { AgentRunner } from './runner.js';
-import type { Agent } from './types.js';
+import type { Agent, HeaderChanges } from './types.js';
 import type { ClaimedJob, JobQueue } from './queue.js';
 
 /**
@@ -142,8 +142,8 @@ export class MailinRouter implements RecipientHandler {
             dropped.push(run);
             continue;
           } else {
-            if (v.headers && Object.keys(v.headers).length > 0) {
-              const edited = applyHeaderChanges(raw, v.headers);
+            const edited = v.headers && Object.keys(v.headers).length > 0 ? this.editedOrNot(raw, v.headers, msg.queueId, dbRow.address) : undefined;
+            if (edited) {
               filing.raw = edited;
               filing.blob = await writeBlob(this.blobs, edited);
               extraBlobs.push(filing.blob.hash);
@@ -177,6 +177,17 @@ export class MailinRouter implements RecipientHandler {
       },
       usesBlob: filings.some((f) => f.blob.hash === msg.blob.hash),
     };
+  }
+
+  /** The message with an agent's header changes, or undefined (filed as it came) when its header cannot be edited. */
+  private editedOrNot(raw: Buffer, changes: HeaderChanges, queueId: string, mailin: string): Buffer | undefined {
+    try {
+      return applyHeaderChanges(raw, changes);
+    } catch (err) {
+      if (!(err instanceof HeaderEditError)) throw err;
+      this.logger.warn({ queueId, mailin, err: err.message }, 'agent header changes not applied');
+      return undefined;
+    }
   }
 
   private async fileOne(trx: Transaction<Database>, f: Filing, msg: HandledMessage, jobs: { queued: number; reserved: number; leased: ClaimedJob[] }): Promise<void> {

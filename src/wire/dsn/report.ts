@@ -47,6 +47,22 @@ function fieldValue(s: string): string {
   return s.replace(/[^\x20-\x7e]/g, ' ').slice(0, 900);
 }
 
+/**
+ * Final-Recipient's value (RFC 3464 2.3.2). The SMTP service takes SMTPUTF8 addresses (RFC 6531),
+ * and fieldValue would make each of their non-ASCII characters a space, naming someone else: such
+ * an address is written as RFC 6533's `utf-8` type in its 7-bit xtext form (`\x{FC}` for ü; `+`,
+ * `=` and `\` escaped the same way), which message/delivery-status requires.
+ */
+function finalRecipient(address: string): string {
+  if (!/[^\x00-\x7f]/.test(address)) return `rfc822; ${address}`;
+  let xtext = '';
+  for (const ch of address) {
+    const cp = ch.codePointAt(0)!;
+    xtext += cp > 0x7e || ch === '+' || ch === '=' || ch === '\\' ? `\\x{${cp.toString(16).toUpperCase()}}` : ch;
+  }
+  return `utf-8; ${xtext}`;
+}
+
 export function buildDeliveryReport(input: DeliveryReportInput): Buffer {
   const now = input.now ?? new Date();
   const boundary = `=_postamt_dsn_${randomBytes(12).toString('hex')}`;
@@ -57,7 +73,7 @@ export function buildDeliveryReport(input: DeliveryReportInput): Buffer {
     field('Arrival-Date', formatRfc5322Date(input.arrivalDate));
   const perRecipient = input.recipients.map(
     (r) =>
-      field('Final-Recipient', `rfc822; ${r.address}`) +
+      field('Final-Recipient', finalRecipient(r.address)) +
       field('Action', r.action) +
       field('Status', r.status) +
       (r.remoteMta ? field('Remote-MTA', `dns; ${r.remoteMta}`) : '') +
@@ -93,5 +109,7 @@ export function buildDeliveryReport(input: DeliveryReportInput): Buffer {
     '',
   ].join('\r\n');
   // The text part is UTF-8, the returned header keeps its original bytes (latin1 round trip).
-  return Buffer.concat([Buffer.from(header + beforeText, 'latin1'), Buffer.from(input.text, 'utf8'), Buffer.from(afterText, 'latin1')]);
+  // The report's own header is UTF-8 too: `to` may be an SMTPUTF8 address (RFC 6532), which
+  // latin1 would cut to one byte per character; everything else in it is ASCII.
+  return Buffer.concat([Buffer.from(header, 'utf8'), Buffer.from(beforeText, 'latin1'), Buffer.from(input.text, 'utf8'), Buffer.from(afterText, 'latin1')]);
 }

@@ -43,7 +43,10 @@ export function editHeader(message: Uint8Array, block: HeaderBlock, edit: Header
   if (headEnd > runStart) parts.push(buf.subarray(runStart, headEnd));
   if (append.length > 0) {
     // A header that ends the input without a line break (no body) gets one before the new fields.
-    if (headEnd > 0 && buf[headEnd - 1] !== 0x0a) parts.push(Buffer.from('\r\n', 'latin1'));
+    // What counts is the last byte written, not the input's: when that unterminated last field was
+    // dropped or replaced, a CRLF here would be an empty line and the new fields would be body.
+    const last = parts.findLast((p) => p.length > 0);
+    if (last !== undefined && last[last.length - 1] !== 0x0a) parts.push(Buffer.from('\r\n', 'latin1'));
     for (const f of append) parts.push(Buffer.from(f, 'latin1'));
   }
   parts.push(buf.subarray(headEnd));

@@ -48,17 +48,24 @@ const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
  */
 export function readHeaderBlock(bytes: Uint8Array, maxBytes = 1024 * 1024): HeaderBlock {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Line ends and colons are only looked for in the first maxBytes + 2 bytes (room for the empty
+  // line's CRLF at maxBytes): a garbage blob without line breaks is not scanned to its end.
+  const scanned = buf.subarray(0, Math.min(buf.length, maxBytes + 2));
+  const tooLong = (at: number) => new HeaderSyntaxError(`header block longer than ${maxBytes} bytes`, at);
   const fields: HeaderField[] = [];
   let fieldStart = -1;
   let pos = 0;
+  let lineStart = 0;
   const finish = (end: number): void => {
     if (fieldStart < 0) return;
     fields.push(makeField(buf, fieldStart, end));
     fieldStart = -1;
   };
   while (pos < buf.length) {
-    if (pos > maxBytes) throw new HeaderSyntaxError(`header block longer than ${maxBytes} bytes`, pos);
-    const nl = buf.indexOf(LF, pos);
+    if (pos > maxBytes) throw tooLong(pos);
+    lineStart = pos;
+    const nl = scanned.indexOf(LF, pos);
+    if (nl < 0 && scanned.length < buf.length) throw tooLong(pos);
     const lineEnd = nl < 0 ? buf.length : nl + 1;
     const first = buf[pos]!;
     if (first === LF || (first === CR && buf[pos + 1] === LF)) {
@@ -69,7 +76,7 @@ export function readHeaderBlock(bytes: Uint8Array, maxBytes = 1024 * 1024): Head
       if (fieldStart < 0) throw new HeaderSyntaxError('continuation line before the first header field', pos);
     } else {
       finish(pos);
-      const colon = buf.indexOf(0x3a, pos);
+      const colon = scanned.indexOf(0x3a, pos);
       if (colon < 0 || colon >= lineEnd || !FIELD_NAME.test(buf.toString('latin1', pos, colon).trimEnd())) {
         throw new HeaderSyntaxError('not a header field (name: value)', pos);
       }
@@ -77,6 +84,8 @@ export function readHeaderBlock(bytes: Uint8Array, maxBytes = 1024 * 1024): Head
     }
     pos = lineEnd;
   }
+  // A block without an empty line ends with the input: its last line is past the check above.
+  if (buf.length > maxBytes) throw tooLong(lineStart);
   finish(buf.length);
   return { fields, bodyStart: buf.length, hasBody: false };
 }

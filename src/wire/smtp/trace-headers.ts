@@ -1,3 +1,5 @@
+import { formatRfc5322Date } from '../mime/index.js';
+
 /**
  * The trace fields a receiving MTA prepends (RFC 5321 section 4.4): Return-Path with the
  * envelope sender, and Received naming the client, us, the protocol (RFC 3848) and an id.
@@ -21,21 +23,14 @@ function clean(s: string, max = 255): string {
   return s.replace(/[\x00-\x1f\x7f()<>;]/g, '').slice(0, max);
 }
 
-export function rfc5322Date(d: Date): string {
-  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${days[d.getUTCDay()]}, ${d.getUTCDate()} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
-}
-
 export function formatReceived(r: ReceivedInfo): string {
   const client = r.clientHostname && r.clientHostname !== `[${r.clientAddress}]` ? `${clean(r.clientHostname)} ` : '';
   const ip = r.clientAddress.includes(':') ? `IPv6:${r.clientAddress}` : r.clientAddress;
-  let out = `Received: from ${clean(r.heloName) || 'unknown'} (${client}[${clean(ip)}])\r\n\tby ${clean(r.byHostname)} (Postamt) with ${r.protocol}`;
+  let out = `Received: from ${clean(r.heloName) || 'unknown'} (${client}[${clean(ip)}])\r\n\tby ${clean(r.byHostname)} (Postamt) with ${clean(r.protocol)}`;
   if (r.tls) out += ` (${clean(r.tls.protocol)} ${clean(r.tls.cipher)})`;
   out += ` id ${clean(r.id)}`;
   if (r.recipient) out += `\r\n\tfor <${clean(r.recipient, 320)}>`;
-  return `${out};\r\n\t${rfc5322Date(r.date)}\r\n`;
+  return `${out};\r\n\t${formatRfc5322Date(r.date)}\r\n`;
 }
 
 export function formatReturnPath(sender: string): string {
