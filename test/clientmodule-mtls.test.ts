@@ -14,9 +14,11 @@ function smtpConnects(port: number, secure: boolean, tls: Record<string, unknown
   return new Promise((resolve) => {
     const c = new SMTPConnection({ host: '127.0.0.1', port, secure, ignoreTLS: false, requireTLS: !secure, tls: { servername: 'localhost', ...tls }, logger: false, connectionTimeout: 5000, greetingTimeout: 5000, socketTimeout: 5000 });
     c.on('error', () => resolve(false));
-    c.connect(() => {
-      // STARTTLS happens in connect() when requireTLS is set: reaching here means TLS is up.
-      resolve(c.secure);
+    c.connect((err) => {
+      // STARTTLS happens in connect() when requireTLS is set: reaching here without an error
+      // means TLS is up. (A certificate the server refuses after a TLS 1.3 handshake the client
+      // saw complete arrives as an error here.)
+      resolve(!err && c.secure);
       c.quit();
     });
   });
@@ -27,9 +29,16 @@ describe('client module with mutual TLS towards primary systems', () => {
   let cm: RunningClientModule;
   let ca: string;
   let client: { cert: string; key: string };
+  /** A client certificate of the same kind from another CA: not to be accepted either. */
+  let stranger: { cert: string; key: string };
   before(async () => {
     const pki = join(d.path, 'pki');
-    await createTestPki({ dir: pki, practices: [], tlsNames: ['localhost', '127.0.0.1'] });
+    const other = join(d.path, 'other-pki');
+    await Promise.all([
+      createTestPki({ dir: pki, practices: [], tlsNames: ['localhost', '127.0.0.1'] }),
+      createTestPki({ dir: other, practices: [], tlsNames: ['localhost', '127.0.0.1'] }),
+    ]);
+    stranger = { cert: readFileSync(join(other, 'tls', 'client.pem'), 'utf8'), key: readFileSync(join(other, 'tls', 'client.key'), 'utf8') };
     ca = readFileSync(join(pki, 'ca.pem'), 'utf8');
     client = { cert: readFileSync(join(pki, 'tls', 'client.pem'), 'utf8'), key: readFileSync(join(pki, 'tls', 'client.key'), 'utf8') };
     const server = { cert: readFileSync(join(pki, 'tls', 'server.pem'), 'utf8'), key: readFileSync(join(pki, 'tls', 'server.key'), 'utf8') };
@@ -47,6 +56,7 @@ describe('client module with mutual TLS towards primary systems', () => {
       const port = cm.endpoints[name]!.port;
       assert.equal(await smtpConnects(port, secure, { ca, ...client }), true, `${name} with a client certificate`);
       assert.equal(await smtpConnects(port, secure, { ca }), false, `${name} without a client certificate`);
+      assert.equal(await smtpConnects(port, secure, { ca, ...stranger }), false, `${name} with a certificate from another CA`);
     }
   });
 
@@ -57,19 +67,25 @@ describe('client module with mutual TLS towards primary systems', () => {
       const ok = await Pop3Client.connect({ host: '127.0.0.1', port, tls, ca, servername: 'localhost', ...client, timeoutMs: 5000 });
       assert.equal(ok.secure, true);
       ok.close();
-      await assert.rejects(
-        async () => {
-          const c = await Pop3Client.connect({ host: '127.0.0.1', port, tls, ca, servername: 'localhost', timeoutMs: 5000 });
-          // TLS 1.3 reports a refused client certificate only after the handshake: the first command fails.
-          try {
-            await c.noop();
-          } finally {
-            c.close();
-          }
-        },
-        (e: unknown) => e instanceof Pop3ClientError,
-        `${name} without a client certificate`,
-      );
+      for (const [what, cert] of [
+        ['without a client certificate', {}],
+        ['with a certificate from another CA', stranger],
+      ] as const) {
+        await assert.rejects(
+          async () => {
+            const c = await Pop3Client.connect({ host: '127.0.0.1', port, tls, ca, servername: 'localhost', ...cert, timeoutMs: 5000 });
+            // TLS 1.3 reports a refused client certificate only after the handshake: the first
+            // command fails then, for want of a connection (a served one would answer -ERR).
+            try {
+              await c.noop();
+            } finally {
+              c.close();
+            }
+          },
+          (e: unknown) => e instanceof Pop3ClientError && e.kind !== 'rejected',
+          `${name} ${what}`,
+        );
+      }
     }
   });
 });

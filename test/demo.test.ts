@@ -81,7 +81,7 @@ test('`postamt start` seeds a demo, writes endpoints.json, serves SMTP, POP3, LD
     const metrics = execFileSync('curl', ['-sS', `http://${http.host}:${http.port}/metrics`], { encoding: 'utf8' });
     assert.match(metrics, /postamt_smtp_messages_accepted_total\{listener="smtp-submission"\} 2/);
     assert.match(metrics, /postamt_smtp_messages_accepted_total\{listener="cm-smtp"\} 1/);
-    assert.match(metrics, /# TYPE postamt_smtp_sessions_total counter/);
+    assert.match(metrics, /# TYPE postamt_smtp_connections_total counter/);
     assert.match(metrics, /postamt_ldap_operations_total\{listener="ldap",op="search",result="success"\} [1-9]\d*/);
     const missing = execFileSync('curl', ['-sS', '-w', '\n%{http_code}', `http://${http.host}:${http.port}/nope`], { encoding: 'utf8' });
     assert.match(missing, /"status":404[\s\S]*\n404$/);

@@ -81,7 +81,7 @@ describe('POP3 writes respect backpressure', () => {
       // Larger than what loopback socket buffers absorb, so the server really has to wait.
       const huge = Buffer.concat([big, big, big, big, big]);
       await fx.deliver(acc, huge);
-      const { port } = await fx.server('plain', { idleTimeoutMs: 200 });
+      const { port } = await fx.server('starttls', { idleTimeoutMs: 200 });
       const c = await RawClient.open(port);
       await c.line();
       await c.login(acc.address);

@@ -54,7 +54,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
 
   test('failed logins from one address slow down across connections (shared throttle)', async () => {
     const throttle = new LoginThrottle({ windowMs: 60_000, freeFailures: 1, baseDelayMs: 400, maxDelayMs: 5000 });
-    const { port } = await fx.server('plain', {}, { throttle });
+    const { port } = await fx.server('starttls', {}, { throttle });
     const timeFailure = async (): Promise<number> => {
       const c = await client(port);
       c.send(`USER ${ALICE}\r\n`);
@@ -166,7 +166,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
 
   test('a failed login is answered only after authFailureDelayMs', async () => {
     // Longer than a password check takes, so the delay is what is measured.
-    const { port } = await fx.server('plain', { authFailureDelayMs: 400 });
+    const { port } = await fx.server('starttls', { authFailureDelayMs: 400 });
     const c = await client(port);
     await c.cmd(`USER ${ALICE}`);
     const started = Date.now();
@@ -192,7 +192,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
   });
 
   test('idle timeout closes with -ERR idle timeout; the server keeps serving', async () => {
-    const { port } = await fx.server('plain', { idleTimeoutMs: 200 });
+    const { port } = await fx.server('starttls', { idleTimeoutMs: 200 });
     const c = await client(port);
     await c.login();
     const started = Date.now();
@@ -211,7 +211,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
   });
 
   test('the connection limit refuses with [SYS/TEMP], and frees up when a session ends', async () => {
-    const { port } = await fx.server('plain', { maxConnections: 2 });
+    const { port } = await fx.server('starttls', { maxConnections: 2 });
     const a = await client(port);
     const b = await client(port);
     const c = await RawClient.open(port);
@@ -251,7 +251,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
   });
 
   test('a backend that fails answers [SYS/TEMP], not a dropped connection', async () => {
-    const { port } = await fx.server('plain', {}, {
+    const { port } = await fx.server('starttls', {}, {
       backend: {
         login: () => Promise.reject(new Error('database unreachable')),
       },
@@ -263,7 +263,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
   });
 
   test('maxCommands cuts off a runaway client', async () => {
-    const { port } = await fx.server('plain', { maxCommands: 100 });
+    const { port } = await fx.server('starttls', { maxCommands: 100 });
     const c = await client(port);
     c.send('CAPA\r\n'.repeat(101));
     for (let i = 0; i < 100; i++) {

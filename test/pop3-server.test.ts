@@ -175,7 +175,7 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
   // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2030 (CAPA offers USER and SASL PLAIN), KOM-LE-A_2067 (no cleartext login without TLS): the client module's listeners are the same Pop3Server
   test('allowPlaintextAuth never: no login before STLS, login after it and on POP3S', async () => {
     const acc = await fx.account();
-    const { port } = await fx.server('plain', { allowPlaintextAuth: 'never' });
+    const { port } = await fx.server('starttls', { allowPlaintextAuth: 'never' });
     const c = await RawClient.open(port);
     await c.line();
     await c.cmd('CAPA');
@@ -203,7 +203,7 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
       .flat()
       .find((i) => i && i.family === 'IPv4' && !i.internal);
     if (!external) return t.skip('no non-loopback IPv4 interface on this host');
-    const { port } = await fx.server('plain', { allowPlaintextAuth: 'loopback' }, { host: external.address });
+    const { port } = await fx.server('starttls', { allowPlaintextAuth: 'loopback' }, { host: external.address });
     const raw = await RawClient.open(port, { host: external.address });
     await raw.line();
     assert.match(await raw.cmd('USER someone@test.local'), /^-ERR \[AUTH\] plaintext authentication is not allowed/);
@@ -229,7 +229,7 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
     const acc = await fx.account();
     await fx.deliver(acc, SIMPLE);
     // Its own listener label, so the other tests running alongside do not change the counts.
-    const { port } = await fx.server('plain', {}, { name: 'metered' });
+    const { port } = await fx.server('starttls', {}, { name: 'metered' });
     const listener = 'metered';
     await poplib(port, 'plain', acc.address, PASSWORD, [['retr', 1], ['retr', 1], ['quit']]);
     const bad = await RawClient.open(port);
@@ -237,17 +237,17 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
     await bad.cmd(`USER ${acc.address}`);
     assert.match(await bad.cmd('PASS not the password'), /^-ERR \[AUTH\]/);
     await bad.cmd('QUIT');
-    assert.equal(fx.metrics.value('pop3_sessions_total', { listener }), 2);
-    assert.equal(fx.metrics.value('pop3_logins_total', { listener, result: 'ok' }), 1);
-    assert.equal(fx.metrics.value('pop3_logins_total', { listener, result: 'failed' }), 1);
-    assert.equal(fx.metrics.value('pop3_messages_retrieved_total', { listener }), 2);
-    assert.match(fx.metrics.render(), /pop3_sessions_active\{listener="metered"\} \d/);
+    assert.equal(fx.metrics.value('postamt_pop3_connections_total', { listener }), 2);
+    assert.equal(fx.metrics.value('postamt_pop3_logins_total', { listener, result: 'ok' }), 1);
+    assert.equal(fx.metrics.value('postamt_pop3_logins_total', { listener, result: 'failed' }), 1);
+    assert.equal(fx.metrics.value('postamt_pop3_messages_retrieved_total', { listener }), 2);
+    assert.match(fx.metrics.render(), /postamt_pop3_connections_active\{listener="metered"\} \d/);
   });
 
   test('graceful close: idle sessions are told, nothing is deleted, new connections refused', async () => {
     const acc = await fx.account();
     await fx.deliver(acc, SIMPLE);
-    const { server, port } = await fx.server('plain', {});
+    const { server, port } = await fx.server('starttls', {});
     const c = await RawClient.open(port);
     await c.line();
     await c.login(acc.address);
@@ -261,7 +261,7 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
   });
 
   test('graceful close: a session stuck in a command is cut off after the grace time', async () => {
-    const { server, port } = await fx.server('plain', {});
+    const { server, port } = await fx.server('starttls', {});
     const releaseGate = fx.backend.hold('stuck@test.local');
     try {
       const c = await RawClient.open(port);

@@ -276,7 +276,7 @@ for (const kind of STORE_KINDS) {
 }
 
 describe('sessions to peers', () => {
-  const sessionsAt = (b: Provider) => b.svc.metrics.value('postamt_smtp_sessions_total', { listener: 'smtp-mx' }) ?? 0;
+  const sessionsAt = (b: Provider) => b.svc.metrics.value('postamt_smtp_connections_total', { listener: 'smtp-mx' }) ?? 0;
 
   test('kept for the next transaction: three messages one after another go over one session; sessionIdleMs 0: one each; sessionMaxTransactions 2: two', (t) =>
     withProviders(

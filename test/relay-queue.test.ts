@@ -26,7 +26,7 @@ async function startSink(ts: TestStore): Promise<{ port: number; got: Array<{ su
       return 'Ok: taken';
     },
   };
-  const l = new SmtpListener({ name: 'sink', host: '127.0.0.1', port: 0, tlsMode: 'plain', auth: false, requireAuth: false, hostname: 'sink.test', limits: ts.config.service.smtp, backend, logger: silentLogger(), metrics: new Metrics() });
+  const l = new SmtpListener({ name: 'sink', host: '127.0.0.1', port: 0, tlsMode: 'none', auth: false, requireAuth: false, hostname: 'sink.test', limits: ts.config.service.smtp, backend, logger: silentLogger(), metrics: new Metrics() });
   const a = await l.listen();
   return { port: a.port, got, close: () => l.close(500) };
 }

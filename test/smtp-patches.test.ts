@@ -83,7 +83,7 @@ test('an SMTP listener refuses to start on an smtp-server whose send changed, na
     const { SmtpListener } = await import(${JSON.stringify(url('dist/src/smtp/index.js'))});
     SMTPConnection.prototype.send = function (code, data) { this._socket.write(code + ' ' + data + '\\r\\n'); };
     try {
-      new SmtpListener({ name: 'mx', host: '127.0.0.1', port: 0, tlsMode: 'plain', auth: false, requireAuth: false, hostname: 'mx.test', limits: {}, backend: {}, logger: {}, metrics: {} });
+      new SmtpListener({ name: 'mx', host: '127.0.0.1', port: 0, tlsMode: 'none', auth: false, requireAuth: false, hostname: 'mx.test', limits: {}, backend: {}, logger: {}, metrics: {} });
       console.log('started');
     } catch (err) {
       console.log(err.message);

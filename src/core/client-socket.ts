@@ -1,5 +1,6 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import type { TlsMode } from './tls-mode.js';
 
 /**
  * The connection of one of our protocol clients (POP3, SMTP): one place that opens it (plain or
@@ -28,7 +29,7 @@ export interface ClientSocketOptions extends ClientTlsOptions {
    * (upgradeClientSocket) before anything that matters is said — the clients never fall back to
    * plain; none: plain TCP (loopback and tests).
    */
-  tls: 'implicit' | 'starttls' | 'none';
+  tls: TlsMode;
   /** Longest wait for connecting and for the TLS handshake (default 30 s). */
   timeoutMs?: number;
 }

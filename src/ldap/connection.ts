@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
-import type { Logger } from '../core/index.js';
+import { switchToTls, type Logger, type ServerTls } from '../core/index.js';
 import { BerFrameSplitter, type BerError } from '../wire/ber/index.js';
 
 // How long a connection that we are closing may take to read our last words.
@@ -20,7 +19,8 @@ export interface FrameHandler {
 /**
  * The socket side of an LDAP session: cuts the byte stream into LDAPMessages, writes responses
  * with backpressure, switches to TLS for StartTLS, and keeps the idle timer. After StartTLS
- * every read and write goes to the TLSSocket, never the raw one.
+ * every read and write goes to the TLSSocket, never the raw one. (On LDAPS the listener did the
+ * handshake: the socket given is the TLSSocket.)
  */
 export class LdapConnection {
   private socket: Socket;
@@ -30,11 +30,11 @@ export class LdapConnection {
   private inputPaused = false;
   private ending = false;
   private drainWaits = 0;
-  private handshaking = false;
   private secureNow: boolean;
   private closedFlag = false;
   readonly closed: Promise<void>;
   readonly remoteAddress: string;
+  private readonly idleTimeoutMs: number;
 
   constructor(
     private readonly raw: Socket,
@@ -43,6 +43,7 @@ export class LdapConnection {
   ) {
     this.socket = raw;
     this.secureNow = opts.secure;
+    this.idleTimeoutMs = opts.idleTimeoutMs;
     this.remoteAddress = raw.remoteAddress ?? 'unknown';
     // 0x30: every LDAPMessage is a SEQUENCE; anything else is not LDAP at all.
     this.splitter = new BerFrameSplitter(opts.maxRequestSize, 0x30);
@@ -115,38 +116,28 @@ export class LdapConnection {
   /**
    * Switches to TLS after the StartTLS success `response` reached the kernel in plaintext.
    * Input after the StartTLS request was refused by the caller; reading stops here so nothing
-   * sent in plaintext can slip into the TLS session. Resolves false when the handshake failed.
+   * sent in plaintext can slip into the TLS session. Resolves undefined once TLS is up, else
+   * why it is not (the connection is gone then).
    */
-  async startTls(context: SecureContext, response: Buffer): Promise<boolean> {
+  async startTls(tls: ServerTls, response: Buffer): Promise<string | undefined> {
     if (this.secureNow) throw new Error('TLS is already active');
     const raw = this.raw;
     raw.off('data', this.onData);
     raw.pause();
     this.reading = false;
-    await new Promise<void>((resolve) => (raw.writable ? raw.write(response, () => resolve()) : resolve()));
-    if (this.isClosed) return false;
-    const idle = raw.timeout ?? 0;
-    raw.setTimeout(0);
-    // The TLSSocket takes over raw's handle and replays bytes raw has buffered but not emitted
-    // (the ClientHello may be there already).
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: context });
+    const hs = await switchToTls(raw, response, tls, this.idleTimeoutMs);
+    if (!hs.ok) {
+      this.destroy();
+      return hs.reason;
+    }
+    const secure = hs.socket;
     this.socket = secure;
     this.watch(secure);
-    secure.setTimeout(idle);
-    this.handshaking = true;
-    const ok = await new Promise<boolean>((resolve) => {
-      secure.once('secure', () => resolve(true));
-      secure.once('close', () => resolve(false));
-    });
-    this.handshaking = false;
-    if (!ok) {
-      this.destroy();
-      return false;
-    }
+    secure.setTimeout(this.idleTimeoutMs);
     this.secureNow = true;
     this.reading = true;
     secure.on('data', this.onData);
-    return true;
+    return undefined;
   }
 
   /** Sends the last words (if any), closes our side, destroys if the peer does not read them. */
@@ -193,8 +184,8 @@ export class LdapConnection {
     s.on('error', (err: NodeJS.ErrnoException) => this.log.debug({ err: err.code ?? err.message }, 'ldap socket error'));
     s.on('end', () => this.handler?.inputEnded());
     s.on('timeout', () => {
-      // Stuck writing to a reader that stopped reading, in a handshake, or saying goodbye: cut.
-      if (this.drainWaits > 0 || this.handshaking || this.ending) this.destroy();
+      // Stuck writing to a reader that stopped reading, or saying goodbye: cut.
+      if (this.drainWaits > 0 || this.ending) this.destroy();
       else this.handler?.idle();
     });
   }

@@ -1,5 +1,5 @@
 import { configSchema, type DirectoryConfig } from '../config/index.js';
-import type { Logger, LoginThrottle, Metrics } from '../core/index.js';
+import type { ConnectionHandOver, Logger, LoginThrottle, Metrics, TlsMode } from '../core/index.js';
 import type { LdapBackend } from './backend.js';
 
 /** The limits and policies of config.directory that govern a connection. */
@@ -20,16 +20,16 @@ export type LdapLimits = Pick<
 
 export interface LdapServerOptions {
   backend: LdapBackend;
-  /** `plain`: cleartext, offering StartTLS when `tls` is given; `ldaps`: TLS from the first byte. */
-  mode: 'plain' | 'ldaps';
-  /** PEM certificate chain and key. Required for `ldaps`; enables StartTLS on `plain`. */
+  /** `starttls`: cleartext, offering StartTLS; `implicit`: TLS from the first byte (LDAPS); `none`: no TLS. */
+  tlsMode: TlsMode;
+  /** PEM certificate chain and key; required unless `none`. */
   tls?: { cert: string; key: string };
   host?: string;
   port?: number;
   limits?: Partial<LdapLimits>;
   logger?: Logger;
   metrics?: Metrics;
-  /** A label for logs and metrics; defaults to `ldap` or `ldaps`. */
+  /** A label for logs and metrics; defaults to `ldaps` for implicit TLS, else `ldap`. */
   name?: string;
   /** Shared failed-login accounting per client address (SMTP, POP3 and LDAP). */
   throttle?: LoginThrottle;
@@ -41,10 +41,7 @@ export interface LdapServerOptions {
    * may pass a freshly accepted connection, not yet read from, to another process (true when
    * it did; that process then calls LdapServer.adopt).
    */
-  distribute?: {
-    active(): number;
-    handOff(socket: import('node:net').Socket): boolean;
-  };
+  handOver?: ConnectionHandOver;
 }
 
 /** The schema is the one source of the defaults, so the server and the config never disagree. */

@@ -1,95 +1,88 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createSecureContext, TLSSocket, type SecureContext } from 'node:tls';
-import { setTimeout as delay } from 'node:timers/promises';
-import { silentLogger, type Logger, type Metrics } from '../core/index.js';
+import type { Socket } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import { Listener, silentLogger, type ListenerSession, type ServerTls } from '../core/index.js';
 import { LDAP_OID, encodeMessage, noticeOfDisconnection } from '../wire/ldap/index.js';
 import { LdapResultCode } from './backend.js';
 import { LdapConnection } from './connection.js';
 import { resolveLimits, type LdapLimits, type LdapServerOptions } from './options.js';
 import type { RootDseInfo } from './root-dse.js';
-import { LdapSession } from './session.js';
-
-// After close() destroyed the sockets, how long it still waits for sessions stuck in a backend call.
-const STUCK_SESSION_WAIT_MS = 2_000;
-// How long a connection refused for the connection limit may take to hear why.
-const REFUSE_TIMEOUT_MS = 5_000;
+import { LdapSession, type SessionOptions } from './session.js';
 
 /**
- * An LDAP listener, plain (with StartTLS) or LDAPS: accepts connections under the connection
- * limit and runs one LdapSession per connection. The protocol lives in session.ts and
- * search.ts, the socket handling in connection.ts; this file is the listener's life cycle.
+ * An LDAP listener, with StartTLS or LDAPS: a session factory on core/listener.ts (accept,
+ * connection limit, implicit TLS, graceful close, the connection metrics, the hand-over to
+ * other processes). The protocol lives in session.ts and search.ts, the socket handling in
+ * connection.ts.
  *
- * Metrics (labelled `listener`): postamt_ldap_connections_total, postamt_ldap_connections_active (gauge),
- * postamt_ldap_connections_refused_total, postamt_ldap_operations_total{op,result}, postamt_ldap_binds_total{result},
- * postamt_ldap_tls_failures_total.
+ * Metrics (labelled `listener`): the listener's postamt_ldap_connections_total,
+ * postamt_ldap_connections_active (gauge), postamt_ldap_connections_refused_total,
+ * postamt_ldap_tls_failures_total; the sessions' postamt_ldap_operations_total{op,result},
+ * postamt_ldap_binds_total{result}.
  */
 export class LdapServer {
-  private readonly server: Server;
+  private readonly listener: Listener;
+  /** What every session shares; each gets a copy with its own id. */
+  private readonly shared: Omit<SessionOptions, 'id'>;
   private readonly limits: LdapLimits;
-  private readonly tls: SecureContext | undefined;
-  private readonly log: Logger;
-  private readonly metrics: Metrics | undefined;
-  private readonly listener: string;
-  private readonly rootDse: RootDseInfo;
-  private readonly sessions = new Map<LdapSession, Promise<void>>();
-  private readonly sockets = new Set<Socket>();
-  private nextId = 1;
-  private closing = false;
+  private readonly implicit: boolean;
 
-  constructor(private readonly opts: LdapServerOptions) {
-    if (opts.mode === 'ldaps' && !opts.tls) throw new Error('LDAPS needs a certificate and key');
+  constructor(opts: LdapServerOptions) {
+    if (opts.tlsMode !== 'none' && !opts.tls) throw new Error(`ldap: TLS mode ${opts.tlsMode} needs a certificate and key`);
     this.limits = resolveLimits(opts.limits);
-    this.tls = opts.tls ? createSecureContext({ cert: opts.tls.cert, key: opts.tls.key }) : undefined;
-    this.log = opts.logger ?? silentLogger();
-    this.metrics = opts.metrics;
-    this.listener = opts.name ?? (opts.mode === 'ldaps' ? 'ldaps' : 'ldap');
-    this.rootDse = {
+    this.implicit = opts.tlsMode === 'implicit';
+    const tls: ServerTls | undefined = opts.tls ? { context: createSecureContext({ cert: opts.tls.cert, key: opts.tls.key }) } : undefined;
+    const logger = opts.logger ?? silentLogger();
+    const name = opts.name ?? (this.implicit ? 'ldaps' : 'ldap');
+    const rootDse: RootDseInfo = {
       namingContexts: opts.backend.namingContexts(),
       supportedControls: [LDAP_OID.pagedResults],
-      supportedExtensions: [...(opts.mode === 'plain' && this.tls ? [LDAP_OID.startTls] : []), LDAP_OID.whoAmI],
+      supportedExtensions: [...(opts.tlsMode === 'starttls' ? [LDAP_OID.startTls] : []), LDAP_OID.whoAmI],
       vendorVersion: opts.vendorVersion ?? '0',
     };
-    // allowHalfOpen: a client may send its requests and shut its side at once; it still gets answers.
-    const onConnection = (socket: Socket): void => this.accept(socket);
-    // pauseOnConnect when connections may go to other processes: nothing is read here first.
-    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: opts.distribute !== undefined }, onConnection);
-    this.server.on('error', (err) => this.log.error({ err, listener: this.listener }, 'ldap listener error'));
-    this.metrics?.declare('postamt_ldap_connections_active', 'gauge', 'Open LDAP connections');
+    this.listener = new Listener(
+      {
+        protocol: 'ldap',
+        name,
+        host: opts.host,
+        port: opts.port,
+        tlsMode: opts.tlsMode,
+        tls,
+        maxConnections: this.limits.maxConnections,
+        handshakeTimeoutMs: this.limits.idleTimeoutMs,
+        refusal: encodeMessage(noticeOfDisconnection(LdapResultCode.busy, 'too many connections, try again later')),
+        // A client may send its requests and shut its side at once; it still gets answers.
+        allowHalfOpen: true,
+        ...(opts.handOver ? { handOver: opts.handOver } : {}),
+        logger,
+        metrics: opts.metrics,
+      },
+      (socket, id) => this.session(socket, id),
+    );
+    this.shared = {
+      listener: name,
+      backend: opts.backend,
+      limits: this.limits,
+      startTls: opts.tlsMode === 'starttls' ? tls : undefined,
+      rootDse,
+      log: logger.child({ listener: name }),
+      metrics: opts.metrics,
+      throttle: opts.throttle,
+      tlsFailed: (remote, reason) => this.listener.tlsFailed(remote, reason),
+    };
   }
 
+  /** Open connections in this process right now. */
   get sessionCount(): number {
-    return this.sessions.size;
+    return this.listener.connectionCount;
   }
 
   listen(): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => {
-        this.server.off('error', onError);
-        const a = this.server.address() as AddressInfo;
-        this.log.info({ listener: this.listener, host: a.address, port: a.port, mode: this.opts.mode }, 'ldap listening');
-        resolve({ host: a.address, port: a.port });
-      });
-    });
+    return this.listener.listen();
   }
 
   /** Stops accepting, sends every session a Notice of Disconnection, waits up to `graceMs`, then destroys what is left. */
-  async close(graceMs = 0): Promise<void> {
-    this.closing = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sessions.keys()) s.stop();
-    await this.sessionsDone(graceMs);
-    for (const s of this.sockets) s.destroy();
-    await this.sessionsDone(STUCK_SESSION_WAIT_MS);
-    await closed;
-  }
-
-  private async sessionsDone(maxMs: number): Promise<void> {
-    const ac = new AbortController();
-    const timeout = delay(maxMs, undefined, { signal: ac.signal }).catch(() => undefined);
-    await Promise.race([Promise.all(this.sessions.values()), timeout]);
-    ac.abort();
+  close(graceMs = 0): Promise<void> {
+    return this.listener.close(graceMs);
   }
 
   /**
@@ -98,79 +91,15 @@ export class LdapServer {
    * accepted it) has applied the connection limit.
    */
   adopt(socket: Socket): void {
-    // A socket passed between processes comes without the listener's options.
-    socket.allowHalfOpen = true;
-    socket.setNoDelay(true);
-    this.serve(socket);
+    this.listener.adopt(socket);
   }
 
-  private accept(raw: Socket): void {
-    const d = this.opts.distribute;
-    if (d !== undefined && !this.closing && d.active() < this.limits.maxConnections && d.handOff(raw)) return;
-    this.serve(raw, d !== undefined);
-  }
-
-  private serve(raw: Socket, paused = false): void {
-    this.sockets.add(raw);
-    raw.on('close', () => this.sockets.delete(raw));
-    raw.on('error', () => undefined);
-    if (this.closing) {
-      raw.destroy();
-      return;
-    }
-    if (this.sessions.size >= this.limits.maxConnections || (this.opts.distribute !== undefined && this.opts.distribute.active() >= this.limits.maxConnections)) {
-      this.refuse(raw);
-      return;
-    }
-    // Accepted paused (pauseOnConnect) but served here: reading starts with the session.
-    if (paused && this.opts.mode === 'plain') raw.resume();
-    const id = this.nextId++;
-    const log = this.log.child({ listener: this.listener });
-    let socket: Socket = raw;
-    if (this.opts.mode === 'ldaps') {
-      const secure = new TLSSocket(raw, { isServer: true, secureContext: this.tls! });
-      secure.on('error', () => undefined);
-      secure.once('close', () => raw.destroy());
-      socket = secure;
-    }
-    const conn = new LdapConnection(socket, { maxRequestSize: this.limits.maxRequestSize, idleTimeoutMs: this.limits.idleTimeoutMs, secure: this.opts.mode === 'ldaps' }, log);
-    const session = new LdapSession(conn, {
-      id,
-      listener: this.listener,
-      backend: this.opts.backend,
-      limits: this.limits,
-      startTls: this.opts.mode === 'plain' ? this.tls : undefined,
-      rootDse: this.rootDse,
-      log,
-      metrics: this.metrics,
-      throttle: this.opts.throttle,
-    });
-    this.metrics?.inc('postamt_ldap_connections_total', { listener: this.listener });
-    this.metrics?.gauge('postamt_ldap_connections_active', { listener: this.listener }, 1);
-    log.debug({ conn: id, remote: conn.remoteAddress }, 'ldap connection');
-    const done = session.run().finally(() => {
-      this.sessions.delete(session);
-      this.metrics?.gauge('postamt_ldap_connections_active', { listener: this.listener }, -1);
-      log.debug({ conn: id }, 'ldap connection closed');
-    });
-    this.sessions.set(session, done);
-  }
-
-  /** Over the connection limit: a Notice of Disconnection (busy), inside TLS on LDAPS, then close. */
-  private refuse(raw: Socket): void {
-    this.metrics?.inc('postamt_ldap_connections_refused_total', { listener: this.listener });
-    this.log.warn({ listener: this.listener, remote: raw.remoteAddress, limit: this.limits.maxConnections }, 'ldap connection limit reached');
-    const timer = setTimeout(() => raw.destroy(), REFUSE_TIMEOUT_MS);
-    timer.unref();
-    raw.on('close', () => clearTimeout(timer));
-    const notice = encodeMessage(noticeOfDisconnection(LdapResultCode.busy, 'too many connections, try again later'));
-    if (this.opts.mode === 'plain') {
-      raw.end(notice);
-      return;
-    }
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: this.tls! });
-    secure.on('error', () => undefined);
-    secure.once('secure', () => secure.end(notice));
-    secure.on('close', () => raw.destroy());
+  private session(socket: Socket, id: number): ListenerSession {
+    const opts = this.shared;
+    const conn = new LdapConnection(socket, { maxRequestSize: this.limits.maxRequestSize, idleTimeoutMs: this.limits.idleTimeoutMs, secure: this.implicit }, opts.log);
+    const session = new LdapSession(conn, { ...opts, id });
+    opts.log.debug({ conn: id, remote: conn.remoteAddress }, 'ldap connection');
+    const done = session.run().finally(() => opts.log.debug({ conn: id }, 'ldap connection closed'));
+    return { done, stop: () => session.stop() };
   }
 }

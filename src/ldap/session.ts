@@ -1,6 +1,5 @@
-import type { SecureContext } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger, LoginThrottle, Metrics } from '../core/index.js';
+import type { Logger, LoginThrottle, Metrics, ServerTls } from '../core/index.js';
 import type { BerError } from '../wire/ber/index.js';
 import {
   LDAP_OID,
@@ -30,12 +29,14 @@ export interface SessionOptions {
   listener: string;
   backend: LdapBackend;
   limits: LdapLimits;
-  /** Offered for StartTLS on the plain listener; undefined on LDAPS (already TLS) or without certificate. */
-  startTls: SecureContext | undefined;
+  /** Offered for StartTLS on a `starttls` listener; undefined elsewhere (LDAPS is TLS already). */
+  startTls: ServerTls | undefined;
   rootDse: RootDseInfo;
   log: Logger;
   metrics: Metrics | undefined;
   throttle: LoginThrottle | undefined;
+  /** A failed StartTLS handshake, for the listener's count and log line. */
+  tlsFailed(remote: string, reason: string): void;
 }
 
 interface Outstanding {
@@ -298,9 +299,9 @@ export class LdapSession implements FrameHandler {
     }
     const ok = encodeMessage(extendedResponse(req.messageId, { resultCode: LdapResultCode.success, responseName: LDAP_OID.startTls }));
     this.logOp(req, { result: 'success', name: op.name }, started);
-    void this.conn.startTls(this.opts.startTls, ok).then((secure) => {
-      this.opts.log.debug({ conn: this.opts.id, secure }, 'ldap starttls handshake');
-      if (!secure) this.opts.metrics?.inc('postamt_ldap_tls_failures_total', { listener: this.opts.listener });
+    void this.conn.startTls(this.opts.startTls, ok).then((failed) => {
+      if (failed !== undefined) this.opts.tlsFailed(this.conn.remoteAddress, failed);
+      else this.opts.log.debug({ conn: this.opts.id }, 'ldap starttls done');
     });
   }
 

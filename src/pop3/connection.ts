@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
-import type { Logger } from '../core/index.js';
+import { switchToTls, type Logger, type ServerTls } from '../core/index.js';
 import { pop3 } from '../wire/index.js';
 
 // Flow control for pipelining: past HIGH queued lines the socket is paused, below LOW it reads
@@ -12,8 +11,9 @@ const FINAL_FLUSH_MS = 10_000;
 
 /**
  * One client connection as the session sees it: a pull queue of input lines, backpressure-aware
- * writes, and the switch to TLS (STLS or implicit). It hides which socket is current, because
- * after STLS every read and write must go to the TLSSocket, never the raw one.
+ * writes, and the switch to TLS after STLS (implicit TLS is the listener's: then the socket
+ * given is already the TLSSocket). It hides which socket is current, because after STLS every
+ * read and write must go to the TLSSocket, never the raw one.
  */
 export class Pop3Connection {
   private socket: Socket;
@@ -25,10 +25,9 @@ export class Pop3Connection {
   private isClosed = false;
   private ending = false;
   private drainWaits = 0;
-  private handshaking = false;
   private paused = false;
   private flushTimer: NodeJS.Timeout | undefined;
-  private secureNow = false;
+  private secureNow: boolean;
   readonly remoteAddress: string;
   readonly closed: Promise<void>;
   private markClosed!: () => void;
@@ -40,10 +39,11 @@ export class Pop3Connection {
     maxLineLength: number,
     private readonly idleTimeoutMs: number,
     private readonly log: Logger,
-    /** Ask for a client certificate in the TLS handshake and refuse the connection without a valid one. */
-    private readonly requireClientCert = false,
+    /** The listener did the implicit-TLS handshake: `raw` is the TLSSocket. */
+    secure = false,
   ) {
     this.socket = raw;
+    this.secureNow = secure;
     this.splitter = new pop3.LineSplitter(maxLineLength);
     this.remoteAddress = raw.remoteAddress ?? 'unknown';
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
@@ -59,8 +59,8 @@ export class Pop3Connection {
     return !this.isClosed;
   }
 
-  /** Starts interpreting plaintext input (the plain listener; implicit TLS uses startTls). */
-  readPlaintext(): void {
+  /** Starts interpreting input. */
+  startReading(): void {
     this.raw.on('data', this.onData);
   }
 
@@ -113,13 +113,13 @@ export class Pop3Connection {
   }
 
   /**
-   * Switches to TLS. For STLS `okLine` is the +OK that must reach the client in plaintext
+   * Switches to TLS after STLS; `okLine` is the +OK that must reach the client in plaintext
    * first. Before that, the plaintext input is cut off and everything already received after
    * the STLS line is thrown away: the defence against command injection into the TLS session
-   * (CVE-2011-0411, first found in SMTP STARTTLS). Resolves false if the handshake failed or
-   * the peer went away.
+   * (CVE-2011-0411, first found in SMTP STARTTLS). Resolves undefined once TLS is up, else why
+   * it is not (the connection is gone then).
    */
-  async startTls(context: SecureContext, okLine?: string): Promise<boolean> {
+  async startTls(tls: ServerTls, okLine: string): Promise<string | undefined> {
     if (this.secureNow) throw new Error('TLS is already active');
     const raw = this.raw;
     raw.off('data', this.onData);
@@ -127,35 +127,18 @@ export class Pop3Connection {
     this.queue.length = 0;
     this.splitter.reset();
     this.paused = false;
-    if (okLine !== undefined) {
-      // Wait until the +OK is handed to the kernel so it cannot end up behind TLS records.
-      await new Promise<void>((resolve) => (raw.writable ? raw.write(okLine, () => resolve()) : resolve()));
+    const hs = await switchToTls(raw, okLine, tls, this.idleTimeoutMs);
+    if (!hs.ok) {
+      this.destroy();
+      return hs.reason;
     }
-    if (this.isClosed) return false;
-    raw.setTimeout(0);
-    // The TLSSocket takes over raw's handle and replays bytes raw has buffered but not
-    // emitted (the client's ClientHello may already be there), so nothing is lost.
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: context, requestCert: this.requireClientCert, rejectUnauthorized: this.requireClientCert });
+    const secure = hs.socket;
     this.socket = secure;
     this.watch(secure);
     secure.setTimeout(this.idleTimeoutMs);
-    this.handshaking = true;
-    // A client that gives up mid-handshake (an alert, or a FIN: the listener allows half-open
-    // connections) must not leave the session waiting for 'close' until the idle timeout.
-    const ok = await new Promise<boolean>((resolve) => {
-      secure.once('secure', () => resolve(true));
-      secure.once('close', () => resolve(false));
-      secure.once('end', () => resolve(false));
-      secure.once('error', () => resolve(false));
-    });
-    this.handshaking = false;
-    if (!ok) {
-      this.destroy();
-      return false;
-    }
     this.secureNow = true;
     secure.on('data', this.onData);
-    return true;
+    return undefined;
   }
 
   /** Writes the last words (if any), closes our side, and destroys if the peer does not read. */
@@ -199,9 +182,9 @@ export class Pop3Connection {
       if (this.queue.length === 0) this.wake(null);
     });
     s.on('timeout', () => {
-      // Stuck in a write to a reader that stopped reading, in a TLS handshake, or already
-      // saying goodbye: no words can get through any more, so cut the connection.
-      if (this.drainWaits > 0 || this.handshaking || this.ending) this.destroy();
+      // Stuck in a write to a reader that stopped reading, or already saying goodbye: no
+      // words can get through any more, so cut the connection.
+      if (this.drainWaits > 0 || this.ending) this.destroy();
       // Idle means the client owes us a command. While we are busy (a slow backend) the
       // client is waiting, not idle; our answer re-arms the timer.
       else if (this.waiting) this.onIdle();

@@ -1,6 +1,4 @@
-import type { LoginThrottle } from '../core/index.js';
-import type { SecureContext } from 'node:tls';
-import type { Logger, Metrics } from '../core/index.js';
+import type { Logger, LoginThrottle, Metrics, ServerTls, TlsMode } from '../core/index.js';
 import type { pop3 } from '../wire/index.js';
 import type { Pop3Backend } from './backend.js';
 import type { Pop3Limits } from './options.js';
@@ -10,23 +8,25 @@ export interface SessionContext {
   id: number;
   backend: Pop3Backend;
   hostname: string;
-  mode: 'plain' | 'implicit';
-  /** Present when TLS is possible: always for implicit, for plain only when STLS is offered. */
-  tls: SecureContext | undefined;
+  tlsMode: TlsMode;
+  /** For STLS: present only on a `starttls` listener (implicit TLS is the listener's). */
+  tls: ServerTls | undefined;
   limits: Pop3Limits;
   maxBadCommands: number;
   log: Logger;
   metrics: Metrics | undefined;
   listener: string;
   throttle: LoginThrottle | undefined;
+  /** A failed STLS handshake, for the listener's count and log line. */
+  tlsFailed(remote: string, reason: string): void;
 }
 
 /** Counter names (labelled `listener`); the full list is in server.ts. */
 export const METRIC = {
-  logins: 'pop3_logins_total',
-  retrieved: 'pop3_messages_retrieved_total',
-  deleted: 'pop3_messages_deleted_total',
-  errors: 'pop3_errors_total',
+  logins: 'postamt_pop3_logins_total',
+  retrieved: 'postamt_pop3_messages_retrieved_total',
+  deleted: 'postamt_pop3_messages_deleted_total',
+  errors: 'postamt_pop3_errors_total',
 } as const;
 
 /**

@@ -1,6 +1,5 @@
-import type { LoginThrottle } from '../core/index.js';
 import { configSchema, type Pop3Config } from '../config/index.js';
-import type { Logger, Metrics } from '../core/index.js';
+import type { Logger, LoginThrottle, Metrics, TlsMode } from '../core/index.js';
 import type { Pop3Backend } from './backend.js';
 
 /** The per-connection limits, exactly the fields of config.service.pop3 that govern a session. */
@@ -13,9 +12,9 @@ export interface Pop3ServerOptions {
   backend: Pop3Backend;
   /** The name in the greeting and the sign-off. */
   hostname: string;
-  /** `plain`: cleartext listener offering STLS (when `tls` is given); `implicit`: TLS from the first byte (POP3S). */
-  mode: 'plain' | 'implicit';
-  /** PEM certificate chain and key. Required for `implicit`; enables STLS on `plain`. */
+  /** `starttls`: cleartext, offering STLS; `implicit`: TLS from the first byte (POP3S); `none`: no TLS. */
+  tlsMode: TlsMode;
+  /** PEM certificate chain and key; required unless `none`. */
   tls?: { cert: string; key: string };
   /** CA certificates (PEM): when given, TLS clients must present a certificate they issued. */
   clientCa?: string[];
@@ -28,7 +27,7 @@ export interface Pop3ServerOptions {
   maxBadCommands?: number;
   logger?: Logger;
   metrics?: Metrics;
-  /** A label for logs and metrics, e.g. `service-plain`; defaults to the mode. */
+  /** A label for logs and metrics, e.g. `pop3s`; defaults to the TLS mode. */
   name?: string;
   /** Shared failed-login accounting per client address (also used by SMTP). */
   throttle?: LoginThrottle;

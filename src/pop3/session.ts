@@ -58,11 +58,7 @@ export class Pop3Session {
 
   async run(): Promise<void> {
     try {
-      if (this.ctx.mode === 'implicit') {
-        if (!this.ctx.tls || !(await this.conn.startTls(this.ctx.tls))) return;
-      } else {
-        this.conn.readPlaintext();
-      }
+      this.conn.startReading();
       await this.conn.write(okLine(`${this.ctx.hostname} POP3 ready`));
       for (;;) {
         const ev = await this.conn.next();
@@ -139,7 +135,7 @@ export class Pop3Session {
   }
 
   private get stlsAvailable(): boolean {
-    return this.ctx.mode === 'plain' && this.ctx.tls !== undefined && !this.conn.secure;
+    return this.ctx.tlsMode === 'starttls' && this.ctx.tls !== undefined && !this.conn.secure;
   }
 
   private capa(): Promise<void> {
@@ -157,8 +153,9 @@ export class Pop3Session {
     if (this.conn.secure) return this.bad('already using TLS');
     if (!this.stlsAvailable || !this.ctx.tls) return this.bad('STLS is not available here');
     this.markOk();
-    if (!(await this.conn.startTls(this.ctx.tls, okLine('begin TLS negotiation')))) {
-      this.out.count('errors', { kind: 'tls' });
+    const failed = await this.conn.startTls(this.ctx.tls, okLine('begin TLS negotiation'));
+    if (failed !== undefined) {
+      this.ctx.tlsFailed(this.conn.remoteAddress, failed);
       return this.finish();
     }
     this.auth.forget();

@@ -80,17 +80,17 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   const endpoints: Record<string, Endpoint> = {};
   const smtpLimits = { ...cm.smtp, maxMessageSize: cm.maxMessageSize, maxRecipients: cm.maxRecipients };
   try {
-    for (const [name, lc, mode] of [
+    for (const [name, lc, tlsMode] of [
       ['cm-smtp', cm.smtp.starttls, 'starttls'],
       ['cm-smtps', cm.smtp.implicit, 'implicit'],
     ] as const) {
       if (!lc.enabled) continue;
-      const plaintextAuth = mode === 'starttls' && (cm.allowPlaintextAuth === 'always' || (cm.allowPlaintextAuth === 'loopback' && isLoopbackHost(lc.host)));
+      const plaintextAuth = tlsMode === 'starttls' && (cm.allowPlaintextAuth === 'always' || (cm.allowPlaintextAuth === 'loopback' && isLoopbackHost(lc.host)));
       const l = new SmtpListener({
         name,
         host: lc.host,
         port: lc.port,
-        tlsMode: mode,
+        tlsMode,
         tls,
         clientCa,
         auth: true,
@@ -105,10 +105,10 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
       });
       const a = await l.listen();
       closables.push({ name, close: (g) => l.close(g) });
-      endpoints[name] = { host: lc.host, port: a.port, tls: mode };
+      endpoints[name] = { host: lc.host, port: a.port, tls: tlsMode };
     }
-    for (const [name, lc, mode] of [
-      ['cm-pop3', cm.pop3.starttls, 'plain'],
+    for (const [name, lc, tlsMode] of [
+      ['cm-pop3', cm.pop3.starttls, 'starttls'],
       ['cm-pop3s', cm.pop3.implicit, 'implicit'],
     ] as const) {
       if (!lc.enabled) continue;
@@ -116,7 +116,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
         name,
         host: lc.host,
         port: lc.port,
-        mode,
+        tlsMode,
         tls,
         clientCa,
         backend: pop3Backend,
@@ -128,7 +128,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
       });
       const a = await s.listen();
       closables.push({ name, close: (g) => s.close(g) });
-      endpoints[name] = { host: lc.host, port: a.port, tls: mode === 'plain' ? 'starttls' : 'implicit' };
+      endpoints[name] = { host: lc.host, port: a.port, tls: tlsMode };
     }
   } catch (err) {
     await Promise.all(closables.map((c) => c.close(0).catch(() => undefined)));

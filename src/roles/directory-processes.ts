@@ -13,8 +13,8 @@ import { Accounts } from '../service/index.js';
 // and the child's whole life. The role itself (roles/directory.ts) decides where connections go.
 
 export const LISTENERS = [
-  ['ldap', 'plain'],
-  ['ldaps', 'ldaps'],
+  ['ldap', 'starttls'],
+  ['ldaps', 'implicit'],
 ] as const;
 export type ListenerName = (typeof LISTENERS)[number][0];
 
@@ -214,9 +214,9 @@ async function runWorker(): Promise<void> {
   const throttle = new ForwardingThrottle(config.service.loginThrottle, send);
   const limits = limitsOf(config);
   const servers = new Map<ListenerName, LdapServer>();
-  for (const [name, mode] of LISTENERS) {
+  for (const [name, tlsMode] of LISTENERS) {
     if (!start.listeners.includes(name)) continue;
-    servers.set(name, new LdapServer({ name, mode, tls: start.tls, backend, limits, logger, metrics, throttle, vendorVersion: start.vendorVersion }));
+    servers.set(name, new LdapServer({ name, tlsMode, tls: start.tls, backend, limits, logger, metrics, throttle, vendorVersion: start.vendorVersion }));
   }
   const flushMetrics = (): void => {
     const deltas = metrics.take();

@@ -96,12 +96,12 @@ export async function startDirectory(config: Config, logger: Logger, parts: Dire
     );
   };
   try {
-    for (const [name, mode] of LISTENERS) {
+    for (const [name, tlsMode] of LISTENERS) {
       const lc = name === 'ldap' ? dc.ldap.starttls : dc.ldap.implicit;
       if (!lc.enabled) continue;
       const s = new LdapServer({
         name,
-        mode,
+        tlsMode,
         host: lc.host,
         port: lc.port,
         tls,
@@ -111,11 +111,11 @@ export async function startDirectory(config: Config, logger: Logger, parts: Dire
         metrics,
         throttle,
         vendorVersion,
-        ...(distribute ? { distribute: { active: () => distribute.active(name), handOff: (socket: Socket) => distribute.handOff(name, socket) } } : {}),
+        ...(distribute ? { handOver: { active: () => distribute.active(name), handOff: (socket: Socket) => distribute.handOff(name, socket) } } : {}),
       });
       const a = await s.listen();
       servers.push({ name, s });
-      endpoints[name] = { host: lc.host, port: a.port, tls: mode === 'plain' ? 'starttls' : 'implicit' };
+      endpoints[name] = { host: lc.host, port: a.port, tls: tlsMode };
     }
     for (let k = 1; k < dc.processes; k++) {
       workers.push(await startWorker(k, config, { cert: tls.cert, key: tls.key }, servers.map((x) => x.name), vendorVersion, logger, metrics, throttle));

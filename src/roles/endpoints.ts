@@ -1,11 +1,12 @@
 import { writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TlsMode } from '../core/index.js';
 
 /** One network endpoint as scripts and tests need it. */
 export interface Endpoint {
   host: string;
   port: number;
-  tls: 'none' | 'starttls' | 'implicit';
+  tls: TlsMode;
 }
 
 export interface EndpointsFile {

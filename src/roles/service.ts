@@ -106,9 +106,9 @@ export async function startService(config: Config, logger: Logger, existingStore
 
     // MX: mail from other providers, STARTTLS, no AUTH. Submission: implicit TLS, AUTH (or, with
     // acceptFromProviders, a provider's session without AUTH under the MX rules).
-    for (const [name, lc, mode] of [
-      ['smtp-mx', svc.smtp.mx, 'mx'],
-      ['smtp-submission', svc.smtp.submission, 'submission'],
+    for (const [name, lc, mode, tlsMode] of [
+      ['smtp-mx', svc.smtp.mx, 'mx', 'starttls'],
+      ['smtp-submission', svc.smtp.submission, 'submission', 'implicit'],
     ] as const) {
       if (!lc.enabled) continue;
       const submission = mode === 'submission';
@@ -116,7 +116,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         name,
         host: lc.host,
         port: lc.port,
-        tlsMode: submission ? 'implicit' : 'starttls',
+        tlsMode,
         tls,
         auth: submission,
         requireAuth: submission && !svc.smtp.submission.acceptFromProviders,
@@ -134,11 +134,11 @@ export async function startService(config: Config, logger: Logger, existingStore
       });
       const a = await l.listen();
       closables.push({ name, c: l });
-      endpoints[name] = { host: lc.host, port: a.port, tls: submission ? 'implicit' : 'starttls' };
+      endpoints[name] = { host: lc.host, port: a.port, tls: tlsMode };
     }
     const pop3Backend = new ServicePop3Backend(accounts, mailboxes, integration.pop3);
-    for (const [name, lc, mode] of [
-      ['pop3', svc.pop3.starttls, 'plain'],
+    for (const [name, lc, tlsMode] of [
+      ['pop3', svc.pop3.starttls, 'starttls'],
       ['pop3s', svc.pop3.implicit, 'implicit'],
     ] as const) {
       if (!lc.enabled) continue;
@@ -146,7 +146,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         name,
         host: lc.host,
         port: lc.port,
-        mode,
+        tlsMode,
         tls,
         backend: pop3Backend,
         hostname: svc.hostname,
@@ -157,7 +157,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       });
       const a = await s.listen();
       closables.push({ name, c: s });
-      endpoints[name] = { host: lc.host, port: a.port, tls: mode === 'plain' ? 'starttls' : 'implicit' };
+      endpoints[name] = { host: lc.host, port: a.port, tls: tlsMode };
     }
     if (svc.http.enabled) {
       const app = await createHttpServer({

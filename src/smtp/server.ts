@@ -1,7 +1,7 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerOptions } from 'smtp-server';
-import type { AddressInfo } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Logger } from '../core/index.js';
-import { Metrics, errorMessage, type LoginThrottle } from '../core/index.js';
+import { Listener, Metrics, errorMessage, randomHex, type ListenerSession, type LoginThrottle, type TlsMode } from '../core/index.js';
 import type { SmtpConfig } from '../config/index.js';
 import { DataChecker, describeViolation } from '../wire/smtp/index.js';
 import { SmtpReply, replies } from './reply.js';
@@ -13,8 +13,8 @@ export interface SmtpListenerOptions {
   name: string;
   host: string;
   port: number;
-  /** 'starttls': plain with STARTTLS offered; 'implicit': TLS from the first byte; 'plain': no TLS. */
-  tlsMode: 'starttls' | 'implicit' | 'plain';
+  /** `starttls`: plain with STARTTLS offered; `implicit`: TLS from the first byte; `none`: no TLS. */
+  tlsMode: TlsMode;
   tls?: { cert: string; key: string };
   /** CA certificates (PEM): when given, TLS clients must present a certificate they issued. */
   clientCa?: string[];
@@ -34,37 +34,70 @@ export interface SmtpListenerOptions {
   throttle?: LoginThrottle;
 }
 
-interface ConnState {
-  authFailures: number;
-}
+/** smtp-server's connection object (its type is not exported by name). */
+type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
 
 /**
- * One SMTP listener on nodemailer's smtp-server: TLS, AUTH with failure delay and limits,
- * DATA checked as it streams, and answers that are always SMTP replies with enhanced codes.
+ * smtp-server's set of open connections (a public field), which also tells which connection
+ * its connect() just made: connect() returns nothing, but adds the connection here at once.
+ */
+class Connections extends Set<Connection> {
+  last: Connection | undefined;
+
+  override add(c: Connection): this {
+    this.last = c;
+    return super.add(c);
+  }
+}
+
+/** One connection, from accept to close. */
+interface ConnState {
+  conn: Connection;
+  authFailures: number;
+  /** The DATA being received and delivered, if any: shutdown lets it finish. */
+  data: Promise<void> | undefined;
+  /** Shutdown was asked for while DATA ran: 421 once its answer is out. */
+  stopAfterData: boolean;
+  /** Settles the listener's session when smtp-server reports the connection closed. */
+  ended: () => void;
+}
+
+const SHUTDOWN_TEXT = '4.3.2 Server shutting down, try again later';
+
+/**
+ * One SMTP listener: nodemailer's smtp-server runs the sessions (TLS after STARTTLS, AUTH with
+ * failure delay and limits, DATA checked as it streams, answers that are always SMTP replies
+ * with enhanced codes) on connections accepted by core/listener.ts, which holds the connection
+ * limit, does implicit TLS, counts and closes as for every protocol; smtp-server's own
+ * net.Server is never listened on (its connect() takes a socket accepted elsewhere).
+ *
+ * Metrics (labelled `listener`): the listener's postamt_smtp_connections_total,
+ * postamt_smtp_connections_active (gauge), postamt_smtp_connections_refused_total,
+ * postamt_smtp_tls_failures_total; postamt_smtp_messages_accepted_total,
+ * postamt_smtp_messages_rejected_total{code}, postamt_smtp_recipients_rejected_total{code},
+ * postamt_smtp_auth_failures_total, postamt_smtp_errors_total.
  */
 export class SmtpListener {
   private readonly server: SMTPServer;
+  private readonly listener: Listener;
   private readonly state = new Map<string, ConnState>();
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private closing = false;
-  private address: AddressInfo | null = null;
+  private readonly connections = new Connections();
 
   constructor(private readonly opts: SmtpListenerOptions) {
     installSmtpServerPatches();
     const { limits } = opts;
     const clientAuth = opts.clientCa?.length ? { ca: opts.clientCa, requestCert: true, rejectUnauthorized: true } : {};
-    const tlsOpts = opts.tlsMode === 'plain' ? {} : { key: opts.tls?.key, cert: opts.tls?.cert, minVersion: 'TLSv1.2' as const, ...clientAuth };
-    if (opts.tlsMode !== 'plain' && !opts.tls) throw new Error(`smtp ${opts.name}: TLS mode ${opts.tlsMode} needs a certificate`);
+    const tlsOpts = opts.tlsMode === 'none' ? {} : { key: opts.tls?.key, cert: opts.tls?.cert, minVersion: 'TLSv1.2' as const, ...clientAuth };
+    if (opts.tlsMode !== 'none' && !opts.tls) throw new Error(`smtp ${opts.name}: TLS mode ${opts.tlsMode} needs a certificate`);
     const options: SMTPServerOptions = {
       ...tlsOpts,
+      // Sessions on an implicit-TLS listener are secure from the start (the listener did the handshake).
       secure: opts.tlsMode === 'implicit',
       name: opts.hostname,
       banner: 'Postamt ESMTP ready',
       size: limits.maxMessageSize,
-      maxClients: limits.maxConnections,
       maxRecipients: limits.maxRecipients,
       socketTimeout: limits.socketTimeoutMs,
-      closeTimeout: 1000,
       logger: false,
       disableReverseLookup: !limits.reverseLookup,
       authMethods: ['PLAIN', 'LOGIN'],
@@ -79,57 +112,90 @@ export class SmtpListener {
       hideSMTPUTF8: false,
       maxAllowedUnauthenticatedCommands: opts.requireAuth ? 20 : false,
       authRequiredMessage: '5.7.0 Authentication required',
-      onConnect: (session, cb) => this.onConnect(session, cb),
       onClose: (session) => this.onClose(session),
       onAuth: (auth, session, cb) => void this.onAuth(auth.username ?? '', auth.password ?? '', session, cb),
       onMailFrom: (addr, session, cb) => void this.guard(cb, () => this.opts.backend.checkSender(addr.address, this.envelope(session, addr.args), this.session(session))),
       onRcptTo: (addr, session, cb) => void this.onRcptTo(addr.address, session, cb),
-      onData: (stream, session, cb) => this.track(this.onData(stream, session, cb)),
+      onData: (stream, session, cb) => this.dataStarted(session.id, this.onData(stream, session, cb)),
     };
     this.server = new SMTPServer(options);
-    this.server.on('error', (err) => {
+    this.server.connections = this.connections;
+    this.listener = new Listener(
+      {
+        protocol: 'smtp',
+        name: opts.name,
+        host: opts.host,
+        port: opts.port,
+        tlsMode: opts.tlsMode,
+        // The context smtp-server made from the same options, so implicit TLS and STARTTLS offer the same.
+        tls: opts.tlsMode === 'none' ? undefined : { context: this.server.secureContext.get('*')!, requireClientCert: Boolean(opts.clientCa?.length) },
+        maxConnections: limits.maxConnections,
+        handshakeTimeoutMs: limits.socketTimeoutMs,
+        refusal: `421 ${opts.hostname} Too many connected clients, try again in a moment\r\n`,
+        allowHalfOpen: false,
+        logger: opts.logger,
+        metrics: opts.metrics,
+      },
+      (socket) => this.connection(socket),
+    );
+    this.server.on('error', (err: Error & { meta?: { stage?: string } }) => {
+      // A failed STARTTLS handshake (smtp-server marks its TLS errors with meta.stage) is counted
+      // when the connection closes (onClose), with those that end by a FIN, of which smtp-server
+      // says nothing; anything else is a connection error.
+      if (err.meta?.stage === 'connect') return;
       opts.metrics.inc('postamt_smtp_errors_total', { listener: opts.name }, 1, 'SMTP connection errors');
       opts.logger.debug({ listener: opts.name, err: errorMessage(err) }, 'smtp connection error');
     });
-    for (const m of ['postamt_smtp_sessions_total', 'postamt_smtp_messages_accepted_total', 'postamt_smtp_messages_rejected_total']) {
+    for (const m of ['postamt_smtp_messages_accepted_total', 'postamt_smtp_messages_rejected_total']) {
       opts.metrics.declare(m, 'counter', m.replace(/_/g, ' '));
     }
   }
 
-  async listen(): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.server.once('error', reject);
-      this.server.listen(this.opts.port, this.opts.host, () => {
-        this.server.server.off('error', reject);
-        resolve();
-      });
-    });
-    this.address = this.server.server.address() as AddressInfo;
-    return this.address;
+  async listen(): Promise<{ host: string; port: number }> {
+    return this.listener.listen();
   }
 
   get port(): number {
-    return this.address?.port ?? 0;
+    return this.listener.address?.port ?? 0;
   }
 
   /**
-   * Stops accepting, lets messages in DATA finish (up to graceMs), then closes the remaining
-   * connections with 421.
+   * Stops accepting; a session waiting for a command hears 421 at once, one in DATA when its
+   * message is answered; after graceMs what is left is cut off.
    */
-  async close(graceMs = 10_000): Promise<void> {
-    this.closing = true;
-    const closed = new Promise<void>((resolve) => this.server.server.close(() => resolve()));
-    await waitAll([...this.inFlight], graceMs);
-    for (const conn of this.server.connections) {
-      conn.send(421, '4.3.2 Server shutting down, try again later');
-      conn.close();
-    }
-    await Promise.race([closed, delay(2000)]);
+  close(graceMs = 10_000): Promise<void> {
+    return this.listener.close(graceMs);
   }
 
-  private track<T>(p: Promise<T>): void {
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+  /** The session factory: smtp-server takes the connection from here. */
+  private connection(socket: Socket): ListenerSession {
+    const id = randomHex(8);
+    let ended!: () => void;
+    const done = new Promise<void>((resolve) => (ended = resolve));
+    this.server.connect(socket, { id });
+    this.state.set(id, { conn: this.connections.last!, authFailures: 0, data: undefined, stopAfterData: false, ended });
+    return { done, stop: () => this.stop(id) };
+  }
+
+  private stop(id: string): void {
+    const st = this.state.get(id);
+    if (!st) return;
+    if (st.data) {
+      st.stopAfterData = true;
+      return;
+    }
+    st.conn.send(421, SHUTDOWN_TEXT);
+    st.conn.close();
+  }
+
+  private dataStarted(id: string, data: Promise<void>): void {
+    const st = this.state.get(id);
+    if (!st) return;
+    st.data = data;
+    void data.finally(() => {
+      st.data = undefined;
+      if (st.stopAfterData) this.stop(id);
+    });
   }
 
   private session(s: SMTPServerSession): SmtpSession {
@@ -156,21 +222,18 @@ export class SmtpListener {
     return { mailFrom, rcptTo: s.envelope.rcptTo.map((r) => r.address), declaredSize: size };
   }
 
-  private onConnect(session: SMTPServerSession, cb: (err?: Error | null) => void): void {
-    if (this.closing) return cb(Object.assign(new Error('4.3.2 Server shutting down, try again later'), { responseCode: 421 }));
-    this.state.set(session.id, { authFailures: 0 });
-    this.opts.metrics.inc('postamt_smtp_sessions_total', { listener: this.opts.name });
-    this.opts.metrics.gauge('postamt_smtp_sessions_open', { listener: this.opts.name }, 1, 'SMTP sessions open now');
-    cb();
-  }
-
   private onClose(session: SMTPServerSession): void {
     try {
       this.opts.backend.sessionClosed?.(this.session(session));
     } catch (err) {
       this.opts.logger.error({ listener: this.opts.name, sid: session.id, err: errorMessage(err) }, 'smtp backend failed to release a session');
     }
-    if (this.state.delete(session.id)) this.opts.metrics.gauge('postamt_smtp_sessions_open', { listener: this.opts.name }, -1);
+    const st = this.state.get(session.id);
+    if (!st) return;
+    this.state.delete(session.id);
+    // Closed in the middle of a STARTTLS handshake: an error, an alert or a FIN.
+    if (st.conn._upgrading) this.listener.tlsFailed(session.remoteAddress, 'STARTTLS handshake not completed');
+    st.ended();
   }
 
   private async onAuth(username: string, password: string, session: SMTPServerSession, cb: (err: Error | null | undefined, res?: { user: unknown }) => void): Promise<void> {
@@ -275,9 +338,4 @@ export class SmtpListener {
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref?.());
-}
-
-async function waitAll(ps: Promise<unknown>[], ms: number): Promise<void> {
-  if (ps.length === 0) return;
-  await Promise.race([Promise.allSettled(ps), delay(ms)]);
 }

@@ -114,7 +114,7 @@ export interface Pop3Fixture {
   implicit: Pop3Server;
   implicitPort: number;
   /** Another listener over the same backend with other limits; closed with the fixture. */
-  server(mode: 'plain' | 'implicit', limits: Partial<Pop3Limits>, extra?: Partial<Pop3ServerOptions>): Promise<{ server: Pop3Server; port: number }>;
+  server(tlsMode: 'starttls' | 'implicit', limits: Partial<Pop3Limits>, extra?: Partial<Pop3ServerOptions>): Promise<{ server: Pop3Server; port: number }>;
   /** A fresh account with its own empty mailbox, so tests sharing a fixture do not collide. */
   account(): Promise<Account>;
   /** Files a message into the account's mailbox; returns the new row id. */
@@ -152,8 +152,8 @@ export async function pop3Fixture(
     metrics,
     ...extra,
   };
-  const plain = new Pop3Server({ ...common, mode: 'plain', name: 'plain' });
-  const implicit = new Pop3Server({ ...common, mode: 'implicit', name: 'implicit' });
+  const plain = new Pop3Server({ ...common, tlsMode: 'starttls', name: 'plain' });
+  const implicit = new Pop3Server({ ...common, tlsMode: 'implicit', name: 'implicit' });
   const [p, i] = await Promise.all([plain.listen(), implicit.listen()]);
   const extraServers: Pop3Server[] = [];
   return {
@@ -168,8 +168,8 @@ export async function pop3Fixture(
     plainPort: p.port,
     implicit,
     implicitPort: i.port,
-    async server(mode, more, opts = {}) {
-      const server = new Pop3Server({ ...common, limits: { ...common.limits, ...more }, ...opts, mode });
+    async server(tlsMode, more, opts = {}) {
+      const server = new Pop3Server({ ...common, limits: { ...common.limits, ...more }, ...opts, tlsMode });
       extraServers.push(server);
       const { port } = await server.listen();
       return { server, port };

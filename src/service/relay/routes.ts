@@ -1,10 +1,11 @@
 import { promises as dns } from 'node:dns';
+import type { TlsMode } from '../../core/index.js';
 
 /** Where one attempt may go: a host, its port and how TLS is done there. */
 export interface RelayTarget {
   host: string;
   port: number;
-  tls: 'implicit' | 'starttls' | 'none';
+  tls: TlsMode;
   /** Trust anchors (PEM) for this peer; undefined: the system's roots. */
   ca?: string[] | undefined;
 }
@@ -27,7 +28,7 @@ export interface RelayRoutesOptions {
   routes: Record<string, RelayTarget>;
   /** Port and TLS of hosts found by MX lookup. */
   mxPort: number;
-  mxTls: 'implicit' | 'starttls';
+  mxTls: Exclude<TlsMode, 'none'>;
   maxMxHosts: number;
   /** Trust anchors for MX hosts; undefined: the system's roots. */
   ca?: string[] | undefined;
