@@ -10,7 +10,7 @@
  * BENCH_LAYOUT=split (default) runs service + directory as `postamt serve` in a child process
  * (the provider's side) and the client module with the load generator here (the practice's
  * side), as deployed; BENCH_LAYOUT=one runs everything in this process (as in
- * test/clientmodule-e2e). CPU is reported per process and per message, and per thread.
+ * test/clientmodule/e2e). CPU is reported per process and per message, and per thread.
  * BENCH_SEND_ONLY=1 skips the fetch phases; BENCH_KONNEKTOR_WORKERS sets konnektor.workers.
  * BENCH_WARMUP (4000) messages go first, outside the figures, as in the other benches; the fetch phases
  * get them too. It is that long because V8 (Node 20: no Maglev) goes on optimising functions of the

@@ -11,7 +11,7 @@
  * terminator ends data mode (with the same rules at the start of DATA, the smuggling defence),
  * the same remainder goes back to command mode, the same byte count at the end, backpressure
  * the same way. Only the chunking of what the data stream emits, and so the moment bytes are
- * counted, may differ. test/smtp-data-stream.test.ts compares both on many chunkings.
+ * counted, may differ. test/smtp/data-stream.test.ts compares both on many chunkings.
  * Installed by patches.ts, which first checks that the library's fields are still the ones used here.
  */
 

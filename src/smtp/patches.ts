@@ -12,7 +12,7 @@ import { withOwnEnhancedCode } from './enhanced-codes.js';
  * version below, and before patching `installSmtpServerPatches` checks that each method it
  * touches is still there with the arity and the code it relies on; otherwise it throws, at
  * start, naming what changed. Upgrading smtp-server means: read what changed in those methods,
- * adapt the patches, then the pin, this constant and the markers (test/smtp-patches.test.ts).
+ * adapt the patches, then the pin, this constant and the markers (test/smtp/patches.test.ts).
  */
 export const SMTP_SERVER_VERSION = '3.21.6';
 

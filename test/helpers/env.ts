@@ -1,10 +1,30 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
+
+let root: string | undefined;
+/**
+ * A path in the repository: its root is the nearest directory above this file (test/helpers or
+ * dist/test/helpers) with package.json and docs/, so the answer does not depend on the working
+ * directory or on how deep the asking test sits.
+ */
+export function repositoryPath(...parts: string[]): string {
+  if (!root) {
+    let dir = dirname(fileURLToPath(import.meta.url));
+    while (!(existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'docs')))) {
+      const up = dirname(dir);
+      if (up === dir) throw new Error(`no repository root above ${fileURLToPath(import.meta.url)}`);
+      dir = up;
+    }
+    root = dir;
+  }
+  return join(root, ...parts);
+}
 
 /** A fresh directory under the OS temp dir, removed by `cleanup`. */
 export function tempDir(prefix = 'postamt-test-'): { path: string; cleanup(): void } {

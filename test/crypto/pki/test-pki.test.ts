@@ -1,0 +1,73 @@
+import 'reflect-metadata';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync, execFileSync } from 'node:child_process';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { tempDir } from '../../helpers/env.js';
+import { decodeAdmission, encodeAdmission, ADMISSION_OID } from '../../../src/crypto/index.js';
+
+function openssl(args: string[]): { status: number | null; out: string } {
+  const r = spawnSync('openssl', args, { encoding: 'utf8' });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+test('`postamt pki init` issues a test PKI that OpenSSL accepts', { timeout: 60_000 }, () => {
+  const d = tempDir();
+  try {
+    const cfg = join(d.path, 'postamt.yaml');
+    writeFileSync(cfg, `dataDir: ${d.path}\n`);
+    const out = execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, 'pki', 'init'], { encoding: 'utf8' });
+    assert.match(out, /TEST-ONLY PKI written to/);
+    const pki = join(d.path, 'pki');
+    assert.match(readFileSync(join(pki, 'README-TEST-ONLY.txt'), 'utf8'), /TEST ONLY - NOT FOR PRODUCTION/);
+    assert.equal(statSync(join(pki, 'ca.key')).mode & 0o777, 0o600);
+
+    for (const [id, tid] of [['praxis-a', '1-20014711'], ['praxis-b', '1-20014712']] as const) {
+      for (const kind of ['osig', 'enc']) {
+        const certPath = join(pki, id, `${kind}.pem`);
+        assert.equal(openssl(['verify', '-CAfile', join(pki, 'ca.pem'), certPath]).status, 0, `${id}/${kind} chains to the CA`);
+        const text = openssl(['x509', '-in', certPath, '-noout', '-text']).out;
+        assert.match(text, new RegExp(`registrationNumber: ${tid}`), 'OpenSSL reads the Telematik-ID from the Admission extension');
+        assert.match(text, new RegExp(`email:${id}@praxis\\.kim\\.test`));
+        assert.match(text, /TEST ONLY - NOT FOR PRODUCTION/);
+        assert.match(text, kind === 'osig' ? /Digital Signature, Non Repudiation/ : /Key Encipherment, Data Encipherment/);
+        const cert = new x509.X509Certificate(readFileSync(certPath, 'utf8'));
+        const ext = cert.getExtension(ADMISSION_OID);
+        assert.equal(decodeAdmission(new Uint8Array(ext!.value))?.telematikId, tid);
+        // The key matches the certificate.
+        const key = readFileSync(join(pki, id, `${kind}.key`), 'utf8');
+        assert.ok(new X509Certificate(readFileSync(certPath)).checkPrivateKey(createPrivateKey(key)));
+        // PKCS#12: OpenSSL opens it with the password, and not without it.
+        const p12 = join(pki, id, `${kind}.p12`);
+        const good = openssl(['pkcs12', '-in', p12, '-passin', 'pass:postamt-test', '-nodes', '-info']);
+        assert.equal(good.status, 0, good.out);
+        assert.match(good.out, /Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC/);
+        assert.match(good.out, /BEGIN PRIVATE KEY/);
+        assert.notEqual(openssl(['pkcs12', '-in', p12, '-passin', 'pass:wrong', '-nodes', '-noout']).status, 0);
+      }
+    }
+    const server = openssl(['x509', '-in', join(pki, 'tls', 'server.pem'), '-noout', '-text']).out;
+    assert.match(server, /TLS Web Server Authentication/);
+    assert.match(server, /DNS:localhost, IP Address:127\.0\.0\.1/);
+    assert.match(openssl(['x509', '-in', join(pki, 'tls', 'client.pem'), '-noout', '-text']).out, /TLS Web Client Authentication/);
+
+    const again = spawnSync(process.execPath, ['bin/postamt.js', '-c', cfg, 'pki', 'init'], { encoding: 'utf8' });
+    assert.notEqual(again.status, 0, 'an existing PKI is never overwritten');
+    assert.match(again.stderr, /already holds a test PKI/);
+  } finally {
+    d.cleanup();
+  }
+});
+
+test('Admission extension: round trip, and malformed values decode to null', () => {
+  const der = encodeAdmission({ professionItem: 'Betriebsstätte Arzt', professionOid: '1.2.276.0.76.4.50', telematikId: '5-SMC-B-Testkarte-883110000092412' });
+  assert.deepEqual(decodeAdmission(new Uint8Array(der)), { professionItem: 'Betriebsstätte Arzt', professionOid: '1.2.276.0.76.4.50', telematikId: '5-SMC-B-Testkarte-883110000092412' });
+  assert.equal(decodeAdmission(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01])), null);
+  assert.equal(decodeAdmission(new Uint8Array([0xff, 0xff])), null);
+  assert.equal(decodeAdmission(new Uint8Array(0)), null);
+  assert.throws(() => encodeAdmission({ professionItem: 'x', professionOid: '1.2.3', telematikId: 'ä-not-printable' }), /PrintableString/);
+});
+
