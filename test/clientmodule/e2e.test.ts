@@ -2,17 +2,15 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { createServer } from 'node:net';
 import { createServer as tlsCreateServer } from 'node:tls';
-import { once } from 'node:events';
 import nodemailer from 'nodemailer';
 import { simpleParser } from 'mailparser';
 import { withoutUnauthAttrs } from '../helpers/openssl.js';
 import { tempDir, testConfig } from '../helpers/env.js';
 import { poplib, bodyOf } from '../helpers/poplib.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { RawSmtpClient, closedPort, listenOnLoopback } from '../helpers/net.js';
+import { run } from '../helpers/process.js';
+import { envelopeOf } from '../helpers/komle.js';
 import { createLogger } from '../../src/core/index.js';
 import { createTestPki } from '../../src/crypto/index.js';
 import { certificatesFrom } from '../../src/directory/index.js';
@@ -22,7 +20,6 @@ import { startService, startDirectoryFor, startClientModule, type RunningService
 import type { Config } from '../../src/config/index.js';
 import { encodeSaslPlain } from '../../src/wire/index.js';
 
-const run = promisify(execFile);
 const DOMAIN = 'praxis.kim.test';
 const PRACTICES = [
   { id: 'praxis-a', name: 'Praxis A', telematikId: '1-20014711', email: `praxis-a@${DOMAIN}` },
@@ -32,13 +29,6 @@ const PRACTICES = [
 const NO_CERT = `ohne-zertifikat@${DOMAIN}`;
 const PASSWORD = 'demo-password-long';
 const BODY = 'Sehr geehrte Kollegin,\r\nder Befund: H\u00e4moglobin 14,2 g/dl.\r\n.eine Zeile mit Punkt\r\nMit freundlichen Gr\u00fc\u00dfen\r\n';
-
-
-function envelopeDer(outer: Buffer): Buffer {
-  const text = outer.toString('latin1');
-  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
-  return Buffer.from(body, 'base64');
-}
 
 describe('client module end to end: PS → CM → service → CM → PS', () => {
   const d = tempDir();
@@ -114,9 +104,9 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     assert.match(raw.toString('latin1'), /^X-KIM-Dienstkennung: Arztbrief;VHitG-Versand;V1\.2\r$/im);
     assert.equal((await mailbox(PRACTICES[2]!.email)).length, 1, 'C got it too');
 
-    writeFileSync(join(d.path, 'env.der'), withoutUnauthAttrs(envelopeDer(raw)));
+    writeFileSync(join(d.path, 'env.der'), withoutUnauthAttrs(envelopeOf(raw)));
     const pb = join(d.path, 'pki', 'praxis-b');
-    const { stdout } = await run('openssl', ['cms', '-decrypt', '-binary', '-inform', 'DER', '-in', join(d.path, 'env.der'), '-recip', join(pb, 'enc.pem'), '-inkey', join(pb, 'enc.key')], { encoding: 'latin1' });
+    const { stdout } = await run('openssl', ['cms', '-decrypt', '-binary', '-inform', 'DER', '-in', join(d.path, 'env.der'), '-recip', join(pb, 'enc.pem'), '-inkey', join(pb, 'enc.key')], { encoding: 'latin1', check: true });
     assert.match(stdout, /smime-type=signed-data/);
 
     const r = await poplib(cm.endpoints['cm-pop3']!.port, 'plain', pop3User(PRACTICES[1]!.email, 'm-b'), PASSWORD, [['list'], ['retr', 1], ['quit']]);
@@ -165,12 +155,8 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
 
   // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2008 (AUTH PLAIN LOGIN in EHLO, 530 5.7.0 before AUTH), KOM-LE-A_2009, KOM-LE-A_2015-01 (501, 454, 535, 504), A_21519-02 (incomplete user name: 501 5.5.4)
   test('AUTH: malformed user name 501 5.5.4, unreachable service 454 4.7.0, wrong password 535 5.7.8, other mechanisms 504, MAIL before AUTH 530', async () => {
-    const closed = createServer();
-    closed.listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const deadPort = (closed.address() as { port: number }).port;
-    closed.close();
-    const c = await RawClient.connect(cm.endpoints['cm-smtp']!.port);
+    const deadPort = await closedPort();
+    const c = await RawSmtpClient.connect(cm.endpoints['cm-smtp']!.port);
     assert.equal((await c.readReply()).code, 220);
     const ehlo = await c.cmd('EHLO ps.test');
     assert.ok(ehlo.lines.some((l) => /AUTH PLAIN LOGIN/.test(l)), ehlo.text);
@@ -216,7 +202,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     const original = (await mailbox(PRACTICES[2]!.email))[0]!.toString('latin1');
     const split = original.indexOf('\r\n\r\n') + 4;
     const headers = original.slice(0, split).split('\r\n').filter((l) => !/^(Return-Path|Received|\s)/.test(l)).join('\r\n');
-    const env = envelopeDer(Buffer.from(original, 'latin1'));
+    const env = envelopeOf(Buffer.from(original, 'latin1'));
     env[Math.floor(env.length / 2)]! ^= 0x01; // inside the GCM ciphertext
     const tampered = headers + '\r\n' + env.toString('base64').replace(/.{76}/g, '$&\r\n') + '\r\n';
     const mx = nodemailer.createTransport({ host: '127.0.0.1', port: svc.endpoints['smtp-mx']!.port, secure: false, ignoreTLS: true });
@@ -299,9 +285,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
       });
       sock.on('error', () => undefined);
     });
-    fake.listen(0, '127.0.0.1');
-    await once(fake, 'listening');
-    const port = (fake.address() as { port: number }).port;
+    const port = await listenOnLoopback(fake);
     const unhandled: unknown[] = [];
     const onUnhandled = (e: unknown) => unhandled.push(e);
     process.on('unhandledRejection', onUnhandled);

@@ -1,23 +1,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { tempDir, testConfig } from '../helpers/env.js';
+import { RawClient } from '../helpers/net.js';
 import { createLogger } from '../../src/core/index.js';
 import { startClientModule, type RunningClientModule } from '../../src/roles/index.js';
-
-/** Connects and resolves with the first line the server sends (the greeting or the refusal). */
-function firstLine(port: number): Promise<{ line: string; socket: Socket }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let got = '';
-    socket.on('error', reject);
-    socket.on('data', (d: Buffer) => {
-      got += d.toString('latin1');
-      const end = got.indexOf('\r\n');
-      if (end >= 0) resolve({ line: got.slice(0, end), socket });
-    });
-  });
-}
 
 // The client module's listeners keep their own limits (clientModule.smtp, clientModule.pop3),
 // not the service's: here the service allows one connection and the client module two.
@@ -45,18 +31,18 @@ describe('client module: its own SMTP and POP3 limits', () => {
   ] as const) {
     test(`${name}: clientModule.${name.slice(3)}.maxConnections, not service.${name.slice(3)}.maxConnections`, async () => {
       const port = cm.endpoints[name]!.port;
-      const open: Socket[] = [];
+      const open: RawClient[] = [];
       try {
         for (let i = 0; i < 2; i++) {
-          const c = await firstLine(port);
-          open.push(c.socket);
-          assert.match(c.line, greeting, `connection ${i + 1}`);
+          const c = await RawClient.connect(port);
+          open.push(c);
+          assert.match(await c.line(), greeting, `connection ${i + 1}`);
         }
-        const third = await firstLine(port);
-        open.push(third.socket);
-        assert.match(third.line, refusal);
+        const third = await RawClient.connect(port);
+        open.push(third);
+        assert.match(await third.line(), refusal);
       } finally {
-        for (const s of open) s.destroy();
+        for (const c of open) c.close();
       }
     });
   }

@@ -6,7 +6,8 @@ import { createPrivateKey } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import nodemailer from 'nodemailer';
 import { tempDir, testConfig } from '../helpers/env.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { RawSmtpClient } from '../helpers/net.js';
+import { envelopeOf } from '../helpers/komle.js';
 import { createLogger } from '../../src/core/index.js';
 import { createTestPki, decryptAuthEnveloped, openMessage, createKonnektor, type DecryptionKey, type Konnektor } from '../../src/crypto/index.js';
 import { certificatesFrom } from '../../src/directory/index.js';
@@ -51,11 +52,6 @@ const PRACTICES = [
   { id: 'two-1', name: 'Zwei 1', telematikId: TID.TWO1, email: TWO },
   { id: 'two-2', name: 'Zwei 2', telematikId: TID.TWO2, email: TWO },
 ];
-
-function envelopeDer(outer: Buffer): Buffer {
-  const block = mime.readHeaderBlock(outer);
-  return Buffer.from(outer.subarray(block.bodyStart).toString('latin1'), 'base64');
-}
 
 const header = (raw: Buffer, name: string) => mime.findFields(mime.readHeaderBlock(raw).fields, name).map((f) => f.value);
 
@@ -220,11 +216,11 @@ describe('client module send rules', () => {
 
     // The copy for B and C: D is named nowhere, in no header, in no byte B can decrypt.
     assert.ok(!main.toString('latin1').includes(D), 'not in the outer message');
-    const envB = decryptAuthEnveloped(envelopeDer(main), key('praxis-b'));
+    const envB = decryptAuthEnveloped(envelopeOf(main), key('praxis-b'));
     assert.ok(!Buffer.from(envB.content).toString('latin1').includes(D), 'not in the decrypted content (inner header, signed recipient-emails)');
     assert.deepEqual(envB.recipientEmails.map((r) => r.email).sort(), [A, A, B, C].sort(), 'unauthenticated recipient-emails: B, C and the sender\'s two certificates');
     assert.equal(envB.recipientInfoCount, 4, 'RecipientInfos: B, C, A ×2 — none for D');
-    assert.throws(() => decryptAuthEnveloped(envelopeDer(main), key('praxis-d')), 'D\'s key opens no RecipientInfo of it');
+    assert.throws(() => decryptAuthEnveloped(envelopeOf(main), key('praxis-d')), 'D\'s key opens no RecipientInfo of it');
     const openedB = await open(main, 'm-b');
     assert.equal(openedB.integrity, '01', JSON.stringify(openedB.checks.filter((c) => !c.ok)));
     assert.deepEqual(openedB.recipientEmails!.signed.map((r) => r.email).sort(), [A, A, B, C].sort(), 'signed recipient-emails');
@@ -233,10 +229,10 @@ describe('client module send rules', () => {
 
     // D's own copy: for D and the sender, the same message without the Bcc field.
     const hidden = atD![0]!;
-    const envD = decryptAuthEnveloped(envelopeDer(hidden), key('praxis-d'));
+    const envD = decryptAuthEnveloped(envelopeOf(hidden), key('praxis-d'));
     assert.deepEqual(envD.recipientEmails.map((r) => r.email).sort(), [A, A, D].sort());
     assert.equal(envD.recipientInfoCount, 3);
-    assert.throws(() => decryptAuthEnveloped(envelopeDer(hidden), key('praxis-b')), 'B cannot read D\'s copy');
+    assert.throws(() => decryptAuthEnveloped(envelopeOf(hidden), key('praxis-b')), 'B cannot read D\'s copy');
     const openedD = await open(hidden, 'm-d');
     assert.equal(openedD.integrity, '01', JSON.stringify(openedD.checks.filter((c) => !c.ok)));
     assert.ok(Buffer.from(openedD.inner!).equals(Buffer.from(openedB.inner!)), 'both copies sign the same inner message');
@@ -247,8 +243,8 @@ describe('client module send rules', () => {
   test('Bcc: a recipient given only in RCPT TO (no Bcc field) is hidden too; with no To/Cc recipient there is no main copy and every recipient gets its own', async () => {
     const [atB, atC] = await arriving([B, C], () => send(A, 'm-a', [B, C], `From: ${A}\nTo: undisclosed-recipients:;\nSubject: Rundschreiben\n\nx\n`));
     assert.deepEqual([atB!.length, atC!.length], [1, 1]);
-    const envB = decryptAuthEnveloped(envelopeDer(atB![0]!), key('praxis-b'));
-    const envC = decryptAuthEnveloped(envelopeDer(atC![0]!), key('praxis-c'));
+    const envB = decryptAuthEnveloped(envelopeOf(atB![0]!), key('praxis-b'));
+    const envC = decryptAuthEnveloped(envelopeOf(atC![0]!), key('praxis-c'));
     assert.deepEqual(envB.recipientEmails.map((r) => r.email).sort(), [A, A, B]);
     assert.deepEqual(envC.recipientEmails.map((r) => r.email).sort(), [A, A, C]);
     assert.ok(!Buffer.from(envB.content).toString('latin1').includes(C) && !Buffer.from(envC.content).toString('latin1').includes(B), 'neither names the other');
@@ -281,10 +277,10 @@ describe('client module send rules', () => {
   test('KOM-LE-A_2178 / KOM-LE-A_2192-01 / 4003: ENC certificates with different Telematik-IDs for one address (4005), entries with different telematikIDs for one address (4003): not sent to; one DSN with every code', async () => {
     const [atB, atA] = await arriving([B, A], () => send(A, 'm-a', [B, DUP, TWO, NO_CERT], `From: ${A}\nTo: ${B}, ${DUP}, ${TWO}, ${NO_CERT}\nSubject: x\nMessage-ID: <tid-1@pvs.test>\n\nx\n`));
     assert.equal(atB!.length, 1);
-    const envB = decryptAuthEnveloped(envelopeDer(atB![0]!), key('praxis-b'));
+    const envB = decryptAuthEnveloped(envelopeOf(atB![0]!), key('praxis-b'));
     assert.deepEqual(envB.recipientEmails.map((r) => r.email).sort(), [A, A, B]);
     assert.equal(envB.recipientInfoCount, 3, 'no RecipientInfo for either certificate of the ambiguous addresses');
-    for (const p of ['dup-1', 'dup-2', 'two-1', 'two-2']) assert.throws(() => decryptAuthEnveloped(envelopeDer(atB![0]!), key(p)), p);
+    for (const p of ['dup-1', 'dup-2', 'two-1', 'two-2']) assert.throws(() => decryptAuthEnveloped(envelopeOf(atB![0]!), key(p)), p);
     const reports = atA!.filter(isDsn);
     assert.equal(reports.length, 1);
     const dsn = reports[0]!.toString('utf8');
@@ -300,7 +296,7 @@ describe('client module send rules', () => {
     const [atE] = await arriving([E], () => send(A, 'm-a', [E], `From: ${A}\nTo: ${E}\nSubject: x\nMessage-ID: <all-certs@pvs.test>\n\nx\n`));
     const raw = atE![0]!;
     for (const p of ['praxis-e1', 'praxis-e2', 'praxis-a', 'praxis-a2']) {
-      const env = decryptAuthEnveloped(envelopeDer(raw), key(p));
+      const env = decryptAuthEnveloped(envelopeOf(raw), key(p));
       assert.equal(env.recipientInfoCount, 4, p);
     }
     for (const m of ['m-e1', 'm-e2']) assert.equal((await open(raw, m)).integrity, '01', `${m} opens it`);
@@ -364,7 +360,7 @@ describe('client module send rules', () => {
   });
 
   test('Tab_SMTP_Ant_Init: EHLO advertises SIZE ≥ 35882577, AUTH PLAIN LOGIN, 8BITMIME, ENHANCEDSTATUSCODES and DSN; a smaller clientModule.maxMessageSize is refused', async () => {
-    const c = await RawClient.connect(cm.endpoints['cm-smtp']!.port);
+    const c = await RawSmtpClient.connect(cm.endpoints['cm-smtp']!.port);
     try {
       assert.equal((await c.readReply()).code, 220);
       const ehlo = await c.cmd('EHLO ps.test');

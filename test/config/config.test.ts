@@ -2,11 +2,10 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { loadConfig, parseConfig } from '../../src/config/index.js';
 import { UsageError } from '../../src/core/index.js';
 import { tempDir } from '../helpers/env.js';
-import { spawnPostamt } from '../helpers/child.js';
+import { postamtSync, spawnPostamt } from '../helpers/process.js';
 
 describe('config', () => {
   test('an empty file is a complete configuration with safe defaults', () => {
@@ -76,15 +75,15 @@ describe('config', () => {
     try {
       const good = join(d.path, 'good.yaml');
       writeFileSync(good, `dataDir: ${d.path}\ndatabase:\n  url: postgres://postamt:hunter2@db.example/postamt\nservice:\n  hostname: mail.example\n`);
-      const ok = spawnSync(process.execPath, ['bin/postamt.js', 'config', 'check', '-c', good], { encoding: 'utf8' });
-      assert.equal(ok.status, 0, ok.stderr);
+      const ok = postamtSync(['config', 'check', '-c', good]);
+      assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, /is valid/);
       assert.match(ok.stdout, /postgres:\/\/postamt:\*\*\*@db\.example/);
       assert.doesNotMatch(ok.stdout, /hunter2/, 'the password is redacted');
       const bad = join(d.path, 'bad.yaml');
       writeFileSync(bad, 'service:\n  pop3:\n    idleTimeoutMs: -5\n');
-      const res = spawnSync(process.execPath, ['bin/postamt.js', 'config', 'check', '-c', bad], { encoding: 'utf8' });
-      assert.equal(res.status, 2);
+      const res = postamtSync(['config', 'check', '-c', bad]);
+      assert.equal(res.code, 2);
       assert.match(res.stderr, /service\.pop3\.idleTimeoutMs: /);
     } finally {
       d.cleanup();
@@ -208,12 +207,12 @@ describe('config', () => {
       try {
         const f = join(d.path, 'old.yaml');
         writeFileSync(f, `dataDir: ${d.path}\nservice:\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n  pop3:\n    plain: { port: 0 }\n    tls: { port: 0 }\n  http: { port: 0 }\n`);
-        const check = spawnSync(process.execPath, ['bin/postamt.js', 'config', 'check', '-c', f], { encoding: 'utf8' });
-        assert.equal(check.status, 0, check.stderr);
+        const check = postamtSync(['config', 'check', '-c', f]);
+        assert.equal(check.code, 0, check.stderr);
         assert.match(check.stdout, /is valid/);
         assert.equal(check.stderr, `warning: ${f}: service.pop3.plain: deprecated, now service.pop3.starttls (the old key is read until the next release)\nwarning: ${f}: service.pop3.tls: deprecated, now service.pop3.implicit (the old key is read until the next release)\n`);
-        const json = spawnSync(process.execPath, ['bin/postamt.js', 'config', 'check', '--json', '-c', f], { encoding: 'utf8' });
-        assert.equal(json.status, 0, json.stderr);
+        const json = postamtSync(['config', 'check', '--json', '-c', f]);
+        assert.equal(json.code, 0, json.stderr);
         assert.equal((JSON.parse(json.stdout) as { service: { pop3: { starttls: { port: number } } } }).service.pop3.starttls.port, 0);
         assert.match(json.stderr, /service\.pop3\.plain: deprecated/);
         const serve = await spawnPostamt(['-c', f, 'serve', '--roles', 'service'], d.path);

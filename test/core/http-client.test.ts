@@ -1,23 +1,17 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { tempDir } from '../helpers/env.js';
 import { createTestPki } from '../../src/crypto/index.js';
 import { httpCall, httpTargetProblem, HttpClientError, type HttpClientRequest } from '../../src/core/index.js';
+import { closedPort, listenOnLoopback } from '../helpers/net.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
-
-async function listen(server: Server): Promise<number> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return (server.address() as { port: number }).port;
-}
 
 /** A server that runs `handler` with the whole request body. */
 async function httpServer(handler: Handler): Promise<{ url: string; close(): void; connections: () => number }> {
@@ -28,7 +22,7 @@ async function httpServer(handler: Handler): Promise<{ url: string; close(): voi
     req.on('end', () => handler(req, res, Buffer.concat(chunks)));
   });
   server.on('connection', () => connections++);
-  const port = await listen(server);
+  const port = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}/`,
     connections: () => connections,
@@ -118,10 +112,7 @@ describe('httpCall over plain HTTP', () => {
 
   test('an answer cut off, a refused port, an abort', async () => {
     await assert.rejects(call(srv.url + 'cut'), kindOf('cut-off', /broke off/));
-    const closed = createServer();
-    const port = await listen(closed);
-    closed.close();
-    await once(closed, 'close');
+    const port = await closedPort();
     await assert.rejects(call(`http://127.0.0.1:${port}/`), kindOf('network', /ECONNREFUSED/));
     const ac = new AbortController();
     const p = call(srv.url + 'silent', { signal: ac.signal });
@@ -151,7 +142,7 @@ describe('httpCall: the target guard', () => {
       connected++;
       s.destroy();
     });
-    const port = await listen(server as unknown as Server);
+    const port = await listenOnLoopback(server);
     try {
       await assert.rejects(call(`http://127.0.0.1:${port}/`, { allowHosts: ['other.test'], allowHostsName: 'mailin.webhook.allowHosts' }), kindOf('target', /not in mailin\.webhook\.allowHosts/));
       await assert.rejects(call(`http://user:pw@127.0.0.1:${port}/`), kindOf('target'));
@@ -181,8 +172,8 @@ describe('httpCall over HTTPS', () => {
     };
     const plain = createHttpsServer(server, answer);
     const mutual = createHttpsServer({ ...server, ca, requestCert: true, rejectUnauthorized: true }, answer);
-    url = `https://localhost:${await listen(plain as unknown as Server)}/`;
-    mtlsUrl = `https://localhost:${await listen(mutual as unknown as Server)}/`;
+    url = `https://localhost:${await listenOnLoopback(plain)}/`;
+    mtlsUrl = `https://localhost:${await listenOnLoopback(mutual)}/`;
     servers.push(plain, mutual);
   });
   after(() => {

@@ -1,9 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Duplex, Writable } from 'node:stream';
-import { once } from 'node:events';
 import { Metrics, createLogger, type TlsMode } from '../../src/core/index.js';
 import { Accounts, LocalDelivery, Mailboxes, ServicePop3Backend, ServiceSmtpBackend } from '../../src/service/index.js';
 import { Directory, DirectoryLdapBackend, directoryOptions } from '../../src/directory/index.js';
@@ -11,8 +9,9 @@ import { SmtpListener } from '../../src/smtp/index.js';
 import { Pop3Server } from '../../src/pop3/index.js';
 import { LdapServer } from '../../src/ldap/index.js';
 import { LDAP_OID, decodeLdapResponse, encodeRequest } from '../../src/wire/ldap/index.js';
-import { createSelfSignedTls, type PemPair } from '../../src/crypto/index.js';
-import { openTestStore, type TestStore } from '../helpers/env.js';
+import type { PemPair } from '../../src/crypto/index.js';
+import { openTestStore, testTls, type TestStore } from '../helpers/env.js';
+import { RawClient } from '../helpers/net.js';
 
 // The listener base (core/listener.ts) under each protocol that stands on it: the connection
 // limit and its refusal, implicit TLS and TLS failures, graceful close. Real servers over a
@@ -23,77 +22,10 @@ const PROTOCOLS: Protocol[] = ['smtp', 'pop3', 'ldap'];
 const HOSTNAME = 'mx.example.test';
 const PASSWORD = 'correct horse battery';
 
-/** A client that keeps every byte the server sends and knows when the server closed. */
-class Peer {
-  private buf = Buffer.alloc(0);
-  private wake: (() => void) | undefined;
-  private ended = false;
-  readonly closed: Promise<void>;
-
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.notify();
-    });
-    socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.ended = true;
-        this.notify();
-        resolve();
-      }),
-    );
-  }
-
-  /** TCP, or TLS from the first byte (any certificate: these tests are about the listener). */
-  static async open(port: number, tls: boolean, cert?: PemPair): Promise<Peer> {
-    const socket = tls ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false, ...(cert ?? {}) }) : connect({ port, host: '127.0.0.1' });
-    await once(socket, tls ? 'secureConnect' : 'connect');
-    return new Peer(socket);
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  /** Waits until at least `n` bytes arrived (or the connection closed). */
-  async bytes(n = 1): Promise<Buffer> {
-    while (this.buf.length < n && !this.ended) await new Promise<void>((resolve) => (this.wake = resolve));
-    return this.buf;
-  }
-
-  /** Everything received so far, taken. */
-  async take(n = 1): Promise<Buffer> {
-    const got = await this.bytes(n);
-    this.buf = Buffer.alloc(0);
-    return got;
-  }
-
-  /** The first line, once it is complete. */
-  async line(): Promise<string> {
-    while (!this.buf.includes('\r\n') && !this.ended) await new Promise<void>((resolve) => (this.wake = resolve));
-    const i = this.buf.indexOf('\r\n');
-    const line = this.buf.subarray(0, i < 0 ? this.buf.length : i).toString('latin1');
-    this.buf = this.buf.subarray(i < 0 ? this.buf.length : i + 2);
-    return line;
-  }
-
-  async cmd(text: string): Promise<string> {
-    this.socket.write(`${text}\r\n`);
-    return this.line();
-  }
-
-  /** Everything until the server closed the connection. */
-  async rest(): Promise<Buffer> {
-    await this.closed;
-    return this.buf;
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
+/** Sends a command line and returns the first line of the answer (SMTP and POP3 alike). */
+async function ask(p: RawClient, text: string): Promise<string> {
+  p.write(`${text}\r\n`);
+  return p.line();
 }
 
 /**
@@ -126,7 +58,7 @@ class LogWatch extends Writable {
 const whoAmI = (id: number): Buffer => encodeRequest({ messageId: id, controls: [], op: { type: 'extended', name: LDAP_OID.whoAmI } });
 
 /** Waits until the protocol's session is running on `p`: its greeting, or for LDAP an answer. */
-async function served(protocol: Protocol, p: Peer): Promise<void> {
+async function served(protocol: Protocol, p: RawClient): Promise<void> {
   if (protocol === 'ldap') {
     p.socket.write(whoAmI(1));
     const r = decodeLdapResponse(await p.take());
@@ -158,8 +90,8 @@ function clientHello(): Promise<Buffer> {
 }
 
 /** Opens a TCP connection and leaves the server in the middle of a TLS handshake (its answer received). */
-async function midHandshake(port: number): Promise<Peer> {
-  const p = await Peer.open(port, false);
+async function midHandshake(port: number): Promise<RawClient> {
+  const p = await RawClient.connect(port);
   p.socket.write(await clientHello());
   await p.bytes();
   return p;
@@ -197,7 +129,7 @@ describe('core/listener: one listener under SMTP, POP3 and LDAP', () => {
     await accounts.addDomain('example.test');
     await accounts.add({ address: 'alice@example.test', password: PASSWORD });
     directory = new Directory(ts.store, directoryOptions(ts.config.directory));
-    tls = await createSelfSignedTls(['localhost', '127.0.0.1']);
+    tls = await testTls();
   });
   after(async () => {
     await Promise.all(running.map((r) => r.close(0)));
@@ -240,10 +172,10 @@ describe('core/listener: one listener under SMTP, POP3 and LDAP', () => {
       const implicit = tlsMode === 'implicit';
       test(`${protocol} ${tlsMode}: over the limit the client hears the protocol's refusal${implicit ? ' inside TLS' : ''}; the served one goes on`, async () => {
         const l = await listen(protocol, tlsMode, { maxConnections: 1 });
-        const a = await Peer.open(l.port, implicit);
+        const a = await RawClient.connect(l.port, { tls: implicit });
         await served(protocol, a);
-        const b = await Peer.open(l.port, implicit);
-        assertRefusal(protocol, await b.rest());
+        const b = await RawClient.connect(l.port, { tls: implicit });
+        assertRefusal(protocol, Buffer.from(await b.rest(), 'latin1'));
         assert.equal(count(protocol, 'connections_refused_total', l.name), 1);
         assert.equal(count(protocol, 'connections_total', l.name), 1);
         assert.equal(count(protocol, 'connections_active', l.name), 1);
@@ -251,8 +183,8 @@ describe('core/listener: one listener under SMTP, POP3 and LDAP', () => {
         if (protocol === 'ldap') {
           a.socket.write(whoAmI(2));
           assert.equal(decodeLdapResponse(await a.take()).messageId, 2);
-        } else assert.match(await a.cmd(protocol === 'smtp' ? 'NOOP' : 'CAPA'), protocol === 'smtp' ? /^250 / : /^\+OK/);
-        a.destroy();
+        } else assert.match(await ask(a, protocol === 'smtp' ? 'NOOP' : 'CAPA'), protocol === 'smtp' ? /^250 / : /^\+OK/);
+        a.close();
       });
     }
 
@@ -262,36 +194,36 @@ describe('core/listener: one listener under SMTP, POP3 and LDAP', () => {
       // The server has answered the ClientHello and waits for the client's Finished: FIN instead.
       const p = await midHandshake(l.port);
       p.socket.end();
-      await p.closed;
+      await p.waitClosed();
       await tlsFailures(protocol, l.name, 1);
       assert.equal(count(protocol, 'connections_active', l.name), 0);
       // A FIN before the ClientHello is complete: the same.
-      const q = await Peer.open(l.port, false);
+      const q = await RawClient.connect(l.port);
       q.socket.end(Buffer.from('160301', 'hex'));
       assert.equal((await q.rest()).length, 0, 'nothing is said without a TLS session');
       await tlsFailures(protocol, l.name, 2);
       // Not TLS at all: refused the same way.
-      const r = await Peer.open(l.port, false);
+      const r = await RawClient.connect(l.port);
       r.socket.write('EHLO client.test\r\nUSER alice\r\n');
       assert.equal((await r.rest()).length, 0);
       await tlsFailures(protocol, l.name, 3);
       // And the listener still serves.
-      const ok = await Peer.open(l.port, true);
+      const ok = await RawClient.connect(l.port, { tls: true });
       await served(protocol, ok);
-      ok.destroy();
+      ok.close();
     });
 
     test(`${protocol} starttls: a FIN during the handshake after the protocol's STARTTLS ends the connection at once`, { timeout: 15_000 }, async () => {
       const l = await listen(protocol, 'starttls', { idleTimeoutMs: 10 * 60_000 });
-      const startTls = async (): Promise<Peer> => {
-        const p = await Peer.open(l.port, false);
+      const startTls = async (): Promise<RawClient> => {
+        const p = await RawClient.connect(l.port);
         if (protocol === 'smtp') {
           await p.line();
-          assert.match(await p.cmd('HELO client.test'), /^250 /);
-          assert.match(await p.cmd('STARTTLS'), /^220 /);
+          assert.match(await ask(p, 'HELO client.test'), /^250 /);
+          assert.match(await ask(p, 'STARTTLS'), /^220 /);
         } else if (protocol === 'pop3') {
           await p.line();
-          assert.match(await p.cmd('STLS'), /^\+OK/);
+          assert.match(await ask(p, 'STLS'), /^\+OK/);
         } else {
           p.socket.write(encodeRequest({ messageId: 1, controls: [], op: { type: 'extended', name: LDAP_OID.startTls } }));
           const r = decodeLdapResponse(await p.take());
@@ -303,28 +235,28 @@ describe('core/listener: one listener under SMTP, POP3 and LDAP', () => {
       p.socket.write(await clientHello());
       await p.bytes();
       p.socket.end();
-      await p.closed;
+      await p.waitClosed();
       await tlsFailures(protocol, l.name, 1);
       // Garbage instead of a ClientHello: the same.
       const q = await startTls();
       q.socket.write('this is not a ClientHello\r\n\r\n');
-      await q.closed;
+      await q.waitClosed();
       await tlsFailures(protocol, l.name, 2);
     });
 
     test(`${protocol}: graceful close tells an open session in the protocol's words, refuses new connections, then ends`, async () => {
       const l = await listen(protocol, 'starttls');
-      const p = await Peer.open(l.port, false);
+      const p = await RawClient.connect(l.port);
       await served(protocol, p);
       await l.close(5_000);
-      const said = await p.rest();
+      const said = Buffer.from(await p.rest(), 'latin1');
       if (protocol === 'smtp') assert.equal(said.toString('latin1'), '421 4.3.2 Server shutting down, try again later\r\n');
       if (protocol === 'pop3') assert.equal(said.toString('latin1'), '-ERR [SYS/TEMP] server shutting down\r\n');
       if (protocol === 'ldap') {
         const r = decodeLdapResponse(said);
         assert.ok(r.type === 'result' && r.responseName === LDAP_OID.noticeOfDisconnection && r.resultCode === 52, 'a Notice of Disconnection: unavailable');
       }
-      await assert.rejects(Peer.open(l.port, false), /ECONNREFUSED/);
+      await assert.rejects(RawClient.connect(l.port), /ECONNREFUSED/);
       assert.equal(count(protocol, 'connections_active', l.name), 0);
     });
 
@@ -332,7 +264,7 @@ describe('core/listener: one listener under SMTP, POP3 and LDAP', () => {
       const l = await listen(protocol, 'implicit', { idleTimeoutMs: 10 * 60_000 });
       const p = await midHandshake(l.port);
       await l.close(60_000);
-      await p.closed;
+      await p.waitClosed();
       assert.equal(count(protocol, 'tls_failures_total', l.name), 0);
       assert.equal(logs.count(`${protocol} tls handshake failed`, l.name), 0);
     });
@@ -340,12 +272,12 @@ describe('core/listener: one listener under SMTP, POP3 and LDAP', () => {
 
   test('smtp: a message in DATA when the listener closes is accepted before the 421', async () => {
     const l = await listen('smtp', 'starttls');
-    const p = await Peer.open(l.port, false);
+    const p = await RawClient.connect(l.port);
     await p.line();
-    assert.match(await p.cmd('HELO client.test'), /^250 /);
-    assert.match(await p.cmd('MAIL FROM:<sender@remote.test>'), /^250 /);
-    assert.match(await p.cmd('RCPT TO:<alice@example.test>'), /^250 /);
-    assert.match(await p.cmd('DATA'), /^354 /);
+    assert.match(await ask(p, 'HELO client.test'), /^250 /);
+    assert.match(await ask(p, 'MAIL FROM:<sender@remote.test>'), /^250 /);
+    assert.match(await ask(p, 'RCPT TO:<alice@example.test>'), /^250 /);
+    assert.match(await ask(p, 'DATA'), /^354 /);
     p.socket.write('Subject: during shutdown\r\n\r\nfirst half\r\n');
     const closing = l.close(10_000);
     p.socket.write('second half\r\n.\r\n');

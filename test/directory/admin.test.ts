@@ -1,33 +1,18 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { tempDir, testConfig, openTestStore, STORE_KINDS, type TestStore } from '../helpers/env.js';
 import { testCertificates } from '../helpers/directory.js';
+import { postamt } from '../helpers/process.js';
 import { createLogger } from '../../src/core/index.js';
 import { startService, type RunningService } from '../../src/roles/index.js';
 import { Accounts } from '../../src/service/index.js';
 import { Directory, DirectoryAccountFeed } from '../../src/directory/index.js';
 
-const run = promisify(execFile);
-
-/** Runs the real CLI; resolves with exit code, stdout, stderr. */
-async function cli(args: string[], configFile: string, input?: string): Promise<{ code: number; out: string; err: string }> {
-  try {
-    const p = run(process.execPath, ['bin/postamt.js', '-c', configFile, ...args], { encoding: 'utf8' });
-    if (input !== undefined) {
-      p.child.stdin!.end(input);
-    }
-    const r = await p;
-    return { code: 0, out: r.stdout, err: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, out: x.stdout, err: x.stderr };
-  }
-}
+/** The real CLI, asynchronously: the service it talks to runs in this process. */
+const cli = (args: string[], configFile: string, input?: string) => postamt(args, { config: configFile, input });
 
 for (const kind of STORE_KINDS) {
   describe(`the account feed on ${kind}`, () => {
@@ -105,44 +90,44 @@ describe('directory CLI and admin API', () => {
 
   test('CLI: add, show, list, cert add/list/rm, export, rm; bad input answers clearly', async () => {
     let r = await cli(['directory', 'add', '--telematik-id', '5-1', '--name', 'Apotheke Eins', '--mail', 'eins@apo.test', '--attr', 'l=Köln', '--uid', 'apo1'], configFile);
-    assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /added uid=apo1,dc=data,dc=vzd/);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /added uid=apo1,dc=data,dc=vzd/);
     r = await cli(['directory', 'show', '5-1'], configFile);
-    assert.match(r.out, /^dn: uid=apo1,dc=data,dc=vzd\n/);
-    assert.match(r.out, /localityName:: S8O2bG4=/);
+    assert.match(r.stdout, /^dn: uid=apo1,dc=data,dc=vzd\n/);
+    assert.match(r.stdout, /localityName:: S8O2bG4=/);
     r = await cli(['directory', 'cert', 'add', '5-1', join(d.path, 'c.pem')], configFile);
-    assert.equal(r.code, 0, r.err);
-    const fp = /added ([0-9a-f]{64})/.exec(r.out)![1]!;
+    assert.equal(r.code, 0, r.stderr);
+    const fp = /added ([0-9a-f]{64})/.exec(r.stdout)![1]!;
     r = await cli(['directory', 'cert', 'list', 'uid=apo1,dc=data,dc=vzd'], configFile);
-    assert.match(r.out, new RegExp(fp));
+    assert.match(r.stdout, new RegExp(fp));
     r = await cli(['directory', 'list', '--filter', '(l=köln)', '--json'], configFile);
-    assert.deepEqual((JSON.parse(r.out) as { entries: Array<{ uid: string }> }).entries.map((e) => e.uid), ['apo1']);
+    assert.deepEqual((JSON.parse(r.stdout) as { entries: Array<{ uid: string }> }).entries.map((e) => e.uid), ['apo1']);
     r = await cli(['directory', 'export', '--filter', '(mail=eins@apo.test)'], configFile);
-    assert.match(r.out, /userCertificate;binary:: /);
-    const exported = r.out;
+    assert.match(r.stdout, /userCertificate;binary:: /);
+    const exported = r.stdout;
     r = await cli(['directory', 'cert', 'rm', '5-1', fp.slice(0, 10)], configFile);
-    assert.match(r.out, /removed 1 certificate/);
+    assert.match(r.stdout, /removed 1 certificate/);
     r = await cli(['directory', 'rm', '5-1'], configFile);
-    assert.match(r.out, /removed uid=apo1/);
+    assert.match(r.stdout, /removed uid=apo1/);
     r = await cli(['directory', 'add', '--ldif', '-'], configFile, exported);
-    assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /imported 1 new/);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /imported 1 new/);
     r = await cli(['directory', 'show', 'nope'], configFile);
     assert.equal(r.code, 1);
-    assert.match(r.err, /no directory entry nope/);
+    assert.match(r.stderr, /no directory entry nope/);
     r = await cli(['directory', 'show', 'uid=a,,dc=x'], configFile);
     assert.equal(r.code, 2);
-    assert.match(r.err, /"uid=a,,dc=x" is not a DN/);
+    assert.match(r.stderr, /"uid=a,,dc=x" is not a DN/);
     r = await cli(['directory', 'list', '--after', 'garbage'], configFile);
     assert.equal(r.code, 2);
-    assert.match(r.err, /after must be a cursor from an earlier page/);
+    assert.match(r.stderr, /after must be a cursor from an earlier page/);
     r = await cli(['directory', 'list', '--filter', '(broken'], configFile);
     assert.equal(r.code, 2);
-    assert.match(r.err, /invalid filter/);
+    assert.match(r.stderr, /invalid filter/);
     r = await cli(['directory', 'add', '--name', 'X'], configFile);
     assert.equal(r.code, 2);
     r = await cli(['directory', '--help'], configFile);
-    for (const c of ['import', 'export', 'list', 'show', 'add', 'rm', 'cert']) assert.match(r.out, new RegExp(`\\n  ${c}\\b`));
+    for (const c of ['import', 'export', 'list', 'show', 'add', 'rm', 'cert']) assert.match(r.stdout, new RegExp(`\\n  ${c}\\b`));
   });
 
   test('CLI import: plain progress lines when not a TTY, rejected lines reported, exit 1, nothing applied', async () => {
@@ -150,13 +135,13 @@ describe('directory CLI and admin API', () => {
     writeFileSync(file, 'dn: uid=ok1,dc=data,dc=vzd\ntelematikID: 6-1\ndisplayName: OK\n\ndn: uid=bad,dc=data,dc=vzd\ntelematikID: 6-2\n\n');
     let r = await cli(['directory', 'import', file], configFile);
     assert.equal(r.code, 1);
-    assert.match(r.err, /bad\.ldif:5: uid=bad,dc=data,dc=vzd: displayName is required/);
-    assert.match(r.err, /nothing was imported/);
-    assert.match((await cli(['directory', 'show', '6-1'], configFile)).err, /no directory entry/);
+    assert.match(r.stderr, /bad\.ldif:5: uid=bad,dc=data,dc=vzd: displayName is required/);
+    assert.match(r.stderr, /nothing was imported/);
+    assert.match((await cli(['directory', 'show', '6-1'], configFile)).stderr, /no directory entry/);
     r = await cli(['directory', 'import', '--skip-invalid', file], configFile);
     assert.equal(r.code, 0);
-    assert.match(r.out, /imported 1 new and 0 replaced entries .*\(1 rejected and skipped\)/);
-    assert.match(r.err, /import: 100% 2 records, 1 rejected/);
+    assert.match(r.stdout, /imported 1 new and 0 replaced entries .*\(1 rejected and skipped\)/);
+    assert.match(r.stderr, /import: 100% 2 records, 1 rejected/);
   });
 
   test('admin API: 401 without token; list with filter and cursor, get, add, certificates, delete, import', async () => {
@@ -219,9 +204,9 @@ describe('directory CLI and admin API', () => {
   test('account add through the CLI feeds the directory too', async () => {
     await cli(['domain', 'add', 'cli.test'], configFile);
     const r = await cli(['account', 'add', 'x@cli.test', '--telematik-id', '1-5151', '--name', 'CLI Praxis'], configFile);
-    assert.equal(r.code, 0, r.err);
+    assert.equal(r.code, 0, r.stderr);
     const show = await cli(['directory', 'show', '1-5151', '--json'], configFile);
-    assert.deepEqual((JSON.parse(show.out) as { attributes: Record<string, string[]> }).attributes.mail, ['x@cli.test']);
+    assert.deepEqual((JSON.parse(show.stdout) as { attributes: Record<string, string[]> }).attributes.mail, ['x@cli.test']);
     void readFileSync;
   });
 });

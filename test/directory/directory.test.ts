@@ -7,14 +7,9 @@ import { Directory, DirectoryError, DirectoryLdapBackend, directoryOptions, entr
 import { parseConfig } from '../../src/config/index.js';
 import { parseFilter } from '../../src/wire/ldap/index.js';
 import { LdapResultError, type LdapEntry, type LdapSearch } from '../../src/ldap/backend.js';
+import { collect } from '../helpers/stream.js';
 
 const BASE = 'dc=data,dc=vzd';
-
-async function collect(it: AsyncIterable<LdapEntry>): Promise<LdapEntry[]> {
-  const out: LdapEntry[] = [];
-  for await (const e of it) out.push(e);
-  return out;
-}
 
 function req(filter: string, o: Partial<LdapSearch> = {}): LdapSearch {
   return { baseDn: BASE, scope: 'sub', filter: parseFilter(filter), attributes: ['1.1'], typesOnly: false, limit: 1000, signal: new AbortController().signal, ...o };

@@ -5,15 +5,10 @@ import { openTestStore, STORE_KINDS, type TestStore } from '../helpers/env.js';
 import { testCertificates, generatedLdif } from '../helpers/directory.js';
 import { Directory, DirectoryLdapBackend, importLdif, exportLdif } from '../../src/directory/index.js';
 import { parseFilter } from '../../src/wire/ldap/index.js';
+import { collect } from '../helpers/stream.js';
 
 const BASE = 'dc=data,dc=vzd';
 const N = 100_000;
-
-async function text(it: AsyncIterable<string>): Promise<string> {
-  let s = '';
-  for await (const c of it) s += c;
-  return s;
-}
 
 function source(s: string): AsyncIterable<Buffer> {
   return Readable.from([Buffer.from(s, 'utf8')]);
@@ -56,8 +51,7 @@ for (const kind of STORE_KINDS) {
       }
       const us = Number(process.hrtime.bigint() - started) / 1000 / lookups;
       t.diagnostic(`${kind}: (mail=…) with userCertificate;binary, mostly uncached: ${us.toFixed(1)} µs per search, sequential`);
-      const prefix: string[] = [];
-      for await (const h of dir.search({ baseDn: BASE, scope: 'one', filter: parseFilter('(displayName=Praxis 12 *)'), limit: 101 })) prefix.push(h.dn);
+      const prefix = (await collect(dir.search({ baseDn: BASE, scope: 'one', filter: parseFilter('(displayName=Praxis 12 *)'), limit: 101 }))).map((h) => h.dn);
       assert.equal(prefix.length, 100);
     });
 
@@ -147,15 +141,14 @@ for (const kind of STORE_KINDS) {
       assert.equal(now.entryUuid, old.entryUuid);
       assert.equal(now.attrs.displayName![0], 'Neu 9 geändert');
       assert.deepEqual(now.attrs.kimData, ['neun@x.test,1.5+,eEB|DALE-UV'], 'kimData is imported');
-      const hits: string[] = [];
-      for await (const h of dir.search({ baseDn: BASE, scope: 'one', filter: parseFilter('(mail=neun@x.test)'), limit: 10 })) hits.push(h.dn);
+      const hits = (await collect(dir.search({ baseDn: BASE, scope: 'one', filter: parseFilter('(mail=neun@x.test)'), limit: 10 }))).map((h) => h.dn);
       assert.deepEqual(hits, ['uid=new9,dc=data,dc=vzd']);
     });
 
     test('export → import into an empty store reproduces every entry byte for byte', async (t) => {
       if (!ts) return t.skip('PostgreSQL tests skipped by POSTAMT_TEST_SKIP_PG=1');
       const filter = parseFilter('(|(uid=e1*)(uid=new*))');
-      const exported = await text(exportLdif(dir, filter));
+      const exported = (await collect(exportLdif(dir, filter))).join('');
       assert.match(exported, /^version: 1\n\ndn: uid=e1,dc=data,dc=vzd\n/);
       assert.match(exported, /userCertificate;binary:: /);
       assert.match(exported, /^kimData: neun@x\.test,1\.5\+,eEB\|DALE-UV$/m, 'and exported');
@@ -165,7 +158,7 @@ for (const kind of STORE_KINDS) {
         const r = await importLdif(dir2, source(exported));
         assert.equal(r.rejectedCount, 0, JSON.stringify(r.rejected.slice(0, 3)));
         assert.equal(r.added, 11113);
-        assert.equal(await text(exportLdif(dir2)), exported);
+        assert.equal((await collect(exportLdif(dir2))).join(''), exported);
       } finally {
         await other!.close();
       }

@@ -4,6 +4,7 @@ import { CompiledQuery } from 'kysely';
 import { openTestStore, STORE_KINDS, type TestStore } from '../helpers/env.js';
 import { Directory, planFilter, candidateSql } from '../../src/directory/index.js';
 import { parseFilter } from '../../src/wire/ldap/index.js';
+import { collect } from '../helpers/stream.js';
 
 /**
  * The indexed filters must never scan: EXPLAIN (QUERY PLAN on SQLite) of the candidate query
@@ -101,8 +102,7 @@ for (const kind of STORE_KINDS) {
     test('indexed searches return the same entries as a scan would', async (t) => {
       if (!ts) return t.skip('PostgreSQL tests skipped by POSTAMT_TEST_SKIP_PG=1');
       for (const f of INDEXED) {
-        const viaIndex: string[] = [];
-        for await (const h of dir.search({ baseDn: 'dc=data,dc=vzd', scope: 'one', filter: parseFilter(f), limit: 10_000 })) viaIndex.push(h.dn);
+        const viaIndex = (await collect(dir.search({ baseDn: 'dc=data,dc=vzd', scope: 'one', filter: parseFilter(f), limit: 10_000 }))).map((h) => h.dn);
         // The same filter wrapped so that the planner cannot use the index: (|(F)(!(objectClass=*))).
         const scanned: string[] = [];
         const wrapped = parseFilter(`(|${f.startsWith('(') ? f : `(${f})`}(!(objectClass=*)))`);

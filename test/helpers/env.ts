@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createSelfSignedTls, type PemPair } from '../../src/crypto/index.js';
+import { hashPassword } from '../../src/service/index.js';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 
@@ -152,4 +154,23 @@ export async function openTestStore(kind: StoreKind, raw: Record<string, unknown
       dir.cleanup();
     },
   };
+}
+
+let tlsPair: Promise<PemPair> | undefined;
+/** One self-signed pair (localhost, 127.0.0.1) per test process: generating keys is not what the tests test. */
+export function testTls(): Promise<PemPair> {
+  tlsPair ??= createSelfSignedTls(['localhost', '127.0.0.1']);
+  return tlsPair;
+}
+
+const cheapHashes = new Map<string, Promise<string>>();
+/**
+ * A hash of `password` at the lowest cost verifyPassword accepts (scrypt ln=10, 32 times cheaper
+ * than production's): the same verification code, at a cost that lets tests log in often. One
+ * per password and test process.
+ */
+export function cheapPasswordHash(password: string): Promise<string> {
+  let h = cheapHashes.get(password);
+  if (!h) cheapHashes.set(password, (h = hashPassword(password, { ln: 10, r: 8, p: 1 })));
+  return h;
 }

@@ -2,8 +2,7 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { startService, type RunningService } from '../../src/roles/index.js';
 import { silentLogger, type Logger } from '../../src/core/index.js';
-import { hashPassword } from '../../src/service/index.js';
-import { tempDir, testConfig } from './env.js';
+import { cheapPasswordHash, tempDir, testConfig } from './env.js';
 
 /** The seed's endpoint credentials: `Basic bWFpbHN0b3JlQGV4YW1wbGUudGVzdDpQYXNzdzByZA==`. */
 export const SEED_USER = 'mailstore@example.test';
@@ -39,15 +38,10 @@ export async function startIntegrationService(integration: Record<string, unknow
   };
 }
 
-let cheap: Promise<string> | undefined;
-/**
- * Adds accounts with one precomputed cheap hash (scrypt ln=10) of `password`: the same
- * verification code at a cost that lets tests log in often.
- */
+/** Adds accounts with a cheap hash of `password` (see cheapPasswordHash): tests here log in often. */
 export async function addCheapAccounts(svc: RunningService, accounts: Array<{ address: string; displayName?: string }>, password = 'Passw0rd!'): Promise<void> {
   for (const a of accounts) await svc.accounts.add({ address: a.address, password: 'placeholder-password', displayName: a.displayName ?? '' });
-  cheap ??= hashPassword(password, { ln: 10, r: 8, p: 1 });
-  const hash = await cheap;
+  const hash = await cheapPasswordHash(password);
   await svc.store.db
     .updateTable('accounts')
     .set({ password_hash: hash })

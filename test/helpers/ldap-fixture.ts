@@ -1,11 +1,8 @@
-import { connect, type Socket } from 'node:net';
 import { Client } from 'ldapts';
 import { Accounts } from '../../src/service/index.js';
 import { Directory, directoryOptions } from '../../src/directory/index.js';
 import { startDirectory, type RunningDirectory } from '../../src/roles/index.js';
 import { silentLogger } from '../../src/core/index.js';
-import { BerFrameSplitter } from '../../src/wire/ber/index.js';
-import { decodeLdapResponse, encodeRequest, type LdapRequest, type LdapResponse } from '../../src/wire/ldap/index.js';
 import { openTestStore, type StoreKind, type TestStore } from './env.js';
 import { loadTlsMaterial } from '../../src/crypto/index.js';
 
@@ -96,72 +93,6 @@ export function practice(i: number, extra: Array<{ name: string; value: string |
 
 export async function ldapClient(url: string, opts: { ca?: string; timeout?: number } = {}): Promise<Client> {
   return new Client({ url, timeout: opts.timeout ?? 10_000, connectTimeout: 5_000, ...(opts.ca ? { tlsOptions: { ca: [opts.ca] } } : {}) });
-}
-
-/** A raw-socket LDAP client for bad-input tests: send bytes, read decoded responses. */
-export class RawLdap {
-  private readonly splitter = new BerFrameSplitter(64 * 1024 * 1024, 0x30);
-  private readonly queue: LdapResponse[] = [];
-  private waiters: Array<() => void> = [];
-  closed = false;
-  readonly closedPromise: Promise<void>;
-
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.splitter.push(chunk);
-      for (let f = this.splitter.next(); f; f = this.splitter.next()) this.queue.push(decodeLdapResponse(f));
-      this.wake();
-    });
-    socket.on('error', () => undefined);
-    this.closedPromise = new Promise((resolve) =>
-      socket.on('close', () => {
-        this.closed = true;
-        this.wake();
-        resolve();
-      }),
-    );
-  }
-
-  static open(port: number, host = '127.0.0.1'): Promise<RawLdap> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, host, () => resolve(new RawLdap(s)));
-      s.once('error', reject);
-    });
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  send(bytes: Buffer | LdapRequest): void {
-    this.socket.write(Buffer.isBuffer(bytes) ? bytes : encodeRequest(bytes));
-  }
-
-  /** The next response; null when the server closed the connection first. */
-  async next(): Promise<LdapResponse | null> {
-    while (this.queue.length === 0) {
-      if (this.closed) return null;
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-    return this.queue.shift()!;
-  }
-
-  /** Responses up to and including the one that ends message `id` (a result). */
-  async until(id: number): Promise<LdapResponse[]> {
-    const out: LdapResponse[] = [];
-    for (;;) {
-      const r = await this.next();
-      if (!r) throw new Error(`connection closed before the result of message ${id}`);
-      out.push(r);
-      if (r.messageId === id && r.type === 'result') return out;
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
 }
 
 /** A SearchRequest whose filter is `levels` nested NOTs, encoded iteratively. */

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { EventEmitter, once } from 'node:events';
+import { listenOnLoopback } from './net.js';
 
 export interface Received {
   headers: IncomingMessage['headers'];
@@ -57,9 +57,7 @@ export async function startReceiver(respond: (call: Received, n: number) => Answ
       })();
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}/hook`,
     port,
@@ -87,19 +85,4 @@ export function signatureValid(secret: string, call: Received): boolean {
   const expected = 'v1=' + createHmac('sha256', secret).update(`${ts}.${call.body}`).digest('hex');
   if (Math.abs(Date.now() / 1000 - Number(ts)) > 300) return false;
   return sig.length === expected.length && timingSafeEqual(Buffer.from(sig), Buffer.from(expected));
-}
-
-/**
- * Waits until `check` returns a truthy value, looking again every 20 ms, and fails with
- * `what` after the deadline. For state that lives in the store (a job's state), which has no
- * event to wait on from outside the process that changes it.
- */
-export async function until<T>(what: string, check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { runSync } from './process.js';
 import * as asn1js from 'asn1js';
 
 /** OpenSSL's command line, an implementation that is not ours, run in a working directory. */
@@ -8,9 +8,8 @@ export function opensslIn(cwd: () => string): {
   mustOpenssl(args: string[]): Buffer;
 } {
   const openssl = (args: string[]) => {
-    const res = spawnSync('openssl', args, { cwd: cwd(), maxBuffer: 64 * 1024 * 1024 });
-    if (res.error) throw res.error;
-    return { ok: res.status === 0, stdout: res.stdout, stderr: res.stderr.toString() };
+    const res = runSync('openssl', args, { cwd: cwd() });
+    return { ok: res.code === 0, stdout: res.raw, stderr: res.stderr };
   };
   const mustOpenssl = (args: string[]) => {
     const res = openssl(args);

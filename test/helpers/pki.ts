@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { webcrypto, randomBytes } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { recipientIdOf, type EnvelopeRecipient, type RecipientEmail } from '../../src/crypto/index.js';
 
 // A throwaway RSA test PKI for the CMS tests: a CA, a foreign CA, and end-entity certificates
 // shaped like KOM-LE's (signature: digitalSignature + nonRepudiation; encryption:
@@ -143,4 +144,14 @@ export async function createTestPki(): Promise<TestPki> {
     issue: (opts) => issue(opts.ca ?? ca, opts),
     generateKeys,
   };
+}
+
+/** The identities as envelope recipients (certificate and address). */
+export function recipientsFor(...ids: TestIdentity[]): EnvelopeRecipient[] {
+  return ids.map((i) => ({ certDer: i.certDer, email: i.email }));
+}
+
+/** The identities as recipient-emails entries (address and RecipientIdentifier). */
+export function emailsFor(...ids: TestIdentity[]): RecipientEmail[] {
+  return ids.map((i) => ({ email: i.email, rid: recipientIdOf(i.certDer) }));
 }

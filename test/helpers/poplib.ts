@@ -1,4 +1,4 @@
-import { python } from './pop3.js';
+import { python } from './process.js';
 
 /**
  * Drives Python's poplib, a POP3 client we did not write, through a list of operations and

@@ -1,6 +1,4 @@
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { createSelfSignedTls } from '../../src/crypto/index.js';
@@ -29,16 +27,6 @@ export function peerCertificate(): Promise<{ cert: string; key: string; dir: str
     return { cert, key, dir: dir.path };
   })();
   return peerTls;
-}
-
-/** A port nothing listens on (taken from the OS, then released): a provider that is down. */
-export async function closedPort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 export interface Provider {

@@ -1,15 +1,7 @@
-import { openTestStore, type StoreKind, type TestStore } from './env.js';
+import { openTestStore, testTls, type StoreKind, type TestStore } from './env.js';
 import { silentLogger, Metrics, LoginThrottle } from '../../src/core/index.js';
-import { createSelfSignedTls, type PemPair } from '../../src/crypto/index.js';
 import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../../src/service/index.js';
 import { SmtpListener } from '../../src/smtp/index.js';
-
-let tlsCache: Promise<PemPair> | undefined;
-/** One self-signed pair per test process: generating keys is not what these tests test. */
-export function testTls(): Promise<PemPair> {
-  tlsCache ??= createSelfSignedTls(['localhost', '127.0.0.1']);
-  return tlsCache;
-}
 
 export const PASSWORD = 'correct horse battery';
 
@@ -56,4 +48,11 @@ export async function startSmtpFixture(kind: StoreKind = 'sqlite', raw: Record<s
       await ts.close();
     },
   };
+}
+
+/** The messages in an account's mailbox, oldest first. */
+export async function mailbox(f: SmtpFixture, address: string): Promise<Buffer[]> {
+  const acc = await f.accounts.get(address);
+  const entries = await f.mailboxes.list(acc.id);
+  return Promise.all(entries.map((e) => f.mailboxes.read(e)));
 }

@@ -1,16 +1,15 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, testConfig } from '../helpers/env.js';
+import { run } from '../helpers/process.js';
 import { createLogger } from '../../src/core/index.js';
 import { startService, type RunningService } from '../../src/roles/index.js';
 
 /** curl, an HTTP client that is not ours (async: the server runs in this process). */
 async function curl(url: string, headers: string[] = []): Promise<{ status: number; headers: string; body: string }> {
-  const { stdout: out } = await promisify(execFile)('curl', ['-sS', '-i', ...headers.flatMap((h) => ['-H', h]), url], { encoding: 'utf8' });
+  const { stdout: out } = await run('curl', ['-sS', '-i', ...headers.flatMap((h) => ['-H', h]), url], { check: true });
   const split = out.indexOf('\r\n\r\n');
   const head = out.slice(0, split);
   return { status: Number(/^HTTP\/\S+ (\d+)/.exec(head)![1]), headers: head.toLowerCase(), body: out.slice(split + 4) };

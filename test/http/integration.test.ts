@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { run } from '../helpers/pop3.js';
+import { run } from '../helpers/process.js';
+import { untilSteady } from '../helpers/wait.js';
 import { startIntegrationService, addCheapAccounts, post, rawHttp, SEED_AUTHORIZATION, type IntegrationService } from '../helpers/integration.js';
 
 // The seed's two requests, byte for byte (Content-Length corrected for the auth body).
@@ -269,13 +270,7 @@ test('cmd=list streams with backpressure: a reader that stops makes the server s
     await once(s, 'data');
     s.pause();
     // Wait until the server has filled the socket buffers and stopped (the count no longer moves).
-    let last = -1;
-    let still = 0;
-    while (still < 5) {
-      await new Promise((r) => setTimeout(r, 40));
-      still = pulled.n === last ? still + 1 : 0;
-      last = pulled.n;
-    }
+    await untilSteady(() => pulled.n);
     assert.ok(pulled.n < total * 0.6, `server pulled ${pulled.n} of ${total} users for a reader that stopped`);
     s.resume();
     await once(s, 'close');

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { RawClient as Pop3Raw } from '../helpers/pop3.js';
-import { RawClient as SmtpRaw } from '../helpers/raw-client.js';
+import { RawPop3Client, RawSmtpClient } from '../helpers/net.js';
 import { startIntegrationService, addCheapAccounts, type IntegrationService } from '../helpers/integration.js';
 import { encodeSaslPlain } from '../../src/wire/index.js';
 
@@ -14,7 +13,7 @@ const ARCHIVE = 'archiv@example.test';
 const JOURNAL = 'journal@example.test';
 
 async function sendMail(it: IntegrationService, to: string[], subject: string): Promise<string> {
-  const c = await SmtpRaw.connect(it.svc.endpoints['smtp-mx']!.port);
+  const c = await RawSmtpClient.connect(it.svc.endpoints['smtp-mx']!.port);
   try {
     await c.readReply();
     assert.equal((await c.cmd('EHLO client.test')).code, 250);
@@ -33,8 +32,8 @@ function plain(authzid: string, authcid: string, password: string): string {
   return encodeSaslPlain({ authzid, authcid, password });
 }
 
-async function pop3(it: IntegrationService): Promise<Pop3Raw> {
-  const c = await Pop3Raw.open(it.svc.endpoints.pop3!.port);
+async function pop3(it: IntegrationService): Promise<RawPop3Client> {
+  const c = await RawPop3Client.connect(it.svc.endpoints.pop3!.port);
   assert.match(await c.line(), /^\+OK/);
   return c;
 }
@@ -52,13 +51,13 @@ test('archive user: SASL PLAIN with another account as authorization identity re
     assert.match(await c.cmd('RETR 1'), /^\+OK/);
     assert.ok((await c.body()).includes('Subject: fuer alice'));
     assert.match(await c.cmd('QUIT'), /^\+OK/);
-    c.destroy();
+    c.close();
 
     // The archive user without authzid (or with its own) reads its own, empty, mailbox.
     const own = await pop3(it);
     assert.match(await own.cmd(`AUTH PLAIN ${plain('', ARCHIVE, 'Passw0rd!')}`), /^\+OK/);
     assert.match(await own.cmd('STAT'), /^\+OK 0 /);
-    own.destroy();
+    own.close();
 
     for (const [authzid, authcid, pw, why] of [
       [ALICE, BOB, 'Passw0rd!', 'an ordinary account may not act for another'],
@@ -68,7 +67,7 @@ test('archive user: SASL PLAIN with another account as authorization identity re
     ] as const) {
       const x = await pop3(it);
       assert.match(await x.cmd(`AUTH PLAIN ${plain(authzid, authcid, pw)}`), /^-ERR/, why);
-      x.destroy();
+      x.close();
     }
 
     // Journal: every delivered message once, filed with the recipients' copies.
@@ -78,7 +77,7 @@ test('archive user: SASL PLAIN with another account as authorization identity re
     assert.match(await j.cmd(`AUTH PLAIN ${plain('', JOURNAL, 'Passw0rd!')}`), /^\+OK/);
     assert.match(await j.cmd('RETR 2'), /^\+OK/);
     assert.ok((await j.body()).includes('Subject: fuer beide'));
-    j.destroy();
+    j.close();
     // Mail to the journal itself is not filed twice.
     assert.match(await sendMail(it, [JOURNAL], 'direkt'), /^250 /);
     assert.equal((await it.svc.mailboxes.list(journal.id)).length, 3);
@@ -98,7 +97,7 @@ test('without archiveUser, an authorization identity other than oneself is refus
     const c = await pop3(it);
     assert.match(await c.cmd(`AUTH PLAIN ${plain(ALICE, ARCHIVE, 'Passw0rd!')}`), /^-ERR/);
     assert.match(await c.cmd(`AUTH PLAIN ${plain(ALICE, ALICE, 'Passw0rd!')}`), /^\+OK/);
-    c.destroy();
+    c.close();
   } finally {
     await it.close();
   }
@@ -116,7 +115,7 @@ test('own authentication: POP3 and SMTP AUTH logins are checked against the conf
 
     const ok = await pop3(it);
     await ok.login(ALICE, 'from-the-user-db');
-    ok.destroy();
+    ok.close();
     for (const [user, pw, why] of [
       [ALICE, 'Passw0rd!', 'the local password no longer counts'],
       [BOB, 'Passw0rd!', 'bob is not in the source'],
@@ -125,10 +124,10 @@ test('own authentication: POP3 and SMTP AUTH logins are checked against the conf
       const c = await pop3(it);
       assert.match(await c.cmd(`USER ${user}`), /^\+OK/);
       assert.match(await c.cmd(`PASS ${pw}`), /^-ERR/, why);
-      c.destroy();
+      c.close();
     }
 
-    const s = await SmtpRaw.connect(it.svc.endpoints['smtp-submission']!.port, { tls: true });
+    const s = await RawSmtpClient.connect(it.svc.endpoints['smtp-submission']!.port, { tls: true });
     try {
       await s.readReply();
       await s.cmd('EHLO client.test');

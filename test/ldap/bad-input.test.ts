@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { connect as tlsConnect } from 'node:tls';
 import type { Client } from 'ldapts';
 import { LDAP_OID, OP, encodePagedResults, encodeRequest, parseFilter, type LdapRequest, type LdapResponse } from '../../src/wire/ldap/index.js';
-import { BASE, RawLdap, deepSearch, ldapClient, practice, startLdapFixture, type LdapFixture } from '../helpers/ldap-fixture.js';
+import { BASE, deepSearch, ldapClient, practice, startLdapFixture, type LdapFixture } from '../helpers/ldap-fixture.js';
+import { RawLdapClient } from '../helpers/net.js';
 
 // Hostile and broken input over raw sockets. The edge alone decides these answers, so one real
 // store (SQLite) is enough; the backend-dependent behaviour runs on both stores in ldap-server.
@@ -46,11 +47,11 @@ describe('LDAP edge under bad input', () => {
 
   /** Sends `bytes`, expects a Notice of Disconnection with `code` and the connection closed. */
   async function expectDisconnect(bytes: Buffer, code = 2): Promise<void> {
-    const c = await RawLdap.open(f.ldapPort);
+    const c = await RawLdapClient.connect(f.ldapPort);
     c.send(bytes);
     const r = await c.next();
     assert.ok(isNotice(r, code), `notice of disconnection expected, got ${JSON.stringify(r)}`);
-    await c.closedPromise;
+    await c.waitClosed();
   }
 
   test('malformed BER: wrong lengths inside, not LDAP at all, indefinite length', async () => {
@@ -68,12 +69,12 @@ describe('LDAP edge under bad input', () => {
   });
 
   test('a truncated message is waited for; when the client gives up the server just closes', async () => {
-    const c = await RawLdap.open(f.ldapPort);
+    const c = await RawLdapClient.connect(f.ldapPort);
     const whole = encodeRequest(search(1, '(uid=uid-0001)'));
     c.send(whole.subarray(0, whole.length - 3));
     c.socket.end();
     assert.equal(await c.next(), null);
-    await c.closedPromise;
+    await c.waitClosed();
   });
 
   test('unknown protocolOp and a response sent as a request: Notice of Disconnection', async () => {
@@ -82,13 +83,13 @@ describe('LDAP edge under bad input', () => {
   });
 
   test('a deeply nested filter gets protocolError for that search; the connection goes on', async () => {
-    const c = await RawLdap.open(f.ldapPort);
+    const c = await RawLdapClient.connect(f.ldapPort);
     c.send(deepSearch(2000));
     const r = await c.next();
     // 2000 levels of NOT take 2 bytes each plus lengths: over the 4 KiB request limit here.
     assert.ok(isNotice(r, 2), JSON.stringify(r));
-    await c.closedPromise;
-    const d = await RawLdap.open(f.ldapPort);
+    await c.waitClosed();
+    const d = await RawLdapClient.connect(f.ldapPort);
     d.send(deepSearch(200));
     const res = resultOf(await d.until(42));
     assert.equal(res.op, OP.searchResultDone);
@@ -102,7 +103,7 @@ describe('LDAP edge under bad input', () => {
   });
 
   test('controls: unknown critical → unavailableCriticalExtension, unknown non-critical ignored, bad paged value → protocolError', async () => {
-    const c = await RawLdap.open(f.ldapPort);
+    const c = await RawLdapClient.connect(f.ldapPort);
     c.send(search(1, '(uid=uid-0001)', { controls: [{ type: '1.2.3.4.5', critical: true }] }));
     assert.equal(resultOf(await c.until(1)).resultCode, 12);
     c.send(search(2, '(uid=uid-0001)', { controls: [{ type: '1.2.3.4.5', critical: false }] }));
@@ -116,7 +117,7 @@ describe('LDAP edge under bad input', () => {
   });
 
   test('a paged-results cookie is bound to its connection and to its search', async () => {
-    const a = await RawLdap.open(f.ldapPort);
+    const a = await RawLdapClient.connect(f.ldapPort);
     a.send(search(1, '(uid=uid-*)', { controls: [encodePagedResults({ size: 2, cookie: Buffer.alloc(0) })] }));
     const first = await a.until(1);
     assert.equal(first.filter((x) => x.type === 'entry').length, 2);
@@ -124,7 +125,7 @@ describe('LDAP edge under bad input', () => {
     const { decodePagedResults } = await import('../../src/wire/ldap/index.js');
     const cookie = decodePagedResults(cookieControl).cookie;
     assert.ok(cookie.length > 0);
-    const b = await RawLdap.open(f.ldapPort);
+    const b = await RawLdapClient.connect(f.ldapPort);
     b.send(search(1, '(uid=uid-*)', { controls: [encodePagedResults({ size: 2, cookie })] }));
     assert.equal(resultOf(await b.until(1)).resultCode, 53, 'another connection cannot use it');
     a.send(search(2, '(uid=uid-0*)', { controls: [encodePagedResults({ size: 2, cookie })] }));
@@ -134,7 +135,7 @@ describe('LDAP edge under bad input', () => {
   });
 
   test('binds: SASL, LDAPv2, name without password, unknown extended operation', async () => {
-    const c = await RawLdap.open(f.ldapPort);
+    const c = await RawLdapClient.connect(f.ldapPort);
     c.send({ messageId: 1, controls: [], op: { type: 'bind', version: 3, name: '', auth: { method: 'sasl', mechanism: 'EXTERNAL' } } });
     assert.equal(resultOf(await c.until(1)).resultCode, 7);
     c.send({ messageId: 2, controls: [], op: { type: 'bind', version: 2, name: '', auth: { method: 'simple', password: Buffer.alloc(0) } } });
@@ -151,7 +152,7 @@ describe('LDAP edge under bad input', () => {
   });
 
   test('abandon: the abandoned search gets no response, the next one does', async () => {
-    const c = await RawLdap.open(f.ldapPort);
+    const c = await RawLdapClient.connect(f.ldapPort);
     // One write: the search is in progress when the abandon is read.
     c.send(Buffer.concat([encodeRequest(search(1, '(uid=*)')), encodeRequest({ messageId: 2, controls: [], op: { type: 'abandon', messageId: 1 } }), encodeRequest(search(3, '(uid=uid-0004)'))]));
     const rs = await c.until(3);
@@ -161,7 +162,7 @@ describe('LDAP edge under bad input', () => {
   });
 
   test('StartTLS: refused while operations are outstanding; pipelined data after it disconnects', async () => {
-    const c = await RawLdap.open(f.ldapPort);
+    const c = await RawLdapClient.connect(f.ldapPort);
     c.send(Buffer.concat([encodeRequest(search(1, '(uid=*)')), encodeRequest({ messageId: 2, controls: [], op: { type: 'extended', name: LDAP_OID.startTls } })]));
     const got = [...(await c.until(2))];
     const tlsAnswer = got.find((r) => r.messageId === 2);
@@ -171,16 +172,16 @@ describe('LDAP edge under bad input', () => {
   });
 
   test('garbage after a successful StartTLS: the handshake fails and the connection closes', async () => {
-    const c = await RawLdap.open(f.ldapPort);
+    const c = await RawLdapClient.connect(f.ldapPort);
     c.send({ messageId: 1, controls: [], op: { type: 'extended', name: LDAP_OID.startTls } });
     const ok = resultOf(await c.until(1));
     assert.equal(ok.resultCode, 0);
     c.socket.write(encodeRequest(search(2, '(uid=*)'))); // plaintext LDAP where a ClientHello belongs
-    await c.closedPromise;
+    await c.waitClosed();
   });
 
   test('StartTLS then a real handshake works on a raw socket', async () => {
-    const c = await RawLdap.open(f.ldapPort);
+    const c = await RawLdapClient.connect(f.ldapPort);
     c.send({ messageId: 1, controls: [], op: { type: 'extended', name: LDAP_OID.startTls } });
     assert.equal(resultOf(await c.until(1)).resultCode, 0);
     c.socket.removeAllListeners('data');
@@ -197,20 +198,20 @@ describe('LDAP edge limits', () => {
   test('connection limit: the extra client hears busy and is closed; idle connections get a notice', async () => {
     const f = (await startLdapFixture('sqlite', async () => undefined, { maxConnections: 2, idleTimeoutMs: 400 }))!;
     try {
-      const a = await RawLdap.open(f.ldapPort);
-      const b = await RawLdap.open(f.ldapPort);
+      const a = await RawLdapClient.connect(f.ldapPort);
+      const b = await RawLdapClient.connect(f.ldapPort);
       // Make sure both are registered sessions before the third arrives.
       a.send({ messageId: 1, controls: [], op: { type: 'extended', name: LDAP_OID.whoAmI } });
       b.send({ messageId: 1, controls: [], op: { type: 'extended', name: LDAP_OID.whoAmI } });
       await a.until(1);
       await b.until(1);
-      const c = await RawLdap.open(f.ldapPort);
+      const c = await RawLdapClient.connect(f.ldapPort);
       assert.ok(isNotice(await c.next(), 51));
-      await c.closedPromise;
+      await c.waitClosed();
       // Idle: a and b are told and closed.
       assert.ok(isNotice(await a.next(), 52));
       assert.ok(isNotice(await b.next(), 52));
-      await a.closedPromise;
+      await a.waitClosed();
     } finally {
       await f.close();
     }
@@ -232,7 +233,7 @@ describe('LDAP edge limits', () => {
   test('requireBind: anonymous searches are refused, the root DSE is still readable', async () => {
     const f = (await startLdapFixture('sqlite', async (d) => void (await d.add(practice(1))), { requireBind: true }))!;
     try {
-      const c = await RawLdap.open(f.ldapPort);
+      const c = await RawLdapClient.connect(f.ldapPort);
       c.send(search(1, '(uid=*)'));
       assert.equal(resultOf(await c.until(1)).resultCode, 50);
       c.send({ messageId: 2, controls: [], op: { type: 'search', baseObject: '', scope: 'base', derefAliases: 0, sizeLimit: 0, timeLimit: 0, typesOnly: false, filter: parseFilter('(objectClass=*)'), attributes: ['namingContexts'] } });

@@ -1,25 +1,18 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { promisify } from 'node:util';
 import { InvalidCredentialsError, SizeLimitExceededError, UnwillingToPerformError, type Client } from 'ldapts';
 import { createSelfSignedTls } from '../../src/crypto/selfsigned.js';
 import { STORE_KINDS } from '../helpers/env.js';
+import { run } from '../helpers/process.js';
 import { BASE, BIND_ADDRESS, BIND_PASSWORD, ldapClient, practice, startLdapFixture, type LdapFixture } from '../helpers/ldap-fixture.js';
 
-const run = promisify(execFile);
 const ENTRIES = 130; // more than the size limit of 100
 
 /** ldapsearch (OpenLDAP), unwrapped LDIF; resolves with exit code and output instead of throwing. */
-async function ldapsearch(f: LdapFixture, args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout } = await run('ldapsearch', ['-o', 'ldif-wrap=no', '-o', 'nettimeout=10', ...args], { env: { ...process.env, LDAPTLS_CACERT: f.caPath, LDAPTLS_REQCERT: 'demand' }, maxBuffer: 16 << 20 });
-    return { code: 0, out: stdout };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
+async function ldapsearch(f: LdapFixture, args: string[]): Promise<{ code: number | null; out: string }> {
+  const r = await run('ldapsearch', ['-o', 'ldif-wrap=no', '-o', 'nettimeout=10', ...args], { env: { ...process.env, LDAPTLS_CACERT: f.caPath, LDAPTLS_REQCERT: 'demand' } });
+  return { code: r.code, out: r.code === 0 ? r.stdout : r.stdout + r.stderr };
 }
 
 const dns = (out: string): string[] => [...out.matchAll(/^dn: (.*)$/gm)].map((m) => m[1]!);

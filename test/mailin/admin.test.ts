@@ -2,13 +2,11 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { openTestStore, STORE_KINDS } from '../helpers/env.js';
+import { postamt } from '../helpers/process.js';
 import { Accounts } from '../../src/service/index.js';
 import { MailinAdmin, JobQueue, applyHeaderChanges, checkHeaderChanges, HeaderEditError, sign, verify, verdictFromJson, backoffMs } from '../../src/mailin/index.js';
 
-const run = promisify(execFile);
 const SECRET = 'a-long-shared-secret-0123456789';
 
 describe('mail-in pure parts', () => {
@@ -189,22 +187,18 @@ describe('postamt mailin (CLI)', () => {
     const ts = (await openTestStore('sqlite'))!;
     const cfg = join(ts.dir, 'postamt.yaml');
     writeFileSync(cfg, `dataDir: ${ts.dir}\nlog:\n  level: silent\n`);
-    const cli = (...args: string[]) => run(process.execPath, ['bin/postamt.js', '-c', cfg, ...args]);
+    /** The real CLI; it must succeed (the failures below are run with `fails`). */
+    const cli = (...args: string[]) => postamt(args, { config: cfg, check: true });
+    const fails = (...args: string[]) => postamt(args, { config: cfg });
     try {
       await cli('domain', 'add', 'example.test');
       assert.match((await cli('mailin', 'add', 'approvals@example.test', '--name', 'OA approvals')).stdout, /added mail-in database approvals@example\.test/);
       const a = await cli('mailin', 'agent', 'add', 'approvals@example.test', '--trigger', 'before-delivery', '--webhook', 'http://127.0.0.1:9/h', '--secret', SECRET, '--timeout-ms', '5000');
       assert.match(a.stdout, /added before-delivery webhook agent #1/);
-      const second = await cli('mailin', 'agent', 'add', 'approvals@example.test', '--trigger', 'before-delivery', '--webhook', 'http://127.0.0.1:9/h', '--secret', SECRET).then(
-        () => assert.fail('accepted'),
-        (e: { code: number; stderr: string }) => e,
-      );
+      const second = await fails('mailin', 'agent', 'add', 'approvals@example.test', '--trigger', 'before-delivery', '--webhook', 'http://127.0.0.1:9/h', '--secret', SECRET);
       assert.equal(second.code, 1);
       assert.match(second.stderr, /already .* at most one/);
-      const noSecret = await cli('mailin', 'agent', 'add', 'approvals@example.test', '--trigger', 'after-delivery', '--webhook', 'http://127.0.0.1:9/h').then(
-        () => assert.fail('accepted'),
-        (e: { code: number; stderr: string }) => e,
-      );
+      const noSecret = await fails('mailin', 'agent', 'add', 'approvals@example.test', '--trigger', 'after-delivery', '--webhook', 'http://127.0.0.1:9/h');
       assert.equal(noSecret.code, 2);
       assert.match(noSecret.stderr, /^postamt: a webhook agent needs --secret/);
       const list = await cli('mailin', 'agent', 'list', '--json');

@@ -1,12 +1,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { AgentThreads } from '../../src/mailin/agent-threads.js';
 import { parseDocument } from '../../src/mailin/document.js';
 import { verify } from '../../src/mailin/signature.js';
 import type { Agent } from '../../src/mailin/types.js';
+import { listenOnLoopback } from '../helpers/net.js';
 
 const MESSAGE = Buffer.from(
   'From: OA <oa@office.test>\r\nTo: approvals@praxis.test\r\nSubject: Approval 4711\r\nX-KIM-Dienstkennung: KIM-Mail;Default;V1.0\r\n' +
@@ -71,9 +70,7 @@ describe('mail-in threads', () => {
         res.end(JSON.stringify({ action: 'file', folder: 'done' }));
       });
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const url = `http://127.0.0.1:${await listenOnLoopback(server)}/hook`;
     const threads = new AgentThreads(1);
     try {
       const doc = await parseDocument(MESSAGE);

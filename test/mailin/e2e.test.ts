@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer/index.js';
 import { tempDir, testConfig, freshPostgres, STORE_KINDS, type StoreKind } from '../helpers/env.js';
-import { startReceiver, signatureValid, until, type Receiver } from '../helpers/mailin.js';
+import { startReceiver, signatureValid, type Receiver } from '../helpers/mailin.js';
+import { until } from '../helpers/wait.js';
 import { silentLogger } from '../../src/core/index.js';
 import { startService, type RunningService } from '../../src/roles/index.js';
 import type { Config } from '../../src/config/index.js';
 import { collectGarbageBlobs } from '../../src/store/index.js';
 import { createSelfSignedTls } from '../../src/crypto/selfsigned.js';
 import { createServer as createHttpsServer } from 'node:https';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../helpers/net.js';
 
 const SECRET = 'a-long-shared-secret-0123456789';
 const DB = 'approvals@example.test';
@@ -354,11 +354,10 @@ describe('mail-in: failures and limits (SQLite)', () => {
       received++;
       res.end('{}');
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    const port = await listenOnLoopback(server);
     try {
       await h.svc.mailin.admin.addDatabase({ address: DB, name: 'OA' });
-      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+      const url = `https://127.0.0.1:${port}/hook`;
       await h.svc.mailin.admin.addAgent(DB, { trigger: 'before-delivery', webhook: url, secret: SECRET });
       assert.match(await sendError(h), /^451 4\.3\.0 /);
       assert.match((await runs(h))[0].error, /SELF_SIGNED|self.signed|certificate/i);

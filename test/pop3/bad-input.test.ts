@@ -1,6 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { pop3Fixture, RawClient, ALICE, PASSWORD, type Pop3Fixture } from '../helpers/pop3.js';
+import { pop3Fixture, ALICE, PASSWORD, type Pop3Fixture } from '../helpers/pop3.js';
+import { RawPop3Client } from '../helpers/net.js';
 import { encodeSaslPlain } from '../../src/wire/index.js';
 import { LoginThrottle } from '../../src/core/index.js';
 
@@ -16,8 +17,8 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
   });
   after(async () => fx.close());
 
-  async function client(port = fx.plainPort): Promise<RawClient> {
-    const c = await RawClient.open(port);
+  async function client(port = fx.plainPort): Promise<RawPop3Client> {
+    const c = await RawPop3Client.connect(port);
     assert.equal(await c.line(), '+OK pop.test.local POP3 ready');
     return c;
   }
@@ -26,9 +27,9 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     const c = await client();
     assert.equal(await c.cmd(`USER ${'x'.repeat(500)}`), '-ERR line too long');
     // The same, arriving in pieces and without a line end for a while.
-    c.send('NOOP ' + 'y'.repeat(200));
-    c.send('z'.repeat(200));
-    c.send(' still the same line\r\nCAPA\r\n');
+    c.write('NOOP ' + 'y'.repeat(200));
+    c.write('z'.repeat(200));
+    c.write(' still the same line\r\nCAPA\r\n');
     assert.equal(await c.line(), '-ERR line too long');
     assert.equal(await c.line(), '+OK capability list follows');
     await c.body();
@@ -42,7 +43,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     const c = await client();
     assert.equal(await c.cmd('USER ali\0ce'), '-ERR NUL bytes are not allowed');
     assert.equal(await c.cmd('USER a\x1bb'), '-ERR control characters are not allowed');
-    c.send(Buffer.from([0x50, 0x41, 0x53, 0x53, 0x20, 0xc3, 0x28, 0x0d, 0x0a]));
+    c.write(Buffer.from([0x50, 0x41, 0x53, 0x53, 0x20, 0xc3, 0x28, 0x0d, 0x0a]));
     assert.equal(await c.line(), '-ERR line is not valid UTF-8');
     assert.equal(await c.cmd('XYZZY'), '-ERR unknown command');
     assert.equal(await c.cmd(''), '-ERR empty command');
@@ -57,12 +58,12 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     const { port } = await fx.server('starttls', {}, { throttle });
     const timeFailure = async (): Promise<number> => {
       const c = await client(port);
-      c.send(`USER ${ALICE}\r\n`);
+      c.write(`USER ${ALICE}\r\n`);
       await c.line();
       const t0 = performance.now();
-      c.send('PASS wrong-guess\r\n');
+      c.write('PASS wrong-guess\r\n');
       assert.match(await c.line(), /^-ERR \[AUTH\]/);
-      c.destroy();
+      c.close();
       return performance.now() - t0;
     };
     const first = await timeFailure();
@@ -81,7 +82,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     await c.cmd('CAPA');
     await c.body();
     assert.equal(await c.cmd(`PASS ${PASSWORD}`), '-ERR send USER first');
-    await c.login();
+    await c.login(ALICE, PASSWORD);
     assert.equal(await c.cmd(`USER ${ALICE}`), '-ERR USER is not allowed after login');
     assert.equal(await c.cmd('STLS'), '-ERR STLS is not allowed after login');
     assert.equal(await c.cmd('RETR 7'), '-ERR no such message, only 1 in maildrop');
@@ -90,7 +91,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
 
   test('pipelined commands are answered in order', async () => {
     const c = await client();
-    c.send(`CAPA\r\nUSER ${ALICE}\r\nPASS ${PASSWORD}\r\nSTAT\r\nLIST\r\nBOGUS\r\nUIDL 1\r\nRETR 1\r\nNOOP\r\nQUIT\r\n`);
+    c.write(`CAPA\r\nUSER ${ALICE}\r\nPASS ${PASSWORD}\r\nSTAT\r\nLIST\r\nBOGUS\r\nUIDL 1\r\nRETR 1\r\nNOOP\r\nQUIT\r\n`);
     assert.equal(await c.line(), '+OK capability list follows');
     assert.ok((await c.body()).includes('PIPELINING'));
     assert.equal(await c.line(), '+OK send PASS');
@@ -104,7 +105,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     assert.deepEqual(await c.body(), ['Subject: hi', '', 'hello']);
     assert.equal(await c.line(), '+OK');
     assert.match(await c.line(), /^\+OK .*signing off/);
-    await c.closed;
+    await c.waitClosed();
   });
 
   test('a client that sends its commands and shuts its side still gets all answers', async () => {
@@ -117,12 +118,12 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
   test('STLS: pipelined plaintext after it is discarded, and there is no second STLS', async () => {
     const c = await client();
     // An attacker in the middle appends USER to the client's STLS; it must not survive TLS.
-    c.send(`STLS\r\nUSER ${ALICE}\r\n`);
+    c.write(`STLS\r\nUSER ${ALICE}\r\n`);
     assert.equal(await c.line(), '+OK begin TLS negotiation');
     await c.startTls();
     assert.equal(await c.cmd(`PASS ${PASSWORD}`), '-ERR send USER first');
     assert.equal(await c.cmd('STLS'), '-ERR already using TLS');
-    await c.login();
+    await c.login(ALICE, PASSWORD);
     assert.match(await c.cmd('STAT'), /^\+OK 1 /);
     assert.match(await c.cmd('QUIT'), /^\+OK/);
   });
@@ -157,10 +158,10 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     await c.cmd(`USER ${ALICE}`);
     assert.equal(await c.cmd('PASS wrong 2'), '-ERR [AUTH] invalid user name or password');
     assert.equal(await c.cmd(`AUTH PLAIN ${encodeSaslPlain({ authcid: ALICE, password: 'wrong 3' })}`), '-ERR [AUTH] too many failures, closing connection');
-    await c.closed;
+    await c.waitClosed();
 
     const other = await client();
-    await other.login();
+    await other.login(ALICE, PASSWORD);
     assert.match(await other.cmd('QUIT'), /^\+OK/);
   });
 
@@ -186,7 +187,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     assert.match(await c.cmd('CAPA'), /^\+OK/);
     await c.body();
     for (let i = 0; i < 9; i++) await c.cmd('STAT');
-    c.send('STAT\r\nCAPA\r\n');
+    c.write('STAT\r\nCAPA\r\n');
     assert.equal(await c.line(), '-ERR STAT is not allowed before login');
     assert.equal(await c.rest(), '-ERR too many bad commands, closing connection\r\n');
   });
@@ -194,19 +195,19 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
   test('idle timeout closes with -ERR idle timeout; the server keeps serving', async () => {
     const { port } = await fx.server('starttls', { idleTimeoutMs: 200 });
     const c = await client(port);
-    await c.login();
+    await c.login(ALICE, PASSWORD);
     const started = Date.now();
     assert.equal(await c.rest(), '-ERR idle timeout\r\n');
     assert.ok(Date.now() - started >= 150);
     const d = await client(port);
-    await d.login();
+    await d.login(ALICE, PASSWORD);
     assert.match(await d.cmd('QUIT'), /^\+OK/);
   });
 
   test('idle timeout also ends a stalled TLS handshake on the implicit listener', async () => {
     const { port } = await fx.server('implicit', { idleTimeoutMs: 200 });
     // A plain TCP client never starts the handshake.
-    const c = await RawClient.open(port);
+    const c = await RawPop3Client.connect(port);
     assert.equal(await c.rest(), '');
   });
 
@@ -214,17 +215,17 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     const { port } = await fx.server('starttls', { maxConnections: 2 });
     const a = await client(port);
     const b = await client(port);
-    const c = await RawClient.open(port);
+    const c = await RawPop3Client.connect(port);
     assert.equal(await c.rest(), '-ERR [SYS/TEMP] too many connections, try again later\r\n');
     await a.cmd('QUIT');
-    await a.closed;
+    await a.waitClosed();
     // The server counts the session as gone once its close was handled; retry until then.
-    let d: RawClient | undefined;
+    let d: RawPop3Client | undefined;
     for (let i = 0; i < 50 && !d; i++) {
-      const x = await RawClient.open(port);
+      const x = await RawPop3Client.connect(port);
       const first = await x.line().catch(() => '');
       if (first.startsWith('+OK')) d = x;
-      else await x.closed;
+      else await x.waitClosed();
     }
     assert.ok(d, 'a new connection is accepted after one ended');
     await d.cmd('QUIT');
@@ -233,9 +234,9 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
 
   test('the connection limit on the implicit-TLS listener answers inside TLS', async () => {
     const { port } = await fx.server('implicit', { maxConnections: 1 });
-    const a = await RawClient.open(port, { tls: true });
+    const a = await RawPop3Client.connect(port, { tls: true });
     assert.match(await a.line(), /^\+OK/);
-    const b = await RawClient.open(port, { tls: true });
+    const b = await RawPop3Client.connect(port, { tls: true });
     assert.equal(await b.rest(), '-ERR [SYS/TEMP] too many connections, try again later\r\n');
     await a.cmd('QUIT');
   });
@@ -243,10 +244,10 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
   test('a failed TLS handshake after STLS closes quietly; the server keeps serving', async () => {
     const c = await client();
     assert.equal(await c.cmd('STLS'), '+OK begin TLS negotiation');
-    c.send('this is not a ClientHello\r\n\r\n');
+    c.write('this is not a ClientHello\r\n\r\n');
     assert.equal(await c.rest(), '');
     const d = await client();
-    await d.login();
+    await d.login(ALICE, PASSWORD);
     await d.cmd('QUIT');
   });
 
@@ -265,7 +266,7 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
   test('maxCommands cuts off a runaway client', async () => {
     const { port } = await fx.server('starttls', { maxCommands: 100 });
     const c = await client(port);
-    c.send('CAPA\r\n'.repeat(101));
+    c.write('CAPA\r\n'.repeat(101));
     for (let i = 0; i < 100; i++) {
       assert.equal(await c.line(), '+OK capability list follows');
       await c.body();

@@ -7,6 +7,7 @@ import { tempDir, testConfig } from '../helpers/env.js';
 import { createLogger } from '../../src/core/index.js';
 import { startService, type RunningService } from '../../src/roles/index.js';
 import { Pop3Client, Pop3ClientError } from '../../src/pop3/index.js';
+import { listenOnLoopback } from '../helpers/net.js';
 
 const PASSWORD = 'a-long-password';
 
@@ -102,9 +103,7 @@ describe('POP3 client against hostile servers', () => {
       s.on("error", () => undefined);
       script(s);
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    return { port: (server.address() as { port: number }).port, server };
+    return { port: await listenOnLoopback(server), server };
   }
   const plain = (port: number, extra = {}) => Pop3Client.connect({ host: '127.0.0.1', port, tls: 'none', timeoutMs: 500, ...extra });
 

@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { Pop3Connection } from '../../src/pop3/connection.js';
 import { silentLogger } from '../../src/core/index.js';
-import { pop3Fixture, RawClient, PASSWORD, type Pop3Fixture } from '../helpers/pop3.js';
+import { pop3Fixture, PASSWORD, type Pop3Fixture } from '../helpers/pop3.js';
+import { RawPop3Client, listenOnLoopback } from '../helpers/net.js';
 import { poplib, bodyOf } from '../helpers/poplib.js';
 
 /** A message of `lines` short lines, many starting with dots, with 8-bit bytes. */
@@ -21,9 +22,7 @@ function bigMessage(lines: number): Buffer {
 describe('POP3 writes respect backpressure', () => {
   test('Pop3Connection.write waits for drain: a paused reader does not make the writer buffer', async () => {
     const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as { port: number }).port;
+    const port = await listenOnLoopback(server);
     const client = connect({ port, host: '127.0.0.1' });
     const [serverSide] = (await once(server, 'connection')) as [Socket];
     const conn = new Pop3Connection(serverSide, 512, 0, silentLogger());
@@ -82,12 +81,12 @@ describe('POP3 writes respect backpressure', () => {
       const huge = Buffer.concat([big, big, big, big, big]);
       await fx.deliver(acc, huge);
       const { port } = await fx.server('starttls', { idleTimeoutMs: 200 });
-      const c = await RawClient.open(port);
+      const c = await RawPop3Client.connect(port);
       await c.line();
-      await c.login(acc.address);
+      await c.login(acc.address, PASSWORD);
       const released = fx.backend.released(acc.address);
       c.socket.pause();
-      c.send('RETR 1\r\n');
+      c.write('RETR 1\r\n');
       await released;
       // Now read what got through: the response was cut, not finished.
       c.socket.resume();

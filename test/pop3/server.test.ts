@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { once } from 'node:events';
 import { STORE_KINDS } from '../helpers/env.js';
-import { pop3Fixture, RawClient, run, PASSWORD, type Pop3Fixture } from '../helpers/pop3.js';
+import { pop3Fixture, PASSWORD, type Pop3Fixture } from '../helpers/pop3.js';
+import { RawPop3Client } from '../helpers/net.js';
+import { run } from '../helpers/process.js';
 import { poplib, bodyOf } from '../helpers/poplib.js';
 
 /** Lines starting with dots (one, two, a lone dot), 8-bit bytes and a bare CR in a line. */
@@ -65,11 +67,11 @@ for (const kind of STORE_KINDS) {
       await fx.deliver(acc, TRICKY);
       // The same content again: its blob outlives message 1, which must still count as gone.
       await fx.deliver(acc, SIMPLE);
-      const a = await RawClient.open(fx.plainPort);
-      const b = await RawClient.open(fx.plainPort);
+      const a = await RawPop3Client.connect(fx.plainPort);
+      const b = await RawPop3Client.connect(fx.plainPort);
       await Promise.all([a.line(), b.line()]);
-      await a.login(acc.address);
-      await b.login(acc.address);
+      await a.login(acc.address, PASSWORD);
+      await b.login(acc.address, PASSWORD);
       await fx.deliver(acc, 'Subject: late\r\n\r\nafter both logins\r\n');
 
       assert.match(await a.cmd('DELE 1'), /^\+OK/);
@@ -87,9 +89,9 @@ for (const kind of STORE_KINDS) {
       assert.match(await b.cmd('DELE 1'), /^\+OK/);
       assert.match(await b.cmd('QUIT'), /^\+OK/);
 
-      const c = await RawClient.open(fx.plainPort);
+      const c = await RawPop3Client.connect(fx.plainPort);
       await c.line();
-      await c.login(acc.address);
+      await c.login(acc.address, PASSWORD);
       assert.match(await c.cmd('STAT'), /^\+OK 3 /);
       await c.cmd('QUIT');
     });
@@ -100,9 +102,9 @@ for (const kind of STORE_KINDS) {
       for (let i = 1; i <= 3; i++) await fx.deliver(acc, `Subject: ${i}\r\n\r\nbody ${i}\r\n`);
       const before = await fx.uids(acc);
 
-      const a = await RawClient.open(fx.plainPort);
+      const a = await RawPop3Client.connect(fx.plainPort);
       await a.line();
-      await a.login(acc.address);
+      await a.login(acc.address, PASSWORD);
       const uidl = (await a.cmd('UIDL')) && (await a.body());
       assert.deepEqual(uidl, before.map((u, i) => `${i + 1} ${u}`));
       assert.match(await a.cmd('DELE 1'), /^\+OK/);
@@ -113,14 +115,14 @@ for (const kind of STORE_KINDS) {
       const released = fx.backend.released(acc.address);
       let committed = false;
       fx.backend.once('commit', () => (committed = true));
-      a.destroy();
+      a.close();
       await released;
       assert.equal(committed, false, 'no UPDATE state without QUIT');
       assert.deepEqual(await fx.uids(acc), before);
 
-      const b = await RawClient.open(fx.plainPort);
+      const b = await RawPop3Client.connect(fx.plainPort);
       await b.line();
-      await b.login(acc.address);
+      await b.login(acc.address, PASSWORD);
       await b.cmd('DELE 2');
       assert.equal(await b.cmd('RSET'), `+OK maildrop has 3 messages (${3 * 'Subject: 1\r\n\r\nbody 1\r\n'.length} octets)`);
       await b.cmd('DELE 2');
@@ -176,7 +178,7 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
   test('allowPlaintextAuth never: no login before STLS, login after it and on POP3S', async () => {
     const acc = await fx.account();
     const { port } = await fx.server('starttls', { allowPlaintextAuth: 'never' });
-    const c = await RawClient.open(port);
+    const c = await RawPop3Client.connect(port);
     await c.line();
     await c.cmd('CAPA');
     const caps = await c.body();
@@ -189,7 +191,7 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
     await c.cmd('CAPA');
     const after = await c.body();
     assert.ok(after.includes('USER') && after.includes('SASL PLAIN') && !after.includes('STLS'));
-    await c.login(acc.address);
+    await c.login(acc.address, PASSWORD);
     assert.equal(await c.cmd('STAT'), '+OK 0 0');
     await c.cmd('QUIT');
 
@@ -204,7 +206,7 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
       .find((i) => i && i.family === 'IPv4' && !i.internal);
     if (!external) return t.skip('no non-loopback IPv4 interface on this host');
     const { port } = await fx.server('starttls', { allowPlaintextAuth: 'loopback' }, { host: external.address });
-    const raw = await RawClient.open(port, { host: external.address });
+    const raw = await RawPop3Client.connect(port, { host: external.address });
     await raw.line();
     assert.match(await raw.cmd('USER someone@test.local'), /^-ERR \[AUTH\] plaintext authentication is not allowed/);
     await raw.cmd('QUIT');
@@ -216,9 +218,9 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
     await fx.deliver(acc, SIMPLE);
     const [lost] = await fx.mailboxes.list(acc.id);
     await fx.ts.store.blobs.delete(lost!.blobHash);
-    const c = await RawClient.open(fx.plainPort);
+    const c = await RawPop3Client.connect(fx.plainPort);
     await c.line();
-    await c.login(acc.address);
+    await c.login(acc.address, PASSWORD);
     assert.equal(await c.cmd('RETR 1'), '-ERR [SYS/TEMP] cannot read message 1 now, try again later');
     assert.equal(await c.cmd('RETR 2'), `+OK ${SIMPLE.length} octets`);
     assert.equal((await c.body()).join('\r\n') + '\r\n', SIMPLE);
@@ -232,7 +234,7 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
     const { port } = await fx.server('starttls', {}, { name: 'metered' });
     const listener = 'metered';
     await poplib(port, 'plain', acc.address, PASSWORD, [['retr', 1], ['retr', 1], ['quit']]);
-    const bad = await RawClient.open(port);
+    const bad = await RawPop3Client.connect(port);
     await bad.line();
     await bad.cmd(`USER ${acc.address}`);
     assert.match(await bad.cmd('PASS not the password'), /^-ERR \[AUTH\]/);
@@ -248,31 +250,31 @@ describe('POP3 service with other clients and listeners (SQLite)', { concurrency
     const acc = await fx.account();
     await fx.deliver(acc, SIMPLE);
     const { server, port } = await fx.server('starttls', {});
-    const c = await RawClient.open(port);
+    const c = await RawPop3Client.connect(port);
     await c.line();
-    await c.login(acc.address);
+    await c.login(acc.address, PASSWORD);
     await c.cmd('DELE 1');
     const released = fx.backend.released(acc.address);
     await server.close(5_000);
     assert.equal(await c.rest(), '-ERR [SYS/TEMP] server shutting down\r\n');
     await released;
     assert.equal((await fx.uids(acc)).length, 1);
-    await assert.rejects(RawClient.open(port), /ECONNREFUSED/);
+    await assert.rejects(RawPop3Client.connect(port), /ECONNREFUSED/);
   });
 
   test('graceful close: a session stuck in a command is cut off after the grace time', async () => {
     const { server, port } = await fx.server('starttls', {});
     const releaseGate = fx.backend.hold('stuck@test.local');
     try {
-      const c = await RawClient.open(port);
+      const c = await RawPop3Client.connect(port);
       await c.line();
       const loginSeen = once(fx.backend, 'login');
-      c.send('USER stuck@test.local\r\nPASS whatever\r\n');
+      c.write('USER stuck@test.local\r\nPASS whatever\r\n');
       assert.equal(await c.line(), '+OK send PASS');
       await loginSeen;
       const started = Date.now();
       const closing = server.close(100);
-      await c.closed;
+      await c.waitClosed();
       assert.ok(Date.now() - started >= 90, 'the busy session had its grace time');
       releaseGate();
       await closing;

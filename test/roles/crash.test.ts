@@ -2,18 +2,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { tempDir } from '../helpers/env.js';
-import { spawnPostamt } from '../helpers/child.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { postamtSync, runSync, spawnPostamt } from '../helpers/process.js';
+import { RawSmtpClient } from '../helpers/net.js';
+import { repositoryPath } from '../helpers/env.js';
+import { until } from '../helpers/wait.js';
 
 const PASSWORD = 'crash test password';
 
 /** Sends messages one after another on one connection, recording each that got 250. */
 async function sender(port: number, id: number, accepted: Map<string, Buffer>, stop: { now: boolean }): Promise<void> {
-  let c: RawClient;
+  let c: RawSmtpClient;
   try {
-    c = await RawClient.connect(port);
+    c = await RawSmtpClient.connect(port);
     await c.readReply();
     await c.cmd('EHLO crash.test');
   } catch {
@@ -44,22 +45,15 @@ test('SIGKILL under SMTP load loses no acknowledged message and leaves none half
       cfg,
       `dataDir: ${d.path}\nlog:\n  level: info\nservice:\n  hostname: crash.test\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n  pop3:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\n  http: { port: 0 }\n`,
     );
-    execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, 'domain', 'add', 'crash.test']);
-    execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, 'account', 'add', 'box@crash.test', '--password-stdin'], { input: PASSWORD });
+    postamtSync(['domain', 'add', 'crash.test'], { config: cfg, check: true });
+    postamtSync(['account', 'add', 'box@crash.test', '--password-stdin'], { config: cfg, input: PASSWORD, check: true });
 
     const first = await spawnPostamt(['-c', cfg, 'serve'], d.path);
     const accepted = new Map<string, Buffer>();
     const stop = { now: false };
     const senders = Array.from({ length: 8 }, (_, i) => sender(first.endpoints['smtp-mx']!.port, i, accepted, stop));
     // Kill once enough messages are through, while the senders are still mid-stream.
-    await new Promise<void>((resolve) => {
-      const check = setInterval(() => {
-        if (accepted.size >= 150) {
-          clearInterval(check);
-          resolve();
-        }
-      }, 5);
-    });
+    await until('150 accepted messages', () => accepted.size >= 150, 120_000);
     first.child.kill('SIGKILL');
     const ended = await first.exited;
     assert.equal(ended.signal, 'SIGKILL');
@@ -70,8 +64,8 @@ test('SIGKILL under SMTP load loses no acknowledged message and leaves none half
     const second = await spawnPostamt(['-c', cfg, 'serve'], d.path);
     try {
       const pop = second.endpoints.pop3!;
-      const out = execFileSync('python3', ['test/helpers/pop3dump.py', pop.host, String(pop.port), 'box@crash.test', PASSWORD], { maxBuffer: 256 * 1024 * 1024 });
-      const msgs = JSON.parse(out.toString()) as Array<{ uidl: string; size: number; octets: number; data: string }>;
+      const out = runSync('python3', [repositoryPath('test', 'helpers', 'pop3dump.py'), pop.host, String(pop.port), 'box@crash.test', PASSWORD], { check: true });
+      const msgs = JSON.parse(out.stdout) as Array<{ uidl: string; size: number; octets: number; data: string }>;
       const seen = new Map<string, number>();
       for (const m of msgs) {
         const raw = Buffer.from(m.data, 'base64');

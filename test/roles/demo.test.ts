@@ -2,10 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import nodemailer from 'nodemailer';
 import { tempDir } from '../helpers/env.js';
-import { spawnPostamt } from '../helpers/child.js';
+import { runSync, spawnPostamt } from '../helpers/process.js';
 import type { EndpointsFile } from '../../src/roles/index.js';
 
 test('`postamt start` seeds a demo, writes endpoints.json, serves SMTP, POP3, LDAP and HTTP, and stops cleanly on SIGINT', { timeout: 60_000 }, async () => {
@@ -27,7 +26,7 @@ test('`postamt start` seeds a demo, writes endpoints.json, serves SMTP, POP3, LD
     // The archive endpoint (MailStore Application Integration): printed, in endpoints.json, answering curl.
     const integ = file.integration as { url: string; user: string; password: string };
     assert.ok(out.includes(integ.url) && out.includes(integ.password), 'the integration endpoint and its password are printed');
-    const users = JSON.parse(execFileSync('curl', ['-sS', '-u', `${integ.user}:${integ.password}`, '-d', 'cmd=list', integ.url], { encoding: 'utf8' })) as Array<{ userName: string }>;
+    const users = JSON.parse(runSync('curl', ['-sS', '-u', `${integ.user}:${integ.password}`, '-d', 'cmd=list', integ.url], { check: true }).stdout) as Array<{ userName: string }>;
     assert.deepEqual(users.map((u) => u.userName).sort(), file.accounts.map((x) => x.address).sort());
 
     const [a, b] = file.accounts as [EndpointsFile['accounts'][0], EndpointsFile['accounts'][0]];
@@ -39,19 +38,16 @@ test('`postamt start` seeds a demo, writes endpoints.json, serves SMTP, POP3, LD
     // curl is a POP3 client that is not ours; pop3s with the self-signed certificate pinned via --cacert would need the
     // name to match, so -k here; the fingerprint check is the operator's job.
     const pop3s = file.endpoints.pop3s!;
-    const listing = execFileSync('curl', ['-sS', '-k', '--user', `${b.address}:${b.password}`, `pop3s://${pop3s.host}:${pop3s.port}/`], { encoding: 'utf8' });
+    const listing = runSync('curl', ['-sS', '-k', '--user', `${b.address}:${b.password}`, `pop3s://${pop3s.host}:${pop3s.port}/`], { check: true }).stdout;
     assert.match(listing, /^1 \d+\r?\n/);
-    const msg = execFileSync('curl', ['-sS', '-k', '--user', `${b.address}:${b.password}`, `pop3s://${pop3s.host}:${pop3s.port}/1`], { encoding: 'utf8' });
+    const msg = runSync('curl', ['-sS', '-k', '--user', `${b.address}:${b.password}`, `pop3s://${pop3s.host}:${pop3s.port}/1`], { check: true }).stdout;
     assert.match(msg, /Subject: Demo/);
     assert.match(msg, /Hallo Praxis B/);
 
     // ldapsearch (OpenLDAP) finds practice A's directory entry, fed by the account, over StartTLS.
     const ldap = file.endpoints.ldap!;
     assert.equal(ldap.tls, 'starttls');
-    const entry = execFileSync('ldapsearch', ['-x', '-ZZ', '-o', 'ldif-wrap=no', '-H', `ldap://${ldap.host}:${ldap.port}`, '-b', 'dc=data,dc=vzd', `(mail=${a.address})`, 'telematikID', 'komLeData'], {
-      encoding: 'utf8',
-      env: { ...process.env, LDAPTLS_REQCERT: 'never' },
-    });
+    const entry = runSync('ldapsearch', ['-x', '-ZZ', '-o', 'ldif-wrap=no', '-H', `ldap://${ldap.host}:${ldap.port}`, '-b', 'dc=data,dc=vzd', `(mail=${a.address})`, 'telematikID', 'komLeData'], { env: { ...process.env, LDAPTLS_REQCERT: 'never' }, check: true }).stdout;
     assert.match(entry, /^telematikID: 1-20014711$/m);
     assert.match(entry, new RegExp(`^komLeData: [0-9.]+,${a.address}$`, 'm'));
 
@@ -68,22 +64,22 @@ test('`postamt start` seeds a demo, writes endpoints.json, serves SMTP, POP3, LD
     const cmPop3 = file.endpoints['cm-pop3']!;
     // The KIM user name holds a colon (host:port), so curl gets it percent-encoded in the URL, not via --user.
     const kimUrl = `pop3://${encodeURIComponent(pb.pop3User)}:${encodeURIComponent(pb.password)}@${cmPop3.host}:${cmPop3.port}`;
-    const kimList = execFileSync('curl', ['-sS', `${kimUrl}/`], { encoding: 'utf8' });
+    const kimList = runSync('curl', ['-sS', `${kimUrl}/`], { check: true }).stdout;
     const last = kimList.trim().split(/\r?\n/).length;
-    const kim = execFileSync('curl', ['-sS', `${kimUrl}/${last}`], { encoding: 'utf8' });
+    const kim = runSync('curl', ['-sS', `${kimUrl}/${last}`], { check: true }).stdout;
     assert.match(kim, /^X-KIM-DecryptionResult: 00\r?$/m);
     assert.match(kim, /^X-KIM-IntegrityCheckResult: 01\r?$/m);
     assert.match(kim, /Vertraulicher Befund/);
 
     const http = file.endpoints.http!;
-    const health = execFileSync('curl', ['-sS', `http://${http.host}:${http.port}/healthz`], { encoding: 'utf8' });
+    const health = runSync('curl', ['-sS', `http://${http.host}:${http.port}/healthz`], { check: true }).stdout;
     assert.deepEqual(JSON.parse(health), { status: 'ok', checks: { database: 'ok' } });
-    const metrics = execFileSync('curl', ['-sS', `http://${http.host}:${http.port}/metrics`], { encoding: 'utf8' });
+    const metrics = runSync('curl', ['-sS', `http://${http.host}:${http.port}/metrics`], { check: true }).stdout;
     assert.match(metrics, /postamt_smtp_messages_accepted_total\{listener="smtp-submission"\} 2/);
     assert.match(metrics, /postamt_smtp_messages_accepted_total\{listener="cm-smtp"\} 1/);
     assert.match(metrics, /# TYPE postamt_smtp_connections_total counter/);
     assert.match(metrics, /postamt_ldap_operations_total\{listener="ldap",op="search",result="success"\} [1-9]\d*/);
-    const missing = execFileSync('curl', ['-sS', '-w', '\n%{http_code}', `http://${http.host}:${http.port}/nope`], { encoding: 'utf8' });
+    const missing = runSync('curl', ['-sS', '-w', '\n%{http_code}', `http://${http.host}:${http.port}/nope`], { check: true }).stdout;
     assert.match(missing, /"status":404[\s\S]*\n404$/);
 
     p.child.kill('SIGINT');

@@ -1,81 +1,19 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { connect as tlsConnect } from 'node:tls';
-import { connect, type Socket } from 'node:net';
 import { Accounts } from '../../src/service/index.js';
 import { Directory, directoryOptions } from '../../src/directory/index.js';
 import { startDirectory, type RunningDirectory } from '../../src/roles/index.js';
 import { Metrics, silentLogger } from '../../src/core/index.js';
 import { loadTlsMaterial } from '../../src/crypto/index.js';
-import { BerFrameSplitter } from '../../src/wire/ber/index.js';
-import { decodeLdapResponse, encodeRequest, type LdapFilter, type LdapResponse } from '../../src/wire/ldap/index.js';
+import type { LdapFilter, LdapResponse } from '../../src/wire/ldap/index.js';
 import { STORE_KINDS, openTestStore, type TestStore } from '../helpers/env.js';
 import { BASE, BIND_ADDRESS, BIND_PASSWORD, practice } from '../helpers/ldap-fixture.js';
+import { RawLdapClient } from '../helpers/net.js';
 
-/** A raw LDAP connection (plain or LDAPS): one request at a time, the decoded responses up to its result. */
-class Conn {
-  private readonly frames = new BerFrameSplitter(1 << 24, 0x30);
-  private wake: (() => void) | undefined;
-  private id = 0;
-  private ended = false;
-
-  constructor(readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.frames.push(d);
-      this.poke();
-    });
-    socket.on('close', () => {
-      this.ended = true;
-      this.poke();
-    });
-    socket.on('error', () => undefined);
-  }
-
-  static plain(port: number): Promise<Conn> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, '127.0.0.1', () => resolve(new Conn(s)));
-      s.once('error', reject);
-    });
-  }
-
-  static ldaps(port: number, ca: string): Promise<Conn> {
-    return new Promise((resolve, reject) => {
-      const s = tlsConnect({ port, host: '127.0.0.1', ca, servername: 'localhost' }, () => resolve(new Conn(s)));
-      s.once('error', reject);
-    });
-  }
-
-  private poke(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  async request(op: Parameters<typeof encodeRequest>[0]['op']): Promise<LdapResponse[]> {
-    const messageId = ++this.id;
-    this.socket.write(encodeRequest({ messageId, controls: [], op }));
-    const out: LdapResponse[] = [];
-    for (;;) {
-      const f = this.frames.next();
-      if (f === null) {
-        if (this.ended) throw new Error('connection closed');
-        await new Promise<void>((r) => (this.wake = r));
-        continue;
-      }
-      const r = decodeLdapResponse(f);
-      out.push(r);
-      if (r.messageId === messageId && r.type !== 'entry') return out;
-    }
-  }
-
-  search(filter: LdapFilter, attributes: string[], sizeLimit = 0): Promise<LdapResponse[]> {
-    return this.request({ type: 'search', baseObject: BASE, scope: 'sub', derefAliases: 0, sizeLimit, timeLimit: 0, typesOnly: false, filter, attributes });
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
+/** A subtree search below BASE on a raw connection: its entries and its result. */
+function search(c: RawLdapClient, filter: LdapFilter, attributes: string[], sizeLimit = 0): Promise<LdapResponse[]> {
+  return c.request({ type: 'search', baseObject: BASE, scope: 'sub', derefAliases: 0, sizeLimit, timeLimit: 0, typesOnly: false, filter, attributes });
 }
 
 /**
@@ -144,7 +82,7 @@ for (const kind of STORE_KINDS) {
       const byMail: LdapFilter = { type: 'equality', attribute: 'mail', value: Buffer.from('praxis-0007@anbieter.kim.telematik') };
       const byTelematik: LdapFilter = { type: 'equality', attribute: 'telematikID', value: Buffer.from('1-20010012') };
       const prefix: LdapFilter = { type: 'substrings', attribute: 'displayName', initial: Buffer.from('Praxis Dr. Muster 001'), any: [] };
-      const conns: Conn[] = [];
+      const conns: RawLdapClient[] = [];
       const owners: number[] = [];
       const answers: unknown[] = [];
       try {
@@ -153,11 +91,11 @@ for (const kind of STORE_KINDS) {
         // this process and in the child).
         const tls = (k: number): boolean => k === 0 || k === 3;
         for (let k = 0; k < 4; k++) {
-          const c = tls(k) ? await Conn.ldaps(ldapsPort, caPem) : await Conn.plain(ldapPort);
+          const c = tls(k) ? await RawLdapClient.connect(ldapsPort, { tls: { ca: caPem, servername: 'localhost', rejectUnauthorized: true } }) : await RawLdapClient.connect(ldapPort);
           conns.push(c);
           // Twice: the second time the warm index answers (when it is built by then) the same way.
           for (let round = 0; round < 2; round++) {
-            const a = [await c.search(byMail, ['userCertificate;binary', 'mail', 'cn']), await c.search(byTelematik, []), await c.search(prefix, ['telematikID'], 5)];
+            const a = [await search(c, byMail, ['userCertificate;binary', 'mail', 'cn']), await search(c, byTelematik, []), await search(c, prefix, ['telematikID'], 5)];
             answers.push(shape(a.flat()));
           }
           owners.push(servingPid(role.pids, tls(k) ? ldapsPort : ldapPort, c.socket.localPort!)!);

@@ -1,15 +1,10 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { once } from 'node:events';
-import { startSmtpFixture, testTls, PASSWORD, type SmtpFixture } from '../helpers/smtp-fixture.js';
+import { mailbox, startSmtpFixture, PASSWORD, type SmtpFixture } from '../helpers/smtp-fixture.js';
+import { testTls } from '../helpers/env.js';
 import { SmtpClient, SmtpClientError } from '../../src/smtp/index.js';
-
-async function mailbox(f: SmtpFixture, address: string): Promise<Buffer[]> {
-  const acc = await f.accounts.get(address);
-  const entries = await f.mailboxes.list(acc.id);
-  return Promise.all(entries.map((e) => f.mailboxes.read(e)));
-}
+import { listenOnLoopback } from '../helpers/net.js';
 
 const isKind = (kind: string, code?: number) => (e: unknown) => e instanceof SmtpClientError && e.kind === kind && (code === undefined || e.reply?.code === code);
 
@@ -119,13 +114,12 @@ async function scriptedServer(greeting: string, on: (line: string, s: Socket) =>
     });
     s.on('error', () => undefined);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const port = await listenOnLoopback(server);
   const close = () => {
     server.close();
     for (const s of sockets) s.destroy();
   };
-  return { server: { close }, port: (server.address() as { port: number }).port, received };
+  return { server: { close }, port, received };
 }
 
 const EHLO = '250-test\r\n250-PIPELINING\r\n250 AUTH PLAIN\r\n';

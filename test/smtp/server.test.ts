@@ -3,19 +3,13 @@ import assert from 'node:assert/strict';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import { startSmtpFixture, PASSWORD, type SmtpFixture } from '../helpers/smtp-fixture.js';
-import { RawClient } from '../helpers/raw-client.js';
+import { mailbox, startSmtpFixture, PASSWORD, type SmtpFixture } from '../helpers/smtp-fixture.js';
+import { RawSmtpClient } from '../helpers/net.js';
 import { encodeSaslPlain } from '../../src/wire/index.js';
 
-async function mailbox(f: SmtpFixture, address: string): Promise<Buffer[]> {
-  const acc = await f.accounts.get(address);
-  const entries = await f.mailboxes.list(acc.id);
-  return Promise.all(entries.map((e) => f.mailboxes.read(e)));
-}
-
 /** A raw MX session up to DATA's 354, for tests that need exact bytes on the wire. */
-async function openData(f: SmtpFixture, rcpt = 'alice@example.test'): Promise<RawClient> {
-  const c = await RawClient.connect(f.mx.port);
+async function openData(f: SmtpFixture, rcpt = 'alice@example.test'): Promise<RawSmtpClient> {
+  const c = await RawSmtpClient.connect(f.mx.port);
   assert.equal((await c.readReply()).code, 220);
   assert.equal((await c.cmd('EHLO client.test')).code, 250);
   assert.equal((await c.cmd('MAIL FROM:<sender@remote.test>')).code, 250);
@@ -35,7 +29,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
 
   // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2007 (ESMTP greeting) and KOM-LE-A_2008 (EHLO keywords): the client module's listeners are the same SmtpListener
   test('EHLO advertises the required extensions with enhanced codes', async () => {
-    const c = await RawClient.connect(f.mx.port);
+    const c = await RawSmtpClient.connect(f.mx.port);
     const greeting = await c.readReply();
     assert.match(greeting.text, /^220 mx\.test\.local ESMTP/);
     const ehlo = await c.cmd('EHLO client.test');
@@ -61,7 +55,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
   });
 
   test('MX refuses unknown users (550 5.1.1) and relaying (554 5.7.1), then still works', async () => {
-    const c = await RawClient.connect(f.mx.port);
+    const c = await RawSmtpClient.connect(f.mx.port);
     await c.readReply();
     await c.cmd('EHLO client.test');
     await c.cmd('MAIL FROM:<x@remote.test>');
@@ -73,7 +67,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
   });
 
   test('a message over SIZE is refused with 552 5.3.4, declared or not', async () => {
-    const c = await RawClient.connect(f.mx.port);
+    const c = await RawSmtpClient.connect(f.mx.port);
     await c.readReply();
     await c.cmd('EHLO client.test');
     assert.match((await c.cmd('MAIL FROM:<x@remote.test> SIZE=999999999')).text, /^552 5\.3\.4 /);
@@ -94,7 +88,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
   });
 
   test('over quota: 552 5.2.2 at RCPT (declared size) and at DATA', async () => {
-    const c = await RawClient.connect(f.mx.port);
+    const c = await RawSmtpClient.connect(f.mx.port);
     await c.readReply();
     await c.cmd('EHLO client.test');
     await c.cmd('MAIL FROM:<x@remote.test> SIZE=50000');
@@ -169,7 +163,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
   });
 
   test('unknown commands and pipelined garbage get 5xx answers in order; the server stays up', async () => {
-    const c = await RawClient.connect(f.mx.port);
+    const c = await RawSmtpClient.connect(f.mx.port);
     await c.readReply();
     c.write('EHLO client.test\r\nFOO bar\r\nMAIL FROM:<x@remote.test>\r\nRCPT TO:<alice@example.test>\r\nXYZZY\r\nNOOP\r\n');
     assert.equal((await c.readReply()).code, 250);
@@ -183,7 +177,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
     const long = await c.readReply().catch(() => null);
     assert.ok(long === null || long.code >= 500, 'an over-long command line is refused or the connection closed');
     c.close();
-    const again = await RawClient.connect(f.mx.port);
+    const again = await RawSmtpClient.connect(f.mx.port);
     assert.equal((await again.readReply()).code, 220, 'another client is still served');
     again.close();
   });
@@ -191,7 +185,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
   test('recipient and unknown-command limits answer 452 4.5.3 and 421', async () => {
     const small = (await startSmtpFixture('sqlite', { service: { smtp: { maxRecipients: 2 } } }))!;
     try {
-      const c = await RawClient.connect(small.mx.port);
+      const c = await RawSmtpClient.connect(small.mx.port);
       await c.readReply();
       await c.cmd('EHLO client.test');
       await c.cmd('MAIL FROM:<x@remote.test>');
@@ -209,22 +203,22 @@ describe('SMTP service (MX and submission) over SQLite', () => {
   test('idle clients are cut off with 421 and the connection limit answers 421', async () => {
     const small = (await startSmtpFixture('sqlite', { service: { smtp: { socketTimeoutMs: 300, maxConnections: 2 } } }))!;
     try {
-      const idle = await RawClient.connect(small.mx.port);
+      const idle = await RawSmtpClient.connect(small.mx.port);
       assert.equal((await idle.readReply()).code, 220);
       assert.match((await idle.readReply()).text, /^421 /, 'idle timeout');
       await idle.waitClosed();
-      const a = await RawClient.connect(small.mx.port);
+      const a = await RawSmtpClient.connect(small.mx.port);
       assert.equal((await a.readReply()).code, 220);
       // The listener counts a connection until it has seen its socket close, a moment after
       // the client did: until then the idle one still holds its place, so retry until b is served.
-      let b: RawClient | undefined;
+      let b: RawSmtpClient | undefined;
       for (let i = 0; i < 50 && !b; i++) {
-        const x = await RawClient.connect(small.mx.port);
+        const x = await RawSmtpClient.connect(small.mx.port);
         if ((await x.readReply()).code === 220) b = x;
         else await x.waitClosed();
       }
       assert.ok(b, 'a second session is served once the idle one is gone');
-      const c = await RawClient.connect(small.mx.port);
+      const c = await RawSmtpClient.connect(small.mx.port);
       assert.match((await c.readReply()).text, /^421 .*Too many connected clients/);
       for (const x of [a, b, c]) x.close();
     } finally {
@@ -233,7 +227,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
   });
 
   test('submission: implicit TLS, AUTH required (530 5.7.0), bad credentials 535 5.7.8', async () => {
-    const c = await RawClient.connect(f.submission.port, { tls: true });
+    const c = await RawSmtpClient.connect(f.submission.port, { tls: true });
     assert.equal((await c.readReply()).code, 220);
     const ehlo = await c.cmd('EHLO client.test');
     assert.ok(ehlo.lines.some((l) => /AUTH PLAIN LOGIN/.test(l)));
@@ -244,7 +238,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
   });
 
   test('submission: brute force is cut off after maxAuthFailures with 421', async () => {
-    const c = await RawClient.connect(f.submission.port, { tls: true });
+    const c = await RawSmtpClient.connect(f.submission.port, { tls: true });
     await c.readReply();
     await c.cmd('EHLO client.test');
     const bad = encodeSaslPlain({ authcid: 'alice@example.test', password: 'nope-nope' });
@@ -259,7 +253,7 @@ describe('SMTP service (MX and submission) over SQLite', () => {
     try {
       const bad = `AUTH PLAIN ${encodeSaslPlain({ authcid: 'alice@example.test', password: 'guess' })}`;
       const timeFailure = async (): Promise<number> => {
-        const c = await RawClient.connect(t.submission.port, { tls: true });
+        const c = await RawSmtpClient.connect(t.submission.port, { tls: true });
         await c.readReply();
         await c.cmd('EHLO client.test');
         const t0 = performance.now();

@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import { openDatabase, type DatabaseHandle } from '../../src/store/db.js';
 import { WalSync } from '../../src/store/wal-sync.js';
 import { GroupCommit } from '../../src/store/group-commit.js';
+import { collect } from '../helpers/stream.js';
 
 async function withDb(fn: (h: DatabaseHandle, dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'postamt-driver-'));
@@ -98,8 +99,7 @@ describe('SQLite driver: durability off the event loop', () => {
       const names = (await h.db.selectFrom('domains').select('name').orderBy('name').execute()).map((r) => r.name);
       assert.deepEqual(names, ['a.example', 'c.example', 'd.example']);
       // Streaming still works through the driver.
-      const streamed: string[] = [];
-      for await (const r of h.db.selectFrom('domains').select('name').orderBy('name').stream()) streamed.push(r.name);
+      const streamed = (await collect(h.db.selectFrom('domains').select('name').orderBy('name').stream())).map((r) => r.name);
       assert.deepEqual(streamed, names);
     });
   });

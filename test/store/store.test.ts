@@ -8,8 +8,9 @@ import { sql } from 'kysely';
 import { STORE_KINDS, openTestStore, type TestStore } from '../helpers/env.js';
 import { Accounts, Mailboxes, verifyPassword, hashPassword } from '../../src/service/index.js';
 import { FileBlobStore, DatabaseBlobStore, migrate, collectGarbageBlobs, removeStaleTempFiles } from '../../src/store/index.js';
-import { until } from '../helpers/mailin.js';
+import { until } from '../helpers/wait.js';
 import { ConflictError, NotFoundError, UsageError } from '../../src/core/index.js';
+import { collect } from '../helpers/stream.js';
 
 async function putBlob(ts: TestStore, text: string): Promise<{ hash: string; size: number }> {
   const w = await ts.store.blobs.writer();
@@ -141,8 +142,7 @@ for (const kind of STORE_KINDS) {
         async (ts) => {
           const b = await putBlob(ts, 'hello blob');
           assert.equal((await ts.store.blobs.get(b.hash)).toString(), 'hello blob');
-          const listed = [];
-          for await (const x of ts.store.blobs.list()) listed.push(x.hash);
+          const listed = (await collect(ts.store.blobs.list())).map((x) => x.hash);
           assert.deepEqual(listed, [b.hash]);
           await ts.store.blobs.delete(b.hash);
           await assert.rejects(ts.store.blobs.get(b.hash));
@@ -169,8 +169,7 @@ for (const kind of STORE_KINDS) {
         const dropped = await blobs.writer();
         await dropped.write(Buffer.from('dropped'));
         await dropped.abort();
-        const listed = [];
-        for await (const x of blobs.list()) listed.push(x.hash);
+        const listed = (await collect(blobs.list())).map((x) => x.hash);
         assert.deepEqual(listed, [a.hash]);
       }));
   });

@@ -2,16 +2,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeSaslPlain, encodeSaslPlain, encodeSaslLogin, parseSaslResponse, SaslError } from '../../src/wire/index.js';
 import { prng } from '../helpers/prng.js';
+import { thrown } from '../helpers/assert.js';
 
-function reasonOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof SaslError, `expected SaslError, got ${String(err)}`);
-    return err.reason;
-  }
-  assert.fail('expected a SaslError');
-}
+const reasonOf = (fn: () => unknown): string => thrown(SaslError, fn).reason;
 
 describe('SASL PLAIN', () => {
   test('round trip with and without authzid, UTF-8 passwords', () => {

@@ -1,9 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { postamtSync } from '../../helpers/process.js';
 
 // `postamt message seal` and `open` through the built CLI, on a PKI made by `postamt pki init`.
 
@@ -13,15 +13,12 @@ const msg = Buffer.from(
   'utf8',
 );
 
-function postamt(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/postamt.js', ...args], { encoding: 'utf8', env: { ...process.env, POSTAMT_DATA_DIR: dir } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const postamt = (args: string[]) => postamtSync(args, { env: { ...process.env, POSTAMT_DATA_DIR: dir } });
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'postamt-msg-cli-'));
   const init = postamt(['pki', 'init', '--dir', join(dir, 'pki')]);
-  assert.equal(init.status, 0, init.stderr);
+  assert.equal(init.code, 0, init.stderr);
   writeFileSync(join(dir, 'in.eml'), msg);
 });
 
@@ -32,11 +29,11 @@ after(() => {
 test('seal then open: every check printed, exit 0, inner message identical', () => {
   const p = (s: string) => join(dir, s);
   const seal = postamt(['message', 'seal', p('in.eml'), '--from-identity', p('pki/praxis-a'), '--to-cert', p('pki/praxis-b/enc.pem'), '--out', p('sealed.eml')]);
-  assert.equal(seal.status, 0, seal.stderr);
+  assert.equal(seal.code, 0, seal.stderr);
   assert.match(seal.stdout, /sealed <cli-1@praxis\.kim\.test> for praxis-b@praxis\.kim\.test, praxis-a@praxis\.kim\.test/);
   assert.match(readFileSync(p('sealed.eml'), 'latin1'), /X-KOM-LE-Version: 1\.0\r\n/, 'default: 1.0 (no KAS content)');
   const open = postamt(['message', 'open', p('sealed.eml'), '--key', p('pki/praxis-b/enc.key'), '--trust', p('pki/ca.pem'), '--out', p('inner.eml'), '--present', p('pvs.eml')]);
-  assert.equal(open.status, 0, open.stdout + open.stderr);
+  assert.equal(open.code, 0, open.stdout + open.stderr);
   for (const check of ['komle-version', 'outer-format', 'decryption', 'signed-data-format', 'signature', 'digest', 'validity', 'chain', 'key-usage', 'recipient-emails', 'headers', 'signer-sender']) {
     assert.match(open.stdout, new RegExp(`^ok +${check} `, 'm'));
   }
@@ -51,12 +48,12 @@ test('seal then open: every check printed, exit 0, inner message identical', () 
 test('seal with a .p12 identity, open with a .p12 key; a foreign trust anchor fails with exit 1', () => {
   const p = (s: string) => join(dir, s);
   const seal = postamt(['message', 'seal', p('in.eml'), '--from-identity', p('pki/praxis-a/osig.p12'), '--password', 'postamt-test', '--to-cert', `praxis-b@praxis.kim.test=${p('pki/praxis-b/enc.pem')}`, '--komle-version', '1.5', '--out', p('sealed2.eml')]);
-  assert.equal(seal.status, 0, seal.stderr);
+  assert.equal(seal.code, 0, seal.stderr);
   assert.match(readFileSync(p('sealed2.eml'), 'latin1'), /X-KOM-LE-Version: 1\.5\r\n/);
   const ok = postamt(['message', 'open', p('sealed2.eml'), '--key', p('pki/praxis-b/enc.p12'), '--password', 'postamt-test', '--trust', p('pki/ca.pem')]);
-  assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   const foreign = postamt(['message', 'open', p('sealed2.eml'), '--key', p('pki/praxis-b/enc.p12'), '--password', 'postamt-test', '--trust', p('pki/tls/server.pem')]);
-  assert.equal(foreign.status, 1);
+  assert.equal(foreign.code, 1);
   assert.match(foreign.stdout, /^FAIL chain /m);
   assert.match(foreign.stdout, /X-KIM-IntegrityCheckResult: 05/);
 });
@@ -64,20 +61,20 @@ test('seal with a .p12 identity, open with a .p12 key; a foreign trust anchor fa
 test('wrong key: exit 1 with 01/4009; non-KOM-LE: exit 1; usage errors: exit 2', () => {
   const p = (s: string) => join(dir, s);
   const wrong = postamt(['message', 'open', p('sealed.eml'), '--key', p('pki/tls/client.key'), '--trust', p('pki/ca.pem')]);
-  assert.equal(wrong.status, 1);
+  assert.equal(wrong.code, 1);
   assert.match(wrong.stdout, /X-KIM-DecryptionResult: 01[\s\S]*X-KIM-Fehlermeldung: 4009/);
   const plain = postamt(['message', 'open', p('in.eml'), '--key', p('pki/praxis-b/enc.key'), '--trust', p('pki/ca.pem')]);
-  assert.equal(plain.status, 1);
+  assert.equal(plain.code, 1);
   assert.match(plain.stdout, /not a KOM-LE message/);
   const noTo = postamt(['message', 'seal', p('in.eml'), '--from-identity', p('pki/praxis-a')]);
-  assert.equal(noTo.status, 2);
+  assert.equal(noTo.code, 2);
   assert.match(noTo.stderr, /--to-cert/);
 });
 
 test('--help of seal and open explains options and gives examples', () => {
   for (const cmd of ['seal', 'open']) {
     const h = postamt(['message', cmd, '--help']);
-    assert.equal(h.status, 0);
+    assert.equal(h.code, 0);
     assert.match(h.stdout, /Examples:/);
   }
   assert.match(postamt(['message', 'seal', '--help']).stdout, /--to-cert[\s\S]*--komle-version[\s\S]*--ttl-days/);

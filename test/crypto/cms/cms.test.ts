@@ -18,10 +18,10 @@ import {
   signData,
   verifySignedData,
   type CmsErrorCode,
-  type RecipientEmail,
 } from '../../../src/crypto/index.js';
-import { createTestPki, type TestIdentity, type TestPki } from '../../helpers/pki.js';
+import { createTestPki, type TestIdentity, type TestPki, emailsFor, recipientsFor } from '../../helpers/pki.js';
 import { CMS_BER, readBer } from '../../../src/wire/ber/index.js';
+import { thrown } from '../../helpers/assert.js';
 
 // Functional and negative tests of the KOM-LE CMS layer with real crypto. Interop with
 // OpenSSL lives in openssl.test.ts beside this file, the fuzz loop in fuzz.test.ts.
@@ -38,19 +38,8 @@ before(async () => {
   ]);
 });
 
-const emailsFor = (...ids: TestIdentity[]): RecipientEmail[] => ids.map((i) => ({ email: i.email, rid: recipientIdOf(i.certDer) }));
-const recipientsFor = (...ids: TestIdentity[]) => ids.map((i) => ({ certDer: i.certDer, email: i.email }));
-
 /** Runs `fn` and returns the CmsError code it throws (failing the test for anything else). */
-function codeOf(fn: () => unknown): CmsErrorCode {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof CmsError, `expected CmsError, got ${String(err)}`);
-    return err.code;
-  }
-  assert.fail('expected a CmsError');
-}
+const codeOf = (fn: () => unknown): CmsErrorCode => thrown(CmsError, fn).code;
 
 function flipByteAt(der: Uint8Array, offset: number): Uint8Array {
   const copy = Uint8Array.from(der);

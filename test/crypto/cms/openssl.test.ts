@@ -8,14 +8,13 @@ import {
   OID,
   decryptAuthEnveloped,
   encryptAuthEnveloped,
-  recipientIdOf,
   signData,
   verifySignedData,
   type CmsErrorCode,
-  type RecipientEmail,
 } from '../../../src/crypto/index.js';
-import { createTestPki, type TestIdentity, type TestPki } from '../../helpers/pki.js';
+import { createTestPki, type TestIdentity, type TestPki, emailsFor, recipientsFor } from '../../helpers/pki.js';
 import { opensslIn, withoutUnauthAttrs } from '../../helpers/openssl.js';
+import { thrown } from '../../helpers/assert.js';
 
 // Interop with OpenSSL 3 as the independent CMS implementation: it must open what we build,
 // and we must open what it builds.
@@ -57,20 +56,7 @@ after(() => {
 const file = (name: string): string => join(dir, name);
 const { openssl, mustOpenssl } = opensslIn(() => dir);
 
-
-
-const emailsFor = (...ids: TestIdentity[]): RecipientEmail[] => ids.map((i) => ({ email: i.email, rid: recipientIdOf(i.certDer) }));
-
-function codeOf(fn: () => unknown): CmsErrorCode {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof CmsError, `expected CmsError, got ${String(err)}`);
-    return err.code;
-  }
-  assert.fail('expected a CmsError');
-}
-
+const codeOf = (fn: () => unknown): CmsErrorCode => thrown(CmsError, fn).code;
 
 describe('OpenSSL opens what we build', () => {
   for (const scheme of ['pkcs1', 'pss'] as const) {
@@ -103,7 +89,7 @@ describe('OpenSSL opens what we build', () => {
   });
 
   test('openssl asn1parse finds recipient-emails in unauthAttrs [2] of our AuthEnvelopedData', () => {
-    const der = encryptAuthEnveloped(content, [pki.recipient, second].map((i) => ({ certDer: i.certDer, email: i.email })));
+    const der = encryptAuthEnveloped(content, recipientsFor(pki.recipient, second));
     writeFileSync(file('env-parse.der'), der);
     const text = mustOpenssl(['asn1parse', '-inform', 'DER', '-in', 'env-parse.der', '-i']).toString();
     assert.match(text, /:id-smime-ct-authEnvelopedData/);
@@ -117,7 +103,7 @@ describe('OpenSSL opens what we build', () => {
 
   test('openssl cms -decrypt opens our AuthEnvelopedData for each of 3 recipients', (t) => {
     const ids = [pki.recipient, second, third];
-    const der = encryptAuthEnveloped(content, ids.map((i) => ({ certDer: i.certDer, email: i.email })));
+    const der = encryptAuthEnveloped(content, recipientsFor(...ids));
     writeFileSync(file('env.der'), der);
     writeFileSync(file('env-core.der'), withoutUnauthAttrs(der));
     const full = openssl(['cms', '-decrypt', '-binary', '-inform', 'DER', '-in', 'env.der', '-recip', 'enc.pem', '-inkey', 'enc.key', '-out', 'full.bin']);

@@ -12,7 +12,7 @@ import {
 import { mime } from '../../../src/wire/index.js';
 import * as smtpWire from '../../../src/wire/smtp/index.js';
 import { CTX_A, CTX_B, cardKey, createKomleWorld, envelopeOf, psMessage, splitMessage, type KomleWorld } from '../../helpers/komle.js';
-import type { TestIdentity } from '../../helpers/pki.js';
+import { recipientsFor, type TestIdentity } from '../../helpers/pki.js';
 
 // The KOM-LE message end to end through the software Konnektor: what seal writes, and that open
 // gives every recipient (and the sender) the PS's message back byte for byte.
@@ -26,8 +26,6 @@ before(async () => {
   w = await createKomleWorld();
 });
 
-const to = (...ids: TestIdentity[]): EnvelopeRecipient[] => ids.map((i) => ({ certDer: i.certDer, email: i.email }));
-
 async function seal(message: Uint8Array, recipients: EnvelopeRecipient[], extra: Partial<Parameters<typeof sealMessage>[1]> = {}) {
   return sealMessage(message, { konnektor: w.konnektor, context: CTX_A, senderEmail: w.pki.signer.email, recipients, now: NOW, ...extra });
 }
@@ -37,7 +35,7 @@ describe('seal: the outer message', () => {
   // gemSpec_CM_KOMLE: KOM-LE-A_2193, A_22417 (Expires), A_21388-01, A_19488-02 (X-KIM-Dienstkennung passed on), KOM-LE-A_2299-01 (outer entity base64), KOM-LE-A_2027
   test('headers as gemSMIME_KOMLE says, in CRLF, body base64 of an AuthEnvelopedData', async () => {
     const ps = psMessage([w.pki.recipient.email]);
-    const sealed = await seal(ps, to(w.pki.recipient), { dataTimeToLiveDays: 30 });
+    const sealed = await seal(ps, recipientsFor(w.pki.recipient), { dataTimeToLiveDays: 30 });
     const { head, body } = splitMessage(sealed.message);
     const fields = mime.readHeaderBlock(sealed.message).fields;
     const value = (n: string) => mime.findFields(fields, n).map((f) => f.value);
@@ -70,7 +68,7 @@ describe('seal: the outer message', () => {
 
   test('bodyStart is where the base64 body starts: from there it needs no SMTP encoding', async () => {
     const ps = psMessage([w.pki.recipient.email]);
-    const sealed = await seal(ps, to(w.pki.recipient));
+    const sealed = await seal(ps, recipientsFor(w.pki.recipient));
     assert.ok(sealed.message.subarray(0, sealed.bodyStart).toString('latin1').endsWith('\r\n\r\n'));
     assert.equal(sealed.bodyStart, splitMessage(sealed.message).head.length);
     const walked = Buffer.concat(smtpWire.encodeDataSection(sealed.message));
@@ -79,7 +77,7 @@ describe('seal: the outer message', () => {
 
   test('the folded To field is copied with its folding; the lower-case message-id name is kept', async () => {
     const ps = psMessage([w.pki.recipient.email, 'zweite@test.kim.telematik']);
-    const sealed = await seal(ps, to(w.pki.recipient));
+    const sealed = await seal(ps, recipientsFor(w.pki.recipient));
     const text = sealed.message.toString('latin1');
     assert.ok(text.includes('To: <praxis.empfang@test.kim.telematik>,\r\n  <zweite@test.kim.telematik>\r\n'));
     assert.ok(text.includes('message-id: <befund-4711@test.kim.telematik>\r\n'));
@@ -87,7 +85,7 @@ describe('seal: the outer message', () => {
 
   test('A_19488-02 / KOM-LE-A_2101-01: default X-KIM-Dienstkennung (inside and outside), X-KOM-LE-Version 1.5 on request, and a Message-ID added when the PS set none', async () => {
     const ps = Buffer.from('From: praxis.sender@test.kim.telematik\r\nTo: praxis.empfang@test.kim.telematik\r\nSubject: x\r\n\r\nHallo\r\n');
-    const sealed = await seal(ps, to(w.pki.recipient), { komLeVersion: '1.5' });
+    const sealed = await seal(ps, recipientsFor(w.pki.recipient), { komLeVersion: '1.5' });
     const fields = mime.readHeaderBlock(sealed.message).fields;
     assert.equal(mime.findField(fields, 'X-KIM-Dienstkennung')?.value, 'KIM-Mail;Default;V1.0');
     assert.equal(mime.findField(fields, 'X-KOM-LE-Version')?.value, '1.5');
@@ -103,10 +101,10 @@ describe('seal: the outer message', () => {
   // Requirements: gemSpec_CM_KOMLE: A_21388-01 (version patterns)
   test('X-KIM-CMVersion and X-KIM-PTVersion are validated against gematik\'s patterns', async () => {
     const ps = psMessage([w.pki.recipient.email]);
-    await assert.rejects(seal(ps, to(w.pki.recipient), { cmVersion: 'TOOLONG_1.0.0' }), { code: 'invalid-input' });
-    await assert.rejects(seal(ps, to(w.pki.recipient), { ptVersion: '1.5' }), { code: 'invalid-input' });
+    await assert.rejects(seal(ps, recipientsFor(w.pki.recipient), { cmVersion: 'TOOLONG_1.0.0' }), { code: 'invalid-input' });
+    await assert.rejects(seal(ps, recipientsFor(w.pki.recipient), { ptVersion: '1.5' }), { code: 'invalid-input' });
     await assert.rejects(seal(ps, [], {}), { code: 'invalid-input' });
-    await assert.rejects(seal(Buffer.from('no header here\r\n\r\n'), to(w.pki.recipient)), { code: 'invalid-message' });
+    await assert.rejects(seal(Buffer.from('no header here\r\n\r\n'), recipientsFor(w.pki.recipient)), { code: 'invalid-message' });
   });
 });
 
@@ -114,7 +112,7 @@ describe('round trips', () => {
   // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2022 (encrypted for the recipient and the sender), KOM-LE-A_2048-01 (every check made); gemSMIME_KOMLE: KOM-LE-A_2111-01
   test('1 recipient: opens with every check passing, inner bytes identical; the sender can open its copy', async () => {
     const ps = psMessage([w.pki.recipient.email]);
-    const sealed = await seal(ps, to(w.pki.recipient));
+    const sealed = await seal(ps, recipientsFor(w.pki.recipient));
     const r = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B });
     assert.equal(r.komle, true);
     assert.equal(r.decryption, '00');
@@ -135,7 +133,7 @@ describe('round trips', () => {
   test('3 recipients: each opens it', async () => {
     const [c, d] = await Promise.all([w.pki.issue({ email: 'c@test.kim.telematik', usage: 'enc' }), w.pki.issue({ email: 'd@test.kim.telematik', usage: 'enc' })]);
     const ps = psMessage([w.pki.recipient.email, c.email, d.email]);
-    const sealed = await seal(ps, to(w.pki.recipient, c, d));
+    const sealed = await seal(ps, recipientsFor(w.pki.recipient, c, d));
     assert.equal(sealed.recipientEmails.length, 4);
     for (const id of [c, d]) {
       const k = new SoftwareKonnektor({ trustAnchors: [w.pki.ca.certDer], mandanten: [{ id: 'X', clientSystems: ['cs'], workplaces: ['*'], smcb: async () => ({ encryption: [cardKey(id)] }) }] });
@@ -153,7 +151,7 @@ describe('round trips', () => {
     for (let i = 0; i < 49; i++) ids.push(await w.pki.issue({ email: `empfaenger${i}@test.kim.telematik`, usage: 'enc', keys }));
     ids.push(w.pki.recipient);
     const ps = psMessage(ids.map((i) => i.email));
-    const sealed = await seal(ps, to(...ids));
+    const sealed = await seal(ps, recipientsFor(...ids));
     assert.equal(sealed.recipientEmails.length, 51);
     const der = envelopeOf(sealed.message);
     const envelope = decryptAuthEnveloped(der, { certDer: ids[0]!.certDer, privateKey: ids[0]!.pkcs8 });
@@ -169,7 +167,7 @@ describe('round trips', () => {
     for (let i = 0; i < all.length; i++) all[i] = i % 256;
     const body = Buffer.concat([Buffer.from('Grüße aus Köln — 日本語 ✓\r\n', 'utf8'), all, Buffer.from('\r\nEnde ohne Zeilenende', 'utf8')]);
     const ps = psMessage([w.pki.recipient.email], body);
-    const sealed = await seal(ps, to(w.pki.recipient));
+    const sealed = await seal(ps, recipientsFor(w.pki.recipient));
     const r = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B });
     assert.equal(r.integrity, '01', JSON.stringify(r.checks));
     assert.ok(Buffer.from(r.inner!).equals(ps));
@@ -183,7 +181,7 @@ describe('round trips', () => {
     const body = Buffer.alloc(20 * 1024 * 1024);
     for (let o = 0; o < body.length; o += line.length) line.copy(body, o);
     const ps = psMessage([w.pki.recipient.email], body);
-    const sealed = await seal(ps, to(w.pki.recipient));
+    const sealed = await seal(ps, recipientsFor(w.pki.recipient));
     assert.ok(sealed.message.length > ps.length * 1.3);
     const r = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B });
     assert.equal(r.integrity, '01');
@@ -194,7 +192,7 @@ describe('round trips', () => {
 describe('present for the primary system', () => {
   test('A_21236 / A_20628 / KOM-LE-A_2179-01 / KOM-LE-A_2050-05: Return-Path and Received in front, then the result fields; the Vermerke appended to a UTF-8 text body', async () => {
     const ps = psMessage([w.pki.recipient.email]);
-    const sealed = await seal(ps, to(w.pki.recipient));
+    const sealed = await seal(ps, recipientsFor(w.pki.recipient));
     const delivered = Buffer.concat([Buffer.from('Return-Path: <praxis.sender@test.kim.telematik>\r\nReceived: from mta.test by mx.test;\r\n\tMon, 23 Nov 2026 10:00:01 +0000\r\n'), sealed.message]);
     const r = await openMessage(delivered, { konnektor: w.konnektor, context: CTX_B });
     const shown = presentForPrimarySystem(delivered, r);
@@ -210,7 +208,7 @@ describe('present for the primary system', () => {
     const ps = Buffer.from(
       'From: praxis.sender@test.kim.telematik\r\nTo: praxis.empfang@test.kim.telematik\r\nMessage-ID: <mp@test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="XyZ"\r\n\r\n--XyZ\r\nContent-Type: text/plain\r\n\r\nHallo\r\n--XyZ\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--XyZ--\r\n',
     );
-    const sealed = await seal(ps, to(w.pki.recipient));
+    const sealed = await seal(ps, recipientsFor(w.pki.recipient));
     const r = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B });
     const body = splitMessage(presentForPrimarySystem(sealed.message, r)).body.toString('utf8');
     assert.equal(

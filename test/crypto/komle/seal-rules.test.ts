@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import {
 } from '../../../src/crypto/index.js';
 import { mime } from '../../../src/wire/index.js';
 import { CTX_A, CTX_B, cardKey, createKomleWorld, envelopeOf, mandanten, splitMessage, type KomleWorld } from '../../helpers/komle.js';
+import { postamtSync } from '../../helpers/process.js';
 
 // The message format rules of sealing (gemSMIME_KOMLE, gemSpec_CM_KOMLE), each against what a
 // recipient decrypts: the SignedData entity, the version, the outer header, the defaults.
@@ -159,13 +159,13 @@ describe('canonical form', () => {
   test('postamt message seal canonicalises: an LF file is signed in CRLF form', () => {
     const dir = mkdtempSync(join(tmpdir(), 'postamt-seal-rules-'));
     try {
-      const cli = (args: string[]) => spawnSync(process.execPath, ['bin/postamt.js', ...args], { encoding: 'latin1', env: { ...process.env, POSTAMT_DATA_DIR: dir } });
-      assert.equal(cli(['pki', 'init', '--dir', join(dir, 'pki')]).status, 0);
+      const cli = (args: string[]) => postamtSync(args, { encoding: 'latin1', env: { ...process.env, POSTAMT_DATA_DIR: dir } });
+      assert.equal(cli(['pki', 'init', '--dir', join(dir, 'pki')]).code, 0);
       writeFileSync(join(dir, 'lf.eml'), LF.toString('latin1').replace(/praxis\.sender@test\.kim\.telematik/, 'praxis-a@praxis.kim.test').replace('praxis.empfang@test.kim.telematik', 'praxis-b@praxis.kim.test'));
       const s = cli(['message', 'seal', join(dir, 'lf.eml'), '--from-identity', join(dir, 'pki/praxis-a'), '--to-cert', join(dir, 'pki/praxis-b/enc.pem'), '--out', join(dir, 'sealed.eml')]);
-      assert.equal(s.status, 0, s.stderr);
+      assert.equal(s.code, 0, s.stderr);
       const o = cli(['message', 'open', join(dir, 'sealed.eml'), '--key', join(dir, 'pki/praxis-b/enc.key'), '--trust', join(dir, 'pki/ca.pem'), '--out', join(dir, 'inner.eml')]);
-      assert.equal(o.status, 0, o.stdout + o.stderr);
+      assert.equal(o.code, 0, o.stdout + o.stderr);
       const inner = readFileSync(join(dir, 'inner.eml'), 'latin1');
       assert.match(inner, /^From: praxis-a@praxis\.kim\.test\r\nTo: praxis-b@praxis\.kim\.test\r\n[\s\S]*\r\n\r\nZeile 1\r\nZeile 2\r\nZeile 3\r\n$/);
       assert.doesNotMatch(inner, /[^\r]\n|\r[^\n]/, 'CRLF only');

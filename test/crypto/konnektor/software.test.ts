@@ -1,6 +1,5 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import {
   type TestPkiResult,
 } from '../../../src/crypto/index.js';
 import { readFileSync } from 'node:fs';
+import { runSync } from '../../helpers/process.js';
 
 // The software Konnektor built from configuration over the files `postamt pki init` writes:
 // the context rules, each typed error, and sign/encrypt/decrypt/verify through it.
@@ -171,8 +171,7 @@ describe('operations', () => {
 
   test('readPkcs12 reads a file exported by openssl pkcs12 -export', async () => {
     const out = join(dir, 'openssl.p12');
-    const res = spawnSync('openssl', ['pkcs12', '-export', '-in', pki.practices[0]!.osig.certPath, '-inkey', pki.practices[0]!.osig.keyPath, '-certfile', pki.caCertPath, '-passout', 'pass:geheim', '-out', out]);
-    assert.equal(res.status, 0, res.stderr?.toString());
+    runSync('openssl', ['pkcs12', '-export', '-in', pki.practices[0]!.osig.certPath, '-inkey', pki.practices[0]!.osig.keyPath, '-certfile', pki.caCertPath, '-passout', 'pass:geheim', '-out', out], { check: true });
     const p12 = await readPkcs12(readFileSync(out), 'geheim');
     assert.equal(p12.chainDer.length, 1);
     assert.equal(p12.privateKey.asymmetricKeyType, 'rsa');

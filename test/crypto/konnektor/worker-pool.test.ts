@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configSchema } from '../../../src/config/index.js';
-import { CmsError, KonnektorError, SoftwareKonnektor, createKonnektor, openMessage, recipientIdOf, sealMessage, type EnvelopeRecipient } from '../../../src/crypto/index.js';
+import { CmsError, KonnektorError, SoftwareKonnektor, createKonnektor, openMessage, sealMessage } from '../../../src/crypto/index.js';
 import { CTX_A, CTX_B, createKomleWorld, mandanten, psMessage, type KomleWorld } from '../../helpers/komle.js';
-import type { TestIdentity } from '../../helpers/pki.js';
+import { emailsFor, recipientsFor } from '../../helpers/pki.js';
 
 // The software Konnektor with `workers`: signing and encryption in worker threads. The results
 // must be what the in-thread Konnektor makes (they open and verify), errors keep their types
@@ -11,8 +11,6 @@ import type { TestIdentity } from '../../helpers/pki.js';
 
 let w: KomleWorld;
 let pooled: SoftwareKonnektor;
-
-const to = (...ids: TestIdentity[]): EnvelopeRecipient[] => ids.map((i) => ({ certDer: i.certDer, email: i.email }));
 
 before(async () => {
   w = await createKomleWorld();
@@ -26,7 +24,7 @@ after(async () => {
 describe('software Konnektor with worker threads', () => {
   test('sealed through the workers, opened in-thread: decrypts and every check passes', async () => {
     const ps = psMessage([w.pki.recipient.email], 'x'.repeat(150_000) + '\r\n');
-    const sealed = await sealMessage(ps, { konnektor: pooled, context: CTX_A, senderEmail: w.pki.signer.email, recipients: to(w.pki.recipient) });
+    const sealed = await sealMessage(ps, { konnektor: pooled, context: CTX_A, senderEmail: w.pki.signer.email, recipients: recipientsFor(w.pki.recipient) });
     const opened = await openMessage(sealed.message, { konnektor: w.konnektor, context: CTX_B });
     assert.equal(opened.ok, true, JSON.stringify(opened.checks.filter((c) => !c.ok)));
     assert.ok(Buffer.from(opened.inner!).includes(Buffer.from('x'.repeat(1000))));
@@ -36,7 +34,7 @@ describe('software Konnektor with worker threads', () => {
     const ps = psMessage([w.pki.recipient.email]);
     const all = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        sealMessage(ps, { konnektor: i % 5 === 0 ? w.konnektor : pooled, context: CTX_A, senderEmail: w.pki.signer.email, recipients: to(w.pki.recipient) }),
+        sealMessage(ps, { konnektor: i % 5 === 0 ? w.konnektor : pooled, context: CTX_A, senderEmail: w.pki.signer.email, recipients: recipientsFor(w.pki.recipient) }),
       ),
     );
     for (const s of all) assert.equal((await openMessage(s.message, { konnektor: pooled, context: CTX_B })).ok, true);
@@ -45,15 +43,15 @@ describe('software Konnektor with worker threads', () => {
   test('the caller keeps its content unless it hands it over', async () => {
     const content = Buffer.from('Content-Type: text/plain\r\n\r\n' + 'y'.repeat(10_000));
     const copy = Buffer.from(content);
-    const emails = [{ email: w.pki.recipient.email, rid: recipientIdOf(w.pki.recipient.certDer) }];
+    const emails = emailsFor(w.pki.recipient);
     const signed = await pooled.signDocument(CTX_A, { content, recipientEmails: emails });
     assert.ok(content.equals(copy), 'not handed over: untouched');
     const verified = await w.konnektor.verifyDocument(CTX_A, { document: signed });
     assert.ok(Buffer.from(verified.content).equals(copy));
-    const envelope = await pooled.encryptDocument(CTX_A, { content, recipients: to(w.pki.recipient) });
+    const envelope = await pooled.encryptDocument(CTX_A, { content, recipients: recipientsFor(w.pki.recipient) });
     assert.ok(content.equals(copy));
     const handed = Buffer.from(copy);
-    await pooled.encryptDocument(CTX_A, { content: handed, recipients: to(w.pki.recipient), handOver: true });
+    await pooled.encryptDocument(CTX_A, { content: handed, recipients: recipientsFor(w.pki.recipient), handOver: true });
     assert.equal(handed.length, 0, 'handed over: its memory went to the worker');
     const opened = await w.konnektor.decryptDocument(CTX_B, { document: envelope });
     assert.ok(Buffer.from(opened.content).equals(copy));
@@ -62,12 +60,12 @@ describe('software Konnektor with worker threads', () => {
   test('a small or shared buffer is copied even when handed over (never a pool slab)', async () => {
     const small = Buffer.from('Content-Type: text/plain\r\n\r\nshort'); // from Buffer's shared pool
     const neighbour = Buffer.from('neighbour on the same slab');
-    await pooled.encryptDocument(CTX_A, { content: small, recipients: to(w.pki.recipient), handOver: true });
+    await pooled.encryptDocument(CTX_A, { content: small, recipients: recipientsFor(w.pki.recipient), handOver: true });
     assert.equal(small.toString().endsWith('short'), true);
     assert.equal(neighbour.toString(), 'neighbour on the same slab');
     const big = Buffer.alloc(64 * 1024, 0x61);
     const view = big.subarray(10, 20_000);
-    await pooled.encryptDocument(CTX_A, { content: view, recipients: to(w.pki.recipient), handOver: true });
+    await pooled.encryptDocument(CTX_A, { content: view, recipients: recipientsFor(w.pki.recipient), handOver: true });
     assert.equal(big.length, 64 * 1024, 'a view into a larger buffer is copied');
   });
 
@@ -79,13 +77,13 @@ describe('software Konnektor with worker threads', () => {
     );
     await assert.rejects(pooled.encryptDocument(CTX_A, { content: new Uint8Array(10), recipients: [{ certDer: w.pki.recipient.certDer, email: 'bad address@@' }] }), (e: unknown) => e instanceof CmsError);
     // The pool is still good after refusals.
-    const ok = await pooled.encryptDocument(CTX_A, { content: new Uint8Array(10), recipients: to(w.pki.recipient) });
+    const ok = await pooled.encryptDocument(CTX_A, { content: new Uint8Array(10), recipients: recipientsFor(w.pki.recipient) });
     assert.ok(ok.length > 100);
   });
 
   test('close(): later signing fails as unavailable; a Konnektor without workers has nothing to close', async () => {
     const k = new SoftwareKonnektor({ trustAnchors: [w.pki.ca.certDer], mandanten: mandanten(w.pki, w.senderEnc), workers: 1 });
-    const emails = [{ email: w.pki.recipient.email, rid: recipientIdOf(w.pki.recipient.certDer) }];
+    const emails = emailsFor(w.pki.recipient);
     assert.ok((await k.signDocument(CTX_A, { content: new Uint8Array(100), recipientEmails: emails })).length > 100);
     await k.close();
     await assert.rejects(k.signDocument(CTX_A, { content: new Uint8Array(100), recipientEmails: emails }), (e: unknown) => e instanceof KonnektorError && e.code === 'unavailable');

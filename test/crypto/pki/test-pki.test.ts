@@ -3,15 +3,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync, execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { tempDir } from '../../helpers/env.js';
+import { postamtSync, runSync } from '../../helpers/process.js';
 import { decodeAdmission, encodeAdmission, ADMISSION_OID } from '../../../src/crypto/index.js';
 
-function openssl(args: string[]): { status: number | null; out: string } {
-  const r = spawnSync('openssl', args, { encoding: 'utf8' });
-  return { status: r.status, out: r.stdout + r.stderr };
+/** OpenSSL's command line; `out` is stdout and stderr together, as a terminal shows them. */
+function openssl(args: string[]): { code: number | null; out: string } {
+  const r = runSync('openssl', args);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 test('`postamt pki init` issues a test PKI that OpenSSL accepts', { timeout: 60_000 }, () => {
@@ -19,7 +20,7 @@ test('`postamt pki init` issues a test PKI that OpenSSL accepts', { timeout: 60_
   try {
     const cfg = join(d.path, 'postamt.yaml');
     writeFileSync(cfg, `dataDir: ${d.path}\n`);
-    const out = execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, 'pki', 'init'], { encoding: 'utf8' });
+    const { stdout: out } = postamtSync(['pki', 'init'], { config: cfg, check: true });
     assert.match(out, /TEST-ONLY PKI written to/);
     const pki = join(d.path, 'pki');
     assert.match(readFileSync(join(pki, 'README-TEST-ONLY.txt'), 'utf8'), /TEST ONLY - NOT FOR PRODUCTION/);
@@ -28,7 +29,7 @@ test('`postamt pki init` issues a test PKI that OpenSSL accepts', { timeout: 60_
     for (const [id, tid] of [['praxis-a', '1-20014711'], ['praxis-b', '1-20014712']] as const) {
       for (const kind of ['osig', 'enc']) {
         const certPath = join(pki, id, `${kind}.pem`);
-        assert.equal(openssl(['verify', '-CAfile', join(pki, 'ca.pem'), certPath]).status, 0, `${id}/${kind} chains to the CA`);
+        assert.equal(openssl(['verify', '-CAfile', join(pki, 'ca.pem'), certPath]).code, 0, `${id}/${kind} chains to the CA`);
         const text = openssl(['x509', '-in', certPath, '-noout', '-text']).out;
         assert.match(text, new RegExp(`registrationNumber: ${tid}`), 'OpenSSL reads the Telematik-ID from the Admission extension');
         assert.match(text, new RegExp(`email:${id}@praxis\\.kim\\.test`));
@@ -43,10 +44,10 @@ test('`postamt pki init` issues a test PKI that OpenSSL accepts', { timeout: 60_
         // PKCS#12: OpenSSL opens it with the password, and not without it.
         const p12 = join(pki, id, `${kind}.p12`);
         const good = openssl(['pkcs12', '-in', p12, '-passin', 'pass:postamt-test', '-nodes', '-info']);
-        assert.equal(good.status, 0, good.out);
+        assert.equal(good.code, 0, good.out);
         assert.match(good.out, /Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC/);
         assert.match(good.out, /BEGIN PRIVATE KEY/);
-        assert.notEqual(openssl(['pkcs12', '-in', p12, '-passin', 'pass:wrong', '-nodes', '-noout']).status, 0);
+        assert.notEqual(openssl(['pkcs12', '-in', p12, '-passin', 'pass:wrong', '-nodes', '-noout']).code, 0);
       }
     }
     const server = openssl(['x509', '-in', join(pki, 'tls', 'server.pem'), '-noout', '-text']).out;
@@ -54,8 +55,8 @@ test('`postamt pki init` issues a test PKI that OpenSSL accepts', { timeout: 60_
     assert.match(server, /DNS:localhost, IP Address:127\.0\.0\.1/);
     assert.match(openssl(['x509', '-in', join(pki, 'tls', 'client.pem'), '-noout', '-text']).out, /TLS Web Client Authentication/);
 
-    const again = spawnSync(process.execPath, ['bin/postamt.js', '-c', cfg, 'pki', 'init'], { encoding: 'utf8' });
-    assert.notEqual(again.status, 0, 'an existing PKI is never overwritten');
+    const again = postamtSync(['pki', 'init'], { config: cfg });
+    assert.notEqual(again.code, 0, 'an existing PKI is never overwritten');
     assert.match(again.stderr, /already holds a test PKI/);
   } finally {
     d.cleanup();

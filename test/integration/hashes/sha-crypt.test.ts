@@ -6,8 +6,7 @@ import { Writable } from 'node:stream';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { SHA_CRYPT_MAX_ROUNDS, UnverifiableHashError, shaCrypt, verifyHash, verifyShaCrypt } from '../../../src/integration/index.js';
 import { createLogger } from '../../../src/core/index.js';
-import { RawClient as Pop3Raw } from '../../helpers/pop3.js';
-import { RawClient as SmtpRaw } from '../../helpers/raw-client.js';
+import { RawPop3Client, RawSmtpClient } from '../../helpers/net.js';
 import { startIntegrationService, addCheapAccounts, post } from '../../helpers/integration.js';
 
 // SHA-crypt ($5$/$6$) hashes from a user source: checked on worker threads, and refused
@@ -67,17 +66,17 @@ test('own authentication against such a hash: POP3, SMTP AUTH and cmd=auth answe
     assert.equal(refused.status, 503);
     assert.equal(logged('integration auth failed').length, 1);
 
-    const c = await Pop3Raw.open(it.svc.endpoints.pop3!.port);
+    const c = await RawPop3Client.connect(it.svc.endpoints.pop3!.port);
     try {
       assert.match(await c.line(), /^\+OK/);
       assert.match(await c.cmd(`USER ${bob}`), /^\+OK/);
       assert.match(await c.cmd(`PASS ${PASSWORD}`), /^-ERR \[SYS\/TEMP\]/);
     } finally {
-      c.destroy();
+      c.close();
     }
     assert.equal(logged('pop3 backend login failed').length, 1);
 
-    const s = await SmtpRaw.connect(it.svc.endpoints['smtp-submission']!.port, { tls: true });
+    const s = await RawSmtpClient.connect(it.svc.endpoints['smtp-submission']!.port, { tls: true });
     try {
       await s.readReply();
       await s.cmd('EHLO client.test');

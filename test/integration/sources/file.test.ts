@@ -2,24 +2,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, renameSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import argon2 from 'argon2';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
-import { FileSource, SqlSource, LdapSource, RemoteSource, CombinedSource, verifyHash, hashKind, shaCrypt, verifyShaCrypt, type UserSource, type IntegrationUser } from '../../../src/integration/index.js';
+import { FileSource, SqlSource, LdapSource, RemoteSource, CombinedSource, verifyHash, hashKind, shaCrypt, verifyShaCrypt, type UserSource } from '../../../src/integration/index.js';
 import { hashPassword } from '../../../src/service/index.js';
 import { publishAddress } from '../../../src/directory/index.js';
 import { tempDir, freshPostgres } from '../../helpers/env.js';
 import { startLdapFixture, practice, BASE, BIND_ADDRESS, BIND_PASSWORD } from '../../helpers/ldap-fixture.js';
 import { startIntegrationService, addCheapAccounts, SEED_USER, SEED_PASSWORD } from '../../helpers/integration.js';
-
-async function all(s: { list(): AsyncIterable<IntegrationUser> }): Promise<IntegrationUser[]> {
-  const out: IntegrationUser[] = [];
-  for await (const u of s.list()) out.push(u);
-  return out;
-}
+import { listenOnLoopback } from '../../helpers/net.js';
+import { collect } from '../../helpers/stream.js';
 
 const PASSWORD = 'Passw0rd';
 
@@ -85,7 +80,7 @@ test('file source: documented columns, quoting, comments, bad lines reported, re
       ].join('\r\n'),
     );
     const src = new FileSource('users', 1, path);
-    assert.deepEqual(await all(src), [
+    assert.deepEqual(await collect(src.list()), [
       { userName: 'john.doe', fullName: 'Doe, John', emailAddresses: ['john.doe@example.com', 'john@example.com'], distinguishedName: 'UID=john.doe,DC=example,DC=com' },
       { userName: 'jane.doe', fullName: 'Jane Doe', emailAddresses: ['jane.doe@example.com', 'jane@example.com'] },
       { userName: 'nopass', fullName: 'No Password' },
@@ -102,25 +97,25 @@ test('file source: documented columns, quoting, comments, bad lines reported, re
     writeFileSync(path + '.new', `userName;password\nnew.user;${bc}\n`);
     renameSync(path + '.new', path);
     const semi = new FileSource('users', 1, path, ';');
-    assert.deepEqual(await all(semi), [{ userName: 'new.user' }]);
-    await assert.rejects(all(src), /must name the columns/, 'the comma source sees one column "userName;password"');
+    assert.deepEqual(await collect(semi.list()), [{ userName: 'new.user' }]);
+    await assert.rejects(collect(src.list()), /must name the columns/, 'the comma source sees one column "userName;password"');
     writeFileSync(path, `userName,password\nnew.user,${bc}\n`);
-    assert.deepEqual(await all(src), [{ userName: 'new.user' }]);
+    assert.deepEqual(await collect(src.list()), [{ userName: 'new.user' }]);
     assert.equal(await src.authenticate('john.doe', PASSWORD), null, 'john is gone after the reload');
     assert.equal(await src.authenticate('new.user', PASSWORD), true);
     // No userName column, an unclosed quote, a missing file: the source fails instead of listing nothing.
     for (const text of ['name,password\nx,y\n', 'userName\n"open\n', '']) {
       writeFileSync(path, text);
-      await assert.rejects(all(src));
+      await assert.rejects(collect(src.list()));
     }
-    await assert.rejects(all(new FileSource('gone', 1, join(dir.path, 'none.csv'))));
+    await assert.rejects(collect(new FileSource('gone', 1, join(dir.path, 'none.csv')).list()));
   } finally {
     dir.cleanup();
   }
 });
 
 async function checkSql(src: SqlSource, expectFetches: boolean): Promise<void> {
-  const users = await all(src);
+  const users = await collect(src.list());
   assert.equal(users.length, 25);
   assert.deepEqual(users[0], { userName: 'user00', fullName: 'User 00', emailAddresses: ['user00@example.test', 'u00@example.test'] });
   assert.deepEqual(users[24]!.userName, 'user24');
@@ -164,7 +159,7 @@ test('sql source on SQLite: list query, password hashes of all kinds, or an auth
     await byQuery.close();
     assert.throws(() => new SqlSource({ ...common, passwordQuery: 'SELECT pw AS password FROM people WHERE login = :user AND clear = :password' }), /must not send the password/);
     const broken = new SqlSource({ ...common, listQuery: 'SELECT name AS fullName FROM people', passwordQuery: 'SELECT 1' });
-    await assert.rejects(all(broken), /without userName/);
+    await assert.rejects(collect(broken.list()), /without userName/);
     await broken.close();
   } finally {
     dir.cleanup();
@@ -190,13 +185,13 @@ test('sql source on PostgreSQL: a cursor fetched in pages, an array column, an a
     for (let k = 0; k < 6; k++) {
       for await (const _u of byHash.list()) break;
     }
-    assert.equal((await all(byHash)).length, 25);
+    assert.equal((await collect(byHash.list())).length, 25);
     await byHash.close();
     const byQuery = new SqlSource({ ...common, authQuery: 'SELECT clear = :password AS ok FROM people WHERE login = :user' });
     await checkSql(byQuery, true);
     await byQuery.close();
     const bad = new SqlSource({ ...common, listQuery: 'SELECT * FROM missing_table', authQuery: 'SELECT 1' });
-    await assert.rejects(all(bad), /missing_table/);
+    await assert.rejects(collect(bad.list()), /missing_table/);
     await bad.close();
   } finally {
     await c.end();
@@ -232,7 +227,7 @@ test("ldap source against Postamt's own directory: paged search to list, bind to
       timeoutMs: 5000,
     };
     const src = new LdapSource(opts);
-    const users = await all(src);
+    const users = await collect(src.list());
     assert.equal(users.length, 31);
     const a = users.find((u) => u.userName === BIND_ADDRESS)!;
     assert.equal(a.fullName, 'Praxis A');
@@ -246,14 +241,14 @@ test("ldap source against Postamt's own directory: paged search to list, bind to
     assert.equal(await src.authenticate('x)(mail=*', BIND_PASSWORD), null, 'filter metacharacters are escaped');
     // Over StartTLS with the directory's certificate as CA.
     const tls = new LdapSource({ ...opts, startTls: true, ca: fx.caPem });
-    assert.equal((await all(tls)).length, 31);
+    assert.equal((await collect(tls.list())).length, 31);
     assert.equal(await tls.authenticate(BIND_ADDRESS, BIND_PASSWORD), true);
     // A server-side size limit is an error, never a short list.
     const limited = await startLdapFixture('sqlite', async (d) => {
       for (let i = 1; i <= 12; i++) await d.add(practice(i));
     }, { sizeLimit: 5 });
     try {
-      await assert.rejects(all(new LdapSource({ ...opts, url: limited!.ldapUrl })));
+      await assert.rejects(collect(new LdapSource({ ...opts, url: limited!.ldapUrl }).list()));
     } finally {
       await limited!.close();
     }
@@ -268,12 +263,12 @@ test('integration source: a second Postamt endpoint, chained (list, auth, wrong 
     await addCheapAccounts(upstream.svc, [{ address: 'anna@example.test', displayName: 'Anna' }, { address: 'bert@example.test' }]);
     const opts = { name: 'upstream', priority: 50, url: upstream.url + 'index.php', user: SEED_USER, password: SEED_PASSWORD, rejectUnauthorized: true, timeoutMs: 5000, listTimeoutMs: 5000, maxResponseBytes: 1024 * 1024 };
     const remote = new RemoteSource(opts);
-    assert.deepEqual((await all(remote)).map((u) => [u.userName, u.fullName]), [['anna@example.test', 'Anna'], ['bert@example.test', 'bert@example.test']]);
+    assert.deepEqual((await collect(remote.list())).map((u) => [u.userName, u.fullName]), [['anna@example.test', 'Anna'], ['bert@example.test', 'bert@example.test']]);
     assert.equal(await remote.authenticate('anna@example.test', 'Passw0rd!'), true);
     assert.equal(await remote.authenticate('anna@example.test', 'nope'), false);
-    await assert.rejects(all(new RemoteSource({ ...opts, password: 'wrong-password' })), /HTTP 401/);
-    await assert.rejects(all(new RemoteSource({ ...opts, maxResponseBytes: 100 })), /maxResponseBytes/);
-    await assert.rejects(all(new RemoteSource({ ...opts, url: 'http://127.0.0.1:1/' })));
+    await assert.rejects(collect(new RemoteSource({ ...opts, password: 'wrong-password' }).list()), /HTTP 401/);
+    await assert.rejects(collect(new RemoteSource({ ...opts, maxResponseBytes: 100 }).list()), /maxResponseBytes/);
+    await assert.rejects(collect(new RemoteSource({ ...opts, url: 'http://127.0.0.1:1/' }).list()));
     // And a front Postamt serving a file source before the upstream one.
     const front = await startIntegrationService({
       sources: [
@@ -284,7 +279,7 @@ test('integration source: a second Postamt endpoint, chained (list, auth, wrong 
     try {
       writeFileSync(join(front.dir, 'users.csv'), `userName,fullName,password\nanna@example.test,Anna (local),${await bcrypt.hash('local-pass', 4)}\ncarl,Carl,\n`);
       const combined = front.svc.integration.sources;
-      assert.deepEqual((await all(combined)).map((u) => [u.userName, u.fullName]), [
+      assert.deepEqual((await collect(combined.list())).map((u) => [u.userName, u.fullName]), [
         ['anna@example.test', 'Anna (local)'],
         ['carl', 'Carl'],
         ['bert@example.test', 'bert@example.test'],
@@ -315,16 +310,14 @@ test('integration source: each exchange has one deadline (a dribbling list fails
       res.on('close', () => clearInterval(t));
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  const url = `http://127.0.0.1:${await listenOnLoopback(server)}/`;
   const opts = { name: 'slow', priority: 50, url, user: 'u', password: 'p', rejectUnauthorized: true, timeoutMs: 200, listTimeoutMs: 300, maxResponseBytes: 1024 * 1024 };
   try {
     const started = Date.now();
-    await assert.rejects(all(new RemoteSource(opts)), /slow: no complete answer to cmd=list within 300 ms/);
+    await assert.rejects(collect(new RemoteSource(opts).list()), /slow: no complete answer to cmd=list within 300 ms/);
     assert.ok(Date.now() - started < 3000);
     await assert.rejects(new RemoteSource(opts).authenticate('a', 'b'), /slow: no complete answer to cmd=auth within 200 ms/);
-    await assert.rejects(all(new RemoteSource({ ...opts, url: url + 'moved' })), /slow: answered 301 .*redirects are not followed/);
+    await assert.rejects(collect(new RemoteSource({ ...opts, url: url + 'moved' }).list()), /slow: answered 301 .*redirects are not followed/);
   } finally {
     server.closeAllConnections();
     server.close();
@@ -345,7 +338,7 @@ test('combined source: ascending priority, ties in order, duplicates hidden case
   });
   const c = new CombinedSource([mk('late', 20, ['a', 'B'], { a: true }), mk('early', 10, ['b', 'c'], { a: false, c: true }), mk('tie', 20, ['d'], {})]);
   assert.deepEqual(c.sources.map((s) => s.name), ['early', 'late', 'tie']);
-  assert.deepEqual((await all(c)).map((u) => `${u.userName}/${u.fullName}`), ['b/early', 'c/early', 'a/late', 'd/tie']);
+  assert.deepEqual((await collect(c.list())).map((u) => `${u.userName}/${u.fullName}`), ['b/early', 'c/early', 'a/late', 'd/tie']);
   assert.equal(await c.authenticate('a', 'x'), false);
   assert.equal(await c.authenticate('c', 'x'), true);
   assert.equal(await c.authenticate('zz', 'x'), false);

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { STORE_KINDS, deepMerge } from '../../helpers/env.js';
-import { until } from '../../helpers/mailin.js';
+import { until } from '../../helpers/wait.js';
 import { poplib, bodyOf } from '../../helpers/poplib.js';
-import { RawClient } from '../../helpers/raw-client.js';
-import { PASSWORD, closedPort, mailbox, nextSettled, peerCertificate, routeTo, startProvider, submit, type Provider } from '../../helpers/relay.js';
+import { RawSmtpClient, closedPort } from '../../helpers/net.js';
+import { PASSWORD, mailbox, nextSettled, peerCertificate, routeTo, startProvider, submit, type Provider } from '../../helpers/relay.js';
 import { encodeSaslPlain } from '../../../src/wire/index.js';
 
 /** Runs `fn` with providers that are closed afterwards, whatever happens. */
@@ -334,7 +334,7 @@ describe('what the relay does not do', () => {
       t,
       async () => [await startProvider('sqlite', 'a.test', ['alice@a.test'], await routeTo({ port: 1 }, 'b.test'))],
       async (a) => {
-        const c = await RawClient.connect(a!.svc.endpoints['smtp-mx']!.port);
+        const c = await RawSmtpClient.connect(a!.svc.endpoints['smtp-mx']!.port);
         await c.readReply();
         await c.cmd('EHLO mx.elsewhere.test');
         assert.equal((await c.cmd('MAIL FROM:<alice@a.test>')).code, 250);
@@ -353,7 +353,7 @@ describe('what the relay does not do', () => {
         await startProvider('sqlite', 'c.test', ['carol@c.test'], { service: { smtp: { submission: { acceptFromProviders: false } } } }),
       ],
       async (a, closed) => {
-        const c = await RawClient.connect(a!.svc.endpoints['smtp-submission']!.port, { tls: true });
+        const c = await RawSmtpClient.connect(a!.svc.endpoints['smtp-submission']!.port, { tls: true });
         await c.readReply();
         await c.cmd('EHLO mx.elsewhere.test');
         assert.equal((await c.cmd('MAIL FROM:<someone@elsewhere.test>')).code, 250, 'any sender, as on MX');
@@ -366,7 +366,7 @@ describe('what the relay does not do', () => {
         assert.equal((await mailbox(a!, 'alice@a.test')).length, 1);
         assert.deepEqual(await a!.svc.relay.admin.list(), [], 'nothing was queued for relaying');
 
-        const d = await RawClient.connect(closed!.svc.endpoints['smtp-submission']!.port, { tls: true });
+        const d = await RawSmtpClient.connect(closed!.svc.endpoints['smtp-submission']!.port, { tls: true });
         await d.readReply();
         await d.cmd('EHLO mx.elsewhere.test');
         assert.match((await d.cmd('MAIL FROM:<someone@elsewhere.test>')).text, /^530 5\.7\.0 /);
@@ -383,7 +383,7 @@ describe('what the relay does not do', () => {
       ],
       async (off, limited) => {
         await assert.rejects(submit(off!, 'alice@a.test', ['bob@b.test']), (e: { response?: string }) => /^554 5\.7\.1 <bob@b\.test>: relay access denied/.test(e.response ?? ''));
-        const c = await RawClient.connect(limited!.svc.endpoints['smtp-submission']!.port, { tls: true });
+        const c = await RawSmtpClient.connect(limited!.svc.endpoints['smtp-submission']!.port, { tls: true });
         await c.readReply();
         await c.cmd('EHLO client.test');
         assert.equal((await c.cmd(`AUTH PLAIN ${encodeSaslPlain({ authcid: 'carol@c.test', password: PASSWORD })}`)).code, 235);

@@ -6,6 +6,7 @@ import { RelayLeaseLost, RelayQueue } from '../../../src/service/relay/index.js'
 import { SmtpListener, type SmtpBackend } from '../../../src/smtp/index.js';
 import { Metrics, silentLogger } from '../../../src/core/index.js';
 import { openTestStore, STORE_KINDS, testConfig, type TestStore } from '../../helpers/env.js';
+import { collect } from '../../helpers/stream.js';
 
 /** Queues one message (a real blob) for `recipients`, in a transaction of its own as a delivery would. */
 async function queueMessage(store: Store, q: RelayQueue, queueId: string, recipients: string[], now = Date.now()): Promise<void> {
@@ -20,8 +21,7 @@ async function startSink(ts: TestStore): Promise<{ port: number; got: Array<{ su
     checkSender: async () => undefined,
     checkRecipient: async () => undefined,
     deliver: async (env, _s, body) => {
-      const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(c);
+      const chunks = await collect(body);
       got.push({ subject: /^Subject: (.*)$/m.exec(Buffer.concat(chunks).toString())![1]!.trim(), rcpt: env.rcptTo });
       return 'Ok: taken';
     },
@@ -115,8 +115,7 @@ for (const kind of STORE_KINDS) {
         assert.ok(settled.every((s) => s.held && s.delivered.length === 2));
         assert.equal((await ts.store.db.selectFrom('relay_queue').select('id').execute()).length, 0);
         // Nothing refers to the blobs any more: each went with its message's last row.
-        const left: string[] = [];
-        for await (const b of ts.store.blobs.list()) left.push(b.hash);
+        const left = (await collect(ts.store.blobs.list())).map((b) => b.hash);
         assert.deepEqual(left, []);
       } finally {
         for (const r of nodes) await r.worker.close(1000);

@@ -24,6 +24,7 @@ import {
   type LdapRequest,
 } from '../../../src/wire/ldap/index.js';
 import { deepSearch } from '../../helpers/ldap-fixture.js';
+import { prng } from '../../helpers/prng.js';
 
 const OPTS = { maxFilterDepth: 32 };
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -168,22 +169,9 @@ test('structural errors are fatal; an unknown protocolOp keeps its message ID', 
   assert.throws(() => decodeLdapMessage(negativeId, OPTS), (e: unknown) => e instanceof LdapDecodeError && e.fatal && e.messageId === undefined);
 });
 
-/** xorshift32: reproducible randomness for the fuzzer. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
-
 test('fuzz: random and mutated PDUs only ever raise LdapDecodeError, quickly', () => {
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 100_000);
-  const rand = rng(seed);
+  const rand = prng(seed);
   const corpus = [...REQUESTS.map(encodeRequest), searchWith(nested(20))];
   const started = Date.now();
   let decoded = 0;

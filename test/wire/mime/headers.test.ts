@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mime } from '../../../src/wire/index.js';
 import { prng } from '../../helpers/prng.js';
+import { thrown } from '../../helpers/assert.js';
 
 // The header block reader every KOM-LE path and the client module build on: fields keep their
 // raw bytes (so they can be copied unchanged), `value` is unfolded for comparisons, and any
@@ -12,14 +13,9 @@ const raw = (f: mime.HeaderField): string => Buffer.from(f.raw).toString('latin1
 
 /** The HeaderSyntaxError's message and offset for `input`. */
 function syntaxError(input: Uint8Array, maxBytes?: number): { message: string; offset: number } {
-  try {
-    mime.readHeaderBlock(input, maxBytes);
-  } catch (err) {
-    assert.ok(err instanceof mime.HeaderSyntaxError, `expected HeaderSyntaxError, got ${String(err)}`);
-    assert.equal(err.name, 'HeaderSyntaxError');
-    return { message: err.message, offset: err.offset };
-  }
-  assert.fail('expected a HeaderSyntaxError');
+  const err = thrown(mime.HeaderSyntaxError, () => mime.readHeaderBlock(input, maxBytes));
+  assert.equal(err.name, 'HeaderSyntaxError');
+  return { message: err.message, offset: err.offset };
 }
 
 describe('wire/mime readHeaderBlock: fields and body', () => {

@@ -2,20 +2,13 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { pop3, decodeSaslPlain, parseSaslResponse, SaslError } from '../../../src/wire/index.js';
 import { prng } from '../../helpers/prng.js';
+import { thrown } from '../../helpers/assert.js';
 
 const { parseCommand, LineSplitter, DotStuffer, dotStuff, dotUnstuff, extractTop, Pop3SyntaxError } = pop3;
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
 
-function reasonOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof Pop3SyntaxError, `expected Pop3SyntaxError, got ${String(err)}`);
-    return err.reason;
-  }
-  assert.fail('expected a Pop3SyntaxError');
-}
+const reasonOf = (fn: () => unknown): string => thrown(Pop3SyntaxError, fn).reason;
 
 describe('parseCommand', () => {
   test('every command, case-insensitive, with its arguments', () => {

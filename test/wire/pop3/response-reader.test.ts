@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { pop3 } from '../../../src/wire/index.js';
 import { prng } from '../../helpers/prng.js';
+import { thrown } from '../../helpers/assert.js';
 
 const { Pop3ResponseReader, Pop3ResponseError, dotStuff, dotUnstuff, multiline, okLine, errLine, parseStat, parseScanListing, parseUidListing } = pop3;
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -21,15 +22,7 @@ function readAll(wire: Buffer, expect: boolean[], step = wire.length || 1, maxRe
   return out;
 }
 
-function problemOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof Pop3ResponseError, `expected Pop3ResponseError, got ${String(err)}`);
-    return err.reason;
-  }
-  assert.fail('expected a Pop3ResponseError');
-}
+const problemOf = (fn: () => unknown): string => thrown(Pop3ResponseError, fn).reason;
 
 describe('Pop3ResponseReader', () => {
   test('status lines, -ERR with its text, multi-line bodies byte-exact and unstuffed', () => {

@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { SmtpReplyReader, SmtpReplyError, formatSmtpReply, splitEnhancedStatus, type SmtpClientReply } from '../../../src/wire/smtp/index.js';
 import { prng } from '../../helpers/prng.js';
+import { thrown } from '../../helpers/assert.js';
 
 /** Every reply in `text`, fed in pieces of `step` characters. */
 function readAll(text: string, step = text.length || 1, limits = {}): SmtpClientReply[] {
@@ -14,15 +15,7 @@ function readAll(text: string, step = text.length || 1, limits = {}): SmtpClient
   return out;
 }
 
-function problemOf(text: string, limits = {}): string {
-  try {
-    readAll(text, text.length, limits);
-  } catch (err) {
-    assert.ok(err instanceof SmtpReplyError, `expected SmtpReplyError, got ${String(err)}`);
-    return err.reason;
-  }
-  assert.fail('expected an SmtpReplyError');
-}
+const problemOf = (text: string, limits = {}): string => thrown(SmtpReplyError, () => readAll(text, text.length, limits)).reason;
 
 describe('SmtpReplyReader', () => {
   test('single and multi-line replies, CRLF or bare LF, text kept as sent', () => {
