@@ -174,3 +174,24 @@ export function cheapPasswordHash(password: string): Promise<string> {
   if (!h) cheapHashes.set(password, (h = hashPassword(password, { ln: 10, r: 8, p: 1 })));
   return h;
 }
+
+/**
+ * Runs `fn` on a fresh test store of `kind` and closes it afterwards; marks the test skipped
+ * when PostgreSQL tests were explicitly skipped.
+ */
+export async function withTestStore(kind: StoreKind, t: { skip(msg: string): void }, fn: (ts: TestStore) => Promise<void>, raw?: Record<string, unknown>): Promise<void> {
+  const ts = await openTestStore(kind, raw);
+  if (!ts) return t.skip('POSTAMT_TEST_SKIP_PG=1: PostgreSQL tests skipped explicitly');
+  try {
+    await fn(ts);
+  } finally {
+    await ts.close();
+  }
+}
+
+/** Writes `text` as a blob into the test store; returns its address and size. */
+export async function storeBlob(ts: TestStore, text: string): Promise<{ hash: string; size: number }> {
+  const w = await ts.store.blobs.writer();
+  await w.write(Buffer.from(text));
+  return w.commit();
+}

@@ -7,7 +7,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { tempDir } from '../../helpers/env.js';
 import { postamtSync, runSync } from '../../helpers/process.js';
-import { decodeAdmission, encodeAdmission, ADMISSION_OID } from '../../../src/crypto/index.js';
+import { decodeAdmission, ADMISSION_OID } from '../../../src/crypto/index.js';
 
 /** OpenSSL's command line; `out` is stdout and stderr together, as a terminal shows them. */
 function openssl(args: string[]): { code: number | null; out: string } {
@@ -61,14 +61,5 @@ test('`postamt pki init` issues a test PKI that OpenSSL accepts', { timeout: 60_
   } finally {
     d.cleanup();
   }
-});
-
-test('Admission extension: round trip, and malformed values decode to null', () => {
-  const der = encodeAdmission({ professionItem: 'Betriebsstätte Arzt', professionOid: '1.2.276.0.76.4.50', telematikId: '5-SMC-B-Testkarte-883110000092412' });
-  assert.deepEqual(decodeAdmission(new Uint8Array(der)), { professionItem: 'Betriebsstätte Arzt', professionOid: '1.2.276.0.76.4.50', telematikId: '5-SMC-B-Testkarte-883110000092412' });
-  assert.equal(decodeAdmission(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01])), null);
-  assert.equal(decodeAdmission(new Uint8Array([0xff, 0xff])), null);
-  assert.equal(decodeAdmission(new Uint8Array(0)), null);
-  assert.throws(() => encodeAdmission({ professionItem: 'x', professionOid: '1.2.3', telematikId: 'ä-not-printable' }), /PrintableString/);
 });
 

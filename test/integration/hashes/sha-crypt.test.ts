@@ -91,3 +91,25 @@ test('own authentication against such a hash: POP3, SMTP AUTH and cmd=auth answe
     await it.close();
   }
 });
+
+test('SHA-crypt: the test vectors of the specification ($5$, $6$, rounds, long salt, too few rounds)', () => {
+  const vectors: Array<[string, string]> = [
+    ['Hello world!', '$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5'],
+    ['Hello world!', '$5$rounds=10000$saltstringsaltst$3xv.VbSHBb41AL9AvLeujZkZRBAwqFMz2.opqey6IcA'],
+    ['This is just a test', '$5$rounds=5000$toolongsaltstrin$Un/5jzAHMgOGZ5.mWJpuVolil07guHPvOW8mGRcvxa5'],
+    ['the minimum number is still observed', '$5$rounds=1000$roundstoolow$yfvwcWrQ8l/K0DAWyuPMDNHpIVlTQebY9l/gL972bIC'],
+    ['Hello world!', '$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1'],
+    ['Hello world!', '$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/YTBmSK6H9qs/y3RnOaw5v.'],
+    ['a very much longer text to encrypt.  This one even stretches over morethan one line.', '$6$rounds=1400$anotherlongsalts$POfYwTEok97VWcjxIiSOjiykti.o/pQs.wPvMxQ6Fm7I6IoYN3CmLs66x9t0oSwbtEW7o7UmJEiDwGqd8p4ur1'],
+    ['we have a short salt string but not a short password', '$6$rounds=77777$short$WuQyW2YR.hBNpjjRhpYD/ifIw05xdfeEyQoMxIXbkvr0gge1a1x3yRULJ5CCaUeOxFmtlcGZelFl5CxtgfiAc0'],
+    ['the minimum number is still observed', '$6$rounds=1000$roundstoolow$kUMsbe306n21p9R.FRkW3IGn.S9NPN0x50YhH1xhLsPuWGsUSklZt58jaTfF4ZEQpyUNGc0dqbpBYYBaHHrsX.'],
+  ];
+  for (const [pw, hash] of vectors) {
+    assert.ok(verifyShaCrypt(pw, hash), hash);
+    assert.equal(verifyShaCrypt(pw + '.', hash), false);
+  }
+  // rounds below the minimum are raised to 1000, as the spec says
+  assert.equal(shaCrypt('the minimum number is still observed', '$5$rounds=10$roundstoolow'), vectors[3]![1]);
+  // too many rounds for a foreign hash: refused rather than computed
+  assert.equal(verifyShaCrypt('x', '$6$rounds=999999999$salt$' + 'a'.repeat(86)), false);
+});

@@ -4,7 +4,7 @@ import { pop3, decodeSaslPlain, parseSaslResponse, SaslError } from '../../../sr
 import { prng } from '../../helpers/prng.js';
 import { thrown } from '../../helpers/assert.js';
 
-const { parseCommand, LineSplitter, DotStuffer, dotStuff, dotUnstuff, extractTop, Pop3SyntaxError } = pop3;
+const { parseCommand, LineSplitter, dotStuff, dotUnstuff, Pop3SyntaxError } = pop3;
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8');
 
@@ -72,99 +72,6 @@ describe('parseCommand', () => {
       assert.ok(err instanceof Pop3SyntaxError);
       assert.ok(err.message.length < 80, err.message);
     }
-  });
-});
-
-describe('LineSplitter', () => {
-  const lines = (events: pop3.LineEvent[]): string[] => events.map((e) => (e.kind === 'line' ? e.line.toString('latin1') : '<overflow>'));
-
-  test('CRLF and bare LF end lines; the terminator is not part of the line', () => {
-    const s = new LineSplitter(100);
-    assert.deepEqual(lines(s.push(b('USER a\r\nPASS b\nNOOP\r\n\r\n'))), ['USER a', 'PASS b', 'NOOP', '']);
-    assert.equal(s.buffered, 0);
-  });
-
-  test('the result is the same at every chunk boundary', () => {
-    const input = b('CAPA\r\nUSER alice\r\nPASS se cret\nSTAT\r\n');
-    for (let cut = 0; cut <= input.length; cut++) {
-      const s = new LineSplitter(100);
-      const got = [...s.push(input.subarray(0, cut)), ...s.push(input.subarray(cut))];
-      assert.deepEqual(lines(got), ['CAPA', 'USER alice', 'PASS se cret', 'STAT'], `cut at ${cut}`);
-    }
-  });
-
-  test('an over-long line is reported once, dropped to its end, and the next line is fine', () => {
-    const s = new LineSplitter(10); // 8 octets + CRLF
-    assert.deepEqual(lines(s.push(b('12345678\r\n'))), ['12345678']);
-    assert.deepEqual(lines(s.push(b('123456789\r\nNOOP\r\n'))), ['<overflow>', 'NOOP']);
-    // Streaming without a line end: reported as soon as it is certain, and nothing is kept.
-    const events: pop3.LineEvent[] = [];
-    for (let i = 0; i < 1000; i++) {
-      events.push(...s.push(b('xxxxxxxxxx')));
-      assert.ok(s.buffered <= 9, `buffered ${s.buffered}`);
-    }
-    events.push(...s.push(b('tail\r\nQUIT\r\n')));
-    assert.deepEqual(lines(events), ['<overflow>', 'QUIT']);
-  });
-
-  test('a CR at a chunk end is not counted against the limit until the LF shows', () => {
-    const s = new LineSplitter(10);
-    assert.deepEqual(lines(s.push(b('12345678\r'))), []);
-    assert.deepEqual(lines(s.push(b('\n'))), ['12345678']);
-  });
-
-  test('reset() forgets a partial line (what STLS needs)', () => {
-    const s = new LineSplitter(100);
-    s.push(b('USER inj'));
-    s.reset();
-    assert.deepEqual(lines(s.push(b('ected\r\nCAPA\r\n'))), ['ected', 'CAPA']);
-  });
-});
-
-describe('responses', () => {
-  test('status lines with response codes, and no way to inject a second line', () => {
-    assert.equal(pop3.okLine(), '+OK\r\n');
-    assert.equal(pop3.okLine('2 320'), '+OK 2 320\r\n');
-    assert.equal(pop3.errLine('bad', 'SYS/TEMP'), '-ERR [SYS/TEMP] bad\r\n');
-    assert.equal(pop3.errLine('x\r\n+OK forged', 'AUTH'), '-ERR [AUTH] x  +OK forged\r\n');
-    assert.equal(pop3.continuationLine(), '+ \r\n');
-    assert.equal(pop3.multiline('+OK caps\r\n', ['TOP', '.dot']), '+OK caps\r\nTOP\r\n..dot\r\n.\r\n');
-  });
-});
-
-describe('dot-stuffing', () => {
-  const body = Buffer.concat([b('.a\r\nb\r\n..c\r\n.\r\n'), Buffer.from([0xff, 0x00, 0x2e, 0x0d, 0x0a]), b('.end')]);
-  const expected = Buffer.concat([b('..a\r\nb\r\n...c\r\n..\r\n'), Buffer.from([0xff, 0x00, 0x2e, 0x0d, 0x0a]), b('..end\r\n.\r\n')]);
-
-  test('dots at line starts are doubled, nothing else changes, the terminator is added', () => {
-    assert.ok(dotStuff(body).equals(expected));
-    assert.equal(dotStuff(b('')).toString(), '.\r\n');
-    assert.equal(dotStuff(b('x\r\n')).toString(), 'x\r\n.\r\n');
-  });
-
-  test('the same result whatever the chunking', () => {
-    for (let cut1 = 0; cut1 <= body.length; cut1++) {
-      for (let cut2 = cut1; cut2 <= body.length; cut2 += 3) {
-        const s = new DotStuffer();
-        const out = Buffer.concat([s.push(body.subarray(0, cut1)), s.push(body.subarray(cut1, cut2)), s.push(body.subarray(cut2)), s.finish()]);
-        assert.ok(out.equals(expected), `cuts ${cut1}/${cut2}: ${JSON.stringify(out.toString('latin1'))}`);
-      }
-    }
-  });
-});
-
-describe('extractTop', () => {
-  const msg = b('Subject: x\r\nFrom: y\r\n\r\none\r\ntwo\r\nthree\r\n');
-  test('header, blank line and n body lines', () => {
-    assert.equal(extractTop(msg, 0).toString(), 'Subject: x\r\nFrom: y\r\n\r\n');
-    assert.equal(extractTop(msg, 2).toString(), 'Subject: x\r\nFrom: y\r\n\r\none\r\ntwo\r\n');
-    assert.equal(extractTop(msg, 99).toString(), msg.toString());
-  });
-  test('no blank line: all header; bare LF understood; last line without line end', () => {
-    assert.equal(extractTop(b('Subject: only\r\n'), 0).toString(), 'Subject: only\r\n');
-    assert.equal(extractTop(b('A: 1\n\nx\ny\n'), 1).toString(), 'A: 1\n\nx\n');
-    assert.equal(extractTop(b('A: 1\r\n\r\nno newline'), 5).toString(), 'A: 1\r\n\r\nno newline');
-    assert.equal(extractTop(b('\r\nbody\r\n'), 0).toString(), '\r\n');
   });
 });
 

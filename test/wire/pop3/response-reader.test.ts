@@ -4,7 +4,7 @@ import { pop3 } from '../../../src/wire/index.js';
 import { prng } from '../../helpers/prng.js';
 import { thrown } from '../../helpers/assert.js';
 
-const { Pop3ResponseReader, Pop3ResponseError, dotStuff, dotUnstuff, multiline, okLine, errLine, parseStat, parseScanListing, parseUidListing } = pop3;
+const { Pop3ResponseReader, Pop3ResponseError, dotStuff, okLine, errLine } = pop3;
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 /** Feeds `wire` in pieces of `step` bytes, expecting responses of the given kinds in turn. */
@@ -93,43 +93,3 @@ describe('Pop3ResponseReader', () => {
   });
 });
 
-describe('dotUnstuff', () => {
-  test('the inverse of DotStuffer, bare LF line starts included; untouched bodies are not copied', () => {
-    for (const s of ['', 'plain\r\n', '.a\r\n..b\r\nc.\r\n', 'x\n.y\n', '.\r\n']) {
-      const body = b(s);
-      const stuffed = dotStuff(body);
-      assert.equal(dotUnstuff(stuffed.subarray(0, stuffed.length - 3)).toString('latin1'), s, JSON.stringify(s));
-    }
-    const plain = b('no dots here\r\n');
-    assert.equal(dotUnstuff(plain), plain);
-  });
-});
-
-describe('listings', () => {
-  test('STAT, LIST and UIDL as the server writes them', () => {
-    assert.deepEqual(parseStat(okLine('2 320')), { count: 2, size: 320 });
-    const list = b(multiline(okLine('2 messages'), ['1 120', '2 200']));
-    const listBody = readAll(list, [true])[0]!;
-    assert.ok(listBody.ok);
-    assert.deepEqual(parseScanListing(listBody.body!), [
-      { n: 1, size: 120 },
-      { n: 2, size: 200 },
-    ]);
-    assert.deepEqual(parseUidListing(b('1 abc\r\n2 .x~\r\n')), [
-      { n: 1, uid: 'abc' },
-      { n: 2, uid: '.x~' },
-    ]);
-    assert.deepEqual(parseScanListing(b('')), []);
-  });
-
-  test('anything else is refused', () => {
-    assert.equal(problemOf(() => parseStat('+OK two 320')), 'bad-listing');
-    assert.equal(problemOf(() => parseStat('+OK')), 'bad-listing');
-    assert.equal(problemOf(() => parseScanListing(b('1 12x\r\n'))), 'bad-listing');
-    assert.equal(problemOf(() => parseScanListing(b('one 12\r\n'))), 'bad-listing');
-    assert.equal(problemOf(() => parseScanListing(b('1\r\n'))), 'bad-listing');
-    assert.equal(problemOf(() => parseUidListing(b(`1 ${'u'.repeat(71)}\r\n`))), 'bad-listing');
-    assert.equal(problemOf(() => parseUidListing(b('1 a\x01b\r\n'))), 'bad-listing');
-    assert.equal(problemOf(() => parseUidListing(b('1 \r\n'))), 'bad-listing');
-  });
-});

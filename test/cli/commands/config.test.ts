@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../../helpers/env.js';
+import { postamtSync } from '../../helpers/process.js';
+
+test('`postamt config check` accepts a good file and names the key in a bad one', () => {
+  const d = tempDir();
+  try {
+    const good = join(d.path, 'good.yaml');
+    writeFileSync(good, `dataDir: ${d.path}\ndatabase:\n  url: postgres://postamt:hunter2@db.example/postamt\nservice:\n  hostname: mail.example\n`);
+    const ok = postamtSync(['config', 'check', '-c', good]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /is valid/);
+    assert.match(ok.stdout, /postgres:\/\/postamt:\*\*\*@db\.example/);
+    assert.doesNotMatch(ok.stdout, /hunter2/, 'the password is redacted');
+    const bad = join(d.path, 'bad.yaml');
+    writeFileSync(bad, 'service:\n  pop3:\n    idleTimeoutMs: -5\n');
+    const res = postamtSync(['config', 'check', '-c', bad]);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /service\.pop3\.idleTimeoutMs: /);
+  } finally {
+    d.cleanup();
+  }
+});
