@@ -16,8 +16,8 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream 
     },
   };
   if (destination === 'async-stdout') {
-    // Servers log a line per transaction; synchronous writes to a pipe cost 5% of a delivery
-    // in the profile. Buffered writes are flushed on exit (and by flush() at shutdown).
+    // Servers log a line per transaction; synchronous writes to a pipe showed in the delivery
+    // profile (docs/benchmarks.md). Buffered writes are flushed on exit (and by flush() at shutdown).
     const dest = pino.destination({ dest: 1, sync: false, minLength: 4096 });
     process.once('exit', () => dest.flushSync());
     return pino(options, dest);

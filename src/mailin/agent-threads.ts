@@ -29,7 +29,7 @@ export function reviveDocument(doc: ParsedDocument): ParsedDocument {
 /**
  * Worker threads for the mail-in module's CPU work: parsing a message into a document and the
  * whole of a webhook call (payload JSON, signature, HTTP exchange, answer). On a busy service
- * that work was a third of the event loop's time per mail-in message, spent while SMTP sessions
+ * that work was a large share of the event loop's time per mail-in message, spent while SMTP sessions
  * waited; here it runs beside them. A thread that dies fails only the calls it held (a webhook
  * run then counts as failed and is retried or tempfailed as configured) and is replaced on the
  * next call.

@@ -21,7 +21,7 @@ import type { WalSync } from './wal-sync.js';
  *   connection to the next user *before* waiting, so reads and the next transaction go on while
  *   the disk works, and one fdatasync covers all that committed meanwhile.
  * - Prepared statements are kept: Kysely prepares every query anew, and statement preparation
- *   was a fifth of the CPU time of a delivery in the profile. Our queries are a small fixed
+ *   was a large share of a delivery's CPU time in the profile (docs/benchmarks.md). Our queries are a small fixed
  *   set, so they are cached (bounded, oldest dropped first).
  *
  * The connection is lent out one holder at a time, as in Kysely's own driver; each loan is its

@@ -14,8 +14,8 @@ const KEY_USAGE_BITS: readonly KeyUsageName[] = ['digitalSignature', 'nonRepudia
 
 /**
  * An X.509 certificate with the pieces CMS needs, decoded once by PKI.js (issuer, serial,
- * validity, extensions) and, for path checks, by node:crypto. Parsing is the slow part
- * (about 1 ms), hence the cache below.
+ * validity, extensions) and, for path checks, by node:crypto. Parsing is the slow part (slower
+ * than verifying a signature), hence the cache below.
  */
 export class ParsedCertificate {
   /** DER of the issuer Name exactly as in the certificate (CMS matches issuerAndSerialNumber on it). */

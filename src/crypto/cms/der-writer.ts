@@ -3,7 +3,7 @@ import { derNode, writeDer } from '../../wire/ber/index.js';
 
 // CMS leaf encodings (OIDs, IA5String, times). OIDs are delegated to asn1js and memoised; the
 // IA5String and time written on every message are plain ASCII and cheaper to spell out here
-// (asn1js built an object tree per value: about 10 µs per address, several per message).
+// (asn1js built an object tree per value, several per message; docs/benchmarks.md, bench:crypto).
 // The tree writer itself lives in wire/ber.
 
 const oidCache = new Map<string, Uint8Array>();

@@ -25,8 +25,8 @@ export interface CachedSession {
 /**
  * Open sessions to peers, kept for the next transaction to the same peer (as Postfix's
  * connection cache does). A new session costs TCP and TLS handshakes and the peer's greeting,
- * which smtp-server delays by 100 ms to catch early talkers: one session per message held the
- * relay to ~60 msgs/s end to end with 8 transactions at a time (bench:relay). A session is only
+ * which smtp-server delays by 100 ms to catch early talkers: with one session per message that
+ * delay, not the CPU, bounded the relay's rate (docs/benchmarks.md, bench:relay). A session is only
  * reused for the same host, port, TLS mode and trust anchors it was verified with.
  */
 export class SessionCache {

@@ -20,7 +20,7 @@ import { BlobIoThreads } from './io-threads.js';
  * a chain of libuv thread-pool round trips, each of which cost the event loop a cross-CPU wake-up.
  * Larger blobs, and every blob with `ioThreads: 0`, take that chain: the temp file is created in
  * the pool (creating a file waits for the file system's journal, which concurrent fsyncs keep
- * busy: done directly it took 29% of the event loop), written with direct writev calls as the
+ * busy: done directly, that wait stalled the event loop), written with direct writev calls as the
  * body arrives (microseconds each, the same trade SQLite makes with its own writes), fdatasynced
  * and the directory fsynced in the pool, the rename and close done directly.
  */

@@ -13,9 +13,8 @@ export interface BlobWrite {
  * Threads that write small blobs whole: create, write, fdatasync, rename, fsync the directory,
  * with plain system calls, answering once per blob; the thread also computes the SHA-256 that names it. Through libuv's pool the same blob took five
  * round trips (create, the two syncs, their completions), each waking a sleeping thread — in a VM
- * an expensive cross-CPU wake-up — and the event loop paid most of it: 0.6–0.9 ms of its time per
- * 140 KB blob against 0.2–0.3 ms this way (measured with the hash and one copy of the bytes still
- * on the event loop; the hash has moved into the thread since). Two
+ * an expensive cross-CPU wake-up — and the event loop paid most of it, several times what one
+ * hand-over to a blob thread costs it (docs/benchmarks.md, bench:clientmodule). Two
  * threads keep fsyncs of different blobs overlapping, as the pool did.
  */
 export class BlobIoThreads {

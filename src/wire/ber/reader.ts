@@ -1,8 +1,8 @@
 import { BerError, type BerErrorCode } from './errors.js';
 
 // A small, strict, zero-copy BER/DER reader for the hot paths (CMS per message, LDAP per
-// request). asn1js builds an object per node (about 3 µs each here), which made parsing a
-// SignedData cost more than the RSA operation; this reader only records offsets, so a 20 MB
+// request). asn1js builds an object per node, which made parsing a SignedData cost more than
+// the RSA operation; this reader only records offsets, so a 20 MB
 // body is never touched. What it accepts is set by BerRules: CMS producers send BER indefinite
 // lengths and segmented strings, while LDAP (RFC 4511 5.1) allows definite lengths only.
 

@@ -1,6 +1,6 @@
 // A minimal DER writer for the structures written per message or per LDAP response. Building
-// them with asn1js/PKI.js objects cost about 0.4 ms for a CMS SignerInfo (more than the RSA
-// signature), and asn1js's toBER() copies a payload once per nesting level; here every
+// them with asn1js/PKI.js objects cost more than the RSA signature for a CMS SignerInfo, and
+// asn1js's toBER() copies a payload once per nesting level; here every
 // structure is a list of already-encoded parts, lengths are summed as the tree is built, and
 // the large payloads (eContent, certificates in search results) are copied once, into the
 // single output buffer.

@@ -2,8 +2,8 @@
 // inside, the envelope outside) and decodes both again on receipt, so this is on the hot path.
 // Encoding and decoding run in node's native codec, but never on one string for the whole body:
 // a JS string above V8's regular-object limit (128 KB) lands in large-object space, and making
-// one cost about 0.25 ms per 140 KB here — more than the codec itself. Chunks of a few hundred
-// lines stay small and cost a tenth of that.
+// one costs more than the codec itself (docs/benchmarks.md, bench:crypto). Chunks of a few
+// hundred lines stay small.
 
 /** Lines per chunk: about 20 KB of text, well below V8's large-object threshold. */
 const LINES_PER_CHUNK = 256;
