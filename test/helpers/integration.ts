@@ -1,5 +1,3 @@
-import { connect } from 'node:net';
-import { once } from 'node:events';
 import { startService, type RunningService } from '../../src/roles/index.js';
 import { silentLogger, type Logger } from '../../src/core/index.js';
 import { cheapPasswordHash, tempDir, testConfig } from './env.js';
@@ -61,33 +59,4 @@ export async function post(url: string, body: string, headers: Record<string, st
     body,
   });
   return { status: r.status, type: r.headers.get('content-type'), text: await r.text(), headers: r.headers };
-}
-
-/**
- * Sends exact request bytes over a plain socket and returns the raw response once it is
- * complete (by Content-Length or the last chunk), or whatever came when the server closed.
- */
-export async function rawHttp(port: number, request: string | Buffer): Promise<string> {
-  const s = connect(port, '127.0.0.1');
-  await once(s, 'connect');
-  let buf = Buffer.alloc(0);
-  const complete = (): boolean => {
-    const i = buf.indexOf('\r\n\r\n');
-    if (i < 0) return false;
-    const head = buf.subarray(0, i).toString('latin1');
-    const len = /content-length: *(\d+)/i.exec(head);
-    if (len) return buf.length >= i + 4 + Number(len[1]);
-    return /transfer-encoding: *chunked/i.test(head) && buf.subarray(i).includes('\r\n0\r\n\r\n');
-  };
-  await new Promise<void>((resolve) => {
-    s.on('data', (c: Buffer) => {
-      buf = Buffer.concat([buf, c]);
-      if (complete()) resolve();
-    });
-    s.on('close', () => resolve());
-    s.on('error', () => resolve());
-    s.write(request);
-  });
-  s.destroy();
-  return buf.toString('utf8');
 }

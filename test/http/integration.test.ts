@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { run } from '../helpers/process.js';
 import { untilSteady } from '../helpers/wait.js';
-import { startIntegrationService, addCheapAccounts, post, rawHttp, SEED_AUTHORIZATION, type IntegrationService } from '../helpers/integration.js';
+import { startIntegrationService, addCheapAccounts, post, SEED_AUTHORIZATION, type IntegrationService } from '../helpers/integration.js';
+import { rawHttp } from '../helpers/net.js';
 
 // The seed's two requests, byte for byte (Content-Length corrected for the auth body).
 const SEED_LIST =

@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { pop3Fixture, ALICE, PASSWORD, type Pop3Fixture } from '../helpers/pop3.js';
+import { pop3Fixture, ALICE, PASSWORD, type Pop3Fixture } from '../helpers/pop3-fixture.js';
 import { RawPop3Client } from '../helpers/net.js';
 import { encodeSaslPlain } from '../../src/wire/index.js';
 import { LoginThrottle } from '../../src/core/index.js';

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { Pop3Connection } from '../../src/pop3/connection.js';
 import { silentLogger } from '../../src/core/index.js';
-import { pop3Fixture, PASSWORD, type Pop3Fixture } from '../helpers/pop3.js';
+import { pop3Fixture, PASSWORD, type Pop3Fixture } from '../helpers/pop3-fixture.js';
 import { RawPop3Client, listenOnLoopback } from '../helpers/net.js';
 import { poplib, bodyOf } from '../helpers/poplib.js';
 

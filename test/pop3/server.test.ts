@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { once } from 'node:events';
 import { STORE_KINDS } from '../helpers/env.js';
-import { pop3Fixture, PASSWORD, type Pop3Fixture } from '../helpers/pop3.js';
+import { pop3Fixture, PASSWORD, type Pop3Fixture } from '../helpers/pop3-fixture.js';
 import { RawPop3Client } from '../helpers/net.js';
 import { run } from '../helpers/process.js';
 import { poplib, bodyOf } from '../helpers/poplib.js';
