@@ -4,7 +4,7 @@ import type { Logger } from '../core/index.js';
 import { Metrics, LoginThrottle, UsageError, errorMessage, isLoopbackHost } from '../core/index.js';
 import { openStore, GroupCommit, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
-import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, type MxResolver, type Relay } from '../service/index.js';
+import { Accounts, AccountsAdmin, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, type MxResolver, type Relay } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { SmtpListener } from '../smtp/index.js';
@@ -174,7 +174,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       });
       // Each feature's admin routes, as fastify plugins mounted under /api behind the bearer check.
       const adminPlugins: FastifyPluginAsync[] = [
-        accountsAdminRoutes(accounts),
+        accountsAdminRoutes(new AccountsAdmin(accounts)),
         directoryAdminRoutes(new DirectoryAdmin(directory, config.directory.importMaxBytes)),
         mailinAdminRoutes(mailin.admin),
         queueAdminRoutes(relay.admin),
