@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { duration, host } from './fields.js';
 import { retryFields, workerFields } from './worker.js';
 import { isLoopbackHost } from '../core/net.js';
+import { TLS_MODES } from '../core/tls-mode.js';
 
 /** How the relay reaches a peer: implicit TLS (KOM-LE: 465), STARTTLS, or none (loopback only). */
-const relayTls = z.enum(['implicit', 'starttls', 'none']);
+const relayTls = z.enum(TLS_MODES);
 
 const relayRouteSchema = z
   .object({
@@ -59,7 +60,7 @@ export const relaySchema = z
     sessionMaxTransactions: z.number().int().min(1).max(10_000).default(100),
     /** Port and TLS for hosts found by MX lookup (KOM-LE: 465, implicit TLS). */
     mxPort: z.number().int().min(1).max(65535).default(465),
-    mxTls: z.enum(['implicit', 'starttls']).default('implicit'),
+    mxTls: relayTls.exclude(['none']).default('implicit'),
     /** MX hosts tried per attempt, lowest preference first. */
     maxMxHosts: z.number().int().min(1).max(20).default(5),
     /** CA files (PEM, relative to dataDir) trusted for peers' certificates; empty: the system's roots. */

@@ -10,6 +10,6 @@ export { postamtVersion } from './version.js';
 export { RequestThread, ThreadSet, answerRequests, type ThreadReply } from './request-thread.js';
 export { backoffStepMs } from './backoff.js';
 export { WorkLoop, type WorkLoopOptions, type WorkSource } from './work-loop.js';
-export type { TlsMode } from './tls-mode.js';
+export { TLS_MODES, type TlsMode } from './tls-mode.js';
 export { Listener, type ListenerOptions, type ListenerSession, type SessionFactory, type ConnectionHandOver } from './listener.js';
 export { serverHandshake, switchToTls, type ServerTls, type Handshake } from './listener-tls.js';

@@ -5,4 +5,5 @@
  *   POP3 STLS, the LDAP StartTLS extended operation);
  * - `implicit`: TLS from the first byte (SMTPS/submissions, POP3S, LDAPS).
  */
-export type TlsMode = 'none' | 'starttls' | 'implicit';
+export const TLS_MODES = ['none', 'starttls', 'implicit'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];

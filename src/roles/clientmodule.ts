@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import { inDataDir } from '../config/index.js';
-import { LoginThrottle, Metrics, errorMessage, isLoopbackHost, type Logger } from '../core/index.js';
+import { LoginThrottle, Metrics, isLoopbackHost, type Logger } from '../core/index.js';
 import { createKonnektor, loadTlsMaterial, type Konnektor, type TlsMaterial } from '../crypto/index.js';
 import { ByteBudget, CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, PresentedSizeCache } from '../clientmodule/index.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
 import type { Endpoint } from './endpoints.js';
+import { RunningParts } from './running-parts.js';
 
 export interface ClientModuleParts {
   /** Default: the platform's own TLS material (also what the upstream service presents in the demo). */
@@ -76,17 +77,16 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     logger: logger.child({ role: 'clientmodule' }),
   });
 
-  const closables: Array<{ name: string; close(graceMs?: number): Promise<void> }> = [];
-  const endpoints: Record<string, Endpoint> = {};
+  const started = new RunningParts();
+  const { endpoints } = started;
   const smtpLimits = { ...cm.smtp, maxMessageSize: cm.maxMessageSize, maxRecipients: cm.maxRecipients };
   try {
     for (const [name, lc, tlsMode] of [
       ['cm-smtp', cm.smtp.starttls, 'starttls'],
       ['cm-smtps', cm.smtp.implicit, 'implicit'],
     ] as const) {
-      if (!lc.enabled) continue;
       const plaintextAuth = tlsMode === 'starttls' && (cm.allowPlaintextAuth === 'always' || (cm.allowPlaintextAuth === 'loopback' && isLoopbackHost(lc.host)));
-      const l = new SmtpListener({
+      await started.listen(name, lc, tlsMode, () => new SmtpListener({
         name,
         host: lc.host,
         port: lc.port,
@@ -102,17 +102,13 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
         logger,
         metrics,
         throttle,
-      });
-      const a = await l.listen();
-      closables.push({ name, close: (g) => l.close(g) });
-      endpoints[name] = { host: lc.host, port: a.port, tls: tlsMode };
+      }));
     }
     for (const [name, lc, tlsMode] of [
       ['cm-pop3', cm.pop3.starttls, 'starttls'],
       ['cm-pop3s', cm.pop3.implicit, 'implicit'],
     ] as const) {
-      if (!lc.enabled) continue;
-      const s = new Pop3Server({
+      await started.listen(name, lc, tlsMode, () => new Pop3Server({
         name,
         host: lc.host,
         port: lc.port,
@@ -125,13 +121,10 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
         logger,
         metrics,
         throttle,
-      });
-      const a = await s.listen();
-      closables.push({ name, close: (g) => s.close(g) });
-      endpoints[name] = { host: lc.host, port: a.port, tls: tlsMode };
+      }));
     }
   } catch (err) {
-    await Promise.all(closables.map((c) => c.close(0).catch(() => undefined)));
+    await started.abort();
     await lookup.close();
     await closeKonnektor();
     throw err;
@@ -141,7 +134,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     endpoints,
     lookup,
     close: async (graceMs = config.service.shutdownGraceMs) => {
-      await Promise.all(closables.map(({ name, close }) => close(graceMs).catch((err: unknown) => logger.warn({ listener: name, err: errorMessage(err) }, 'error while closing'))));
+      await started.close(graceMs, logger);
       await lookup.close();
       await closeKonnektor();
     },

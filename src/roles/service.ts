@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { inDataDir, type Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
-import { Metrics, LoginThrottle, UsageError, errorMessage, isLoopbackHost } from '../core/index.js';
+import { Metrics, LoginThrottle, UsageError, isLoopbackHost } from '../core/index.js';
 import { openStore, GroupCommit, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
-import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, type MxResolver, type Relay } from '../service/index.js';
+import { Accounts, AccountsAdmin, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, type MxResolver, type Relay } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { SmtpListener } from '../smtp/index.js';
@@ -15,6 +15,7 @@ import { createMailin, type Mailin } from '../mailin/index.js';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Endpoint } from './endpoints.js';
 import { setupIntegration, type ServiceIntegration } from './integration.js';
+import { RunningParts } from './running-parts.js';
 import { sql } from 'kysely';
 
 export interface RunningService {
@@ -39,10 +40,6 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-interface Closable {
-  close(graceMs?: number): Promise<void>;
-}
-
 /** What a test may put in place of the world outside: DNS answers for the relay's MX lookups. */
 export interface ServiceHooks {
   resolveMx?: MxResolver;
@@ -65,9 +62,9 @@ function readPemFiles(config: Config, key: string, paths: readonly string[]): st
 export async function startService(config: Config, logger: Logger, existingStore?: Store, hooks: ServiceHooks = {}): Promise<RunningService> {
   const svc = config.service;
   const store = existingStore ?? (await openStore(config));
-  const closables: Array<{ name: string; c: Closable }> = [];
+  const started = new RunningParts();
+  const { endpoints } = started;
   const metrics = new Metrics();
-  const endpoints: Record<string, Endpoint> = {};
   try {
     const hostnames = ['localhost', '127.0.0.1', '::1', svc.hostname];
     const tls = await loadTlsMaterial(config, hostnames);
@@ -87,7 +84,7 @@ export async function startService(config: Config, logger: Logger, existingStore
     const mailin = createMailin(store, accounts, config.mailin, logger, commits);
     // Archive integration: user sources, own authentication, archive user, journal (docs/integration.md).
     const integration: ServiceIntegration & { url?: string } = await setupIntegration(config, store, accounts, logger, metrics);
-    closables.push({ name: 'integration-sources', c: { close: () => integration.close() } });
+    started.add('integration-sources', { close: () => integration.close() });
     // Relaying: submission queues recipients in other domains; the worker sends them (docs/mail-service.md).
     const relayConfig = svc.relay;
     const relay = createRelay(relayConfig, {
@@ -110,9 +107,8 @@ export async function startService(config: Config, logger: Logger, existingStore
       ['smtp-mx', svc.smtp.mx, 'mx', 'starttls'],
       ['smtp-submission', svc.smtp.submission, 'submission', 'implicit'],
     ] as const) {
-      if (!lc.enabled) continue;
       const submission = mode === 'submission';
-      const l = new SmtpListener({
+      await started.listen(name, lc, tlsMode, () => new SmtpListener({
         name,
         host: lc.host,
         port: lc.port,
@@ -131,18 +127,14 @@ export async function startService(config: Config, logger: Logger, existingStore
         logger,
         metrics,
         throttle,
-      });
-      const a = await l.listen();
-      closables.push({ name, c: l });
-      endpoints[name] = { host: lc.host, port: a.port, tls: tlsMode };
+      }));
     }
     const pop3Backend = new ServicePop3Backend(accounts, mailboxes, integration.pop3);
     for (const [name, lc, tlsMode] of [
       ['pop3', svc.pop3.starttls, 'starttls'],
       ['pop3s', svc.pop3.implicit, 'implicit'],
     ] as const) {
-      if (!lc.enabled) continue;
-      const s = new Pop3Server({
+      await started.listen(name, lc, tlsMode, () => new Pop3Server({
         name,
         host: lc.host,
         port: lc.port,
@@ -154,10 +146,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         logger,
         metrics,
         throttle,
-      });
-      const a = await s.listen();
-      closables.push({ name, c: s });
-      endpoints[name] = { host: lc.host, port: a.port, tls: tlsMode };
+      }));
     }
     if (svc.http.enabled) {
       const app = await createHttpServer({
@@ -174,7 +163,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       });
       // Each feature's admin routes, as fastify plugins mounted under /api behind the bearer check.
       const adminPlugins: FastifyPluginAsync[] = [
-        accountsAdminRoutes(accounts),
+        accountsAdminRoutes(new AccountsAdmin(accounts)),
         directoryAdminRoutes(new DirectoryAdmin(directory, config.directory.importMaxBytes)),
         mailinAdminRoutes(mailin.admin),
         queueAdminRoutes(relay.admin),
@@ -184,22 +173,22 @@ export async function startService(config: Config, logger: Logger, existingStore
       if (integration.routes) await app.register(integration.routes);
       const a = await listenHttp(app, svc.http.host, svc.http.port);
       if (integration.routes) integration.url = `${isLoopbackHost(svc.http.host) ? 'http' : 'https'}://${svc.http.host.includes(':') ? `[${svc.http.host}]` : svc.http.host}:${a.port}${integration.path}`;
-      closables.push({ name: 'http', c: { close: () => app.close() } });
+      started.add('http', { close: () => app.close() });
       endpoints.http = { host: svc.http.host, port: a.port, tls: isLoopbackHost(svc.http.host) ? 'none' : 'implicit' };
     }
 
     if (config.mailin.worker.enabled) {
       mailin.worker.start();
-      closables.push({ name: 'mailin-worker', c: { close: (graceMs) => mailin.worker.close(graceMs) } });
+      started.add('mailin-worker', { close: (graceMs) => mailin.worker.close(graceMs) });
     }
     // Runs even with relaying off at submission: mail queued before (or by another node) still goes out.
     if (relayConfig.worker.enabled) {
       relay.worker.start();
-      closables.push({ name: 'relay-worker', c: { close: (graceMs) => relay.worker.close(graceMs) } });
+      started.add('relay-worker', { close: (graceMs) => relay.worker.close(graceMs) });
     }
 
     const stopMaintenance = startMaintenance(store, logger, { graceMs: svc.blobGcGraceMs, intervalMs: svc.blobGcIntervalMs });
-    closables.push({ name: 'maintenance', c: { close: stopMaintenance } });
+    started.add('maintenance', { close: stopMaintenance });
 
     return {
       store,
@@ -216,18 +205,14 @@ export async function startService(config: Config, logger: Logger, existingStore
       adminToken,
       close: async () => {
         // Listeners first (stop accepting, let transactions finish), the store last.
-        await Promise.all(
-          closables.map(({ name, c }) =>
-            c.close(svc.shutdownGraceMs).catch((err: unknown) => logger.warn({ listener: name, err: errorMessage(err) }, 'error while closing')),
-          ),
-        );
+        await started.close(svc.shutdownGraceMs, logger);
         // Its threads serve SMTP sessions and the worker, which are closed now.
         await mailin.close();
         if (!existingStore) await store.close();
       },
     };
   } catch (err) {
-    await Promise.all(closables.map(({ c }) => c.close(0).catch(() => undefined)));
+    await started.abort();
     if (!existingStore) await store.close();
     throw err;
   }

@@ -1,4 +1,5 @@
 export { Accounts, type Account, type NewAccount, type AccountListener } from './accounts.js';
+export { AccountsAdmin, accountView, domainView, type AccountView, type DomainView } from './accounts-admin.js';
 export { Mailboxes, uidOf, QuotaExceededError, type MailboxEntry } from './mailboxes.js';
 export { LocalDelivery, newQueueId, type InboundMessage, type Accepted } from './delivery.js';
 export { ServiceSmtpBackend, type SmtpBackendIntegration, type ServiceSmtpBackendOptions, type RelayPolicy } from './smtp-backend.js';

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
+import { SMTPServer } from 'smtp-server';
 import { fastFeedDataStream, type FeedDataStream } from './data-stream.js';
 import { holdRepliesForTurn, type BatchedConnection } from './reply-batching.js';
 import { withOwnEnhancedCode } from './enhanced-codes.js';
@@ -8,7 +9,8 @@ import { withOwnEnhancedCode } from './enhanced-codes.js';
 /**
  * Postamt changes three things inside smtp-server, through its private methods: every reply goes
  * through one `send` wrapper (reply-batching.ts, enhanced-codes.ts) and the DATA intake is ours
- * (data-stream.ts). Private methods can change in any release, so package.json pins the exact
+ * (data-stream.ts). Two more it only relies on (server.ts): connect() registering the connection
+ * in `connections` at once, and the `_upgrading` flag during STARTTLS. Private methods can change in any release, so package.json pins the exact
  * version below, and before patching `installSmtpServerPatches` checks that each method it
  * touches is still there with the arity and the code it relies on; otherwise it throws, at
  * start, naming what changed. Upgrading smtp-server means: read what changed in those methods,
@@ -35,6 +37,21 @@ const CONNECTION: readonly Expectation[] = [
   },
   { name: '_getEnhancedStatusCode', arity: 2, markers: ['context === false'], why: 'context false must mean "add no enhanced code"' },
   { name: 'handler_AUTH', arity: 2, markers: ["'Error: Unrecognized authentication type'"], why: 'its 504 text is answered with 5.7.4 instead' },
+  {
+    name: 'upgrade',
+    arity: 2,
+    markers: ['this._upgrading = true', 'this._upgrading = false'],
+    why: 'not patched, relied on: server.ts reads _upgrading at close to count a STARTTLS handshake cut short',
+  },
+];
+
+const SERVER: readonly Expectation[] = [
+  {
+    name: 'connect',
+    arity: 2,
+    markers: ['this.connections.add(connection)'],
+    why: 'not patched, relied on: core/listener.ts accepts, connect() serves the socket and adds its connection to the set server.ts watches',
+  },
 ];
 
 const STREAM: readonly Expectation[] = [
@@ -54,12 +71,14 @@ export interface SmtpServerInternals {
   readonly version: string;
   readonly connection: Readonly<Record<string, unknown>>;
   readonly stream: Readonly<Record<string, unknown>>;
+  readonly server: Readonly<Record<string, unknown>>;
 }
 
 const INSTALLED = Symbol.for('postamt.smtp-server-patches');
 type Marked = { [INSTALLED]?: SmtpServerInternals };
 const connectionProto = SMTPConnection.prototype as unknown as Record<string, unknown> & Marked;
 const streamProto = SMTPStream.prototype as unknown as Record<string, unknown>;
+const serverProto = SMTPServer.prototype as unknown as Record<string, unknown>;
 
 /** The installed smtp-server, with the library's own methods (also once they are patched). */
 export function installedSmtpServer(): SmtpServerInternals {
@@ -67,7 +86,7 @@ export function installedSmtpServer(): SmtpServerInternals {
   if (installed) return installed;
   const pick = (proto: Record<string, unknown>, list: readonly Expectation[]) => Object.fromEntries(list.map((e) => [e.name, proto[e.name]]));
   const version = (createRequire(import.meta.url)('smtp-server/package.json') as { version?: unknown }).version;
-  return { version: String(version), connection: pick(connectionProto, CONNECTION), stream: pick(streamProto, STREAM) };
+  return { version: String(version), connection: pick(connectionProto, CONNECTION), stream: pick(streamProto, STREAM), server: pick(serverProto, SERVER) };
 }
 
 /** What does not match what the patches rely on; empty when they may be installed. */
@@ -90,6 +109,7 @@ export function smtpServerMismatches(lib: SmtpServerInternals): string[] {
   };
   check('SMTPConnection', lib.connection, CONNECTION);
   check('SMTPStream', lib.stream, STREAM);
+  check('SMTPServer', lib.server, SERVER);
   return problems;
 }
 
@@ -111,5 +131,5 @@ export function installSmtpServerPatches(): void {
     send.call(this, c, d, ctx);
   };
   streamProto._feedDataStream = fastFeedDataStream(lib.stream._feedDataStream as FeedDataStream);
-  connectionProto[INSTALLED] = Object.freeze({ ...lib, connection: Object.freeze({ ...lib.connection }), stream: Object.freeze({ ...lib.stream }) });
+  connectionProto[INSTALLED] = Object.freeze({ ...lib, connection: Object.freeze({ ...lib.connection }), stream: Object.freeze({ ...lib.stream }), server: Object.freeze({ ...lib.server }) });
 }

@@ -58,8 +58,14 @@ test('the check notices a missing method, a changed arity, changed code and anot
   const auth = smtpServerMismatches(withConnection({ handler_AUTH: function (command: unknown, callback: unknown) { return [command, callback]; } }));
   assert.match(auth.join('\n'), /handler_AUTH .*Unrecognized authentication type/);
 
+  // What the listener relies on without patching: connect() registering its connection, the STARTTLS flag.
+  const connect = smtpServerMismatches({ ...real, server: { connect: function (socket: unknown, options: unknown) { return [socket, options]; } } });
+  assert.match(connect.join('\n'), /SMTPServer\.prototype\.connect .*no longer contains "this\.connections\.add\(connection\)"/);
+  const upgrade = smtpServerMismatches(withConnection({ upgrade: function (callback: unknown, secureCallback: unknown) { return [callback, secureCallback]; } }));
+  assert.match(upgrade.join('\n'), /SMTPConnection\.prototype\.upgrade .*"this\._upgrading = true"/);
+
   assert.deepEqual(smtpServerMismatches({ ...real, version: '3.22.0' }), [`smtp-server 3.22.0 is installed, the patches are written for ${SMTP_SERVER_VERSION}`]);
-  assert.ok(smtpServerMismatches({ version: SMTP_SERVER_VERSION, connection: {}, stream: {} }).length >= 7, 'a fake library without any of them');
+  assert.ok(smtpServerMismatches({ version: SMTP_SERVER_VERSION, connection: {}, stream: {}, server: {} }).length >= 9, 'a fake library without any of them');
 });
 
 test('installing is idempotent and keeps the library\'s own methods for the check', () => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { withAccounts, print, readStdin } from '../context.js';
-import { generatePassword, type Account } from '../../service/index.js';
+import { AccountsAdmin, generatePassword } from '../../service/index.js';
 
 /** Parses sizes like 500M, 2G, 1048576 into bytes. */
 export function parseSize(value: string): number {
@@ -15,18 +15,6 @@ async function passwordFrom(o: { password?: string; passwordStdin?: boolean }): 
   if (o.passwordStdin) return { password: await readStdin(), generated: false };
   if (o.password) return { password: o.password, generated: false };
   return { password: generatePassword(), generated: true };
-}
-
-function show(a: Account): Record<string, unknown> {
-  return {
-    address: a.address,
-    displayName: a.displayName,
-    telematikId: a.telematikId,
-    quotaBytes: a.quotaBytes,
-    usedBytes: a.usedBytes,
-    disabled: a.disabled,
-    createdAt: new Date(a.createdAt).toISOString(),
-  };
 }
 
 export function registerAccount(program: Command): void {
@@ -54,8 +42,8 @@ export function registerAccount(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { domain?: string; json?: boolean }, cmd: Command) => {
       await withAccounts(cmd, async (a) => {
-        const rows = await a.list(o.domain);
-        if (o.json) return print(JSON.stringify(rows.map(show)));
+        const rows = await new AccountsAdmin(a).list(o.domain);
+        if (o.json) return print(JSON.stringify(rows));
         for (const r of rows) {
           const flags = [r.disabled ? 'disabled' : '', r.telematikId ? `telematik-id=${r.telematikId}` : '', r.quotaBytes ? `quota=${r.usedBytes}/${r.quotaBytes}` : `used=${r.usedBytes}`].filter(Boolean);
           print(`${r.address}\t${r.displayName}\t${flags.join(' ')}`);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { withAccounts, print } from '../context.js';
+import { AccountsAdmin } from '../../service/index.js';
 
 export function registerDomain(program: Command): void {
   const domain = program.command('domain').description('manage the local mail domains');
@@ -18,8 +19,8 @@ export function registerDomain(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       await withAccounts(cmd, async (a) => {
-        const rows = await a.listDomains();
-        if (o.json) return print(JSON.stringify(rows.map((r) => ({ name: r.name, createdAt: new Date(r.created_at).toISOString() }))));
+        const rows = await new AccountsAdmin(a).listDomains();
+        if (o.json) return print(JSON.stringify(rows));
         for (const r of rows) print(r.name);
       });
     });

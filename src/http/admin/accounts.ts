@@ -1,17 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 
-/** What the accounts admin routes need: a read view of domains and accounts. */
+/** What the accounts admin routes need: domains and accounts as operators see them (service/account-view.ts). */
 export interface AccountsAdminView {
-  listDomains(): Promise<Array<{ name: string; created_at: number }>>;
-  list(domain?: string): Promise<Array<{
-    address: string;
-    displayName: string;
-    telematikId: string | null;
-    quotaBytes: number;
-    usedBytes: number;
-    disabled: boolean;
-    createdAt: number;
-  }>>;
+  listDomains(): Promise<ReadonlyArray<{ name: string; createdAt: string }>>;
+  list(domain?: string): Promise<readonly object[]>;
 }
 
 /**
@@ -20,21 +12,7 @@ export interface AccountsAdminView {
  */
 export function accountsAdminRoutes(accounts: AccountsAdminView): FastifyPluginAsync {
   return async (api) => {
-    api.get('/domains', async () => {
-      const rows = await accounts.listDomains();
-      return rows.map((r) => ({ name: r.name, createdAt: new Date(r.created_at).toISOString() }));
-    });
-    api.get<{ Querystring: { domain?: string } }>('/accounts', async (req) => {
-      const rows = await accounts.list(req.query.domain);
-      return rows.map((a) => ({
-        address: a.address,
-        displayName: a.displayName,
-        telematikId: a.telematikId,
-        quotaBytes: a.quotaBytes,
-        usedBytes: a.usedBytes,
-        disabled: a.disabled,
-        createdAt: new Date(a.createdAt).toISOString(),
-      }));
-    });
+    api.get('/domains', () => accounts.listDomains());
+    api.get<{ Querystring: { domain?: string } }>('/accounts', (req) => accounts.list(req.query.domain));
   };
 }
