@@ -10,6 +10,8 @@ import { serverHandshake, type ServerTls } from './listener-tls.js';
 const STUCK_SESSION_WAIT_MS = 2_000;
 // How long a connection refused for the connection limit may take to hear why (TLS handshake included).
 const REFUSE_TIMEOUT_MS = 5_000;
+// At most one `connection limit reached` line per listener in this long.
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 /** One protocol session on an accepted connection, as the listener sees it. */
 export interface ListenerSession {
@@ -83,6 +85,9 @@ export class Listener {
   private readonly sockets = new Set<Socket>();
   private open = 0;
   private nextId = 1;
+  private lastRefusalLog = -Infinity;
+  /** Refusals since the last `connection limit reached` line. */
+  private refusedUnlogged = 0;
   private closing = false;
   private bound: { host: string; port: number } | undefined;
 
@@ -244,7 +249,14 @@ export class Listener {
   /** Over the connection limit: the protocol's refusal (inside TLS on implicit), then close. */
   private refuse(raw: Socket): void {
     this.metrics?.inc(this.metric.refused, this.labels);
-    this.log.warn({ listener: this.opts.name, remote: raw.remoteAddress, limit: this.opts.maxConnections }, `${this.opts.protocol} connection limit reached`);
+    this.refusedUnlogged++;
+    const now = Date.now();
+    // A flood of refusals is one line per interval, with how many it stands for; the counter has them all.
+    if (now - this.lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
+      this.log.warn({ listener: this.opts.name, remote: raw.remoteAddress, limit: this.opts.maxConnections, refused: this.refusedUnlogged }, `${this.opts.protocol} connection limit reached`);
+      this.lastRefusalLog = now;
+      this.refusedUnlogged = 0;
+    }
     this.sockets.add(raw);
     const timer = setTimeout(() => raw.destroy(), REFUSE_TIMEOUT_MS);
     timer.unref();

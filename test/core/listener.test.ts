@@ -188,6 +188,19 @@ describe('core/listener: one listener under SMTP, POP3 and LDAP', () => {
       });
     }
 
+    test(`${protocol}: a run of refusals is one 'connection limit reached' line, every one counted`, async () => {
+      const l = await listen(protocol, 'starttls', { maxConnections: 1 });
+      const a = await RawClient.connect(l.port, { tls: false });
+      await served(protocol, a);
+      for (let i = 0; i < 3; i++) {
+        const b = await RawClient.connect(l.port, { tls: false });
+        assertRefusal(protocol, Buffer.from(await b.rest(), 'latin1'));
+      }
+      assert.equal(count(protocol, 'connections_refused_total', l.name), 3);
+      assert.equal(logs.count(`${protocol} connection limit reached`, l.name), 1);
+      a.close();
+    });
+
     test(`${protocol} implicit: a FIN during the TLS handshake ends the connection at once, counted once as a TLS failure`, { timeout: 15_000 }, async () => {
       // The idle timeout is far away: the connection must not wait for it.
       const l = await listen(protocol, 'implicit', { idleTimeoutMs: 10 * 60_000 });
