@@ -81,13 +81,46 @@ export function openClientSocket(opts: ClientSocketOptions): Promise<Socket | TL
 }
 
 /**
- * Upgrades a live plain connection to TLS after the server agreed (STARTTLS, STLS), verified
- * like an implicit-TLS one and with the same timeout on the handshake. The caller has taken its
- * own listeners off `plain` and checked that nothing arrived after the server's go-ahead (bytes
- * read before TLS must never count as if they came over it). On failure both sockets are
- * destroyed. The TCP connection is already up, so whatever breaks the handshake is a TLS failure.
+ * A client's own handlers on its connection. bindClientSocket puts them on a socket;
+ * upgradeClientSocket moves them from the plain socket to the TLS one, so a client never
+ * reads the plain socket once its handshake has begun.
  */
-export function upgradeClientSocket(plain: Socket, opts: ClientSocketOptions): Promise<TLSSocket> {
+export interface ClientSocketHandlers {
+  /** How `data` wants its chunks: a string encoding, or Buffers when unset. */
+  readonly encoding?: BufferEncoding;
+  data(chunk: Buffer | string): void;
+  error(err: Error): void;
+  close(): void;
+}
+
+export function bindClientSocket(socket: Socket, h: ClientSocketHandlers): void {
+  if (h.encoding) socket.setEncoding(h.encoding);
+  socket.on('data', h.data);
+  socket.on('error', h.error);
+  socket.on('close', h.close);
+}
+
+function unbindClientSocket(socket: Socket, h: ClientSocketHandlers): void {
+  socket.off('data', h.data);
+  socket.off('error', h.error);
+  socket.off('close', h.close);
+}
+
+/**
+ * Upgrades a live plain connection to TLS after the server agreed (STARTTLS, STLS), verified
+ * like an implicit-TLS one and with the same timeout on the handshake. The client's handlers
+ * move from `plain` to the TLS socket; the caller has checked that nothing arrived after the
+ * server's go-ahead (bytes read before TLS must never count as if they came over it). On
+ * failure both sockets are destroyed (and the handlers are on neither). The TCP connection is already up, so whatever breaks the handshake is a TLS failure.
+ */
+export async function upgradeClientSocket(plain: Socket, opts: ClientSocketOptions, handlers: ClientSocketHandlers): Promise<TLSSocket> {
+  unbindClientSocket(plain, handlers);
+  const secure = await handshakeOver(plain, opts);
+  bindClientSocket(secure, handlers);
+  return secure;
+}
+
+function handshakeOver(plain: Socket, opts: ClientSocketOptions): Promise<TLSSocket> {
   const where = `${opts.host}:${opts.port}`;
   return settle(
     (done) => tlsConnect({ ...clientTlsOptions(opts), socket: plain }, done),

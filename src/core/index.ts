@@ -3,7 +3,7 @@ export { PostamtError, UsageError, NotFoundError, ConflictError, errorMessage } 
 export { Metrics } from './metrics.js';
 export { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
 export { isLoopback, isLoopbackHost } from './net.js';
-export { openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketOptions, type ClientTlsOptions, type ClientSocketErrorKind } from './client-socket.js';
+export { bindClientSocket, openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketHandlers, type ClientSocketOptions, type ClientTlsOptions, type ClientSocketErrorKind } from './client-socket.js';
 export { httpCall, httpTargetProblem, HttpClientError, type HttpClientRequest, type HttpClientResponse, type HttpClientErrorKind } from './http-client.js';
 export { randomHex } from './random-hex.js';
 export { postamtVersion } from './version.js';

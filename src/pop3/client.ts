@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketOptions } from '../core/index.js';
+import { bindClientSocket, openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketHandlers, type ClientSocketOptions } from '../core/index.js';
 import { pop3 } from '../wire/index.js';
 
 /**
@@ -47,7 +47,7 @@ export class Pop3Client {
   private failure: Error | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly timeoutMs: number;
-  private readonly listeners = {
+  private readonly handlers: ClientSocketHandlers = {
     data: (chunk: Buffer) => {
       this.reader.push(chunk);
       this.parse();
@@ -62,7 +62,7 @@ export class Pop3Client {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.reader = new pop3.Pop3ResponseReader({ maxResponseSize: opts.maxResponseSize ?? 64 * 1024 * 1024 });
-    this.attach(socket);
+    bindClientSocket(socket, this.handlers);
   }
 
   /** Connects, reads the greeting and, for `starttls`, upgrades the connection. */
@@ -140,10 +140,7 @@ export class Pop3Client {
     await this.command('STLS', false);
     // Bytes before the handshake would be read as if they came over TLS (RFC 2595 section 4).
     if (this.reader.buffered > 0) throw new Pop3ClientError('protocol', 'server sent data after +OK to STLS');
-    const plain = this.socket;
-    this.detach(plain);
-    this.socket = await upgradeClientSocket(plain, { ...this.opts, timeoutMs: this.timeoutMs }).catch(fromSocketError);
-    this.attach(this.socket);
+    this.socket = await upgradeClientSocket(this.socket, { ...this.opts, timeoutMs: this.timeoutMs }, this.handlers).catch(fromSocketError);
   }
 
   /** Commands run strictly one after another; a failed connection fails every later one. */
@@ -170,17 +167,6 @@ export class Pop3Client {
     });
   }
 
-  private attach(socket: Socket | TLSSocket): void {
-    socket.on('data', this.listeners.data);
-    socket.on('error', this.listeners.error);
-    socket.on('close', this.listeners.close);
-  }
-
-  private detach(socket: Socket | TLSSocket): void {
-    socket.off('data', this.listeners.data);
-    socket.off('error', this.listeners.error);
-    socket.off('close', this.listeners.close);
-  }
 
   private parse(): void {
     const p = this.pending;

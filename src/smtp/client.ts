@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketOptions } from '../core/index.js';
+import { bindClientSocket, openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketHandlers, type ClientSocketOptions } from '../core/index.js';
 import { encodeSaslLogin, encodeSaslPlain, SaslError } from '../wire/index.js';
 import { encodeDataSection, formatSmtpReply, SmtpReplyError, SmtpReplyReader, type SmtpClientReply } from '../wire/smtp/index.js';
 
@@ -66,7 +66,8 @@ export class SmtpClient {
   private owed = 1; // the greeting
 
   private socket: Socket | TLSSocket;
-  private readonly listeners = {
+  private readonly handlers: ClientSocketHandlers = {
+    encoding: 'latin1',
     data: (s: string) => this.receive(s),
     error: (err: Error) => this.fail(new SmtpClientError('network', `connection to ${this.opts.host}:${this.opts.port} failed: ${err.message}`)),
     close: () => this.fail(new SmtpClientError('network', `connection to ${this.opts.host}:${this.opts.port} closed`)),
@@ -79,7 +80,7 @@ export class SmtpClient {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.dataTimeoutMs = opts.dataTimeoutMs ?? this.timeoutMs * 4;
     this.socket = socket;
-    this.attach(socket);
+    bindClientSocket(socket, this.handlers);
   }
 
   /** Connects, reads the greeting and says EHLO (with STARTTLS: upgrades and says EHLO again). */
@@ -107,18 +108,6 @@ export class SmtpClient {
     return 'encrypted' in this.socket && this.socket.encrypted === true;
   }
 
-  private attach(socket: Socket | TLSSocket): void {
-    socket.setEncoding('latin1');
-    socket.on('data', this.listeners.data);
-    socket.on('error', this.listeners.error);
-    socket.on('close', this.listeners.close);
-  }
-
-  private detach(socket: Socket | TLSSocket): void {
-    socket.off('data', this.listeners.data);
-    socket.off('error', this.listeners.error);
-    socket.off('close', this.listeners.close);
-  }
 
   private async ehlo(): Promise<void> {
     this.write(`EHLO ${this.opts.clientName}\r\n`);
@@ -143,10 +132,7 @@ export class SmtpClient {
     // Bytes after the 220 would be read as if they came over TLS (the CVE-2011-0411 injection);
     // a whole reply among them has already failed the session as one nobody asked for.
     if (this.failure || this.reader.holding || this.replies.length > 0) throw new SmtpClientError('protocol', `${where} sent data after its STARTTLS reply`);
-    const plain = this.socket;
-    this.detach(plain);
-    this.socket = await upgradeClientSocket(plain, { ...this.opts, timeoutMs: this.timeoutMs }).catch(fromSocketError);
-    this.attach(this.socket);
+    this.socket = await upgradeClientSocket(this.socket, { ...this.opts, timeoutMs: this.timeoutMs }, this.handlers).catch(fromSocketError);
   }
 
   /** Whether the session can take another command. */
