@@ -12,4 +12,4 @@ export { backoffStepMs } from './backoff.js';
 export { WorkLoop, type WorkLoopOptions, type WorkSource } from './work-loop.js';
 export { TLS_MODES, type TlsMode } from './tls-mode.js';
 export { Listener, type ListenerOptions, type ListenerSession, type SessionFactory, type ConnectionHandOver } from './listener.js';
-export { serverHandshake, switchToTls, type ServerTls, type Handshake } from './listener-tls.js';
+export { serverHandshake, serverTls, switchToTls, type ServerTls, type Handshake } from './listener-tls.js';

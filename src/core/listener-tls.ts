@@ -1,11 +1,20 @@
 import type { Socket } from 'node:net';
-import { TLSSocket, type SecureContext } from 'node:tls';
+import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 
 /** What a listener needs to be the TLS server of a connection. */
 export interface ServerTls {
   context: SecureContext;
   /** Ask for a client certificate and refuse the connection unless the context's CAs issued it. */
   requireClientCert?: boolean;
+}
+
+/** The server side from a certificate and key (PEM); with `clientCa`, client certificates they issued are required. */
+export function serverTls(pem: { cert: string; key: string }, clientCa?: readonly string[]): ServerTls {
+  const requireClientCert = clientCa !== undefined && clientCa.length > 0;
+  return {
+    context: createSecureContext({ cert: pem.cert, key: pem.key, ...(requireClientCert ? { ca: [...clientCa] } : {}) }),
+    requireClientCert,
+  };
 }
 
 /** The end of a server-side handshake: the TLS socket to talk over, or why there is none. */

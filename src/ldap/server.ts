@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
-import { createSecureContext } from 'node:tls';
-import { Listener, silentLogger, type ListenerSession, type ServerTls } from '../core/index.js';
+import { Listener, serverTls, silentLogger, type ListenerSession, type ServerTls } from '../core/index.js';
 import { LDAP_OID, encodeMessage, noticeOfDisconnection } from '../wire/ldap/index.js';
 import { LdapResultCode } from './backend.js';
 import { LdapConnection } from './connection.js';
@@ -30,7 +29,7 @@ export class LdapServer {
     if (opts.tlsMode !== 'none' && !opts.tls) throw new Error(`ldap: TLS mode ${opts.tlsMode} needs a certificate and key`);
     this.limits = resolveLimits(opts.limits);
     this.implicit = opts.tlsMode === 'implicit';
-    const tls: ServerTls | undefined = opts.tls ? { context: createSecureContext({ cert: opts.tls.cert, key: opts.tls.key }) } : undefined;
+    const tls: ServerTls | undefined = opts.tls ? serverTls(opts.tls) : undefined;
     const logger = opts.logger ?? silentLogger();
     const name = opts.name ?? (this.implicit ? 'ldaps' : 'ldap');
     const rootDse: RootDseInfo = {

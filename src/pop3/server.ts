@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
-import { createSecureContext } from 'node:tls';
-import { Listener, silentLogger, type ListenerSession, type ServerTls } from '../core/index.js';
+import { Listener, serverTls, silentLogger, type ListenerSession, type ServerTls } from '../core/index.js';
 import { pop3 } from '../wire/index.js';
 import { Pop3Connection } from './connection.js';
 import { DEFAULT_MAX_BAD_COMMANDS, resolveLimits, type Pop3Limits, type Pop3ServerOptions } from './options.js';
@@ -26,12 +25,7 @@ export class Pop3Server {
   constructor(opts: Pop3ServerOptions) {
     if (opts.tlsMode !== 'none' && !opts.tls) throw new Error(`pop3: TLS mode ${opts.tlsMode} needs a certificate and key`);
     this.limits = resolveLimits(opts.limits);
-    const tls: ServerTls | undefined = opts.tls
-      ? {
-          context: createSecureContext({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.clientCa?.length ? { ca: opts.clientCa } : {}) }),
-          requireClientCert: Boolean(opts.clientCa?.length),
-        }
-      : undefined;
+    const tls: ServerTls | undefined = opts.tls ? serverTls(opts.tls, opts.clientCa) : undefined;
     const name = opts.name ?? opts.tlsMode;
     const logger = opts.logger ?? silentLogger();
     this.listener = new Listener(
