@@ -60,7 +60,24 @@ export const serviceSchema = z
     pop3: pop3Schema.prefault({}),
     http: httpSchema.prefault({}),
     /** Failed logins per client address across connections (SMTP AUTH, POP3 and LDAP alike). */
-    loginThrottle: throttleSchema({ freeFailures: 5, baseDelayMs: 2000 }).prefault({}),
+    loginThrottle: throttleSchema({ freeFailures: 5, baseDelayMs: 2000 })
+      .extend({
+        /** Password checks running at once, in all (beyond the password threads they wait there). */
+        maxChecks: z.number().int().min(1).default(8),
+        /** Logins waiting for one of those; more are answered "try again later" at once. */
+        maxWaitingChecks: z.number().int().min(0).default(200),
+        /** Checks from one client address at once: parallel guesses go no faster than sequential ones. */
+        maxChecksPerAddress: z.number().int().min(1).default(1),
+        /** Logins from one address waiting for its check; more are answered "try again later" at once. */
+        maxWaitingPerAddress: z.number().int().min(0).default(4),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Threads that compute password hashes (scrypt), apart from libuv's pool that the store's
+     * disk syncs need. Default: half the CPUs, at least one.
+     */
+    passwordThreads: z.number().int().min(1).max(64).optional(),
     /** Shutdown waits this long for open transactions before closing connections. */
     shutdownGraceMs: duration.default(10_000),
     /** Housekeeping: blobs and temp files a crash left unreferenced are removed after this age. */

@@ -62,6 +62,8 @@ export class LdapSession implements FrameHandler {
   private bindDn = '';
   private clientDone = false;
   private finished = false;
+  /** Fired at close: a bind waiting for its check is dropped, a failure delay cut short. */
+  private readonly gone = new AbortController();
 
   constructor(
     private readonly conn: LdapConnection,
@@ -87,6 +89,7 @@ export class LdapSession implements FrameHandler {
     this.conn.start(this);
     await this.conn.closed;
     this.finished = true;
+    this.gone.abort();
     for (const op of this.ops.values()) op.abort.abort(new AbortReason('closed'));
     this.paging.clear();
   }
@@ -261,14 +264,30 @@ export class LdapSession implements FrameHandler {
     const policy = this.opts.limits.allowPlaintextBind;
     const plaintextOk = this.conn.isSecure || policy === 'always' || (policy === 'loopback' && isLoopback(this.conn.remoteAddress));
     if (!plaintextOk) return reply(LdapResultCode.confidentialityRequired, 'a simple bind needs TLS (StartTLS or LDAPS)');
-    const identity = await this.opts.backend.bind(op.name, password.toString('utf8'));
+    // The gate comes before the password is checked: a penalised address is answered without
+    // a check, and checks from one address run one after the other.
+    const admission = this.opts.throttle ? await this.opts.throttle.admit(this.conn.remoteAddress, this.gone.signal) : undefined;
+    if (admission?.kind === 'abandoned') return { result: 'abandoned', ...detail };
+    if (admission && admission.kind !== 'check') {
+      await this.failureDelay(admission.kind === 'penalised' ? admission.waitMs : 0);
+      return reply(LdapResultCode.busy, admission.kind === 'penalised' ? 'too many failed binds from your address; try again later' : 'too many binds at once; try again later');
+    }
+    let identity: Awaited<ReturnType<LdapBackend['bind']>>;
+    try {
+      identity = await this.opts.backend.bind(op.name, password.toString('utf8'));
+    } finally {
+      if (admission?.kind === 'check') admission.release();
+    }
     if (identity === null) {
-      const penalty = this.opts.throttle?.failure(this.conn.remoteAddress) ?? 0;
-      await sleep(Math.max(this.opts.limits.bindFailureDelayMs, penalty));
+      await this.failureDelay(this.opts.throttle?.failure(this.conn.remoteAddress) ?? 0);
       return reply(LdapResultCode.invalidCredentials);
     }
     this.bindDn = op.name;
     return { ...reply(LdapResultCode.success), identity };
+  }
+
+  private async failureDelay(penalty: number): Promise<void> {
+    await sleep(Math.max(this.opts.limits.bindFailureDelayMs, penalty), undefined, { signal: this.gone.signal }).catch(() => undefined);
   }
 
   // ---- extended operations ----

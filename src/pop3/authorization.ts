@@ -112,7 +112,24 @@ export class Authorization {
     return this.login(creds.authcid, creds.password, creds.authzid === '' ? undefined : creds.authzid);
   }
 
+  private gone: AbortSignal | undefined;
+
+  /** Fires when the connection goes: a login still waiting for its check is dropped. */
+  private get goneSignal(): AbortSignal {
+    if (!this.gone) {
+      const ac = new AbortController();
+      void this.peer.closed.then(() => ac.abort());
+      this.gone = ac.signal;
+    }
+    return this.gone;
+  }
+
   private async login(user: string, password: string, authzid: string | undefined): Promise<void> {
+    // The gate comes before the password is checked: a penalised address is answered without
+    // a check, and checks from one address run one after the other.
+    const admission = this.ctx.throttle ? await this.ctx.throttle.admit(this.peer.remoteAddress, this.goneSignal) : undefined;
+    if (admission?.kind === 'abandoned') return;
+    if (admission && admission.kind !== 'check') return this.notChecked(user, admission.kind, admission.kind === 'penalised' ? admission.waitMs : 0);
     let result: Pop3LoginResult;
     try {
       result = await this.ctx.backend.login({
@@ -126,6 +143,8 @@ export class Authorization {
       this.ctx.log.error({ err, session: this.ctx.id }, 'pop3 backend login failed');
       this.out.count('errors', { kind: 'backend' });
       return this.out.reply(errLine('temporary failure, try again later', 'SYS/TEMP'));
+    } finally {
+      if (admission?.kind === 'check') admission.release();
     }
     if (result.ok) {
       this.out.count('logins', { result: 'ok' });
@@ -142,14 +161,33 @@ export class Authorization {
     // Answering a failure at once would make guessing cheap; an address that keeps failing,
     // over any number of connections, waits longer (the shared throttle).
     const penalty = this.ctx.throttle?.failure(this.peer.remoteAddress) ?? 0;
-    // The wait ends early if the connection goes (client left, server shutting down): nobody
-    // is left to answer, and a penalty must not hold the session open past shutdown.
-    const ac = new AbortController();
-    await Promise.race([delay(Math.max(this.ctx.limits.authFailureDelayMs, penalty), undefined, { signal: ac.signal }).catch(() => undefined), this.peer.closed]);
-    ac.abort();
+    await this.waitBeforeAnswer(penalty);
     if (this.failures >= this.ctx.limits.maxAuthFailures) {
       return this.out.finish(errLine('too many failures, closing connection', 'AUTH'));
     }
     return this.out.reply(errLine(result.message ?? 'invalid user name or password', 'AUTH'));
+  }
+
+  /** A login the gate turned away: answered late and counted as a failure, but nothing was checked. */
+  private async notChecked(user: string, why: 'penalised' | 'busy', waitMs: number): Promise<void> {
+    this.failures++;
+    this.out.count('logins', { result: why });
+    this.ctx.log.info({ session: this.ctx.id, user, remote: this.peer.remoteAddress, failures: this.failures, why }, 'pop3 login not checked');
+    await this.waitBeforeAnswer(waitMs);
+    if (this.failures >= this.ctx.limits.maxAuthFailures) {
+      return this.out.finish(errLine('too many failures, closing connection', 'AUTH'));
+    }
+    const text = why === 'penalised' ? 'too many failed logins from your address; try again later' : 'too many logins at once; try again later';
+    return this.out.reply(errLine(text, 'SYS/TEMP'));
+  }
+
+  /**
+   * The wait ends early if the connection goes (client left, server shutting down): nobody
+   * is left to answer, and a penalty must not hold the session open past shutdown.
+   */
+  private async waitBeforeAnswer(penalty: number): Promise<void> {
+    const ac = new AbortController();
+    await Promise.race([delay(Math.max(this.ctx.limits.authFailureDelayMs, penalty), undefined, { signal: ac.signal }).catch(() => undefined), this.peer.closed]);
+    ac.abort();
   }
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../core/index.js';
 import { Metrics, LoginThrottle, UsageError, isLoopbackHost } from '../core/index.js';
 import { openStore, GroupCommit, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
-import { Accounts, AccountsAdmin, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, type MxResolver, type Relay } from '../service/index.js';
+import { Accounts, AccountsAdmin, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, setPasswordThreads, type MxResolver, type Relay } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { SmtpListener } from '../smtp/index.js';
@@ -70,6 +70,7 @@ export async function startService(config: Config, logger: Logger, existingStore
     const tls = await loadTlsMaterial(config, hostnames);
     if (tls.origin === 'generated') logger.info({ fingerprint: tls.fingerprint, cert: tls.certPath }, 'using a self-signed TLS certificate');
 
+    if (svc.passwordThreads !== undefined) setPasswordThreads(svc.passwordThreads);
     const throttle = new LoginThrottle(svc.loginThrottle);
     const adminToken = resolveAdminToken(svc.http.adminToken, config.dataDir);
     const accounts = new Accounts(store.db, store.blobs);

@@ -6,6 +6,7 @@ export { ServiceSmtpBackend, type SmtpBackendIntegration, type ServiceSmtpBacken
 export { ServicePop3Backend, type ServicePop3Options } from './pop3-backend.js';
 export { type LoginCheck } from './login-check.js';
 export { hashPassword, verifyPassword, generatePassword } from './passwords.js';
+export { setPasswordThreads, DEFAULT_PASSWORD_THREADS } from './password-threads.js';
 export { parseAddress, normalizeDomain } from './addresses.js';
 export { DeliveryRefused, type FilingHandler, type RecipientHandler, type HandledMessage, type FilingPlan } from './recipient-handler.js';
 export { deleteUnreferencedBlobs } from './accounts.js';

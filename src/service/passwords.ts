@@ -1,18 +1,13 @@
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, type ScryptOptions } from 'node:crypto';
+import { scryptOnThread } from './password-threads.js';
 
 /**
  * Password hashes in a self-describing string: `$scrypt$ln=15,r=8,p=1$<salt b64>$<hash b64>`
- * (the parameter names follow the PHC string format). scrypt runs on libuv's thread pool,
- * so a login never blocks the event loop.
+ * (the parameter names follow the PHC string format). scrypt runs on the password threads
+ * (password-threads.ts), so a login never blocks the event loop nor the store's disk syncs.
  */
 const DEFAULT = { ln: 15, r: 8, p: 1 };
 const KEYLEN = 32;
-
-function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))),
-  );
-}
 
 function options(ln: number, r: number, p: number): ScryptOptions {
   const N = 2 ** ln;
@@ -21,7 +16,7 @@ function options(ln: number, r: number, p: number): ScryptOptions {
 
 export async function hashPassword(password: string, params = DEFAULT): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scrypt(password, salt, KEYLEN, options(params.ln, params.r, params.p));
+  const key = Buffer.from(await scryptOnThread<Uint8Array>({ kind: 'hash', password, salt, keylen: KEYLEN, options: options(params.ln, params.r, params.p) }));
   return `$scrypt$ln=${params.ln},r=${params.r},p=${params.p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
@@ -35,8 +30,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (ln < 10 || ln > 22 || r < 1 || p < 1) return false;
   const expected = Buffer.from(m[5]!, 'base64');
   if (expected.length < 16) return false;
-  const key = await scrypt(password, Buffer.from(m[4]!, 'base64'), expected.length, options(ln, r, p));
-  return timingSafeEqual(key, expected);
+  return scryptOnThread<boolean>({ kind: 'verify', password, salt: Buffer.from(m[4]!, 'base64'), keylen: expected.length, options: options(ln, r, p), expected });
 }
 
 let dummy: Promise<string> | undefined;

@@ -60,6 +60,8 @@ interface ConnState {
   stopAfterData: boolean;
   /** Settles the listener's session when smtp-server reports the connection closed. */
   ended: () => void;
+  /** Fired at close: a login waiting for its check is dropped. */
+  gone: AbortController;
 }
 
 const SHUTDOWN_TEXT = '4.3.2 Server shutting down, try again later';
@@ -173,7 +175,7 @@ export class SmtpListener {
     let ended!: () => void;
     const done = new Promise<void>((resolve) => (ended = resolve));
     this.server.connect(socket, { id });
-    this.state.set(id, { conn: this.connections.last!, authFailures: 0, data: undefined, stopAfterData: false, ended });
+    this.state.set(id, { conn: this.connections.last!, authFailures: 0, data: undefined, stopAfterData: false, ended, gone: new AbortController() });
     return { done, stop: () => this.stop(id) };
   }
 
@@ -233,11 +235,24 @@ export class SmtpListener {
     this.state.delete(session.id);
     // Closed in the middle of a STARTTLS handshake: an error, an alert or a FIN.
     if (st.conn._upgrading) this.listener.tlsFailed(session.remoteAddress, 'STARTTLS handshake not completed');
+    st.gone.abort();
     st.ended();
   }
 
   private async onAuth(username: string, password: string, session: SMTPServerSession, cb: (err: Error | null | undefined, res?: { user: unknown }) => void): Promise<void> {
-    const st = this.state.get(session.id) ?? { authFailures: 0 };
+    const st = this.state.get(session.id) ?? { authFailures: 0, gone: new AbortController() };
+    // The gate comes before the password is checked: a penalised address is answered without
+    // a check, and checks from one address run one after the other.
+    const admission = this.opts.throttle ? await this.opts.throttle.admit(session.remoteAddress, st.gone.signal) : undefined;
+    if (admission?.kind === 'abandoned') return;
+    if (admission && admission.kind !== 'check') {
+      st.authFailures++;
+      this.opts.metrics.inc('postamt_smtp_auth_failures_total', { listener: this.opts.name }, 1, 'failed SMTP AUTH attempts');
+      this.opts.logger.warn({ listener: this.opts.name, sid: session.id, ip: session.remoteAddress, failures: st.authFailures, why: admission.kind }, 'smtp auth not checked');
+      await delay(Math.max(this.opts.limits.authFailureDelayMs, admission.kind === 'penalised' ? admission.waitMs : 0), st.gone.signal);
+      const reply = st.authFailures >= this.opts.limits.maxAuthFailures ? replies.tooManyAuthFailures() : admission.kind === 'penalised' ? replies.loginPenalised() : replies.loginsBusy();
+      return cb(reply.toServerError());
+    }
     try {
       const user = this.opts.backend.authenticate ? await this.opts.backend.authenticate(username, password, this.session(session)) : null;
       if (user) {
@@ -248,6 +263,8 @@ export class SmtpListener {
       if (err instanceof SmtpReply) return cb(err.toServerError());
       this.opts.logger.error({ listener: this.opts.name, sid: session.id, err: errorMessage(err) }, 'smtp auth backend failed');
       return cb(new SmtpReply(454, '4.7.0', 'Temporary authentication failure').toServerError());
+    } finally {
+      if (admission?.kind === 'check') admission.release();
     }
     st.authFailures++;
     this.opts.metrics.inc('postamt_smtp_auth_failures_total', { listener: this.opts.name }, 1, 'failed SMTP AUTH attempts');
@@ -255,7 +272,7 @@ export class SmtpListener {
     // A delay makes guessing slow; repeated failures from one address make it slower still,
     // across connections; after too many failures on this connection it goes.
     const penalty = this.opts.throttle?.failure(session.remoteAddress) ?? 0;
-    await delay(Math.max(this.opts.limits.authFailureDelayMs, penalty));
+    await delay(Math.max(this.opts.limits.authFailureDelayMs, penalty), st.gone.signal);
     const reply = st.authFailures >= this.opts.limits.maxAuthFailures ? replies.tooManyAuthFailures() : replies.badCredentials();
     cb(reply.toServerError());
   }
@@ -336,6 +353,17 @@ export class SmtpListener {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref?.());
+/** Waits `ms`, or less when the connection goes (nobody is left to answer). */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((r) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      r();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref?.();
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -14,6 +14,8 @@ export interface RawConnectOptions {
   host?: string;
   /** TLS from the first byte: true for any certificate, or the options (ca, cert, servername, …). */
   tls?: boolean | ConnectionOptions;
+  /** The client's own address (another 127.x.y.z plays another client host). */
+  localAddress?: string;
 }
 
 /**
@@ -35,7 +37,8 @@ export class RawClient {
   /** Connects over TCP, or TLS from the first byte, and resolves once the connection is up. */
   static async connect<T extends RawClient>(this: new (socket: Socket) => T, port: number, opts: RawConnectOptions = {}): Promise<T> {
     const host = opts.host ?? '127.0.0.1';
-    const socket = opts.tls ? tlsConnect({ port, host, rejectUnauthorized: false, ...(opts.tls === true ? {} : opts.tls) }) : tcpConnect({ port, host });
+    const local = opts.localAddress ? { localAddress: opts.localAddress } : {};
+    const socket = opts.tls ? tlsConnect({ port, host, ...local, rejectUnauthorized: false, ...(opts.tls === true ? {} : opts.tls) }) : tcpConnect({ port, host, ...local });
     await once(socket, opts.tls ? 'secureConnect' : 'connect');
     return new this(socket);
   }
