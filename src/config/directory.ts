@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, plaintextPolicy } from './fields.js';
+import { duration, perAddressLimits, plaintextPolicy } from './fields.js';
 import { tlsListeners } from './listener.js';
 
 /** `directory:` — the VZD over LDAP: listeners, search and connection limits, cache, processes. */
@@ -17,7 +17,11 @@ export const directorySchema = z
     /** Longest a search may run before timeLimitExceeded. */
     timeLimitMs: z.number().int().min(100).default(30_000),
     maxConnections: z.number().int().min(1).default(500),
+    ...perAddressLimits,
+    /** Time for each request, from the end of the previous one; bytes that do not complete a request do not restart it. */
     idleTimeoutMs: duration.default(15 * 60_000),
+    /** Time from a request's first byte to its last; a client trickling bytes is disconnected. */
+    requestTimeoutMs: duration.default(60_000),
     /** Largest LDAP request PDU accepted; a bigger one closes the connection. */
     maxRequestSize: z.number().int().min(1024).default(256 * 1024),
     /** Deepest nesting of and/or/not in a filter. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from './fields.js';
+import { duration, perAddressLimits } from './fields.js';
 
 /**
  * The session limits of an SMTP and of a POP3 listener, one fragment each, so the service
@@ -9,11 +9,26 @@ import { duration } from './fields.js';
 
 export const smtpSessionLimits = {
   maxConnections: z.number().int().min(1).default(500),
+  ...perAddressLimits,
   /** Longest line in DATA, in octets without CRLF (RFC 5322 2.1.1 allows 998). */
   maxLineLength: z.number().int().min(78).default(998),
   /** What to do with a bare LF or CR in DATA: refuse (smuggling defence) or turn into CRLF. */
   bareLineFeed: z.enum(['reject', 'normalize']).default('reject'),
+  /**
+   * Time for each command line, from the previous reply on; bytes that do not complete a line
+   * do not restart it (RFC 5321 4.5.3.2.7's five minutes; a client dribbling bytes is cut off).
+   */
   socketTimeoutMs: duration.default(5 * 60_000),
+  /** Time for the whole DATA phase, from 354 to the final dot. */
+  dataTimeoutMs: duration.default(15 * 60_000),
+  /** Least DATA rate, in bytes per second, averaged over every `dataRateWindowMs`; slower is cut off (421). */
+  minDataRate: z.number().int().min(0).default(1024),
+  dataRateWindowMs: duration.default(30_000),
+  /** Error replies (4xx/5xx) in one session after which every further one is delayed by `errorDelayMs` (Postfix's smtpd_soft_error_limit). */
+  softErrorLimit: z.number().int().min(0).default(10),
+  /** Error replies after which the session is closed with 421 (smtpd_hard_error_limit). */
+  hardErrorLimit: z.number().int().min(1).default(20),
+  errorDelayMs: duration.default(1000),
   /** Look up the client's host name by reverse DNS for the Received header (slow on closed networks). */
   reverseLookup: z.boolean().default(false),
   /** Failed AUTH attempts on one connection before it is closed. */
@@ -26,6 +41,8 @@ export const pop3SessionLimits = {
   /** Longest command line in octets, CRLF included (RFC 2449 allows 255). */
   maxLineLength: z.number().int().min(64).default(512),
   maxConnections: z.number().int().min(1).default(500),
+  ...perAddressLimits,
+  /** Time for each command line (RFC 1939's autologout); bytes that do not complete a line do not restart it. */
   idleTimeoutMs: duration.default(10 * 60_000),
   authFailureDelayMs: duration.default(1000),
   maxAuthFailures: z.number().int().min(1).default(3),

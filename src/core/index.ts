@@ -2,7 +2,7 @@ export { createLogger, silentLogger, type Logger } from './logger.js';
 export { PostamtError, UsageError, NotFoundError, ConflictError, errorMessage } from './errors.js';
 export { Metrics } from './metrics.js';
 export { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
-export { isLoopback, isLoopbackHost } from './net.js';
+export { isLoopback, isLoopbackHost, addressList } from './net.js';
 export { bindClientSocket, openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketHandlers, type ClientSocketOptions, type ClientTlsOptions, type ClientSocketErrorKind } from './client-socket.js';
 export { httpCall, httpTargetProblem, HttpClientError, type HttpClientRequest, type HttpClientResponse, type HttpClientErrorKind } from './http-client.js';
 export { randomHex } from './random-hex.js';

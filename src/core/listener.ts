@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type BlockList, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from './logger.js';
@@ -55,6 +55,12 @@ export interface ListenerOptions {
   handshakeTimeoutMs: number;
   /** What a connection over the limit hears before it is closed (inside TLS on `implicit`). */
   refusal: string | Buffer;
+  /**
+   * Open connections from one client address at most, so that a few hosts cannot hold every
+   * slot (Postfix's smtpd_client_connection_count_limit); addresses in `exceptions` are not
+   * counted. Counted in the process that serves the connection.
+   */
+  perAddress?: { max: number; exceptions: BlockList; refusal: string | Buffer };
   /** Whether a client may shut its sending side and still read our answers. */
   allowHalfOpen: boolean;
   handOver?: ConnectionHandOver;
@@ -84,6 +90,8 @@ export class Listener {
   /** Every TCP socket held (connections and refusals), so close() can destroy what is left. */
   private readonly sockets = new Set<Socket>();
   private open = 0;
+  /** Open connections per client address (only for addresses that are counted). */
+  private readonly byAddress = new Map<string, number>();
   private nextId = 1;
   private lastRefusalLog = -Infinity;
   /** Refusals since the last `connection limit reached` line. */
@@ -194,8 +202,22 @@ export class Listener {
     }
     const max = this.opts.maxConnections;
     if (this.open >= max || (this.opts.handOver !== undefined && this.opts.handOver.active() >= max)) {
-      this.refuse(raw);
+      this.refuse(raw, this.opts.refusal, 'connection limit reached');
       return;
+    }
+    const address = this.countedAddress(raw);
+    if (address !== undefined) {
+      const n = this.byAddress.get(address) ?? 0;
+      if (n >= this.opts.perAddress!.max) {
+        this.refuse(raw, this.opts.perAddress!.refusal, 'connection limit per address reached');
+        return;
+      }
+      this.byAddress.set(address, n + 1);
+      raw.once('close', () => {
+        const left = (this.byAddress.get(address) ?? 1) - 1;
+        if (left > 0) this.byAddress.set(address, left);
+        else this.byAddress.delete(address);
+      });
     }
     this.open++;
     this.sockets.add(raw);
@@ -246,14 +268,24 @@ export class Listener {
     this.metrics?.gauge(this.metric.active, this.labels, -1);
   }
 
-  /** Over the connection limit: the protocol's refusal (inside TLS on implicit), then close. */
-  private refuse(raw: Socket): void {
+  /** The client's address when the per-address limit applies to it (IPv4-mapped IPv6 as IPv4). */
+  private countedAddress(raw: Socket): string | undefined {
+    const pa = this.opts.perAddress;
+    const remote = raw.remoteAddress;
+    if (!pa || remote === undefined) return undefined;
+    const address = remote.toLowerCase().startsWith('::ffff:') && remote.includes('.') ? remote.slice(7) : remote;
+    const family = address.includes(':') ? 'ipv6' : 'ipv4';
+    return pa.exceptions.check(address, family) ? undefined : address;
+  }
+
+  /** Over a connection limit: the protocol's refusal (inside TLS on implicit), then close. */
+  private refuse(raw: Socket, refusal: string | Buffer, why: string): void {
     this.metrics?.inc(this.metric.refused, this.labels);
     this.refusedUnlogged++;
     const now = Date.now();
     // A flood of refusals is one line per interval, with how many it stands for; the counter has them all.
     if (now - this.lastRefusalLog >= REFUSAL_LOG_INTERVAL_MS) {
-      this.log.warn({ listener: this.opts.name, remote: raw.remoteAddress, limit: this.opts.maxConnections, refused: this.refusedUnlogged }, `${this.opts.protocol} connection limit reached`);
+      this.log.warn({ listener: this.opts.name, remote: raw.remoteAddress, limit: this.opts.maxConnections, perAddress: this.opts.perAddress?.max, refused: this.refusedUnlogged }, `${this.opts.protocol} ${why}`);
       this.lastRefusalLog = now;
       this.refusedUnlogged = 0;
     }
@@ -265,12 +297,12 @@ export class Listener {
       this.sockets.delete(raw);
     });
     if (this.opts.tlsMode !== 'implicit') {
-      raw.end(this.opts.refusal);
+      raw.end(refusal);
       return;
     }
     // Only the certificate: a refused client need not show its own.
     void serverHandshake(raw, { context: this.opts.tls!.context }, REFUSE_TIMEOUT_MS).then((hs) => {
-      if (hs.ok) hs.socket.end(this.opts.refusal);
+      if (hs.ok) hs.socket.end(refusal);
     });
   }
 }

@@ -12,6 +12,8 @@ export interface FrameHandler {
   framingError(err: BerError): void;
   /** The idle timer fired while the connection was quiet. */
   idle(): void;
+  /** A request begun did not complete within requestTimeoutMs. */
+  requestTimedOut(): void;
   /** The client shut its sending side (it may still read our answers). */
   inputEnded(): void;
 }
@@ -35,15 +37,23 @@ export class LdapConnection {
   readonly closed: Promise<void>;
   readonly remoteAddress: string;
   private readonly idleTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  /**
+   * Runs from the first byte of a request until its last: bytes that do not complete it do not
+   * restart it (the socket's idle timeout would, so a client trickling a byte at a time stayed).
+   */
+  private requestTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly raw: Socket,
-    opts: { maxRequestSize: number; idleTimeoutMs: number; secure: boolean },
+    opts: { maxRequestSize: number; idleTimeoutMs: number; requestTimeoutMs: number; secure: boolean },
     private readonly log: Logger,
   ) {
     this.socket = raw;
     this.secureNow = opts.secure;
     this.idleTimeoutMs = opts.idleTimeoutMs;
+    this.requestTimeoutMs = opts.requestTimeoutMs;
+    raw.once('close', () => this.stopRequestTimer());
     this.remoteAddress = raw.remoteAddress ?? 'unknown';
     // 0x30: every LDAPMessage is a SEQUENCE; anything else is not LDAP at all.
     this.splitter = new BerFrameSplitter(opts.maxRequestSize, 0x30);
@@ -163,8 +173,36 @@ export class LdapConnection {
     this.drainFrames();
   };
 
+  private stopRequestTimer(): void {
+    clearTimeout(this.requestTimer);
+    this.requestTimer = undefined;
+  }
+
+  /** After reading: a request begun and not complete has its deadline; a new one a new deadline. */
+  private timeRequest(completedOne: boolean): void {
+    if (this.inputPaused || this.splitter.pending === 0 || !this.reading) return this.stopRequestTimer();
+    if (this.requestTimer && !completedOne) return;
+    this.stopRequestTimer();
+    this.requestTimer = setTimeout(() => {
+      this.requestTimer = undefined;
+      if (!this.inputPaused && this.splitter.pending > 0) this.handler?.requestTimedOut();
+    }, this.requestTimeoutMs);
+    this.requestTimer.unref();
+  }
+
   private drainFrames(): void {
+    let completed = false;
+    try {
+      completed = this.nextFrames();
+    } finally {
+      this.timeRequest(completed);
+    }
+  }
+
+  /** Hands out the complete frames; true when there was at least one. */
+  private nextFrames(): boolean {
     const h = this.handler!;
+    let any = false;
     while (this.reading && !this.inputPaused) {
       let frame: Buffer | null;
       try {
@@ -172,11 +210,13 @@ export class LdapConnection {
       } catch (err) {
         this.reading = false;
         h.framingError(err as BerError);
-        return;
+        return any;
       }
-      if (frame === null) return;
+      if (frame === null) return any;
+      any = true;
       h.frame(frame);
     }
+    return any;
   }
 
   private watch(s: Socket): void {

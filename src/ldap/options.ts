@@ -8,7 +8,10 @@ export type LdapLimits = Pick<
   | 'sizeLimit'
   | 'timeLimitMs'
   | 'maxConnections'
+  | 'maxConnectionsPerAddress'
+  | 'connectionLimitExceptions'
   | 'idleTimeoutMs'
+  | 'requestTimeoutMs'
   | 'maxRequestSize'
   | 'maxFilterDepth'
   | 'requireBind'
@@ -51,7 +54,10 @@ export function resolveLimits(given: Partial<LdapLimits> = {}): LdapLimits {
     sizeLimit: given.sizeLimit ?? d.sizeLimit,
     timeLimitMs: given.timeLimitMs ?? d.timeLimitMs,
     maxConnections: given.maxConnections ?? d.maxConnections,
+    maxConnectionsPerAddress: given.maxConnectionsPerAddress ?? d.maxConnectionsPerAddress,
+    connectionLimitExceptions: given.connectionLimitExceptions ?? d.connectionLimitExceptions,
     idleTimeoutMs: given.idleTimeoutMs ?? d.idleTimeoutMs,
+    requestTimeoutMs: given.requestTimeoutMs ?? d.requestTimeoutMs,
     maxRequestSize: given.maxRequestSize ?? d.maxRequestSize,
     maxFilterDepth: given.maxFilterDepth ?? d.maxFilterDepth,
     requireBind: given.requireBind ?? d.requireBind,

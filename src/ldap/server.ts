@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { Listener, serverTls, silentLogger, type ListenerSession, type ServerTls } from '../core/index.js';
+import { Listener, addressList, serverTls, silentLogger, type ListenerSession, type ServerTls } from '../core/index.js';
 import { LDAP_OID, encodeMessage, noticeOfDisconnection } from '../wire/ldap/index.js';
 import { LdapResultCode } from './backend.js';
 import { LdapConnection } from './connection.js';
@@ -49,6 +49,11 @@ export class LdapServer {
         maxConnections: this.limits.maxConnections,
         handshakeTimeoutMs: this.limits.idleTimeoutMs,
         refusal: encodeMessage(noticeOfDisconnection(LdapResultCode.busy, 'too many connections, try again later')),
+        perAddress: {
+          max: this.limits.maxConnectionsPerAddress,
+          exceptions: addressList(this.limits.connectionLimitExceptions),
+          refusal: encodeMessage(noticeOfDisconnection(LdapResultCode.busy, 'too many connections from your address, try again later')),
+        },
         // A client may send its requests and shut its side at once; it still gets answers.
         allowHalfOpen: true,
         ...(opts.handOver ? { handOver: opts.handOver } : {}),
@@ -95,7 +100,7 @@ export class LdapServer {
 
   private session(socket: Socket, id: number): ListenerSession {
     const opts = this.shared;
-    const conn = new LdapConnection(socket, { maxRequestSize: this.limits.maxRequestSize, idleTimeoutMs: this.limits.idleTimeoutMs, secure: this.implicit }, opts.log);
+    const conn = new LdapConnection(socket, { maxRequestSize: this.limits.maxRequestSize, idleTimeoutMs: this.limits.idleTimeoutMs, requestTimeoutMs: this.limits.requestTimeoutMs, secure: this.implicit }, opts.log);
     const session = new LdapSession(conn, { ...opts, id });
     opts.log.debug({ conn: id, remote: conn.remoteAddress }, 'ldap connection');
     const done = session.run().finally(() => opts.log.debug({ conn: id }, 'ldap connection closed'));

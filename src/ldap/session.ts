@@ -126,6 +126,12 @@ export class LdapSession implements FrameHandler {
     this.disconnect(LdapResultCode.unavailable, 'idle timeout');
   }
 
+  requestTimedOut(): void {
+    this.opts.log.info({ conn: this.opts.id, remote: this.conn.remoteAddress }, 'ldap request timeout');
+    this.opts.metrics?.inc('postamt_ldap_cutoffs_total', { listener: this.opts.listener, why: 'request' }, 1, 'LDAP connections ended by the server because a request did not arrive in time');
+    this.disconnect(LdapResultCode.unavailable, 'the request did not arrive in time');
+  }
+
   inputEnded(): void {
     this.clientDone = true;
     if (this.ops.size === 0) this.conn.end();

@@ -27,6 +27,12 @@ export class Pop3Connection {
   private drainWaits = 0;
   private paused = false;
   private flushTimer: NodeJS.Timeout | undefined;
+  /**
+   * Runs while the session waits for a command line and none is queued. Bytes that do not
+   * complete a line do not restart it (the socket's own timeout would, so a client trickling
+   * one byte at a time stayed for ever).
+   */
+  private commandTimer: NodeJS.Timeout | undefined;
   private secureNow: boolean;
   readonly remoteAddress: string;
   readonly closed: Promise<void>;
@@ -79,6 +85,11 @@ export class Pop3Connection {
       return Promise.resolve(ev);
     }
     if (this.inputEnded) return Promise.resolve(null);
+    this.commandTimer = setTimeout(() => {
+      this.commandTimer = undefined;
+      if (this.waiting) this.onIdle();
+    }, this.idleTimeoutMs);
+    this.commandTimer.unref();
     return new Promise((resolve) => (this.waiting = resolve));
   }
 
@@ -169,6 +180,8 @@ export class Pop3Connection {
   };
 
   private wake(ev: pop3.LineEvent | null): void {
+    clearTimeout(this.commandTimer);
+    this.commandTimer = undefined;
     const w = this.waiting;
     this.waiting = undefined;
     w?.(ev);
@@ -184,10 +197,8 @@ export class Pop3Connection {
     s.on('timeout', () => {
       // Stuck in a write to a reader that stopped reading, or already saying goodbye: no
       // words can get through any more, so cut the connection.
+      // (A client owing us a command is the command timer's.)
       if (this.drainWaits > 0 || this.ending) this.destroy();
-      // Idle means the client owes us a command. While we are busy (a slow backend) the
-      // client is waiting, not idle; our answer re-arms the timer.
-      else if (this.waiting) this.onIdle();
     });
     s.on('close', () => {
       if (this.isClosed) return;

@@ -5,7 +5,7 @@ import type { Pop3Backend } from './backend.js';
 /** The per-connection limits, exactly the fields of config.service.pop3 that govern a session. */
 export type Pop3Limits = Pick<
   Pop3Config,
-  'maxLineLength' | 'maxConnections' | 'idleTimeoutMs' | 'authFailureDelayMs' | 'maxAuthFailures' | 'maxCommands' | 'allowPlaintextAuth'
+  'maxLineLength' | 'maxConnections' | 'maxConnectionsPerAddress' | 'connectionLimitExceptions' | 'idleTimeoutMs' | 'authFailureDelayMs' | 'maxAuthFailures' | 'maxCommands' | 'allowPlaintextAuth'
 >;
 
 export interface Pop3ServerOptions {
@@ -42,6 +42,8 @@ export function resolveLimits(given: Partial<Pop3Limits> = {}): Pop3Limits {
   return {
     maxLineLength: pick('maxLineLength'),
     maxConnections: pick('maxConnections'),
+    maxConnectionsPerAddress: pick('maxConnectionsPerAddress'),
+    connectionLimitExceptions: pick('connectionLimitExceptions'),
     idleTimeoutMs: pick('idleTimeoutMs'),
     authFailureDelayMs: pick('authFailureDelayMs'),
     maxAuthFailures: pick('maxAuthFailures'),

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { Listener, serverTls, silentLogger, type ListenerSession, type ServerTls } from '../core/index.js';
+import { Listener, addressList, serverTls, silentLogger, type ListenerSession, type ServerTls } from '../core/index.js';
 import { pop3 } from '../wire/index.js';
 import { Pop3Connection } from './connection.js';
 import { DEFAULT_MAX_BAD_COMMANDS, resolveLimits, type Pop3Limits, type Pop3ServerOptions } from './options.js';
@@ -39,6 +39,11 @@ export class Pop3Server {
         maxConnections: this.limits.maxConnections,
         handshakeTimeoutMs: this.limits.idleTimeoutMs,
         refusal: pop3.errLine('too many connections, try again later', 'SYS/TEMP'),
+        perAddress: {
+          max: this.limits.maxConnectionsPerAddress,
+          exceptions: addressList(this.limits.connectionLimitExceptions),
+          refusal: pop3.errLine('too many connections from your address, try again later', 'SYS/TEMP'),
+        },
         // A client may send its last commands and shut its side at once (e.g. `printf … | nc`);
         // it still gets its answers.
         allowHalfOpen: true,

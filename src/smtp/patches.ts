@@ -8,7 +8,8 @@ import { withOwnEnhancedCode } from './enhanced-codes.js';
 
 /**
  * Postamt changes three things inside smtp-server, through its private methods: every reply goes
- * through one `send` wrapper (reply-batching.ts, enhanced-codes.ts) and the DATA intake is ours
+ * through one `send` wrapper (reply-batching.ts, enhanced-codes.ts; it also tells server.ts each
+ * reply's code, REPLY_SENT) and the DATA intake is ours
  * (data-stream.ts). Two more it only relies on (server.ts): connect() registering the connection
  * in `connections` at once, and the `_upgrading` flag during STARTTLS. Private methods can change in any release, so package.json pins the exact
  * version below, and before patching `installSmtpServerPatches` checks that each method it
@@ -19,6 +20,13 @@ import { withOwnEnhancedCode } from './enhanced-codes.js';
 export const SMTP_SERVER_VERSION = '3.21.6';
 
 type Send = (this: unknown, code: number, data?: unknown, context?: unknown) => void;
+
+/**
+ * A connection may carry a function under this key: the send wrapper calls it with the code of
+ * every reply it sent (server.ts: the command deadline restarts, error replies are counted).
+ */
+export const REPLY_SENT = Symbol.for('postamt.smtp-reply-sent');
+type Watched = { [REPLY_SENT]?: (code: number) => void };
 
 /** One private method a patch relies on: how many parameters it declares, what its code must contain, and why. */
 interface Expectation {
@@ -125,10 +133,11 @@ export function installSmtpServerPatches(): void {
     throw new Error(`smtp-server cannot be patched (Postamt relies on its private methods, see src/smtp/patches.ts):\n  ${problems.join('\n  ')}`);
   }
   const send = lib.connection.send as Send;
-  connectionProto.send = function (this: BatchedConnection, code: number, data?: unknown, context?: unknown): void {
+  connectionProto.send = function (this: BatchedConnection & Watched, code: number, data?: unknown, context?: unknown): void {
     holdRepliesForTurn(this, code);
     const [c, d, ctx] = withOwnEnhancedCode(code, data, context);
     send.call(this, c, d, ctx);
+    this[REPLY_SENT]?.(c);
   };
   streamProto._feedDataStream = fastFeedDataStream(lib.stream._feedDataStream as FeedDataStream);
   connectionProto[INSTALLED] = Object.freeze({ ...lib, connection: Object.freeze({ ...lib.connection }), stream: Object.freeze({ ...lib.stream }), server: Object.freeze({ ...lib.server }) });

@@ -1,12 +1,13 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerOptions } from 'smtp-server';
 import type { Socket } from 'node:net';
 import type { Logger } from '../core/index.js';
-import { Listener, Metrics, errorMessage, randomHex, type ListenerSession, type LoginThrottle, type TlsMode } from '../core/index.js';
+import { Listener, Metrics, addressList, errorMessage, randomHex, type ListenerSession, type LoginThrottle, type TlsMode } from '../core/index.js';
 import type { SmtpConfig } from '../config/index.js';
 import { DataChecker, describeViolation } from '../wire/smtp/index.js';
 import { SmtpReply, replies } from './reply.js';
 import type { SmtpBackend, SmtpEnvelope, SmtpSession } from './backend.js';
-import { installSmtpServerPatches } from './patches.js';
+import { installSmtpServerPatches, REPLY_SENT } from './patches.js';
+import { SessionClock, type CutOff } from './session-clock.js';
 
 export interface SmtpListenerOptions {
   /** A name for logs, metrics and endpoints: 'mx', 'submission', 'clientmodule'… */
@@ -62,7 +63,20 @@ interface ConnState {
   ended: () => void;
   /** Fired at close: a login waiting for its check is dropped. */
   gone: AbortController;
+  /** The command deadline, DATA's deadline and least rate. */
+  clock: SessionClock;
+  /** Error replies (4xx/5xx) so far: Postfix's soft and hard error limits. */
+  errors: number;
+  /** The DATA stream being read, ended by a cut-off. */
+  dataStream?: SMTPServerDataStream;
+  cutOff?: CutOff;
 }
+
+const CUT_OFF_TEXT: Record<CutOff, string> = {
+  command: '4.4.2 Timeout waiting for a command, closing connection',
+  data: '4.4.2 The DATA phase took too long, closing connection',
+  rate: '4.4.2 DATA is arriving too slowly, closing connection',
+};
 
 const SHUTDOWN_TEXT = '4.3.2 Server shutting down, try again later';
 
@@ -116,7 +130,7 @@ export class SmtpListener {
       authRequiredMessage: '5.7.0 Authentication required',
       onClose: (session) => this.onClose(session),
       onAuth: (auth, session, cb) => void this.onAuth(auth.username ?? '', auth.password ?? '', session, cb),
-      onMailFrom: (addr, session, cb) => void this.guard(cb, () => this.opts.backend.checkSender(addr.address, this.envelope(session, addr.args), this.session(session))),
+      onMailFrom: (addr, session, cb) => void this.guard(session.id, cb, () => this.opts.backend.checkSender(addr.address, this.envelope(session, addr.args), this.session(session))),
       onRcptTo: (addr, session, cb) => void this.onRcptTo(addr.address, session, cb),
       onData: (stream, session, cb) => this.dataStarted(session.id, this.onData(stream, session, cb)),
     };
@@ -134,6 +148,11 @@ export class SmtpListener {
         maxConnections: limits.maxConnections,
         handshakeTimeoutMs: limits.socketTimeoutMs,
         refusal: `421 ${opts.hostname} Too many connected clients, try again in a moment\r\n`,
+        perAddress: {
+          max: limits.maxConnectionsPerAddress,
+          exceptions: addressList(limits.connectionLimitExceptions),
+          refusal: `421 4.7.0 ${opts.hostname} Too many connections from your address, try again later\r\n`,
+        },
         allowHalfOpen: false,
         logger: opts.logger,
         metrics: opts.metrics,
@@ -175,8 +194,39 @@ export class SmtpListener {
     let ended!: () => void;
     const done = new Promise<void>((resolve) => (ended = resolve));
     this.server.connect(socket, { id });
-    this.state.set(id, { conn: this.connections.last!, authFailures: 0, data: undefined, stopAfterData: false, ended, gone: new AbortController() });
+    const conn = this.connections.last!;
+    const clock = new SessionClock(this.opts.limits, (why) => this.cutOff(id, why));
+    const st: ConnState = { conn, authFailures: 0, data: undefined, stopAfterData: false, ended, gone: new AbortController(), clock, errors: 0 };
+    this.state.set(id, st);
+    (conn as unknown as { [REPLY_SENT]: (code: number) => void })[REPLY_SENT] = (code) => this.replied(st, code);
     return { done, stop: () => this.stop(id) };
+  }
+
+  /** Every reply sent: the client's clock restarts; errors are counted, and too many end the session. */
+  private replied(st: ConnState, code: number): void {
+    st.clock.replied();
+    if (code < 400 || code === 421) return;
+    st.errors++;
+    if (st.errors !== this.opts.limits.hardErrorLimit) return;
+    this.opts.metrics.inc('postamt_smtp_cutoffs_total', { listener: this.opts.name, why: 'errors' }, 1, 'SMTP sessions ended by the server: deadlines, least DATA rate, error limit');
+    this.opts.logger.info({ listener: this.opts.name, ip: st.conn.remoteAddress, errors: st.errors }, 'smtp session cut off: too many errors');
+    // After the reply that reached the limit has gone out.
+    setImmediate(() => {
+      st.clock.stop();
+      st.conn.send(421, '4.7.0 Too many errors, closing connection');
+      st.conn.close();
+    });
+  }
+
+  private cutOff(id: string, why: CutOff): void {
+    const st = this.state.get(id);
+    if (!st) return;
+    st.cutOff = why;
+    this.opts.metrics.inc('postamt_smtp_cutoffs_total', { listener: this.opts.name, why }, 1, 'SMTP sessions ended by the server: deadlines, least DATA rate, error limit');
+    this.opts.logger.info({ listener: this.opts.name, ip: st.conn.remoteAddress, why }, 'smtp session cut off');
+    st.dataStream?.destroy();
+    st.conn.send(421, CUT_OFF_TEXT[why]);
+    st.conn.close();
   }
 
   private stop(id: string): void {
@@ -233,6 +283,7 @@ export class SmtpListener {
     const st = this.state.get(session.id);
     if (!st) return;
     this.state.delete(session.id);
+    st.clock.stop();
     // Closed in the middle of a STARTTLS handshake: an error, an alert or a FIN.
     if (st.conn._upgrading) this.listener.tlsFailed(session.remoteAddress, 'STARTTLS handshake not completed');
     st.gone.abort();
@@ -278,19 +329,22 @@ export class SmtpListener {
   }
 
   private async onRcptTo(address: string, session: SMTPServerSession, cb: (err?: Error | null) => void): Promise<void> {
-    await this.guard(cb, () => this.opts.backend.checkRecipient(address, this.envelope(session), this.session(session)), (reply) =>
+    await this.guard(session.id, cb, () => this.opts.backend.checkRecipient(address, this.envelope(session), this.session(session)), (reply) =>
       this.opts.metrics.inc('postamt_smtp_recipients_rejected_total', { listener: this.opts.name, code: reply.enhanced }, 1, 'RCPT TO refused'),
     );
   }
 
   /** Runs a backend check; SmtpReply errors become the answer, anything else a 451. */
-  private async guard(cb: (err?: Error | null) => void, fn: () => Promise<void>, onReply?: (r: SmtpReply) => void): Promise<void> {
+  private async guard(id: string, cb: (err?: Error | null) => void, fn: () => Promise<void>, onReply?: (r: SmtpReply) => void): Promise<void> {
     try {
       await fn();
       cb();
     } catch (err) {
       if (err instanceof SmtpReply) {
         onReply?.(err);
+        // Past the soft error limit every refusal waits (1,000 RCPTs were an address directory).
+        const st = this.state.get(id);
+        if (st && st.errors >= this.opts.limits.softErrorLimit) await delay(this.opts.limits.errorDelayMs, st.gone.signal);
         return cb(err.toServerError());
       }
       this.opts.logger.error({ listener: this.opts.name, err: errorMessage(err) }, 'smtp backend check failed');
@@ -309,11 +363,27 @@ export class SmtpListener {
       stream.once('close', resolve);
       stream.once('error', () => resolve());
     });
+    const st = this.state.get(s.id);
+    if (st) {
+      st.dataStream = stream;
+      st.clock.dataStarted();
+      // The final dot (or the stream's end otherwise): from here on it is the server's turn.
+      void ended.then(() => {
+        st.clock.dataEnded();
+        st.dataStream = undefined;
+      });
+    }
     async function* body(): AsyncIterable<Buffer> {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        const kept = checker.push(chunk);
-        if (kept === null) break;
-        if (kept.length) yield kept;
+      try {
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          st?.clock.dataBytes(chunk.length);
+          const kept = checker.push(chunk);
+          if (kept === null) break;
+          if (kept.length) yield kept;
+        }
+      } catch (err) {
+        if (st?.cutOff) throw new SmtpReply(421, '4.4.2', CUT_OFF_TEXT[st.cutOff].slice(6));
+        throw err;
       }
       const tail = checker.end();
       const v = checker.failed;
@@ -336,7 +406,7 @@ export class SmtpListener {
     }
     // smtp-server reads the command stream only after the DATA stream has ended: drain it.
     if (!stream.readableEnded) {
-      stream.resume();
+      stream.on('data', (chunk: Buffer) => st?.clock.dataBytes(chunk.length));
       await ended;
     }
     const ms = Math.round(performance.now() - started);

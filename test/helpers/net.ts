@@ -141,6 +141,23 @@ export class RawClient {
     }
   }
 
+  /**
+   * A slow client: writes `data` one byte every `intervalMs` (that pace is the client's
+   * behaviour under test) until all is sent or the server closes; returns how many bytes went
+   * out and whether the server closed first.
+   */
+  async trickle(data: string | Buffer, intervalMs: number): Promise<{ sent: number; closedFirst: boolean }> {
+    const bytes = Buffer.from(data);
+    let sent = 0;
+    while (sent < bytes.length) {
+      if (this.ended) return { sent, closedFirst: true };
+      this.write(bytes.subarray(sent, sent + 1));
+      sent++;
+      await Promise.race([new Promise((r) => setTimeout(r, intervalMs)), this.closed]);
+    }
+    return { sent, closedFirst: this.ended };
+  }
+
   /** Everything the server still sends until it closes the connection (latin1). */
   async rest(timeoutMs?: number): Promise<string> {
     await this.waitClosed(timeoutMs);
