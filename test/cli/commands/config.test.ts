@@ -9,7 +9,8 @@ test('`postamt config check` accepts a good file and names the key in a bad one'
   const d = tempDir();
   try {
     const good = join(d.path, 'good.yaml');
-    writeFileSync(good, `dataDir: ${d.path}\ndatabase:\n  url: postgres://postamt:hunter2@db.example/postamt\nservice:\n  hostname: mail.example\n`);
+    // The data directory is the service's (checked private); the file beside it is the operator's.
+    writeFileSync(good, `dataDir: ${join(d.path, 'data')}\ndatabase:\n  url: postgres://postamt:hunter2@db.example/postamt\nservice:\n  hostname: mail.example\n`);
     const ok = postamtSync(['config', 'check', '-c', good]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /is valid/);
