@@ -1,5 +1,7 @@
 export { openDatabase, migrate, redactUrl, type DatabaseHandle, type OpenDatabaseOptions } from './db.js';
 export { FileBlobStore, DatabaseBlobStore, writeBlob, type BlobStore, type BlobWriter } from './blobs/index.js';
+export { SecretBox, SecretBoxError, SEALED_PREFIX } from './secret-box.js';
+export { AGENT_SECRET, SECRET_KEY_FILE } from './stored-secrets.js';
 export type { Database, DomainRow, AccountRow, MessageRow, DirEntryRow } from './schema.js';
 export type { Dialect } from './dialect.js';
 export { openStore, type Store } from './store.js';

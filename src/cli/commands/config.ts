@@ -13,7 +13,7 @@ export function registerConfig(program: Command): void {
       const { config: c, file, warnings } = configFor(cmd);
       // On stderr, so that --json stays one JSON document; the file is valid all the same.
       for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-      const shown = { ...c, database: { ...c.database, url: redactUrl(c.database.url) } };
+      const shown = { ...c, database: { ...c.database, url: redactUrl(c.database.url), ...(c.database.secretKey ? { secretKey: '***' } : {}) } };
       // Every open path at once, on stderr: an operator fixing them wants the whole list.
       const exposed = findExposedPaths(dataPaths(c));
       for (const e of exposed) process.stderr.write(`error: ${e.path} is open to group/others (mode ${e.mode.toString(8).padStart(4, '0')}): the service makes it private at start, or chmod go= it\n`);
