@@ -57,7 +57,7 @@ function readPemFiles(config: Config, key: string, paths: readonly string[]): st
 /** What an older release created open to other local users is closed before anything is read or served. */
 function makeDataPrivate(config: Config, logger: Logger): void {
   const { changed, failed } = makePrivate(dataPaths(config));
-  if (changed > 0) logger.warn({ dataDir: config.dataDir, changed }, 'data directory: removed group/other access from paths created by an older release');
+  if (changed > 0) logger.warn({ dataDir: config.dataDir, changed }, 'data directory: removed group/other access (paths an older release created open, or opened since)');
   if (failed.length > 0) logger.error({ dataDir: config.dataDir, failed: failed.length, first: failed[0]!.path }, 'data directory: paths open to group/others that this user may not change (postamt config check lists them)');
 }
 
