@@ -4,6 +4,9 @@
 // Every blob write is a chain of fsyncs on libuv's thread pool; four threads (the default)
 // are too few for a mail server's concurrent deliveries. Must be set before the pool starts.
 process.env.UV_THREADPOOL_SIZE ??= '16';
+// Everything postamt creates (stored mail, the database and its WAL, keys, tokens) is for the
+// service user alone; the code sets private modes too, this catches what a library creates.
+process.umask(0o077);
 // Output piped into a reader that stops early (`postamt --help | head`): end quietly, as
 // command-line tools do, instead of dying on an unhandled EPIPE.
 for (const stream of [process.stdout, process.stderr]) {

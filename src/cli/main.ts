@@ -42,6 +42,7 @@ Environment:
   POSTAMT_CONFIG        config file
   POSTAMT_DATA_DIR      data directory (overrides dataDir)
   POSTAMT_DATABASE_URL  database URL, e.g. postgres://user:secret@host/db (overrides database.url)
+  POSTAMT_SECRET_KEY    key sealing the secrets stored in the database (overrides database.secretKey)
   POSTAMT_LOG_LEVEL     log level
   POSTAMT_TLS_CERT, POSTAMT_TLS_KEY  TLS certificate and key (PEM files)
   POSTAMT_INTEGRATION_PASSWORD  password of the Application Integration endpoint

@@ -10,6 +10,7 @@ import { moveRenamedKeys } from './renamed.js';
 export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: string[]; describe: string }> = [
   { env: 'POSTAMT_DATA_DIR', path: ['dataDir'], describe: 'data directory' },
   { env: 'POSTAMT_DATABASE_URL', path: ['database', 'url'], describe: 'database URL (may carry a password)' },
+  { env: 'POSTAMT_SECRET_KEY', path: ['database', 'secretKey'], describe: 'key that seals the secrets stored in the database' },
   { env: 'POSTAMT_LOG_LEVEL', path: ['log', 'level'], describe: 'log level' },
   { env: 'POSTAMT_TLS_CERT', path: ['tls', 'cert'], describe: 'TLS certificate PEM file' },
   { env: 'POSTAMT_TLS_KEY', path: ['tls', 'key'], describe: 'TLS private key PEM file' },

@@ -10,6 +10,12 @@ export const databaseSchema = z
       .regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite: or postgres://')
       .default('sqlite:postamt.db'),
     poolSize: z.number().int().min(1).max(100).default(10),
+    /**
+     * The key secrets stored in the database are sealed with (store/secret-box.ts), at least 32
+     * characters; unset: generated into dataDir/secret-key at first start. Nodes sharing one
+     * PostgreSQL need the same key. Better given as env POSTAMT_SECRET_KEY than in the file.
+     */
+    secretKey: z.string().min(32, 'must have at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
   })
   .strict();
 

@@ -17,7 +17,7 @@ export function resolveAdminToken(configured: string | undefined, dataDir: strin
   if (configured) return configured;
   const path = join(dataDir, 'admin-token');
   if (existsSync(path)) return readFileSync(path, 'utf8').trim();
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const token = randomBytes(24).toString('base64url');
   writeFileSync(path, token + '\n', { mode: 0o600 });
   return token;

@@ -7,7 +7,7 @@ export function resolveIntegrationPassword(configured: string | undefined, dataD
   if (configured) return configured;
   const path = join(dataDir, 'integration-password');
   if (existsSync(path)) return readFileSync(path, 'utf8').trim();
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const password = randomBytes(18).toString('base64url');
   writeFileSync(path, password + '\n', { mode: 0o600 });
   return password;

@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
-import type { BlobStore, Database } from '../store/index.js';
+import type { BlobStore, Database, SecretBox } from '../store/index.js';
 import type { MailinConfig } from '../config/index.js';
 import { ConflictError, NotFoundError, UsageError } from '../core/index.js';
 import { parseAddress, deleteUnreferencedBlobs } from '../service/index.js';
 import { checkAgentInput, type AgentInput } from './agent-config.js';
-import { showAgent, showDb, showDocument, showJob, showRun, toAgent, toDb } from './rows.js';
+import { sealSecret, showAgent, showDb, showDocument, showJob, showRun, toAgent, toDb } from './rows.js';
 import type { Agent, MailinDb } from './types.js';
 
 /** What mail-in management needs to know about the service's accounts and domains. */
@@ -49,6 +49,8 @@ export class MailinAdmin {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly blobs: BlobStore,
+    /** Webhook secrets are sealed with it before they are written. */
+    private readonly secrets: SecretBox,
     private readonly addresses: AddressBook,
     private readonly config: MailinConfig,
   ) {}
@@ -119,7 +121,7 @@ export class MailinAdmin {
         trigger: a.trigger,
         kind: a.kind,
         url: a.url,
-        secret: a.secret,
+        secret: sealSecret(a.secret, this.secrets),
         script_path: a.scriptPath,
         timeout_ms: a.timeoutMs,
         on_failure: a.onFailure,
@@ -133,20 +135,20 @@ export class MailinAdmin {
         if (/unique|duplicate/i.test(err.message)) throw new ConflictError(`${d.address} has a before-delivery agent already; a database has at most one`);
         throw err;
       });
-    return showAgent(toAgent(row), d.address);
+    return showAgent(toAgent(row, this.secrets), d.address);
   }
 
   async listAgents(address?: string): Promise<Array<Record<string, unknown>>> {
     let q = this.db.selectFrom('mailin_agents').innerJoin('mailin_dbs', 'mailin_dbs.id', 'mailin_agents.db_id').selectAll('mailin_agents').select('mailin_dbs.address');
     if (address !== undefined) q = q.where('mailin_agents.db_id', '=', (await this.getDb(address)).id);
     const rows = await q.orderBy('mailin_agents.id').execute();
-    return rows.map((r) => showAgent(toAgent(r), r.address));
+    return rows.map((r) => showAgent(toAgent(r, this.secrets), r.address));
   }
 
   async getAgent(id: number): Promise<Agent> {
     const row = await this.db.selectFrom('mailin_agents').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) throw new NotFoundError(`agent #${id} does not exist`);
-    return toAgent(row);
+    return toAgent(row, this.secrets);
   }
 
   async removeAgent(id: number): Promise<void> {

@@ -24,10 +24,10 @@ export interface Mailin {
 export function createMailin(store: Store, addresses: AddressBook, config: MailinConfig, logger: Logger, commits = new GroupCommit(store.db)): Mailin {
   const runner = new AgentRunner(config);
   const queue = new JobQueue(store.db, store.dialect, config.retry, config.worker.leaseMarginMs);
-  const router = new MailinRouter(store.db, store.blobs, queue, runner, config, logger);
-  const worker = new MailinWorker(store.db, store.blobs, queue, runner, config.worker, logger, commits);
+  const router = new MailinRouter(store.db, store.blobs, store.secrets, queue, runner, config, logger);
+  const worker = new MailinWorker(store.db, store.blobs, store.secrets, queue, runner, config.worker, logger, commits);
   // Jobs of this node's deliveries are leased to its worker in the delivery's transaction;
   // a worker that is not started reserves no room, so they stay queued for other nodes.
   router.handOverTo(worker);
-  return { router, admin: new MailinAdmin(store.db, store.blobs, addresses, config), worker, queue, close: () => runner.close() };
+  return { router, admin: new MailinAdmin(store.db, store.blobs, store.secrets, addresses, config), worker, queue, close: () => runner.close() };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import type { BlobStore, Database } from '../store/index.js';
+import type { BlobStore, Database, SecretBox } from '../store/index.js';
 import type { MailinConfig } from '../config/index.js';
 import type { Logger } from '../core/index.js';
 import { blobsInUse, writeBlob } from '../store/index.js';
@@ -53,6 +53,7 @@ export class MailinRouter implements RecipientHandler {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly blobs: BlobStore,
+    private readonly secrets: SecretBox,
     private readonly queue: JobQueue,
     private readonly runner: AgentRunner,
     private readonly config: MailinConfig,
@@ -92,7 +93,7 @@ export class MailinRouter implements RecipientHandler {
         // Removed between RCPT and the end of DATA (or never one: the SMTP edge no longer asks twice).
         if (rows.length === 0) throw new DeliveryRefused(550, '5.1.1', `<${address}>: no such user here`);
         const dbRow = { id: rows[0]!.db_row_id, address: rows[0]!.db_address };
-        const agents = rows.filter((r) => r.id !== null).map((r) => toAgent(r as Row<'mailin_agents'>));
+        const agents = rows.filter((r) => r.id !== null).map((r) => toAgent(r as Row<'mailin_agents'>, this.secrets));
         const before = this.config.beforeDelivery ? agents.find((a) => a.trigger === 'before-delivery') : undefined;
         const filing: Filing = {
           dbId: dbRow.id,

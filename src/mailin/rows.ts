@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { Database } from '../store/index.js';
+import { AGENT_SECRET, type Database, type SecretBox } from '../store/index.js';
 import type { Agent, MailinDb } from './types.js';
 
 export type Row<T extends keyof Database> = Selectable<Database[T]>;
@@ -8,7 +8,8 @@ export function toDb(r: Row<'mailin_dbs'>): MailinDb {
   return { id: r.id, address: r.address, name: r.name, description: r.description, createdAt: r.created_at };
 }
 
-export function toAgent(r: Row<'mailin_agents'>): Agent {
+/** An agent row as the module uses it: the webhook secret opened (rows hold it sealed). */
+export function toAgent(r: Row<'mailin_agents'>, secrets: SecretBox): Agent {
   return {
     id: r.id,
     dbId: r.db_id,
@@ -16,7 +17,7 @@ export function toAgent(r: Row<'mailin_agents'>): Agent {
     trigger: r.trigger,
     kind: r.kind,
     url: r.url,
-    secret: r.secret,
+    secret: r.secret === null ? null : secrets.open(r.secret, AGENT_SECRET),
     scriptPath: r.script_path,
     timeoutMs: r.timeout_ms,
     onFailure: r.on_failure,
@@ -26,6 +27,11 @@ export function toAgent(r: Row<'mailin_agents'>): Agent {
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** The column value of a webhook secret: sealed, never plain (docs/mail-service.md, "Data directory and stored secrets"). */
+export function sealSecret(secret: string | null, secrets: SecretBox): string | null {
+  return secret === null ? null : secrets.seal(secret, AGENT_SECRET);
+}
 
 /** An agent as the CLI and the API show it: never the secret. */
 export function showAgent(a: Agent, database: string): Record<string, unknown> {

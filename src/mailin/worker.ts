@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { GroupCommit, type BlobStore, type Database } from '../store/index.js';
+import { GroupCommit, type BlobStore, type Database, type SecretBox } from '../store/index.js';
 import type { Logger } from '../core/index.js';
 import { errorMessage, WorkLoop } from '../core/index.js';
 import type { ClaimedJob, HandedOver, JobQueue } from './queue.js';
@@ -29,6 +29,7 @@ export class MailinWorker implements LocalWorker {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly blobs: BlobStore,
+    private readonly secrets: SecretBox,
     private readonly queue: JobQueue,
     private readonly runner: AgentRunner,
     opts: WorkerOptions,
@@ -150,7 +151,7 @@ export class MailinWorker implements LocalWorker {
       .executeTakeFirst();
     if (!agentRow || !row) return null;
     return {
-      agent: toAgent(agentRow),
+      agent: toAgent(agentRow, this.secrets),
       doc: { id: row.id, dbId: row.db_id, uid: row.uid, address: row.address, mailFrom: row.mail_from, rcptTo: JSON.parse(row.rcpt_to) as string[], queueId: row.queue_id, receivedAt: row.received_at },
       blob: { hash: row.blob_hash, size: row.size },
     };

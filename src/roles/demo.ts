@@ -38,7 +38,7 @@ export async function seedDemo(accounts: Accounts, dataDir: string, logger: Logg
       await accounts.add({ address, password, displayName: a.displayName, telematikId: a.telematikId });
       creds.accounts.push({ address, password });
     }
-    mkdirSync(dataDir, { recursive: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(credPath, JSON.stringify(creds, null, 2) + '\n', { mode: 0o600 });
     logger.info({ domain: DEMO_DOMAIN, accounts: creds.accounts.length }, 'seeded demo domain and accounts');
     return creds;

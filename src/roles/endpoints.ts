@@ -18,7 +18,7 @@ export interface EndpointsFile {
 
 /** Writes data/endpoints.json atomically (0600: it holds demo passwords). */
 export function writeEndpointsFile(dataDir: string, content: EndpointsFile): string {
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, 'endpoints.json');
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, JSON.stringify(content, null, 2) + '\n', { mode: 0o600 });

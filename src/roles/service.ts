@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { inDataDir, type Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
 import { Metrics, LoginThrottle, UsageError, isLoopbackHost } from '../core/index.js';
-import { openStore, GroupCommit, type Store } from '../store/index.js';
+import { openStore, GroupCommit, dataPaths, makePrivate, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Accounts, AccountsAdmin, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, setPasswordThreads, type MxResolver, type Relay } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
@@ -54,6 +54,13 @@ function readPemFiles(config: Config, key: string, paths: readonly string[]): st
   });
 }
 
+/** What an older release created open to other local users is closed before anything is read or served. */
+function makeDataPrivate(config: Config, logger: Logger): void {
+  const { changed, failed } = makePrivate(dataPaths(config));
+  if (changed > 0) logger.warn({ dataDir: config.dataDir, changed }, 'data directory: removed group/other access (paths an older release created open, or opened since)');
+  if (failed.length > 0) logger.error({ dataDir: config.dataDir, failed: failed.length, first: failed[0]!.path }, 'data directory: paths open to group/others that this user may not change (postamt config check lists them)');
+}
+
 /**
  * The `service` role: store, SMTP (MX and submission), POP3 (STLS and implicit TLS) and the
  * HTTP listener, composed from config. Listeners on port 0 get ephemeral ports; the actual
@@ -61,6 +68,7 @@ function readPemFiles(config: Config, key: string, paths: readonly string[]): st
  */
 export async function startService(config: Config, logger: Logger, existingStore?: Store, hooks: ServiceHooks = {}): Promise<RunningService> {
   const svc = config.service;
+  makeDataPrivate(config, logger);
   const store = existingStore ?? (await openStore(config));
   const started = new RunningParts();
   const { endpoints } = started;

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
@@ -24,8 +24,21 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
 }
 
+/** The file a `sqlite:` URL names (relative paths against dataDir); null for PostgreSQL and `:memory:`. */
+export function sqlitePath(url: string, dataDir: string): string | null {
+  if (!url.startsWith('sqlite:')) return null;
+  const raw = url.slice('sqlite:'.length);
+  if (raw === ':memory:') return null;
+  return isAbsolute(raw) ? raw : resolve(dataDir, raw);
+}
+
 function openSqlite(path: string): Kysely<Database> {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database
+    // file's mode, whatever the process's umask.
+    closeSync(openSync(path, 'a', 0o600));
+  }
   const sqlite = new SQLite(path);
   // WAL lets POP3 readers run beside the writer. A 250 after DATA promises the COMMIT is on
   // disk: SQLite runs at NORMAL (COMMIT writes the WAL, checkpoints still sync) and the driver
@@ -61,8 +74,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   let dialect: Dialect;
   let describe: string;
   if (opts.url.startsWith('sqlite:')) {
-    const raw = opts.url.slice('sqlite:'.length);
-    const path = raw === ':memory:' ? raw : isAbsolute(raw) ? raw : resolve(opts.dataDir, raw);
+    const path = sqlitePath(opts.url, opts.dataDir) ?? ':memory:';
     db = openSqlite(path);
     dialect = 'sqlite';
     describe = `sqlite:${path}`;

@@ -110,6 +110,7 @@ export interface MailinAgentTable {
   trigger: 'before-delivery' | 'after-delivery';
   kind: 'webhook' | 'script';
   url: string | null;
+  /** Sealed (store/secret-box.ts): `enc:v1:…`; plain only as written by an older release, until the store's next open. */
   secret: string | null;
   script_path: string | null;
   timeout_ms: number;
@@ -172,6 +173,12 @@ export interface RelayQueueTable {
   created_at: number;
 }
 
+/** One fact about the store (migration 005): e.g. `secret_key_id`. */
+export interface StoreMetaTable {
+  name: string;
+  value: string;
+}
+
 export interface Database {
   domains: DomainTable;
   accounts: AccountTable;
@@ -186,6 +193,7 @@ export interface Database {
   mailin_jobs: MailinJobTable;
   mailin_runs: MailinRunTable;
   relay_queue: RelayQueueTable;
+  store_meta: StoreMetaTable;
 }
 
 export type DomainRow = Selectable<DomainTable>;

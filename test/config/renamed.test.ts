@@ -86,7 +86,7 @@ describe('keys renamed in this release', () => {
     const d = tempDir();
     try {
       const f = join(d.path, 'old.yaml');
-      writeFileSync(f, `dataDir: ${d.path}\nservice:\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n  pop3:\n    plain: { port: 0 }\n    tls: { port: 0 }\n  http: { port: 0 }\n`);
+      writeFileSync(f, `dataDir: ${join(d.path, 'data')}\nservice:\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n  pop3:\n    plain: { port: 0 }\n    tls: { port: 0 }\n  http: { port: 0 }\n`);
       const check = postamtSync(['config', 'check', '-c', f]);
       assert.equal(check.code, 0, check.stderr);
       assert.match(check.stdout, /is valid/);
@@ -95,7 +95,7 @@ describe('keys renamed in this release', () => {
       assert.equal(json.code, 0, json.stderr);
       assert.equal((JSON.parse(json.stdout) as { service: { pop3: { starttls: { port: number } } } }).service.pop3.starttls.port, 0);
       assert.match(json.stderr, /service\.pop3\.plain: deprecated/);
-      const serve = await spawnPostamt(['-c', f, 'serve', '--roles', 'service'], d.path);
+      const serve = await spawnPostamt(['-c', f, 'serve', '--roles', 'service'], join(d.path, 'data'));
       const logged = () => serve.stdout.filter((l) => /deprecated, now/.test(l));
       serve.child.kill('SIGTERM');
       await serve.exited;

@@ -16,7 +16,7 @@ for (const kind of STORE_KINDS) {
         const accounts = new Accounts(ts.store.db, ts.store.blobs);
         await accounts.addDomain('example.test');
         await accounts.add({ address: 'anna@example.test', password: 'correct horse battery' });
-        const m = new MailinAdmin(ts.store.db, ts.store.blobs, accounts, ts.config.mailin);
+        const m = new MailinAdmin(ts.store.db, ts.store.blobs, ts.store.secrets, accounts, ts.config.mailin);
         await assert.rejects(m.addDatabase({ address: 'in@elsewhere.test', name: 'x' }), /not a local domain/);
         await assert.rejects(m.addDatabase({ address: 'anna@example.test', name: 'x' }), /is an account's address/);
         await assert.rejects(m.addDatabase({ address: 'not an address', name: 'x' }), /not a valid mail address/);

@@ -98,7 +98,7 @@ function doc(dbId: number, uid: string, now: number) {
 async function queueFixture(ts: NonNullable<Awaited<ReturnType<typeof openTestStore>>>, n: number) {
   const accounts = new Accounts(ts.store.db, ts.store.blobs);
   await accounts.addDomain('example.test');
-  const m = new MailinAdmin(ts.store.db, ts.store.blobs, accounts, ts.config.mailin);
+  const m = new MailinAdmin(ts.store.db, ts.store.blobs, ts.store.secrets, accounts, ts.config.mailin);
   await m.addDatabase({ address: 'in@example.test', name: 'x' });
   const agents = [];
   for (let i = 0; i < n; i++) agents.push(await m.addAgent('in@example.test', { trigger: 'after-delivery', webhook: `http://127.0.0.1:9/${i}`, secret: SECRET, timeoutMs: 1000 }));

@@ -4,7 +4,7 @@ import { withAccounts, print } from '../context.js';
 import { MailinAdmin } from '../../mailin/index.js';
 
 async function withMailin<T>(cmd: Command, fn: (m: MailinAdmin) => Promise<T>): Promise<T> {
-  return withAccounts(cmd, (accounts, store, config) => fn(new MailinAdmin(store.db, store.blobs, accounts, config.mailin)));
+  return withAccounts(cmd, (accounts, store, config) => fn(new MailinAdmin(store.db, store.blobs, store.secrets, accounts, config.mailin)));
 }
 
 function int(what: string) {

@@ -44,7 +44,8 @@ export class FileBlobStore implements BlobStore {
   }
 
   async init(): Promise<this> {
-    await mkdir(this.tmpDir, { recursive: true });
+    // Private to the service user, like every folder of the data directory (store/data-dir.ts).
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     return this;
   }
 
@@ -61,7 +62,7 @@ export class FileBlobStore implements BlobStore {
   private async dirFd(dir: string): Promise<number> {
     let fd = this.dirFds.get(dir);
     if (fd === undefined) {
-      await mkdir(dir, { recursive: true });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
       // The new directory entry must be durable too, or a renamed file could vanish with it.
       await fsyncDir(this.root);
       fd = this.dirFds.get(dir) ?? openSync(dir, 'r');

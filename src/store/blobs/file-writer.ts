@@ -102,7 +102,7 @@ export class FileBlobWriter implements BlobWriter {
   private startOpening(): Promise<number> {
     if (this.opening) return this.opening;
     const tmp = this.tmp;
-    const opening = new Promise<number>((resolve, reject) => fsOpen(tmp, 'wx', (err, f) => (err ? reject(err) : resolve(f))));
+    const opening = new Promise<number>((resolve, reject) => fsOpen(tmp, 'wx', 0o600, (err, f) => (err ? reject(err) : resolve(f))));
     this.opening = opening;
     opening.then(
       (f) => {

@@ -19,7 +19,7 @@ let scheduled = false;
 function dirFd(dir: string): number {
   let fd = dirFds.get(dir);
   if (fd === undefined) {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The new directory's entry must be durable too, or a renamed file could vanish with it.
     const rootFd = openSync(root, 'r');
     try {
@@ -62,7 +62,7 @@ function runBatch(): void {
     try {
       const data = new Uint8Array(o.w.data);
       o.hash = createHash('sha256').update(data).digest('hex');
-      o.fd = openSync(o.w.tmp, 'wx');
+      o.fd = openSync(o.w.tmp, 'wx', 0o600);
       writeAll(o.fd, data);
     } catch (err) {
       fail(o, err);

@@ -4,6 +4,7 @@ import * as m001 from './001_core.js';
 import * as m002 from './002_directory.js';
 import * as m003 from './003_mailin.js';
 import * as m004 from './004_relay.js';
+import * as m005 from './005_store_meta.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -18,6 +19,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '002_directory': m002,
   '003_mailin': m003,
   '004_relay': m004,
+  '005_store_meta': m005,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
