@@ -192,7 +192,11 @@ async function main(): Promise<void> {
       trustAnchors: ['pki/ca.pem'],
       mandanten: practices.map((p) => ({ id: p.mandant, clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: `pki/${p.id}` } })),
     },
-    clientModule: { smtp: { starttls: { port: 0 }, implicit: { port: 0 } }, pop3: { starttls: { port: 0 }, implicit: { port: 0 } } },
+    clientModule: {
+      smtp: { starttls: { port: 0 }, implicit: { port: 0 } },
+      pop3: { starttls: { port: 0 }, implicit: { port: 0 } },
+      accounts: practices.map((p) => ({ address: p.email, contexts: [{ mandant: p.mandant }] })),
+    },
   };
   const config = parseConfig(raw, 'bench', {});
   const logger = createLogger('silent');

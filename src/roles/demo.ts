@@ -91,8 +91,9 @@ export interface DemoPractice {
 
 /**
  * The demo's Konnektor: one Mandant per demo practice with its test SMC-B, unless the
- * configuration names Mandanten itself; and the client module looks recipients up in the
- * demo's own directory.
+ * configuration names Mandanten itself; each practice's account may use its own Mandant (with
+ * the client system PVS, any workplace), unless the configuration names accounts itself; and
+ * the client module looks recipients up in the demo's own directory.
  */
 function demoClientModuleConfig(config: Config, ldapPort: number): Config {
   const konnektor =
@@ -103,8 +104,9 @@ function demoClientModuleConfig(config: Config, ldapPort: number): Config {
           trustAnchors: config.konnektor.trustAnchors.length ? config.konnektor.trustAnchors : ['pki/ca.pem'],
           mandanten: DEMO_PRACTICES.map((p) => ({ id: p.id, clientSystems: [DEMO_CLIENT_SYSTEM], workplaces: ['*'], smcb: { dir: `pki/${p.id}` }, hba: {} })),
         };
+  const accounts = config.clientModule.accounts.length > 0 ? config.clientModule.accounts : DEMO_PRACTICES.map((p) => ({ address: p.email, contexts: [{ mandant: p.id, clientSystems: [DEMO_CLIENT_SYSTEM] }] }));
   const directory = { ...config.clientModule.directory, url: `ldap://127.0.0.1:${ldapPort}` };
-  return { ...config, konnektor, clientModule: { ...config.clientModule, directory } };
+  return { ...config, konnektor, clientModule: { ...config.clientModule, accounts, directory } };
 }
 
 /**

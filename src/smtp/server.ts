@@ -238,6 +238,8 @@ export class SmtpListener {
 
   private async onAuth(username: string, password: string, session: SMTPServerSession, cb: (err: Error | null | undefined, res?: { user: unknown }) => void): Promise<void> {
     const st = this.state.get(session.id) ?? { authFailures: 0 };
+    /** A backend's own 535 (a login it refuses with a reason): a failure like wrong credentials, in its words. */
+    let refusal: SmtpReply | undefined;
     try {
       const user = this.opts.backend.authenticate ? await this.opts.backend.authenticate(username, password, this.session(session)) : null;
       if (user) {
@@ -245,9 +247,12 @@ export class SmtpListener {
         return cb(null, { user });
       }
     } catch (err) {
-      if (err instanceof SmtpReply) return cb(err.toServerError());
-      this.opts.logger.error({ listener: this.opts.name, sid: session.id, err: errorMessage(err) }, 'smtp auth backend failed');
-      return cb(new SmtpReply(454, '4.7.0', 'Temporary authentication failure').toServerError());
+      if (err instanceof SmtpReply && err.code === 535) refusal = err;
+      else if (err instanceof SmtpReply) return cb(err.toServerError());
+      else {
+        this.opts.logger.error({ listener: this.opts.name, sid: session.id, err: errorMessage(err) }, 'smtp auth backend failed');
+        return cb(new SmtpReply(454, '4.7.0', 'Temporary authentication failure').toServerError());
+      }
     }
     st.authFailures++;
     this.opts.metrics.inc('postamt_smtp_auth_failures_total', { listener: this.opts.name }, 1, 'failed SMTP AUTH attempts');
@@ -256,7 +261,7 @@ export class SmtpListener {
     // across connections; after too many failures on this connection it goes.
     const penalty = this.opts.throttle?.failure(session.remoteAddress) ?? 0;
     await delay(Math.max(this.opts.limits.authFailureDelayMs, penalty));
-    const reply = st.authFailures >= this.opts.limits.maxAuthFailures ? replies.tooManyAuthFailures() : replies.badCredentials();
+    const reply = st.authFailures >= this.opts.limits.maxAuthFailures ? replies.tooManyAuthFailures() : (refusal ?? replies.badCredentials());
     cb(reply.toServerError());
   }
 

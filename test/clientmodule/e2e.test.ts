@@ -14,7 +14,7 @@ import { envelopeOf } from '../helpers/komle.js';
 import { createLogger } from '../../src/core/index.js';
 import { createTestPki } from '../../src/crypto/index.js';
 import { certificatesFrom } from '../../src/directory/index.js';
-import { ByteBudget, CertificateLookup, ClientModulePop3Backend, PresentedSizeCache } from '../../src/clientmodule/index.js';
+import { ByteBudget, CertificateLookup, ClientModulePop3Backend, LoginPolicy, PresentedSizeCache } from '../../src/clientmodule/index.js';
 import { createKonnektor } from '../../src/crypto/konnektor/index.js';
 import { startService, startDirectoryFor, startClientModule, type RunningService, type RunningDirectory, type RunningClientModule } from '../../src/roles/index.js';
 import type { Config } from '../../src/config/index.js';
@@ -62,7 +62,17 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
           { id: 'm-nosig', clientSystems: ['PVS'], workplaces: ['*'], smcb: { signature: { cert: 'pki/praxis-a/enc.pem', key: 'pki/praxis-a/enc.key' }, encryption: { cert: 'pki/praxis-a/enc.pem', key: 'pki/praxis-a/enc.key' } } },
         ],
       },
-      clientModule: { smtp: { starttls: { port: 0 }, implicit: { port: 0 } }, pop3: { starttls: { port: 0 }, implicit: { port: 0 } } },
+      clientModule: {
+        smtp: { starttls: { port: 0 }, implicit: { port: 0 } },
+        pop3: { starttls: { port: 0 }, implicit: { port: 0 } },
+        accounts: [
+          { address: PRACTICES[0]!.email, contexts: [{ mandant: 'm-a' }, { mandant: 'm-nosig' }] },
+          // B may also use C's card: the test of KOM-LE-A_2044 shows that the address, not the card, picks the key.
+          { address: PRACTICES[1]!.email, contexts: [{ mandant: 'm-b' }, { mandant: 'm-c' }] },
+          { address: PRACTICES[2]!.email, contexts: [{ mandant: 'm-c' }] },
+          { address: NO_CERT, contexts: [{ mandant: 'm-x' }] },
+        ],
+      },
     });
     const logger = createLogger('silent');
     svc = await startService(config, logger);
@@ -226,6 +236,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     const budget = new ByteBudget(60_000); // room for about two of the presented messages, for both sessions together
     const backend = new ClientModulePop3Backend({
       konnektor,
+      policy: new LoginPolicy(config.clientModule.accounts),
       upstream: { ca: [svc.tls.cert], rejectUnauthorized: true, timeoutMs: 10_000 },
       appendNote: true,
       sessionCacheBytes: 1 << 30,
@@ -293,6 +304,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     try {
       const backend = new ClientModulePop3Backend({
         konnektor,
+        policy: new LoginPolicy(config.clientModule.accounts),
         upstream: { ca: [svc.tls.cert], rejectUnauthorized: true, timeoutMs: 5_000 },
         appendNote: true,
         sessionCacheBytes: 1 << 20,

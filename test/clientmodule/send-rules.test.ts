@@ -111,7 +111,15 @@ describe('client module send rules', () => {
           mandant('m-neu', 'praxis-neu'),
         ],
       },
-      clientModule: { smtp: { starttls: { port: 0 }, implicit: { port: 0 } }, pop3: { starttls: { port: 0 }, implicit: { port: 0 } } },
+      clientModule: {
+        smtp: { starttls: { port: 0 }, implicit: { port: 0 } },
+        pop3: { starttls: { port: 0 }, implicit: { port: 0 } },
+        accounts: [
+          { address: A, contexts: [{ mandant: 'm-a' }] },
+          { address: OLD, contexts: [{ mandant: 'm-alt' }] },
+          { address: NEW, contexts: [{ mandant: 'm-neu' }] },
+        ],
+      },
     });
     svc = await startService(config, createLogger('silent'));
     await svc.accounts.addDomain(DOMAIN);

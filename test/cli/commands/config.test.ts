@@ -24,3 +24,26 @@ test('`postamt config check` accepts a good file and names the key in a bad one'
     d.cleanup();
   }
 });
+
+test('`postamt config check` warns about a client module without accounts, and about an account naming a Mandant the Konnektor lacks', () => {
+  const d = tempDir();
+  try {
+    const mandanten = 'konnektor:\n  mandanten:\n    - { id: m-a, clientSystems: [PVS], workplaces: ["*"] }\n';
+    const none = join(d.path, 'none.yaml');
+    writeFileSync(none, `dataDir: ${d.path}\n${mandanten}`);
+    const r = postamtSync(['config', 'check', '-c', none]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^warning: clientModule\.accounts is empty: a client module started with this file refuses every login/m);
+    const wrong = join(d.path, 'wrong.yaml');
+    writeFileSync(wrong, `dataDir: ${d.path}\n${mandanten}clientModule:\n  accounts:\n    - { address: praxis-a@kim.test, contexts: [{ mandant: m-b }] }\n`);
+    const w = postamtSync(['config', 'check', '-c', wrong]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stderr, 'warning: clientModule.accounts[0] (praxis-a@kim.test): Mandant m-b is not in konnektor.mandanten, so logins with it fail at the Konnektor\n');
+    // A file for the service alone (no Mandanten) gets no client module warnings.
+    const service = join(d.path, 'service.yaml');
+    writeFileSync(service, `dataDir: ${d.path}\n`);
+    assert.equal(postamtSync(['config', 'check', '-c', service]).stderr, '');
+  } finally {
+    d.cleanup();
+  }
+});
