@@ -92,7 +92,7 @@ export class ClientModulePop3Backend implements Pop3Backend {
     const verdict = this.opts.policy.check(user);
     if (!verdict.ok) {
       const c = user.context;
-      this.opts.logger.warn({ address: user.address, mandant: c.mandantId, clientSystem: c.clientSystemId, workplace: c.workplaceId, userId: c.userId, why: verdict.why }, 'client module login refused');
+      this.opts.logger.warn({ address: user.address, mta: `${user.host}:${user.port}`, mandant: c.mandantId, clientSystem: c.clientSystemId, workplace: c.workplaceId, userId: c.userId, why: verdict.why }, 'client module login refused');
       return { ok: false, reason: 'credentials', message: verdict.text };
     }
     // The Konnektor then checks the context: a PS configured for the wrong Mandant learns it at login.

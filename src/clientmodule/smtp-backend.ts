@@ -81,7 +81,7 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
     const verdict = this.opts.policy.check(user);
     if (!verdict.ok) {
       const c = user.context;
-      this.opts.logger.warn({ sid: session.id, address: user.address, mandant: c.mandantId, clientSystem: c.clientSystemId, workplace: c.workplaceId, why: verdict.why }, 'client module login refused');
+      this.opts.logger.warn({ sid: session.id, address: user.address, mta: `${user.host}:${user.port}`, mandant: c.mandantId, clientSystem: c.clientSystemId, workplace: c.workplaceId, why: verdict.why }, 'client module login refused');
       // 535 goes through the edge's failure path (counted, delayed, throttled) with this text.
       throw new SmtpReply(535, '5.7.8', verdict.text);
     }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -40,4 +41,31 @@ export const clientModuleAccounts = z
   .default([])
   .refine((as) => new Set(as.map((a) => a.address)).size === as.length, { message: 'each address may be listed once (give one entry several contexts)' });
 
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+export const clientModuleProviders = z
+  .array(
+    z
+      .object({
+        /** Exactly this host name or IP address (IPv6 with or without brackets). */
+        host: z
+          .string()
+          .transform((h) => h.replace(/^\[(.*)\]$/, '$1').toLowerCase())
+          .refine((h) => isIP(h) !== 0 || HOST_NAME.test(h), 'must be a host name or an IP address')
+          .optional(),
+        /** The domain and every host name under it (`kim.example` allows `mail.kim.example`, not `evilkim.example`). */
+        domain: z
+          .string()
+          .regex(HOST_NAME, 'must be a domain name')
+          .transform((d) => d.toLowerCase())
+          .optional(),
+        /** Default: KIM's ports, SMTP over implicit TLS and POP3S. */
+        ports: z.array(z.number().int().min(1).max(65535)).min(1).default([465, 995]),
+      })
+      .strict()
+      .refine((p) => (p.host === undefined) !== (p.domain === undefined), { message: 'give either host or domain' }),
+  )
+  .default([]);
+
 export type ClientModuleAccount = z.infer<typeof clientModuleAccounts>[number];
+export type ClientModuleProvider = z.infer<typeof clientModuleProviders>[number];

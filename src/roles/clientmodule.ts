@@ -57,7 +57,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   );
   const clientCa = cm.clientCertificateCa.length ? cm.clientCertificateCa.map((p) => readFileSync(inDataDir(config, p), 'utf8')) : undefined;
   const upstream = { ca: upstreamCa, rejectUnauthorized: cm.upstream.rejectUnauthorized, timeoutMs: cm.upstream.timeoutMs };
-  const policy = new LoginPolicy(cm.accounts);
+  const policy = new LoginPolicy(cm.accounts, cm.providers);
   for (const w of clientModuleWarnings(config, true)) logger.warn({ role: 'clientmodule' }, w);
   const smtpBackend = new ClientModuleSmtpBackend({
     konnektor,

@@ -2,11 +2,13 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import nodemailer from 'nodemailer';
 import { tempDir, testConfig } from '../helpers/env.js';
 import { poplib } from '../helpers/poplib.js';
 import { python } from '../helpers/process.js';
+import { closedPort, listenOnLoopback } from '../helpers/net.js';
 import { until } from '../helpers/wait.js';
 import { Metrics, createLogger } from '../../src/core/index.js';
 import { createKonnektor, createTestPki, type Konnektor } from '../../src/crypto/index.js';
@@ -18,9 +20,10 @@ import type { Config } from '../../src/config/index.js';
 
 // Each account may use only the call contexts configured for it (clientModule.accounts): the
 // password proves only the address, at the mail service, so a practice that names another
-// practice's Mandant in its user name would otherwise sign with that practice's card. Real
-// service, directory and Konnektor; the primary system is played by our SMTP and POP3
-// clients, Python's smtplib and poplib, and nodemailer.
+// practice's Mandant in its user name would otherwise sign with that practice's card. And a
+// user name may point only at a configured mail service (clientModule.providers), or the
+// client module is a port scanner. Real service, directory and Konnektor; the primary system
+// is played by our SMTP and POP3 clients, Python's smtplib and poplib, and nodemailer.
 
 const DOMAIN = 'konten.kim.test';
 const A = `praxis-a@${DOMAIN}`;
@@ -72,7 +75,7 @@ const CASES: Array<{ name: string; login: Login; refused?: 'unknown account' | '
 
 const NOT_CONFIGURED = /^this client module is not configured for \S+ with Mandant \S+, client system \S+, workplace \S+/;
 
-describe('client module: each account only its own call contexts (clientModule.accounts)', () => {
+describe('client module: each account only its own call contexts, only configured mail services (clientModule.accounts, clientModule.providers)', () => {
   const d = tempDir();
   let config: Config;
   let svc: RunningService;
@@ -128,6 +131,7 @@ describe('client module: each account only its own call contexts (clientModule.a
     await svc.accounts.add({ address: UNKNOWN, password: PASSWORD, displayName: 'Fremd', telematikId: '1-40000099' });
     dir = await startDirectoryFor(svc, config, silent);
     config.clientModule.directory.url = `ldap://127.0.0.1:${dir.endpoints.ldap!.port}`;
+    config.clientModule.providers = [{ host: '127.0.0.1', ports: [svc.endpoints['smtp-submission']!.port, svc.endpoints.pop3s!.port] }];
     // The real Konnektor, with every call noted: a refused login must not reach it.
     const real = createKonnektor(config.konnektor, config.dataDir);
     konnektor = new Proxy(real, {
@@ -265,9 +269,66 @@ describe('client module: each account only its own call contexts (clientModule.a
       own.close();
     }
   });
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2011 and KOM-LE-A_2033-01 (the MTA of the user name, only among clientModule.providers), KOM-LE-A_2015-01 (535 5.7.8)
+  test('a user name pointing at a mail service that is not configured: one answer whatever is there (listener, closed port, unresolvable or unroutable name, IPv6), no connection, no Konnektor call', async () => {
+    let dialled = 0;
+    const listener = createServer((sock) => {
+      dialled++;
+      sock.destroy();
+    });
+    const open = await listenOnLoopback(listener);
+    const closed = await closedPort();
+    try {
+      const targets = [`127.0.0.1:${open}`, `127.0.0.1:${closed}`, 'nowhere.invalid:465', `kim.invalid:${open}`, '192.0.2.1:465', `[::1]:${open}`, `[0:0::ffff:7f00:1]:${svc.endpoints['smtp-submission']!.port}`, '127.0.0.1:465'];
+      const smtpAnswers = new Set<string>();
+      const pop3Answers = new Set<string>();
+      for (const target of targets) {
+        const upstreamBefore = upstreamConnections();
+        const callsBefore = konnektorCalls.length;
+        const failuresBefore = authFailures();
+        const started = Date.now();
+        const smtp = await SmtpClient.connect({ host: '127.0.0.1', port: cm.endpoints['cm-smtp']!.port, tls: 'none', clientName: 'ps.test', timeoutMs: 10_000 });
+        const err = await smtp.login(`${A}#${target}#m-a#PVS#1`, PASSWORD).then(() => null, (e: unknown) => e);
+        await smtp.quit().catch(() => undefined);
+        assert.ok(err instanceof SmtpClientError && err.reply?.code === 535, `${target}: ${String(err)}`);
+        smtpAnswers.add(err.reply!.lines.join(' '));
+        const pop = await Pop3Client.connect({ host: '127.0.0.1', port: cm.endpoints['cm-pop3']!.port, tls: 'none', timeoutMs: 10_000 });
+        const perr = await pop.login(`${A}#${target}#m-a#PVS#1`, PASSWORD).then(() => null, (e: unknown) => e);
+        pop.close();
+        assert.ok(perr instanceof Pop3ClientError && perr.kind === 'rejected', `${target}: ${String(perr)}`);
+        pop3Answers.add(perr.serverText ?? '');
+        // A dial would take the upstream timeout for 192.0.2.1 (nothing answers there), and a lookup for the names.
+        assert.ok(Date.now() - started < 3_000, `${target}: answered without trying (${Date.now() - started} ms)`);
+        assert.equal(authFailures(), failuresBefore + 1, `${target}: counted as a failed login`);
+        assert.equal(upstreamConnections(), upstreamBefore, `${target}: no connection to the service`);
+        assert.deepEqual(konnektorCalls.slice(callsBefore), [], `${target}: no Konnektor call`);
+        await until(`log line for ${target}`, () =>
+          log.map((x) => JSON.parse(x) as Record<string, unknown>).find((x) => x.msg === 'client module login refused' && x.why === 'provider not configured' && x.mta === target.replace(/^\[(.*)\](:\d+)$/, (_, h: string, p: string) => `${h}${p}`)),
+        );
+      }
+      assert.deepEqual([...smtpAnswers], ['5.7.8 the mail service in the user name is not one this client module is configured for']);
+      assert.deepEqual([...pop3Answers], ['[AUTH] the mail service in the user name is not one this client module is configured for']);
+      assert.equal(dialled, 0, 'the listener saw no connection');
+      // The same account and context at the configured service log in (control).
+      const ok = await SmtpClient.connect({ host: '127.0.0.1', port: cm.endpoints['cm-smtp']!.port, tls: 'none', clientName: 'ps.test', timeoutMs: 10_000 });
+      await ok.login(`${A}#${hostPort('smtp-submission')}#m-a#PVS#1`, PASSWORD);
+      await ok.quit();
+    } finally {
+      listener.close();
+    }
+  });
+
+  // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2015-01 (no difference between accounts at an unconfigured service)
+  test('the provider is checked first: an unknown account at an unconfigured service gets the provider answer, not the account answer', async () => {
+    const smtp = await SmtpClient.connect({ host: '127.0.0.1', port: cm.endpoints['cm-smtp']!.port, tls: 'none', clientName: 'ps.test', timeoutMs: 10_000 });
+    const err = await smtp.login(`${UNKNOWN}#127.0.0.1:465#m-z#PVS#1`, PASSWORD).then(() => null, (e: unknown) => e);
+    await smtp.quit().catch(() => undefined);
+    assert.ok(err instanceof SmtpClientError);
+    assert.equal(err.reply?.lines.join(' '), '5.7.8 the mail service in the user name is not one this client module is configured for');
+  });
 });
 
-describe('client module without clientModule.accounts', () => {
+describe('client module without clientModule.accounts and clientModule.providers', () => {
   const d = tempDir();
   let cm: RunningClientModule;
   const log: string[] = [];
@@ -285,17 +346,19 @@ describe('client module without clientModule.accounts', () => {
   });
 
   test('says so at start and refuses every login (SMTP 535 5.7.8, POP3 -ERR [AUTH])', async () => {
-    const warned = await until('the start-up warning', () => log.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => /clientModule\.accounts is empty/.test(l.msg)));
-    assert.equal(warned.level, 40);
+    for (const key of ['accounts', 'providers']) {
+      const warned = await until(`the start-up warning about ${key}`, () => log.map((l) => JSON.parse(l) as { level: number; msg: string }).find((l) => l.msg.startsWith(`clientModule.${key} is empty`)));
+      assert.equal(warned.level, 40);
+    }
     const user = `${`praxis-a@${DOMAIN}`}#127.0.0.1:465#m-a#PVS#1`;
     const smtp = await SmtpClient.connect({ host: '127.0.0.1', port: cm.endpoints['cm-smtp']!.port, tls: 'none', clientName: 'ps.test', timeoutMs: 10_000 });
     const err = await smtp.login(user, PASSWORD).then(() => null, (e: unknown) => e);
     await smtp.quit().catch(() => undefined);
     assert.ok(err instanceof SmtpClientError && err.reply?.code === 535, String(err));
-    assert.match(err.reply!.lines.join(' '), /^5\.7\.8 this client module is not configured for/);
+    assert.match(err.reply!.lines.join(' '), /^5\.7\.8 the mail service in the user name is not one this client module is configured for/);
     const pop = await Pop3Client.connect({ host: '127.0.0.1', port: cm.endpoints['cm-pop3']!.port, tls: 'none', timeoutMs: 10_000 });
     const perr = await pop.login(user, PASSWORD).then(() => null, (e: unknown) => e);
     pop.close();
-    assert.ok(perr instanceof Pop3ClientError && /^\[AUTH\] this client module is not configured for/.test(perr.serverText ?? ''), String(perr));
+    assert.ok(perr instanceof Pop3ClientError && /^\[AUTH\] the mail service in the user name is not one/.test(perr.serverText ?? ''), String(perr));
   });
 });

@@ -36,6 +36,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
   let svc: RunningService;
   let dir: RunningDirectory;
   let cm: RunningClientModule;
+  let deadPort: number;
   const smtpUser = (address: string, mandant: string, port = svc.endpoints['smtp-submission']!.port) => `${address}#127.0.0.1:${port}#${mandant}#PVS#1`;
   const pop3User = (address: string, mandant: string) => `${address}#127.0.0.1:${svc.endpoints.pop3s!.port}#${mandant}#PVS#1`;
   const psTransport = (user: string) =>
@@ -82,6 +83,9 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     for (const p of PRACTICES) for (const der of certificatesFrom(readFileSync(join(pkiDir, p.id, 'enc.pem')))) await svc.directory.addCertificate(p.telematikId, der);
     dir = await startDirectoryFor(svc, config, logger);
     config.clientModule.directory.url = `ldap://127.0.0.1:${dir.endpoints.ldap!.port}`;
+    // The service, and a port where nothing listens (the 454 test): the only providers.
+    deadPort = await closedPort();
+    config.clientModule.providers = [{ host: '127.0.0.1', ports: [svc.endpoints['smtp-submission']!.port, svc.endpoints.pop3s!.port, deadPort] }];
     cm = await startClientModule(config, logger, { tls: svc.tls });
   });
   after(async () => {
@@ -165,7 +169,6 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
 
   // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2008 (AUTH PLAIN LOGIN in EHLO, 530 5.7.0 before AUTH), KOM-LE-A_2009, KOM-LE-A_2015-01 (501, 454, 535, 504), A_21519-02 (incomplete user name: 501 5.5.4)
   test('AUTH: malformed user name 501 5.5.4, unreachable service 454 4.7.0, wrong password 535 5.7.8, other mechanisms 504, MAIL before AUTH 530', async () => {
-    const deadPort = await closedPort();
     const c = await RawSmtpClient.connect(cm.endpoints['cm-smtp']!.port);
     assert.equal((await c.readReply()).code, 220);
     const ehlo = await c.cmd('EHLO ps.test');
@@ -236,7 +239,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     const budget = new ByteBudget(60_000); // room for about two of the presented messages, for both sessions together
     const backend = new ClientModulePop3Backend({
       konnektor,
-      policy: new LoginPolicy(config.clientModule.accounts),
+      policy: new LoginPolicy(config.clientModule.accounts, config.clientModule.providers),
       upstream: { ca: [svc.tls.cert], rejectUnauthorized: true, timeoutMs: 10_000 },
       appendNote: true,
       sessionCacheBytes: 1 << 30,
@@ -304,7 +307,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     try {
       const backend = new ClientModulePop3Backend({
         konnektor,
-        policy: new LoginPolicy(config.clientModule.accounts),
+        policy: new LoginPolicy(config.clientModule.accounts, [{ host: '127.0.0.1', ports: [port] }]),
         upstream: { ca: [svc.tls.cert], rejectUnauthorized: true, timeoutMs: 5_000 },
         appendNote: true,
         sessionCacheBytes: 1 << 20,

@@ -144,6 +144,7 @@ describe('client module send rules', () => {
     await setKimData(TID.NEW, `${NEW},1.0`);
     dir = await startDirectoryFor(svc, config, createLogger('silent'));
     config.clientModule.directory.url = `ldap://127.0.0.1:${dir.endpoints.ldap!.port}`;
+    config.clientModule.providers = [{ host: '127.0.0.1', ports: [svc.endpoints['smtp-submission']!.port, svc.endpoints.pop3s!.port] }];
     const logStream = new PassThrough();
     logStream.on('data', (chunk: Buffer) => cmLog.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
     cm = await startClientModule(config, createLogger('info', logStream), { tls: svc.tls });
