@@ -192,7 +192,11 @@ async function main(): Promise<void> {
       trustAnchors: ['pki/ca.pem'],
       mandanten: practices.map((p) => ({ id: p.mandant, clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: `pki/${p.id}` } })),
     },
-    clientModule: { smtp: { starttls: { port: 0 }, implicit: { port: 0 } }, pop3: { starttls: { port: 0 }, implicit: { port: 0 } } },
+    clientModule: {
+      smtp: { starttls: { port: 0 }, implicit: { port: 0 } },
+      pop3: { starttls: { port: 0 }, implicit: { port: 0 } },
+      accounts: practices.map((p) => ({ address: p.email, contexts: [{ mandant: p.mandant }] })),
+    },
   };
   const config = parseConfig(raw, 'bench', {});
   const logger = createLogger('silent');
@@ -220,6 +224,7 @@ async function main(): Promise<void> {
     endpoints = { ...seeded.endpoints, ...dir.endpoints };
   }
   config.clientModule.directory.url = `ldap://127.0.0.1:${endpoints.ldap!.port}`;
+  config.clientModule.providers = [{ host: '127.0.0.1', ports: [endpoints['smtp-submission']!.port, endpoints.pop3s!.port] }];
   // Without svc, the client module loads the service's self-signed certificate from dataDir/tls.
   const cm = await startClientModule(config, logger, svc ? { tls: svc.tls } : {});
   const cmSmtp = cm.endpoints['cm-smtp']!.port;

@@ -2,10 +2,13 @@ import type { Logger } from '../core/index.js';
 import { errorMessage } from '../core/index.js';
 import { Pop3Client, Pop3ClientError, Pop3MessageGoneError, type Pop3Backend, type Pop3LoginRequest, type Pop3LoginResult, type Pop3Maildrop, type Pop3Message } from '../pop3/index.js';
 import { kim, mime, pop3 } from '../wire/index.js';
+import type { LoginPolicy } from './login-policy.js';
 import { openMessage, presentForPrimarySystem, KonnektorError, isContextError, type IntegrityFailureMode, type Konnektor } from '../crypto/index.js';
 
 export interface ClientModulePop3Options {
   konnektor: Konnektor;
+  /** Which account may use which call context; checked before anything else at login. */
+  policy: LoginPolicy;
   upstream: { ca?: string[]; rejectUnauthorized: boolean; timeoutMs: number };
   appendNote: boolean;
   /** A_23165: what the PS gets after a failed integrity check. */
@@ -86,7 +89,13 @@ export class ClientModulePop3Backend implements Pop3Backend {
     if (req.authzid !== undefined && req.authzid !== req.user && req.authzid !== user.address) {
       return { ok: false, reason: 'credentials', message: 'authorization identity not permitted' };
     }
-    // The context is checked first: a PS configured for the wrong Mandant learns it at login.
+    const verdict = this.opts.policy.check(user);
+    if (!verdict.ok) {
+      const c = user.context;
+      this.opts.logger.warn({ address: user.address, mta: `${user.host}:${user.port}`, mandant: c.mandantId, clientSystem: c.clientSystemId, workplace: c.workplaceId, userId: c.userId, why: verdict.why }, 'client module login refused');
+      return { ok: false, reason: 'credentials', message: verdict.text };
+    }
+    // The Konnektor then checks the context: a PS configured for the wrong Mandant learns it at login.
     try {
       await this.opts.konnektor.readCardCertificate(user.context, 'C.ENC');
     } catch (err) {

@@ -82,6 +82,23 @@ export function planCopies(message: Buffer, block: mime.HeaderBlock, sendable: r
   return { inner, visible: sendable.filter((a) => named.has(a.toLowerCase())), hidden: sendable.filter((a) => !named.has(a.toLowerCase())), removed };
 }
 
+/**
+ * Why the message's From or Sender names someone other than the sending account, or null. The
+ * signature makes the message the account's own (signer-sender check at the recipient,
+ * KOM-LE-A_2048-01, which passes for SMC-B certificates naming no address), so every address in
+ * From — there must be one — and in a Sender field must be the login's.
+ */
+export function senderFieldProblem(block: mime.HeaderBlock, account: string): string | null {
+  const own = account.toLowerCase();
+  const from = mime.findFields(block.fields, 'From').flatMap((f) => mime.addressesIn(f.value));
+  if (from.length === 0) return `the message has no From address; it must be ${account}`;
+  for (const name of ['From', 'Sender']) {
+    const other = mime.findFields(block.fields, name).flatMap((f) => mime.addressesIn(f.value)).find((a) => a !== own);
+    if (other !== undefined) return `${name} names ${other}; a message sent as ${account} may name only that address there`;
+  }
+  return null;
+}
+
 /** The field's value as written (folding kept), without its name and final line break. */
 function fieldText(f: mime.HeaderField): string {
   const raw = Buffer.from(f.raw).toString('latin1');

@@ -7,13 +7,16 @@ import { sealMessage, KomleError, KonnektorError, type Konnektor, type EnvelopeR
 import { CertificateLookup, DirectoryUnavailableError, type DirectoryRecord, type EncryptionCertificate } from './cert-lookup.js';
 import { UpstreamSmtp, UpstreamSmtpError, type UpstreamTarget } from './upstream-smtp.js';
 import { buildDsn, type DroppedRecipient, type OutdatedClientModule } from './dsn.js';
-import { judgeRecipient, planCopies } from './send-plan.js';
+import { judgeRecipient, planCopies, senderFieldProblem } from './send-plan.js';
+import type { LoginPolicy } from './login-policy.js';
 import { SenderVersionCheck } from './version-check.js';
 import type { SendFehlercode } from './send-codes.js';
 
 export interface ClientModuleSmtpOptions {
   konnektor: Konnektor;
   lookup: CertificateLookup;
+  /** Which account may use which call context; checked before anything else at AUTH. */
+  policy: LoginPolicy;
   /** Upstream TLS trust and timeouts; host and port come from each user name. */
   upstream: Omit<UpstreamTarget, 'host' | 'port'>;
   /** Our host name, for DSNs. */
@@ -75,6 +78,13 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
       if (err instanceof kim.KimUserNameError) throw new SmtpReply(501, '5.5.4', err.message);
       throw err;
     }
+    const verdict = this.opts.policy.check(user);
+    if (!verdict.ok) {
+      const c = user.context;
+      this.opts.logger.warn({ sid: session.id, address: user.address, mta: `${user.host}:${user.port}`, mandant: c.mandantId, clientSystem: c.clientSystemId, workplace: c.workplaceId, why: verdict.why }, 'client module login refused');
+      // 535 goes through the edge's failure path (counted, delayed, throttled) with this text.
+      throw new SmtpReply(535, '5.7.8', verdict.text);
+    }
     let upstream: UpstreamSmtp;
     try {
       upstream = await UpstreamSmtp.open({ ...this.opts.upstream, host: user.host, port: user.port }, user.address, password);
@@ -132,6 +142,11 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
       block = mime.readHeaderBlock(message);
     } catch (err) {
       throw new SmtpReply(554, '5.6.0', `the message cannot be read: ${errorMessage(err)}`);
+    }
+    const senderProblem = senderFieldProblem(block, s.user.address);
+    if (senderProblem) {
+      log.warn({ why: 'sender field' }, 'message refused: From or Sender is not the login\'s address');
+      throw new SmtpReply(550, '5.7.1', senderProblem);
     }
     const plan = planCopies(message, block, [...certificates.keys()], s.user.address);
     const copies: Copy[] = [];

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duration, plaintextPolicy } from './fields.js';
 import { tlsListeners } from './listener.js';
 import { pop3SessionLimits, smtpSessionLimits } from './limits.js';
+import { clientModuleAccounts, clientModuleProviders } from './client-module-accounts.js';
 
 /**
  * `clientModule:` — the client module (at the practice): SMTP and POP3 towards primary systems
@@ -22,6 +23,10 @@ export const clientModuleSchema = z
       .prefault({}),
     /** Whether AUTH/USER are offered without TLS: loopback (default), always, never. */
     allowPlaintextAuth: plaintextPolicy,
+    /** The KIM accounts primary systems may log in as, each with the call contexts it may use; none: every login is refused. */
+    accounts: clientModuleAccounts,
+    /** The mail services a user name may point at (host or domain, with ports); none: every login is refused. */
+    providers: clientModuleProviders,
     /**
      * CA files (relative to dataDir): when set, primary systems connecting over TLS must
      * present a client certificate issued by one of them (mutual TLS).

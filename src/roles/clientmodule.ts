@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
-import { inDataDir } from '../config/index.js';
+import { clientModuleWarnings, inDataDir } from '../config/index.js';
 import { LoginThrottle, Metrics, isLoopbackHost, type Logger } from '../core/index.js';
 import { createKonnektor, loadTlsMaterial, type Konnektor, type TlsMaterial } from '../crypto/index.js';
-import { ByteBudget, CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, PresentedSizeCache } from '../clientmodule/index.js';
+import { ByteBudget, CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, LoginPolicy, PresentedSizeCache } from '../clientmodule/index.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
 import type { Endpoint } from './endpoints.js';
@@ -57,9 +57,12 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   );
   const clientCa = cm.clientCertificateCa.length ? cm.clientCertificateCa.map((p) => readFileSync(inDataDir(config, p), 'utf8')) : undefined;
   const upstream = { ca: upstreamCa, rejectUnauthorized: cm.upstream.rejectUnauthorized, timeoutMs: cm.upstream.timeoutMs };
+  const policy = new LoginPolicy(cm.accounts, cm.providers);
+  for (const w of clientModuleWarnings(config, true)) logger.warn({ role: 'clientmodule' }, w);
   const smtpBackend = new ClientModuleSmtpBackend({
     konnektor,
     lookup,
+    policy,
     upstream: { ...upstream, clientName: config.service.hostname },
     hostname: config.service.hostname,
     dataTimeToLiveDays: cm.dataTimeToLiveDays,
@@ -67,6 +70,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   });
   const pop3Backend = new ClientModulePop3Backend({
     konnektor,
+    policy,
     upstream,
     appendNote: cm.appendNote,
     integrityFailure: cm.integrityFailure,

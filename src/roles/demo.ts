@@ -91,10 +91,12 @@ export interface DemoPractice {
 
 /**
  * The demo's Konnektor: one Mandant per demo practice with its test SMC-B, unless the
- * configuration names Mandanten itself; and the client module looks recipients up in the
- * demo's own directory.
+ * configuration names Mandanten itself; each practice's account may use its own Mandant (with
+ * the client system PVS, any workplace), unless the configuration names accounts itself; the
+ * demo's own service is among the providers (its practices' user names point at it); and the
+ * client module looks recipients up in the demo's own directory.
  */
-function demoClientModuleConfig(config: Config, ldapPort: number): Config {
+function demoClientModuleConfig(config: Config, ldapPort: number, service: RunningService): Config {
   const konnektor =
     config.konnektor.mandanten.length > 0
       ? config.konnektor
@@ -103,8 +105,11 @@ function demoClientModuleConfig(config: Config, ldapPort: number): Config {
           trustAnchors: config.konnektor.trustAnchors.length ? config.konnektor.trustAnchors : ['pki/ca.pem'],
           mandanten: DEMO_PRACTICES.map((p) => ({ id: p.id, clientSystems: [DEMO_CLIENT_SYSTEM], workplaces: ['*'], smcb: { dir: `pki/${p.id}` }, hba: {} })),
         };
+  const accounts = config.clientModule.accounts.length > 0 ? config.clientModule.accounts : DEMO_PRACTICES.map((p) => ({ address: p.email, contexts: [{ mandant: p.id, clientSystems: [DEMO_CLIENT_SYSTEM] }] }));
+  const own = [service.endpoints['smtp-submission'], service.endpoints.pop3s].flatMap((e) => (e ? [{ host: e.host, ports: [e.port] }] : []));
+  const providers = [...config.clientModule.providers, ...own];
   const directory = { ...config.clientModule.directory, url: `ldap://127.0.0.1:${ldapPort}` };
-  return { ...config, konnektor, clientModule: { ...config.clientModule, directory } };
+  return { ...config, konnektor, clientModule: { ...config.clientModule, accounts, providers, directory } };
 }
 
 /**
@@ -123,7 +128,7 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
     ldap = await startDirectoryFor(service, config, logger);
     const ldapPort = ldap.endpoints.ldap?.port;
     if (ldapPort === undefined) throw new UsageError('the demo needs the LDAP listener (directory.ldap.starttls.enabled)');
-    cm = await startClientModule(demoClientModuleConfig(config, ldapPort), logger, { tls: service.tls, metrics: service.metrics });
+    cm = await startClientModule(demoClientModuleConfig(config, ldapPort, service), logger, { tls: service.tls, metrics: service.metrics });
     const submission = service.endpoints['smtp-submission'];
     const pop3s = service.endpoints.pop3s;
     const practices: DemoPractice[] = [];

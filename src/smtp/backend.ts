@@ -26,7 +26,10 @@ export interface SmtpEnvelope {
 }
 
 export interface SmtpBackend {
-  /** Checks AUTH PLAIN/LOGIN credentials; returns the identity, or null when they are wrong. */
+  /**
+   * Checks AUTH PLAIN/LOGIN credentials; returns the identity, or null when they are wrong. A
+   * 535 SmtpReply thrown here is a refusal in the backend's words, counted and delayed like null.
+   */
   authenticate?(username: string, password: string, session: SmtpSession): Promise<string | null>;
   checkSender(address: string, envelope: SmtpEnvelope, session: SmtpSession): Promise<void>;
   checkRecipient(address: string, envelope: SmtpEnvelope, session: SmtpSession): Promise<void>;

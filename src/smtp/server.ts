@@ -304,6 +304,8 @@ export class SmtpListener {
       const reply = st.authFailures >= this.opts.limits.maxAuthFailures ? replies.tooManyAuthFailures() : admission.kind === 'penalised' ? replies.loginPenalised() : replies.loginsBusy();
       return cb(reply.toServerError());
     }
+    /** A backend's own 535 (a login it refuses with a reason): a failure like wrong credentials, in its words. */
+    let refusal: SmtpReply | undefined;
     try {
       const user = this.opts.backend.authenticate ? await this.opts.backend.authenticate(username, password, this.session(session)) : null;
       if (user) {
@@ -311,9 +313,12 @@ export class SmtpListener {
         return cb(null, { user });
       }
     } catch (err) {
-      if (err instanceof SmtpReply) return cb(err.toServerError());
-      this.opts.logger.error({ listener: this.opts.name, sid: session.id, err: errorMessage(err) }, 'smtp auth backend failed');
-      return cb(new SmtpReply(454, '4.7.0', 'Temporary authentication failure').toServerError());
+      if (err instanceof SmtpReply && err.code === 535) refusal = err;
+      else if (err instanceof SmtpReply) return cb(err.toServerError());
+      else {
+        this.opts.logger.error({ listener: this.opts.name, sid: session.id, err: errorMessage(err) }, 'smtp auth backend failed');
+        return cb(new SmtpReply(454, '4.7.0', 'Temporary authentication failure').toServerError());
+      }
     } finally {
       if (admission?.kind === 'check') admission.release();
     }
@@ -324,7 +329,7 @@ export class SmtpListener {
     // across connections; after too many failures on this connection it goes.
     const penalty = this.opts.throttle?.failure(session.remoteAddress) ?? 0;
     await delay(Math.max(this.opts.limits.authFailureDelayMs, penalty), st.gone.signal);
-    const reply = st.authFailures >= this.opts.limits.maxAuthFailures ? replies.tooManyAuthFailures() : replies.badCredentials();
+    const reply = st.authFailures >= this.opts.limits.maxAuthFailures ? replies.tooManyAuthFailures() : (refusal ?? replies.badCredentials());
     cb(reply.toServerError());
   }
 

@@ -14,7 +14,7 @@ import { envelopeOf } from '../helpers/komle.js';
 import { createLogger } from '../../src/core/index.js';
 import { createTestPki } from '../../src/crypto/index.js';
 import { certificatesFrom } from '../../src/directory/index.js';
-import { ByteBudget, CertificateLookup, ClientModulePop3Backend, PresentedSizeCache } from '../../src/clientmodule/index.js';
+import { ByteBudget, CertificateLookup, ClientModulePop3Backend, LoginPolicy, PresentedSizeCache } from '../../src/clientmodule/index.js';
 import { createKonnektor } from '../../src/crypto/konnektor/index.js';
 import { startService, startDirectoryFor, startClientModule, type RunningService, type RunningDirectory, type RunningClientModule } from '../../src/roles/index.js';
 import type { Config } from '../../src/config/index.js';
@@ -36,6 +36,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
   let svc: RunningService;
   let dir: RunningDirectory;
   let cm: RunningClientModule;
+  let deadPort: number;
   const smtpUser = (address: string, mandant: string, port = svc.endpoints['smtp-submission']!.port) => `${address}#127.0.0.1:${port}#${mandant}#PVS#1`;
   const pop3User = (address: string, mandant: string) => `${address}#127.0.0.1:${svc.endpoints.pop3s!.port}#${mandant}#PVS#1`;
   const psTransport = (user: string) =>
@@ -62,7 +63,17 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
           { id: 'm-nosig', clientSystems: ['PVS'], workplaces: ['*'], smcb: { signature: { cert: 'pki/praxis-a/enc.pem', key: 'pki/praxis-a/enc.key' }, encryption: { cert: 'pki/praxis-a/enc.pem', key: 'pki/praxis-a/enc.key' } } },
         ],
       },
-      clientModule: { smtp: { starttls: { port: 0 }, implicit: { port: 0 } }, pop3: { starttls: { port: 0 }, implicit: { port: 0 } } },
+      clientModule: {
+        smtp: { starttls: { port: 0 }, implicit: { port: 0 } },
+        pop3: { starttls: { port: 0 }, implicit: { port: 0 } },
+        accounts: [
+          { address: PRACTICES[0]!.email, contexts: [{ mandant: 'm-a' }, { mandant: 'm-nosig' }] },
+          // B may also use C's card: the test of KOM-LE-A_2044 shows that the address, not the card, picks the key.
+          { address: PRACTICES[1]!.email, contexts: [{ mandant: 'm-b' }, { mandant: 'm-c' }] },
+          { address: PRACTICES[2]!.email, contexts: [{ mandant: 'm-c' }] },
+          { address: NO_CERT, contexts: [{ mandant: 'm-x' }] },
+        ],
+      },
     });
     const logger = createLogger('silent');
     svc = await startService(config, logger);
@@ -72,6 +83,9 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     for (const p of PRACTICES) for (const der of certificatesFrom(readFileSync(join(pkiDir, p.id, 'enc.pem')))) await svc.directory.addCertificate(p.telematikId, der);
     dir = await startDirectoryFor(svc, config, logger);
     config.clientModule.directory.url = `ldap://127.0.0.1:${dir.endpoints.ldap!.port}`;
+    // The service, and a port where nothing listens (the 454 test): the only providers.
+    deadPort = await closedPort();
+    config.clientModule.providers = [{ host: '127.0.0.1', ports: [svc.endpoints['smtp-submission']!.port, svc.endpoints.pop3s!.port, deadPort] }];
     cm = await startClientModule(config, logger, { tls: svc.tls });
   });
   after(async () => {
@@ -155,7 +169,6 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
 
   // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2008 (AUTH PLAIN LOGIN in EHLO, 530 5.7.0 before AUTH), KOM-LE-A_2009, KOM-LE-A_2015-01 (501, 454, 535, 504), A_21519-02 (incomplete user name: 501 5.5.4)
   test('AUTH: malformed user name 501 5.5.4, unreachable service 454 4.7.0, wrong password 535 5.7.8, other mechanisms 504, MAIL before AUTH 530', async () => {
-    const deadPort = await closedPort();
     const c = await RawSmtpClient.connect(cm.endpoints['cm-smtp']!.port);
     assert.equal((await c.readReply()).code, 220);
     const ehlo = await c.cmd('EHLO ps.test');
@@ -226,6 +239,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     const budget = new ByteBudget(60_000); // room for about two of the presented messages, for both sessions together
     const backend = new ClientModulePop3Backend({
       konnektor,
+      policy: new LoginPolicy(config.clientModule.accounts, config.clientModule.providers),
       upstream: { ca: [svc.tls.cert], rejectUnauthorized: true, timeoutMs: 10_000 },
       appendNote: true,
       sessionCacheBytes: 1 << 30,
@@ -293,6 +307,7 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     try {
       const backend = new ClientModulePop3Backend({
         konnektor,
+        policy: new LoginPolicy(config.clientModule.accounts, [{ host: '127.0.0.1', ports: [port] }]),
         upstream: { ca: [svc.tls.cert], rejectUnauthorized: true, timeoutMs: 5_000 },
         appendNote: true,
         sessionCacheBytes: 1 << 20,

@@ -111,7 +111,15 @@ describe('client module send rules', () => {
           mandant('m-neu', 'praxis-neu'),
         ],
       },
-      clientModule: { smtp: { starttls: { port: 0 }, implicit: { port: 0 } }, pop3: { starttls: { port: 0 }, implicit: { port: 0 } } },
+      clientModule: {
+        smtp: { starttls: { port: 0 }, implicit: { port: 0 } },
+        pop3: { starttls: { port: 0 }, implicit: { port: 0 } },
+        accounts: [
+          { address: A, contexts: [{ mandant: 'm-a' }] },
+          { address: OLD, contexts: [{ mandant: 'm-alt' }] },
+          { address: NEW, contexts: [{ mandant: 'm-neu' }] },
+        ],
+      },
     });
     svc = await startService(config, createLogger('silent'));
     await svc.accounts.addDomain(DOMAIN);
@@ -136,6 +144,7 @@ describe('client module send rules', () => {
     await setKimData(TID.NEW, `${NEW},1.0`);
     dir = await startDirectoryFor(svc, config, createLogger('silent'));
     config.clientModule.directory.url = `ldap://127.0.0.1:${dir.endpoints.ldap!.port}`;
+    config.clientModule.providers = [{ host: '127.0.0.1', ports: [svc.endpoints['smtp-submission']!.port, svc.endpoints.pop3s!.port] }];
     const logStream = new PassThrough();
     logStream.on('data', (chunk: Buffer) => cmLog.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
     cm = await startClientModule(config, createLogger('info', logStream), { tls: svc.tls });

@@ -106,4 +106,17 @@ describe('config', () => {
     }
   });
 
+  test('clientModule.accounts: none by default (every login refused); addresses lower-cased and listed once; each with at least one context', () => {
+    assert.deepEqual(parseConfig({}, 'f', {}).clientModule.accounts, []);
+    const c = parseConfig({ clientModule: { accounts: [{ address: 'Praxis-A@KIM.test', contexts: [{ mandant: 'm-a', workplaces: ['1'] }] }] } }, 'f', {});
+    assert.deepEqual(c.clientModule.accounts, [{ address: 'praxis-a@kim.test', contexts: [{ mandant: 'm-a', workplaces: ['1'] }] }]);
+    const account = (a: Record<string, unknown>) => ({ clientModule: { accounts: [a] } });
+    assert.throws(() => parseConfig(account({ address: 'praxis-a', contexts: [{ mandant: 'm' }] }), 'f', {}), /clientModule\.accounts\.0\.address: must be a mail address/);
+    assert.throws(() => parseConfig(account({ address: 'a@kim.test', contexts: [] }), 'f', {}), /clientModule\.accounts\.0\.contexts/);
+    assert.throws(() => parseConfig(account({ address: 'a@kim.test', contexts: [{ mandant: 'm', workplace: '1' }] }), 'f', {}), /clientModule\.accounts\.0\.contexts\.0.*workplace/);
+    assert.throws(() => parseConfig(account({ address: 'a@kim.test', contexts: [{ mandant: 'm', workplaces: [] }] }), 'f', {}), /clientModule\.accounts\.0\.contexts\.0\.workplaces/);
+    const twice = { clientModule: { accounts: [{ address: 'a@kim.test', contexts: [{ mandant: 'm' }] }, { address: 'A@kim.test', contexts: [{ mandant: 'n' }] }] } };
+    assert.throws(() => parseConfig(twice, 'f', {}), /clientModule\.accounts: each address may be listed once/);
+  });
+
 });

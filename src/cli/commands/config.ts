@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { configFor, print } from '../context.js';
-import { ENV_OVERRIDES } from '../../config/index.js';
+import { ENV_OVERRIDES, clientModuleWarnings } from '../../config/index.js';
 import { dataPaths, findExposedPaths, redactUrl } from '../../store/index.js';
 
 export function registerConfig(program: Command): void {
@@ -12,7 +12,7 @@ export function registerConfig(program: Command): void {
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const { config: c, file, warnings } = configFor(cmd);
       // On stderr, so that --json stays one JSON document; the file is valid all the same.
-      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      for (const w of [...warnings, ...clientModuleWarnings(c)]) process.stderr.write(`warning: ${w}\n`);
       const shown = { ...c, database: { ...c.database, url: redactUrl(c.database.url), ...(c.database.secretKey ? { secretKey: '***' } : {}) } };
       // Every open path at once, on stderr: an operator fixing them wants the whole list.
       const exposed = findExposedPaths(dataPaths(c));

@@ -51,7 +51,7 @@ export function registerStart(program: Command): void {
   program
     .command('serve')
     .description('run the roles as configured (no demo data), until SIGINT/SIGTERM')
-    .option('--roles <list>', 'comma-separated roles: service, directory, clientmodule (the client module needs konnektor.mandanten and clientModule.directory.url)', 'service,directory')
+    .option('--roles <list>', 'comma-separated roles: service, directory, clientmodule (the client module needs konnektor.mandanten, clientModule.accounts, clientModule.providers and clientModule.directory.url)', 'service,directory')
     .addHelpText('after', '\nIn production start it as `node --initial-old-space-size=256 bin/postamt.js serve` (fewer garbage collections\nunder mail load; docs/configuration.md, "Running the server").')
     .action(async (o: { roles: string }, cmd: Command) => {
       const loaded = configFor(cmd);

@@ -47,3 +47,27 @@ test('`postamt config check` never prints database.secretKey, from the file or f
     d.cleanup();
   }
 });
+
+test('`postamt config check` warns about a client module without providers or accounts, and about an account naming a Mandant the Konnektor lacks', () => {
+  const d = tempDir();
+  try {
+    const mandanten = 'konnektor:\n  mandanten:\n    - { id: m-a, clientSystems: [PVS], workplaces: ["*"] }\n';
+    const none = join(d.path, 'none.yaml');
+    writeFileSync(none, `dataDir: ${join(d.path, 'data')}\n${mandanten}`);
+    const r = postamtSync(['config', 'check', '-c', none]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^warning: clientModule\.providers is empty: a client module started with this file refuses every login/m);
+    assert.match(r.stderr, /^warning: clientModule\.accounts is empty: a client module started with this file refuses every login/m);
+    const wrong = join(d.path, 'wrong.yaml');
+    writeFileSync(wrong, `dataDir: ${join(d.path, 'data')}\n${mandanten}clientModule:\n  providers: [{ domain: kim.test }]\n  accounts:\n    - { address: praxis-a@kim.test, contexts: [{ mandant: m-b }] }\n`);
+    const w = postamtSync(['config', 'check', '-c', wrong]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stderr, 'warning: clientModule.accounts[0] (praxis-a@kim.test): Mandant m-b is not in konnektor.mandanten, so logins with it fail at the Konnektor\n');
+    // A file for the service alone (no Mandanten) gets no client module warnings.
+    const service = join(d.path, 'service.yaml');
+    writeFileSync(service, `dataDir: ${join(d.path, 'data')}\n`);
+    assert.equal(postamtSync(['config', 'check', '-c', service]).stderr, '');
+  } finally {
+    d.cleanup();
+  }
+});

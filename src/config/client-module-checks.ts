@@ -1,0 +1,29 @@
+import type { Config } from './schema.js';
+
+/**
+ * What is valid but probably not meant in the client module's accounts and providers: the clientmodule role
+ * logs these at start (`forRole`), `postamt config check` prints them for a file that names
+ * Mandanten (one that is not meant for a client module does not get them). An empty list is
+ * the safe default — every login refused — and must be said, or a new installation looks
+ * broken for no reason.
+ */
+export function clientModuleWarnings(config: Config, forRole = false): string[] {
+  const cm = config.clientModule;
+  const out: string[] = [];
+  const mandanten = new Set(config.konnektor.mandanten.map((m) => m.id));
+  if (!forRole && mandanten.size === 0) return out;
+  if (cm.providers.length === 0) {
+    out.push('clientModule.providers is empty: a client module started with this file refuses every login (list the mail services user names may point at, as host or domain with ports; the demo of `postamt start` configures its own service)');
+  }
+  if (cm.accounts.length === 0) {
+    out.push('clientModule.accounts is empty: a client module started with this file refuses every login (list each KIM address with the call contexts it may use; the demo of `postamt start` configures its practices itself)');
+  }
+  if (mandanten.size > 0) {
+    cm.accounts.forEach((a, i) => {
+      for (const c of a.contexts) {
+        if (!mandanten.has(c.mandant)) out.push(`clientModule.accounts[${i}] (${a.address}): Mandant ${c.mandant} is not in konnektor.mandanten, so logins with it fail at the Konnektor`);
+      }
+    });
+  }
+  return out;
+}
