@@ -217,6 +217,39 @@ describe('LDAP edge limits', () => {
     }
   });
 
+  test('a request trickled a byte at a time is cut off at the request deadline with a notice (issue 17 fault 3)', async () => {
+    const f = (await startLdapFixture('sqlite', async () => undefined, { requestTimeoutMs: 800 }))!;
+    try {
+      const c = await RawLdapClient.connect(f.ldapPort);
+      const started = Date.now();
+      const { closedFirst } = await c.trickle(encodeRequest(search(1, '(uid=a-slow-search-for-nobody-at-all)')), 100);
+      assert.ok(closedFirst, 'bytes that complete no request do not keep the connection');
+      assert.ok(isNotice(await c.next(), 52));
+      assert.ok(Date.now() - started < 3000);
+    } finally {
+      await f.close();
+    }
+  });
+
+  test('connections per client address are limited (busy notice); other addresses are served (issue 17 fault 3)', async () => {
+    const f = (await startLdapFixture('sqlite', async () => undefined, { maxConnectionsPerAddress: 1, connectionLimitExceptions: [] }))!;
+    try {
+      const a = await RawLdapClient.connect(f.ldapPort, { localAddress: '127.0.0.2' });
+      a.send({ messageId: 1, controls: [], op: { type: 'extended', name: LDAP_OID.whoAmI } });
+      await a.until(1);
+      const over = await RawLdapClient.connect(f.ldapPort, { localAddress: '127.0.0.2' });
+      assert.ok(isNotice(await over.next(), 51));
+      await over.waitClosed();
+      const other = await RawLdapClient.connect(f.ldapPort, { localAddress: '127.0.0.3' });
+      other.send({ messageId: 1, controls: [], op: { type: 'extended', name: LDAP_OID.whoAmI } });
+      assert.equal(resultOf(await other.until(1)).resultCode, 0);
+      a.close();
+      other.close();
+    } finally {
+      await f.close();
+    }
+  });
+
   test('a simple bind in plaintext off policy: confidentialityRequired; over StartTLS it works', async () => {
     const f = (await startLdapFixture('sqlite', async () => undefined, { allowPlaintextBind: 'never' }))!;
     try {

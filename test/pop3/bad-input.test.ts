@@ -204,6 +204,28 @@ describe('POP3 server under bad input (SQLite)', { concurrency: true }, () => {
     assert.match(await d.cmd('QUIT'), /^\+OK/);
   });
 
+  test('a client trickling a command a byte at a time is cut off at the idle timeout all the same (issue 17 fault 3)', async () => {
+    const { port } = await fx.server('starttls', { idleTimeoutMs: 800 });
+    const c = await client(port);
+    const started = Date.now();
+    const { closedFirst } = await c.trickle(`USER ${'slow'.repeat(20)}`, 100);
+    assert.ok(closedFirst, 'bytes that complete no line do not keep the session');
+    assert.equal(await c.rest(), '-ERR idle timeout\r\n');
+    assert.ok(Date.now() - started < 3000);
+  });
+
+  test('connections per client address are limited with [SYS/TEMP]; other addresses are served (issue 17 fault 3)', async () => {
+    const { port } = await fx.server('starttls', { maxConnectionsPerAddress: 1, connectionLimitExceptions: [] });
+    const a = await RawPop3Client.connect(port, { localAddress: '127.0.0.2' });
+    assert.match(await a.line(), /^\+OK/);
+    const over = await RawPop3Client.connect(port, { localAddress: '127.0.0.2' });
+    assert.equal(await over.rest(), '-ERR [SYS/TEMP] too many connections from your address, try again later\r\n');
+    const other = await RawPop3Client.connect(port, { localAddress: '127.0.0.3' });
+    assert.match(await other.line(), /^\+OK/);
+    a.close();
+    other.close();
+  });
+
   test('idle timeout also ends a stalled TLS handshake on the implicit listener', async () => {
     const { port } = await fx.server('implicit', { idleTimeoutMs: 200 });
     // A plain TCP client never starts the handshake.
