@@ -172,7 +172,8 @@ export class Authorization {
   private async notChecked(user: string, why: 'penalised' | 'busy', waitMs: number): Promise<void> {
     this.failures++;
     this.out.count('logins', { result: why });
-    this.ctx.log.info({ session: this.ctx.id, user, remote: this.peer.remoteAddress, failures: this.failures, why }, 'pop3 login not checked');
+    // Debug only: a flood of these would be a flood of log lines; the metric counts them.
+    this.ctx.log.debug({ session: this.ctx.id, user, remote: this.peer.remoteAddress, failures: this.failures, why }, 'pop3 login not checked');
     await this.waitBeforeAnswer(waitMs);
     if (this.failures >= this.ctx.limits.maxAuthFailures) {
       return this.out.finish(errLine('too many failures, closing connection', 'AUTH'));

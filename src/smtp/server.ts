@@ -299,7 +299,8 @@ export class SmtpListener {
     if (admission && admission.kind !== 'check') {
       st.authFailures++;
       this.opts.metrics.inc('postamt_smtp_auth_failures_total', { listener: this.opts.name }, 1, 'failed SMTP AUTH attempts');
-      this.opts.logger.warn({ listener: this.opts.name, sid: session.id, ip: session.remoteAddress, failures: st.authFailures, why: admission.kind }, 'smtp auth not checked');
+      // Debug only: a flood of these would be a flood of log lines; the metric counts them.
+      this.opts.logger.debug({ listener: this.opts.name, sid: session.id, ip: session.remoteAddress, failures: st.authFailures, why: admission.kind }, 'smtp auth not checked');
       await delay(Math.max(this.opts.limits.authFailureDelayMs, admission.kind === 'penalised' ? admission.waitMs : 0), st.gone.signal);
       const reply = st.authFailures >= this.opts.limits.maxAuthFailures ? replies.tooManyAuthFailures() : admission.kind === 'penalised' ? replies.loginPenalised() : replies.loginsBusy();
       return cb(reply.toServerError());
