@@ -40,6 +40,14 @@ export const mailinSchema = z
       .object({
         /** Host names (or IP literals) webhooks and scripts' http calls may reach; empty: any. */
         allowHosts: z.array(z.string().min(1)).default([]),
+        /**
+         * Private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7…) as targets. Off: a
+         * webhook cannot be turned against the internal network. Link-local, metadata, multicast
+         * and the platform's own listeners are refused whatever this says.
+         */
+        allowPrivateTargets: z.boolean().default(false),
+        /** Loopback (127/8, ::1) as targets; the platform's own listeners stay refused. */
+        allowLoopbackTargets: z.boolean().default(false),
         /** Attachments up to this size are sent inline (base64); larger ones by name, type, size and hash only. */
         inlineAttachmentMaxBytes: z.number().int().min(0).default(1024 * 1024),
         /** Raw MIME (base64) is sent only for agents with include-raw and messages up to this size. */

@@ -3,7 +3,8 @@ import { AgentThreads } from './agent-threads.js';
 import { parseDocument, toPayload, type ParsedDocument, type PayloadContext } from './document.js';
 import { runScript } from './script.js';
 import { runWebhook } from './webhook.js';
-import type { Agent, RunResult, Trigger } from './types.js';
+import type { HostPort } from '../core/index.js';
+import { targetPolicy, type Agent, type RunResult, type Trigger } from './types.js';
 
 /** What a run needs to know about the message besides its parsed form. */
 export type RunContext = Omit<PayloadContext, 'inlineMaxBytes' | 'rawMaxBytes'>;
@@ -18,7 +19,11 @@ const NO_RAW = Buffer.alloc(0);
 export class AgentRunner {
   private readonly threads: AgentThreads | null;
 
-  constructor(private readonly config: MailinConfig) {
+  /** `ownListeners`: this process's listeners, filled in by the role as they start (never a target). */
+  constructor(
+    private readonly config: MailinConfig,
+    private readonly ownListeners: readonly HostPort[] = [],
+  ) {
     this.threads = config.threads > 0 ? new AgentThreads(config.threads, config.threadHeapMb) : null;
   }
 
@@ -29,7 +34,11 @@ export class AgentRunner {
   run(agent: Agent, trigger: Trigger, doc: ParsedDocument, ctx: RunContext): Promise<RunResult> {
     // The raw message goes along (and into the payload) only when the agent asked and it fits.
     const withRaw = agent.includeRaw && ctx.raw.length <= this.config.webhook.rawMaxBytes;
-    const http = { allowHosts: this.config.webhook.allowHosts, maxResponseBytes: this.config.webhook.maxResponseBytes };
+    const http = {
+      allowHosts: this.config.webhook.allowHosts,
+      maxResponseBytes: this.config.webhook.maxResponseBytes,
+      targets: targetPolicy(this.config.webhook, this.ownListeners),
+    };
     const full: PayloadContext = {
       ...ctx,
       raw: withRaw ? ctx.raw : NO_RAW,

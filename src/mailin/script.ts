@@ -63,6 +63,7 @@ export function runScript(
           ...(m.init.body !== undefined ? { body: m.init.body } : {}),
           allowHosts: http.allowHosts,
           allowHostsName: ALLOW_HOSTS_KEY,
+          targets: http.targets,
           maxResponseBytes: http.maxResponseBytes,
           deadlineMs: Math.max(1, deadline - Date.now()),
         })

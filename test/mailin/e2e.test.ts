@@ -37,7 +37,7 @@ async function startHarness(kind: StoreKind, mailin: Record<string, unknown> = {
     url = pg.url;
     drop = pg.drop;
   }
-  const config = testConfig(dir.path, { database: { url }, mailin: { worker: { pollIntervalMs: 50 }, ...mailin } });
+  const config = testConfig(dir.path, { database: { url }, mailin: { worker: { pollIntervalMs: 50 }, webhook: { allowLoopbackTargets: true }, ...mailin } });
   const h: Harness = {
     svc: await startService(config, silentLogger()),
     config,
