@@ -59,10 +59,24 @@ export const mailinSchema = z
       .prefault({}),
     script: z
       .object({
-        /** V8 heap limits of the worker thread a script agent runs in. */
+        /** V8 heap limits of the child process a script agent runs in. */
         maxOldGenerationSizeMb: z.number().int().min(8).default(64),
         maxYoungGenerationSizeMb: z.number().int().min(1).default(16),
-        stackSizeMb: z.number().int().min(1).default(4),
+        stackSizeMb: z.number().int().min(1).max(64).default(4),
+        /**
+         * All memory of that process (RLIMIT_DATA: the heap, Buffers, everything else written),
+         * in MB. Node itself needs about 40.
+         */
+        maxMemoryMb: z.number().int().min(64).default(256),
+        /** Largest message the process may send the service (a verdict, an api.http request with its body). */
+        maxMessageBytes: z.number().int().min(64 * 1024).default(16 * 1024 * 1024),
+        /** api.http calls one run may have open at once; more are refused to the script. */
+        maxHttpInFlight: z.number().int().min(1).max(64).default(4),
+        /**
+         * Scripts that may open network connections themselves (absolute file paths, or folders
+         * ending in /); every other script has no network but api.http, under the webhooks' rules.
+         */
+        allowNetwork: z.array(z.string().regex(/^\//, 'must be an absolute path')).default([]),
       })
       .strict()
       .prefault({}),

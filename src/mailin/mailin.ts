@@ -31,7 +31,7 @@ export function createMailin(
   commits = new GroupCommit(store.db),
   ownListeners: readonly HostPort[] = [],
 ): Mailin {
-  const runner = new AgentRunner(config, ownListeners);
+  const runner = new AgentRunner(config, ownListeners, logger);
   const queue = new JobQueue(store.db, store.dialect, config.retry, config.worker.leaseMarginMs);
   const router = new MailinRouter(store.db, store.blobs, queue, runner, config, logger);
   const worker = new MailinWorker(store.db, store.blobs, queue, runner, config.worker, logger, commits);

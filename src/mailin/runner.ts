@@ -1,9 +1,10 @@
 import type { MailinConfig } from '../config/index.js';
 import { AgentThreads } from './agent-threads.js';
 import { parseDocument, toPayload, type ParsedDocument, type PayloadContext } from './document.js';
-import { runScript } from './script.js';
+import { killScriptRuns, runScript } from './script.js';
+import { sandboxCapabilities, type SandboxCapabilities } from './script-sandbox.js';
 import { runWebhook } from './webhook.js';
-import type { HostPort } from '../core/index.js';
+import type { HostPort, Logger } from '../core/index.js';
 import { targetPolicy, type Agent, type RunResult, type Trigger } from './types.js';
 
 /** What a run needs to know about the message besides its parsed form. */
@@ -14,17 +15,24 @@ const NO_RAW = Buffer.alloc(0);
 /**
  * Parses messages and runs agents of either kind with the configured limits. With
  * `mailin.threads` > 0 parsing and webhook calls run in worker threads (agent-threads.ts);
- * with 0, on the event loop. Script agents always get a thread of their own (script.ts).
+ * with 0, on the event loop. Script agents always get a process of their own (script.ts).
  */
 export class AgentRunner {
   private readonly threads: AgentThreads | null;
+  private readonly sandbox: Promise<SandboxCapabilities>;
 
   /** `ownListeners`: this process's listeners, filled in by the role as they start (never a target). */
   constructor(
     private readonly config: MailinConfig,
     private readonly ownListeners: readonly HostPort[] = [],
+    logger?: Logger,
   ) {
     this.threads = config.threads > 0 ? new AgentThreads(config.threads, config.threadHeapMb) : null;
+    this.sandbox = sandboxCapabilities();
+    // Said once at start: a host that cannot bound scripts as configured should not find out from an incident.
+    void this.sandbox.then((caps) => {
+      if (caps.missing.length) logger?.warn({ missing: caps.missing }, 'script agents run with fewer operating-system limits than intended');
+    });
   }
 
   parse(raw: Buffer): Promise<ParsedDocument> {
@@ -49,10 +57,11 @@ export class AgentRunner {
       if (this.threads) return this.threads.webhook(agent, trigger, doc, full, http);
       return runWebhook(agent, trigger, toPayload(doc, full), http);
     }
-    return runScript(agent, trigger, toPayload(doc, full), this.config.script, http);
+    return runScript(agent, trigger, toPayload(doc, full), this.config.script, http, this.sandbox);
   }
 
   close(): Promise<void> {
+    killScriptRuns();
     return this.threads?.close() ?? Promise.resolve();
   }
 }
