@@ -1,7 +1,7 @@
 import type { MailinConfig } from '../config/index.js';
 import { AgentThreads } from './agent-threads.js';
 import { parseDocument, toPayload, type ParsedDocument, type PayloadContext } from './document.js';
-import { killScriptRuns, runScript } from './script.js';
+import { runScript, ScriptRuns } from './script.js';
 import { sandboxCapabilities, type SandboxCapabilities } from './script-sandbox.js';
 import { runWebhook } from './webhook.js';
 import type { HostPort, Logger } from '../core/index.js';
@@ -20,15 +20,17 @@ const NO_RAW = Buffer.alloc(0);
 export class AgentRunner {
   private readonly threads: AgentThreads | null;
   private readonly sandbox: Promise<SandboxCapabilities>;
+  private readonly scriptRuns = new ScriptRuns();
 
   /** `ownListeners`: this process's listeners, filled in by the role as they start (never a target). */
   constructor(
     private readonly config: MailinConfig,
     private readonly ownListeners: readonly HostPort[] = [],
     logger?: Logger,
+    sandbox: Promise<SandboxCapabilities> = sandboxCapabilities(),
   ) {
     this.threads = config.threads > 0 ? new AgentThreads(config.threads, config.threadHeapMb) : null;
-    this.sandbox = sandboxCapabilities();
+    this.sandbox = sandbox;
     // Said once at start: a host that cannot bound scripts as configured should not find out from an incident.
     void this.sandbox.then((caps) => {
       if (caps.missing.length) logger?.warn({ missing: caps.missing }, 'script agents run with fewer operating-system limits than intended');
@@ -57,11 +59,11 @@ export class AgentRunner {
       if (this.threads) return this.threads.webhook(agent, trigger, doc, full, http);
       return runWebhook(agent, trigger, toPayload(doc, full), http);
     }
-    return runScript(agent, trigger, toPayload(doc, full), this.config.script, http, this.sandbox);
+    return runScript(agent, trigger, toPayload(doc, full), this.config.script, http, this.sandbox, this.scriptRuns);
   }
 
   close(): Promise<void> {
-    killScriptRuns();
+    this.scriptRuns.killAll();
     return this.threads?.close() ?? Promise.resolve();
   }
 }

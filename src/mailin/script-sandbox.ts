@@ -54,22 +54,35 @@ function works(file: string, args: string[]): Promise<boolean> {
   });
 }
 
-async function detect(): Promise<SandboxCapabilities> {
+/** The tools to try; a test passes others (or null: not there) to see the fallbacks. */
+export interface SandboxTools {
+  unshare: string | null;
+  prlimit: string | null;
+  shell: string | null;
+  permissionFlags: ReadonlySet<string>;
+}
+
+function hostTools(): SandboxTools {
+  return { unshare: findExecutable('unshare'), prlimit: findExecutable('prlimit'), shell: '/bin/sh', permissionFlags: process.allowedNodeEnvironmentFlags };
+}
+
+/** Tries each tool once; what does not work is named in `missing`. */
+export async function probeSandbox(tools: SandboxTools = hostTools()): Promise<SandboxCapabilities> {
   const missing: string[] = [];
   const probe = [process.execPath, '--version'];
   let netns: string[] | null = null;
-  const unshare = findExecutable('unshare');
+  const unshare = tools.unshare;
   if (unshare && (await works(unshare, ['-n', ...probe]))) netns = [unshare, '-n'];
   else if (unshare && (await works(unshare, ['-rn', ...probe]))) netns = [unshare, '-rn'];
   else missing.push(unshare ? 'no network namespace (unshare -n needs root, unshare -rn user namespaces): scripts can open network connections' : 'no unshare (util-linux): scripts can open network connections');
 
   let rlimit: SandboxCapabilities['rlimit'] = null;
-  const prlimit = findExecutable('prlimit');
+  const { prlimit, shell } = tools;
   if (prlimit && (await works(prlimit, ['--data=1073741824', '--cpu=60', '--', ...probe]))) rlimit = { kind: 'prlimit', path: prlimit };
-  else if (await works('/bin/sh', ['-c', 'ulimit -d 1048576 && ulimit -t 60 && exec "$0" "$@"', ...probe])) rlimit = { kind: 'ulimit', path: '/bin/sh' };
+  else if (shell && (await works(shell, ['-c', 'ulimit -d 1048576 && ulimit -t 60 && exec "$0" "$@"', ...probe]))) rlimit = { kind: 'ulimit', path: shell };
   else missing.push('no prlimit or sh ulimit: memory outside the JavaScript heap (Buffers) is not bounded');
 
-  const flags = process.allowedNodeEnvironmentFlags;
+  const flags = tools.permissionFlags;
   const permissionFlag = flags.has('--permission') ? '--permission' : flags.has('--experimental-permission') ? '--experimental-permission' : null;
   if (!permissionFlag) missing.push(`Node ${process.version} has no permission model: scripts can read files, start processes and load addons`);
   return { netns, rlimit, permissionFlag, missing };
@@ -79,7 +92,7 @@ let detected: Promise<SandboxCapabilities> | undefined;
 
 /** The host's sandbox capabilities, probed on first use and then remembered. */
 export function sandboxCapabilities(): Promise<SandboxCapabilities> {
-  detected ??= detect();
+  detected ??= probeSandbox();
   return detected;
 }
 

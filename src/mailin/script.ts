@@ -25,9 +25,6 @@ type ChildMsg =
 /** How long a killed child may take to be gone before the run answers anyway (a process stuck in the kernel). */
 const EXIT_WAIT_MS = 2000;
 
-/** Children running now, so that closing the module ends them (they are in process groups of their own). */
-const running = new Set<number>();
-
 function killGroup(pid: number): void {
   try {
     process.kill(-pid, 'SIGKILL');
@@ -36,9 +33,13 @@ function killGroup(pid: number): void {
   }
 }
 
-/** Ends every script run still going (the service is closing). */
-export function killScriptRuns(): void {
-  for (const pid of running) killGroup(pid);
+/** The script runs going on, by process id, so that closing the service ends them (they are in process groups of their own). */
+export class ScriptRuns {
+  readonly pids = new Set<number>();
+
+  killAll(): void {
+    for (const pid of this.pids) killGroup(pid);
+  }
 }
 
 /** The environment a script gets: none of the service's (it may hold secrets), the time zone kept. */
@@ -64,6 +65,7 @@ export async function runScript(
   limits: ScriptLimits,
   http: MailinHttpLimits,
   sandbox: Promise<SandboxCapabilities> = sandboxCapabilities(),
+  runs = new ScriptRuns(),
 ): Promise<RunResult> {
   if (!agent.scriptPath) return { outcome: 'failed', error: 'the agent has no script' };
   const scriptPath = agent.scriptPath;
@@ -90,7 +92,7 @@ export async function runScript(
       detached: true,
     });
     const pid = child.pid;
-    if (pid !== undefined) running.add(pid);
+    if (pid !== undefined) runs.pids.add(pid);
     const channel = child.stdio[3] as Socket;
     const finish = (r: RunResult): void => {
       if (settled) return;
@@ -110,7 +112,7 @@ export async function runScript(
     child.on('error', (err) => finish({ outcome: 'failed', error: `the script's process could not be started: ${err.message}` }));
     child.on('exit', (code, signal) => {
       exited = true;
-      if (pid !== undefined) running.delete(pid);
+      if (pid !== undefined) runs.pids.delete(pid);
       // V8 aborts when the heap is exhausted; RLIMIT_CPU sends SIGXCPU.
       if (signal === 'SIGABRT' || signal === 'SIGTRAP' || code === 134) finish({ outcome: 'memory', error: memoryText });
       else if (signal === 'SIGXCPU') finish({ outcome: 'timeout', error: `the script used more than its CPU time and was stopped` });

@@ -481,6 +481,17 @@ describe('mail-in: script agents (SQLite)', () => {
       r = (await runs(h))[0];
       assert.equal(r.outcome, 'memory');
       assert.match(r.error, /memory limit/);
+      await h.svc.mailin.admin.removeAgent((await h.svc.mailin.admin.listAgents(DB))[0]!.id as number);
+
+      // Memory outside the JavaScript heap: 4 GiB of Buffers stop at mailin.script.maxMemoryMb, in the script's own process.
+      const buffers = script(h.dir, 'buffers.mjs', `export default () => { const keep = []; for (let i = 0; i < 256; i++) keep.push(Buffer.alloc(16 * 1024 * 1024, 1)); };`);
+      await h.svc.mailin.admin.addAgent(DB, { trigger: 'before-delivery', script: buffers, timeoutMs: 20000 });
+      const rss0 = process.memoryUsage().rss;
+      assert.match(await sendError(h), /^451 4\.3\.0 /);
+      assert.ok(process.memoryUsage().rss - rss0 < 64 * 1024 * 1024, 'the service did not grow');
+      r = (await runs(h))[0];
+      assert.equal(r.outcome, 'memory');
+      assert.match(r.error, /over its memory limit \(256 MB in all/);
       // The service is still there.
       assert.equal((await fetch(`http://127.0.0.1:${h.svc.endpoints.http!.port}/healthz`)).status, 200);
     } finally {

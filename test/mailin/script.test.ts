@@ -87,7 +87,7 @@ describe('script agents in a child process (issue 17, fault 5)', () => {
     assert.match(String(r.error), /over its memory limit \(256 MB in all, 32 MB heap\)/);
   });
 
-  test('Buffers (memory outside the JavaScript heap) stop at the process limit: outcome memory, the service does not grow', { skip: false }, async (t) => {
+  test('Buffers (memory outside the JavaScript heap) stop at the process limit: outcome memory, the service does not grow', async (t) => {
     if (!caps.rlimit) return t.skip('this host cannot set RLIMIT_DATA (no prlimit, no sh ulimit)');
     // 4 GiB in 16 MiB Buffers, each written so that its pages are real.
     const path = script('buffers.mjs', `export default () => { const keep = []; for (let i = 0; i < 256; i++) keep.push(Buffer.alloc(16 * 1024 * 1024, 1)); };`);
