@@ -77,6 +77,11 @@ export const mailinSchema = z
          * ending in /); every other script has no network but api.http, under the webhooks' rules.
          */
         allowNetwork: z.array(z.string().regex(/^\//, 'must be an absolute path')).default([]),
+        /**
+         * The account scripts run as when the service runs as root (a name, uid or uid:gid; ""
+         * keeps root): the operating system's file and socket permissions then apply as well.
+         */
+        user: z.string().default('nobody'),
       })
       .strict()
       .prefault({}),

@@ -2,7 +2,8 @@ import type { MailinConfig } from '../config/index.js';
 import { AgentThreads } from './agent-threads.js';
 import { parseDocument, toPayload, type ParsedDocument, type PayloadContext } from './document.js';
 import { runScript, ScriptRuns } from './script.js';
-import { sandboxCapabilities, type SandboxCapabilities } from './script-sandbox.js';
+import { sandboxCapabilities, scriptUser, type SandboxCapabilities } from './script-sandbox.js';
+import type { ScriptLimits } from './script.js';
 import { runWebhook } from './webhook.js';
 import type { HostPort, Logger } from '../core/index.js';
 import { targetPolicy, type Agent, type RunResult, type Trigger } from './types.js';
@@ -21,6 +22,7 @@ export class AgentRunner {
   private readonly threads: AgentThreads | null;
   private readonly sandbox: Promise<SandboxCapabilities>;
   private readonly scriptRuns = new ScriptRuns();
+  private readonly scriptLimits: ScriptLimits;
 
   /** `ownListeners`: this process's listeners, filled in by the role as they start (never a target). */
   constructor(
@@ -29,6 +31,8 @@ export class AgentRunner {
     logger?: Logger,
     sandbox: Promise<SandboxCapabilities> = sandboxCapabilities(),
   ) {
+    // First: an unknown mailin.script.user fails the start before anything is running.
+    this.scriptLimits = { ...config.script, runAs: scriptUser(config.script.user) };
     this.threads = config.threads > 0 ? new AgentThreads(config.threads, config.threadHeapMb) : null;
     this.sandbox = sandbox;
     // Said once at start: a host that cannot bound scripts as configured should not find out from an incident.
@@ -59,7 +63,7 @@ export class AgentRunner {
       if (this.threads) return this.threads.webhook(agent, trigger, doc, full, http);
       return runWebhook(agent, trigger, toPayload(doc, full), http);
     }
-    return runScript(agent, trigger, toPayload(doc, full), this.config.script, http, this.sandbox, this.scriptRuns);
+    return runScript(agent, trigger, toPayload(doc, full), this.scriptLimits, http, this.sandbox, this.scriptRuns);
   }
 
   close(): Promise<void> {

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from '../core/index.js';
 
 /**
  * What this host lets us put around a script agent's child process, found once per process by
@@ -101,7 +102,49 @@ export function sandboxCapabilities(): Promise<SandboxCapabilities> {
  * heap flags] script-child.js. `network` keeps the host's network (a grant in
  * mailin.script.allowNetwork); `scriptDir` is the one folder besides CHILD_FILES it may read.
  */
-export function childCommand(caps: SandboxCapabilities, limits: ChildLimits, scriptDir: string, network: boolean): { file: string; args: string[] } {
+/** An account to run scripts as. */
+export interface ScriptUser {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * The account scripts run as (`mailin.script.user`) when the service runs as root; null when
+ * it does not (scripts then run as the service's own user) or the setting is empty. A name is
+ * looked up in /etc/passwd; `uid` or `uid:gid` are taken as they are. An unknown name throws.
+ */
+export function scriptUser(setting: string, isRoot = process.getuid?.() === 0, passwd = '/etc/passwd'): ScriptUser | null {
+  if (!isRoot || setting === '') return null;
+  const numeric = /^(\d+)(?::(\d+))?$/.exec(setting);
+  if (numeric) return { name: setting, uid: Number(numeric[1]), gid: Number(numeric[2] ?? numeric[1]) };
+  let text = '';
+  try {
+    text = readFileSync(passwd, 'utf8');
+  } catch {
+    /* no passwd file: only numeric ids work */
+  }
+  for (const line of text.split('\n')) {
+    const [name, , uid, gid] = line.split(':');
+    if (name === setting && uid !== undefined && gid !== undefined) return { name, uid: Number(uid), gid: Number(gid) };
+  }
+  throw new UsageError(`mailin.script.user: no user ${setting} in ${passwd} (give a name, uid or uid:gid, or "" to keep root)`);
+}
+
+/**
+ * The command line of one script run's child process: [namespace] [limits] node [permission,
+ * heap flags] script-child.js, and the ids to spawn it with. `network` keeps the host's network
+ * (a grant in mailin.script.allowNetwork); `scriptDir` is the one folder besides CHILD_FILES it
+ * may read; `user` the account it runs as (root's `unshare -n` changes to it after making the
+ * namespace, otherwise the spawn does).
+ */
+export function childCommand(
+  caps: SandboxCapabilities,
+  limits: ChildLimits,
+  scriptDir: string,
+  network: boolean,
+  user: ScriptUser | null = null,
+): { file: string; args: string[]; uid?: number; gid?: number } {
   const node = [
     process.execPath,
     ...(caps.permissionFlag ? [caps.permissionFlag, ...CHILD_FILES.map((f) => `--allow-fs-read=${f}`), `--allow-fs-read=${scriptDir}`] : []),
@@ -116,8 +159,13 @@ export function childCommand(caps: SandboxCapabilities, limits: ChildLimits, scr
   const bytes = limits.maxMemoryMb * 1024 * 1024;
   if (caps.rlimit?.kind === 'prlimit') cmd = [caps.rlimit.path, `--data=${bytes}`, `--cpu=${limits.cpuSeconds}`, '--', ...node];
   else if (caps.rlimit?.kind === 'ulimit') cmd = [caps.rlimit.path, '-c', `ulimit -d ${bytes / 1024} && ulimit -t ${limits.cpuSeconds} && exec "$0" "$@"`, ...node];
-  if (caps.netns && !network) cmd = [...caps.netns, ...cmd];
-  return { file: cmd[0]!, args: cmd.slice(1) };
+  if (caps.netns && !network) {
+    // unshare -n needs root; the ids change once the namespace is made.
+    const ids = user && caps.netns[1] === '-n' ? ['-S', String(user.uid), '-G', String(user.gid)] : [];
+    cmd = [...caps.netns, ...ids, ...cmd];
+    return { file: cmd[0]!, args: cmd.slice(1), ...(user && ids.length === 0 ? { uid: user.uid, gid: user.gid } : {}) };
+  }
+  return { file: cmd[0]!, args: cmd.slice(1), ...(user ? { uid: user.uid, gid: user.gid } : {}) };
 }
 
 /** Whether `scriptPath` is granted the network: named in the list, or inside a folder named there (ending in /). */

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { Socket } from 'node:net';
 import { httpCall } from '../core/index.js';
 import { encodeFrame, readFrames } from './frames.js';
-import { childCommand, networkGranted, sandboxCapabilities, type SandboxCapabilities } from './script-sandbox.js';
+import { childCommand, networkGranted, sandboxCapabilities, type SandboxCapabilities, type ScriptUser } from './script-sandbox.js';
 import { verdictFromJson, VerdictError } from './verdict.js';
 import { ALLOW_HOSTS_KEY, type Agent, type DocumentPayload, type MailinHttpLimits, type RunResult, type Trigger } from './types.js';
 
@@ -15,6 +15,8 @@ export interface ScriptLimits {
   maxMessageBytes: number;
   maxHttpInFlight: number;
   allowNetwork: string[];
+  /** The account the process runs as (the service runs as root), or null: the service's own. */
+  runAs?: ScriptUser | null;
 }
 
 type ChildMsg =
@@ -76,6 +78,7 @@ export async function runScript(
     { ...limits, cpuSeconds: Math.ceil(agent.timeoutMs / 1000) + 1 },
     dirname(scriptPath),
     networkGranted(scriptPath, limits.allowNetwork),
+    limits.runAs ?? null,
   );
   const memoryText = `the script went over its memory limit (${limits.maxMemoryMb} MB in all, ${limits.maxOldGenerationSizeMb} MB heap) and was stopped`;
   return new Promise<RunResult>((resolve) => {
@@ -90,6 +93,7 @@ export async function runScript(
       env: childEnv(),
       cwd: dirname(scriptPath),
       detached: true,
+      ...(cmd.uid !== undefined ? { uid: cmd.uid, gid: cmd.gid } : {}),
     });
     const pid = child.pid;
     if (pid !== undefined) runs.pids.add(pid);

@@ -1,11 +1,9 @@
-import { test, describe } from 'node:test';
+import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer/index.js';
 import { tempDir, testConfig, freshPostgres, STORE_KINDS, type StoreKind } from '../helpers/env.js';
-import { startReceiver, signatureValid, type Receiver } from '../helpers/mailin.js';
+import { scriptFolder, startReceiver, signatureValid, type Receiver } from '../helpers/mailin.js';
 import { until } from '../helpers/wait.js';
 import { silentLogger } from '../../src/core/index.js';
 import { startService, type RunningService } from '../../src/roles/index.js';
@@ -410,11 +408,9 @@ describe('mail-in: failures and limits (SQLite)', () => {
 });
 
 describe('mail-in: script agents (SQLite)', () => {
-  function script(dir: string, name: string, code: string): string {
-    const path = join(dir, name);
-    writeFileSync(path, code);
-    return path;
-  }
+  const folder = scriptFolder();
+  after(() => folder.cleanup());
+  const script = (_dir: string, name: string, code: string): string => folder.write(name, code);
 
   test('a script edits headers, files, and calls a third party through the service', async () => {
     const h = (await startHarness('sqlite'))!;

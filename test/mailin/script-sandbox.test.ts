@@ -1,17 +1,17 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { tempDir, testConfig } from '../helpers/env.js';
+import { testConfig } from '../helpers/env.js';
+import { scriptFolder } from '../helpers/mailin.js';
 import { listenOnLoopback } from '../helpers/net.js';
 import { until } from '../helpers/wait.js';
 import { createLogger } from '../../src/core/index.js';
 import { AgentRunner } from '../../src/mailin/runner.js';
 import { runScript, type ScriptLimits } from '../../src/mailin/script.js';
-import { CHILD_FILES, childCommand, networkGranted, probeSandbox, sandboxCapabilities, type SandboxCapabilities } from '../../src/mailin/script-sandbox.js';
+import { CHILD_FILES, childCommand, networkGranted, probeSandbox, sandboxCapabilities, scriptUser, type SandboxCapabilities } from '../../src/mailin/script-sandbox.js';
 import type { Agent, DocumentPayload, MailinHttpLimits } from '../../src/mailin/types.js';
 
 const LIMITS: ScriptLimits = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8, stackSizeMb: 4, maxMemoryMb: 256, maxMessageBytes: 1024 * 1024, maxHttpInFlight: 2, allowNetwork: [] };
@@ -25,13 +25,9 @@ function agent(scriptPath: string): Agent {
 }
 
 describe('script sandbox: what the host allows, and the fallbacks', () => {
-  const dir = tempDir();
+  const dir = scriptFolder();
   after(() => dir.cleanup());
-  const script = (name: string, code: string): string => {
-    const path = join(dir.path, name);
-    writeFileSync(path, code);
-    return path;
-  };
+  const script = (name: string, code: string): string => dir.write(name, code);
 
   test('the command line: namespace, limits, then node with the permission model reading only the child files and the folder', () => {
     const full: SandboxCapabilities = { netns: ['/usr/bin/unshare', '-n'], rlimit: { kind: 'prlimit', path: '/usr/bin/prlimit' }, permissionFlag: '--experimental-permission', missing: [] };
@@ -55,6 +51,17 @@ describe('script sandbox: what the host allows, and the fallbacks', () => {
     const shell = childCommand({ ...full, netns: ['/usr/bin/unshare', '-rn'], rlimit: { kind: 'ulimit', path: '/bin/sh' } }, CHILD, '/a', false);
     assert.deepEqual(shell.args.slice(0, 4), ['-rn', '/bin/sh', '-c', `ulimit -d ${256 * 1024} && ulimit -t 6 && exec "$0" "$@"`]);
     assert.deepEqual(childCommand(NONE, CHILD, '/a', false), { file: process.execPath, args: ['--no-addons', '--max-old-space-size=64', '--max-semi-space-size=5', '--stack-size=4096', CHILD_FILES[0]] });
+    // Another account: root's unshare -n changes to it inside; otherwise the spawn does.
+    const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
+    const asNobody = childCommand(full, CHILD, '/a', false, nobody);
+    assert.deepEqual([asNobody.file, ...asNobody.args.slice(0, 5), asNobody.uid], ['/usr/bin/unshare', '-n', '-S', '65534', '-G', '65534', undefined]);
+    assert.deepEqual([childCommand(full, CHILD, '/a', true, nobody).uid, childCommand(full, CHILD, '/a', true, nobody).gid], [65534, 65534]);
+    assert.equal(childCommand({ ...full, netns: ['/usr/bin/unshare', '-rn'] }, CHILD, '/a', false, nobody).uid, 65534);
+    assert.equal(scriptUser('nobody', false), null, 'not root: the service user');
+    assert.equal(scriptUser('', true), null, '"" keeps root');
+    assert.deepEqual(scriptUser('1234:99', true), { name: '1234:99', uid: 1234, gid: 99 });
+    assert.deepEqual(scriptUser('4321', true), { name: '4321', uid: 4321, gid: 4321 });
+    assert.throws(() => scriptUser('no-such-user-here', true), /mailin\.script\.user: no user no-such-user-here in \/etc\/passwd/);
     assert.ok(networkGranted('/etc/postamt/agents/erp.mjs', ['/etc/postamt/agents/']));
     assert.ok(networkGranted('/etc/postamt/erp.mjs', ['/etc/postamt/erp.mjs']));
     assert.ok(!networkGranted('/etc/postamt/agents-evil/x.mjs', ['/etc/postamt/agents/']));

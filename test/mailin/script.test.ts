@@ -1,16 +1,16 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { tempDir } from '../helpers/env.js';
+import { join } from 'node:path';
 import { listenOnLoopback } from '../helpers/net.js';
-import { startReceiver, type Receiver } from '../helpers/mailin.js';
+import { scriptFolder, startReceiver, type Receiver } from '../helpers/mailin.js';
 import { runScript, type ScriptLimits } from '../../src/mailin/script.js';
-import { sandboxCapabilities, type SandboxCapabilities } from '../../src/mailin/script-sandbox.js';
+import { sandboxCapabilities, scriptUser, type SandboxCapabilities } from '../../src/mailin/script-sandbox.js';
 import type { Agent, DocumentPayload, MailinHttpLimits } from '../../src/mailin/types.js';
 
-const LIMITS: ScriptLimits = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8, stackSizeMb: 4, maxMemoryMb: 256, maxMessageBytes: 1024 * 1024, maxHttpInFlight: 2, allowNetwork: [] };
+const LIMITS: ScriptLimits = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8, stackSizeMb: 4, maxMemoryMb: 256, maxMessageBytes: 1024 * 1024, maxHttpInFlight: 2, allowNetwork: [], runAs: scriptUser('nobody') };
 const HTTP: MailinHttpLimits = { allowHosts: [], maxResponseBytes: 65536, targets: { allowPrivate: false, allowLoopback: true, ownListeners: [] } };
 const DOC = { id: 'doc-1', subject: 'Approval 4711', text: 'ok' } as unknown as DocumentPayload;
 
@@ -29,14 +29,10 @@ function alive(pid: number): boolean {
 }
 
 describe('script agents in a child process (issue 17, fault 5)', () => {
-  const dir = tempDir();
+  const dir = scriptFolder();
   let caps: SandboxCapabilities;
   let rx: Receiver;
-  const script = (name: string, code: string): string => {
-    const path = join(dir.path, name);
-    writeFileSync(path, code);
-    return path;
-  };
+  const script = (name: string, code: string): string => dir.write(name, code);
   before(async () => {
     caps = await sandboxCapabilities();
     rx = await startReceiver((c) => ({ status: 200, body: { seen: (c.json as { subject?: string }).subject } }));
@@ -179,6 +175,46 @@ describe('script agents in a child process (issue 17, fault 5)', () => {
       });
     } finally {
       delete process.env.POSTAMT_TEST_SECRET;
+    }
+  });
+
+  test('run by root, the script runs as mailin.script.user (nobody): root-only files and sockets stay closed, in its folder too, with or without network', async (t) => {
+    if (!LIMITS.runAs) return t.skip('the tests do not run as root');
+    const private_ = tempDir();
+    const sock = join(private_.path, 'daemon.sock');
+    let connections = 0;
+    const daemon = createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => daemon.listen(sock, r));
+    try {
+      const secret = join(dir.path, 'secret.txt');
+      writeFileSync(secret, 'root only', { mode: 0o600 });
+      chmodSync(private_.path, 0o700);
+      const path = script(
+        'user.mjs',
+        `import fs from 'node:fs';
+         import net from 'node:net';
+         export default async (doc, api) => {
+           api.setHeader('X-Uid', String(process.getuid()));
+           try { fs.readFileSync(${JSON.stringify(secret)}); api.setHeader('X-Secret', 'read'); } catch (e) { api.setHeader('X-Secret', e.code); }
+           await new Promise((resolve) => {
+             const s = net.connect(${JSON.stringify(sock)});
+             s.on('connect', () => { api.setHeader('X-Sock', 'connected'); s.destroy(); resolve(); });
+             s.on('error', (e) => { api.setHeader('X-Sock', e.code); resolve(); });
+           });
+         };`,
+      );
+      for (const allowNetwork of [[], [path]]) {
+        const r = await runScript(agent(path), 'before-delivery', DOC, { ...LIMITS, allowNetwork }, HTTP);
+        assert.equal(r.outcome, 'ok', r.error);
+        assert.deepEqual((r.verdict as { headers: Record<string, string> }).headers, { 'X-Uid': String(LIMITS.runAs.uid), 'X-Secret': 'EACCES', 'X-Sock': 'EACCES' }, `network ${allowNetwork.length ? 'granted' : 'not granted'}`);
+      }
+      assert.equal(connections, 0, 'the unix socket saw no connection');
+    } finally {
+      daemon.close();
+      private_.cleanup();
     }
   });
 

@@ -1,10 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { tempDir, testConfig } from '../helpers/env.js';
-import { startReceiver } from '../helpers/mailin.js';
+import { scriptFolder, startReceiver } from '../helpers/mailin.js';
 import { silentLogger } from '../../src/core/index.js';
 import { startService, type RunningService } from '../../src/roles/index.js';
 
@@ -13,7 +11,6 @@ const DB = 'approvals@example.test';
 
 interface Service {
   svc: RunningService;
-  dir: string;
   /** Stops the service and starts it again over the same data with other `mailin.webhook` settings. */
   restart(webhook: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
@@ -24,7 +21,6 @@ async function start(webhook: Record<string, unknown>): Promise<Service> {
   const config = (w: Record<string, unknown>) => testConfig(dir.path, { mailin: { worker: { pollIntervalMs: 50 }, webhook: w } });
   const s: Service = {
     svc: await startService(config(webhook), silentLogger()),
-    dir: dir.path,
     restart: async (w) => {
       await s.svc.close();
       s.svc = await startService(config(w), silentLogger());
@@ -149,11 +145,11 @@ describe('mail-in webhook targets (issue 17, fault 4)', () => {
   test("a script's api.http follows the same policy: the admin API on loopback is refused, an allowed receiver is reached", async () => {
     const s = await start({ allowLoopbackTargets: true });
     const rx = await startReceiver(() => ({ status: 200, body: 'fine' }));
+    const folder = scriptFolder();
     try {
       const admin = `http://127.0.0.1:${s.svc.endpoints.http!.port}/api/mailin`;
-      const path = join(s.dir, 'agent.mjs');
-      writeFileSync(
-        path,
+      const path = folder.write(
+        'agent.mjs',
         `export default async function (doc, api) {
            const tryCall = async (url) => { try { return String((await api.http(url)).status); } catch (e) { return e.message; } };
            api.setHeader('X-Own', await tryCall(${JSON.stringify(admin)}));
@@ -172,6 +168,7 @@ describe('mail-in webhook targets (issue 17, fault 4)', () => {
     } finally {
       await rx.close();
       await s.close();
+      folder.cleanup();
     }
   });
 });
