@@ -86,7 +86,8 @@ async function main(): Promise<void> {
   const rx = await startReceiver();
   const server = await startBenchServer(
     [{ address: 'box@bench.test', password: 'bench password 1' }],
-    `mailin:\n  worker:\n    concurrency: 32\n`,
+    // The receiver is in this process, on loopback.
+    `mailin:\n  worker:\n    concurrency: 32\n  webhook:\n    allowLoopbackTargets: true\n`,
     async (cfg) => {
       const cli = (...args: string[]) => execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
       cli('mailin', 'add', 'after@bench.test', '--name', 'after-delivery');
@@ -221,7 +222,7 @@ async function primitiveWork(url: string): Promise<{ parseUs: number; webhookUs:
   const doc = await parseDocument(raw);
   const agent: Agent = { id: 1, dbId: 1, name: 'floor', trigger: 'after-delivery', kind: 'webhook', url, secret: SECRET, scriptPath: null, timeoutMs: 30_000, onFailure: 'tempfail', includeRaw: false, createdAt: 0 };
   const call = () =>
-    runWebhook(agent, 'after-delivery', toPayload(doc, { uid: 'u', database: 'after@bench.test', mailFrom: 'load@remote.test', rcptTo: ['after@bench.test'], queueId: 'Q', receivedAt: Date.now(), raw, inlineMaxBytes: 1 << 20, rawMaxBytes: -1 }), { allowHosts: [], maxResponseBytes: 65536 });
+    runWebhook(agent, 'after-delivery', toPayload(doc, { uid: 'u', database: 'after@bench.test', mailFrom: 'load@remote.test', rcptTo: ['after@bench.test'], queueId: 'Q', receivedAt: Date.now(), raw, inlineMaxBytes: 1 << 20, rawMaxBytes: -1 }), { allowHosts: [], maxResponseBytes: 65536, targets: { allowPrivate: false, allowLoopback: true, ownListeners: [] } });
   await cpu(500, 16, call);
   const webhookUs = await cpu(2000, 16, call);
   return { parseUs, webhookUs };

@@ -40,6 +40,14 @@ export const mailinSchema = z
       .object({
         /** Host names (or IP literals) webhooks and scripts' http calls may reach; empty: any. */
         allowHosts: z.array(z.string().min(1)).default([]),
+        /**
+         * Private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7…) as targets. Off: a
+         * webhook cannot be turned against the internal network. Link-local, metadata, multicast
+         * and the platform's own listeners are refused whatever this says.
+         */
+        allowPrivateTargets: z.boolean().default(false),
+        /** Loopback (127/8, ::1) as targets; the platform's own listeners stay refused. */
+        allowLoopbackTargets: z.boolean().default(false),
         /** Attachments up to this size are sent inline (base64); larger ones by name, type, size and hash only. */
         inlineAttachmentMaxBytes: z.number().int().min(0).default(1024 * 1024),
         /** Raw MIME (base64) is sent only for agents with include-raw and messages up to this size. */
@@ -51,10 +59,29 @@ export const mailinSchema = z
       .prefault({}),
     script: z
       .object({
-        /** V8 heap limits of the worker thread a script agent runs in. */
+        /** V8 heap limits of the child process a script agent runs in. */
         maxOldGenerationSizeMb: z.number().int().min(8).default(64),
         maxYoungGenerationSizeMb: z.number().int().min(1).default(16),
-        stackSizeMb: z.number().int().min(1).default(4),
+        stackSizeMb: z.number().int().min(1).max(64).default(4),
+        /**
+         * All memory of that process (RLIMIT_DATA: the heap, Buffers, everything else written),
+         * in MB. Node itself needs about 40.
+         */
+        maxMemoryMb: z.number().int().min(64).default(256),
+        /** Largest message the process may send the service (a verdict, an api.http request with its body). */
+        maxMessageBytes: z.number().int().min(64 * 1024).default(16 * 1024 * 1024),
+        /** api.http calls one run may have open at once; more are refused to the script. */
+        maxHttpInFlight: z.number().int().min(1).max(64).default(4),
+        /**
+         * Scripts that may open network connections themselves (absolute file paths, or folders
+         * ending in /); every other script has no network but api.http, under the webhooks' rules.
+         */
+        allowNetwork: z.array(z.string().regex(/^\//, 'must be an absolute path')).default([]),
+        /**
+         * The account scripts run as when the service runs as root (a name, uid or uid:gid; ""
+         * keeps root): the operating system's file and socket permissions then apply as well.
+         */
+        user: z.string().default('nobody'),
       })
       .strict()
       .prefault({}),

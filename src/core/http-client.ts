@@ -1,7 +1,11 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { LookupFunction, Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { ClientTlsOptions } from './client-socket.js';
 import { isTlsFailure } from './client-socket.js';
+import { addressRefusal, hostRefusal, type TargetPolicy } from './target-policy.js';
 
 /**
  * The one HTTP client for calls Postamt makes (mail-in webhooks and scripts' `api.http`, the
@@ -10,7 +14,10 @@ import { isTlsFailure } from './client-socket.js';
  * of hosts, TLS verified (Node's CA store, or `tls.ca`; client certificates for mutual TLS),
  * redirects never followed, one deadline over the whole exchange (connect, request, the
  * complete answer) and a bound on the answer. The answer is read whole: callers check it
- * before any of it is used.
+ * before any of it is used. With a target policy (target-policy.ts) the address actually
+ * connected to is checked: an IP literal before connecting, a name on each address DNS gives
+ * (the socket's lookup hook, so a name that resolves somewhere else later is still caught), a
+ * kept-alive socket again when it is reused.
  */
 export interface HttpClientRequest {
   method: string;
@@ -26,6 +33,10 @@ export interface HttpClientRequest {
   /** How refusals name the allow-list (its config key), e.g. "mailin.webhook.allowHosts". */
   allowHostsName?: string;
   tls?: ClientTlsOptions;
+  /** Which addresses may be connected to (absent: any). */
+  targets?: TargetPolicy;
+  /** Name resolution (default: dns.lookup, the system's resolver); with `targets` its answers are checked. */
+  lookup?: LookupFunction;
   /** Aborts the exchange (kind `aborted`). */
   signal?: AbortSignal;
 }
@@ -71,6 +82,36 @@ export function httpTargetProblem(url: string, allowHosts: readonly string[] = [
 const AGENT_OPTIONS = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets: 64, maxFreeSockets: 16, timeout: 60_000 };
 const agents = { 'http:': new HttpAgent(AGENT_OPTIONS), 'https:': new HttpsAgent(AGENT_OPTIONS) };
 
+/** A DNS answer the target policy refuses; turned into kind `target`. */
+class TargetRefused extends Error {}
+
+// This host's interface addresses, for listeners on the unspecified address; they rarely change.
+let local: { at: number; addresses: string[] } | undefined;
+function localAddresses(): string[] {
+  if (!local || Date.now() - local.at > 10_000) {
+    const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+    local = { at: Date.now(), addresses };
+  }
+  return local.addresses;
+}
+
+/** A lookup hook that answers only when every address DNS gives is allowed. */
+function checkedLookup(policy: TargetPolicy, port: number, resolve: LookupFunction): LookupFunction {
+  return (hostname, options, callback) => {
+    resolve(hostname, { ...options, all: true } as LookupAllOptions, (err, answer) => {
+      if (err) return callback(err, '', 0);
+      const list = (Array.isArray(answer) ? answer : [{ address: answer, family: 0 }]) as LookupAddress[];
+      for (const a of list) {
+        const why = addressRefusal(a.address, port, policy, localAddresses());
+        if (why) return callback(new TargetRefused(`${hostname} resolves to ${why}`), '', 0);
+      }
+      if (list.length === 0) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
+      if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
+      callback(null, list[0]!.address, list[0]!.family);
+    });
+  };
+}
+
 export function httpCall(req: HttpClientRequest): Promise<HttpClientResponse> {
   const problem = httpTargetProblem(req.url, req.allowHosts, req.allowHostsName);
   if (problem) return Promise.reject(new HttpClientError('target', problem));
@@ -81,6 +122,13 @@ export function httpCall(req: HttpClientRequest): Promise<HttpClientResponse> {
   if (body) headers['content-length'] = String(body.length);
   const https = u.protocol === 'https:';
   const tls = https && req.tls ? { ...req.tls, rejectUnauthorized: req.tls.rejectUnauthorized ?? true } : {};
+  const port = Number(u.port) || (https ? 443 : 80);
+  const policy = req.targets;
+  if (policy) {
+    const why = hostRefusal(u.hostname, port, policy, localAddresses());
+    if (why) return Promise.reject(new HttpClientError('target', why));
+  }
+  const lookup = policy ? checkedLookup(policy, port, req.lookup ?? (dnsLookup as LookupFunction)) : req.lookup;
   return new Promise<HttpClientResponse>((resolve, reject) => {
     let settled = false;
     const finish = (err: HttpClientError | null, answer?: HttpClientResponse): void => {
@@ -95,7 +143,7 @@ export function httpCall(req: HttpClientRequest): Promise<HttpClientResponse> {
     };
     const onAbort = () => finish(new HttpClientError('aborted', 'the request was aborted'));
     // Node's http client never follows redirects; a 3xx is turned into a failure below.
-    const request = (https ? httpsRequest : httpRequest)(u, { method: req.method, headers, agent: agents[u.protocol as 'http:' | 'https:'], ...tls }, (res) => {
+    const request = (https ? httpsRequest : httpRequest)(u, { method: req.method, headers, agent: agents[u.protocol as 'http:' | 'https:'], ...(lookup ? { lookup } : {}), ...tls }, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400) {
         res.resume();
@@ -117,7 +165,18 @@ export function httpCall(req: HttpClientRequest): Promise<HttpClientResponse> {
     });
     const timer = setTimeout(() => finish(new HttpClientError('timeout', `no complete answer within ${req.deadlineMs} ms`)), req.deadlineMs);
     req.signal?.addEventListener('abort', onAbort, { once: true });
-    request.on('error', (err: NodeJS.ErrnoException) => finish(new HttpClientError(isTlsFailure(err) ? 'tls' : 'network', `request failed: ${err.code ?? err.message}`)));
+    // A kept-alive socket was checked when it connected, but perhaps under another policy.
+    if (policy) {
+      request.on('socket', (socket: Socket) => {
+        if (socket.remoteAddress === undefined) return;
+        const why = addressRefusal(socket.remoteAddress, socket.remotePort ?? port, policy, localAddresses());
+        if (why) finish(new HttpClientError('target', why));
+      });
+    }
+    request.on('error', (err: NodeJS.ErrnoException) => {
+      if (err instanceof TargetRefused) return finish(new HttpClientError('target', err.message));
+      finish(new HttpClientError(isTlsFailure(err) ? 'tls' : 'network', `request failed: ${err.code ?? err.message}`));
+    });
     request.end(body);
   });
 }

@@ -5,6 +5,7 @@ export { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
 export { isLoopback, isLoopbackHost, addressList } from './net.js';
 export { bindClientSocket, openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketHandlers, type ClientSocketOptions, type ClientTlsOptions, type ClientSocketErrorKind } from './client-socket.js';
 export { httpCall, httpTargetProblem, HttpClientError, type HttpClientRequest, type HttpClientResponse, type HttpClientErrorKind } from './http-client.js';
+export { addressKind, addressRefusal, hostRefusal, isOwnListener, isMetadataName, type AddressKind, type HostPort, type TargetPolicy } from './target-policy.js';
 export { randomHex } from './random-hex.js';
 export { postamtVersion } from './version.js';
 export { RequestThread, ThreadSet, answerRequests, type ThreadReply } from './request-thread.js';

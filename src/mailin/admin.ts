@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { BlobStore, Database, SecretBox } from '../store/index.js';
 import type { MailinConfig } from '../config/index.js';
-import { ConflictError, NotFoundError, UsageError } from '../core/index.js';
+import { ConflictError, NotFoundError, UsageError, type HostPort } from '../core/index.js';
 import { parseAddress, deleteUnreferencedBlobs } from '../service/index.js';
 import { checkAgentInput, type AgentInput } from './agent-config.js';
 import { sealSecret, showAgent, showDb, showDocument, showJob, showRun, toAgent, toDb } from './rows.js';
@@ -53,6 +53,8 @@ export class MailinAdmin {
     private readonly secrets: SecretBox,
     private readonly addresses: AddressBook,
     private readonly config: MailinConfig,
+    /** This platform's listeners, never a webhook's target (filled in by the role as they start). */
+    private readonly ownListeners: readonly HostPort[] = [],
   ) {}
 
   // ---- databases ----
@@ -108,7 +110,7 @@ export class MailinAdmin {
 
   async addAgent(address: string, input: AgentInput, cwd?: string): Promise<Record<string, unknown>> {
     const d = await this.getDb(address);
-    const a = await checkAgentInput(input, this.config, cwd);
+    const a = await checkAgentInput(input, this.config, cwd, this.ownListeners);
     if (a.trigger === 'before-delivery') {
       const existing = await this.db.selectFrom('mailin_agents').select('id').where('db_id', '=', d.id).where('trigger', '=', 'before-delivery').executeTakeFirst();
       if (existing) throw new ConflictError(`${d.address} has a before-delivery agent already (#${existing.id}); a database has at most one — remove it first`);

@@ -1,9 +1,9 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { httpTargetProblem, UsageError } from '../core/index.js';
+import { hostRefusal, httpTargetProblem, UsageError, type HostPort } from '../core/index.js';
 import type { MailinConfig } from '../config/index.js';
-import { ALLOW_HOSTS_KEY, type OnFailure, type Trigger } from './types.js';
+import { ALLOW_HOSTS_KEY, targetPolicy, type OnFailure, type Trigger } from './types.js';
 
 /** What an administrator gives to add an agent (CLI flags, API body). */
 export interface AgentInput {
@@ -35,8 +35,11 @@ export const MIN_SECRET_LENGTH = 16;
 /**
  * Checks an agent definition and says exactly what is wrong (UsageError). The script file is
  * checked for being a readable file now, so a typo is refused here and not at the first mail.
+ * A webhook's host is checked against the target policy as far as the URL tells (IP literals,
+ * metadata names, `localhost`; `ownListeners` are this platform's listeners); the addresses a
+ * name resolves to are checked at every call.
  */
-export async function checkAgentInput(input: AgentInput, config: MailinConfig, cwd = process.cwd()): Promise<CheckedAgent> {
+export async function checkAgentInput(input: AgentInput, config: MailinConfig, cwd = process.cwd(), ownListeners: readonly HostPort[] = []): Promise<CheckedAgent> {
   for (const k of ['trigger', 'name', 'webhook', 'secret', 'script', 'onFailure'] as const) {
     if (input[k] !== undefined && typeof input[k] !== 'string') throw new UsageError(`${k} must be a string`);
   }
@@ -61,6 +64,10 @@ export async function checkAgentInput(input: AgentInput, config: MailinConfig, c
   if (hasWebhook) {
     const problem = httpTargetProblem(input.webhook!, config.webhook.allowHosts, ALLOW_HOSTS_KEY);
     if (problem) throw new UsageError(`--webhook: ${problem}`);
+    const url = new URL(input.webhook!);
+    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+    const refusal = hostRefusal(url.hostname, port, targetPolicy(config.webhook, ownListeners));
+    if (refusal) throw new UsageError(`--webhook: ${refusal}`);
     if (!input.secret) throw new UsageError(`a webhook agent needs --secret (at least ${MIN_SECRET_LENGTH} characters) to sign its requests`);
     if (input.secret.length < MIN_SECRET_LENGTH) throw new UsageError(`--secret must have at least ${MIN_SECRET_LENGTH} characters`);
     return { ...common, kind: 'webhook', url: input.webhook!, secret: input.secret, scriptPath: null };

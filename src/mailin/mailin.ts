@@ -1,6 +1,6 @@
 import { GroupCommit, type Store } from '../store/index.js';
 import type { MailinConfig } from '../config/index.js';
-import type { Logger } from '../core/index.js';
+import type { HostPort, Logger } from '../core/index.js';
 import { MailinAdmin, type AddressBook } from './admin.js';
 import { JobQueue } from './queue.js';
 import { MailinRouter } from './router.js';
@@ -20,14 +20,23 @@ export interface Mailin {
 /**
  * The mail-in module's parts over one store; the worker is created but not started. `commits`
  * is the group commit the worker settles jobs through (the service shares its deliveries' one).
+ * `ownListeners` is the live list of this process's listeners (the role adds them as they
+ * start): webhooks and scripts' calls never reach them.
  */
-export function createMailin(store: Store, addresses: AddressBook, config: MailinConfig, logger: Logger, commits = new GroupCommit(store.db)): Mailin {
-  const runner = new AgentRunner(config);
+export function createMailin(
+  store: Store,
+  addresses: AddressBook,
+  config: MailinConfig,
+  logger: Logger,
+  commits = new GroupCommit(store.db),
+  ownListeners: readonly HostPort[] = [],
+): Mailin {
+  const runner = new AgentRunner(config, ownListeners, logger);
   const queue = new JobQueue(store.db, store.dialect, config.retry, config.worker.leaseMarginMs);
   const router = new MailinRouter(store.db, store.blobs, store.secrets, queue, runner, config, logger);
   const worker = new MailinWorker(store.db, store.blobs, store.secrets, queue, runner, config.worker, logger, commits);
   // Jobs of this node's deliveries are leased to its worker in the delivery's transaction;
   // a worker that is not started reserves no room, so they stay queued for other nodes.
   router.handOverTo(worker);
-  return { router, admin: new MailinAdmin(store.db, store.blobs, store.secrets, addresses, config), worker, queue, close: () => runner.close() };
+  return { router, admin: new MailinAdmin(store.db, store.blobs, store.secrets, addresses, config, ownListeners), worker, queue, close: () => runner.close() };
 }

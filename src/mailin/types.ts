@@ -1,4 +1,5 @@
 /** The shapes the mail-in module passes around (rows are in store/schema.ts). */
+import type { HostPort, TargetPolicy } from '../core/index.js';
 
 export type Trigger = 'before-delivery' | 'after-delivery';
 export type AgentKind = 'webhook' | 'script';
@@ -9,10 +10,20 @@ export interface MailinHttpLimits {
   /** Host names or IP literals that may be called; empty: any. */
   allowHosts: string[];
   maxResponseBytes: number;
+  /** Which addresses may be connected to (core/target-policy.ts). */
+  targets: TargetPolicy;
 }
 
 /** How refusals name the allow-list. */
 export const ALLOW_HOSTS_KEY = 'mailin.webhook.allowHosts';
+
+/** How refusals name the target switches. */
+export const TARGET_KEYS = { private: 'mailin.webhook.allowPrivateTargets', loopback: 'mailin.webhook.allowLoopbackTargets' } as const;
+
+/** The target policy of the module's HTTP calls, with this process's listeners as they are now. */
+export function targetPolicy(webhook: { allowPrivateTargets: boolean; allowLoopbackTargets: boolean }, ownListeners: readonly HostPort[]): TargetPolicy {
+  return { allowPrivate: webhook.allowPrivateTargets, allowLoopback: webhook.allowLoopbackTargets, ownListeners: [...ownListeners], keys: TARGET_KEYS };
+}
 
 export interface MailinDb {
   id: number;

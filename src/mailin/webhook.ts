@@ -46,6 +46,7 @@ export async function runWebhook(
       body,
       allowHosts: limits.allowHosts,
       allowHostsName: ALLOW_HOSTS_KEY,
+      targets: limits.targets,
       maxResponseBytes: limits.maxResponseBytes,
       deadlineMs: agent.timeoutMs,
     });

@@ -4,7 +4,7 @@ import type { Config } from '../config/index.js';
 import { UsageError, type Logger } from '../core/index.js';
 import { generatePassword, type Accounts } from '../service/index.js';
 import { startService, type RunningService } from './service.js';
-import { writeEndpointsFile, type EndpointsFile } from './endpoints.js';
+import { addListeners, writeEndpointsFile, type EndpointsFile } from './endpoints.js';
 import { startDirectoryFor, type RunningDirectory } from './directory.js';
 import { startClientModule, type RunningClientModule } from './clientmodule.js';
 import { createTestPki } from '../crypto/index.js';
@@ -129,6 +129,8 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
     const ldapPort = ldap.endpoints.ldap?.port;
     if (ldapPort === undefined) throw new UsageError('the demo needs the LDAP listener (directory.ldap.starttls.enabled)');
     cm = await startClientModule(demoClientModuleConfig(config, ldapPort, service), logger, { tls: service.tls, metrics: service.metrics });
+    // One process: the directory's and client module's listeners are the mail-in agents' no-go too.
+    addListeners(service.ownListeners, { ...ldap.endpoints, ...cm.endpoints });
     const submission = service.endpoints['smtp-submission'];
     const pop3s = service.endpoints.pop3s;
     const practices: DemoPractice[] = [];

@@ -9,6 +9,11 @@ export interface Endpoint {
   tls: TlsMode;
 }
 
+/** Adds endpoints to a list of listeners (host and port) not holding them yet: the mail-in target policy's own listeners. */
+export function addListeners(list: Array<{ host: string; port: number }>, endpoints: Record<string, Endpoint>): void {
+  for (const e of Object.values(endpoints)) if (!list.some((l) => l.host === e.host && l.port === e.port)) list.push({ host: e.host, port: e.port });
+}
+
 export interface EndpointsFile {
   endpoints: Record<string, Endpoint>;
   accounts: Array<{ address: string; password: string }>;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { inDataDir, type Config } from '../config/index.js';
-import type { Logger } from '../core/index.js';
+import type { HostPort, Logger } from '../core/index.js';
 import { Metrics, LoginThrottle, UsageError, isLoopbackHost } from '../core/index.js';
 import { openStore, GroupCommit, dataPaths, makePrivate, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
@@ -13,7 +13,7 @@ import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, acco
 import { Directory, DirectoryAccountFeed, DirectoryAdmin, directoryOptions } from '../directory/index.js';
 import { createMailin, type Mailin } from '../mailin/index.js';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Endpoint } from './endpoints.js';
+import { addListeners, type Endpoint } from './endpoints.js';
 import { setupIntegration, type ServiceIntegration } from './integration.js';
 import { RunningParts } from './running-parts.js';
 import { sql } from 'kysely';
@@ -35,6 +35,11 @@ export interface RunningService {
   throttle: LoginThrottle;
   tls: TlsMaterial;
   endpoints: Record<string, Endpoint>;
+  /**
+   * Every listener of this process, which mail-in webhooks and scripts may never call: the
+   * service's own, added as they start; a role running beside it in the process adds its own.
+   */
+  ownListeners: HostPort[];
   /** The bearer token of the admin API (/api/ on the HTTP listener). */
   adminToken: string;
   close(): Promise<void>;
@@ -90,7 +95,8 @@ export async function startService(config: Config, logger: Logger, existingStore
     const mailboxes = new Mailboxes(store.db, store.blobs, commits);
     const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger);
     // Mail-in databases: addresses whose mail becomes documents and triggers agents (docs/mailin.md).
-    const mailin = createMailin(store, accounts, config.mailin, logger, commits);
+    const ownListeners: HostPort[] = [];
+    const mailin = createMailin(store, accounts, config.mailin, logger, commits, ownListeners);
     // Archive integration: user sources, own authentication, archive user, journal (docs/integration.md).
     const integration: ServiceIntegration & { url?: string } = await setupIntegration(config, store, accounts, logger, metrics);
     started.add('integration-sources', { close: () => integration.close() });
@@ -138,6 +144,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         throttle,
       }));
     }
+    addListeners(ownListeners, endpoints);
     const pop3Backend = new ServicePop3Backend(accounts, mailboxes, integration.pop3);
     for (const [name, lc, tlsMode] of [
       ['pop3', svc.pop3.starttls, 'starttls'],
@@ -185,6 +192,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       started.add('http', { close: () => app.close() });
       endpoints.http = { host: svc.http.host, port: a.port, tls: isLoopbackHost(svc.http.host) ? 'none' : 'implicit' };
     }
+    addListeners(ownListeners, endpoints);
 
     if (config.mailin.worker.enabled) {
       mailin.worker.start();
@@ -211,6 +219,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       throttle,
       tls,
       endpoints,
+      ownListeners,
       adminToken,
       close: async () => {
         // Listeners first (stop accepting, let transactions finish), the store last.

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { tempDir } from '../helpers/env.js';
 import { createTestPki } from '../../src/crypto/index.js';
-import { httpCall, httpTargetProblem, HttpClientError, type HttpClientRequest } from '../../src/core/index.js';
+import type { LookupFunction } from 'node:net';
+import { httpCall, httpTargetProblem, HttpClientError, type HttpClientRequest, type TargetPolicy } from '../../src/core/index.js';
 import { closedPort, listenOnLoopback } from '../helpers/net.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
@@ -150,6 +151,74 @@ describe('httpCall: the target guard', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+/** A resolver that answers every name with these addresses (as DNS for a name an attacker controls would). */
+function resolvesTo(...addresses: string[]): LookupFunction {
+  return ((_name: string, options: { all?: boolean }, cb: (err: Error | null, a: unknown, f?: number) => void) => {
+    const list = addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+    if (options.all) cb(null, list);
+    else cb(null, list[0]!.address, list[0]!.family);
+  }) as LookupFunction;
+}
+
+describe('httpCall: the target policy, checked on the address connected to', () => {
+  const strict: TargetPolicy = { allowPrivate: false, allowLoopback: false, ownListeners: [], keys: { private: 'mailin.webhook.allowPrivateTargets', loopback: 'mailin.webhook.allowLoopbackTargets' } };
+  let srv: Awaited<ReturnType<typeof httpServer>>;
+  let port: number;
+  before(async () => {
+    srv = await httpServer((_req, res) => res.end('reached'));
+    port = Number(new URL(srv.url).port);
+  });
+  after(() => srv.close());
+
+  test('a name whose DNS answer is refused is never connected to: loopback, metadata, private, mapped forms', async () => {
+    const before = srv.connections();
+    const url = `http://hooks.example.test:${port}/`;
+    await assert.rejects(call(url, { targets: strict, lookup: resolvesTo('127.0.0.1') }), kindOf('target', /^hooks\.example\.test resolves to 127\.0\.0\.1 is a loopback address, called only with mailin\.webhook\.allowLoopbackTargets: true$/));
+    await assert.rejects(call(url, { targets: { ...strict, allowLoopback: true, allowPrivate: true }, lookup: resolvesTo('169.254.169.254') }), kindOf('target', /cloud metadata address, which is never called/));
+    await assert.rejects(call(url, { targets: { ...strict, allowLoopback: true }, lookup: resolvesTo('::ffff:10.0.0.1') }), kindOf('target', /private address/));
+    // One refused address among allowed ones is enough (the client could pick any of them).
+    await assert.rejects(call(url, { targets: { ...strict, allowLoopback: true }, lookup: resolvesTo('127.0.0.1', '0.0.0.0') }), kindOf('target', /unspecified/));
+    // The system resolver: localhost is checked by name, before any lookup.
+    await assert.rejects(call(`http://localhost:${port}/`, { targets: strict }), kindOf('target', /^localhost is loopback: 127\.0\.0\.1 is a loopback address/));
+    assert.equal(srv.connections(), before, 'the listener saw no connection');
+  });
+
+  test('IP literals are refused before connecting, in every numeric spelling', async () => {
+    const before = srv.connections();
+    for (const host of ['127.0.0.1', '2130706433', '0x7f.1', '017700000001', '[::ffff:127.0.0.1]']) {
+      await assert.rejects(call(`http://${host}:${port}/`, { targets: strict }), kindOf('target', /is a loopback address/), host);
+    }
+    assert.equal(srv.connections(), before);
+  });
+
+  test('loopback is called when allowed, by literal and by a name resolving to it', async () => {
+    const open = { ...strict, allowLoopback: true };
+    assert.equal((await call(srv.url, { targets: open })).body.toString(), 'reached');
+    assert.equal((await call(`http://hooks.example.test:${port}/`, { targets: open, lookup: resolvesTo('127.0.0.1') })).body.toString(), 'reached');
+    assert.equal((await call(`http://localhost:${port}/`, { targets: open })).body.toString(), 'reached');
+  });
+
+  test("the platform's own listener is refused even with loopback allowed; a kept-alive socket is checked again when reused", async () => {
+    const own = { ...strict, allowLoopback: true, allowPrivate: true, ownListeners: [{ host: '127.0.0.1', port }] };
+    // Kept-alive connections, made under a policy that allows the target...
+    assert.equal((await call(srv.url, { targets: { ...strict, allowLoopback: true } })).status, 200);
+    assert.equal((await call(`http://reuse.example.test:${port}/`, { targets: { ...strict, allowLoopback: true }, lookup: resolvesTo('127.0.0.1') })).status, 200);
+    const before = srv.connections();
+    await assert.rejects(call(srv.url, { targets: own }), kindOf('target', /port \d+ is one of this platform's own listeners/));
+    await assert.rejects(call(`http://hooks.example.test:${port}/`, { targets: own, lookup: resolvesTo('127.0.0.1') }), kindOf('target', /own listeners/));
+    await assert.rejects(call(`http://localhost:${port}/`, { targets: own }), kindOf('target', /own listeners/));
+    // ...then the one reached by name (no literal check before) reused under a stricter policy.
+    let lookups = 0;
+    const counting: LookupFunction = (name, options, cb) => {
+      lookups++;
+      resolvesTo('127.0.0.1')(name, options, cb);
+    };
+    await assert.rejects(call(`http://reuse.example.test:${port}/`, { targets: strict, lookup: counting }), kindOf('target', /127\.0\.0\.1 is a loopback address/));
+    assert.equal(lookups, 0, 'refused on the reused socket, not by a new lookup');
+    assert.equal(srv.connections(), before, 'no new connection was made for a refused call');
   });
 });
 

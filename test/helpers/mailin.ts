@@ -1,7 +1,28 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { listenOnLoopback } from './net.js';
+import { tempDir } from './env.js';
+
+/**
+ * A folder for script agents that the account scripts run as (`nobody` when the tests run as
+ * root, mailin.script.user) can read, unlike a private temp or data directory.
+ */
+export function scriptFolder(): { path: string; write(name: string, code: string): string; cleanup(): void } {
+  const dir = tempDir('postamt-scripts-');
+  chmodSync(dir.path, 0o755);
+  return {
+    path: dir.path,
+    write: (name, code) => {
+      const path = join(dir.path, name);
+      writeFileSync(path, code, { mode: 0o644 });
+      return path;
+    },
+    cleanup: dir.cleanup,
+  };
+}
 
 export interface Received {
   headers: IncomingMessage['headers'];

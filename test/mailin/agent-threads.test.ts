@@ -26,7 +26,7 @@ function agent(url: string, timeoutMs = 5000): Agent {
 }
 
 const ctx = { uid: 'doc-1', database: 'approvals@praxis.test', mailFrom: 'oa@office.test', rcptTo: ['approvals@praxis.test'], queueId: 'Q1', receivedAt: Date.UTC(2026, 11, 1), raw: Buffer.alloc(0), inlineMaxBytes: 1 << 20, rawMaxBytes: -1 };
-const limits = { allowHosts: [], maxResponseBytes: 65536 };
+const limits = { allowHosts: [], maxResponseBytes: 65536, targets: { allowPrivate: false, allowLoopback: true, ownListeners: [] } };
 
 describe('mail-in threads', () => {
   test('a thread parses exactly as the event loop does, attachments as Buffers', async () => {

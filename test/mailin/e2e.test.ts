@@ -1,11 +1,9 @@
-import { test, describe } from 'node:test';
+import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import type Mail from 'nodemailer/lib/mailer/index.js';
 import { tempDir, testConfig, freshPostgres, STORE_KINDS, type StoreKind } from '../helpers/env.js';
-import { startReceiver, signatureValid, type Receiver } from '../helpers/mailin.js';
+import { scriptFolder, startReceiver, signatureValid, type Receiver } from '../helpers/mailin.js';
 import { until } from '../helpers/wait.js';
 import { silentLogger } from '../../src/core/index.js';
 import { startService, type RunningService } from '../../src/roles/index.js';
@@ -37,7 +35,7 @@ async function startHarness(kind: StoreKind, mailin: Record<string, unknown> = {
     url = pg.url;
     drop = pg.drop;
   }
-  const config = testConfig(dir.path, { database: { url }, mailin: { worker: { pollIntervalMs: 50 }, ...mailin } });
+  const config = testConfig(dir.path, { database: { url }, mailin: { worker: { pollIntervalMs: 50 }, webhook: { allowLoopbackTargets: true }, ...mailin } });
   const h: Harness = {
     svc: await startService(config, silentLogger()),
     config,
@@ -410,11 +408,9 @@ describe('mail-in: failures and limits (SQLite)', () => {
 });
 
 describe('mail-in: script agents (SQLite)', () => {
-  function script(dir: string, name: string, code: string): string {
-    const path = join(dir, name);
-    writeFileSync(path, code);
-    return path;
-  }
+  const folder = scriptFolder();
+  after(() => folder.cleanup());
+  const script = (_dir: string, name: string, code: string): string => folder.write(name, code);
 
   test('a script edits headers, files, and calls a third party through the service', async () => {
     const h = (await startHarness('sqlite'))!;
@@ -481,6 +477,17 @@ describe('mail-in: script agents (SQLite)', () => {
       r = (await runs(h))[0];
       assert.equal(r.outcome, 'memory');
       assert.match(r.error, /memory limit/);
+      await h.svc.mailin.admin.removeAgent((await h.svc.mailin.admin.listAgents(DB))[0]!.id as number);
+
+      // Memory outside the JavaScript heap: 4 GiB of Buffers stop at mailin.script.maxMemoryMb, in the script's own process.
+      const buffers = script(h.dir, 'buffers.mjs', `export default () => { const keep = []; for (let i = 0; i < 256; i++) keep.push(Buffer.alloc(16 * 1024 * 1024, 1)); };`);
+      await h.svc.mailin.admin.addAgent(DB, { trigger: 'before-delivery', script: buffers, timeoutMs: 20000 });
+      const rss0 = process.memoryUsage().rss;
+      assert.match(await sendError(h), /^451 4\.3\.0 /);
+      assert.ok(process.memoryUsage().rss - rss0 < 64 * 1024 * 1024, 'the service did not grow');
+      r = (await runs(h))[0];
+      assert.equal(r.outcome, 'memory');
+      assert.match(r.error, /over its memory limit \(256 MB in all/);
       // The service is still there.
       assert.equal((await fetch(`http://127.0.0.1:${h.svc.endpoints.http!.port}/healthz`)).status, 200);
     } finally {

@@ -101,7 +101,7 @@ async function queueFixture(ts: NonNullable<Awaited<ReturnType<typeof openTestSt
   const m = new MailinAdmin(ts.store.db, ts.store.blobs, ts.store.secrets, accounts, ts.config.mailin);
   await m.addDatabase({ address: 'in@example.test', name: 'x' });
   const agents = [];
-  for (let i = 0; i < n; i++) agents.push(await m.addAgent('in@example.test', { trigger: 'after-delivery', webhook: `http://127.0.0.1:9/${i}`, secret: SECRET, timeoutMs: 1000 }));
+  for (let i = 0; i < n; i++) agents.push(await m.addAgent('in@example.test', { trigger: 'after-delivery', webhook: `https://hooks.example.test/${i}`, secret: SECRET, timeoutMs: 1000 }));
   const db = ts.store.db;
   const dbRow = await db.selectFrom('mailin_dbs').select('id').executeTakeFirstOrThrow();
   return { db, dbRow, agents };

@@ -56,7 +56,7 @@ test('another local user reads nothing of the data directory, and the webhook se
     const cfg = join(d.path, 'postamt.yaml');
     writeFileSync(
       cfg,
-      `dataDir: ${dataDir}\nlog:\n  level: info\nservice:\n  hostname: mx.praxis.test\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n  pop3:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\n  http: { port: 0 }\nmailin:\n  worker: { pollIntervalMs: 50 }\n`,
+      `dataDir: ${dataDir}\nlog:\n  level: info\nservice:\n  hostname: mx.praxis.test\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n  pop3:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\n  http: { port: 0 }\nmailin:\n  worker: { pollIntervalMs: 50 }\n  webhook: { allowLoopbackTargets: true }\n`,
     );
     postamtSync(['domain', 'add', 'praxis.test'], { config: cfg, check: true });
     postamtSync(['account', 'add', 'anna@praxis.test', '--password-stdin'], { config: cfg, input: PASSWORD, check: true });

@@ -2,9 +2,21 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { withAccounts, print } from '../context.js';
 import { MailinAdmin } from '../../mailin/index.js';
+import type { Config } from '../../config/index.js';
+import type { HostPort } from '../../core/index.js';
+
+/**
+ * The listeners the configuration gives the roles (fixed ports only): the running platform's
+ * own listeners, which a webhook added here may not point at.
+ */
+function configuredListeners(config: Config): HostPort[] {
+  const s = config.service;
+  const all = [s.smtp.mx, s.smtp.submission, s.pop3.starttls, s.pop3.implicit, s.http, config.directory.ldap.starttls, config.directory.ldap.implicit, config.clientModule.smtp.starttls, config.clientModule.smtp.implicit, config.clientModule.pop3.starttls, config.clientModule.pop3.implicit];
+  return all.filter((l) => l.enabled && l.port !== 0).map((l) => ({ host: l.host, port: l.port }));
+}
 
 async function withMailin<T>(cmd: Command, fn: (m: MailinAdmin) => Promise<T>): Promise<T> {
-  return withAccounts(cmd, (accounts, store, config) => fn(new MailinAdmin(store.db, store.blobs, store.secrets, accounts, config.mailin)));
+  return withAccounts(cmd, (accounts, store, config) => fn(new MailinAdmin(store.db, store.blobs, store.secrets, accounts, config.mailin, configuredListeners(config))));
 }
 
 function int(what: string) {

@@ -11,7 +11,7 @@ describe('postamt mailin (CLI)', () => {
   test('add, agent add, list; bad configuration refused with exit code 2 and a clear message; --help is complete', async () => {
     const ts = (await openTestStore('sqlite'))!;
     const cfg = join(ts.dir, 'postamt.yaml');
-    writeFileSync(cfg, `dataDir: ${ts.dir}\nlog:\n  level: silent\n`);
+    writeFileSync(cfg, `dataDir: ${ts.dir}\nlog:\n  level: silent\nmailin:\n  webhook:\n    allowLoopbackTargets: true\n`);
     /** The real CLI; it must succeed (the failures below are run with `fails`). */
     const cli = (...args: string[]) => postamt(args, { config: cfg, check: true });
     const fails = (...args: string[]) => postamt(args, { config: cfg });
@@ -26,6 +26,13 @@ describe('postamt mailin (CLI)', () => {
       const noSecret = await fails('mailin', 'agent', 'add', 'approvals@example.test', '--trigger', 'after-delivery', '--webhook', 'http://127.0.0.1:9/h');
       assert.equal(noSecret.code, 2);
       assert.match(noSecret.stderr, /^postamt: a webhook agent needs --secret/);
+      // The target policy: metadata never; the configured listeners (SMTP MX on 127.0.0.1:2525 by default) never, loopback allowed or not.
+      const metadata = await fails('mailin', 'agent', 'add', 'approvals@example.test', '--trigger', 'after-delivery', '--webhook', 'http://169.254.169.254/latest/meta-data/', '--secret', SECRET);
+      assert.equal(metadata.code, 2);
+      assert.match(metadata.stderr, /^postamt: --webhook: 169\.254\.169\.254 is a cloud metadata address, which is never called/);
+      const own = await fails('mailin', 'agent', 'add', 'approvals@example.test', '--trigger', 'after-delivery', '--webhook', 'http://localhost:2525/', '--secret', SECRET);
+      assert.equal(own.code, 2);
+      assert.match(own.stderr, /own listeners/);
       const list = await cli('mailin', 'agent', 'list', '--json');
       assert.equal(JSON.parse(list.stdout)[0].url, 'http://127.0.0.1:9/h');
       assert.ok(!list.stdout.includes(SECRET), 'secrets are never printed');
