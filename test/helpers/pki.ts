@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { webcrypto, randomBytes } from 'node:crypto';
+import { webcrypto, randomBytes, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { recipientIdOf, type EnvelopeRecipient, type RecipientEmail } from '../../src/crypto/index.js';
 
@@ -40,6 +40,22 @@ export interface IssueOptions {
   readonly keys?: webcrypto.CryptoKeyPair;
 }
 
+/** An ECC identity (brainpoolP256r1 unless told): node KeyObjects, since WebCrypto has no brainpool. */
+export interface EccTestIdentity {
+  readonly email: string;
+  readonly certDer: Uint8Array;
+  readonly certPem: string;
+  readonly privateKey: KeyObject;
+  readonly keyPem: string;
+}
+
+export interface EccIssueOptions {
+  readonly email: string;
+  readonly usage: 'sign' | 'enc';
+  readonly curve?: string;
+  readonly ca?: TestCa;
+}
+
 export interface TestPki {
   readonly ca: TestCa;
   readonly foreignCa: TestCa;
@@ -52,6 +68,8 @@ export interface TestPki {
   /** A signature certificate from a CA nobody trusts. */
   readonly foreignSigner: TestIdentity;
   issue(opts: IssueOptions): Promise<TestIdentity>;
+  /** An ECC certificate from the (RSA) test CA, keyUsage as gematik's E256 samples: keyAgreement for ENC. */
+  issueEcc(opts: EccIssueOptions): Promise<EccTestIdentity>;
   generateKeys(): Promise<webcrypto.CryptoKeyPair>;
 }
 
@@ -124,6 +142,33 @@ async function issue(ca: TestCa, opts: IssueOptions): Promise<TestIdentity> {
   };
 }
 
+async function issueEcc(ca: TestCa, opts: EccIssueOptions): Promise<EccTestIdentity> {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: opts.curve ?? 'brainpoolP256r1' });
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const pub = new x509.PublicKey(spki);
+  const now = Date.now();
+  const usage = opts.usage === 'sign' ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation : x509.KeyUsageFlags.keyAgreement;
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=${opts.email} ${opts.usage === 'sign' ? 'OSIG' : 'ENC'} E256, O=Postamt Test Practice`,
+    issuer: new x509.X509Certificate(ca.certDer).subject,
+    notBefore: new Date(now - DAY),
+    notAfter: new Date(now + 365 * DAY),
+    publicKey: pub,
+    signingKey: ca.keys.privateKey,
+    signingAlgorithm: RSA,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(usage, true),
+      new x509.SubjectAlternativeNameExtension([{ type: 'email', value: opts.email }]),
+      await x509.SubjectKeyIdentifierExtension.create(pub),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
+    ],
+  });
+  const der = new Uint8Array(cert.rawData);
+  return { email: opts.email, certDer: der, certPem: toPem(der, 'CERTIFICATE'), privateKey, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
 /** Builds the whole test PKI (six RSA-2048 keys; about a second). */
 export async function createTestPki(): Promise<TestPki> {
   const [ca, foreignCa] = await Promise.all([createCa('CN=Postamt Test CA, O=Postamt Test'), createCa('CN=Foreign CA, O=Elsewhere')]);
@@ -142,16 +187,17 @@ export async function createTestPki(): Promise<TestPki> {
     expiredSigner,
     foreignSigner,
     issue: (opts) => issue(opts.ca ?? ca, opts),
+    issueEcc: (opts) => issueEcc(opts.ca ?? ca, opts),
     generateKeys,
   };
 }
 
 /** The identities as envelope recipients (certificate and address). */
-export function recipientsFor(...ids: TestIdentity[]): EnvelopeRecipient[] {
+export function recipientsFor(...ids: Array<TestIdentity | EccTestIdentity>): EnvelopeRecipient[] {
   return ids.map((i) => ({ certDer: i.certDer, email: i.email }));
 }
 
 /** The identities as recipient-emails entries (address and RecipientIdentifier). */
-export function emailsFor(...ids: TestIdentity[]): RecipientEmail[] {
+export function emailsFor(...ids: Array<TestIdentity | EccTestIdentity>): RecipientEmail[] {
   return ids.map((i) => ({ email: i.email, rid: recipientIdOf(i.certDer) }));
 }

@@ -81,7 +81,14 @@ function mgf1HashOf(alg: AlgId, what: string, allowed: readonly DigestName[]): D
 
 export type SignatureScheme =
   | { readonly scheme: 'pkcs1'; readonly hash: DigestName }
-  | { readonly scheme: 'pss'; readonly hash: DigestName; readonly saltLength: number };
+  | { readonly scheme: 'pss'; readonly hash: DigestName; readonly saltLength: number }
+  | { readonly scheme: 'ecdsa'; readonly hash: DigestName };
+
+const ECDSA_HASH_BY_OID: Readonly<Record<string, DigestName>> = {
+  [OID.ecdsaWithSha256]: 'sha256',
+  [OID.ecdsaWithSha384]: 'sha384',
+  [OID.ecdsaWithSha512]: 'sha512',
+};
 
 /**
  * The SignerInfo signatureAlgorithm. `digest` is the SignerInfo digestAlgorithm, which
@@ -100,7 +107,16 @@ export function signatureSchemeOf(alg: AlgId, digest: DigestName): SignatureSche
     return { scheme: 'pkcs1', hash: pkcs1Hash };
   }
   if (alg.oid === OID.rsassaPss) return { scheme: 'pss', ...pssParamsOf(alg.params) };
-  throw new CmsError('unsupported', `${what}: ${alg.oid} not supported (RSA PKCS#1 v1.5 or RSASSA-PSS only)`);
+  const ecdsaHash = ECDSA_HASH_BY_OID[alg.oid];
+  if (ecdsaHash) {
+    // RFC 5758 3.2: the parameters MUST be absent.
+    if (alg.params !== undefined) throw new CmsError('malformed', `${what}: ecdsa-with-SHA2 parameters must be absent`);
+    if (ecdsaHash !== digest) throw new CmsError('unsupported', `${what}: ${ecdsaHash} signature over a ${digest} digest`);
+    return { scheme: 'ecdsa', hash: ecdsaHash };
+  }
+  // Some producers name the key's algorithm, as with rsaEncryption (RFC 5753 7.1.3 allows it).
+  if (alg.oid === OID.ecPublicKey) return { scheme: 'ecdsa', hash: digest };
+  throw new CmsError('unsupported', `${what}: ${alg.oid} not supported (RSA PKCS#1 v1.5, RSASSA-PSS or ECDSA)`);
 }
 
 /** RSASSA-PSS-params (RFC 4055): every field has a SHA-1 era default, so absence matters. */
@@ -230,6 +246,12 @@ export const OAEP_SHA256_ALG_ID: Uint8Array = toDer(
     new asn1js.Sequence({ value: [explicit(0, sha256WithNull()), explicit(1, algId(OID.mgf1, sha256WithNull()))] }),
   ),
 );
+
+/** oid_ti_ecies_transport_encryption, written as gemSpec_Krypt's example shows it: the OID alone. */
+export const TI_ECIES_ALG_ID: Uint8Array = toDer(algId(OID.tiEciesTransportEncryption));
+
+/** ecdsa-with-SHA256, parameters absent (RFC 5758 section 3.2). */
+export const ECDSA_SHA256_ALG_ID: Uint8Array = toDer(algId(OID.ecdsaWithSha256));
 
 /** id-aes256-GCM with GCMParameters { aes-nonce, aes-ICVlen 16 } (16 is not the default, so it is written). */
 export function aes256GcmAlgId(nonce: Uint8Array): DerNode {

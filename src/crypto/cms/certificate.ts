@@ -117,7 +117,7 @@ export function parseCertificate(der: Uint8Array, what: string, code: CmsErrorCo
   return parsed;
 }
 
-/** The RSA private key as a node KeyObject (the form node:crypto signs and decrypts with). */
+/** The private key (RSA, or EC for ECDSA and TI-ECIES) as a node KeyObject (the form node:crypto signs and decrypts with). */
 export function toPrivateKey(input: PrivateKeyInput, what: string): KeyObject {
   const key = guard('invalid-input', what, () => {
     if (input instanceof KeyObject) return input;
@@ -125,8 +125,8 @@ export function toPrivateKey(input: PrivateKeyInput, what: string): KeyObject {
     return KeyObject.from(input);
   });
   if (key.type !== 'private') throw new CmsError('invalid-input', `${what}: a private key is required`);
-  if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') {
-    throw new CmsError('invalid-input', `${what}: RSA key required, got ${key.asymmetricKeyType ?? 'unknown'}`);
+  if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss' && key.asymmetricKeyType !== 'ec') {
+    throw new CmsError('invalid-input', `${what}: RSA or EC key required, got ${key.asymmetricKeyType ?? 'unknown'}`);
   }
   return key;
 }

@@ -19,6 +19,7 @@ import {
 } from '../../wire/ber/index.js';
 import { CmsError, guard, typed } from './errors.js';
 import { OID } from './oids.js';
+import { tiEciesUnwrap } from './ti-ecies.js';
 import { decodeRecipientEmailsAttributeValues, decodeRecipientId, ridMatchesCertificate, type RecipientEmail, type RecipientId } from './recipient-emails.js';
 
 export interface DecryptionKey {
@@ -134,8 +135,8 @@ function readEnvelope(der: Uint8Array): ParsedEnvelope {
 }
 
 /**
- * KeyTransRecipientInfo (RFC 5652 6.2.1). The other RecipientInfo kinds are context-tagged and
- * skipped: a message may well carry ECC (kari) recipients alongside the RSA ones.
+ * KeyTransRecipientInfo (RFC 5652 6.2.1), RSA and TI-ECIES alike. The other RecipientInfo kinds
+ * are context-tagged and skipped: another product may add kinds we do not read.
  */
 function keyTransport(ri: Tlv, i: number): KeyTransport[] {
   if (!isUniversal(ri, UNIVERSAL.sequence)) return [];
@@ -151,8 +152,13 @@ function keyTransport(ri: Tlv, i: number): KeyTransport[] {
   return [{ rid, keyEncryptionAlgorithm, encryptedKey }];
 }
 
-/** RSAES-OAEP unwrap. All failures look alike from outside: no detail for a padding oracle. */
+/**
+ * Unwraps the content-encryption key: RSAES-OAEP for an RSA key, TI-ECIES for an EC key (the
+ * RecipientInfo must then name oid_ti_ecies_transport_encryption). All key failures look alike
+ * from outside: no detail for a padding oracle.
+ */
 function unwrapKey(candidates: KeyTransport[], privateKey: KeyObject, keyLength: number): Buffer {
+  if (privateKey.asymmetricKeyType === 'ec') return unwrapEcc(candidates, privateKey, keyLength);
   for (const k of candidates) {
     const oaep = oaepParamsOf(k.keyEncryptionAlgorithm);
     let cek: Buffer;
@@ -168,6 +174,26 @@ function unwrapKey(candidates: KeyTransport[], privateKey: KeyObject, keyLength:
     cek.fill(0);
   }
   throw new CmsError('decrypt-failed', 'the content-encryption key could not be unwrapped with our private key');
+}
+
+function unwrapEcc(candidates: KeyTransport[], privateKey: KeyObject, keyLength: number): Buffer {
+  let last: CmsError | undefined;
+  for (const k of candidates) {
+    const alg = k.keyEncryptionAlgorithm;
+    if (alg.oid !== OID.tiEciesTransportEncryption) throw new CmsError('unsupported', `keyEncryptionAlgorithm: ${alg.oid} for an ECC certificate (TI-ECIES ${OID.tiEciesTransportEncryption} expected)`);
+    if (alg.params !== undefined && !isUniversal(alg.params, UNIVERSAL.null)) throw new CmsError('malformed', 'keyEncryptionAlgorithm: TI-ECIES takes no parameters');
+    try {
+      const cek = tiEciesUnwrap(k.encryptedKey, privateKey);
+      if (cek.length === keyLength) return cek;
+      cek.fill(0);
+      last = new CmsError('decrypt-failed', 'TI-ECIES: the transport key does not fit the content-encryption algorithm');
+    } catch (err) {
+      // A malformed cryptogram is the message's fault and says so; the rest reads as one failure.
+      if (err instanceof CmsError && err.code !== 'decrypt-failed') throw err;
+      last = err instanceof CmsError ? err : new CmsError('decrypt-failed', 'TI-ECIES unwrap failed', { cause: err });
+    }
+  }
+  throw new CmsError('decrypt-failed', `the content-encryption key could not be unwrapped with our ECC key (${last?.message ?? 'no candidate'})`);
 }
 
 /** RFC 5083 2.1: the AAD is the DER of authAttrs with an EXPLICIT SET OF tag instead of [1]. */

@@ -24,6 +24,17 @@ export const OID = {
   sha256WithRSAEncryption: '1.2.840.113549.1.1.11',
   sha384WithRSAEncryption: '1.2.840.113549.1.1.12',
   sha512WithRSAEncryption: '1.2.840.113549.1.1.13',
+  // ECC (RFC 5480, RFC 5753 section 7.1.3, RFC 5758)
+  ecPublicKey: '1.2.840.10045.2.1',
+  ecdsaWithSha256: '1.2.840.10045.4.3.2',
+  ecdsaWithSha384: '1.2.840.10045.4.3.3',
+  ecdsaWithSha512: '1.2.840.10045.4.3.4',
+  /**
+   * gematik oid_ti_ecies_transport_encryption (gemSpec_Krypt A_17220): the keyEncryptionAlgorithm
+   * of a KeyTransRecipientInfo for an ECC recipient. gemSpec_OID is not among the texts at hand;
+   * the value is the one other TI implementations use (docs/crypto.md, "TI-ECIES").
+   */
+  tiEciesTransportEncryption: '1.2.276.0.76.4.222',
   // AES-GCM (RFC 5084)
   aes128Gcm: '2.16.840.1.101.3.4.1.6',
   aes192Gcm: '2.16.840.1.101.3.4.1.26',

@@ -1,5 +1,5 @@
-import { constants, createHash, sign as rsaSign } from 'node:crypto';
-import { PKCS1_SHA256_ALG_ID, PSS_SALT_LENGTH, PSS_SHA256_ALG_ID, SHA256_ALG_ID } from './algorithms.js';
+import { constants, createHash, sign as signBytes } from 'node:crypto';
+import { ECDSA_SHA256_ALG_ID, PKCS1_SHA256_ALG_ID, PSS_SALT_LENGTH, PSS_SHA256_ALG_ID, SHA256_ALG_ID } from './algorithms.js';
 import { keyMatchesCertificate, parseCertificate, toPrivateKey, type PrivateKeyInput } from './certificate.js';
 import { TAG, derNode, derSetOf, derSmallInt, writeDer } from '../../wire/ber/index.js';
 import { derOid, derTime } from './der-writer.js';
@@ -7,6 +7,7 @@ import { CmsError, guard, typed } from './errors.js';
 import { OID } from './oids.js';
 import { encodeRecipientEmailValues, encodeRecipientId, recipientIdFromCert, type RecipientEmail } from './recipient-emails.js';
 
+/** The RSA schemes; an EC signer key always signs ECDSA with SHA-256 (the scheme is then ignored). */
 export type SignatureSchemeName = 'pkcs1' | 'pss';
 
 export interface SignerKey {
@@ -17,7 +18,7 @@ export interface SignerKey {
 }
 
 export interface SignOptions {
-  /** RSASSA-PKCS1-v1_5 or RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32), both over SHA-256. */
+  /** RSASSA-PKCS1-v1_5 or RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32), both over SHA-256; ECDSA for an EC key. */
   readonly scheme: SignatureSchemeName;
   /** The signed copy of recipient-emails: one entry per RecipientInfo of the outer envelope. */
   readonly recipientEmails: readonly RecipientEmail[];
@@ -57,18 +58,22 @@ export function signData(content: Uint8Array, signer: SignerKey, opts: SignOptio
     const toBeSigned = writeDer(derSetOf(TAG.set, attributes));
     const signedAttrs = Buffer.from(toBeSigned);
     signedAttrs[0] = TAG.contextConstructed(0);
+    const ecdsa = key.asymmetricKeyType === 'ec';
     const signature = guard('invalid-input', 'signing', () =>
-      opts.scheme === 'pss'
-        ? rsaSign('sha256', toBeSigned, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: PSS_SALT_LENGTH })
-        : rsaSign('sha256', toBeSigned, { key, padding: constants.RSA_PKCS1_PADDING }),
+      ecdsa
+        ? signBytes('sha256', toBeSigned, { key, dsaEncoding: 'der' })
+        : opts.scheme === 'pss'
+          ? signBytes('sha256', toBeSigned, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: PSS_SALT_LENGTH })
+          : signBytes('sha256', toBeSigned, { key, padding: constants.RSA_PKCS1_PADDING }),
     );
+    const signatureAlgorithm = ecdsa ? ECDSA_SHA256_ALG_ID : opts.scheme === 'pss' ? PSS_SHA256_ALG_ID : PKCS1_SHA256_ALG_ID;
 
     const signerInfo = derNode(TAG.sequence, [
       derSmallInt(1), // version 1: sid is issuerAndSerialNumber
       encodeRecipientId(recipientIdFromCert(cert)),
       SHA256_ALG_ID,
       signedAttrs,
-      opts.scheme === 'pss' ? PSS_SHA256_ALG_ID : PKCS1_SHA256_ALG_ID,
+      signatureAlgorithm,
       derNode(TAG.octetString, [signature]),
     ]);
     // The content is spliced in, so it is copied once (see der-writer).

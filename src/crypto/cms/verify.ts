@@ -1,4 +1,4 @@
-import { constants, createHash, timingSafeEqual, verify as rsaVerify } from 'node:crypto';
+import { constants, createHash, timingSafeEqual, verify as verifySignatureBytes } from 'node:crypto';
 import { digestOf, readAlgId, signatureSchemeOf, type AlgId, type DigestName, type SignatureScheme } from './algorithms.js';
 import { parseCertificate, type ParsedCertificate } from './certificate.js';
 import { checkChain, validAt, type CheckResult } from './chain.js';
@@ -79,7 +79,10 @@ export function verifySignedData(der: Uint8Array, opts: VerifyOptions): SignedDa
     const digest = digestOf(signerInfo.digestAlgorithm, 'digestAlgorithm');
     const scheme = signatureSchemeOf(signerInfo.signatureAlgorithm, digest);
     const keyType = signer.publicKey().asymmetricKeyType;
-    if (keyType !== 'rsa' && keyType !== 'rsa-pss') throw new CmsError('unsupported', `signer key type ${keyType ?? 'unknown'} (RSA only)`);
+    const ecdsa = scheme.scheme === 'ecdsa';
+    if (ecdsa ? keyType !== 'ec' : keyType !== 'rsa' && keyType !== 'rsa-pss') {
+      throw new CmsError('unsupported', `signer key type ${keyType ?? 'unknown'} does not fit the ${scheme.scheme} signature algorithm`);
+    }
 
     let signedBytes = sd.content;
     let digestCheck: CheckResult = { ok: true, detail: 'no signed attributes: the signature covers the content itself' };
@@ -239,9 +242,10 @@ function hashLabel(digest: DigestName): string {
 function verifySignature(data: Uint8Array, signature: Uint8Array, signer: ParsedCertificate, scheme: SignatureScheme): boolean {
   try {
     const key = signer.publicKey();
+    if (scheme.scheme === 'ecdsa') return verifySignatureBytes(scheme.hash, data, { key, dsaEncoding: 'der' }, signature);
     return scheme.scheme === 'pss'
-      ? rsaVerify(scheme.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.saltLength }, signature)
-      : rsaVerify(scheme.hash, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
+      ? verifySignatureBytes(scheme.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.saltLength }, signature)
+      : verifySignatureBytes(scheme.hash, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
   } catch {
     return false; // e.g. a signature longer than the modulus: simply not a valid signature
   }
@@ -249,6 +253,7 @@ function verifySignature(data: Uint8Array, signature: Uint8Array, signer: Parsed
 
 function describeScheme(scheme: SignatureScheme): string {
   const hash = hashLabel(scheme.hash);
+  if (scheme.scheme === 'ecdsa') return `ECDSA ${hash}`;
   return scheme.scheme === 'pss' ? `RSASSA-PSS ${hash} (salt ${scheme.saltLength})` : `RSASSA-PKCS1-v1_5 ${hash}`;
 }
 

@@ -6,6 +6,7 @@ export {
   UNIVERSAL,
   CMS_BER,
   LDAP_BER,
+  CARD_BER,
   FieldReader,
   readBer,
   childrenOf,

@@ -27,12 +27,19 @@ export interface BerRules {
   readonly indefinite: boolean;
   /** Deepest nesting accepted by one read (a guard against stack exhaustion). */
   readonly maxDepth: number;
+  /** Whether tag numbers above 30 (identifier octets 0x1f, then base-128) are read; CMS and LDAP have none. */
+  readonly highTagNumbers?: boolean;
 }
 
 /** CMS (RFC 5652): BER as producers write it, indefinite lengths included. */
 export const CMS_BER: BerRules = { indefinite: true, maxDepth: 64 };
 /** LDAP (RFC 4511 5.1): BER restricted to definite lengths. */
 export const LDAP_BER: BerRules = { indefinite: false, maxDepth: 64 };
+/**
+ * A smart card's data objects (ISO/IEC 7816-4 BER-TLV), e.g. the TI-ECIES cryptogram with its
+ * [APPLICATION 73] public-key object: definite lengths only, tag numbers up to 0x3fff.
+ */
+export const CARD_BER: BerRules = { indefinite: false, maxDepth: 8, highTagNumbers: true };
 
 /** One decoded element: where it sits in `bytes`, never a copy. */
 export interface Tlv {
@@ -60,10 +67,21 @@ function readAt(bytes: Uint8Array, offset: number, limit: number, what: string, 
   if (depth > rules.maxDepth) fail(what, 'nested too deeply');
   if (offset + 2 > limit) fail(what, 'truncated', 'truncated');
   const id = bytes[offset]!;
-  const tagNumber = id & 0x1f;
-  if (tagNumber === 0x1f) fail(what, 'high tag numbers do not occur in CMS or LDAP');
+  let tagNumber = id & 0x1f;
   const constructed = (id & 0x20) !== 0;
   let pos = offset + 1;
+  if (tagNumber === 0x1f) {
+    if (!rules.highTagNumbers) fail(what, 'high tag numbers do not occur in CMS or LDAP');
+    // ISO/IEC 7816-4 allows at most two subsequent octets; a first octet 0x80 is not minimal.
+    tagNumber = 0;
+    for (let n = 0; ; n++) {
+      if (n === 2 || pos + 1 >= limit) fail(what, 'tag number too long or truncated');
+      const b = bytes[pos++]!;
+      if (n === 0 && (b === 0x80 || b < 0x1f)) fail(what, 'non-minimal high tag number');
+      tagNumber = tagNumber * 128 + (b & 0x7f);
+      if ((b & 0x80) === 0) break;
+    }
+  }
   const first = bytes[pos++]!;
   if (first === 0x80) {
     // BER indefinite length: children until the two end-of-contents octets.
