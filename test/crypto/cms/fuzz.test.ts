@@ -1,7 +1,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CmsError, decodeRecipientEmails, decryptAuthEnveloped, encodeRecipientEmails, encryptAuthEnveloped, recipientIdOf, signData, verifySignedData, type CmsErrorCode } from '../../../src/crypto/index.js';
-import { createTestPki, type TestPki } from '../../helpers/pki.js';
+import { createTestPki, type EccTestIdentity, type TestPki } from '../../helpers/pki.js';
 import { prng } from '../../helpers/prng.js';
 
 // A seeded mutation fuzzer for the two decoders: whatever the bytes, the only possible outcomes
@@ -69,9 +69,17 @@ function tally(outcomes: string[]): string {
 let pki: TestPki;
 let signed: Uint8Array;
 let sealed: Uint8Array;
+let ecc: EccTestIdentity;
+let sealedEcc: Uint8Array;
+let signedEcc: Uint8Array;
 
 before(async () => {
   pki = await createTestPki();
+  ecc = await pki.issueEcc({ email: 'ecc@test.kim.telematik', usage: 'enc' });
+  const eccSigner = await pki.issueEcc({ email: 'ecc@test.kim.telematik', usage: 'sign' });
+  // TI-ECIES (A_17220) and ECDSA go through the same decoders: fuzzed as their own seeds.
+  sealedEcc = encryptAuthEnveloped(Buffer.from('Fuzz ECC'), [{ certDer: ecc.certDer, email: ecc.email }]);
+  signedEcc = signData(Buffer.from('Fuzz ECDSA'), { certDer: eccSigner.certDer, privateKey: eccSigner.privateKey }, { scheme: 'pss', recipientEmails: [{ email: ecc.email, rid: recipientIdOf(ecc.certDer) }] });
   const emails = [{ email: pki.recipient.email, rid: recipientIdOf(pki.recipient.certDer) }];
   // Small content so that mutations mostly land in the structure, not in the payload.
   signed = signData(Buffer.from('Fuzz me: Übertragung\r\n'), { certDer: pki.signer.certDer, privateKey: pki.signer.pkcs8 }, { scheme: 'pss', recipientEmails: emails });
@@ -100,6 +108,22 @@ test(`decryptAuthEnveloped: ${ROUNDS} mutated inputs, seed ${SEED + 1}`, (t) => 
     const input = mutate(sealed, rnd);
     outcomes.push(classify(() => decryptAuthEnveloped(input, key)));
   }
+  t.diagnostic(tally(outcomes));
+});
+
+test(`decryptAuthEnveloped with a TI-ECIES RecipientInfo (A_17220): ${ROUNDS} mutated inputs, seed ${SEED + 4}`, (t) => {
+  const rnd = prng(SEED + 4);
+  const key = { certDer: ecc.certDer, privateKey: ecc.privateKey };
+  const outcomes: string[] = [];
+  for (let i = 0; i < ROUNDS; i++) outcomes.push(classify(() => decryptAuthEnveloped(mutate(sealedEcc, rnd), key)));
+  t.diagnostic(tally(outcomes));
+  for (let n = 0; n < sealedEcc.length; n++) assert.equal(classify(() => decryptAuthEnveloped(sealedEcc.subarray(0, n), key)), 'malformed', `cut at ${n}`);
+});
+
+test(`verifySignedData with ECDSA: ${ROUNDS} mutated inputs, seed ${SEED + 5}`, (t) => {
+  const rnd = prng(SEED + 5);
+  const outcomes: string[] = [];
+  for (let i = 0; i < ROUNDS; i++) outcomes.push(classify(() => verifySignedData(mutate(signedEcc, rnd), { trustAnchors: [pki.ca.certDer] })));
   t.diagnostic(tally(outcomes));
 });
 
