@@ -1,7 +1,8 @@
 import { Client, EqualityFilter } from 'ldapts';
 import { X509Certificate, KeyUsagesExtension, KeyUsageFlags } from '@peculiar/x509';
 import type { Logger } from '../core/index.js';
-import { ADMISSION_OID, decodeAdmission } from '../crypto/index.js';
+import { X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { ADMISSION_OID, decodeAdmission, tiEciesCurve } from '../crypto/index.js';
 import { komLeVersionOf, type KomLeVersionInfo } from './komle-version.js';
 
 /**
@@ -31,6 +32,8 @@ export interface CertLookupOptions {
 
 export interface EncryptionCertificate {
   der: Uint8Array;
+  /** RSA (R2048) or ECC (E256, brainpool): the client module uses ECC ones only with an ECC-capable Konnektor (A_17472). */
+  kind: 'rsa' | 'ecc';
   subject: string;
   notAfter: Date;
   /** The Telematik-ID in the certificate's Admission extension (registrationNumber); null: none. */
@@ -42,7 +45,7 @@ export interface EncryptionCertificate {
 /** One address as the directory describes it. */
 export interface DirectoryRecord {
   address: string;
-  /** Usable RSA encryption certificates (valid now) of every entry found. */
+  /** Usable encryption certificates (valid now, RSA and ECC) of every entry found. */
   certificates: EncryptionCertificate[];
   /** The distinct telematikIDs of the entries those certificates came from (more than one: A_20650-05 4003). */
   entryTelematikIds: string[];
@@ -76,7 +79,7 @@ export class CertificateLookup {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The usable RSA encryption certificates of `address` (empty: none in the directory). */
+  /** The usable encryption certificates of `address`, RSA and ECC (empty: none in the directory). */
   async encryptionCertificates(address: string): Promise<EncryptionCertificate[]> {
     return (await this.lookup(address)).certificates;
   }
@@ -208,9 +211,9 @@ function entryIds(certs: readonly EncryptionCertificate[]): string[] {
 }
 
 /**
- * An ENC certificate the client module can encrypt for: RSA (ECC recipients need key
- * agreement, not built yet), valid now, and allowed to encipher keys. OSIG certificates
- * published next to it are skipped by their key usage.
+ * An ENC certificate the client module can encrypt for, valid now: RSA allowed to encipher keys,
+ * or ECC on a brainpool curve allowed to agree keys (gematik's E256 ENC certificates; TI-ECIES,
+ * A_17220). OSIG certificates published next to them are skipped by their key usage.
  */
 export function usableForEncryption(der: Buffer, now: number): EncryptionCertificate | null {
   let cert: X509Certificate;
@@ -220,11 +223,25 @@ export function usableForEncryption(der: Buffer, now: number): EncryptionCertifi
     return null;
   }
   if (cert.notBefore.getTime() > now || cert.notAfter.getTime() <= now) return null;
-  const alg = cert.publicKey.algorithm as { name?: string };
-  if (!alg.name || !/^RSA/i.test(alg.name)) return null;
+  const kind = keyKind(der);
+  if (!kind) return null;
   const ku = cert.getExtension(KeyUsagesExtension);
-  if (ku && !(ku.usages & KeyUsageFlags.keyEncipherment)) return null;
-  return { der: new Uint8Array(der), subject: cert.subject, notAfter: cert.notAfter, telematikId: telematikIdOf(cert) };
+  const needed = kind === 'rsa' ? KeyUsageFlags.keyEncipherment : KeyUsageFlags.keyAgreement | KeyUsageFlags.keyEncipherment;
+  if (ku && !(ku.usages & needed)) return null;
+  return { der: new Uint8Array(der), kind, subject: cert.subject, notAfter: cert.notAfter, telematikId: telematikIdOf(cert) };
+}
+
+/** The certificate's key kind by node's key parser (WebCrypto, behind @peculiar/x509, knows no brainpool). */
+function keyKind(der: Buffer): 'rsa' | 'ecc' | null {
+  let key;
+  try {
+    key = new NodeX509Certificate(der).publicKey;
+  } catch {
+    return null;
+  }
+  if (key.asymmetricKeyType === 'rsa') return 'rsa';
+  if (key.asymmetricKeyType === 'ec' && tiEciesCurve(key)) return 'ecc';
+  return null;
 }
 
 /** The Admission extension's registrationNumber (how gematik's SMC-B and HBA certificates carry the Telematik-ID). */

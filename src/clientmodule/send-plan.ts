@@ -17,6 +17,18 @@ export type RecipientVerdict = { ok: true; address: string; certificates: Encryp
  *   without one counts as one more value): 4005 (KOM-LE-A_2178, KOM-LE-A_2192-01).
  * Otherwise every certificate is used (KOM-LE-A_2022).
  */
+/**
+ * The certificates of a directory record this Konnektor may encrypt for: all of them, RSA and
+ * ECC, when it can do ECC (so recipients without ECC can still decrypt), else the RSA ones only
+ * (A_17472; §3.3.4.1.1). An address with ECC certificates only is then one without a certificate.
+ */
+export function usableWithKonnektor(record: DirectoryRecord, eccCapable: boolean): DirectoryRecord {
+  if (eccCapable || record.certificates.every((c) => c.kind === 'rsa')) return record;
+  const certificates = record.certificates.filter((c) => c.kind === 'rsa');
+  const entryTelematikIds = [...new Set(certificates.map((c) => c.entryTelematikId ?? ''))].filter((t) => t !== '');
+  return { ...record, certificates, entryTelematikIds };
+}
+
 export function judgeRecipient(record: DirectoryRecord): RecipientVerdict {
   const { address, certificates } = record;
   if (record.entryTelematikIds.length > 1) {

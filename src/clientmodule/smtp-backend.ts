@@ -3,11 +3,11 @@ import { errorMessage } from '../core/index.js';
 import { SmtpReply, type SmtpBackend, type SmtpEnvelope, type SmtpSession } from '../smtp/index.js';
 import { kim, mime } from '../wire/index.js';
 import { splitEnhancedStatus } from '../wire/smtp/index.js';
-import { sealMessage, KomleError, KonnektorError, type Konnektor, type EnvelopeRecipient } from '../crypto/index.js';
+import { sealMessage, KomleError, KonnektorError, type Konnektor, type EnvelopeRecipient, type SignatureKeyChoice } from '../crypto/index.js';
 import { CertificateLookup, DirectoryUnavailableError, type DirectoryRecord, type EncryptionCertificate } from './cert-lookup.js';
 import { UpstreamSmtp, UpstreamSmtpError, type UpstreamTarget } from './upstream-smtp.js';
 import { buildDsn, type DroppedRecipient, type OutdatedClientModule } from './dsn.js';
-import { judgeRecipient, planCopies, senderFieldProblem } from './send-plan.js';
+import { judgeRecipient, planCopies, senderFieldProblem, usableWithKonnektor } from './send-plan.js';
 import type { LoginPolicy } from './login-policy.js';
 import { SenderVersionCheck } from './version-check.js';
 import type { SendFehlercode } from './send-codes.js';
@@ -22,6 +22,8 @@ export interface ClientModuleSmtpOptions {
   /** Our host name, for DSNs. */
   hostname: string;
   dataTimeToLiveDays: number;
+  /** Which OSIG key signs (`clientModule.signatureKey`; KOM-LE-A_2020: RSA). */
+  signatureKey?: SignatureKeyChoice;
   logger: Logger;
 }
 
@@ -123,7 +125,8 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
     const arrival = new Date();
     const log = this.opts.logger.child({ sid: session.id, from: s.user.address });
 
-    const [sender, ...records] = await lookups;
+    const eccCapable = this.opts.konnektor.eccCapable;
+    const [sender, ...records] = (await lookups).map((r) => usableWithKonnektor(r, eccCapable));
     if (sender!.certificates.length === 0) throw new SmtpReply(553, '5.7.1', `<${s.user.address}>: the sender has ${NO_CERT}; the message cannot be encrypted for the sender's own copy`);
 
     const dropped: DroppedRecipient[] = [];
@@ -195,6 +198,7 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
         senderEmail: s.user.address,
         recipients,
         dataTimeToLiveDays: this.opts.dataTimeToLiveDays,
+        signatureKey: this.opts.signatureKey,
         now,
       });
     } catch (err) {

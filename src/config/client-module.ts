@@ -84,6 +84,12 @@ export const clientModuleSchema = z
     sizeCacheEntries: z.number().int().min(0).default(100_000),
     /** The account's dataTimeToLive in days (Expires header). */
     dataTimeToLiveDays: z.number().int().min(1).default(90),
+    /**
+     * Which OSIG key of the card signs: `rsa` (KOM-LE-A_2020: PrK.HCI.OSIG.R2048, since not every
+     * recipient verifies ECDSA yet), `ecc` (PrK.HCI.OSIG.E256; needs an ECC-capable Konnektor), or
+     * `rsa-else-ecc` (RSA, and ECC for a card without an RSA key, e.g. after the RSA shutdown).
+     */
+    signatureKey: z.enum(['rsa', 'ecc', 'rsa-else-ecc']).default('rsa'),
     /** Largest message a PS may send, in bytes; advertised as EHLO SIZE, which Tab_SMTP_Ant_Init wants ≥ 35882577. */
     maxMessageSize: z.number().int().min(35_882_577, 'at least 35882577 (gemSpec_CM_KOMLE Tab_SMTP_Ant_Init: SIZE)').default(40 * 1024 * 1024),
     maxRecipients: z.number().int().min(1).default(100),

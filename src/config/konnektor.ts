@@ -12,10 +12,10 @@ const keySourceSchema = z.union([
 /** A card (SMC-B or HBA) of the software Konnektor, as files; paths relative to dataDir. */
 const cardFilesSchema = z
   .object({
-    /** A practice directory of `postamt pki init` (osig.pem/.key, enc.pem/.key). */
+    /** A practice directory of `postamt pki init` (osig/enc .pem/.key for RSA, osig-ecc/enc-ecc for ECC; those that exist). */
     dir: z.string().min(1).optional(),
-    /** The signature key (SMC-B C.HCI.OSIG); overrides `dir`. */
-    signature: keySourceSchema.optional(),
+    /** The signature key(s) (SMC-B C.HCI.OSIG: one RSA, one ECC at most); overrides `dir`. */
+    signature: z.union([keySourceSchema, z.array(keySourceSchema).min(1).max(2)]).optional(),
     /** The encryption key(s) (C.HCI.ENC), newest first; overrides `dir`. */
     encryption: z.union([keySourceSchema, z.array(keySourceSchema).min(1)]).optional(),
   })
@@ -28,6 +28,18 @@ export const konnektorSchema = z
   .object({
     /** `software`: keys from files (test and demo). A SOAP client for a real Konnektor is planned. */
     type: z.enum(['software']).default('software'),
+    /**
+     * `software` only: the service versions it reports, as a real Konnektor's connector.sds lists
+     * them. ECC certificates are used only when SignatureService >= 7.4.1 and EncryptionService
+     * >= 6.1.1 (A_17464, A_17472); lower versions make it an RSA-only Konnektor.
+     */
+    serviceVersions: z
+      .object({
+        signatureService: z.string().regex(/^\d+(\.\d+)*$/, 'a dotted version such as 7.5.5'),
+        encryptionService: z.string().regex(/^\d+(\.\d+)*$/, 'a dotted version such as 6.1.1'),
+      })
+      .strict()
+      .default({ signatureService: '7.5.5', encryptionService: '6.1.1' }),
     /** CA certificates (PEM/DER files, relative to dataDir) VerifyDocument trusts. */
     trustAnchors: z.array(z.string().min(1)).default([]),
     /**

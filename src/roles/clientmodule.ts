@@ -66,6 +66,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     upstream: { ...upstream, clientName: config.service.hostname },
     hostname: config.service.hostname,
     dataTimeToLiveDays: cm.dataTimeToLiveDays,
+    signatureKey: cm.signatureKey,
     logger: logger.child({ role: 'clientmodule' }),
   });
   const pop3Backend = new ClientModulePop3Backend({

@@ -2,7 +2,7 @@
 // encrypted outer message, open a received one into the inner message and result codes, and
 // present the outcome to the primary system. Pure over bytes; the cryptography goes through a
 // Konnektor.
-export { sealMessage, missingInnerFields, type SealOptions, type SealedMessage } from './seal.js';
+export { sealMessage, missingInnerFields, type SealOptions, type SealedMessage, type SignatureKeyChoice } from './seal.js';
 export { openMessage, type OpenOptions, type OpenResult, type OpenCheck, type OpenCheckName } from './open.js';
 export { presentForPrimarySystem, failureMessage, type PresentOptions, type IntegrityFailureMode } from './present.js';
 export { KomleError, type KomleErrorCode } from './errors.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mime } from '../../wire/index.js';
 import { recipientIdOf, type EnvelopeRecipient, type RecipientEmail, type SignatureSchemeName } from '../cms/index.js';
-import type { Konnektor, KonnektorContext } from '../konnektor/index.js';
+import { KonnektorError, type Crypt, type Konnektor, type KonnektorContext } from '../konnektor/index.js';
 import {
   CM_VERSION,
   CM_VERSION_PATTERN,
@@ -45,9 +45,17 @@ export interface SealOptions {
   readonly now?: Date;
   readonly cmVersion?: string;
   readonly ptVersion?: string;
-  /** Signature scheme; default RSASSA-PSS. */
+  /** Signature scheme of an RSA signature; default RSASSA-PSS. */
   readonly scheme?: SignatureSchemeName;
+  /**
+   * Which OSIG key signs (`clientModule.signatureKey`): `rsa` (default) as KOM-LE-A_2020 says —
+   * not every recipient can verify ECDSA yet —, `ecc` (needs an ECC-capable Konnektor), or
+   * `rsa-else-ecc` for a card that has no RSA key any more.
+   */
+  readonly signatureKey?: SignatureKeyChoice;
 }
+
+export type SignatureKeyChoice = 'rsa' | 'ecc' | 'rsa-else-ecc';
 
 export interface SealedMessage {
   /** The outer message, ready for SMTP (CRLF line ends). */
@@ -104,19 +112,26 @@ export async function sealMessage(message: Uint8Array, opts: SealOptions): Promi
   }
   const messageIdField = mime.findField(fields, 'Message-ID')!;
 
-  // The sender is a recipient too (its own RecipientInfo), so its sent copy stays readable.
-  const senderCert = await opts.konnektor.readCardCertificate(opts.context, 'C.ENC');
-  const recipients = uniqueRecipients([...opts.recipients, { certDer: senderCert, email: opts.senderEmail }]);
+  // The sender is a recipient too (its own RecipientInfos, RSA and ECC), so its sent copy stays readable.
+  const senderCerts = await ownEncryptionCertificates(opts.konnektor, opts.context);
+  const recipients = uniqueRecipients([...opts.recipients, ...senderCerts.map((certDer) => ({ certDer, email: opts.senderEmail }))]);
   const recipientEmails = recipients.map((r) => ({ email: r.email, rid: recipientIdOf(r.certDer) }));
 
   // Both contents are made here for the call and not used again: handed over (no copies).
-  const signed = await opts.konnektor.signDocument(opts.context, {
-    content: rfc822Entity(inner),
-    recipientEmails,
-    scheme: opts.scheme,
-    signingTime: now,
-    handOver: true,
-  });
+  const content = rfc822Entity(inner);
+  const sign = (crypt: Crypt) => opts.konnektor.signDocument(opts.context, { content, recipientEmails, scheme: opts.scheme, signingTime: now, handOver: true, crypt });
+  const choice = opts.signatureKey ?? 'rsa';
+  let signed: Uint8Array;
+  if (choice === 'rsa-else-ecc' && opts.konnektor.eccCapable) {
+    try {
+      signed = await sign('RSA');
+    } catch (err) {
+      if (!(err instanceof KonnektorError) || err.code !== 'key-not-available') throw err;
+      signed = await sign('ECC');
+    }
+  } else {
+    signed = await sign(choice === 'ecc' ? 'ECC' : 'RSA');
+  }
   const envelope = await opts.konnektor.encryptDocument(opts.context, { content: signedDataEntity(signed), recipients, handOver: true });
 
   const head: string[] = [];
@@ -160,6 +175,26 @@ export function missingInnerFields(fields: readonly mime.HeaderField[], senderEm
 /** Our own version fields and result fields never come from the PS's message. */
 export function isOwnField(key: string): boolean {
   return (OWN_KIM_FIELDS as readonly string[]).includes(key) || (RESULT_FIELDS as readonly string[]).includes(key);
+}
+
+/**
+ * The card's own ENC certificates: RSA, and ECC where the Konnektor can use it (A_17472). A card
+ * may lack one kind (an ECC-only card after the RSA shutdown), not both.
+ */
+async function ownEncryptionCertificates(konnektor: Konnektor, context: KonnektorContext): Promise<Uint8Array[]> {
+  const kinds: Crypt[] = konnektor.eccCapable ? ['RSA', 'ECC'] : ['RSA'];
+  const found: Uint8Array[] = [];
+  let missing: KonnektorError | undefined;
+  for (const crypt of kinds) {
+    try {
+      found.push(await konnektor.readCardCertificate(context, 'C.ENC', crypt));
+    } catch (err) {
+      if (!(err instanceof KonnektorError) || err.code !== 'key-not-available') throw err;
+      missing = err;
+    }
+  }
+  if (found.length === 0) throw missing!;
+  return found;
 }
 
 /** One RecipientInfo per (address, certificate): a message to oneself does not list the sender twice. */

@@ -1,22 +1,31 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { pemBlocks, readPkcs12, Pkcs12Error } from '../pki/index.js';
-import type { CardKey, CardLoader, SoftwareCard } from './card.js';
+import { cryptOf, type CardKey, type CardLoader, type SoftwareCard } from './card.js';
 import { KonnektorError } from './errors.js';
 
 /** A key and its certificate on disk: a PKCS#12 file, or PEM certificate + PEM private key. */
 export type KeySource = { readonly p12: string; readonly password: string } | { readonly cert: string; readonly key: string; readonly password?: string };
 
 /**
- * A card as files. `dir` is a practice directory as `postamt pki init` writes it (osig.pem/.key
- * and enc.pem/.key); `signature` and `encryption` name files explicitly and take precedence.
+ * A card as files. `dir` is a practice directory as `postamt pki init` writes it: osig.pem/.key
+ * and enc.pem/.key (RSA), osig-ecc.pem/.key and enc-ecc.pem/.key (ECC), whichever exist;
+ * `signature` and `encryption` name files explicitly and take precedence. Each key is filed
+ * under its kind (RSA or ECC) by what it is, not by its name.
  */
 export interface CardFiles {
   readonly dir?: string;
-  readonly signature?: KeySource;
+  readonly signature?: KeySource | readonly KeySource[];
   readonly encryption?: KeySource | readonly KeySource[];
+}
+
+const list = (v: KeySource | readonly KeySource[] | undefined): readonly KeySource[] => (v === undefined ? [] : Array.isArray(v) ? v : [v as KeySource]);
+
+/** The pairs of a practice directory that exist (RSA first, then ECC). */
+function dirSources(dir: string, names: readonly string[]): KeySource[] {
+  return names.filter((n) => existsSync(join(dir, `${n}.pem`)) || existsSync(join(dir, `${n}.key`))).map((n) => ({ cert: join(dir, `${n}.pem`), key: join(dir, `${n}.key`) }));
 }
 
 const under = (baseDir: string, path: string): string => (isAbsolute(path) ? path : resolve(baseDir, path));
@@ -25,13 +34,19 @@ const under = (baseDir: string, path: string): string => (isAbsolute(path) ? pat
 export function cardLoaderFromFiles(spec: CardFiles, baseDir: string): CardLoader {
   return async (): Promise<SoftwareCard> => {
     const dir = spec.dir === undefined ? undefined : under(baseDir, spec.dir);
-    const signature = spec.signature ?? (dir ? { cert: join(dir, 'osig.pem'), key: join(dir, 'osig.key') } : undefined);
-    const encryption = spec.encryption ?? (dir ? { cert: join(dir, 'enc.pem'), key: join(dir, 'enc.key') } : undefined);
-    const encList: readonly KeySource[] = encryption === undefined ? [] : Array.isArray(encryption) ? encryption : [encryption as KeySource];
-    return {
-      signature: signature && (await loadKeySource(signature, baseDir)),
-      encryption: await Promise.all(encList.map((s) => loadKeySource(s, baseDir))),
-    };
+    const sigList = spec.signature !== undefined ? list(spec.signature) : dir ? dirSources(dir, ['osig', 'osig-ecc']) : [];
+    const encList = spec.encryption !== undefined ? list(spec.encryption) : dir ? dirSources(dir, ['enc', 'enc-ecc']) : [];
+    // A directory without any of the files is a card that is not there (as before: osig.pem named in the error).
+    if (dir && spec.signature === undefined && spec.encryption === undefined && sigList.length + encList.length === 0) {
+      await loadKeySource({ cert: join(dir, 'osig.pem'), key: join(dir, 'osig.key') }, baseDir);
+    }
+    const signatures = await Promise.all(sigList.map((s) => loadKeySource(s, baseDir)));
+    const encryption = await Promise.all(encList.map((s) => loadKeySource(s, baseDir)));
+    const byKind = (kind: 'RSA' | 'ECC') => signatures.filter((k) => cryptOf(k) === kind);
+    for (const kind of ['RSA', 'ECC'] as const) {
+      if (byKind(kind).length > 1) throw new KonnektorError('card-not-found', `a card holds one ${kind} signature key, ${byKind(kind).length} are configured`);
+    }
+    return { signature: byKind('RSA')[0], signatureEcc: byKind('ECC')[0], encryption };
   };
 }
 
@@ -70,11 +85,11 @@ export async function loadKeySource(source: KeySource, baseDir: string): Promise
  * `use` picks osig or enc), a .p12/.pfx file, or a PEM key whose certificate is `certPath` or
  * lies beside it (`enc.key` → `enc.pem`).
  */
-export async function loadKeyPath(path: string, opts: { password?: string; certPath?: string; use: 'signature' | 'encryption' }): Promise<CardKey> {
+export async function loadKeyPath(path: string, opts: { password?: string; certPath?: string; use: 'signature' | 'encryption'; crypt?: 'RSA' | 'ECC' }): Promise<CardKey> {
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new KonnektorError('card-not-found', `${path}: no such file or directory`);
   if (info.isDirectory()) {
-    const name = opts.use === 'signature' ? 'osig' : 'enc';
+    const name = (opts.use === 'signature' ? 'osig' : 'enc') + (opts.crypt === 'ECC' ? '-ecc' : '');
     return loadKeySource({ cert: join(path, `${name}.pem`), key: join(path, `${name}.key`), password: opts.password }, '.');
   }
   const ext = extname(path).toLowerCase();

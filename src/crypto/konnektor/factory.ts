@@ -24,6 +24,7 @@ export function createKonnektor(config: KonnektorConfig, dataDir: string): Konne
       return new SoftwareKonnektor({
         trustAnchors,
         workers: config.workers,
+        serviceVersions: config.serviceVersions,
         mandanten: config.mandanten.map((m) => ({
           id: m.id,
           clientSystems: m.clientSystems,

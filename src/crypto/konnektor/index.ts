@@ -1,10 +1,11 @@
 // The Konnektor seen from the client module: sign, encrypt, decrypt, verify and read card
 // certificates under a call context (Mandant, ClientSystem, Workplace, User). The software
 // Konnektor holds keys in files; a SOAP client for a real Konnektor can implement the same interface.
-export type { Konnektor, KonnektorContext, CertRef, SignDocumentRequest, EncryptDocumentRequest, DecryptDocumentRequest, VerifyDocumentRequest } from './types.js';
+export type { Konnektor, KonnektorContext, CertRef, Crypt, SignDocumentRequest, EncryptDocumentRequest, DecryptDocumentRequest, VerifyDocumentRequest } from './types.js';
 export { KonnektorError, isContextError, type KonnektorErrorCode } from './errors.js';
-export type { CardKey, SoftwareCard, CardLoader } from './card.js';
+export { cryptOf, type CardKey, type SoftwareCard, type CardLoader } from './card.js';
+export { eccCapable, atLeast, ECC_MINIMUM, type KonnektorServiceVersions } from './ecc-capability.js';
 export { cardLoaderFromFiles, loadKeySource, loadKeyPath, readCertificateFile, type KeySource, type CardFiles } from './card-files.js';
-export { SoftwareKonnektor, SOFTWARE_KONNEKTOR_INFO, type SoftwareMandant, type SoftwareKonnektorOptions } from './software.js';
+export { SoftwareKonnektor, SOFTWARE_KONNEKTOR_INFO, SOFTWARE_SERVICE_VERSIONS, type SoftwareMandant, type SoftwareKonnektorOptions } from './software.js';
 export { createKonnektor } from './factory.js';
 export { CryptoWorkerPool } from './worker-pool.js';

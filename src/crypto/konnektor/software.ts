@@ -9,10 +9,11 @@ import {
   type DecryptedEnvelope,
   type SignedDataVerification,
 } from '../cms/index.js';
-import type { CardLoader, SoftwareCard } from './card.js';
+import { cryptOf, type CardLoader, type SoftwareCard } from './card.js';
+import { eccCapable, type KonnektorServiceVersions } from './ecc-capability.js';
 import { KonnektorError } from './errors.js';
 import { CryptoWorkerPool } from './worker-pool.js';
-import type { CertRef, DecryptDocumentRequest, EncryptDocumentRequest, Konnektor, KonnektorContext, SignDocumentRequest, VerifyDocumentRequest } from './types.js';
+import type { CertRef, Crypt, DecryptDocumentRequest, EncryptDocumentRequest, Konnektor, KonnektorContext, SignDocumentRequest, VerifyDocumentRequest } from './types.js';
 
 /** One practice (Mandant) of the software Konnektor and who may use its cards. */
 export interface SoftwareMandant {
@@ -33,11 +34,19 @@ export interface SoftwareKonnektorOptions {
   readonly trustAnchors: readonly Uint8Array[];
   readonly productInfo?: string;
   /**
+   * The service versions it reports (what a real Konnektor's connector.sds lists); they decide
+   * `eccCapable` (A_17464). Default: SignatureService 7.5.5 and EncryptionService 6.1.1, ECC capable.
+   */
+  readonly serviceVersions?: KonnektorServiceVersions;
+  /**
    * Worker threads for SignDocument and EncryptDocument (`konnektor.workers`); 0 or absent: in
    * the calling thread. The context checks and card loading stay in the calling thread.
    */
   readonly workers?: number;
 }
+
+/** What the software Konnektor reports by default: services new enough for ECC (A_17464). */
+export const SOFTWARE_SERVICE_VERSIONS: KonnektorServiceVersions = { signatureService: '7.5.5', encryptionService: '6.1.1' };
 
 /** X-KIM-KONVersion (A_21388-01): <Productname><ProductType><ProductTypeVersion><HWVersion><FWVersion>. */
 export const SOFTWARE_KONNEKTOR_INFO = '<Postamt Software-Konnektor 0.1.0><Konnektor><0.1.0><0.0.0><0.1.0>';
@@ -49,12 +58,16 @@ export const SOFTWARE_KONNEKTOR_INFO = '<Postamt Software-Konnektor 0.1.0><Konne
  */
 export class SoftwareKonnektor implements Konnektor {
   readonly productInfo: string;
+  readonly eccCapable: boolean;
+  readonly serviceVersions: KonnektorServiceVersions;
   private readonly mandanten: ReadonlyMap<string, SoftwareMandant>;
   private readonly cards = new Map<CardLoader, Promise<SoftwareCard>>();
   private readonly pool: CryptoWorkerPool | null;
 
   constructor(private readonly opts: SoftwareKonnektorOptions) {
     this.productInfo = opts.productInfo ?? SOFTWARE_KONNEKTOR_INFO;
+    this.serviceVersions = opts.serviceVersions ?? SOFTWARE_SERVICE_VERSIONS;
+    this.eccCapable = eccCapable(this.serviceVersions);
     this.mandanten = new Map(opts.mandanten.map((m) => [m.id, m]));
     this.pool = opts.workers ? new CryptoWorkerPool(opts.workers) : null;
   }
@@ -64,19 +77,30 @@ export class SoftwareKonnektor implements Konnektor {
     await this.pool?.close();
   }
 
-  async readCardCertificate(ctx: KonnektorContext, certRef: CertRef): Promise<Uint8Array> {
+  async readCardCertificate(ctx: KonnektorContext, certRef: CertRef, crypt: Crypt = 'RSA'): Promise<Uint8Array> {
     const card = await this.card(ctx);
-    if (certRef === 'C.SIG' && card.signature) return card.signature.certDer;
-    if (certRef === 'C.ENC' && card.encryption[0]) return card.encryption[0].certDer;
-    throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds no ${certRef} certificate`);
+    this.allowed(crypt);
+    const sig = crypt === 'ECC' ? card.signatureEcc : card.signature;
+    if (certRef === 'C.SIG' && sig) return sig.certDer;
+    const enc = card.encryption.find((k) => cryptOf(k) === crypt);
+    if (certRef === 'C.ENC' && enc) return enc.certDer;
+    throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds no ${certRef} ${crypt} certificate`);
   }
 
   async signDocument(ctx: KonnektorContext, req: SignDocumentRequest): Promise<Uint8Array> {
     const card = await this.card(ctx);
-    if (!card.signature) throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds no signature key`);
+    const crypt = req.crypt ?? 'RSA';
+    this.allowed(crypt);
+    const key = crypt === 'ECC' ? card.signatureEcc : card.signature;
+    if (!key) throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds no ${crypt} signature key`);
     const opts = { scheme: req.scheme ?? 'pss', recipientEmails: req.recipientEmails, signingTime: req.signingTime } as const;
-    if (this.pool) return this.pool.sign(req.content, card.signature, opts, req.handOver);
-    return signData(req.content, card.signature, opts);
+    if (this.pool) return this.pool.sign(req.content, key, opts, req.handOver);
+    return signData(req.content, key, opts);
+  }
+
+  /** A Konnektor below the ECC versions knows no ECC keys (A_17464): it answers as the old one would. */
+  private allowed(crypt: Crypt): void {
+    if (crypt === 'ECC' && !this.eccCapable) throw new KonnektorError('key-not-available', `this Konnektor's services (SignatureService ${this.serviceVersions.signatureService}, EncryptionService ${this.serviceVersions.encryptionService}) do not offer ECC`);
   }
 
   async encryptDocument(ctx: KonnektorContext, req: EncryptDocumentRequest): Promise<Uint8Array> {
@@ -89,7 +113,9 @@ export class SoftwareKonnektor implements Konnektor {
     const card = await this.card(ctx);
     if (card.encryption.length === 0) throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds no encryption key`);
     const allowed = req.recipientIds;
-    const keys = allowed ? card.encryption.filter((k) => allowed.some((rid) => ridMatchesCertificate(rid, parseRecipientCertificate(k.certDer)))) : card.encryption;
+    // A card decrypts with either of its keys (KeyReference C.ENC_RSA or C.ENC_ECC); ECC only where the Konnektor can.
+    const usable = this.eccCapable ? card.encryption : card.encryption.filter((k) => cryptOf(k) === 'RSA');
+    const keys = allowed ? usable.filter((k) => allowed.some((rid) => ridMatchesCertificate(rid, parseRecipientCertificate(k.certDer)))) : usable;
     if (keys.length === 0) {
       throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds none of the keys recipient-emails names for the fetching user`);
     }

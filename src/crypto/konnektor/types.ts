@@ -14,6 +14,9 @@ export type KonnektorContext = KonnektorCallContext;
  */
 export type CertRef = 'C.SIG' | 'C.ENC' | 'C.AUT';
 
+/** The key kind of a card operation (the Konnektor's `Crypt` parameter: RSA or ECC). */
+export type Crypt = 'RSA' | 'ECC';
+
 export interface SignDocumentRequest {
   /** The bytes to sign: for KOM-LE the inner `message/rfc822` entity. */
   readonly content: Uint8Array;
@@ -21,6 +24,8 @@ export interface SignDocumentRequest {
   readonly recipientEmails: readonly RecipientEmail[];
   /** Default: RSASSA-PSS, gematik's choice for RSA signatures. */
   readonly scheme?: SignatureSchemeName;
+  /** Which signature key of the card: RSA (default; KOM-LE-A_2020) or ECC (then ECDSA). */
+  readonly crypt?: Crypt;
   readonly signingTime?: Date;
   /**
    * The caller does not use `content` after this call: the Konnektor may take its memory (the
@@ -68,7 +73,10 @@ export interface VerifyDocumentRequest {
 export interface Konnektor {
   /** Product name and versions, for X-KIM-KONVersion. */
   readonly productInfo: string;
-  readCardCertificate(ctx: KonnektorContext, certRef: CertRef): Promise<Uint8Array>;
+  /** Whether ECC certificates may be used with this Konnektor at all (A_17464: its service versions). */
+  readonly eccCapable: boolean;
+  /** The card's certificate of that kind (default RSA); `key-not-available` when the card has none. */
+  readCardCertificate(ctx: KonnektorContext, certRef: CertRef, crypt?: Crypt): Promise<Uint8Array>;
   /** CMS SignedData (DER) with the card's signature key. */
   signDocument(ctx: KonnektorContext, req: SignDocumentRequest): Promise<Uint8Array>;
   /** CMS AuthEnvelopedData (DER); needs no card, but the context is still checked. */
