@@ -162,6 +162,7 @@ export async function createTestPki(opts: { dir: string; practices: PracticeSpec
   const days = opts.days ?? 825;
   const password = opts.p12Password ?? 'postamt-test';
   if (existsSync(join(opts.dir, 'ca.pem'))) throw new Error(`${opts.dir} already holds a test PKI`);
+  for (const p of opts.practices) if (p.keys !== undefined && !PRACTICE_KEYS.includes(p.keys)) throw new Error(`practice ${p.id}: keys must be one of ${PRACTICE_KEYS.join(', ')}`);
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   writeFileSync(
     join(opts.dir, 'README-TEST-ONLY.txt'),
@@ -189,7 +190,6 @@ export async function createTestPki(opts: { dir: string; practices: PracticeSpec
   const practices: TestPkiResult['practices'] = [];
   for (const p of opts.practices) {
     const keys = p.keys ?? 'rsa';
-    if (!PRACTICE_KEYS.includes(keys)) throw new Error(`practice ${p.id}: keys must be one of ${PRACTICE_KEYS.join(', ')}`);
     const dir = join(opts.dir, p.id);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const admission = new x509.Extension(
