@@ -7,7 +7,7 @@ import { startService, type RunningService } from './service.js';
 import { addListeners, writeEndpointsFile, type EndpointsFile } from './endpoints.js';
 import { startDirectoryFor, type RunningDirectory } from './directory.js';
 import { startClientModule, type RunningClientModule } from './clientmodule.js';
-import { createTestPki } from '../crypto/index.js';
+import { createTestPki, type PracticeSpec } from '../crypto/index.js';
 import { certificatesFrom, publishAddress, type Directory } from '../directory/index.js';
 
 export const DEMO_DOMAIN = 'praxis.kim.test';
@@ -16,8 +16,14 @@ const DEMO_ACCOUNTS = [
   { local: 'praxis-b', displayName: 'Praxis B (Demo)', telematikId: '1-20014712' },
 ];
 
-/** The demo practices as the test PKI issues them certificates. */
-export const DEMO_PRACTICES = DEMO_ACCOUNTS.map((a) => ({ id: a.local, name: a.displayName, telematikId: a.telematikId, email: `${a.local}@${DEMO_DOMAIN}` }));
+/**
+ * The demo practices as the test PKI issues them certificates: each SMC-B with RSA-2048 and
+ * brainpoolP256r1 keys side by side, as the TI's cards of generation 2.1 carry them.
+ */
+export const DEMO_PRACTICES: readonly PracticeSpec[] = DEMO_ACCOUNTS.map((a) => ({ id: a.local, name: a.displayName, telematikId: a.telematikId, email: `${a.local}@${DEMO_DOMAIN}`, keys: 'both' as const }));
+
+/** The ENC certificate files a practice directory of the test PKI may hold: RSA, brainpoolP256r1. */
+const ENC_CERT_FILES = ['enc.pem', 'enc-ecc.pem'];
 
 interface DemoCredentials {
   accounts: Array<{ address: string; password: string }>;
@@ -49,22 +55,24 @@ export async function seedDemo(accounts: Accounts, dataDir: string, logger: Logg
 
 /**
  * Makes sure the demo practices have their TEST-ONLY PKI (dataDir/pki, as `postamt pki init`
- * writes it) and that each practice's ENC certificate is published in its directory entry,
- * where a client module looks recipients' encryption certificates up. OSIG certificates are
- * not published: the VZD carries encryption certificates; signatures carry their own.
+ * writes it) and that each practice's ENC certificates (RSA and ECC, whichever its directory
+ * holds) are published in its directory entry, where a client module looks recipients'
+ * encryption certificates up. OSIG certificates are not published: the VZD carries encryption
+ * certificates; signatures carry their own. A PKI made beforehand with `postamt pki init
+ * --practice "…;ecc"` gives a practice ECC certificates only; the demo publishes what it finds.
  */
 export async function publishDemoCertificates(directory: Directory, dataDir: string, logger: Logger): Promise<string> {
   const pkiDir = join(dataDir, 'pki');
   if (!existsSync(join(pkiDir, 'ca.pem'))) {
-    await createTestPki({ dir: pkiDir, practices: DEMO_PRACTICES, tlsNames: ['localhost', '127.0.0.1', '::1'] });
+    await createTestPki({ dir: pkiDir, practices: [...DEMO_PRACTICES], tlsNames: ['localhost', '127.0.0.1', '::1'] });
     logger.info({ dir: pkiDir }, 'created the TEST-ONLY demo PKI');
   }
   for (const p of DEMO_PRACTICES) {
-    const encPath = join(pkiDir, p.id, 'enc.pem');
-    if (!existsSync(encPath)) continue;
+    const encPaths = ENC_CERT_FILES.map((f) => join(pkiDir, p.id, f)).filter((f) => existsSync(f));
+    if (encPaths.length === 0) continue;
     // Data directories seeded before the directory existed have accounts but no entries yet.
     if (!(await directory.find(p.telematikId))) await publishAddress(directory, p.telematikId, p.email, p.name);
-    for (const der of certificatesFrom(readFileSync(encPath))) await directory.addCertificate(p.telematikId, der);
+    for (const encPath of encPaths) for (const der of certificatesFrom(readFileSync(encPath))) await directory.addCertificate(p.telematikId, der);
   }
   return pkiDir;
 }

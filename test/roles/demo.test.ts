@@ -50,6 +50,12 @@ test('`postamt start` seeds a demo, writes endpoints.json, serves SMTP, POP3, LD
     const entry = runSync('ldapsearch', ['-x', '-ZZ', '-o', 'ldif-wrap=no', '-H', `ldap://${ldap.host}:${ldap.port}`, '-b', 'dc=data,dc=vzd', `(mail=${a.address})`, 'telematikID', 'komLeData'], { env: { ...process.env, LDAPTLS_REQCERT: 'never' }, check: true }).stdout;
     assert.match(entry, /^telematikID: 1-20014711$/m);
     assert.match(entry, new RegExp(`^komLeData: [0-9.]+,${a.address}$`, 'm'));
+    // Both ENC certificates of the practice's SMC-B are published (RSA-2048 and brainpoolP256r1), the OSIG ones are not.
+    const certs = runSync('ldapsearch', ['-x', '-ZZ', '-o', 'ldif-wrap=no', '-H', `ldap://${ldap.host}:${ldap.port}`, '-b', 'dc=data,dc=vzd', `(mail=${a.address})`, 'userCertificate;binary'], { env: { ...process.env, LDAPTLS_REQCERT: 'never' }, check: true }).stdout;
+    const published = [...certs.matchAll(/^userCertificate;binary:: (.*)$/gm)].map((m) => Buffer.from(m[1]!, 'base64').toString('hex')).sort();
+    const pemDer = (file: string): string => Buffer.from(readFileSync(join(d.path, 'pki', 'praxis-a', file), 'latin1').replace(/-----[A-Z ]+-----|\s/g, ''), 'base64').toString('hex');
+    assert.deepEqual(published, [pemDer('enc.pem'), pemDer('enc-ecc.pem')].sort());
+    assert.ok(!published.includes(pemDer('osig.pem')) && !published.includes(pemDer('osig-ecc.pem')));
 
     // The practices' primary systems, through the client module: A sends signed and encrypted,
     // B fetches with curl (a POP3 client that is not ours) and gets the plaintext with both results 00.

@@ -94,7 +94,7 @@ describe('context mapping', () => {
     const a = await konnektor.readCardCertificate(A, 'C.ENC');
     const b = await konnektor.readCardCertificate(B, 'C.ENC');
     const hba = await konnektor.readCardCertificate({ ...A, userId: 'dr.a' }, 'C.ENC');
-    assert.ok(Buffer.from(a).equals(Buffer.from(readFileSync(pki.practices[0]!.enc.certPath, 'latin1').replace(/-----[A-Z ]+-----|\s/g, ''), 'base64')));
+    assert.ok(Buffer.from(a).equals(Buffer.from(readFileSync(pki.practices[0]!.enc!.certPath, 'latin1').replace(/-----[A-Z ]+-----|\s/g, ''), 'base64')));
     assert.ok(Buffer.from(b).equals(Buffer.from(hba)), 'mandant 2 (from .p12) and the HBA (PEM dir) are practice B');
     assert.ok(!Buffer.from(a).equals(Buffer.from(b)));
   });
@@ -151,7 +151,7 @@ describe('operations', () => {
   });
 
   test('decryption tries every encryption key of the card (certificate change)', async () => {
-    const old = { certDer: Buffer.from(readFileSync(pki.practices[0]!.enc.certPath, 'latin1').replace(/-----[A-Z ]+-----|\s/g, ''), 'base64') };
+    const old = { certDer: Buffer.from(readFileSync(pki.practices[0]!.enc!.certPath, 'latin1').replace(/-----[A-Z ]+-----|\s/g, ''), 'base64') };
     const both = new SoftwareKonnektor({
       trustAnchors: [],
       mandanten: [
@@ -160,7 +160,7 @@ describe('operations', () => {
           clientSystems: ['c'],
           workplaces: ['*'],
           smcb: async () => ({
-            encryption: [(await readPkcs12(readFileSync(pki.practices[1]!.enc.p12Path), pki.p12Password)), await readPkcs12(readFileSync(pki.practices[0]!.enc.p12Path), pki.p12Password)],
+            encryption: [(await readPkcs12(readFileSync(pki.practices[1]!.enc!.p12Path), pki.p12Password)), await readPkcs12(readFileSync(pki.practices[0]!.enc!.p12Path), pki.p12Password)],
           }),
         },
       ],
@@ -171,7 +171,7 @@ describe('operations', () => {
 
   test('readPkcs12 reads a file exported by openssl pkcs12 -export', async () => {
     const out = join(dir, 'openssl.p12');
-    runSync('openssl', ['pkcs12', '-export', '-in', pki.practices[0]!.osig.certPath, '-inkey', pki.practices[0]!.osig.keyPath, '-certfile', pki.caCertPath, '-passout', 'pass:geheim', '-out', out], { check: true });
+    runSync('openssl', ['pkcs12', '-export', '-in', pki.practices[0]!.osig!.certPath, '-inkey', pki.practices[0]!.osig!.keyPath, '-certfile', pki.caCertPath, '-passout', 'pass:geheim', '-out', out], { check: true });
     const p12 = await readPkcs12(readFileSync(out), 'geheim');
     assert.equal(p12.chainDer.length, 1);
     assert.equal(p12.privateKey.asymmetricKeyType, 'rsa');

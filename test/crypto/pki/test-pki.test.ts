@@ -63,3 +63,38 @@ test('`postamt pki init` issues a test PKI that OpenSSL accepts', { timeout: 60_
   }
 });
 
+
+test('`postamt pki init` issues RSA and brainpoolP256r1 identities by default; a practice spec chooses rsa, ecc or both', { timeout: 60_000 }, () => {
+  const d = tempDir();
+  try {
+    const cfg = join(d.path, 'postamt.yaml');
+    writeFileSync(cfg, `dataDir: ${d.path}\n`);
+    const help = postamtSync(['pki', 'init', '--help'], { config: cfg, check: true }).stdout;
+    assert.match(help, /id;Name;Telematik-ID;address\[;rsa\|ecc\|both\]/);
+    assert.match(help, /brainpoolP256r1/);
+
+    const { stdout: out } = postamtSync(['pki', 'init'], { config: cfg, check: true });
+    const pki = join(d.path, 'pki');
+    for (const id of ['praxis-a', 'praxis-b']) {
+      assert.match(out, new RegExp(`RSA-2048: +OSIG ${pki}/${id}/osig\\.pem  ENC ${pki}/${id}/enc\\.pem`));
+      assert.match(out, new RegExp(`brainpoolP256r1: OSIG ${pki}/${id}/osig-ecc\\.pem  ENC ${pki}/${id}/enc-ecc\\.pem`));
+      assert.match(openssl(['x509', '-in', join(pki, id, 'enc-ecc.pem'), '-noout', '-text']).out, /ASN1 OID: brainpoolP256r1/);
+    }
+
+    const dir2 = join(d.path, 'pki2');
+    const spec = (id: string, n: number, keys?: string) => ['--practice', [id, `Praxis ${id}`, `1-2001480${n}`, `${id}@praxis.kim.test`, ...(keys ? [keys] : [])].join(';')];
+    const two = postamtSync(['pki', 'init', '--dir', dir2, ...spec('nur-ecc', 1, 'ecc'), ...spec('nur-rsa', 2, 'rsa'), ...spec('beide', 3)], { config: cfg, check: true }).stdout;
+    assert.match(two, /nur-ecc: [^\n]*\n {4}brainpoolP256r1: /);
+    assert.doesNotMatch(two, /nur-ecc: [^\n]*\n {4}RSA-2048/);
+    assert.match(two, /nur-rsa: [^\n]*\n {4}RSA-2048: [^\n]*\n {4}\(keys/);
+    assert.match(two, /beide: [^\n]*\n {4}RSA-2048: [^\n]*\n {4}brainpoolP256r1: /);
+    assert.equal(openssl(['verify', '-CAfile', join(dir2, 'ca.pem'), join(dir2, 'nur-ecc', 'enc-ecc.pem'), join(dir2, 'beide', 'osig-ecc.pem')]).code, 0);
+    assert.notEqual(openssl(['x509', '-in', join(dir2, 'nur-ecc', 'enc.pem'), '-noout']).code, 0, 'an ECC-only practice has no RSA certificate');
+
+    const bad = postamtSync(['pki', 'init', '--dir', join(d.path, 'pki3'), ...spec('x', 4, 'dsa')], { config: cfg });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /rsa|ecc|both/);
+  } finally {
+    d.cleanup();
+  }
+});
