@@ -19,7 +19,7 @@ describe('config tls: curves, suites, ECC certificates (GS-A_4384-01, A_17124-01
     assert.deepEqual(parseConfig({ tls: { ecdhCurves: ['brainpoolP256r1', 'secp384r1'], ciphers12: ['ECDHE-RSA-AES256-GCM-SHA384'] } }, 'f', {}).tls.ecdhCurves, ['brainpoolP256r1', 'secp384r1']);
   });
 
-  test('A_17124-01: an unknown curve stops config loading with the key, the name and what would do', () => {
+  test('A_17124-01, KOM-LE-A_2064-02: an unknown curve stops config loading with the key, the name and what would do', () => {
     assert.throws(() => parseConfig({ tls: { ecdhCurves: ['P-256', 'brainpoolP999r1'] } }, 'postamt.yaml', {}), usage(/postamt\.yaml: tls\.ecdhCurves\.1: "brainpoolP999r1" is not a curve this OpenSSL \(3\.[^)]*\) knows; e\.g\. X25519, P-256/));
     // Several names in one string are OpenSSL's syntax, not ours: one name per list entry.
     assert.throws(() => parseConfig({ tls: { ecdhCurves: ['P-256:P-384'] } }, 'f', {}), usage(/tls\.ecdhCurves\.0: "P-256:P-384" is not a curve/));

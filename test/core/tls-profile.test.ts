@@ -85,7 +85,7 @@ describe('TLS profile of the TI (GS-A_4384-01, A_17124-01, KOM-LE-A_2064-02)', (
       ['smtp-submission', /^220 mx\.test\.local /m],
       ['pop3s', /^\+OK /m],
     ] as const) {
-      test(`A_17124-01: ${name} completes TLS 1.2 with ECDHE over brainpoolP256r1 and an ECDSA suite; the greeting arrives`, async () => {
+      test(`A_17124-01, KOM-LE-A_2064-02: ${name} completes TLS 1.2 with ECDHE over brainpoolP256r1 and an ECDSA suite; the greeting arrives`, async () => {
         const r = await sClient(port(svc, name), ['-tls1_2', '-curves', 'brainpoolP256r1']);
         assert.ok(r.ok, r.out);
         assert.equal(r.protocol, 'TLSv1.2');
@@ -110,7 +110,7 @@ describe('TLS profile of the TI (GS-A_4384-01, A_17124-01, KOM-LE-A_2064-02)', (
       assert.equal(r.ok, false, r.out);
     });
 
-    test('A_17124-01: our own clients (SMTP client, client socket) connect and verify the brainpool certificate', async () => {
+    test('A_17124-01, KOM-LE-A_2064-02: our own clients (SMTP client, client socket) connect and verify the brainpool certificate', async () => {
       const ca = readFileSync(join(d.path, 'bp256.crt'), 'utf8');
       const smtp = await SmtpClient.connect({ host: '127.0.0.1', port: port(svc, 'smtp-submission'), tls: 'implicit', ca, clientName: 'client.test', timeoutMs: 10_000 });
       assert.equal(smtp.encrypted, true);
@@ -156,7 +156,7 @@ describe('TLS profile of the TI (GS-A_4384-01, A_17124-01, KOM-LE-A_2064-02)', (
       }
     });
 
-    test('GS-A_4384-01: TLS 1.2 suites outside BSI TR-02102-2 are refused (static RSA key exchange, SHA-1, no ECDHE)', async () => {
+    test('GS-A_4384-01, KOM-LE-A_2064-02: TLS 1.2 suites outside BSI TR-02102-2 are refused (static RSA key exchange, SHA-1, no ECDHE)', async () => {
       for (const cipher of ['AES128-SHA', 'AES256-GCM-SHA384', 'ECDHE-RSA-AES128-SHA', 'ECDHE-RSA-CHACHA20-POLY1305']) {
         for (const name of ['smtp-submission', 'pop3s'] as const) {
           const r = await sClient(port(svc, name), ['-tls1_2', '-cipher', cipher]);
