@@ -1,7 +1,7 @@
 import { Client, EqualityFilter } from 'ldapts';
 import { X509Certificate, KeyUsagesExtension, KeyUsageFlags } from '@peculiar/x509';
-import type { Logger } from '../core/index.js';
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { clientTlsProfile, type Logger } from '../core/index.js';
 import { ADMISSION_OID, decodeAdmission, tiEciesCurve } from '../crypto/index.js';
 import { komLeVersionOf, type KomLeVersionInfo } from './komle-version.js';
 
@@ -161,7 +161,7 @@ export class CertificateLookup {
   private connection(): Promise<Client> {
     if (this.client?.isConnected) return Promise.resolve(this.client);
     this.connecting ??= (async () => {
-      const tlsOptions = { ca: this.opts.ca, minVersion: 'TLSv1.2' as const };
+      const tlsOptions = { ...clientTlsProfile(), ca: this.opts.ca };
       const client = new Client({
         url: this.opts.url,
         timeout: this.opts.timeoutMs,

@@ -14,6 +14,8 @@ export const ENV_OVERRIDES: ReadonlyArray<{ env: string; path: string[]; describ
   { env: 'POSTAMT_LOG_LEVEL', path: ['log', 'level'], describe: 'log level' },
   { env: 'POSTAMT_TLS_CERT', path: ['tls', 'cert'], describe: 'TLS certificate PEM file' },
   { env: 'POSTAMT_TLS_KEY', path: ['tls', 'key'], describe: 'TLS private key PEM file' },
+  { env: 'POSTAMT_TLS_ECC_CERT', path: ['tls', 'eccCert'], describe: 'ECC TLS certificate PEM file beside an RSA one' },
+  { env: 'POSTAMT_TLS_ECC_KEY', path: ['tls', 'eccKey'], describe: 'its private key PEM file' },
   { env: 'POSTAMT_ADMIN_TOKEN', path: ['service', 'http', 'adminToken'], describe: 'bearer token of the admin API' },
   { env: 'POSTAMT_INTEGRATION_PASSWORD', path: ['integration', 'credentials', 'password'], describe: 'password of the Application Integration endpoint' },
 ];

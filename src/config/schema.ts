@@ -7,6 +7,7 @@ import { konnektorSchema } from './konnektor.js';
 import { clientModuleSchema } from './client-module.js';
 import { integrationSchema } from './integration.js';
 import { mailinSchema } from './mailin.js';
+import { tlsSchema } from './tls.js';
 
 /**
  * The whole of postamt.yaml, composed from one file per area. Every limit has a safe default,
@@ -25,14 +26,7 @@ export const configSchema = z
       .prefault({}),
     database: databaseSchema.prefault({}),
     blobs: blobsSchema.prefault({}),
-    tls: z
-      .object({
-        /** PEM files. With none configured a self-signed pair is generated into dataDir/tls. */
-        cert: z.string().optional(),
-        key: z.string().optional(),
-      })
-      .strict()
-      .prefault({}),
+    tls: tlsSchema.prefault({}),
     service: serviceSchema.prefault({}),
     directory: directorySchema.prefault({}),
     konnektor: konnektorSchema.prefault({}),
@@ -51,3 +45,4 @@ export type KonnektorConfig = z.infer<typeof konnektorSchema>;
 export type ClientModuleConfig = z.infer<typeof clientModuleSchema>;
 export type MailinConfig = z.infer<typeof mailinSchema>;
 export type RelayConfig = z.infer<typeof relaySchema>;
+export type TlsConfig = z.infer<typeof tlsSchema>;

@@ -1,11 +1,13 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { TlsMode } from './tls-mode.js';
+import { clientTlsProfile } from './tls-profile.js';
 
 /**
  * The connection of one of our protocol clients (POP3, SMTP): one place that opens it (plain or
  * implicit TLS), upgrades a live plain one to TLS (STARTTLS, STLS), applies the TLS policy
- * (TLS 1.2 at least, certificate verified unless told otherwise, SNI only for host names), puts
+ * (the TI's profile of tls-profile.ts: TLS 1.2 at least, its curves and suites, ECC preferred;
+ * certificate verified unless told otherwise, SNI only for host names), puts
  * a timeout on every wait, and sorts failures into network, TLS and timeout so each client can
  * answer its own caller precisely. The clients' options extend ClientSocketOptions.
  */
@@ -59,7 +61,7 @@ export function clientTlsOptions(opts: ClientTlsOptions & { host: string }): Con
     cert: opts.cert,
     key: opts.key,
     rejectUnauthorized: opts.rejectUnauthorized ?? true,
-    minVersion: 'TLSv1.2',
+    ...clientTlsProfile(),
   };
 }
 

@@ -6,6 +6,7 @@ import { networkInterfaces } from 'node:os';
 import type { ClientTlsOptions } from './client-socket.js';
 import { isTlsFailure } from './client-socket.js';
 import { addressRefusal, hostRefusal, type TargetPolicy } from './target-policy.js';
+import { clientTlsProfile } from './tls-profile.js';
 
 /**
  * The one HTTP client for calls Postamt makes (mail-in webhooks and scripts' `api.http`, the
@@ -121,7 +122,8 @@ export function httpCall(req: HttpClientRequest): Promise<HttpClientResponse> {
   const headers: Record<string, string> = { ...req.headers };
   if (body) headers['content-length'] = String(body.length);
   const https = u.protocol === 'https:';
-  const tls = https && req.tls ? { ...req.tls, rejectUnauthorized: req.tls.rejectUnauthorized ?? true } : {};
+  // The TI's TLS profile (tls-profile.ts) for every https call, with the caller's anchors and identity.
+  const tls = https ? { ...clientTlsProfile(), ...req.tls, rejectUnauthorized: req.tls?.rejectUnauthorized ?? true } : {};
   const port = Number(u.port) || (https ? 443 : 80);
   const policy = req.targets;
   if (policy) {

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
+import { serverContextOptions, type ServerPem } from './tls-profile.js';
 
 /** What a listener needs to be the TLS server of a connection. */
 export interface ServerTls {
@@ -8,11 +9,14 @@ export interface ServerTls {
   requireClientCert?: boolean;
 }
 
-/** The server side from a certificate and key (PEM); with `clientCa`, client certificates they issued are required. */
-export function serverTls(pem: { cert: string; key: string }, clientCa?: readonly string[]): ServerTls {
+/**
+ * The server side from a certificate and key (PEM; an RSA and an ECC pair when given both),
+ * with the TI's TLS profile (tls-profile.ts); with `clientCa`, client certificates they issued are required.
+ */
+export function serverTls(pem: ServerPem, clientCa?: readonly string[]): ServerTls {
   const requireClientCert = clientCa !== undefined && clientCa.length > 0;
   return {
-    context: createSecureContext({ cert: pem.cert, key: pem.key, ...(requireClientCert ? { ca: [...clientCa] } : {}) }),
+    context: createSecureContext({ ...serverContextOptions(pem), ...(requireClientCert ? { ca: [...clientCa] } : {}) }),
     requireClientCert,
   };
 }

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../core/index.js';
+import { serverContextOptions, type Logger, type ServerPem } from '../core/index.js';
 import type { Metrics } from '../core/index.js';
 
 export interface HttpServerOptions {
@@ -10,7 +10,7 @@ export interface HttpServerOptions {
   metrics: Metrics;
   /** Answers /healthz: resolves when the service can do its work (store reachable). */
   health: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
-  tls?: { cert: string; key: string };
+  tls?: ServerPem;
 }
 
 /**
@@ -23,7 +23,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     bodyLimit: 1024 * 1024,
     connectionTimeout: 60_000,
     requestTimeout: 60_000,
-    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+    ...(opts.tls ? { https: serverContextOptions(opts.tls) } : {}),
   });
 
   app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {

@@ -1,5 +1,5 @@
 import { configSchema, type DirectoryConfig } from '../config/index.js';
-import type { ConnectionHandOver, Logger, LoginThrottle, Metrics, TlsMode } from '../core/index.js';
+import type { ConnectionHandOver, Logger, LoginThrottle, Metrics, ServerPem, TlsMode } from '../core/index.js';
 import type { LdapBackend } from './backend.js';
 
 /** The limits and policies of config.directory that govern a connection. */
@@ -26,7 +26,7 @@ export interface LdapServerOptions {
   /** `starttls`: cleartext, offering StartTLS; `implicit`: TLS from the first byte (LDAPS); `none`: no TLS. */
   tlsMode: TlsMode;
   /** PEM certificate chain and key; required unless `none`. */
-  tls?: { cert: string; key: string };
+  tls?: ServerPem;
   host?: string;
   port?: number;
   limits?: Partial<LdapLimits>;

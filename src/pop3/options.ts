@@ -1,5 +1,5 @@
 import { configSchema, type Pop3Config } from '../config/index.js';
-import type { Logger, LoginThrottle, Metrics, TlsMode } from '../core/index.js';
+import type { Logger, LoginThrottle, Metrics, ServerPem, TlsMode } from '../core/index.js';
 import type { Pop3Backend } from './backend.js';
 
 /** The per-connection limits, exactly the fields of config.service.pop3 that govern a session. */
@@ -15,7 +15,7 @@ export interface Pop3ServerOptions {
   /** `starttls`: cleartext, offering STLS; `implicit`: TLS from the first byte (POP3S); `none`: no TLS. */
   tlsMode: TlsMode;
   /** PEM certificate chain and key; required unless `none`. */
-  tls?: { cert: string; key: string };
+  tls?: ServerPem;
   /** CA certificates (PEM): when given, TLS clients must present a certificate they issued. */
   clientCa?: string[];
   /** Listen address; defaults to 127.0.0.1 and an ephemeral port (0). */

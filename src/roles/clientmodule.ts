@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import { clientModuleWarnings, inDataDir } from '../config/index.js';
-import { LoginThrottle, Metrics, isLoopbackHost, type Logger } from '../core/index.js';
+import { LoginThrottle, Metrics, isLoopbackHost, useTlsProfile, type Logger } from '../core/index.js';
 import { createKonnektor, loadTlsMaterial, type Konnektor, type TlsMaterial } from '../crypto/index.js';
 import { ByteBudget, CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, LoginPolicy, PresentedSizeCache } from '../clientmodule/index.js';
 import { SmtpListener } from '../smtp/index.js';
@@ -31,6 +31,8 @@ export interface RunningClientModule {
  */
 export async function startClientModule(config: Config, logger: Logger, parts: ClientModuleParts = {}): Promise<RunningClientModule> {
   const cm = config.clientModule;
+  // Every listener and client of this process takes the TI's TLS profile from config.tls.
+  useTlsProfile(config.tls);
   const tls = parts.tls ?? (await loadTlsMaterial(config, ['localhost', '127.0.0.1', '::1', config.service.hostname]));
   const konnektor = parts.konnektor ?? createKonnektor(config.konnektor, config.dataDir);
   /** A Konnektor made here is closed here (the software one's worker threads); one passed in belongs to the caller. */
@@ -39,14 +41,16 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   };
   const metrics = parts.metrics ?? new Metrics();
   const throttle = parts.throttle ?? new LoginThrottle(config.service.loginThrottle);
-  // Without configured anchors the platform's own certificate is trusted (one machine, the demo).
-  const upstreamCa = cm.upstream.ca.length ? cm.upstream.ca.map((p) => readFileSync(inDataDir(config, p), 'utf8')) : [tls.cert];
+  // Without configured anchors the platform's own certificates are trusted (one machine, the demo); both, since with
+  // an RSA and an ECC one the ECC one is what the upstream shows us (A_17239).
+  const ownCerts = [tls.cert, ...(tls.ecc ? [tls.ecc.cert] : [])];
+  const upstreamCa = cm.upstream.ca.length ? cm.upstream.ca.map((p) => readFileSync(inDataDir(config, p), 'utf8')) : ownCerts;
   const lookup = new CertificateLookup(
     {
       url: cm.directory.url,
       baseDn: cm.directory.baseDn,
       startTls: cm.directory.startTls,
-      ca: cm.directory.ca ? readFileSync(inDataDir(config, cm.directory.ca), 'utf8') : tls.cert,
+      ca: cm.directory.ca ? readFileSync(inDataDir(config, cm.directory.ca), 'utf8') : ownCerts.join('\n'),
       cacheTtlMs: cm.directory.cacheTtlMs,
       negativeCacheTtlMs: cm.directory.negativeCacheTtlMs,
       versionCacheTtlMs: cm.directory.versionCacheTtlMs,

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Config } from '../config/index.js';
-import { LoginThrottle, Metrics, createLogger, errorMessage, type Logger } from '../core/index.js';
+import { LoginThrottle, Metrics, createLogger, errorMessage, useTlsProfile, type Logger, type ServerPem } from '../core/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { Directory, DirectoryLdapBackend, directoryOptions } from '../directory/index.js';
 import { LdapServer } from '../ldap/index.js';
@@ -28,7 +28,7 @@ export function limitsOf(config: Config): Omit<Config['directory'], 'ldap' | 'ba
 
 /** Parent → child. */
 export type ToWorker =
-  | { type: 'start'; config: Config; worker: number; tls: { cert: string; key: string }; listeners: ListenerName[]; vendorVersion: string }
+  | { type: 'start'; config: Config; worker: number; tls: ServerPem; listeners: ListenerName[]; vendorVersion: string }
   | { type: 'conn'; listener: ListenerName }
   | { type: 'close'; graceMs: number };
 
@@ -111,7 +111,7 @@ export interface Worker {
 export async function startWorker(
   k: number,
   config: Config,
-  tls: { cert: string; key: string },
+  tls: ServerPem,
   listeners: ListenerName[],
   vendorVersion: string,
   logger: Logger,
@@ -213,6 +213,8 @@ async function runWorker(): Promise<void> {
   const metrics = new ForwardingMetrics();
   const throttle = new ForwardingThrottle(config.service.loginThrottle, send);
   const limits = limitsOf(config);
+  // The parent's TLS profile, from the same config.
+  useTlsProfile(config.tls);
   const servers = new Map<ListenerName, LdapServer>();
   for (const [name, tlsMode] of LISTENERS) {
     if (!start.listeners.includes(name)) continue;

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Config } from '../config/index.js';
-import { LoginThrottle, Metrics, errorMessage, postamtVersion, type Logger } from '../core/index.js';
+import { LoginThrottle, Metrics, errorMessage, postamtVersion, useTlsProfile, type Logger } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Directory, DirectoryLdapBackend, directoryOptions, type BindAccounts } from '../directory/index.js';
@@ -48,6 +48,8 @@ export async function startDirectory(config: Config, logger: Logger, parts: Dire
   // A serving node keeps the hot equality keys and entries in memory (docs/directory.md, "Cache").
   directory.keepWarm();
   const warmStart = performance.now();
+  // Every listener and client of this process takes the TI's TLS profile from config.tls.
+  useTlsProfile(config.tls);
   const tls = parts.tls ?? (await loadTlsMaterial(config, ['localhost', '127.0.0.1', '::1', config.service.hostname]));
   const throttle = parts.throttle ?? new LoginThrottle(config.service.loginThrottle);
   const metrics = parts.metrics ?? new Metrics();
@@ -118,7 +120,7 @@ export async function startDirectory(config: Config, logger: Logger, parts: Dire
       endpoints[name] = { host: lc.host, port: a.port, tls: tlsMode };
     }
     for (let k = 1; k < dc.processes; k++) {
-      workers.push(await startWorker(k, config, { cert: tls.cert, key: tls.key }, servers.map((x) => x.name), vendorVersion, logger, metrics, throttle));
+      workers.push(await startWorker(k, config, { cert: tls.cert, key: tls.key, ...(tls.ecc ? { ecc: { cert: tls.ecc.cert, key: tls.ecc.key } } : {}) }, servers.map((x) => x.name), vendorVersion, logger, metrics, throttle));
     }
   } catch (err) {
     await closeWorkers(0);

@@ -1,7 +1,7 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerOptions } from 'smtp-server';
 import type { Socket } from 'node:net';
 import type { Logger } from '../core/index.js';
-import { Listener, Metrics, addressList, errorMessage, randomHex, type ListenerSession, type LoginThrottle, type TlsMode } from '../core/index.js';
+import { Listener, Metrics, addressList, errorMessage, randomHex, serverContextOptions, type ListenerSession, type LoginThrottle, type ServerPem, type TlsMode } from '../core/index.js';
 import type { SmtpConfig } from '../config/index.js';
 import { DataChecker, describeViolation } from '../wire/smtp/index.js';
 import { SmtpReply, replies } from './reply.js';
@@ -16,7 +16,7 @@ export interface SmtpListenerOptions {
   port: number;
   /** `starttls`: plain with STARTTLS offered; `implicit`: TLS from the first byte; `none`: no TLS. */
   tlsMode: TlsMode;
-  tls?: { cert: string; key: string };
+  tls?: ServerPem;
   /** CA certificates (PEM): when given, TLS clients must present a certificate they issued. */
   clientCa?: string[];
   /** Offer AUTH (PLAIN, LOGIN). */
@@ -103,8 +103,9 @@ export class SmtpListener {
     installSmtpServerPatches();
     const { limits } = opts;
     const clientAuth = opts.clientCa?.length ? { ca: opts.clientCa, requestCert: true, rejectUnauthorized: true } : {};
-    const tlsOpts = opts.tlsMode === 'none' ? {} : { key: opts.tls?.key, cert: opts.tls?.cert, minVersion: 'TLSv1.2' as const, ...clientAuth };
     if (opts.tlsMode !== 'none' && !opts.tls) throw new Error(`smtp ${opts.name}: TLS mode ${opts.tlsMode} needs a certificate`);
+    // The TI's profile (tls-profile.ts) replaces smtp-server's own defaults (TLS 1.0 and up).
+    const tlsOpts = opts.tlsMode === 'none' || !opts.tls ? {} : { ...serverContextOptions(opts.tls), ...clientAuth };
     const options: SMTPServerOptions = {
       ...tlsOpts,
       // Sessions on an implicit-TLS listener are secure from the start (the listener did the handshake).

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
+import { clientTlsProfile } from '../../core/tls-profile.js';
 import { Client, InvalidCredentialsError, type Entry } from 'ldapts';
 import { escapeDnValue, escapeFilterValue } from '../../wire/ldap/index.js';
 import type { IntegrationUser, UserSource } from '../types.js';
@@ -57,7 +58,7 @@ export class LdapSource implements UserSource {
   }
 
   private tlsOptions(): ConnectionOptions {
-    return { rejectUnauthorized: this.opts.rejectUnauthorized, ...(this.opts.ca ? { ca: [this.opts.ca] } : {}) };
+    return { ...clientTlsProfile(), rejectUnauthorized: this.opts.rejectUnauthorized, ...(this.opts.ca ? { ca: [this.opts.ca] } : {}) };
   }
 
   private async connect(asSearcher: boolean): Promise<Client> {
