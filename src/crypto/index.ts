@@ -11,6 +11,7 @@ export {
   toPem,
   ADMISSION_OID,
   type PracticeSpec,
+  type PracticeKeys,
   type TestPkiResult,
   type Admission,
   type Pkcs12Contents,

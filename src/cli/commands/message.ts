@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { UsageError } from '../../core/index.js';
 import {
   DECRYPTION_RESULTS,
@@ -16,7 +17,10 @@ import {
   presentForPrimarySystem,
   readCertificateFile,
   sealMessage,
+  cryptOf,
   type CardKey,
+  type SoftwareCard,
+  type SignatureKeyChoice,
   type EnvelopeRecipient,
   type KomLeVersion,
   type KonnektorContext,
@@ -57,17 +61,56 @@ function password(o: { password?: string }): string | undefined {
   return o.password ?? process.env['POSTAMT_KEY_PASSWORD'];
 }
 
-async function fromIdentity(path: string, o: { password?: string; fromEncCert?: string }): Promise<{ signature: CardKey; encCert: Uint8Array }> {
-  const signature = await loadKeyPath(path, { password: password(o), use: 'signature' });
-  let encPath = o.fromEncCert;
-  if (!encPath) {
-    const dir = statSync(path).isDirectory() ? path : dirname(path);
-    if (existsSync(join(dir, 'enc.pem'))) encPath = join(dir, 'enc.pem');
+/**
+ * The sender's card from `--from-identity`: a practice directory gives every signature key it
+ * holds (osig: RSA, osig-ecc: ECC) and its own ENC certificates (enc.pem, enc-ecc.pem); a .p12
+ * or PEM key is one signature key, filed by its kind.
+ */
+async function fromIdentity(path: string, o: { password?: string; fromEncCert?: string[] }): Promise<{ card: SoftwareCard; encCerts: Uint8Array[] }> {
+  const isDir = statSync(path).isDirectory();
+  const keys: CardKey[] = [];
+  if (isDir) {
+    for (const crypt of ['RSA', 'ECC'] as const) {
+      if (existsSync(join(path, crypt === 'RSA' ? 'osig.key' : 'osig-ecc.key'))) keys.push(await loadKeyPath(path, { password: password(o), use: 'signature', crypt }));
+    }
+    if (keys.length === 0) throw new UsageError(`${path} holds no signature key (osig.key or osig-ecc.key)`);
+  } else {
+    keys.push(await loadKeyPath(path, { password: password(o), use: 'signature' }));
   }
-  if (!encPath) throw new UsageError('the sender needs an encryption certificate of its own: give --from-enc-cert, or a practice directory holding enc.pem');
-  const encCert = readCertificateFile(encPath)[0]!;
-  return { signature, encCert };
+  let encPaths = o.fromEncCert ?? [];
+  if (encPaths.length === 0) {
+    const dir = isDir ? path : dirname(path);
+    encPaths = ['enc.pem', 'enc-ecc.pem'].map((n) => join(dir, n)).filter((p) => existsSync(p));
+  }
+  if (encPaths.length === 0) throw new UsageError('the sender needs an encryption certificate of its own: give --from-enc-cert, or a practice directory holding enc.pem or enc-ecc.pem');
+  const encCerts = encPaths.map((p) => readCertificateFile(p)[0]!);
+  const card: SoftwareCard = {
+    signature: keys.find((k) => cryptOf(k) === 'RSA'),
+    signatureEcc: keys.find((k) => cryptOf(k) === 'ECC'),
+    // Sealing reads only the ENC certificates (for the sender's own RecipientInfos), never their
+    // private keys; any key of the right kind stands in for it.
+    encryption: encCerts.map((certDer) => ({ certDer, privateKey: standIn(certDer, keys) })),
+  };
+  return { card, encCerts };
 }
+
+function standIn(certDer: Uint8Array, keys: CardKey[]): KeyObject {
+  const ecc = new X509Certificate(certDer).publicKey.asymmetricKeyType === 'ec';
+  return (keys.find((k) => (cryptOf(k) === 'ECC') === ecc) ?? keys[0]!).privateKey;
+}
+
+/** `--key`: a practice directory gives its RSA and ECC ENC keys (enc.key, enc-ecc.key, those present); a file is one key. */
+async function decryptionKeys(path: string, o: { password?: string; certPath?: string }): Promise<CardKey[]> {
+  if (!statSync(path).isDirectory()) return [await loadKeyPath(path, { password: o.password, certPath: o.certPath, use: 'encryption' })];
+  const keys: CardKey[] = [];
+  for (const crypt of ['RSA', 'ECC'] as const) {
+    if (existsSync(join(path, crypt === 'RSA' ? 'enc.key' : 'enc-ecc.key'))) keys.push(await loadKeyPath(path, { password: o.password, use: 'encryption', crypt }));
+  }
+  if (keys.length === 0) throw new UsageError(`${path} holds no encryption key (enc.key or enc-ecc.key)`);
+  return keys;
+}
+
+const SIGNATURE_KEYS = ['rsa', 'ecc', 'rsa-else-ecc'] as const;
 
 export function registerMessage(program: Command): void {
   const message = program.command('message').description('seal and open single KOM-LE messages (files in, files out; a software Konnektor over the given keys)');
@@ -76,10 +119,11 @@ export function registerMessage(program: Command): void {
     .command('seal')
     .description('sign and encrypt a message (RFC 5322 file) into a KOM-LE message: SignedData inside AuthEnvelopedData, outer headers per gemSMIME_KOMLE')
     .argument('<in>', 'the message as the primary system would send it (.eml)')
-    .requiredOption('--from-identity <dir|p12|key>', "the sender's signature identity: a practice directory of `postamt pki init` (osig.* and enc.pem), a .p12 file or a PEM key beside its certificate")
-    .option('--from-enc-cert <pem>', "the sender's own encryption certificate (default: enc.pem beside the identity)")
+    .requiredOption('--from-identity <dir|p12|key>', "the sender's signature identity: a practice directory of `postamt pki init` (osig.*/osig-ecc.* and enc.pem/enc-ecc.pem), a .p12 file or a PEM key (RSA or ECC) beside its certificate")
+    .option('--from-enc-cert <pem>', "the sender's own encryption certificate, RSA or ECC (repeatable; default: enc.pem and enc-ecc.pem beside the identity)", collect)
+    .option('--signature-key <which>', 'which OSIG key signs: rsa (KOM-LE-A_2020), ecc (ECDSA), or rsa-else-ecc (RSA when the identity has one)', 'rsa-else-ecc')
     .option('--from <address>', "the sender's KIM address (default: from the signature certificate)")
-    .option('--to-cert <[address=]pem>', "a recipient's encryption certificate (repeatable); the address comes from the certificate unless given", collect)
+    .option('--to-cert <[address=]pem>', "a recipient's encryption certificate, RSA or ECC brainpoolP256r1 (repeatable); the address comes from the certificate unless given", collect)
     .option('--password <password>', 'password of a .p12 or encrypted PEM key (default: $POSTAMT_KEY_PASSWORD)')
     .option('--komle-version <v>', `X-KOM-LE-Version (${KOMLE_VERSIONS.join(' or ')}; 1.5 only for messages with KAS content)`, DEFAULT_KOMLE_VERSION)
     .option('--ttl-days <days>', "the account's dataTimeToLive: Expires = now + this", positiveNumber, 90)
@@ -94,24 +138,27 @@ Examples:
       --to-cert /tmp/pki/praxis-b/enc.pem --out sealed.eml
   postamt message seal brief.eml --from-identity osig.p12 --password "$PW" --from-enc-cert enc.pem \\
       --to-cert praxis-b@praxis.kim.test=b-enc.pem --to-cert c-enc.pem
+  postamt message seal brief.eml --from-identity /tmp/pki/praxis-a --signature-key ecc \\
+      --to-cert /tmp/pki/praxis-b/enc.pem --to-cert /tmp/pki/praxis-b/enc-ecc.pem --out sealed.eml
+
+ECC recipients (brainpoolP256r1) get a TI-ECIES RecipientInfo (A_17220), RSA ones RSAES-OAEP;
+a practice directory's own enc.pem and enc-ecc.pem both get one for the sender.
 
 The file may have LF or CRLF line ends: it is signed in canonical form (CRLF).`,
     )
-    .action(async (input: string, o: { fromIdentity: string; fromEncCert?: string; from?: string; toCert?: string[]; password?: string; komleVersion: string; ttlDays: number; scheme: string; out?: string }) => {
+    .action(async (input: string, o: { fromIdentity: string; fromEncCert?: string[]; signatureKey: string; from?: string; toCert?: string[]; password?: string; komleVersion: string; ttlDays: number; scheme: string; out?: string }) => {
       if (!o.toCert?.length) throw new UsageError('at least one --to-cert is required');
       if (!(KOMLE_VERSIONS as readonly string[]).includes(o.komleVersion)) throw new UsageError(`--komle-version must be one of ${KOMLE_VERSIONS.join(', ')}`);
       if (o.scheme !== 'pss' && o.scheme !== 'pkcs1') throw new UsageError('--scheme must be pss or pkcs1');
       const recipients = recipientsFrom(o.toCert);
+      if (!(SIGNATURE_KEYS as readonly string[]).includes(o.signatureKey)) throw new UsageError(`--signature-key must be one of ${SIGNATURE_KEYS.join(', ')}`);
       const identity = await fromIdentity(o.fromIdentity, o);
-      const senderEmail = o.from ?? certificateMailAddresses(identity.signature.certDer)[0] ?? certificateMailAddresses(identity.encCert)[0];
+      const signer = identity.card.signature ?? identity.card.signatureEcc!;
+      const senderEmail = o.from ?? certificateMailAddresses(signer.certDer)[0] ?? identity.encCerts.map((c) => certificateMailAddresses(c)[0]).find(Boolean);
       if (!senderEmail) throw new UsageError('the sender certificate names no mail address: give --from');
-      // Sealing only reads the sender's ENC certificate (for its own RecipientInfo), never its
-      // private key, so the card is given the signature key beside it rather than asking for a second key file.
       const konnektor = new SoftwareKonnektor({
         trustAnchors: [],
-        mandanten: [
-          { id: 'cli', clientSystems: ['cli'], workplaces: ['*'], smcb: async () => ({ signature: identity.signature, encryption: [{ certDer: identity.encCert, privateKey: identity.signature.privateKey }] }) },
-        ],
+        mandanten: [{ id: 'cli', clientSystems: ['cli'], workplaces: ['*'], smcb: async () => identity.card }],
       });
       const sealed = await sealMessage(readFileSync(input), {
         konnektor,
@@ -121,12 +168,13 @@ The file may have LF or CRLF line ends: it is signed in canonical form (CRLF).`,
         komLeVersion: o.komleVersion as KomLeVersion,
         dataTimeToLiveDays: o.ttlDays,
         scheme: o.scheme,
+        signatureKey: o.signatureKey as SignatureKeyChoice,
         // A file from an editor or another tool often has LF line ends; what is signed is CRLF.
         canonicalise: true,
       });
       if (o.out) {
         writeFileSync(o.out, sealed.message);
-        print(`sealed ${sealed.messageId} for ${sealed.recipientEmails.map((r) => r.email).join(', ')} -> ${o.out}`);
+        print(`sealed ${sealed.messageId} for ${[...new Set(sealed.recipientEmails.map((r) => r.email))].join(', ')} (${sealed.recipientEmails.length} RecipientInfos) -> ${o.out}`);
         if (sealed.addedMessageId) print('  (the message had no Message-ID; one was added)');
       } else {
         process.stdout.write(sealed.message);
@@ -137,7 +185,7 @@ The file may have LF or CRLF line ends: it is signed in canonical form (CRLF).`,
     .command('open')
     .description('decrypt and verify a KOM-LE message; prints every check and its result, exits 1 when any fails')
     .argument('<in>', 'the received message (.eml)')
-    .requiredOption('--key <key>', 'our decryption key: a PEM key beside its certificate (enc.key → enc.pem), a .p12 file or a practice directory')
+    .requiredOption('--key <key>', 'our decryption key: a PEM key beside its certificate (enc.key → enc.pem, enc-ecc.key → enc-ecc.pem), a .p12 file, or a practice directory (its RSA and ECC keys)')
     .option('--cert <pem>', 'the certificate of a PEM --key (default: the .pem beside it)')
     .option('--password <password>', 'password of a .p12 or encrypted PEM key (default: $POSTAMT_KEY_PASSWORD)')
     .option('--trust <pem>', 'a trusted CA certificate file (repeatable)', collect)
@@ -160,10 +208,10 @@ Examples:
     )
     .action(async (input: string, o: { key: string; cert?: string; password?: string; trust?: string[]; out?: string; present?: string; as?: string; integrityFailure: IntegrityFailureMode }) => {
       if (!o.trust?.length) throw new UsageError('at least one --trust certificate is required to check the signer');
-      const key = await loadKeyPath(o.key, { password: password(o), certPath: o.cert, use: 'encryption' });
+      const keys = await decryptionKeys(o.key, { password: password(o), certPath: o.cert });
       const konnektor = new SoftwareKonnektor({
         trustAnchors: o.trust.flatMap((t) => readCertificateFile(t)),
-        mandanten: [{ id: 'cli', clientSystems: ['cli'], workplaces: ['*'], smcb: async () => ({ encryption: [key] }) }],
+        mandanten: [{ id: 'cli', clientSystems: ['cli'], workplaces: ['*'], smcb: async () => ({ encryption: keys }) }],
       });
       const raw = readFileSync(input);
       const result = await openMessage(raw, { konnektor, context: CLI_CONTEXT, ...(o.as ? { recipientAddress: o.as } : {}) });

@@ -30,7 +30,7 @@ test('seal then open: every check printed, exit 0, inner message identical', () 
   const p = (s: string) => join(dir, s);
   const seal = postamt(['message', 'seal', p('in.eml'), '--from-identity', p('pki/praxis-a'), '--to-cert', p('pki/praxis-b/enc.pem'), '--out', p('sealed.eml')]);
   assert.equal(seal.code, 0, seal.stderr);
-  assert.match(seal.stdout, /sealed <cli-1@praxis\.kim\.test> for praxis-b@praxis\.kim\.test, praxis-a@praxis\.kim\.test/);
+  assert.match(seal.stdout, /sealed <cli-1@praxis\.kim\.test> for praxis-b@praxis\.kim\.test, praxis-a@praxis\.kim\.test \(3 RecipientInfos\)/);
   assert.match(readFileSync(p('sealed.eml'), 'latin1'), /X-KOM-LE-Version: 1\.0\r\n/, 'default: 1.0 (no KAS content)');
   const open = postamt(['message', 'open', p('sealed.eml'), '--key', p('pki/praxis-b/enc.key'), '--trust', p('pki/ca.pem'), '--out', p('inner.eml'), '--present', p('pvs.eml')]);
   assert.equal(open.code, 0, open.stdout + open.stderr);
@@ -69,6 +69,40 @@ test('wrong key: exit 1 with 01/4009; non-KOM-LE: exit 1; usage errors: exit 2',
   const noTo = postamt(['message', 'seal', p('in.eml'), '--from-identity', p('pki/praxis-a')]);
   assert.equal(noTo.code, 2);
   assert.match(noTo.stderr, /--to-cert/);
+});
+
+test('A_17220: ECC keys: sealed for an ECC certificate with an ECDSA signature, opened with the ECC key or the practice directory', () => {
+  const p = (s: string) => join(dir, s);
+  const seal = postamt(['message', 'seal', p('in.eml'), '--from-identity', p('pki/praxis-a'), '--signature-key', 'ecc', '--to-cert', p('pki/praxis-b/enc-ecc.pem'), '--out', p('sealed-ecc.eml')]);
+  assert.equal(seal.code, 0, seal.stderr);
+  // B's ECC certificate, and A's own RSA and ECC ones.
+  assert.match(seal.stdout, /\(3 RecipientInfos\)/);
+  for (const key of [p('pki/praxis-b/enc-ecc.key'), p('pki/praxis-b')]) {
+    const open = postamt(['message', 'open', p('sealed-ecc.eml'), '--key', key, '--trust', p('pki/ca.pem')]);
+    assert.equal(open.code, 0, open.stdout + open.stderr);
+    assert.match(open.stdout, /X-KIM-DecryptionResult: 00/);
+    assert.match(open.stdout, /X-KIM-IntegrityCheckResult: 01/);
+    assert.match(open.stdout, /^ok +signature .*ECDSA SHA-256/m);
+  }
+  // B's RSA key is not among the recipients.
+  const rsa = postamt(['message', 'open', p('sealed-ecc.eml'), '--key', p('pki/praxis-b/enc.key'), '--trust', p('pki/ca.pem')]);
+  assert.equal(rsa.code, 1);
+  assert.match(rsa.stdout, /X-KIM-DecryptionResult: 01/);
+  assert.equal(postamt(['message', 'seal', p('in.eml'), '--from-identity', p('pki/praxis-a'), '--signature-key', 'dsa', '--to-cert', p('pki/praxis-b/enc.pem')]).code, 2);
+});
+
+test('an ECC-only practice seals (ECDSA, its ECC certificate) and opens', () => {
+  const p = (s: string) => join(dir, s);
+  const init = postamt(['pki', 'init', '--dir', p('pki-e'), '--practice', 'praxis-e;Praxis E;1-20014715;praxis-e@praxis.kim.test;ecc', '--practice', 'praxis-b;Praxis B;1-20014712;praxis-b@praxis.kim.test']);
+  assert.equal(init.code, 0, init.stderr);
+  const seal = postamt(['message', 'seal', p('in.eml'), '--from-identity', p('pki-e/praxis-e'), '--from', 'praxis-e@praxis.kim.test', '--to-cert', p('pki-e/praxis-b/enc.pem'), '--out', p('sealed-e.eml')]);
+  assert.equal(seal.code, 0, seal.stderr);
+  const open = postamt(['message', 'open', p('sealed-e.eml'), '--key', p('pki-e/praxis-b'), '--trust', p('pki-e/ca.pem')]);
+  assert.match(open.stdout, /X-KIM-DecryptionResult: 00/);
+  assert.match(open.stdout, /^ok +signature .*ECDSA/m);
+  // The sender's own copy: its ECC key opens it.
+  const own = postamt(['message', 'open', p('sealed-e.eml'), '--key', p('pki-e/praxis-e'), '--trust', p('pki-e/ca.pem')]);
+  assert.match(own.stdout, /X-KIM-DecryptionResult: 00/);
 });
 
 test('--help of seal and open explains options and gives examples', () => {

@@ -10,6 +10,7 @@ import {
   SoftwareKonnektor,
   createKonnektor,
   createTestPki,
+  eccCapable,
   openMessage,
   readPkcs12,
   recipientIdOf,
@@ -177,5 +178,96 @@ describe('operations', () => {
     assert.equal(p12.privateKey.asymmetricKeyType, 'rsa');
     await assert.rejects(readPkcs12(readFileSync(out), 'falsch'), { reason: 'password' });
     await assert.rejects(readPkcs12(Buffer.from('not a pfx'), 'x'), { reason: 'format' });
+  });
+});
+
+describe('ECC cards (A_17464, A_17472, KOM-LE-A_2020)', () => {
+  let eccDir: string;
+  let eccPki: TestPkiResult;
+  const E: KonnektorContext = { mandantId: 'e', clientSystemId: 'PVS', workplaceId: '1' };
+  const M: KonnektorContext = { mandantId: 'm', clientSystemId: 'PVS', workplaceId: '1' };
+  const build = (serviceVersions?: { signatureService: string; encryptionService: string }) =>
+    createKonnektor(
+      configSchema.parse({
+        konnektor: {
+          trustAnchors: [join(eccDir, 'ca.pem')],
+          workers: 0,
+          ...(serviceVersions ? { serviceVersions } : {}),
+          mandanten: [
+            { id: 'e', clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: join(eccDir, 'praxis-e') } },
+            { id: 'm', clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: join(eccDir, 'praxis-m') } },
+          ],
+        },
+      }).konnektor,
+      eccDir,
+    );
+
+  before(async () => {
+    eccDir = mkdtempSync(join(tmpdir(), 'postamt-konnektor-ecc-'));
+    eccPki = await createTestPki({
+      dir: eccDir,
+      practices: [
+        { id: 'praxis-e', name: 'Praxis E', telematikId: '1-20014715', email: 'praxis-e@praxis.kim.test', keys: 'ecc' },
+        { id: 'praxis-m', name: 'Praxis M', telematikId: '1-20014716', email: 'praxis-m@praxis.kim.test', keys: 'both' },
+      ],
+      tlsNames: ['localhost'],
+    });
+  });
+  after(() => rmSync(eccDir, { recursive: true, force: true }));
+
+  test('A_17464: ECC-capable from SignatureService 7.4.1 and EncryptionService 6.1.1 on', () => {
+    assert.equal(eccCapable({ signatureService: '7.4.1', encryptionService: '6.1.1' }), true);
+    assert.equal(eccCapable({ signatureService: '7.5', encryptionService: '6.2.0' }), true);
+    assert.equal(eccCapable({ signatureService: '7.4.0', encryptionService: '6.1.1' }), false);
+    assert.equal(eccCapable({ signatureService: '7.4.1', encryptionService: '6.1.0' }), false);
+    assert.equal(eccCapable({ signatureService: '7.10.0', encryptionService: '6.1.1' }), true, 'compared as numbers, not text');
+    assert.equal(eccCapable({ signatureService: 'x', encryptionService: '6.1.1' }), false);
+    assert.equal(build().eccCapable, true, 'the default reports ECC-capable versions');
+    assert.equal(build({ signatureService: '7.4.0', encryptionService: '6.0.0' }).eccCapable, false);
+    assert.throws(() => configSchema.parse({ konnektor: { serviceVersions: { signatureService: 'seven', encryptionService: '6.1.1' } } }), /dotted version/);
+  });
+
+  test('a card with both kinds: RSA and ECC certificates by Crypt; KOM-LE-A_2020: RSA signs by default', async () => {
+    const k = build();
+    const rsaEnc = await k.readCardCertificate(M, 'C.ENC');
+    const eccEnc = await k.readCardCertificate(M, 'C.ENC', 'ECC');
+    assert.notDeepEqual(Buffer.from(rsaEnc), Buffer.from(eccEnc));
+    assert.deepEqual(Buffer.from(eccEnc), Buffer.from(readFileSync(eccPki.practices[1]!.encEcc!.certPath, 'latin1').replace(/-----[A-Z ]+-----|\s/g, ''), 'base64'));
+    const msg = Buffer.from('From: praxis-m@praxis.kim.test\r\nTo: praxis-e@praxis.kim.test\r\nSubject: x\r\n\r\nHallo\r\n');
+    const e = await k.readCardCertificate(E, 'C.ENC', 'ECC');
+    const sealed = await sealMessage(msg, { konnektor: k, context: M, senderEmail: 'praxis-m@praxis.kim.test', recipients: [{ certDer: e, email: 'praxis-e@praxis.kim.test' }] });
+    assert.equal(sealed.recipientEmails.length, 3, "E's ECC certificate and M's RSA and ECC ones");
+    const opened = await openMessage(sealed.message, { konnektor: k, context: E });
+    assert.equal(opened.decryption, '00');
+    assert.ok(opened.ok, JSON.stringify(opened.checks.filter((c) => !c.ok)));
+    assert.match(opened.checks.find((c) => c.name === 'signature')!.detail, /RSASSA-PSS/);
+    // With signatureKey ecc, ECDSA.
+    const ecdsa = await sealMessage(msg, { konnektor: k, context: M, senderEmail: 'praxis-m@praxis.kim.test', recipients: [{ certDer: e, email: 'praxis-e@praxis.kim.test' }], signatureKey: 'ecc' });
+    assert.match((await openMessage(ecdsa.message, { konnektor: k, context: E })).checks.find((c) => c.name === 'signature')!.detail, /ECDSA/);
+  });
+
+  test('an ECC-only card: no RSA signature key (KOM-LE-A_2020 default fails, rsa-else-ecc signs ECDSA), no RSA certificate', async () => {
+    const k = build();
+    await assert.rejects(k.readCardCertificate(E, 'C.ENC', 'RSA'), (err) => err instanceof KonnektorError && err.code === 'key-not-available');
+    const msg = Buffer.from('From: praxis-e@praxis.kim.test\r\nTo: praxis-m@praxis.kim.test\r\nSubject: x\r\n\r\nHallo\r\n');
+    const to = [{ certDer: await k.readCardCertificate(M, 'C.ENC', 'ECC'), email: 'praxis-m@praxis.kim.test' }];
+    await assert.rejects(sealMessage(msg, { konnektor: k, context: E, senderEmail: 'praxis-e@praxis.kim.test', recipients: to }), (err) => err instanceof KonnektorError && err.code === 'key-not-available');
+    const sealed = await sealMessage(msg, { konnektor: k, context: E, senderEmail: 'praxis-e@praxis.kim.test', recipients: to, signatureKey: 'rsa-else-ecc' });
+    const opened = await openMessage(sealed.message, { konnektor: k, context: M });
+    assert.ok(opened.ok, JSON.stringify(opened.checks.filter((c) => !c.ok)));
+  });
+
+  test('A_17472: a Konnektor without ECC offers no ECC key and decrypts with RSA keys only', async () => {
+    const modern = build();
+    const old = build({ signatureService: '7.4.0', encryptionService: '6.0.0' });
+    await assert.rejects(old.readCardCertificate(M, 'C.ENC', 'ECC'), (err) => err instanceof KonnektorError && err.code === 'key-not-available');
+    // A message for M's ECC certificate only: the old Konnektor cannot open it, the modern one can.
+    const msg = Buffer.from('From: praxis-e@praxis.kim.test\r\nTo: praxis-m@praxis.kim.test\r\nSubject: x\r\n\r\nHallo\r\n');
+    const sealed = await sealMessage(msg, { konnektor: modern, context: E, senderEmail: 'praxis-e@praxis.kim.test', recipients: [{ certDer: await modern.readCardCertificate(M, 'C.ENC', 'ECC'), email: 'praxis-m@praxis.kim.test' }], signatureKey: 'rsa-else-ecc' });
+    assert.equal((await openMessage(sealed.message, { konnektor: modern, context: M })).decryption, '00');
+    assert.notEqual((await openMessage(sealed.message, { konnektor: old, context: M })).decryption, '00');
+    // The old Konnektor seals for the sender's RSA certificate only.
+    const own = await sealMessage(msg, { konnektor: old, context: M, senderEmail: 'praxis-m@praxis.kim.test', recipients: [{ certDer: await old.readCardCertificate(M, 'C.ENC'), email: 'praxis-m@praxis.kim.test' }] });
+    assert.equal(own.recipientEmails.length, 1);
   });
 });
