@@ -4,7 +4,7 @@ export { ClientModuleSmtpBackend, type ClientModuleSmtpOptions } from './smtp-ba
 export { ByteBudget, ClientModulePop3Backend, PresentedSizeCache, type ClientModulePop3Options } from './pop3-backend.js';
 export { CertificateLookup, DirectoryUnavailableError, usableForEncryption, type CertLookupOptions, type DirectoryRecord, type EncryptionCertificate } from './cert-lookup.js';
 export { komLeVersionOf, compareVersions, type KomLeVersionInfo } from './komle-version.js';
-export { judgeRecipient, planCopies, senderFieldProblem, type CopyPlan, type RecipientVerdict } from './send-plan.js';
+export { judgeRecipient, planCopies, senderFieldProblem, usableWithKonnektor, type CopyPlan, type RecipientVerdict } from './send-plan.js';
 export { SEND_FEHLERCODES, type SendFehlercode } from './send-codes.js';
 export { UpstreamSmtp, UpstreamSmtpError, type UpstreamTarget } from './upstream-smtp.js';
 export { buildDsn, dsnCodes, type DroppedRecipient, type DsnInput, type OutdatedClientModule } from './dsn.js';

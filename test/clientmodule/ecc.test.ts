@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
-import { tempDir, testConfig } from '../helpers/env.js';
+import { repositoryPath, tempDir, testConfig } from '../helpers/env.js';
 import { poplib, bodyOf } from '../helpers/poplib.js';
 import { envelopeOf } from '../helpers/komle.js';
 import { createLogger } from '../../src/core/index.js';
-import { OID, createTestPki, envelopeRecipientEmails } from '../../src/crypto/index.js';
+import { OID, createTestPki, encryptAuthEnveloped, envelopeRecipientEmails, openMessage } from '../../src/crypto/index.js';
+import { judgeRecipient, usableForEncryption, usableWithKonnektor, type DirectoryRecord } from '../../src/clientmodule/index.js';
+import { komLeVersionOf } from '../../src/clientmodule/komle-version.js';
 import { createKonnektor } from '../../src/crypto/konnektor/index.js';
 import { certificatesFrom } from '../../src/directory/index.js';
 import { startService, startDirectoryFor, startClientModule, type RunningService, type RunningDirectory, type RunningClientModule } from '../../src/roles/index.js';
@@ -128,8 +130,13 @@ describe('ECC and RSA practices through the client module (A_17220, A_17464, A_1
   test('E (ECC only) to A (both): two RecipientInfos for A, ECDSA signature; A reads it with either key: 00 / 01', async () => {
     const info = await send(cm, E, 'm-praxis-e', [A.email], 'Von E');
     assert.match(info.response, /^250 /);
-    const ris = recipientInfos(envelopeOf(await lastStored(A.email)));
+    const stored = await lastStored(A.email);
+    const ris = recipientInfos(envelopeOf(stored));
     assert.equal(ris.filter((r) => r.email === A.email).length, 2, 'both of A\'s certificates');
+    const k = createKonnektor(config.konnektor, config.dataDir);
+    const opened = await openMessage(stored, { konnektor: k, context: { mandantId: 'm-praxis-a', clientSystemId: 'PVS', workplaceId: '1' } });
+    await k.close?.();
+    assert.match(opened.checks.find((c) => c.name === 'signature')!.detail, /^ECDSA SHA-256 signature .* is valid/);
     assert.deepEqual(ris.filter((r) => r.email === E.email).map((r) => r.alg), [OID.tiEciesTransportEncryption]);
     const text = await fetchLast(cm, A, 'm-praxis-a');
     assert.match(text, /^X-KIM-DecryptionResult: 00\r$/m);
@@ -155,5 +162,35 @@ describe('ECC and RSA practices through the client module (A_17220, A_17464, A_1
     assert.equal(ris.filter((r) => r.email === A.email).length, 1, "only A's RSA certificate");
     // E has ECC certificates only: nobody to encrypt for (KOM-LE-A_2025).
     await assert.rejects(send(cmRsaOnly, A, 'm-praxis-a', [E.email], 'Alt an E'), /451/);
+  });
+});
+
+describe("gematik's sample SMC-B ENC certificates (E256 and R2048) as the client module chooses them", () => {
+  const samples = repositoryPath('test', 'fixtures', 'gematik-smcb-enc');
+  const card = (n: string, kind: 'E256' | 'R2048') => readFileSync(join(samples, `8027600101169990085${n}-C_SMCB_ENC_${kind}_X509.crt`));
+  const record = (): DirectoryRecord => {
+    const now = Date.parse('2026-12-01T00:00:00Z');
+    const certificates = [card('6', 'R2048'), card('6', 'E256')].map((der) => ({ ...usableForEncryption(der, now)!, entryTelematikId: '9-2KIM-BITMARCK-01' }));
+    return { address: 'kim@bitmarck.test', certificates, entryTelematikIds: ['9-2KIM-BITMARCK-01'], komLeVersion: komLeVersionOf('kim@bitmarck.test', [], []) };
+  };
+
+  test('A_17220: both are usable for encryption, by kind (the E256 one by keyAgreement)', () => {
+    const r = record();
+    assert.deepEqual(r.certificates.map((c) => c.kind), ['rsa', 'ecc']);
+    assert.ok(r.certificates.every((c) => c.telematikId === '9-2KIM-BITMARCK-01'));
+  });
+
+  test('§3.3.4.1.1: with an ECC-capable Konnektor both get a RecipientInfo (TI-ECIES for the E256); A_17472: without, only the R2048', () => {
+    const both = usableWithKonnektor(record(), true);
+    assert.equal(both.certificates.length, 2);
+    const der = encryptAuthEnveloped(Buffer.from('x'), both.certificates.map((c) => ({ certDer: c.der, email: both.address })));
+    assert.deepEqual(recipientInfos(der).map((r) => r.alg).sort(), [OID.rsaesOaep, OID.tiEciesTransportEncryption].sort());
+    const rsaOnly = usableWithKonnektor(record(), false);
+    assert.deepEqual(rsaOnly.certificates.map((c) => c.kind), ['rsa']);
+    assert.equal(judgeRecipient(rsaOnly).ok, true);
+    // An address whose only certificate is the E256: nobody to encrypt for without ECC.
+    const eccOnly = { ...record(), certificates: record().certificates.filter((c) => c.kind === 'ecc') };
+    assert.equal(judgeRecipient(usableWithKonnektor(eccOnly, false)).ok, false);
+    assert.equal(judgeRecipient(usableWithKonnektor(eccOnly, true)).ok, true);
   });
 });
