@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BerError, BerFrameSplitter, CMS_BER, LDAP_BER, TAG, derNode, derUint, derUtf8, readBer, writeDer, expectSequence } from '../../../src/wire/ber/index.js';
+import { BerError, BerFrameSplitter, CARD_BER, CMS_BER, LDAP_BER, TAG, derNode, derUint, derUtf8, readBer, writeDer, expectSequence } from '../../../src/wire/ber/index.js';
 
 const seq = (n: number): Buffer => writeDer(derNode(TAG.sequence, [derUtf8(TAG.octetString, 'x'.repeat(n))]));
 
@@ -72,4 +72,19 @@ test('writer: integers take the minimal two-complement form', () => {
   ];
   for (const [n, body] of cases) assert.deepEqual([...derUint(2, n)], [2, body.length, ...body], String(n));
   assert.throws(() => derUint(2, -1), RangeError);
+});
+
+test('CARD_BER reads two-octet tags as a card writes them (7F 49); CMS and LDAP still refuse high tags; bad ones are typed errors', () => {
+  const pk = Buffer.from('7f4903860104', 'hex'); // [APPLICATION 73] { [6] 04 }
+  const t = readBer(pk, 'pk', CARD_BER);
+  assert.equal(t.tagClass, 1);
+  assert.equal(t.tagNumber, 73);
+  assert.equal(t.constructed, true);
+  for (const rules of [CMS_BER, LDAP_BER]) assert.throws(() => readBer(pk, 'pk', rules), (e: unknown) => e instanceof BerError);
+  // Non-minimal (80 first, or a number below 31), three subsequent octets, truncated tag or length.
+  for (const bad of ['7f804900', '7f1e00', '7fff810100', '7f', '7f49', '7fc9']) {
+    assert.throws(() => readBer(Buffer.from(bad, 'hex'), 'bad', CARD_BER), (e: unknown) => e instanceof BerError, bad);
+  }
+  // Indefinite lengths stay refused for card objects.
+  assert.throws(() => readBer(Buffer.from('7f49800000', 'hex'), 'indef', CARD_BER), (e: unknown) => e instanceof BerError);
 });
