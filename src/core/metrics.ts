@@ -10,6 +10,13 @@ interface Family {
   values: Map<string, { labels: Labels; value: number }>;
 }
 
+interface Histogram {
+  help: string;
+  /** Upper bounds in ascending order; +Inf is implied. */
+  buckets: readonly number[];
+  series: Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>;
+}
+
 function labelKey(labels: Labels): string {
   return Object.keys(labels)
     .sort()
@@ -23,6 +30,28 @@ function escapeLabel(v: string): string {
 
 export class Metrics {
   private readonly families = new Map<string, Family>();
+  private readonly histograms = new Map<string, Histogram>();
+
+  /**
+   * One observation of a histogram (Prometheus: _bucket{le}, _sum, _count). The buckets are
+   * fixed by the first call for a name.
+   */
+  observe(name: string, labels: Labels, value: number, buckets: readonly number[], help = name): void {
+    let h = this.histograms.get(name);
+    if (!h) {
+      h = { help, buckets: [...buckets].sort((a, b) => a - b), series: new Map() };
+      this.histograms.set(name, h);
+    }
+    const key = labelKey(labels);
+    let s = h.series.get(key);
+    if (!s) {
+      s = { labels, counts: h.buckets.map(() => 0), sum: 0, count: 0 };
+      h.series.set(key, s);
+    }
+    for (let i = 0; i < h.buckets.length; i++) if (value <= h.buckets[i]!) s.counts[i]!++;
+    s.sum += value;
+    s.count++;
+  }
 
   private family(name: string, type: Family['type'], help: string): Family {
     let f = this.families.get(name);
@@ -68,6 +97,16 @@ export class Metrics {
           .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
           .join(',');
         lines.push(l ? `${name}{${l}} ${value}` : `${name} ${value}`);
+      }
+    }
+    for (const [name, h] of this.histograms) {
+      lines.push(`# HELP ${name} ${h.help}`, `# TYPE ${name} histogram`);
+      for (const { labels, counts, sum, count } of h.series.values()) {
+        const base = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+        const with_ = (extra: string[]) => (extra.length ? `{${extra.join(',')}}` : '');
+        h.buckets.forEach((le, i) => lines.push(`${name}_bucket${with_([...base, `le="${le}"`])} ${counts[i]}`));
+        lines.push(`${name}_bucket${with_([...base, 'le="+Inf"'])} ${count}`);
+        lines.push(`${name}_sum${with_(base)} ${sum}`, `${name}_count${with_(base)} ${count}`);
       }
     }
     return lines.join('\n') + '\n';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import { clientModuleWarnings, inDataDir } from '../config/index.js';
 import { LoginThrottle, Metrics, isLoopbackHost, useTlsProfile, type Logger } from '../core/index.js';
-import { createKonnektor, loadTlsMaterial, type Konnektor, type TlsMaterial } from '../crypto/index.js';
+import { createKonnektor, instrumentKonnektor, loadTlsMaterial, type Konnektor, type TlsMaterial } from '../crypto/index.js';
 import { ByteBudget, CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, LoginPolicy, PresentedSizeCache } from '../clientmodule/index.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
@@ -34,12 +34,14 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   // Every listener and client of this process takes the TI's TLS profile from config.tls.
   useTlsProfile(config.tls);
   const tls = parts.tls ?? (await loadTlsMaterial(config, ['localhost', '127.0.0.1', '::1', config.service.hostname]));
-  const konnektor = parts.konnektor ?? createKonnektor(config.konnektor, config.dataDir);
+  const own = parts.konnektor ?? createKonnektor(config.konnektor, config.dataDir);
   /** A Konnektor made here is closed here (the software one's worker threads); one passed in belongs to the caller. */
   const closeKonnektor = async (): Promise<void> => {
-    if (!parts.konnektor) await konnektor.close?.().catch(() => undefined);
+    if (!parts.konnektor) await own.close?.().catch(() => undefined);
   };
   const metrics = parts.metrics ?? new Metrics();
+  // Every Konnektor call is counted and timed (calls, outcomes, latency on /metrics).
+  const konnektor = instrumentKonnektor(own, metrics);
   const throttle = parts.throttle ?? new LoginThrottle(config.service.loginThrottle);
   // Without configured anchors the platform's own certificates are trusted (one machine, the demo); both, since with
   // an RSA and an ECC one the ECC one is what the upstream shows us (A_17239).

@@ -8,4 +8,5 @@ export { eccCapable, atLeast, ECC_MINIMUM, type KonnektorServiceVersions } from 
 export { cardLoaderFromFiles, loadKeySource, loadKeyPath, readCertificateFile, type KeySource, type CardFiles } from './card-files.js';
 export { SoftwareKonnektor, SOFTWARE_KONNEKTOR_INFO, SOFTWARE_SERVICE_VERSIONS, type SoftwareMandant, type SoftwareKonnektorOptions } from './software.js';
 export { createKonnektor } from './factory.js';
+export { instrumentKonnektor } from './instrumented.js';
 export { CryptoWorkerPool } from './worker-pool.js';
