@@ -5,3 +5,4 @@ export { directoryAdminRoutes, type DirectoryAdminView } from './admin/directory
 export { mailinAdminRoutes, type MailinAdminView } from './admin/mailin.js';
 export { integrationRoutes, type IntegrationBackend, type IntegrationEndpointOptions, type IntegrationListUser } from './integration.js';
 export { queueAdminRoutes, type QueueAdminView } from './admin/queue.js';
+export { konnektorAdminRoutes, type KonnektorAdminView } from './admin/konnektor.js';

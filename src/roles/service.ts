@@ -9,7 +9,8 @@ import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
-import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, mailinAdminRoutes, queueAdminRoutes } from '../http/index.js';
+import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, konnektorAdminRoutes, mailinAdminRoutes, queueAdminRoutes } from '../http/index.js';
+import { configuredKonnektorStatus, statusContexts } from './konnektor-status.js';
 import { Directory, DirectoryAccountFeed, DirectoryAdmin, directoryOptions } from '../directory/index.js';
 import { createMailin, type Mailin } from '../mailin/index.js';
 import type { FastifyPluginAsync } from 'fastify';
@@ -185,6 +186,8 @@ export async function startService(config: Config, logger: Logger, existingStore
         directoryAdminRoutes(new DirectoryAdmin(directory, config.directory.importMaxBytes)),
         mailinAdminRoutes(mailin.admin),
         queueAdminRoutes(relay.admin),
+        // The practice's Konnektor as the client module of this configuration reaches it.
+        konnektorAdminRoutes({ status: ({ warnDays }) => configuredKonnektorStatus(config, statusContexts(config), warnDays) }),
       ];
       await registerAdminApi(app, { token: adminToken }, adminPlugins);
       // MailStore's Application Integration endpoint: its own Basic credentials, outside /api.

@@ -9,4 +9,5 @@ export { cardLoaderFromFiles, loadKeySource, loadKeyPath, readCertificateFile, t
 export { SoftwareKonnektor, SOFTWARE_KONNEKTOR_INFO, SOFTWARE_SERVICE_VERSIONS, type SoftwareMandant, type SoftwareKonnektorOptions } from './software.js';
 export { createKonnektor } from './factory.js';
 export { instrumentKonnektor } from './instrumented.js';
+export { konnektorStatus, formatKonnektorStatus, type KonnektorStatus, type CardStatus, type CertificateStatus, type CardInfoSource } from './status.js';
 export { CryptoWorkerPool } from './worker-pool.js';

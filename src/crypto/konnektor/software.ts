@@ -72,6 +72,11 @@ export class SoftwareKonnektor implements Konnektor {
     this.pool = opts.workers ? new CryptoWorkerPool(opts.workers) : null;
   }
 
+  /** The versions it reports, by service name (for the status report). */
+  get serviceVersionMap(): Readonly<Record<string, string>> {
+    return { SignatureService: this.serviceVersions.signatureService, EncryptionService: this.serviceVersions.encryptionService };
+  }
+
   /** Stops the worker threads (if any); later signing and encryption fail with `unavailable`. */
   async close(): Promise<void> {
     await this.pool?.close();

@@ -1,0 +1,88 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir, testConfig } from '../../helpers/env.js';
+import { postamtSync } from '../../helpers/process.js';
+import { createLogger } from '../../../src/core/index.js';
+import { createTestPki } from '../../../src/crypto/index.js';
+import { startService, type RunningService } from '../../../src/roles/index.js';
+
+// `postamt konnektor status` and GET /api/konnektor/status over the software Konnektor: every
+// card the configured contexts reach, RSA and ECC certificates with their expiry (A_17464's
+// ECC capability beside them), and a context the Konnektor refuses reported in its entry.
+
+const d = tempDir();
+const file = join(d.path, 'postamt.yaml');
+
+before(async () => {
+  await createTestPki({
+    dir: join(d.path, 'data', 'pki'),
+    practices: [
+      { id: 'praxis-a', name: 'Praxis A', telematikId: '1-1', email: 'a@praxis.kim.test', keys: 'both' },
+      { id: 'praxis-e', name: 'Praxis E', telematikId: '1-2', email: 'e@praxis.kim.test', keys: 'ecc' },
+    ],
+    tlsNames: ['localhost'],
+  });
+  writeFileSync(
+    file,
+    [
+      `dataDir: ${join(d.path, 'data')}`,
+      'konnektor:',
+      '  mandanten:',
+      '    - { id: m-a, clientSystems: [PVS], workplaces: ["*"], smcb: { dir: pki/praxis-a } }',
+      '    - { id: m-e, clientSystems: [PVS], workplaces: [Empfang], smcb: { dir: pki/praxis-e } }',
+      '    - { id: m-x, clientSystems: [PVS], workplaces: ["*"], smcb: { dir: pki/nowhere } }',
+      '',
+    ].join('\n'),
+  );
+});
+after(() => d.cleanup());
+
+test('postamt konnektor status: certificates of both kinds with expiry, ECC capability; a missing card is its entry\'s error (exit 1)', () => {
+  const r = postamtSync(['konnektor', 'status', '-c', file]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /ECC capable \(A_17464\): yes/);
+  assert.match(r.stdout, /SignatureService 7\.5\.5, EncryptionService 6\.1\.1/);
+  assert.match(r.stdout, /^SMC-B for m-a\/PVS\/status$/m);
+  for (const line of [/^ {2}C\.ENC RSA until \d{4}-\d\d-\d\d \(\d+ days left\)/m, /^ {2}C\.ENC ECC until/m, /^ {2}C\.SIG RSA until/m, /^ {2}C\.SIG ECC until/m]) assert.match(r.stdout, line);
+  assert.match(r.stdout, /^SMC-B for m-e\/PVS\/Empfang$/m);
+  assert.match(r.stdout, /^ {2}ERROR card-not-found: /m);
+});
+
+test('--json, --context and --warn-days', () => {
+  const r = postamtSync(['konnektor', 'status', '-c', file, '--json', '--context', 'm-e#PVS#Empfang', '--context', 'm-e#PVS#Keller']);
+  const s = JSON.parse(r.stdout) as { eccCapable: boolean; cards: Array<{ context: { workplaceId: string }; certificates: Array<{ crypt: string; ref: string; expiresSoon: boolean }>; error?: { code: string } }> };
+  assert.equal(s.eccCapable, true);
+  assert.equal(s.cards.length, 2);
+  // The ECC-only card: only ECC certificates, none expiring within 30 days.
+  assert.deepEqual(s.cards[0]!.certificates.map((c) => `${c.ref} ${c.crypt}`), ['C.ENC ECC', 'C.SIG ECC']);
+  assert.equal(s.cards[1]!.error?.code, 'unknown-workplace');
+  assert.equal(r.code, 1, 'one context failed');
+  const ok = postamtSync(['konnektor', 'status', '-c', file, '--context', 'm-a#PVS#1']);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  const soon = postamtSync(['konnektor', 'status', '-c', file, '--context', 'm-a#PVS#1', '--warn-days', '100000']);
+  assert.equal(soon.code, 1);
+  assert.match(soon.stdout, /renew soon/);
+  assert.equal(postamtSync(['konnektor', 'status', '-c', file, '--context', 'only-mandant']).code, 2);
+  assert.match(postamtSync(['konnektor', 'status', '--help']).stdout, /MandantId#ClientSystemId#WorkplaceId/);
+});
+
+test('GET /api/konnektor/status needs the bearer token and gives the same report', async () => {
+  const config = testConfig(join(d.path, 'data'), {
+    konnektor: { mandanten: [{ id: 'm-a', clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: 'pki/praxis-a' } }] },
+  });
+  let svc: RunningService | undefined;
+  try {
+    svc = await startService(config, createLogger('silent'));
+    const url = `http://127.0.0.1:${svc.endpoints.http!.port}/api/konnektor/status`;
+    assert.equal((await fetch(url)).status, 401);
+    const res = await fetch(url, { headers: { authorization: `Bearer ${svc.adminToken}` } });
+    assert.equal(res.status, 200);
+    const s = (await res.json()) as { cards: Array<{ certificates: unknown[] }> };
+    assert.equal(s.cards[0]!.certificates.length, 4);
+    assert.equal((await fetch(`${url}?warnDays=x`, { headers: { authorization: `Bearer ${svc.adminToken}` } })).status, 400);
+  } finally {
+    await svc?.close();
+  }
+});
