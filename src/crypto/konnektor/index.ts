@@ -8,4 +8,7 @@ export { eccCapable, atLeast, ECC_MINIMUM, type KonnektorServiceVersions } from 
 export { cardLoaderFromFiles, loadKeySource, loadKeyPath, readCertificateFile, type KeySource, type CardFiles } from './card-files.js';
 export { SoftwareKonnektor, SOFTWARE_KONNEKTOR_INFO, SOFTWARE_SERVICE_VERSIONS, type SoftwareMandant, type SoftwareKonnektorOptions } from './software.js';
 export { createKonnektor } from './factory.js';
+export { SoapKonnektor, type SoapKonnektorOptions, type KonnektorCard, type KonnektorStatus, type PinStatus } from './soap/soap-konnektor.js';
+export { parseServiceDirectory, VENDORED_WSDLS, type ServiceDirectory, type ChosenService, type ServiceName } from './soap/sds.js';
+export { TELEMATIK_ERROR_CODES } from './soap/faults.js';
 export { CryptoWorkerPool } from './worker-pool.js';
