@@ -199,7 +199,7 @@ describe('operations over HTTPS (pinned)', () => {
     assert.match(rc[0]!.body, /<CONN:CardHandle>SMCB-1<\/CONN:CardHandle>[\s\S]*<CERT:CertRef>C.ENC<\/CERT:CertRef>[\s\S]*<CERT:Crypt>RSA<\/CERT:Crypt>/);
   });
 
-  test('KOM-LE-A_2190 KOM-LE-A_2020: SignDocument CMS with IncludeEContent and the recipient-emails attribute, the SMC-B, RSA', async () => {
+  test('KOM-LE-A_2190 KOM-LE-A_2020 KOM-LE-A_2052: SignDocument CMS with IncludeEContent and the recipient-emails attribute, the SMC-B, RSA', async () => {
     const emails = emailsFor(pki.recipient);
     const cms = await k.signDocument({ ...CTX, userId: 'dr-a' }, { content: Buffer.from('the signed data'), recipientEmails: emails });
     assert.deepEqual(Buffer.from(cms), Buffer.from(signedData));
