@@ -24,10 +24,47 @@ const cardFilesSchema = z
     message: 'a card needs `dir`, or both `signature` and `encryption`',
   });
 
+/**
+ * `soap`: a practice's real gematik Konnektor over its SOAP interfaces (docs/konnektor.md,
+ * "Connecting a real Konnektor"). Secrets as `${env:NAME}`; paths relative to dataDir.
+ */
+const soapSchema = z
+  .object({
+    /** The service directory, e.g. https://konnektor.praxis.local/connector.sds; its endpoints are used as announced. */
+    url: z.url({ protocol: /^https$/, error: 'the connector.sds URL must be https' }),
+    tls: z
+      .object({
+        /** CA certificate file(s) (PEM) the Konnektor's TLS certificate is checked against. */
+        ca: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+        /** SHA-256 fingerprint(s) of the Konnektor's TLS certificate (hex, colons optional): pinned instead of a CA. */
+        pinSha256: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+        /** The client certificate exported from the Konnektor's admin UI (PKCS#12). */
+        clientP12: z.string().min(1).optional(),
+        password: z.string().optional(),
+      })
+      .strict()
+      .default({}),
+    /** HTTP Basic credentials, when the Konnektor's client system is set up for them. */
+    basicAuth: z.object({ user: z.string().min(1), password: z.string() }).strict().optional(),
+    /** Per call (connect to last byte). */
+    timeoutMs: z.number().int().min(100).default(30_000),
+    /** SignDocument and VerifyPin, which may wait for a PIN typed at the card terminal; default timeoutMs. */
+    signTimeoutMs: z.number().int().min(100).optional(),
+    /** A larger answer is refused (`unavailable`); the default fits a KIM message of the largest size. */
+    maxResponseBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    /** How long GetCards' card handles are reused per context. */
+    cardCacheMs: z.number().int().min(0).default(60_000),
+  })
+  .strict()
+  .refine((s) => !(s.tls.ca && s.tls.pinSha256), { message: 'tls: give `ca` or `pinSha256`, not both' })
+  .refine((s) => s.tls.clientP12 === undefined || s.tls.password !== undefined, { message: 'tls.clientP12 needs tls.password' });
+
 export const konnektorSchema = z
   .object({
-    /** `software`: keys from files (test and demo). A SOAP client for a real Konnektor is planned. */
-    type: z.enum(['software']).default('software'),
+    /** `software`: keys from files (test and demo). `soap`: a real Konnektor (the `soap` section). */
+    type: z.enum(['software', 'soap']).default('software'),
+    /** `soap` only: where and how to reach the Konnektor. */
+    soap: soapSchema.optional(),
     /**
      * `software` only: the service versions it reports, as a real Konnektor's connector.sds lists
      * them. ECC certificates are used only when SignatureService >= 7.4.1 and EncryptionService
@@ -66,4 +103,5 @@ export const konnektorSchema = z
       .default([])
       .refine((ms) => new Set(ms.map((m) => m.id)).size === ms.length, { message: 'Mandant ids must be unique' }),
   })
-  .strict();
+  .strict()
+  .refine((k) => k.type !== 'soap' || k.soap !== undefined, { message: 'type soap needs the `soap` section (url, tls)', path: ['soap'] });

@@ -100,6 +100,17 @@ export function envelopeRecipientEmails(der: Uint8Array): RecipientEmail[] {
   return typed('envelopeRecipientEmails', () => readEnvelope(der).recipientEmails);
 }
 
+/**
+ * What an AuthEnvelopedData says about itself without a key: a Konnektor decrypts elsewhere and
+ * gives back only the content, the rest of a DecryptedEnvelope comes from here.
+ */
+export function envelopeOutline(der: Uint8Array): Omit<DecryptedEnvelope, 'content'> {
+  return typed('envelopeOutline', () => {
+    const env = readEnvelope(der);
+    return { contentType: env.contentType, recipientEmails: env.recipientEmails, recipientInfoCount: env.recipientInfoCount };
+  });
+}
+
 /** AuthEnvelopedData (RFC 5083 2.1). */
 function readEnvelope(der: Uint8Array): ParsedEnvelope {
   const what = 'AuthEnvelopedData';

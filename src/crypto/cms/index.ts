@@ -10,7 +10,7 @@ export { signData, type SignerKey, type SignOptions, type SignatureSchemeName } 
 export { verifySignedData, VERIFY_CHECKS, type VerifyOptions, type VerifyCheckName, type SignedDataVerification } from './verify.js';
 export { encryptAuthEnveloped, type EnvelopeRecipient } from './encrypt.js';
 export { tiEciesWrap, tiEciesUnwrap, tiEciesCurve, aesCmac, encodeTiEciesCryptogram, decodeTiEciesCryptogram, type TiEciesParts } from './ti-ecies.js';
-export { decryptAuthEnveloped, envelopeRecipientEmails, type DecryptionKey, type DecryptedEnvelope } from './decrypt.js';
+export { decryptAuthEnveloped, envelopeRecipientEmails, envelopeOutline, type DecryptionKey, type DecryptedEnvelope } from './decrypt.js';
 export {
   recipientIdOf,
   encodeRecipientEmails,

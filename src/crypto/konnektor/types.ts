@@ -85,6 +85,12 @@ export interface Konnektor {
   decryptDocument(ctx: KonnektorContext, req: DecryptDocumentRequest): Promise<DecryptedEnvelope>;
   /** Verifies a SignedData against the Konnektor's trust anchors (the TSL). */
   verifyDocument(ctx: KonnektorContext, req: VerifyDocumentRequest): Promise<SignedDataVerification>;
+  /**
+   * Resolves when `productInfo` and `eccCapable` can be read: the SOAP Konnektor reads its
+   * service directory first (rejects with `unavailable` when it cannot; a later call tries
+   * again). Absent: ready at once. A role awaits it before it takes connections.
+   */
+  ready?(): Promise<void>;
   /** Releases what the Konnektor holds (the software Konnektor's worker threads); optional. */
   close?(): Promise<void>;
 }
