@@ -277,26 +277,44 @@ export class KonnektorSimulator {
     return faultEnvelope(4000, detail);
   }
 
-  /** The body, at most maxRequestBytes; beyond that 413 and the connection closed (undefined). */
-  private async readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+  /**
+   * The body, at most maxRequestBytes. Beyond that: 413 at once (undefined); the rest of the
+   * body is read and dropped so the client sees the answer rather than a reset, and the
+   * connection closes after it (requestTimeout bounds a client that keeps sending).
+   */
+  private readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
     const max = this.opts.maxRequestBytes;
-    const tooLarge = (): undefined => {
+    const tooLarge = (): void => {
       res.setHeader('Connection', 'close');
       this.send(res, 413, faultEnvelope(4000, `request larger than ${max} bytes`));
-      // Nothing more is read: the client's remaining bytes end with the connection.
-      res.on('finish', () => req.socket.destroy());
-      return undefined;
     };
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (Number.isFinite(declared) && declared > max) return tooLarge();
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > max) return tooLarge();
-      chunks.push(chunk);
+    if (Number.isFinite(declared) && declared > max) {
+      tooLarge();
+      req.resume();
+      return Promise.resolve(undefined);
     }
-    return Buffer.concat(chunks, size);
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let over = false;
+      req.on('data', (chunk: Buffer) => {
+        if (over) return;
+        size += chunk.length;
+        if (size > max) {
+          over = true;
+          chunks.length = 0;
+          tooLarge();
+          resolve(undefined);
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on('end', () => {
+        if (!over) resolve(Buffer.concat(chunks, size));
+      });
+      req.on('error', reject);
+    });
   }
 
   private authorised(req: IncomingMessage): boolean {
