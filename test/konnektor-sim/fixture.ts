@@ -36,7 +36,7 @@ export async function startSimFixture(konnektorSim: Record<string, unknown> = {}
       { id: 'praxis-a', name: 'Praxis A', telematikId: '1-20014711', email: 'praxis-a@praxis.kim.test', keys: 'both' },
       { id: 'praxis-b', name: 'Praxis B', telematikId: '1-20014712', email: 'praxis-b@praxis.kim.test' },
     ],
-    tlsNames: ['localhost'],
+    tlsNames: ['localhost', '127.0.0.1'],
   });
   const config = configSchema.parse({
     dataDir: dir,
@@ -50,8 +50,11 @@ export async function startSimFixture(konnektorSim: Record<string, unknown> = {}
       ...konnektorSim,
     },
   });
-  const sim = await startKonnektorSim(config, silentLogger());
-  const caPem = readFileSync(join(dir, 'tls', 'selfsigned.crt'), 'utf8');
+  // The TLS server certificate of the test PKI (a CA-issued one: Python's ssl does not take a self-signed leaf as anchor).
+  const tlsCert = readFileSync(pki.tlsServer.certPath, 'utf8');
+  const tls = { cert: tlsCert, key: readFileSync(pki.tlsServer.keyPath, 'utf8'), origin: 'configured' as const, fingerprint: '', certPath: pki.tlsServer.certPath };
+  const sim = await startKonnektorSim(config, silentLogger(), { tls });
+  const caPem = readFileSync(pki.caCertPath, 'utf8');
   const agent = new Agent({ ca: caPem, keepAlive: false });
   const clients = new Map<ServiceName, soap.Client>();
   return {
