@@ -12,6 +12,7 @@ import { registerIntegration } from './commands/integration.js';
 import { registerMailin } from './commands/mailin.js';
 import { registerQueue } from './commands/queue.js';
 import { registerKonnektor } from './commands/konnektor.js';
+import { registerKonnektorSim } from './commands/konnektor-sim.js';
 
 /** Exit codes: 0 done, 1 the command failed, 2 it was used wrongly (as UsageError or a parse error). */
 export const EXIT_FAILURE = 1;
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerIntegration(program);
   registerMailin(program);
   registerQueue(program);
+  registerKonnektorSim(program);
   program.addHelpText(
     'after',
     `

@@ -10,7 +10,7 @@ const keySourceSchema = z.union([
 ]);
 
 /** A card (SMC-B or HBA) of the software Konnektor, as files; paths relative to dataDir. */
-const cardFilesSchema = z
+export const cardFilesSchema = z
   .object({
     /** A practice directory of `postamt pki init` (osig/enc .pem/.key for RSA, osig-ecc/enc-ecc for ECC; those that exist). */
     dir: z.string().min(1).optional(),
@@ -58,6 +58,23 @@ const soapSchema = z
   .strict()
   .refine((s) => !(s.tls.ca && s.tls.pinSha256), { message: 'tls: give `ca` or `pinSha256`, not both' })
   .refine((s) => s.tls.clientP12 === undefined || s.tls.password !== undefined, { message: 'tls.clientP12 needs tls.password' });
+/** One practice (Mandant) and who may use its cards (the Konnektor's info model); also the Konnektor simulator's. */
+export const mandantSchema = z
+  .object({
+    id: z.string().min(1),
+    clientSystems: z.array(z.string().min(1)).min(1),
+    /** WorkplaceIds; `*` allows every workplace. */
+    workplaces: z.array(z.string().min(1)).min(1),
+    smcb: cardFilesSchema.optional(),
+    /** Doctors' HBAs by UserId. */
+    hba: z.record(z.string().min(1), cardFilesSchema).default({}),
+  })
+  .strict();
+
+export const mandantenSchema = z
+  .array(mandantSchema)
+  .default([])
+  .refine((ms) => new Set(ms.map((m) => m.id)).size === ms.length, { message: 'Mandant ids must be unique' });
 
 export const konnektorSchema = z
   .object({
@@ -86,22 +103,7 @@ export const konnektorSchema = z
      */
     workers: z.number().int().min(0).max(64).default(1),
     /** The practices (Mandanten) and who may use their cards (the Konnektor's info model). */
-    mandanten: z
-      .array(
-        z
-          .object({
-            id: z.string().min(1),
-            clientSystems: z.array(z.string().min(1)).min(1),
-            /** WorkplaceIds; `*` allows every workplace. */
-            workplaces: z.array(z.string().min(1)).min(1),
-            smcb: cardFilesSchema.optional(),
-            /** Doctors' HBAs by UserId. */
-            hba: z.record(z.string().min(1), cardFilesSchema).default({}),
-          })
-          .strict(),
-      )
-      .default([])
-      .refine((ms) => new Set(ms.map((m) => m.id)).size === ms.length, { message: 'Mandant ids must be unique' }),
+    mandanten: mandantenSchema,
   })
   .strict()
   .refine((k) => k.type !== 'soap' || k.soap !== undefined, { message: 'type soap needs the `soap` section (url, tls)', path: ['soap'] });

@@ -4,6 +4,7 @@ import { serviceSchema, smtpSchema, pop3Schema, httpSchema } from './service.js'
 import { relaySchema } from './relay.js';
 import { directorySchema } from './directory.js';
 import { konnektorSchema } from './konnektor.js';
+import { konnektorSimSchema } from './konnektor-sim.js';
 import { clientModuleSchema } from './client-module.js';
 import { integrationSchema } from './integration.js';
 import { mailinSchema } from './mailin.js';
@@ -30,6 +31,8 @@ export const configSchema = z
     service: serviceSchema.prefault({}),
     directory: directorySchema.prefault({}),
     konnektor: konnektorSchema.prefault({}),
+    /** The Konnektor simulator (`postamt konnektor-sim`; tests and demos of the SOAP Konnektor). */
+    konnektorSim: konnektorSimSchema.prefault({}),
     clientModule: clientModuleSchema.prefault({}),
     integration: integrationSchema.prefault({}),
     mailin: mailinSchema.prefault({}),
@@ -42,6 +45,7 @@ export type Pop3Config = z.infer<typeof pop3Schema>;
 export type HttpConfig = z.infer<typeof httpSchema>;
 export type DirectoryConfig = z.infer<typeof directorySchema>;
 export type KonnektorConfig = z.infer<typeof konnektorSchema>;
+export type KonnektorSimConfig = z.infer<typeof konnektorSimSchema>;
 export type ClientModuleConfig = z.infer<typeof clientModuleSchema>;
 export type MailinConfig = z.infer<typeof mailinSchema>;
 export type RelayConfig = z.infer<typeof relaySchema>;

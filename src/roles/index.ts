@@ -3,3 +3,4 @@ export { startDemo, seedDemo, DEMO_DOMAIN, DEMO_PRACTICES, type RunningDemo } fr
 export { writeEndpointsFile, formatEndpointTable, type Endpoint, type EndpointsFile } from './endpoints.js';
 export { startDirectory, startDirectoryFor, type RunningDirectory, type DirectoryRoleParts } from './directory.js';
 export { startClientModule, type RunningClientModule, type ClientModuleParts } from './clientmodule.js';
+export { startKonnektorSim, type RunningKonnektorSim, type KonnektorSimParts } from './konnektor-sim.js';

@@ -142,6 +142,11 @@ export class SoftwareKonnektor implements Konnektor {
     return verifySignedData(req.document, { trustAnchors: this.opts.trustAnchors, at: req.at });
   }
 
+  /** Only the context checks (unknown-mandant, -client-system, -workplace), for callers that need no card (the Konnektor simulator's GetCards). */
+  checkContext(ctx: KonnektorContext): void {
+    this.mandant(ctx);
+  }
+
   /** The Mandant after the context checks, in the order a real Konnektor makes them. */
   private mandant(ctx: KonnektorContext): SoftwareMandant {
     const m = this.mandanten.get(ctx.mandantId);
