@@ -34,7 +34,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   // Every listener and client of this process takes the TI's TLS profile from config.tls.
   useTlsProfile(config.tls);
   const tls = parts.tls ?? (await loadTlsMaterial(config, ['localhost', '127.0.0.1', '::1', config.service.hostname]));
-  const own = parts.konnektor ?? createKonnektor(config.konnektor, config.dataDir);
+  const own = parts.konnektor ?? createKonnektor(config.konnektor, config.dataDir, logger.child({ role: 'clientmodule', part: 'konnektor' }));
   /** A Konnektor made here is closed here (the software one's worker threads); one passed in belongs to the caller. */
   const closeKonnektor = async (): Promise<void> => {
     if (!parts.konnektor) await own.close?.().catch(() => undefined);
@@ -88,6 +88,14 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     logger: logger.child({ role: 'clientmodule' }),
   });
 
+  // A SOAP Konnektor reads its service directory first (endpoints, versions, ECC, A_17464). One
+  // that cannot be reached now does not stop the start: until it answers, sending gets 451 and
+  // fetched messages DecryptionResult 03, and every call tries the directory again.
+  try {
+    await konnektor.ready?.();
+  } catch (err) {
+    logger.warn({ role: 'clientmodule', err: err instanceof Error ? err.message : String(err) }, 'the Konnektor cannot be reached yet; sending and decrypting wait for it');
+  }
   const started = new RunningParts();
   const { endpoints } = started;
   const smtpLimits = { ...cm.smtp, maxMessageSize: cm.maxMessageSize, maxRecipients: cm.maxRecipients };

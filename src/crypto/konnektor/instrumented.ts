@@ -42,6 +42,7 @@ export function instrumentKonnektor(inner: Konnektor, metrics: Metrics): Konnekt
     encryptDocument: wrap('encryptDocument', inner.encryptDocument.bind(inner)),
     decryptDocument: wrap('decryptDocument', inner.decryptDocument.bind(inner)),
     verifyDocument: wrap('verifyDocument', inner.verifyDocument.bind(inner)),
+    ...(inner.ready ? { ready: () => inner.ready!() } : {}),
     ...(inner.close ? { close: () => inner.close!() } : {}),
   };
   return wrapped;

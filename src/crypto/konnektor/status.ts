@@ -59,6 +59,8 @@ const DAY = 86_400_000;
  * its entry; the others are still read.
  */
 export async function konnektorStatus(konnektor: Konnektor & CardInfoSource, contexts: readonly KonnektorContext[], opts: { warnDays?: number; now?: Date } = {}): Promise<KonnektorStatus> {
+  // A SOAP Konnektor reads its service directory first; a failure there is the whole report's.
+  await konnektor.ready?.();
   const now = (opts.now ?? new Date()).getTime();
   const warnDays = opts.warnDays ?? 30;
   const cards: CardStatus[] = [];

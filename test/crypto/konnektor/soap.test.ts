@@ -14,6 +14,7 @@ import {
   createSelfSignedTls,
   encodeRecipientEmailsAttribute,
   encryptAuthEnveloped,
+  konnektorStatus,
   parseServiceDirectory,
   recipientIdOf,
   signData,
@@ -251,19 +252,17 @@ describe('operations over HTTPS (pinned)', () => {
     validates(r.body, 'SignatureService_V7_5_5.xsd');
   });
 
-  test('GetPinStatus and VerifyPin (PIN.SMC for the SMC-B) and status()', async () => {
+  test('GetPinStatus and VerifyPin (PIN.SMC for the SMC-B) and the status report', async () => {
     assert.deepEqual(await k.pinStatus(CTX), { status: 'VERIFIED', leftTries: 3 });
     assert.deepEqual(await k.verifyPin(CTX), { result: 'OK' });
     for (const r of f.requests.filter((x) => x.operation === 'GetPinStatus' || x.operation === 'VerifyPin')) validates(r.body, 'CardService_v8_1_3.xsd');
     assert.match(f.requests.find((x) => x.operation === 'VerifyPin')!.body, /<CARDCMN:PinTyp>PIN.SMC<\/CARDCMN:PinTyp>/);
-    const s = await k.status([CTX]);
+    const s = await konnektorStatus(k, [CTX]);
     assert.equal(s.productInfo, k.productInfo);
-    assert.equal(s.services.length, 5);
-    const cards = s.contexts[0]!.cards;
-    assert.deepEqual(cards.map((c) => [c.handle, c.type, c.iccsn]), [['SMCB-1', 'SMC-B', '80276001011699900001'], ['HBA-1', 'HBA', '80276001011699900002']]);
-    assert.deepEqual(cards[0]!.pin, { status: 'VERIFIED', leftTries: 3 });
-    assert.ok(cards[0]!.encCertificateNotAfter);
-    assert.match(f.requests.filter((x) => x.operation === 'GetPinStatus').at(-1)!.body, /PIN.CH/);
+    assert.equal(Object.keys(s.serviceVersions).length, 5);
+    const card = s.cards[0]!;
+    assert.deepEqual([card.handle, card.card, card.iccsn, card.pinStatus], ['SMCB-1', 'SMC-B', '80276001011699900001', 'VERIFIED (3 tries left)']);
+    assert.ok(card.certificates.some((c) => c.ref === 'C.ENC' && c.crypt === 'RSA' && c.notAfter));
   });
 });
 

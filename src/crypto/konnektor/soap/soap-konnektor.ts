@@ -55,17 +55,6 @@ export interface PinStatus {
   readonly leftTries?: number;
 }
 
-export interface KonnektorStatus {
-  readonly url: string;
-  readonly productInfo: string;
-  readonly eccCapable: boolean;
-  readonly services: ReadonlyArray<{ name: ServiceName; version: string; wsdlVersion: string; endpoint: string }>;
-  readonly contexts: ReadonlyArray<{
-    readonly context: KonnektorContext;
-    readonly error?: string;
-    readonly cards: ReadonlyArray<KonnektorCard & { pin?: PinStatus | { error: string }; encCertificateNotAfter?: string }>;
-  }>;
-}
 
 interface CardsEntry {
   readonly at: number;
@@ -407,36 +396,18 @@ export class SoapKonnektor implements Konnektor {
     return { result, ...(left ? { leftTries: Number(left) } : {}) };
   }
 
-  /** For `postamt konnektor status`: the directory, and per context its cards with PIN status and C.ENC expiry. */
-  async status(contexts: readonly KonnektorContext[]): Promise<KonnektorStatus> {
+  /** For the status report (status.ts): the context's SMC-B — handle, ICCSN and PIN status. */
+  async cardInfo(ctx: KonnektorContext): Promise<{ handle: string; iccsn?: string; pinStatus?: string }> {
     await this.ready();
+    const card = await this.smcb(ctx, true);
+    const pin = await this.pinStatus(ctx, card).then((p) => p.status + (p.leftTries === undefined ? '' : ` (${p.leftTries} tries left)`), (err: unknown) => `unknown (${(err as Error).message})`);
+    return { handle: card.handle, ...(card.iccsn ? { iccsn: card.iccsn } : {}), pinStatus: pin };
+  }
+
+  /** The services of connector.sds: name → version announced (and the WSDL version used, where it differs). */
+  get serviceVersionMap(): Readonly<Record<string, string>> {
     const sds = this.directory();
-    const out: KonnektorStatus['contexts'][number][] = [];
-    for (const ctx of contexts) {
-      try {
-        const cards = await this.cards(ctx, true);
-        const rows = [];
-        for (const card of cards) {
-          if (!SMCB_TYPES.includes(card.type) && !HBA_TYPES.includes(card.type)) {
-            rows.push(card);
-            continue;
-          }
-          const pin = await this.pinStatus(ctx, card).catch((err: unknown) => ({ error: (err as Error).message }));
-          const der = await this.cardCertificate(ctx, card, 'C.ENC', this.cryptParam('CertificateService', 'RSA')).catch(() => null);
-          rows.push({ ...card, pin, ...(der ? { encCertificateNotAfter: new Date(new X509Certificate(der).validTo).toISOString() } : {}) });
-        }
-        out.push({ context: ctx, cards: rows });
-      } catch (err) {
-        out.push({ context: ctx, error: (err as Error).message, cards: [] });
-      }
-    }
-    return {
-      url: this.opts.url,
-      productInfo: sds.productInfo,
-      eccCapable: sds.eccCapable,
-      services: Object.values(sds.services).map((s) => ({ name: s.name, version: s.version, wsdlVersion: s.wsdlVersion, endpoint: s.endpoint })),
-      contexts: out,
-    };
+    return Object.fromEntries(Object.values(sds.services).map((x) => [x.name, x.version === x.wsdlVersion ? x.version : `${x.version} (WSDL ${x.wsdlVersion})`]));
   }
 }
 
