@@ -37,6 +37,7 @@ const KONNEKTOR_FAULTS: Record<KonnektorError['code'], TelematikErrorCode> = {
   'unknown-workplace': 4006,
   'card-not-found': 4008,
   'key-not-available': 4149,
+  refused: 4001,
   unavailable: 4001,
 };
 

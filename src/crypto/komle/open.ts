@@ -295,7 +295,13 @@ function unwrapRfc822(content: Uint8Array): Uint8Array {
 }
 
 function decryptionFailure(err: unknown): [DecryptionResult, Fehlermeldung] {
-  if (err instanceof KonnektorError) return err.code === 'unavailable' ? ['03', '4011'] : ['01', '4009'];
+  if (err instanceof KonnektorError) {
+    if (err.code === 'unavailable') return ['03', '4011'];
+    // KOM-LE-A_2047-02: a failure Tab_Fehlertext_Entschl has no row for gets a vendor code starting with X;
+    // X-KIM-Fehlermeldung takes the nearest row of Tab_Fehlercodes (the card's key could not be used).
+    if (err.code === 'refused') return ['X02', '4009'];
+    return ['01', '4009'];
+  }
   if (err instanceof CmsError) {
     switch (err.code) {
       case 'no-recipient':

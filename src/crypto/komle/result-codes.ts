@@ -5,7 +5,7 @@
  * the tables are vendor codes starting with "X" (A_20650-05, KOM-LE-A_2047-02, A_23165); Postamt's
  * are listed here with their meaning (docs/crypto.md).
  */
-export type DecryptionResult = '00' | '01' | '02' | '03' | 'X01';
+export type DecryptionResult = '00' | '01' | '02' | '03' | 'X01' | 'X02';
 
 export interface DecryptionResultText {
   /** The table's "Bedingung" (or ours for a vendor code). */
@@ -43,6 +43,13 @@ export const DECRYPTION_RESULTS: Readonly<Record<DecryptionResult, DecryptionRes
     text:
       'Die Nachricht wurde nach dem Verschlüsseln verändert und konnte deshalb nicht entschlüsselt werden. ' +
       'Die verschlüsselte Nachricht befindet sich im Anhang. Bitte kontaktieren Sie den Absender der Nachricht.',
+  },
+  // Vendor code: the Konnektor answered the decryption with a fault of its own (its code is in the log).
+  X02: {
+    condition: 'Der Konnektor hat die Entschlüsselung mit einer Fehlermeldung abgelehnt.',
+    text:
+      'Der Konnektor hat die Entschlüsselung der Nachricht abgelehnt. Wenden Sie sich mit der Uhrzeit dieser Nachricht an die Betreuung Ihres Konnektors ' +
+      'und leiten Sie diese Nachricht an Ihre eigene E-Mail-Adresse (<Email Adresse>) weiter, sobald der Fehler behoben ist. Beim nächsten Abholen wird der Entschlüsselungsvorgang wiederholt.',
   },
 };
 

@@ -3,7 +3,8 @@ import { PostamtError } from '../../core/index.js';
 /**
  * Why the Konnektor refused or failed. The client module maps these onto its answers: context
  * errors at login (SMTP 535/POP3 -ERR), `card-not-found`/`key-not-available` onto
- * X-KIM-DecryptionResult 01 or SMTP 451, `unavailable` onto 03 or SMTP 451.
+ * X-KIM-DecryptionResult 01 or SMTP 451, `unavailable` onto 03 or SMTP 451, `refused` (a fault
+ * with a code of its own) onto the vendor code X02 or SMTP 451.
  */
 export type KonnektorErrorCode =
   /** No Mandant with this MandantId. */
@@ -16,6 +17,8 @@ export type KonnektorErrorCode =
   | 'card-not-found'
   /** The card exists but the key cannot be used: no such key on it, wrong PIN/password, key and certificate do not match. */
   | 'key-not-available'
+  /** The Konnektor answered with a fault this layer has no meaning for (its TelematikError code is in the message). */
+  | 'refused'
   /** The Konnektor cannot be reached or answered nonsense. */
   | 'unavailable';
 

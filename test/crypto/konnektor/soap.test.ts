@@ -350,12 +350,12 @@ describe('faults and broken answers', () => {
     assert.equal(f.count('ReadCardCertificate'), 2);
   });
 
-  test('a stale handle twice is card-not-found; an unknown code is unavailable with the code', async () => {
+  test('a stale handle twice is card-not-found; an unknown code is refused with the code', async () => {
     const f = await fixture({ answers: { ...answers(), ReadCardCertificate: { fault: 4101 }, SignDocument: { fault: 4999, text: 'Sonstiges' } } });
     const k = await connect(options(f.url));
     await rejectsWith(k.readCardCertificate(CTX, 'C.ENC'), 'card-not-found');
     assert.equal(f.count('ReadCardCertificate'), 2);
-    await rejectsWith(k.signDocument(CTX, { content: Buffer.from('x'), recipientEmails: emailsFor(pki.recipient) }), 'unavailable', /4999 Sonstiges/);
+    await rejectsWith(k.signDocument(CTX, { content: Buffer.from('x'), recipientEmails: emailsFor(pki.recipient) }), 'refused', /4999 Sonstiges/);
   });
 
   test('no SMC-B among the cards → card-not-found (KOM-LE-A_2057)', async () => {

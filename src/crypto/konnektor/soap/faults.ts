@@ -9,7 +9,7 @@ const TEL_ERROR_NS = 'http://ws.gematik.de/tel/error/v2.0';
  * its AUTH table); the others are gemSpec_Kon's codes for a context not assigned, a card
  * handle not (or no longer) valid and a card or key that cannot be used — gemSpec_Kon is not
  * among our spec texts, so these were taken from its error tables as published and should be
- * checked against the Konnektor's manual. Unlisted codes are `unavailable` with the code in
+ * checked against the Konnektor's manual. Unlisted codes are `refused` with the code in
  * the message, so nothing is wrongly blamed on the practice's setup.
  */
 export const TELEMATIK_ERROR_CODES: Readonly<Record<number, { code: KonnektorErrorCode; staleHandle?: true }>> = {
@@ -47,7 +47,7 @@ export class KonnektorFault extends KonnektorError {
 /**
  * The fault in a SOAP envelope (1.1: faultstring, detail; 1.2: Reason, Detail), or undefined
  * when the body holds none. The first Trace whose Code we know decides; otherwise the first
- * code is reported inside an `unavailable`.
+ * code is reported inside a `refused`.
  */
 export function faultOf(envelope: XmlElement, operation: string): KonnektorFault | undefined {
   const body = child(envelope, 'Body');
@@ -63,7 +63,8 @@ export function faultOf(envelope: XmlElement, operation: string): KonnektorFault
     const m = TELEMATIK_ERROR_CODES[known.code]!;
     return new KonnektorFault(m.code, `Konnektor ${operation}: ${what}`, known.code, m.staleHandle === true);
   }
-  return new KonnektorFault('unavailable', `Konnektor ${operation} failed: ${what}`, first?.code, false);
+  // The Konnektor answered, so it is there: a fault we cannot place is its refusal, not its absence.
+  return new KonnektorFault('refused', `Konnektor ${operation} failed: ${what}`, first?.code, false);
 }
 
 function findNs(el: XmlElement | undefined, ns: string, name: string): XmlElement | undefined {
