@@ -7,6 +7,7 @@ import { startService, type RunningService } from './service.js';
 import { addListeners, writeEndpointsFile, type EndpointsFile } from './endpoints.js';
 import { startDirectoryFor, type RunningDirectory } from './directory.js';
 import { startClientModule, type RunningClientModule } from './clientmodule.js';
+import { startKonnektorSim, type RunningKonnektorSim } from './konnektor-sim.js';
 import { createTestPki, type PracticeSpec } from '../crypto/index.js';
 import { certificatesFrom, publishAddress, type Directory } from '../directory/index.js';
 
@@ -97,23 +98,26 @@ export interface DemoPractice {
   pop3User: string;
 }
 
+/** The demo practices as Mandanten (client system PVS, any workplace) with their test SMC-Bs. */
+function demoMandanten(): Config['konnektor']['mandanten'] {
+  return DEMO_PRACTICES.map((p) => ({ id: p.id, clientSystems: [DEMO_CLIENT_SYSTEM], workplaces: ['*'], smcb: { dir: `pki/${p.id}` }, hba: {} }));
+}
+
 /**
- * The demo's Konnektor: one Mandant per demo practice with its test SMC-B, unless the
- * configuration names Mandanten itself; each practice's account may use its own Mandant (with
- * the client system PVS, any workplace), unless the configuration names accounts itself; the
+ * The demo's Konnektor: the Konnektor simulator over SOAP, holding one Mandant per demo practice
+ * with its test SMC-B (RSA and ECC keys) — unless the configuration names `konnektor.mandanten`
+ * itself, then that software Konnektor, or `konnektor.type: soap`, then that Konnektor; each
+ * practice's account may use its own Mandant (client system PVS, workplace 1), unless the
+ * configuration names accounts itself; the
  * demo's own service is among the providers (its practices' user names point at it); and the
  * client module looks recipients up in the demo's own directory.
  */
-function demoClientModuleConfig(config: Config, ldapPort: number, service: RunningService): Config {
-  const konnektor =
-    config.konnektor.mandanten.length > 0
-      ? config.konnektor
-      : {
-          ...config.konnektor,
-          trustAnchors: config.konnektor.trustAnchors.length ? config.konnektor.trustAnchors : ['pki/ca.pem'],
-          mandanten: DEMO_PRACTICES.map((p) => ({ id: p.id, clientSystems: [DEMO_CLIENT_SYSTEM], workplaces: ['*'], smcb: { dir: `pki/${p.id}` }, hba: {} })),
-        };
-  const accounts = config.clientModule.accounts.length > 0 ? config.clientModule.accounts : DEMO_PRACTICES.map((p) => ({ address: p.email, contexts: [{ mandant: p.id, clientSystems: [DEMO_CLIENT_SYSTEM] }] }));
+function demoClientModuleConfig(config: Config, ldapPort: number, service: RunningService, sim: RunningKonnektorSim | undefined): Config {
+  const konnektor: Config['konnektor'] = sim
+    ? // The real path: SOAP over HTTPS to the simulator, which trusts and presents the platform's certificate.
+      { ...config.konnektor, type: 'soap', soap: { url: sim.sdsUrl, tls: { ca: service.tls.certPath }, timeoutMs: 30_000, maxResponseBytes: 64 * 1024 * 1024, cardCacheMs: 60_000 } }
+    : config.konnektor;
+  const accounts = config.clientModule.accounts.length > 0 ? config.clientModule.accounts : DEMO_PRACTICES.map((p) => ({ address: p.email, contexts: [{ mandant: p.id, clientSystems: [DEMO_CLIENT_SYSTEM], workplaces: [DEMO_WORKPLACE] }] }));
   const own = [service.endpoints['smtp-submission'], service.endpoints.pop3s].flatMap((e) => (e ? [{ host: e.host, ports: [e.port] }] : []));
   const providers = [...config.clientModule.providers, ...own];
   const directory = { ...config.clientModule.directory, url: `ldap://127.0.0.1:${ldapPort}` };
@@ -127,8 +131,10 @@ function demoClientModuleConfig(config: Config, ldapPort: number, service: Runni
  */
 export async function startDemo(config: Config, logger: Logger): Promise<RunningDemo> {
   // The demo serves the Application Integration endpoint, so an archive can be pointed at it at once.
-  const service = await startService({ ...config, integration: { ...config.integration, enabled: true } }, logger);
+  let cmConfig: Config | undefined;
+  const service = await startService({ ...config, integration: { ...config.integration, enabled: true } }, logger, undefined, { konnektorConfig: () => cmConfig ?? config });
   let ldap: RunningDirectory | undefined;
+  let sim: RunningKonnektorSim | undefined;
   let cm: RunningClientModule | undefined;
   try {
     const creds = await seedDemo(service.accounts, config.dataDir, logger);
@@ -136,9 +142,17 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
     ldap = await startDirectoryFor(service, config, logger);
     const ldapPort = ldap.endpoints.ldap?.port;
     if (ldapPort === undefined) throw new UsageError('the demo needs the LDAP listener (directory.ldap.starttls.enabled)');
-    cm = await startClientModule(demoClientModuleConfig(config, ldapPort, service), logger, { tls: service.tls, metrics: service.metrics });
-    // One process: the directory's and client module's listeners are the mail-in agents' no-go too.
-    addListeners(service.ownListeners, { ...ldap.endpoints, ...cm.endpoints });
+    // Unless the configuration brings its own Konnektor, the demo runs the simulator and the client
+    // module talks SOAP to it, as it would to a practice's Konnektor.
+    if (config.konnektor.type === 'software' && config.konnektor.mandanten.length === 0) {
+      const mandanten = config.konnektorSim.mandanten.length ? config.konnektorSim.mandanten : demoMandanten();
+      const trustAnchors = config.konnektorSim.trustAnchors.length ? config.konnektorSim.trustAnchors : ['pki/ca.pem'];
+      sim = await startKonnektorSim({ ...config, konnektorSim: { ...config.konnektorSim, mandanten, trustAnchors } }, logger, { tls: service.tls });
+    }
+    cmConfig = demoClientModuleConfig(config, ldapPort, service, sim);
+    cm = await startClientModule(cmConfig, logger, { tls: service.tls, metrics: service.metrics });
+    // One process: the directory's, simulator's and client module's listeners are the mail-in agents' no-go too.
+    addListeners(service.ownListeners, { ...ldap.endpoints, ...(sim?.endpoints ?? {}), ...cm.endpoints });
     const submission = service.endpoints['smtp-submission'];
     const pop3s = service.endpoints.pop3s;
     const practices: DemoPractice[] = [];
@@ -155,7 +169,7 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
       });
     }
     const endpointsFile: EndpointsFile = {
-      endpoints: { ...service.endpoints, ...ldap.endpoints, ...cm.endpoints },
+      endpoints: { ...service.endpoints, ...ldap.endpoints, ...(sim?.endpoints ?? {}), ...cm.endpoints },
       accounts: creds.accounts,
       practices,
       adminToken: service.adminToken,
@@ -165,18 +179,21 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
     const endpointsPath = writeEndpointsFile(config.dataDir, endpointsFile);
     const directoryRole = ldap;
     const clientModule = cm;
+    const simulator = sim;
     return {
       service,
       endpointsFile,
       endpointsPath,
       close: async () => {
         await clientModule.close(config.service.shutdownGraceMs);
+        await simulator?.close(config.service.shutdownGraceMs);
         await directoryRole.close(config.service.shutdownGraceMs);
         await service.close();
       },
     };
   } catch (err) {
     await cm?.close(0);
+    await sim?.close(0);
     await ldap?.close();
     await service.close();
     throw err;

@@ -49,6 +49,11 @@ export interface RunningService {
 /** What a test may put in place of the world outside: DNS answers for the relay's MX lookups. */
 export interface ServiceHooks {
   resolveMx?: MxResolver;
+  /**
+   * The configuration whose Konnektor GET /api/konnektor/status reports on (default: this one);
+   * the demo points it at its client module's, which it completes after the service is up.
+   */
+  konnektorConfig?: () => Config;
 }
 
 /** PEM files named in the config (relative to dataDir), read at start so a wrong path fails it. */
@@ -187,7 +192,12 @@ export async function startService(config: Config, logger: Logger, existingStore
         mailinAdminRoutes(mailin.admin),
         queueAdminRoutes(relay.admin),
         // The practice's Konnektor as the client module of this configuration reaches it.
-        konnektorAdminRoutes({ status: ({ warnDays }) => configuredKonnektorStatus(config, statusContexts(config), warnDays) }),
+        konnektorAdminRoutes({
+          status: ({ warnDays }) => {
+            const c = hooks.konnektorConfig?.() ?? config;
+            return configuredKonnektorStatus(c, statusContexts(c), warnDays);
+          },
+        }),
       ];
       await registerAdminApi(app, { token: adminToken }, adminPlugins);
       // MailStore's Application Integration endpoint: its own Basic credentials, outside /api.
