@@ -12,6 +12,10 @@
  * side), as deployed; BENCH_LAYOUT=one runs everything in this process (as in
  * test/clientmodule/e2e). CPU is reported per process and per message, and per thread.
  * BENCH_SEND_ONLY=1 skips the fetch phases; BENCH_KONNEKTOR_WORKERS sets konnektor.workers.
+ * BENCH_KONNEKTOR=soap runs the client module against the Konnektor simulator over SOAP, the
+ * simulator in a `postamt konnektor-sim` child process of its own answering after
+ * BENCH_KONNEKTOR_DELAY_MS (20: a real Konnektor takes tens of milliseconds); the Konnektor calls
+ * per message are printed in either mode (the client module's own counters).
  * BENCH_WARMUP (4000) messages go first, outside the figures, as in the other benches; the fetch phases
  * get them too. It is that long because V8 (Node 20: no Maglev) goes on optimising functions of the
  * send path for thousands of messages — with 200, the 2000 timed ones still paid 259 TurboFan
@@ -28,7 +32,7 @@ import { Session } from 'node:inspector/promises';
 import { LineClient } from './lib/line-client.js';
 import { cpuMsOf, percentile, SERVER_NODE_FLAGS } from './lib/server.js';
 import { parseConfig } from '../src/config/index.js';
-import { createLogger } from '../src/core/index.js';
+import { createLogger, Metrics } from '../src/core/index.js';
 import { createTestPki } from '../src/crypto/index.js';
 import { certificatesFrom } from '../src/directory/index.js';
 import { Pop3Client } from '../src/pop3/index.js';
@@ -46,6 +50,9 @@ const SIZE = 100 * 1024;
 const SPLIT = (process.env.BENCH_LAYOUT ?? 'split') === 'split';
 /** BENCH_SEND_ONLY=1: no fetch phases (the server's whole-run profile is then the send phase). */
 const SEND_ONLY = process.env.BENCH_SEND_ONLY === '1';
+/** software (default): keys from files in the client module's process; soap: the simulator in its own process, over HTTPS. */
+const SOAP = process.env.BENCH_KONNEKTOR === 'soap';
+const KONNEKTOR_DELAY_MS = Number(process.env.BENCH_KONNEKTOR_DELAY_MS ?? 20);
 const PASSWORD = 'bench password long';
 const DOMAIN = 'praxis.kim.test';
 const SENDER = { id: 'praxis-s', name: 'Praxis Sender', telematikId: '1-20019000', email: `praxis-s@${DOMAIN}`, mandant: 'm-s' };
@@ -167,12 +174,37 @@ async function spawnServer(configFile: string, dataDir: string): Promise<ServerC
   };
 }
 
+/** `postamt konnektor-sim` as its own process (a Konnektor is another box); resolves with its connector.sds URL. */
+async function spawnKonnektorSim(configFile: string): Promise<{ pid: number; url: string; stop(): Promise<void> }> {
+  const bin = fileURLToPath(new URL('../../bin/postamt.js', import.meta.url));
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, bin, '-c', configFile, 'konnektor-sim'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+      const m = /Konnektor simulator: (https:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`postamt konnektor-sim exited (${code}) before it listened`)));
+  });
+  child.stdout!.resume();
+  return {
+    pid: child.pid!,
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 function row(k: string, v: string): void {
   console.log(`${k.padEnd(52)} ${v}`);
 }
 
 async function main(): Promise<void> {
-  console.log(`bench:clientmodule — ${N} messages of ${SIZE / 1024} KB to ${RECIPIENTS.length} recipients, ${CONCURRENCY} PS connections, software Konnektor, SQLite`);
+  console.log(`bench:clientmodule — ${N} messages of ${SIZE / 1024} KB to ${RECIPIENTS.length} recipients, ${CONCURRENCY} PS connections, ${SOAP ? `SOAP Konnektor (simulator in its own process, ${KONNEKTOR_DELAY_MS} ms per call)` : 'software Konnektor'}, SQLite`);
   console.log(SPLIT ? 'layout: split — service + directory in a `postamt serve` child process, client module + load generator here' : 'layout: one — service, directory, client module and load generator in this process');
   const dataDir = mkdtempSync(join(tmpdir(), 'postamt-bench-cm-'));
   const practices = [SENDER, ...RECIPIENTS];
@@ -185,6 +217,8 @@ async function main(): Promise<void> {
       smtp: { mx: { port: 0 }, submission: { port: 0 } },
       pop3: { starttls: { port: 0 }, implicit: { port: 0 } },
       http: { port: 0 },
+      // All 16 connections of the one sending practice log in at once; the default lets 4 wait per address (issue 17).
+      loginThrottle: { maxWaitingPerAddress: CONCURRENCY },
     },
     directory: { ldap: { starttls: { port: 0 }, implicit: { port: 0 } } },
     konnektor: {
@@ -192,10 +226,15 @@ async function main(): Promise<void> {
       trustAnchors: ['pki/ca.pem'],
       mandanten: practices.map((p) => ({ id: p.mandant, clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: `pki/${p.id}` } })),
     },
+    konnektorSim: {
+      delayMs: KONNEKTOR_DELAY_MS,
+      trustAnchors: ['pki/ca.pem'],
+      mandanten: practices.map((p) => ({ id: p.mandant, clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: `pki/${p.id}` } })),
+    },
     clientModule: {
       smtp: { starttls: { port: 0 }, implicit: { port: 0 } },
       pop3: { starttls: { port: 0 }, implicit: { port: 0 } },
-      accounts: practices.map((p) => ({ address: p.email, contexts: [{ mandant: p.mandant }] })),
+      accounts: practices.map((p) => ({ address: p.email, contexts: [{ mandant: p.mandant, clientSystems: ['PVS'], workplaces: ['1'] }] })),
     },
   };
   const config = parseConfig(raw, 'bench', {});
@@ -223,10 +262,27 @@ async function main(): Promise<void> {
     dir = await startDirectoryFor(seeded, config, logger);
     endpoints = { ...seeded.endpoints, ...dir.endpoints };
   }
+  let sim: Awaited<ReturnType<typeof spawnKonnektorSim>> | null = null;
+  if (SOAP) {
+    const simFile = join(dataDir, 'konnektor-sim.yaml');
+    writeFileSync(simFile, JSON.stringify(raw));
+    sim = await spawnKonnektorSim(simFile);
+    // The simulator presents the platform's self-signed certificate (dataDir/tls), made by the seeding start.
+    config.konnektor = { ...config.konnektor, type: 'soap', soap: { url: sim.url, tls: { ca: 'tls/selfsigned.crt' }, timeoutMs: 30_000, maxResponseBytes: 64 * 1024 * 1024, cardCacheMs: 60_000 } };
+  }
   config.clientModule.directory.url = `ldap://127.0.0.1:${endpoints.ldap!.port}`;
   config.clientModule.providers = [{ host: '127.0.0.1', ports: [endpoints['smtp-submission']!.port, endpoints.pop3s!.port] }];
   // Without svc, the client module loads the service's self-signed certificate from dataDir/tls.
-  const cm = await startClientModule(config, logger, svc ? { tls: svc.tls } : {});
+  const metrics = new Metrics();
+  const cm = await startClientModule(config, logger, { ...(svc ? { tls: svc.tls } : {}), metrics });
+  /** Konnektor calls so far, by operation (the client module's own counters). */
+  const konnektorCalls = (): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const m of metrics.render().matchAll(/^postamt_konnektor_calls_total\{op="(\w+)",outcome="ok"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+    return out;
+  };
+  const callsPerMessage = (from: Record<string, number>, to: Record<string, number>, n: number): string =>
+    Object.keys(to).filter((k) => to[k]! - (from[k] ?? 0) > 0).map((k) => `${k} ${((to[k]! - (from[k] ?? 0)) / n).toFixed(2)}`).join(', ') || 'none';
   const cmSmtp = cm.endpoints['cm-smtp']!.port;
   const cmPop3 = cm.endpoints['cm-pop3']!.port;
   const smtpUser = `${SENDER.email}#127.0.0.1:${endpoints['smtp-submission']!.port}#${SENDER.mandant}#PVS#1`;
@@ -291,6 +347,7 @@ async function main(): Promise<void> {
     const serverCpu0 = serverCpu();
     const threads0 = threadCpuMs('self');
     const serverThreads0 = child ? threadCpuMs(child.pid) : new Map<string, number>();
+    const calls0 = konnektorCalls();
     const t0 = performance.now();
     mark('send start');
     await profiled('send', () => sendAll(0, N, true));
@@ -313,6 +370,7 @@ async function main(): Promise<void> {
     row('sent MB/s (PS plaintext)', ((N * SIZE) / sendSecs / 1e6).toFixed(1));
     row('send latency end of DATA → 250, p50 (ms)', percentile(latencies, 50).toFixed(1));
     row('send latency p99 (ms)', percentile(latencies, 99).toFixed(1));
+    row('Konnektor calls per message sent', callsPerMessage(calls0, konnektorCalls(), N));
     const benchCpuMs = (sendCpu.user + sendCpu.system) / 1000;
     const here = SPLIT ? 'client module + load generator' : 'whole process';
     row(`CPU while sending, ${here} (% of one core)`, ((100 * benchCpuMs) / 1000 / sendSecs).toFixed(0));
@@ -366,7 +424,10 @@ async function main(): Promise<void> {
       row(`${label}: RETR latency p50 / p99 (ms)`, `${percentile(f.lat, 50).toFixed(1)} / ${percentile(f.lat, 99).toFixed(1)}`);
     };
     if (!SEND_ONLY) {
-      report(`fetch, ${RECIPIENTS.length} sessions (1/mailbox)`, await fetchPass(RECIPIENTS.length));
+      const fetchCalls0 = konnektorCalls();
+      const first = await fetchPass(RECIPIENTS.length);
+      report(`fetch, ${RECIPIENTS.length} sessions (1/mailbox)`, first);
+      row('Konnektor calls per message fetched (first fetch)', callsPerMessage(fetchCalls0, konnektorCalls(), first.msgs));
       report(`fetch again, ${FETCH_SESSIONS} sessions`, await profiled('fetch', () => fetchPass(FETCH_SESSIONS)));
     }
     if (SPLIT) {
@@ -379,6 +440,7 @@ async function main(): Promise<void> {
     await dir?.close(1000);
     await svc?.close();
     if (child) await child.stop();
+    if (sim) await sim.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
