@@ -87,7 +87,7 @@ describe('client module over SOAP against the Konnektor simulator', () => {
     d.cleanup();
   });
 
-  test('RSA and ECC practices mail each other; signing, encryption and decryption are SOAP calls to the Konnektor', async () => {
+  test('KOM-LE-A_2177: RSA and ECC practices mail each other; signing (SignDocument), encryption (EncryptDocument) and decryption are SOAP calls to the Konnektor', async () => {
     const before = { sign: sim.simulator.calls('SignDocument'), enc: sim.simulator.calls('EncryptDocument'), dec: sim.simulator.calls('DecryptDocument') };
     for (const [from, to] of [[A, E], [E, A], [R, A], [A, R]] as const) {
       const info = await send(from, [to], `${from.id} an ${to.id}`);
@@ -110,7 +110,7 @@ describe('client module over SOAP against the Konnektor simulator', () => {
     assert.match(await fetchLast(R), /^X-KIM-DecryptionResult: 00\r$/m);
   });
 
-  test('KOM-LE-A_2021: a blocked PIN gets 451 when sending; the PIN unblocked, it works again', async () => {
+  test('KOM-LE-A_2058 KOM-LE-A_2021: a blocked PIN aborts the signing, 451; the PIN unblocked, it works again', async () => {
     sim.simulator.setPinStatus('m-praxis-a', 'BLOCKED');
     try {
       await assert.rejects(send(A, [R], 'PIN gesperrt'), /451/);
@@ -118,6 +118,17 @@ describe('client module over SOAP against the Konnektor simulator', () => {
       sim.simulator.setPinStatus('m-praxis-a', 'VERIFIED');
     }
     assert.match((await send(A, [R], 'PIN wieder da')).response, /^250 /);
+  });
+
+  test('KOM-LE-A_2063: the receiving card locked: the decryption is abandoned (DecryptionResult 01), the message kept for the next fetch', async () => {
+    assert.match((await send(A, [R], 'an die gesperrte Karte')).response, /^250 /);
+    sim.simulator.setPinStatus('m-praxis-r', 'BLOCKED');
+    try {
+      assert.match(await fetchLast(R), /^X-KIM-DecryptionResult: 01\r$/m);
+    } finally {
+      sim.simulator.setPinStatus('m-praxis-r', 'VERIFIED');
+    }
+    assert.match(await fetchLast(R), /^X-KIM-DecryptionResult: 00\r$/m, 'unlocked, the same message opens');
   });
 
   test('a Konnektor slower than timeoutMs: 451 within the timeout, nothing hangs', async () => {

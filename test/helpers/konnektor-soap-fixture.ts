@@ -126,6 +126,7 @@ export async function startKonnektorFixture(opts: KonnektorFixtureOptions): Prom
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'GET' && req.url === '/connector.sds') {
+      requests.push({ operation: 'connector.sds', body: '', headers: req.headers });
       res.writeHead(200, { 'Content-Type': 'application/xml' }).end(opts.sds ?? sdsXml(base, services));
       return;
     }

@@ -140,7 +140,7 @@ describe('connector.sds', () => {
     assert.equal(sds.services.EventService.endpoint, 'https://kon.example/ws/EventService');
   });
 
-  test('A_17464: not ECC capable below SignatureService 7.4.1 / EncryptionService 6.1.1; the WSDL of the announced version', () => {
+  test('A_17464: not ECC capable below SignatureService 7.4.1 / EncryptionService 6.1.1; KOM-LE-A_2077: the WSDL of the announced version', () => {
     const old = DEFAULT_SERVICES.map((s) => (s.name === 'SignatureService' ? { ...s, version: '7.4.0' } : s.name === 'EncryptionService' ? { ...s, version: '6.1.0' } : s));
     const sds = parseServiceDirectory(sdsXml('https://kon.example', old), 'https://kon.example/connector.sds');
     assert.equal(sds.eccCapable, false);
@@ -267,7 +267,7 @@ describe('operations over HTTPS (pinned)', () => {
 });
 
 describe('transport', () => {
-  test('a wrong pin is refused before any byte of a request is sent', async () => {
+  test('KOM-LE-A_2070: TLS only, a wrong pin is refused before any byte of a request is sent', async () => {
     const f = await fixture();
     const k = new SoapKonnektor(options(f.url, { pinSha256: ['00'.repeat(32)], basicAuth: { user: 'u', password: 'secret' } }));
     konnektoren.push(k);
@@ -283,7 +283,7 @@ describe('transport', () => {
     await rejectsWith(k.ready(), 'unavailable');
   });
 
-  test('HTTP Basic: the Authorization header on every call', async () => {
+  test('KOM-LE-A_2072: HTTP Basic in the TLS channel: the Authorization header on every call', async () => {
     const f = await fixture();
     const k = await connect(options(f.url, { basicAuth: { user: 'kim', password: 'pw' } }));
     await k.readCardCertificate(CTX, 'C.ENC');
@@ -291,7 +291,7 @@ describe('transport', () => {
     for (const r of f.requests) assert.equal(r.headers.authorization, 'Basic ' + Buffer.from('kim:pw').toString('base64'));
   });
 
-  test('a client certificate from PKCS#12 (konnektor.soap.tls.clientP12) is presented', async () => {
+  test('KOM-LE-A_2071: a client certificate from PKCS#12 (konnektor.soap.tls.clientP12) is presented', async () => {
     const f = await fixture({ requestCert: true });
     const client = await createSelfSignedTls(['kim-clientmodul']);
     const keyDer = Buffer.from(client.key.replace(/-----[^-]+-----|\s/g, ''), 'base64');
@@ -306,7 +306,7 @@ describe('transport', () => {
     await k.readCardCertificate(CTX, 'C.ENC');
     const fp = new X509Certificate(client.cert).fingerprint256;
     assert.ok(f.requests.length > 0);
-    for (const r of f.requests) assert.equal(r.clientCertFingerprint, fp);
+    for (const r of f.requests.filter((x) => x.operation !== 'connector.sds')) assert.equal(r.clientCertFingerprint, fp);
   });
 
   test('a Konnektor that never answers: rejected within timeoutMs with unavailable (no retry of SignDocument)', async () => {
@@ -318,11 +318,14 @@ describe('transport', () => {
     assert.equal(f.count('SignDocument'), 1);
   });
 
-  test('GetCards is retried once after a network error (idempotent); a closed port is unavailable', async () => {
+  test('KOM-LE-A_2076: GetCards is retried once after a network error (idempotent) and connector.sds read again; a closed port is unavailable', async () => {
     const f = await fixture({ answers: { ...answers(), GetCards: (n) => (n === 1 ? { hang: true } : answers().GetCards as FixtureAnswer) } });
     const k = await connect(options(f.url, { timeoutMs: 400 }));
     await k.readCardCertificate(CTX, 'C.ENC');
     assert.equal(f.count('GetCards'), 2);
+    // KOM-LE-A_2076: the connection problem made it read the service directory again.
+    await k.settled();
+    assert.equal(f.count('connector.sds'), 2);
     const closed = new SoapKonnektor(options('https://127.0.0.1:1/connector.sds'));
     konnektoren.push(closed);
     await rejectsWith(closed.ready(), 'unavailable', /ECONNREFUSED/);

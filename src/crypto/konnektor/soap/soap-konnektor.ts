@@ -81,6 +81,7 @@ export class SoapKonnektor implements Konnektor {
   private loading: Promise<ServiceDirectory> | undefined;
   private agent: Agent | undefined;
   private caller: SoapCaller | undefined;
+  private refreshing: Promise<void> | undefined;
   private readonly cardCache = new Map<string, CardsEntry>();
 
   constructor(private readonly opts: SoapKonnektorOptions) {
@@ -171,7 +172,9 @@ export class SoapKonnektor implements Konnektor {
       try {
         return await this.caller!.call(svc, operation, body, o.timeoutMs);
       } catch (err) {
-        if (!o.idempotent || !(err instanceof KonnektorNetworkError)) throw err;
+        if (!(err instanceof KonnektorNetworkError)) throw err;
+        this.refreshDirectory();
+        if (!o.idempotent) throw err;
         return await this.caller!.call(svc, operation, body, o.timeoutMs);
       }
     } catch (err) {
@@ -179,6 +182,30 @@ export class SoapKonnektor implements Konnektor {
       this.opts.logger?.warn({ operation, code: e.code, telematikCode: err instanceof KonnektorFault ? err.telematikCode : undefined }, 'Konnektor call failed');
       throw err;
     }
+  }
+
+  /**
+   * KOM-LE-A_2076: after a connection problem the service directory is read again (the
+   * Konnektor may announce other endpoints now); the old one stays in use until a new one is read.
+   */
+  private refreshDirectory(): void {
+    this.refreshing ??= this.connection()
+      .then(({ agent }) => fetchServiceDirectory(this.opts.url, agent, this.opts.transport))
+      .then((xml) => parseServiceDirectory(xml, this.opts.url))
+      .then(
+        (sds) => {
+          this.sds = sds;
+        },
+        (err: unknown) => this.opts.logger?.warn({ err: (err as Error).message }, 'connector.sds could not be read again'),
+      )
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+  }
+
+  /** Resolves when a service-directory refresh started by a connection problem has ended (tests). */
+  async settled(): Promise<void> {
+    await this.refreshing;
   }
 
   // ---- cards ----
