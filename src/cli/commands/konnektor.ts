@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { configFor, print } from '../context.js';
-import { formatKonnektorStatus, type KonnektorContext } from '../../crypto/index.js';
+import { UsageError } from '../../core/index.js';
+import { createKonnektor, formatKonnektorStatus, SoapKonnektor, type KonnektorContext } from '../../crypto/index.js';
 import { configuredKonnektorStatus, statusContexts } from '../../roles/konnektor-status.js';
 
 function parseContext(value: string, previous: KonnektorContext[] = []): KonnektorContext[] {
@@ -37,5 +38,34 @@ Examples:
       const status = await configuredKonnektorStatus(config, contexts, o.warnDays);
       print(o.json ? JSON.stringify(status, null, 2) : formatKonnektorStatus(status).trimEnd());
       if (status.cards.length === 0 || status.cards.some((c) => c.error || c.certificates.some((x) => x.expiresSoon))) process.exitCode = 1;
+    });
+
+  konnektor
+    .command('verify-pin')
+    .description("unlock a card: VerifyPin at the Konnektor (the PIN is typed at the card terminal, never here); SOAP Konnektor only")
+    .requiredOption('--context <ctx>', 'the call context "MandantId#ClientSystemId#WorkplaceId[#UserId]" whose SMC-B is unlocked', (v) => parseContext(v)[0]!)
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 when the Konnektor reports the PIN verified, 1 otherwise (wrong PIN, blocked, timeout).
+
+Example:
+  postamt konnektor verify-pin --context "Praxis1#PVS#Empfang"`,
+    )
+    .action(async (o: { context: KonnektorContext }, cmd: Command) => {
+      const { config } = configFor(cmd);
+      const k = createKonnektor(config.konnektor, config.dataDir);
+      try {
+        if (!(k instanceof SoapKonnektor)) throw new UsageError('verify-pin needs konnektor.type: soap (a software Konnektor has no PIN)');
+        await k.ready();
+        const before = await k.pinStatus(o.context);
+        print(`PIN status before: ${before.status}${before.leftTries === undefined ? '' : ` (${before.leftTries} tries left)`}`);
+        print('type the PIN at the card terminal now');
+        const r = await k.verifyPin(o.context);
+        print(`VerifyPin: ${r.result}${r.leftTries === undefined ? '' : ` (${r.leftTries} tries left)`}`);
+        if (r.result !== 'OK') process.exitCode = 1;
+      } finally {
+        await k.close?.();
+      }
     });
 }

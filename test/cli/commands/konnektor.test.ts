@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, testConfig } from '../../helpers/env.js';
-import { postamtSync } from '../../helpers/process.js';
+import { postamt, postamtSync } from '../../helpers/process.js';
 import { createLogger } from '../../../src/core/index.js';
 import { createTestPki } from '../../../src/crypto/index.js';
-import { startService, type RunningService } from '../../../src/roles/index.js';
+import { startKonnektorSim, startService, type RunningService } from '../../../src/roles/index.js';
 
 // `postamt konnektor status` and GET /api/konnektor/status over the software Konnektor: every
 // card the configured contexts reach, RSA and ECC certificates with their expiry (A_17464's
@@ -84,5 +84,31 @@ test('GET /api/konnektor/status needs the bearer token and gives the same report
     assert.equal((await fetch(`${url}?warnDays=x`, { headers: { authorization: `Bearer ${svc.adminToken}` } })).status, 400);
   } finally {
     await svc?.close();
+  }
+});
+
+test('against the Konnektor simulator over SOAP: status shows handle and PIN; verify-pin unlocks a card, a blocked one exits 1', async () => {
+  const dataDir = join(d.path, 'data');
+  const config = testConfig(dataDir, { konnektorSim: { trustAnchors: ['pki/ca.pem'], mandanten: [{ id: 'm-a', clientSystems: ['PVS'], workplaces: ['*'], smcb: { dir: 'pki/praxis-a' } }] } });
+  // The simulator runs in this process: the CLI runs asynchronously, so the simulator can answer it.
+  const sim = await startKonnektorSim(config, createLogger('silent'));
+  try {
+    const soapFile = join(d.path, 'soap.yaml');
+    writeFileSync(soapFile, [`dataDir: ${dataDir}`, 'konnektor:', '  type: soap', '  soap:', `    url: ${sim.sdsUrl}`, '    tls: { ca: tls/selfsigned.crt }', ''].join('\n'));
+    sim.simulator.setPinStatus('m-a', 'VERIFIABLE');
+    const status = await postamt(['konnektor', 'status', '-c', soapFile, '--context', 'm-a#PVS#1']);
+    assert.match(status.stdout, new RegExp(`^SMC-B for m-a/PVS/1  handle ${sim.simulator.cardHandle('m-a')}  ICCSN \\d+  PIN VERIFIABLE`, 'm'));
+    assert.match(status.stdout, /services: .*SignatureService 7\.5\.5/);
+    const ok = await postamt(['konnektor', 'verify-pin', '-c', soapFile, '--context', 'm-a#PVS#1']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /PIN status before: VERIFIABLE[\s\S]*VerifyPin: OK/);
+    assert.match((await postamt(['konnektor', 'status', '-c', soapFile, '--context', 'm-a#PVS#1'])).stdout, /PIN VERIFIED/);
+    sim.simulator.setPinStatus('m-a', 'BLOCKED');
+    const blocked = await postamt(['konnektor', 'verify-pin', '-c', soapFile, '--context', 'm-a#PVS#1']);
+    assert.equal(blocked.code, 1);
+    assert.match(blocked.stdout, /VerifyPin: WASBLOCKED/);
+    assert.equal((await postamt(['konnektor', 'verify-pin', '-c', file, '--context', 'm-a#PVS#1'])).code, 2, 'the software Konnektor has no PIN');
+  } finally {
+    await sim.close(500);
   }
 });
