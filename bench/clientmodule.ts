@@ -268,7 +268,7 @@ async function main(): Promise<void> {
     writeFileSync(simFile, JSON.stringify(raw));
     sim = await spawnKonnektorSim(simFile);
     // The simulator presents the platform's self-signed certificate (dataDir/tls), made by the seeding start.
-    config.konnektor = { ...config.konnektor, type: 'soap', soap: { url: sim.url, tls: { ca: 'tls/selfsigned.crt' }, timeoutMs: 30_000, maxResponseBytes: 64 * 1024 * 1024, cardCacheMs: 60_000 } };
+    config.konnektor = { ...config.konnektor, type: 'soap', soap: { url: sim.url, tls: { ca: 'tls/selfsigned.crt' }, timeoutMs: 30_000, maxResponseBytes: 64 * 1024 * 1024, cardCacheMs: 60_000, perMandant: [] } };
   }
   config.clientModule.directory.url = `ldap://127.0.0.1:${endpoints.ldap!.port}`;
   config.clientModule.providers = [{ host: '127.0.0.1', ports: [endpoints['smtp-submission']!.port, endpoints.pop3s!.port] }];

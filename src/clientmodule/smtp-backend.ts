@@ -3,7 +3,7 @@ import { errorMessage } from '../core/index.js';
 import { SmtpReply, type SmtpBackend, type SmtpEnvelope, type SmtpSession } from '../smtp/index.js';
 import { kim, mime } from '../wire/index.js';
 import { splitEnhancedStatus } from '../wire/smtp/index.js';
-import { sealMessage, KomleError, KonnektorError, type Konnektor, type EnvelopeRecipient, type SignatureKeyChoice } from '../crypto/index.js';
+import { sealMessage, konnektorFor, KomleError, KonnektorError, type Konnektor, type EnvelopeRecipient, type SignatureKeyChoice } from '../crypto/index.js';
 import { CertificateLookup, DirectoryUnavailableError, type DirectoryRecord, type EncryptionCertificate } from './cert-lookup.js';
 import { UpstreamSmtp, UpstreamSmtpError, type UpstreamTarget } from './upstream-smtp.js';
 import { buildDsn, type DroppedRecipient, type OutdatedClientModule } from './dsn.js';
@@ -125,7 +125,7 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
     const arrival = new Date();
     const log = this.opts.logger.child({ sid: session.id, from: s.user.address });
 
-    const eccCapable = this.opts.konnektor.eccCapable;
+    const eccCapable = konnektorFor(this.opts.konnektor, s.user.context).eccCapable;
     const [sender, ...records] = (await lookups).map((r) => usableWithKonnektor(r, eccCapable));
     if (sender!.certificates.length === 0) throw new SmtpReply(553, '5.7.1', `<${s.user.address}>: the sender has ${NO_CERT}; the message cannot be encrypted for the sender's own copy`);
 

@@ -28,8 +28,7 @@ export const cardFilesSchema = z
  * `soap`: a practice's real gematik Konnektor over its SOAP interfaces (docs/konnektor.md,
  * "Connecting a real Konnektor"). Secrets as `${env:NAME}`; paths relative to dataDir.
  */
-const soapSchema = z
-  .object({
+const soapFields = {
     /** The service directory, e.g. https://konnektor.praxis.local/connector.sds; its endpoints are used as announced. */
     url: z.url({ protocol: /^https$/, error: 'the connector.sds URL must be https' }),
     tls: z
@@ -54,10 +53,32 @@ const soapSchema = z
     maxResponseBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     /** How long GetCards' card handles are reused per context. */
     cardCacheMs: z.number().int().min(0).default(60_000),
-  })
-  .strict()
-  .refine((s) => !(s.tls.ca && s.tls.pinSha256), { message: 'tls: give `ca` or `pinSha256`, not both' })
-  .refine((s) => s.tls.clientP12 === undefined || s.tls.password !== undefined, { message: 'tls.clientP12 needs tls.password' });
+};
+
+type SoapChecked = { tls: { ca?: unknown; pinSha256?: unknown; clientP12?: string; password?: string } };
+const tlsChecks = <T extends z.ZodType<SoapChecked>>(schema: T) =>
+  schema
+    .refine((s) => !(s.tls.ca && s.tls.pinSha256), { message: 'tls: give `ca` or `pinSha256`, not both' })
+    .refine((s) => s.tls.clientP12 === undefined || s.tls.password !== undefined, { message: 'tls.clientP12 needs tls.password' });
+
+/** One Konnektor for some Mandanten: a practice's own box when one client module serves several practices. */
+const perMandantSchema = tlsChecks(z.object({ ...soapFields, mandanten: z.array(z.string().min(1)).min(1) }).strict());
+
+const soapSchema = tlsChecks(
+  z
+    .object({
+      ...soapFields,
+      /**
+       * Other Konnektors, each for the Mandanten it lists (a call context names its Mandant);
+       * every other Mandant is served by the Konnektor above.
+       */
+      perMandant: z
+        .array(perMandantSchema)
+        .default([])
+        .refine((list) => new Set(list.flatMap((k) => k.mandanten)).size === list.flatMap((k) => k.mandanten).length, { message: 'a Mandant may be listed for one Konnektor only' }),
+    })
+    .strict(),
+);
 /** One practice (Mandant) and who may use its cards (the Konnektor's info model); also the Konnektor simulator's. */
 export const mandantSchema = z
   .object({

@@ -115,7 +115,7 @@ function demoMandanten(): Config['konnektor']['mandanten'] {
 function demoClientModuleConfig(config: Config, ldapPort: number, service: RunningService, sim: RunningKonnektorSim | undefined): Config {
   const konnektor: Config['konnektor'] = sim
     ? // The real path: SOAP over HTTPS to the simulator, which trusts and presents the platform's certificate.
-      { ...config.konnektor, type: 'soap', soap: { url: sim.sdsUrl, tls: { ca: service.tls.certPath }, timeoutMs: 30_000, maxResponseBytes: 64 * 1024 * 1024, cardCacheMs: 60_000 } }
+      { ...config.konnektor, type: 'soap', soap: { url: sim.sdsUrl, tls: { ca: service.tls.certPath }, timeoutMs: 30_000, maxResponseBytes: 64 * 1024 * 1024, cardCacheMs: 60_000, perMandant: [] } }
     : config.konnektor;
   const accounts = config.clientModule.accounts.length > 0 ? config.clientModule.accounts : DEMO_PRACTICES.map((p) => ({ address: p.email, contexts: [{ mandant: p.id, clientSystems: [DEMO_CLIENT_SYSTEM], workplaces: [DEMO_WORKPLACE] }] }));
   const own = [service.endpoints['smtp-submission'], service.endpoints.pop3s].flatMap((e) => (e ? [{ host: e.host, ports: [e.port] }] : []));

@@ -74,7 +74,7 @@ describe('client module over SOAP against the Konnektor simulator', () => {
     }
     dir = await startDirectoryFor(svc, config, logger);
     sim = await startKonnektorSim(config, logger, { tls: svc.tls });
-    config.konnektor = { ...config.konnektor, type: 'soap', soap: { url: sim.sdsUrl, tls: { ca: svc.tls.certPath }, timeoutMs: TIMEOUT_MS, maxResponseBytes: 64 * 1024 * 1024, cardCacheMs: 60_000 } };
+    config.konnektor = { ...config.konnektor, type: 'soap', soap: { url: sim.sdsUrl, tls: { ca: svc.tls.certPath }, timeoutMs: TIMEOUT_MS, maxResponseBytes: 64 * 1024 * 1024, cardCacheMs: 60_000, perMandant: [] } };
     config.clientModule.directory.url = `ldap://127.0.0.1:${dir.endpoints.ldap!.port}`;
     config.clientModule.providers = [{ host: '127.0.0.1', ports: [svc.endpoints['smtp-submission']!.port, svc.endpoints.pop3s!.port] }];
     cm = await startClientModule(config, logger, { tls: svc.tls, metrics });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mime } from '../../wire/index.js';
 import { recipientIdOf, type EnvelopeRecipient, type RecipientEmail, type SignatureSchemeName } from '../cms/index.js';
-import { KonnektorError, type Crypt, type Konnektor, type KonnektorContext } from '../konnektor/index.js';
+import { KonnektorError, konnektorFor, type Crypt, type Konnektor, type KonnektorContext } from '../konnektor/index.js';
 import {
   CM_VERSION,
   CM_VERSION_PATTERN,
@@ -85,7 +85,9 @@ export async function sealMessage(message: Uint8Array, opts: SealOptions): Promi
   const ptVersion = opts.ptVersion ?? PT_VERSION;
   if (!CM_VERSION_PATTERN.test(cmVersion)) throw new KomleError('invalid-input', `X-KIM-CMVersion ${JSON.stringify(cmVersion)} does not match VendorID_x.y.z[-n]`);
   if (!PT_VERSION_PATTERN.test(ptVersion)) throw new KomleError('invalid-input', `X-KIM-PTVersion ${JSON.stringify(ptVersion)} does not match x.y.z[-n]`);
-  const konVersion = opts.konnektor.productInfo;
+  // With one Konnektor per practice, the facts are those of the one serving this context.
+  const serving = konnektorFor(opts.konnektor, opts.context);
+  const konVersion = serving.productInfo;
   if (!KON_VERSION_PATTERN.test(konVersion)) throw new KomleError('invalid-input', `X-KIM-KONVersion ${JSON.stringify(konVersion)} does not match <Productname><ProductType><ProductTypeVersion><HWVersion><FWVersion>`);
   const ttlDays = opts.dataTimeToLiveDays ?? DEFAULT_DATA_TIME_TO_LIVE_DAYS;
   if (!Number.isFinite(ttlDays) || ttlDays <= 0) throw new KomleError('invalid-input', `dataTimeToLive ${ttlDays} days is not positive`);
@@ -113,7 +115,7 @@ export async function sealMessage(message: Uint8Array, opts: SealOptions): Promi
   const messageIdField = mime.findField(fields, 'Message-ID')!;
 
   // The sender is a recipient too (its own RecipientInfos, RSA and ECC), so its sent copy stays readable.
-  const senderCerts = await ownEncryptionCertificates(opts.konnektor, opts.context);
+  const senderCerts = await ownEncryptionCertificates(opts.konnektor, opts.context, serving.eccCapable);
   const recipients = uniqueRecipients([...opts.recipients, ...senderCerts.map((certDer) => ({ certDer, email: opts.senderEmail }))]);
   const recipientEmails = recipients.map((r) => ({ email: r.email, rid: recipientIdOf(r.certDer) }));
 
@@ -122,7 +124,7 @@ export async function sealMessage(message: Uint8Array, opts: SealOptions): Promi
   const sign = (crypt: Crypt) => opts.konnektor.signDocument(opts.context, { content, recipientEmails, scheme: opts.scheme, signingTime: now, handOver: true, crypt });
   const choice = opts.signatureKey ?? 'rsa';
   let signed: Uint8Array;
-  if (choice === 'rsa-else-ecc' && opts.konnektor.eccCapable) {
+  if (choice === 'rsa-else-ecc' && serving.eccCapable) {
     try {
       signed = await sign('RSA');
     } catch (err) {
@@ -181,8 +183,8 @@ export function isOwnField(key: string): boolean {
  * The card's own ENC certificates: RSA, and ECC where the Konnektor can use it (A_17472). A card
  * may lack one kind (an ECC-only card after the RSA shutdown), not both.
  */
-async function ownEncryptionCertificates(konnektor: Konnektor, context: KonnektorContext): Promise<Uint8Array[]> {
-  const kinds: Crypt[] = konnektor.eccCapable ? ['RSA', 'ECC'] : ['RSA'];
+async function ownEncryptionCertificates(konnektor: Konnektor, context: KonnektorContext, eccCapable: boolean): Promise<Uint8Array[]> {
+  const kinds: Crypt[] = eccCapable ? ['RSA', 'ECC'] : ['RSA'];
   const found: Uint8Array[] = [];
   let missing: KonnektorError | undefined;
   for (const crypt of kinds) {

@@ -5,6 +5,7 @@ import { cardLoaderFromFiles, readCertificateFile } from './card-files.js';
 import { KonnektorError } from './errors.js';
 import { SoftwareKonnektor } from './software.js';
 import { SoapKonnektor } from './soap/soap-konnektor.js';
+import { RoutingKonnektor } from './routing.js';
 import type { Konnektor } from './types.js';
 import type { Logger } from '../../core/logger.js';
 
@@ -25,9 +26,9 @@ export function createKonnektor(config: KonnektorConfig, dataDir: string, logger
   };
   switch (config.type) {
     case 'soap': {
-      const s = config.soap!;
+      const soap = config.soap!;
       const list = (v: string | string[] | undefined): string[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
-      return new SoapKonnektor({
+      const build = (s: Omit<NonNullable<KonnektorConfig['soap']>, 'perMandant'>) => new SoapKonnektor({
         url: s.url,
         cardCacheMs: s.cardCacheMs,
         signTimeoutMs: s.signTimeoutMs ?? s.timeoutMs,
@@ -41,6 +42,15 @@ export function createKonnektor(config: KonnektorConfig, dataDir: string, logger
         },
         ...(s.tls.clientP12 ? { clientP12: { bytes: new Uint8Array(read('konnektor.soap.tls.clientP12', s.tls.clientP12)), password: s.tls.password ?? '' } } : {}),
       });
+      const fallback = build(soap);
+      if (soap.perMandant.length === 0) return fallback;
+      // One Konnektor per practice that has its own: the call context's Mandant picks it.
+      const byMandant = new Map<string, SoapKonnektor>();
+      for (const entry of soap.perMandant) {
+        const k = build(entry);
+        for (const m of entry.mandanten) byMandant.set(m, k);
+      }
+      return new RoutingKonnektor(fallback, byMandant);
     }
     case 'software': {
       const trustAnchors = config.trustAnchors.flatMap((path) => {

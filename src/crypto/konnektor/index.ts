@@ -9,6 +9,7 @@ export { cardLoaderFromFiles, loadKeySource, loadKeyPath, readCertificateFile, t
 export { SoftwareKonnektor, SOFTWARE_KONNEKTOR_INFO, SOFTWARE_SERVICE_VERSIONS, type SoftwareMandant, type SoftwareKonnektorOptions } from './software.js';
 export { createKonnektor } from './factory.js';
 export { instrumentKonnektor } from './instrumented.js';
+export { RoutingKonnektor, konnektorFor } from './routing.js';
 export { konnektorStatus, formatKonnektorStatus, type KonnektorStatus, type CardStatus, type CertificateStatus, type CardInfoSource } from './status.js';
 export { SoapKonnektor, type SoapKonnektorOptions, type KonnektorCard, type PinStatus } from './soap/soap-konnektor.js';
 export { parseServiceDirectory, VENDORED_WSDLS, type ServiceDirectory, type ChosenService, type ServiceName } from './soap/sds.js';

@@ -1,6 +1,6 @@
 import type { Metrics } from '../../core/index.js';
 import { KonnektorError } from './errors.js';
-import type { Konnektor } from './types.js';
+import type { Konnektor, KonnektorContext } from './types.js';
 
 /** Seconds: a real Konnektor answers in tens of milliseconds; signing with a PIN prompt takes seconds. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -43,6 +43,8 @@ export function instrumentKonnektor(inner: Konnektor, metrics: Metrics): Konnekt
     decryptDocument: wrap('decryptDocument', inner.decryptDocument.bind(inner)),
     verifyDocument: wrap('verifyDocument', inner.verifyDocument.bind(inner)),
     ...(inner.ready ? { ready: () => inner.ready!() } : {}),
+    // For the facts of the Konnektor serving a context; its calls still go through the counted methods above.
+    ...(inner.forContext ? { forContext: (ctx: KonnektorContext) => inner.forContext!(ctx) } : {}),
     ...(inner.close ? { close: () => inner.close!() } : {}),
   };
   return wrapped;

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { KonnektorError } from './errors.js';
+import { konnektorFor } from './routing.js';
 import type { CertRef, Crypt, Konnektor, KonnektorContext } from './types.js';
 
 /** One certificate of a card as an administrator needs to see it. */
@@ -70,7 +71,7 @@ export async function konnektorStatus(konnektor: Konnektor & CardInfoSource, con
     try {
       const info = konnektor.cardInfo ? await konnektor.cardInfo(context) : {};
       for (const [ref, crypt] of REFS) {
-        if (crypt === 'ECC' && !konnektor.eccCapable) continue;
+        if (crypt === 'ECC' && !konnektorFor(konnektor, context).eccCapable) continue;
         let der: Uint8Array;
         try {
           der = await konnektor.readCardCertificate(context, ref, crypt);

@@ -91,6 +91,11 @@ export interface Konnektor {
    * again). Absent: ready at once. A role awaits it before it takes connections.
    */
   ready?(): Promise<void>;
+  /**
+   * The Konnektor that serves this context, when several stand behind this one (one per
+   * practice); absent: this one serves every context. Ask it for `productInfo` and `eccCapable`.
+   */
+  forContext?(ctx: KonnektorContext): Konnektor;
   /** Releases what the Konnektor holds (the software Konnektor's worker threads); optional. */
   close?(): Promise<void>;
 }
