@@ -11,14 +11,19 @@ export function clientModuleWarnings(config: Config, forRole = false): string[] 
   const cm = config.clientModule;
   const out: string[] = [];
   const mandanten = new Set(config.konnektor.mandanten.map((m) => m.id));
-  if (!forRole && mandanten.size === 0) return out;
+  const soap = config.konnektor.type === 'soap';
+  if (!forRole && mandanten.size === 0 && !soap) return out;
+  // KOM-LE-A_2071: certificate-based client authentication is the default a Konnektor connection should have.
+  if (soap && config.konnektor.soap && !config.konnektor.soap.tls.clientP12 && !config.konnektor.soap.basicAuth) {
+    out.push('konnektor.soap has neither tls.clientP12 nor basicAuth: the client module connects to the Konnektor without client authentication (KOM-LE-A_2071 expects a client certificate; export one for this client system from the Konnektor\'s admin UI)');
+  }
   if (cm.providers.length === 0) {
     out.push('clientModule.providers is empty: a client module started with this file refuses every login (list the mail services user names may point at, as host or domain with ports; the demo of `postamt start` configures its own service)');
   }
   if (cm.accounts.length === 0) {
     out.push('clientModule.accounts is empty: a client module started with this file refuses every login (list each KIM address with the call contexts it may use; the demo of `postamt start` configures its practices itself)');
   }
-  if (mandanten.size > 0) {
+  if (mandanten.size > 0 && !soap) {
     cm.accounts.forEach((a, i) => {
       for (const c of a.contexts) {
         if (!mandanten.has(c.mandant)) out.push(`clientModule.accounts[${i}] (${a.address}): Mandant ${c.mandant} is not in konnektor.mandanten, so logins with it fail at the Konnektor`);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
@@ -112,10 +113,14 @@ function demoMandanten(): Config['konnektor']['mandanten'] {
  * demo's own service is among the providers (its practices' user names point at it); and the
  * client module looks recipients up in the demo's own directory.
  */
-function demoClientModuleConfig(config: Config, ldapPort: number, service: RunningService, sim: RunningKonnektorSim | undefined): Config {
-  const konnektor: Config['konnektor'] = sim
-    ? // The real path: SOAP over HTTPS to the simulator, which trusts and presents the platform's certificate.
-      { ...config.konnektor, type: 'soap', soap: { url: sim.sdsUrl, tls: { ca: service.tls.certPath }, timeoutMs: 30_000, maxResponseBytes: 64 * 1024 * 1024, cardCacheMs: 60_000, perMandant: [] } }
+function demoClientModuleConfig(config: Config, ldapPort: number, service: RunningService, simulator: { sim: RunningKonnektorSim; auth: { user: string; password: string } } | undefined): Config {
+  const konnektor: Config['konnektor'] = simulator
+    ? // The real path: SOAP over HTTPS to the simulator, which presents the platform's certificate.
+      {
+        ...config.konnektor,
+        type: 'soap',
+        soap: { url: simulator.sim.sdsUrl, tls: { ca: service.tls.certPath }, basicAuth: simulator.auth, timeoutMs: 30_000, maxResponseBytes: 64 * 1024 * 1024, cardCacheMs: 60_000, perMandant: [] },
+      }
     : config.konnektor;
   const accounts = config.clientModule.accounts.length > 0 ? config.clientModule.accounts : DEMO_PRACTICES.map((p) => ({ address: p.email, contexts: [{ mandant: p.id, clientSystems: [DEMO_CLIENT_SYSTEM], workplaces: [DEMO_WORKPLACE] }] }));
   const own = [service.endpoints['smtp-submission'], service.endpoints.pop3s].flatMap((e) => (e ? [{ host: e.host, ports: [e.port] }] : []));
@@ -135,6 +140,7 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
   const service = await startService({ ...config, integration: { ...config.integration, enabled: true } }, logger, undefined, { konnektorConfig: () => cmConfig ?? config });
   let ldap: RunningDirectory | undefined;
   let sim: RunningKonnektorSim | undefined;
+  let simAuth: { user: string; password: string } | undefined;
   let cm: RunningClientModule | undefined;
   try {
     const creds = await seedDemo(service.accounts, config.dataDir, logger);
@@ -147,9 +153,11 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
     if (config.konnektor.type === 'software' && config.konnektor.mandanten.length === 0) {
       const mandanten = config.konnektorSim.mandanten.length ? config.konnektorSim.mandanten : demoMandanten();
       const trustAnchors = config.konnektorSim.trustAnchors.length ? config.konnektorSim.trustAnchors : ['pki/ca.pem'];
-      sim = await startKonnektorSim({ ...config, konnektorSim: { ...config.konnektorSim, mandanten, trustAnchors } }, logger, { tls: service.tls });
+      // The client system authenticates itself to the simulator (HTTP Basic, a password for this run), as to a real Konnektor (KOM-LE-A_2071/2072).
+      simAuth = { user: 'postamt-clientmodul', password: randomBytes(18).toString('base64url') };
+      sim = await startKonnektorSim({ ...config, konnektorSim: { ...config.konnektorSim, mandanten, trustAnchors, clientAuth: { type: 'basic', ...simAuth } } }, logger, { tls: service.tls });
     }
-    cmConfig = demoClientModuleConfig(config, ldapPort, service, sim);
+    cmConfig = demoClientModuleConfig(config, ldapPort, service, sim && simAuth ? { sim, auth: simAuth } : undefined);
     cm = await startClientModule(cmConfig, logger, { tls: service.tls, metrics: service.metrics });
     // One process: the directory's, simulator's and client module's listeners are the mail-in agents' no-go too.
     addListeners(service.ownListeners, { ...ldap.endpoints, ...(sim?.endpoints ?? {}), ...cm.endpoints });

@@ -71,3 +71,20 @@ test('`postamt config check` warns about a client module without providers or ac
     d.cleanup();
   }
 });
+
+test('KOM-LE-A_2071: `postamt config check` warns about a SOAP Konnektor without client authentication, not with a client certificate or Basic', () => {
+  const d = tempDir();
+  try {
+    const base = `dataDir: ${join(d.path, 'data')}\nkonnektor:\n  type: soap\n  soap:\n    url: https://konnektor.praxis.local/connector.sds\n`;
+    const bare = join(d.path, 'bare.yaml');
+    writeFileSync(bare, base);
+    const warned = postamtSync(['config', 'check', '-c', bare]);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.match(warned.stderr, /konnektor\.soap has neither tls\.clientP12 nor basicAuth.*KOM-LE-A_2071/);
+    const basic = join(d.path, 'basic.yaml');
+    writeFileSync(basic, base + '    basicAuth: { user: kim, password: geheim }\n');
+    assert.doesNotMatch(postamtSync(['config', 'check', '-c', basic]).stderr, /client authentication/);
+  } finally {
+    d.cleanup();
+  }
+});
