@@ -1,3 +1,5 @@
+import { KONNEKTOR_NS, escapeXml, type KonnektorPrefix } from '../wire/konnektor/index.js';
+
 /**
  * The few XML pieces the simulator writes itself. node-soap serialises a response object with
  * every element in the operation's own namespace, while gematik's responses mix namespaces
@@ -6,28 +8,9 @@
  * each top-level element declaring the prefixes it uses.
  */
 
-export const NS = {
-  CONN: 'http://ws.gematik.de/conn/ConnectorCommon/v5.0',
-  CCTX: 'http://ws.gematik.de/conn/ConnectorContext/v2.0',
-  CARD: 'http://ws.gematik.de/conn/CardService/v8.1',
-  CARDCMN: 'http://ws.gematik.de/conn/CardServiceCommon/v2.0',
-  CERT: 'http://ws.gematik.de/conn/CertificateService/v6.0',
-  CERTCMN: 'http://ws.gematik.de/conn/CertificateServiceCommon/v2.0',
-  SIG: 'http://ws.gematik.de/conn/SignatureService/v7.5',
-  CRYPT: 'http://ws.gematik.de/conn/EncryptionService/v6.1',
-  EVT: 'http://ws.gematik.de/conn/EventService/v7.2',
-  GERROR: 'http://ws.gematik.de/tel/error/v2.0',
-  dss: 'urn:oasis:names:tc:dss:1.0:core:schema',
-  SDS: 'http://ws.gematik.de/conn/ServiceDirectory/v3.1',
-  SI: 'http://ws.gematik.de/conn/ServiceInformation/v2.0',
-  PI: 'http://ws.gematik.de/int/version/ProductInformation/v1.1',
-} as const;
-
-export type Prefix = keyof typeof NS;
-
-export function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
-}
+export const NS = KONNEKTOR_NS;
+export type Prefix = KonnektorPrefix;
+export { escapeXml };
 
 /** `<name attrs>content</name>`; content strings are XML already (use `text()` for data). */
 export function el(name: `${Prefix}:${string}`, content: string | readonly string[] = '', attrs: Record<string, string> = {}): string {

@@ -3,3 +3,4 @@ export { decodeSaslPlain, encodeSaslPlain, encodeSaslLogin, parseSaslResponse, S
 export * as kim from './kim/index.js';
 export * as mime from './mime/index.js';
 export * as dsn from './dsn/index.js';
+export * as konnektor from './konnektor/index.js';

@@ -23,6 +23,7 @@ import {
   type SoapKonnektorOptions,
 } from '../../../src/crypto/index.js';
 import { KON_VERSION_PATTERN } from '../../../src/crypto/komle/constants.js';
+import { KONNEKTOR_NS } from '../../../src/wire/konnektor/index.js';
 import { WSDL_DIR } from '../../../src/crypto/konnektor/soap/call.js';
 import { DEFAULT_SERVICES, sdsXml, startKonnektorFixture, type FixtureAnswer, type KonnektorFixture, type KonnektorFixtureOptions } from '../../helpers/konnektor-soap-fixture.js';
 import { createTestPki, emailsFor, type TestPki } from '../../helpers/pki.js';
@@ -32,17 +33,7 @@ import { createTestPki, emailsFor, type TestPki } from '../../helpers/pki.js';
 // gematik's XSDs), TLS pinning/CA/client certificate, Basic auth, timeouts, faults, retries.
 
 const CTX: KonnektorContext = { mandantId: 'Praxis 1', clientSystemId: 'KIM-CM', workplaceId: 'AP1' };
-const NS = {
-  CONN: 'http://ws.gematik.de/conn/ConnectorCommon/v5.0',
-  EVT: 'http://ws.gematik.de/conn/EventService/v7.2',
-  CARD: 'http://ws.gematik.de/conn/CardService/v8.1',
-  CARDCMN: 'http://ws.gematik.de/conn/CardServiceCommon/v2.0',
-  CERT: 'http://ws.gematik.de/conn/CertificateService/v6.0',
-  CERTCMN: 'http://ws.gematik.de/conn/CertificateServiceCommon/v2.0',
-  SIG: 'http://ws.gematik.de/conn/SignatureService/v7.5',
-  CRYPT: 'http://ws.gematik.de/conn/EncryptionService/v6.1',
-  dss: 'urn:oasis:names:tc:dss:1.0:core:schema',
-};
+const NS = KONNEKTOR_NS;
 const ns = (...p: Array<keyof typeof NS>): string => p.map((x) => `xmlns:${x}="${NS[x]}"`).join(' ');
 const OK = '<CONN:Status><CONN:Result>OK</CONN:Result></CONN:Status>';
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');

@@ -1,20 +1,12 @@
 import type { KonnektorContext, CertRef, Crypt } from '../types.js';
-import { b64, esc } from './xml.js';
+import { KONNEKTOR_NS as NS, escapeXml as esc } from '../../../wire/konnektor/index.js';
+import { b64 } from './xml.js';
 
 // The SOAP Body children Postamt sends, written out as the XSDs of the vendored WSDLs have
 // them (element order and namespaces matter: the Konnektor validates). Each root element
 // declares every namespace it uses, so the tests can validate the element on its own.
 
-export const NS = {
-  CONN: 'http://ws.gematik.de/conn/ConnectorCommon/v5.0',
-  CCTX: 'http://ws.gematik.de/conn/ConnectorContext/v2.0',
-  EVT: 'http://ws.gematik.de/conn/EventService/v7.2',
-  CARD: 'http://ws.gematik.de/conn/CardService/v8.1',
-  CARDCMN: 'http://ws.gematik.de/conn/CardServiceCommon/v2.0',
-  CERT: 'http://ws.gematik.de/conn/CertificateService/v6.0',
-  CRYPT: 'http://ws.gematik.de/conn/EncryptionService/v6.1',
-  dss: 'urn:oasis:names:tc:dss:1.0:core:schema',
-} as const;
+export { NS };
 
 /** SignatureService's namespace follows its major.minor (v7.4, v7.5). */
 export function sigNamespace(version: string): string {

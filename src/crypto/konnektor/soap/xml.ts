@@ -86,10 +86,6 @@ export function find(el: XmlElement | undefined, name: string): XmlElement | und
   return undefined;
 }
 
-/** Text with XML's five special characters escaped (element content and attribute values). */
-export function esc(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
-}
 
 /** base64 of bytes as XML's base64Binary; whitespace in incoming base64 is dropped before decoding. */
 export function b64(bytes: Uint8Array): string {
