@@ -1,30 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { el, escapeXml, text } from './xml.js';
+import { TELEMATIK_ERRORS, type TelematikErrorCode } from '../wire/konnektor/index.js';
 
 /**
  * gematik's TelematikError (tel/error/TelematikError.xsd) as the simulator raises it: a SOAP
- * fault whose detail is one GERROR:Error with one Trace. The codes are the Konnektor's
- * (gemSpec_Kon's error tables, not among the vendored texts); 4004–4006 for the call context
- * are the ones gemSpec_CM_KOMLE names ("antwortet der Konnektor mit einem SOAP Fault (Code:
- * 4004 - 4006)"); the others follow gemSpec_Kon and are listed here in one place so a
- * correction is one line.
+ * fault whose detail is one GERROR:Error with one Trace, the code and text from the table the
+ * SOAP client reads too (wire/konnektor/telematik-errors.ts).
  */
-export const TELEMATIK_ERRORS = {
-  4000: { type: 'Technical', text: 'Syntaxfehler' },
-  4001: { type: 'Technical', text: 'Interner Fehler' },
-  4004: { type: 'Technical', text: 'Ungültige Mandanten-ID' },
-  4005: { type: 'Technical', text: 'Ungültige Clientsystem-ID' },
-  4006: { type: 'Technical', text: 'Ungültige Arbeitsplatz-ID' },
-  4008: { type: 'Technical', text: 'Karte nicht als gesteckt identifiziert' },
-  4063: { type: 'Security', text: 'PIN blockiert' },
-  4085: { type: 'Security', text: 'Zugriffsbedingungen nicht erfüllt' },
-  4101: { type: 'Technical', text: 'Kartenhandle ungültig' },
-  4149: { type: 'Technical', text: 'Schlüssel nicht auf der Karte vorhanden' },
-  4208: { type: 'Technical', text: 'Entschlüsselung fehlgeschlagen' },
-  4253: { type: 'Technical', text: 'Dokument ist nicht signiert' },
-} as const;
-
-export type TelematikErrorCode = keyof typeof TELEMATIK_ERRORS;
+export { TELEMATIK_ERRORS, type TelematikErrorCode };
 
 /** A fault the simulator answers with; `detail` is for the log and ErrorText's Detail. */
 export class TelematikFault extends Error {

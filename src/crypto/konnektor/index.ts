@@ -13,5 +13,4 @@ export { RoutingKonnektor, konnektorFor } from './routing.js';
 export { konnektorStatus, formatKonnektorStatus, type KonnektorStatus, type CardStatus, type CertificateStatus, type CardInfoSource } from './status.js';
 export { SoapKonnektor, type SoapKonnektorOptions, type KonnektorCard, type PinStatus } from './soap/soap-konnektor.js';
 export { parseServiceDirectory, VENDORED_WSDLS, type ServiceDirectory, type ChosenService, type ServiceName } from './soap/sds.js';
-export { TELEMATIK_ERROR_CODES } from './soap/faults.js';
 export { CryptoWorkerPool } from './worker-pool.js';

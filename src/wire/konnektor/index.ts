@@ -26,3 +26,4 @@ export type KonnektorPrefix = keyof typeof KONNEKTOR_NS;
 export function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
+export { TELEMATIK_ERRORS, telematikError, type TelematikErrorCode, type TelematikErrorInfo, type TelematikMeaning } from './telematik-errors.js';
