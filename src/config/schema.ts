@@ -37,7 +37,14 @@ export const configSchema = z
     integration: integrationSchema.prefault({}),
     mailin: mailinSchema.prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // A message the listener accepts must fit in a database blob, with its trace headers.
+    const need = c.service.smtp.maxMessageSize + 64 * 1024;
+    if (c.blobs.backend === 'database' && c.blobs.maxSizeBytes < need) {
+      ctx.addIssue({ code: 'custom', path: ['blobs', 'maxSizeBytes'], message: `must be at least service.smtp.maxMessageSize + 65536 (${need}) with blobs.backend: database` });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type SmtpConfig = z.infer<typeof smtpSchema>;

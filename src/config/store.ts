@@ -26,5 +26,21 @@ export const blobsSchema = z
     path: z.string().optional(),
     /** Threads that write small blobs whole (files backend); 0: every step through libuv's thread pool. */
     ioThreads: z.number().int().min(0).max(16).default(2),
+    /**
+     * Largest blob the database backend stores; a larger message fails its DATA. At least
+     * 64 MiB by default so any SMTP `maxMessageSize` default fits with its trace headers.
+     */
+    maxSizeBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
+    /**
+     * Database backend: blobs up to this size are one row, written and read whole; larger ones
+     * are rows of this size each, written as they arrive and streamed back one at a time, so a
+     * node holds about one chunk per message in flight, whatever the message's size.
+     */
+    chunkBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(16 * 1024 * 1024)
+      .default(1024 * 1024),
   })
   .strict();

@@ -34,8 +34,24 @@ export interface MessageTable {
 export interface BlobTable {
   hash: string;
   size: number;
+  /** The bytes of a small blob; empty for a chunked one. */
   data: Uint8Array;
   created_at: number;
+  /** Set for a chunked blob: the `blob_chunks.chunk_id` its chunks are stored under. */
+  chunk_id: string | null;
+}
+
+/** A database blob being written in chunks, not yet committed (migration 006). */
+export interface BlobUploadTable {
+  id: string;
+  created_at: number;
+}
+
+/** One chunk of a large database blob; `seq` counts from 0. */
+export interface BlobChunkTable {
+  chunk_id: string;
+  seq: number;
+  data: Uint8Array;
 }
 
 /** One VZD entry (directory/): attributes as JSON, certificates as concatenated DER. */
@@ -184,6 +200,8 @@ export interface Database {
   accounts: AccountTable;
   messages: MessageTable;
   blobs: BlobTable;
+  blob_uploads: BlobUploadTable;
+  blob_chunks: BlobChunkTable;
   dir_entries: DirEntryTable;
   dir_values: DirValueTable;
   dir_state: DirStateTable;

@@ -33,6 +33,15 @@ describe('config', () => {
     assert.throws(() => parseConfig({ mailin: { threads: 65 } }, 'f', {}), /mailin\.threads/);
     assert.throws(() => parseConfig({ mailin: { threadHeapMb: 8 } }, 'f', {}), /mailin\.threadHeapMb/);
     assert.throws(() => parseConfig({ blobs: { ioThreads: -1 } }, 'f', {}), /blobs\.ioThreads/);
+    // Database blobs: a size cap above the default message size, and one that every accepted message fits.
+    assert.equal(parseConfig({}, 'f', {}).blobs.maxSizeBytes, 256 * 1024 * 1024);
+    assert.equal(parseConfig({}, 'f', {}).blobs.chunkBytes, 1024 * 1024);
+    assert.throws(() => parseConfig({ blobs: { chunkBytes: 1024 } }, 'f', {}), /blobs\.chunkBytes/);
+    assert.throws(
+      () => parseConfig({ blobs: { backend: 'database', maxSizeBytes: 50_000_000 }, service: { smtp: { maxMessageSize: 50_000_000 } } }, 'f', {}),
+      /blobs\.maxSizeBytes: must be at least service\.smtp\.maxMessageSize/,
+    );
+    assert.equal(parseConfig({ blobs: { maxSizeBytes: 50_000_000 }, service: { smtp: { maxMessageSize: 50_000_000 } } }, 'f', {}).blobs.backend, 'files');
     const defaults = parseConfig({}, 'f', {});
     assert.deepEqual([defaults.mailin.threads, defaults.mailin.threadHeapMb, defaults.blobs.ioThreads], [1, 1024, 2]);
     // The client module's memory for decrypted messages: per session and for all sessions together.

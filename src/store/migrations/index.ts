@@ -5,6 +5,7 @@ import * as m002 from './002_directory.js';
 import * as m003 from './003_mailin.js';
 import * as m004 from './004_relay.js';
 import * as m005 from './005_store_meta.js';
+import * as m006 from './006_blob_chunks.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '003_mailin': m003,
   '004_relay': m004,
   '005_store_meta': m005,
+  '006_blob_chunks': m006,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -23,7 +23,7 @@ for (const kind of STORE_KINDS) {
 
     test('the database blob writer: one row per content, refuses a blob over its limit, aborted writes leave nothing', (t) =>
       withTestStore(kind, t, async (ts) => {
-        const blobs = new DatabaseBlobStore(ts.store.db, 10);
+        const blobs = new DatabaseBlobStore(ts.store.db, { maxSizeBytes: 10 });
         const write = async (text: string): Promise<{ hash: string; size: number }> => {
           const w = await blobs.writer();
           await w.write(Buffer.from(text.slice(0, 3)));
