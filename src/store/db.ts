@@ -2,10 +2,11 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, type MigrationResult } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationResult } from 'kysely';
 import type { Database } from './schema.js';
 import type { Dialect } from './dialect.js';
-import { migrationProvider } from './migrations/index.js';
+import { MIGRATION_NAMES, migrationProvider } from './migrations/index.js';
+import { PostamtError } from '../core/index.js';
 import { durableSqliteDialect } from './sqlite-driver.js';
 import { WalSync } from './wal-sync.js';
 
@@ -92,7 +93,35 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   return { db, dialect, describe, close: () => db.destroy() };
 }
 
+/**
+ * Refuses a store that a newer release has migrated: this node's code does not know that
+ * schema, and writing to it could break what the newer nodes rely on. Kysely would refuse too,
+ * but as "corrupted migrations"; this says what to do.
+ */
+async function refuseNewerStore(db: Kysely<Database>): Promise<void> {
+  let applied: string[];
+  try {
+    applied = (await sql<{ name: string }>`select name from kysely_migration`.execute(db)).rows.map((r) => r.name);
+  } catch {
+    return; // no migration table yet: a fresh store
+  }
+  const unknown = applied.filter((n) => !MIGRATION_NAMES.includes(n)).sort();
+  if (unknown.length > 0) {
+    throw new PostamtError(
+      'store-newer',
+      `the database was migrated by a newer Postamt (migration ${unknown.join(', ')}; this release knows up to ${MIGRATION_NAMES.at(-1)}): ` +
+        'upgrade this node to the release the other nodes run (docs/operations.md, "Upgrades and migrations")',
+    );
+  }
+}
+
+/**
+ * Brings the schema up to date. On PostgreSQL Kysely's migrator holds a session advisory lock
+ * and runs all pending migrations in one transaction, so nodes starting together on one
+ * database apply each migration once: the others wait for the lock and then find nothing to do.
+ */
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<MigrationResult[]> {
+  await refuseNewerStore(db);
   const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {

@@ -24,6 +24,9 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '006_blob_chunks': m006,
 };
 
+/** The migrations this release knows, in order: a store that ran one not among them is newer than this node. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort();
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
