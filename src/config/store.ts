@@ -26,5 +26,10 @@ export const blobsSchema = z
     path: z.string().optional(),
     /** Threads that write small blobs whole (files backend); 0: every step through libuv's thread pool. */
     ioThreads: z.number().int().min(0).max(16).default(2),
+    /**
+     * Blobs up to this size (files backend) are read with direct system calls on the event loop
+     * (page-cached mail in microseconds) instead of three thread-pool round trips; 0: always the pool.
+     */
+    syncReadMaxBytes: z.number().int().min(0).max(16 * 1024 * 1024).default(64 * 1024),
   })
   .strict();

@@ -57,14 +57,15 @@ export class ServicePop3Backend implements Pop3Backend {
 }
 
 class ServiceMaildrop implements Pop3Maildrop {
-  readonly messages: readonly { uid: string; size: number }[];
+  /** The entries are the messages as POP3 sees them (uid, size): no second object per message. */
+  readonly messages: readonly MailboxEntry[];
 
   constructor(
     private readonly mailboxes: Mailboxes,
     private readonly accountId: number,
     private readonly entries: readonly MailboxEntry[],
   ) {
-    this.messages = entries.map((e) => ({ uid: e.uid, size: e.size }));
+    this.messages = entries;
   }
 
   async retrieve(index: number): Promise<Buffer> {

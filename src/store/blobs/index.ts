@@ -17,5 +17,5 @@ export { DatabaseBlobStore } from './database-store.js';
 /** The blob store `config.blobs` asks for, ready to use. */
 export async function openBlobStore(config: Config, db: Kysely<Database>): Promise<BlobStore> {
   if (config.blobs.backend === 'database') return new DatabaseBlobStore(db);
-  return new FileBlobStore(config.blobs.path ? inDataDir(config, config.blobs.path) : join(config.dataDir, 'blobs'), undefined, config.blobs.ioThreads).init();
+  return new FileBlobStore(config.blobs.path ? inDataDir(config, config.blobs.path) : join(config.dataDir, 'blobs'), undefined, config.blobs.ioThreads, config.blobs.syncReadMaxBytes).init();
 }
