@@ -87,7 +87,8 @@ async function retrieve(s: { c: Pop3LoadClient; n: number }, first: number, coun
     const msg = ((first + k) % s.n) + 1;
     const t0 = performance.now();
     s.c.write(`RETR ${msg}\r\n`);
-    t.bytes += await s.c.multi();
+    const n = await s.c.multi(); // not `t.bytes += await …`: that reads t.bytes before the await
+    t.bytes += n;
     t.latencies.push(performance.now() - t0);
     t.msgs++;
   }
