@@ -118,12 +118,12 @@ export class Pop3LoadClient {
   async multi(): Promise<number> {
     const st = await this.status();
     if (!st.startsWith('+OK')) throw new Error(`unexpected: ${st}`);
+    if (this.buf.length >= 3 && this.buf[0] === 0x2e && this.buf[1] === 0x0d && this.buf[2] === 0x0a) {
+      this.buf = this.buf.subarray(3);
+      return 0;
+    }
     let from = 0;
     for (;;) {
-      if (this.buf.length >= 3 && this.buf[0] === 0x2e && this.buf[1] === 0x0d && this.buf[2] === 0x0a) {
-        this.buf = this.buf.subarray(3);
-        return 0;
-      }
       const i = this.buf.indexOf('\r\n.\r\n', Math.max(0, from - 4));
       if (i >= 0) {
         this.buf = this.buf.subarray(i + 5);

@@ -74,6 +74,18 @@ export const serviceSchema = z
       .strict()
       .prefault({}),
     /**
+     * Successful SMTP AUTH and POP3 logins remembered for a while (as Dovecot's auth_cache), so
+     * a client logging in again with the same password skips scrypt. Kept as a keyed hash, never
+     * the password; failures are never cached. ttlMs 0 turns it off (docs/mail-service.md).
+     */
+    loginCache: z
+      .object({
+        ttlMs: duration.default(300_000),
+        maxEntries: z.number().int().min(0).default(10_000),
+      })
+      .strict()
+      .prefault({}),
+    /**
      * Threads that compute password hashes (scrypt), apart from libuv's pool that the store's
      * disk syncs need. Default: half the CPUs, at least one.
      */

@@ -42,5 +42,10 @@ export const blobsSchema = z
       .min(64 * 1024)
       .max(16 * 1024 * 1024)
       .default(1024 * 1024),
+    /**
+     * Blobs up to this size (files backend) are read with direct system calls on the event loop
+     * (page-cached mail in microseconds) instead of three thread-pool round trips; 0: always the pool.
+     */
+    syncReadMaxBytes: z.number().int().min(0).max(16 * 1024 * 1024).default(64 * 1024),
   })
   .strict();

@@ -34,12 +34,15 @@ export class Pop3Session {
   /** Whether the last answer was positive; for the one log line per command. */
   private lastOk = true;
   private readonly out: SessionOutput;
+  /** Whether the per-command log line is written at all (the level is fixed for the process). */
+  private readonly debug: boolean;
 
   constructor(
     private readonly conn: Pop3Connection,
     private readonly ctx: SessionContext,
   ) {
     conn.onIdle = () => this.stop('idle');
+    this.debug = ctx.log.isLevelEnabled('debug');
     this.out = {
       reply: (line) => this.reply(line),
       bad: (text, code) => this.bad(text, code),
@@ -107,7 +110,7 @@ export class Pop3Session {
     }
     this.auth.interrupted(cmd.name);
     await this.dispatch(cmd);
-    this.logCommand(describe(cmd), started);
+    if (this.debug) this.logCommand(describe(cmd), started);
   }
 
   private async dispatch(cmd: pop3.Pop3Command): Promise<void> {
@@ -131,6 +134,7 @@ export class Pop3Session {
 
   /** The one log line per command: never a password, SASL data or message content. */
   private logCommand(what: Record<string, string | number>, started: number): void {
+    if (!this.debug) return;
     this.ctx.log.debug({ session: this.ctx.id, ...what, ok: this.lastOk, ms: Date.now() - started }, 'pop3 command');
   }
 
@@ -197,9 +201,9 @@ export class Pop3Session {
     this.markOk();
     const stuffer = new pop3.DotStuffer();
     if (data.length <= WRITE_CHUNK) {
-      // One write per response: separate small writes for status line, body and terminator
-      // meet Nagle and delayed ACKs and stall pipelined clients.
-      await this.conn.write(Buffer.concat([Buffer.from(first, 'utf8'), stuffer.push(data), stuffer.finish()]));
+      // One system call per response (corked: status line, body and terminator go out
+      // together, uncopied): separate small writes meet Nagle and delayed ACKs.
+      await this.conn.writeAll(first, stuffer.push(data), stuffer.finish());
       return;
     }
     await this.conn.write(first);

@@ -4,7 +4,7 @@ import { Pop3MessageGoneError, type Pop3Message } from './backend.js';
 import type { SessionContext, SessionOutput } from './context.js';
 import type { MaildropView } from './maildrop-view.js';
 
-const { okLine, errLine, multiline } = pop3;
+const { okLine, errLine } = pop3;
 
 type Command = pop3.Pop3Command;
 type Only<N extends Command['name']> = Extract<Command, { name: N }>;
@@ -65,10 +65,13 @@ export class TransactionState {
       const found = this.view.lookup(cmd.msg);
       return this.out.reply('error' in found ? errLine(found.error) : okLine(`${cmd.msg} ${value(found.message)}`));
     }
-    const lines = this.view.visible().map(({ msg, message }) => `${msg} ${value(message)}`);
     const { count, size } = this.view.totals();
     const first = cmd.name === 'LIST' ? okLine(`${count} messages (${size} octets)`) : okLine(`${count} messages`);
-    return this.out.reply(multiline(first, lines));
+    // Each line starts with its message number: never a dot to stuff, and a UID (0x21–0x7E)
+    // or a size has no line end; so the listing is one string, built once.
+    let body = '';
+    this.view.forEachVisible((msg, m) => (body += `${msg} ${value(m)}\r\n`));
+    return this.out.reply(`${first}${body}.\r\n`);
   }
 
   /** Fetches message content, answering -ERR itself when it cannot be had. */

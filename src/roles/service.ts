@@ -4,7 +4,7 @@ import type { HostPort, Logger } from '../core/index.js';
 import { Metrics, LoginThrottle, UsageError, isLoopbackHost, useTlsProfile } from '../core/index.js';
 import { openStore, GroupCommit, dataPaths, makePrivate, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
-import { Accounts, AccountsAdmin, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, setPasswordThreads, type MxResolver, type Relay } from '../service/index.js';
+import { Accounts, AccountsAdmin, LoginCache, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, setPasswordThreads, type MxResolver, type Relay } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { SmtpListener } from '../smtp/index.js';
@@ -94,7 +94,7 @@ export async function startService(config: Config, logger: Logger, existingStore
     if (svc.passwordThreads !== undefined) setPasswordThreads(svc.passwordThreads);
     const throttle = new LoginThrottle(svc.loginThrottle);
     const adminToken = resolveAdminToken(svc.http.adminToken, config.dataDir);
-    const accounts = new Accounts(store.db, store.blobs);
+    const accounts = new Accounts(store.db, store.blobs, new LoginCache(svc.loginCache, metrics));
     const directory = new Directory(store, directoryOptions(config.directory));
     accounts.onChange(new DirectoryAccountFeed(directory));
     // One group commit for every writer on the delivery path: deliveries and the mail-in

@@ -4,6 +4,7 @@ import { blobsInUse } from '../store/index.js';
 import { ConflictError, NotFoundError, UsageError } from '../core/index.js';
 import { hashPassword, verifyPassword, burnPasswordCheck } from './passwords.js';
 import { isValidDomain, normalizeDomain, parseAddress } from './addresses.js';
+import type { LoginCache } from './login-cache.js';
 
 export interface Account {
   id: number;
@@ -59,6 +60,8 @@ export class Accounts {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly blobs: BlobStore,
+    /** Remembers successful logins (the service's SMTP AUTH and POP3); absent: every login runs scrypt. */
+    private readonly loginCache?: LoginCache,
   ) {}
 
   onChange(listener: AccountListener): void {
@@ -220,11 +223,13 @@ export class Accounts {
     if (!password || password.length < 8) throw new UsageError('the password must have at least 8 characters');
     const account = await this.get(address);
     await this.db.updateTable('accounts').set({ password_hash: await hashPassword(password) }).where('id', '=', account.id).execute();
+    this.loginCache?.forget(account.address);
   }
 
   async setDisabled(address: string, disabled: boolean): Promise<void> {
     const account = await this.get(address);
     await this.db.updateTable('accounts').set({ disabled: disabled ? 1 : 0 }).where('id', '=', account.id).execute();
+    this.loginCache?.forget(account.address);
   }
 
   /** Sets or clears (null) the Telematik-ID; listeners see the old one removed and the new one added. */
@@ -264,13 +269,16 @@ export class Accounts {
       for (const l of this.listeners) await l.accountRemoved?.(account, trx);
       return [...new Set(rows.map((r) => r.blob_hash))];
     });
+    this.loginCache?.forget(account.address);
     this.notifyCommitted();
     await deleteUnreferencedBlobs(this.db, this.blobs, hashes);
   }
 
   /**
    * Checks a login. Unknown and disabled accounts take as long as a wrong password, and all
-   * three answer the same, so a guesser learns nothing about which addresses exist.
+   * three answer the same, so a guesser learns nothing about which addresses exist. The row
+   * is read every time, so a cached success never outlives a password change or a disable,
+   * whichever process made it.
    */
   async authenticate(address: string, password: string): Promise<Account | null> {
     const parsed = parseAddress(address);
@@ -281,7 +289,9 @@ export class Accounts {
       await burnPasswordCheck(password);
       return null;
     }
-    const ok = await verifyPassword(password, row.password_hash);
+    const ok = this.loginCache
+      ? await this.loginCache.verify(row.address, password, row.password_hash, verifyPassword)
+      : await verifyPassword(password, row.password_hash);
     if (!ok || row.disabled) return null;
     return toAccount(row);
   }

@@ -1,10 +1,11 @@
 export { Accounts, type Account, type NewAccount, type AccountListener } from './accounts.js';
 export { AccountsAdmin, accountView, domainView, type AccountView, type DomainView } from './accounts-admin.js';
-export { Mailboxes, uidOf, QuotaExceededError, type MailboxEntry } from './mailboxes.js';
+export { Mailboxes, ListedMessage, uidOf, QuotaExceededError, type MailboxEntry } from './mailboxes.js';
 export { LocalDelivery, newQueueId, type InboundMessage, type Accepted } from './delivery.js';
 export { ServiceSmtpBackend, type SmtpBackendIntegration, type ServiceSmtpBackendOptions, type RelayPolicy } from './smtp-backend.js';
 export { ServicePop3Backend, type ServicePop3Options } from './pop3-backend.js';
 export { type LoginCheck } from './login-check.js';
+export { LoginCache, type LoginCacheOptions } from './login-cache.js';
 export { hashPassword, verifyPassword, generatePassword } from './passwords.js';
 export { setPasswordThreads, DEFAULT_PASSWORD_THREADS } from './password-threads.js';
 export { parseAddress, normalizeDomain } from './addresses.js';

@@ -110,6 +110,29 @@ export class Mailboxes {
     return rows.map((r) => ({ id: r.id, uid: uidOf(r.id), size: r.size, blobHash: r.blob_hash, receivedAt: r.received_at }));
   }
 
+  /**
+   * What a POP3 login needs of the mailbox, oldest first: id and size of every message and
+   * nothing more (the blob's address is fetched per RETR, with the existence check that is
+   * made then anyway), so a login to a mailbox of thousands reads two integers a row.
+   */
+  async listing(accountId: number): Promise<ListedMessage[]> {
+    const rows = await this.db.selectFrom('messages').select(['id', 'size']).where('account_id', '=', accountId).orderBy('id').execute();
+    const out = new Array<ListedMessage>(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = new ListedMessage(rows[i]!.id, rows[i]!.size);
+    return out;
+  }
+
+  /** The message's blob, or undefined when the message no longer exists (expunged meanwhile). */
+  async blobOf(accountId: number, id: number): Promise<{ hash: string; size: number } | undefined> {
+    const r = await this.db.selectFrom('messages').select(['blob_hash', 'size']).where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();
+    return r ? { hash: r.blob_hash, size: r.size } : undefined;
+  }
+
+  /** A blob's content by its address and size. */
+  content(blob: { hash: string; size: number }): Promise<Buffer> {
+    return this.blobs.get(blob.hash, blob.size);
+  }
+
   /** Whether the message still exists (another session may have expunged it). */
   async exists(accountId: number, id: number): Promise<boolean> {
     const r = await this.db.selectFrom('messages').select('id').where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();
@@ -146,6 +169,18 @@ export class Mailboxes {
     });
     await deleteUnreferencedBlobs(this.db, this.blobs, hashes);
     return count;
+  }
+}
+
+/** One message of a listing(): its UIDL string is made only when asked for. */
+export class ListedMessage {
+  constructor(
+    readonly id: number,
+    readonly size: number,
+  ) {}
+
+  get uid(): string {
+    return uidOf(this.id);
   }
 }
 

@@ -1,6 +1,6 @@
 import { Pop3MessageGoneError, type Pop3Backend, type Pop3LoginRequest, type Pop3LoginResult, type Pop3Maildrop } from '../pop3/index.js';
 import type { Accounts } from './accounts.js';
-import type { Mailboxes, MailboxEntry } from './mailboxes.js';
+import type { Mailboxes, ListedMessage } from './mailboxes.js';
 import { parseAddress } from './addresses.js';
 import type { LoginCheck } from './login-check.js';
 import type { Logger } from '../core/index.js';
@@ -51,29 +51,28 @@ export class ServicePop3Backend implements Pop3Backend {
       mailbox = t;
       this.opts.logger?.info({ archiveUser: account.address, mailbox: t.address, remote: req.remoteAddress }, 'pop3 archive access');
     }
-    const entries = await this.mailboxes.list(mailbox.id);
+    const entries = await this.mailboxes.listing(mailbox.id);
     return { ok: true, account: mailbox.address, maildrop: new ServiceMaildrop(this.mailboxes, mailbox.id, entries) };
   }
 }
 
 class ServiceMaildrop implements Pop3Maildrop {
-  readonly messages: readonly { uid: string; size: number }[];
-
   constructor(
     private readonly mailboxes: Mailboxes,
     private readonly accountId: number,
-    private readonly entries: readonly MailboxEntry[],
-  ) {
-    this.messages = entries.map((e) => ({ uid: e.uid, size: e.size }));
-  }
+    /** The listing is what POP3 sees (uid, size): no second object per message. */
+    readonly messages: readonly ListedMessage[],
+  ) {}
 
   async retrieve(index: number): Promise<Buffer> {
-    const entry = this.entries[index];
+    const entry = this.messages[index];
     if (!entry) throw new RangeError(`no message at index ${index}`);
-    // Checked first: the blob may outlive the row when another message shares its content.
-    if (!(await this.mailboxes.exists(this.accountId, entry.id))) throw new Pop3MessageGoneError();
+    // The row first, in one query with the blob's address: the blob may outlive the row when
+    // another message shares its content.
+    const blob = await this.mailboxes.blobOf(this.accountId, entry.id);
+    if (!blob) throw new Pop3MessageGoneError();
     try {
-      return await this.mailboxes.read(entry);
+      return await this.mailboxes.content(blob);
     } catch (err) {
       // Expunged between the check and the read: its blob may be gone already.
       if (!(await this.mailboxes.exists(this.accountId, entry.id))) throw new Pop3MessageGoneError();
@@ -82,7 +81,7 @@ class ServiceMaildrop implements Pop3Maildrop {
   }
 
   async commit(deleted: number[]): Promise<void> {
-    const ids = deleted.map((i) => this.entries[i]?.id).filter((id): id is number => id !== undefined);
+    const ids = deleted.map((i) => this.messages[i]?.id).filter((id): id is number => id !== undefined);
     await this.mailboxes.expunge(this.accountId, ids);
   }
 

@@ -18,5 +18,5 @@ export type { DatabaseBlobLimits } from './database-writer.js';
 /** The blob store `config.blobs` asks for, ready to use. */
 export async function openBlobStore(config: Config, db: Kysely<Database>): Promise<BlobStore> {
   if (config.blobs.backend === 'database') return new DatabaseBlobStore(db, { maxSizeBytes: config.blobs.maxSizeBytes, chunkBytes: config.blobs.chunkBytes });
-  return new FileBlobStore(config.blobs.path ? inDataDir(config, config.blobs.path) : join(config.dataDir, 'blobs'), undefined, config.blobs.ioThreads).init();
+  return new FileBlobStore(config.blobs.path ? inDataDir(config, config.blobs.path) : join(config.dataDir, 'blobs'), undefined, config.blobs.ioThreads, config.blobs.syncReadMaxBytes).init();
 }
