@@ -3,6 +3,7 @@ export { PostamtError, UsageError, NotFoundError, ConflictError, errorMessage } 
 export { Metrics } from './metrics.js';
 export { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
 export { isLoopback, isLoopbackHost, addressList } from './net.js';
+export { ExpiringMap } from './expiring-map.js';
 export { bindClientSocket, openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketHandlers, type ClientSocketOptions, type ClientTlsOptions, type ClientSocketErrorKind } from './client-socket.js';
 export { httpCall, httpTargetProblem, HttpClientError, type HttpClientRequest, type HttpClientResponse, type HttpClientErrorKind } from './http-client.js';
 export { addressKind, addressRefusal, hostRefusal, isOwnListener, isMetadataName, type AddressKind, type HostPort, type TargetPolicy } from './target-policy.js';

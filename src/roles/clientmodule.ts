@@ -117,6 +117,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
         allowInsecureAuth: plaintextAuth,
         hostname: config.service.hostname,
         limits: smtpLimits,
+        greetingDelay: lc.greetingDelay,
         backend: smtpBackend,
         logger,
         metrics,

@@ -141,6 +141,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         requireAuth: submission && !svc.smtp.submission.acceptFromProviders,
         hostname: svc.hostname,
         limits: svc.smtp,
+        greetingDelay: lc.greetingDelay,
         backend: new ServiceSmtpBackend(mode, accounts, delivery, {
           handler: mailin.router,
           integration: integration.smtp,

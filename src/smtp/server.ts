@@ -8,6 +8,8 @@ import { SmtpReply, replies } from './reply.js';
 import type { SmtpBackend, SmtpEnvelope, SmtpSession } from './backend.js';
 import { installSmtpServerPatches, REPLY_SENT } from './patches.js';
 import { SessionClock, type CutOff } from './session-clock.js';
+import { GreetingGate } from './greeting-gate.js';
+import { GREETING_HOLD, type GreetingHold } from './greeting-hold.js';
 
 export interface SmtpListenerOptions {
   /** A name for logs, metrics and endpoints: 'mx', 'submission', 'clientmodule'… */
@@ -33,6 +35,8 @@ export interface SmtpListenerOptions {
   metrics: Metrics;
   /** Shared failed-login accounting per client address (also used by POP3). */
   throttle?: LoginThrottle;
+  /** The listener's pregreet test (config `greetingDelay`); none: every greeting goes at once. */
+  greetingDelay?: { delayMs: number; rememberMs: number; maxRemembered: number; exempt: readonly string[] };
 }
 
 /** smtp-server's connection object (its type is not exported by name). */
@@ -98,10 +102,16 @@ export class SmtpListener {
   private readonly listener: Listener;
   private readonly state = new Map<string, ConnState>();
   private readonly connections = new Connections();
+  private readonly gate: GreetingGate | undefined;
+  private readonly pregreetRefusal: string;
 
   constructor(private readonly opts: SmtpListenerOptions) {
     installSmtpServerPatches();
     const { limits } = opts;
+    const gd = opts.greetingDelay;
+    this.gate = gd && gd.delayMs > 0 ? new GreetingGate({ ...gd, exempt: addressList(gd.exempt) }) : undefined;
+    // Postscreen's words for a pregreet (its "Protocol error"), with the code a refused session hears.
+    this.pregreetRefusal = `5.5.1 ${opts.hostname} Protocol error: talked before the greeting`;
     const clientAuth = opts.clientCa?.length ? { ca: opts.clientCa, requestCert: true, rejectUnauthorized: true } : {};
     if (opts.tlsMode !== 'none' && !opts.tls) throw new Error(`smtp ${opts.name}: TLS mode ${opts.tlsMode} needs a certificate`);
     // The TI's profile (tls-profile.ts) replaces smtp-server's own defaults (TLS 1.0 and up).
@@ -194,6 +204,8 @@ export class SmtpListener {
     const id = randomHex(8);
     let ended!: () => void;
     const done = new Promise<void>((resolve) => (ended = resolve));
+    const delayMs = this.gate?.delayFor(socket.remoteAddress) ?? 0;
+    if (delayMs > 0) (socket as Socket & { [GREETING_HOLD]?: GreetingHold })[GREETING_HOLD] = this.greetingHold(socket.remoteAddress, delayMs);
     this.server.connect(socket, { id });
     const conn = this.connections.last!;
     const clock = new SessionClock(this.opts.limits, (why) => this.cutOff(id, why));
@@ -201,6 +213,20 @@ export class SmtpListener {
     this.state.set(id, st);
     (conn as unknown as { [REPLY_SENT]: (code: number) => void })[REPLY_SENT] = (code) => this.replied(st, code);
     return { done, stop: () => this.stop(id) };
+  }
+
+  private greetingHold(address: string | undefined, delayMs: number): GreetingHold {
+    return {
+      delayMs,
+      refusal: this.pregreetRefusal,
+      passed: () => this.gate?.pass(address),
+      pregreeted: () => {
+        this.gate?.fail(address);
+        this.opts.metrics.inc('postamt_smtp_pregreet_total', { listener: this.opts.name }, 1, 'SMTP clients that talked before the greeting (refused)');
+        // Debug only: a flood of these would be a flood of log lines; the metric counts them.
+        this.opts.logger.debug({ listener: this.opts.name, ip: address }, 'smtp client talked before the greeting');
+      },
+    };
   }
 
   /** Every reply sent: the client's clock restarts; errors are counted, and too many end the session. */
