@@ -44,12 +44,14 @@ async function popCount(port: number): Promise<number> {
 }
 
 /** The rows of one Node load generator run. */
-function report(mode: string, n: number, load: LoadResult): void {
+function report(mode: string, n: number, load: LoadResult, cpuMs: number): void {
   load.latencies.sort((a, b) => a - b);
   load.greetings.sort((a, b) => a - b);
   const rows: Array<[string, string]> = [
     ['accepted', `${n - load.failed} / ${n}`],
     ['accepted msgs/s', (n / load.seconds).toFixed(0)],
+    // Less dependent on what else runs on the machine than the rate.
+    ['server CPU per message (ms)', (cpuMs / n).toFixed(2)],
     ['connections', String(load.greetings.length)],
     ['connect to greeting p50 (ms)', percentile(load.greetings, 50).toFixed(2)],
     ['connect to greeting p99 (ms)', percentile(load.greetings, 99).toFixed(2)],
@@ -67,17 +69,20 @@ async function main(): Promise<void> {
     const mx = server.endpoints['smtp-mx']!;
     const pop = server.endpoints.pop3!;
     const base = { port: mx.port, concurrency: CONCURRENCY, rcpt: 'box@bench.test' };
+    let cpu0 = server.cpuMs();
     const reused = await smtpLoad({ ...base, n: N, message: (i) => message(i) });
+    const reusedCpu = server.cpuMs() - cpu0;
     const t1 = performance.now();
     let count = 0;
     while ((count = await popCount(pop.port)) < N - reused.failed) {
       /* poll until every accepted message is listed */
     }
     const retrievable = (performance.now() - t1) / 1000;
-    report(`sessions reused, ${N} messages`, N, reused);
+    report(`sessions reused, ${N} messages`, N, reused, reusedCpu);
     console.log(`  ${'all retrievable after last 250 (s)'.padEnd(36)} ${retrievable.toFixed(3)}`);
+    cpu0 = server.cpuMs();
     const fresh = await smtpLoad({ ...base, n: N_PER_CONNECTION, perConnection: true, message: (i) => message(N + i) });
-    report(`a new connection per message, ${N_PER_CONNECTION} messages`, N_PER_CONNECTION, fresh);
+    report(`a new connection per message, ${N_PER_CONNECTION} messages`, N_PER_CONNECTION, fresh, server.cpuMs() - cpu0);
     const expected = N + N_PER_CONNECTION - reused.failed - fresh.failed;
     while ((count = await popCount(pop.port)) < expected) {
       /* poll until every accepted message is listed */
@@ -89,8 +94,10 @@ async function main(): Promise<void> {
     if (smtpSource) {
       const run = (label: string, n: number, extra: string[]): void => {
         const t0 = performance.now();
+        const c0 = server.cpuMs();
         execFileSync(smtpSource, [...extra, '-s', String(CONCURRENCY), '-m', String(n), '-l', String(SIZE), '-f', 'load@remote.test', '-t', 'box@bench.test', `${mx.host}:${mx.port}`], { stdio: 'inherit' });
-        console.log(`${label.padEnd(38)} ${(n / ((performance.now() - t0) / 1000)).toFixed(0)} msgs/s`);
+        const rate = n / ((performance.now() - t0) / 1000);
+        console.log(`${label.padEnd(38)} ${rate.toFixed(0)} msgs/s, server CPU ${((server.cpuMs() - c0) / n).toFixed(2)} ms per message`);
       };
       // -d keeps each session open for its next message; without it every message has a connection of its own.
       run('smtp-source -d, sessions reused', N, ['-d']);
