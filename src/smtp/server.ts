@@ -1,7 +1,7 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerOptions } from 'smtp-server';
 import type { Socket } from 'node:net';
 import type { Logger } from '../core/index.js';
-import { Listener, Metrics, addressList, errorMessage, randomHex, serverContextOptions, type ListenerSession, type LoginThrottle, type ServerPem, type TlsMode } from '../core/index.js';
+import { Listener, Metrics, addressList, errorMessage, randomHex, resumableServerTls, serverContextOptions, type ListenerSession, type LoginThrottle, type ServerPem, type ServerTls, type TlsMode } from '../core/index.js';
 import type { SmtpConfig } from '../config/index.js';
 import { DataChecker, describeViolation } from '../wire/smtp/index.js';
 import { SmtpReply, replies } from './reply.js';
@@ -129,6 +129,8 @@ export class SmtpListener {
   private readonly state = new Map<string, ConnState>();
   private readonly connections = new Connections();
   private readonly gate: GreetingGate | undefined;
+  /** The TLS server side of implicit TLS and STARTTLS, with session resumption (the context changes when the ticket key rotates). */
+  private readonly tls: ServerTls | undefined;
   private readonly pregreetRefusal: string;
 
   constructor(private readonly opts: SmtpListenerOptions) {
@@ -172,6 +174,9 @@ export class SmtpListener {
       onData: (stream, session, cb) => this.dataStarted(session.id, this.onData(stream, session, cb)),
     };
     this.server = new SMTPServer(options);
+    // One context for implicit TLS and STARTTLS (smtp-server takes its '*' context for STARTTLS), with resumption.
+    this.tls = opts.tlsMode === 'none' || !opts.tls ? undefined : resumableServerTls({ ...serverContextOptions(opts.tls), ...(opts.clientCa?.length ? { ca: opts.clientCa } : {}) }, `smtp ${opts.name}`, Boolean(opts.clientCa?.length));
+    if (this.tls) this.server.secureContext.set('*', this.tls.context);
     this.server.connections = this.connections;
     this.listener = new Listener(
       {
@@ -181,7 +186,7 @@ export class SmtpListener {
         port: opts.port,
         tlsMode: opts.tlsMode,
         // The context smtp-server made from the same options, so implicit TLS and STARTTLS offer the same.
-        tls: opts.tlsMode === 'none' ? undefined : { context: this.server.secureContext.get('*')!, requireClientCert: Boolean(opts.clientCa?.length) },
+        tls: this.tls,
         maxConnections: limits.maxConnections,
         handshakeTimeoutMs: limits.socketTimeoutMs,
         refusal: `421 ${opts.hostname} Too many connected clients, try again in a moment\r\n`,
@@ -230,6 +235,10 @@ export class SmtpListener {
     const id = randomHex(8);
     let ended!: () => void;
     const done = new Promise<void>((resolve) => (ended = resolve));
+    if (this.opts.tlsMode === 'starttls' && this.tls) {
+      const ctx = this.tls.context;
+      if (this.server.secureContext.get('*') !== ctx) this.server.secureContext.set('*', ctx);
+    }
     const delayMs = this.gate?.delayFor(socket.remoteAddress) ?? 0;
     if (delayMs > 0) (socket as Socket & { [GREETING_HOLD]?: GreetingHold })[GREETING_HOLD] = this.greetingHold(socket.remoteAddress, delayMs);
     this.server.connect(socket, { id });
