@@ -172,7 +172,7 @@ async function main(): Promise<void> {
     const sortedRatios = [...ratios].sort((a, b) => a - b);
     row('after-delivery throughput / plain (target ≥ 80%)', `${pct(afterRate / plainRate)} (rounds ${pct(sortedRatios[0]!)}–${pct(sortedRatios.at(-1)!)})`);
     row('plain / after-delivery server CPU per message (the load-independent ratio)', pct(plain.cpuMs / plain.n / (after.cpuMs / after.n)));
-    const noAgentRun: LoadResult = { seconds: noAgent.seconds, latencies: noAgent.latencies, failed: noAgent.failed };
+    const noAgentRun: LoadResult = { seconds: noAgent.seconds, latencies: noAgent.latencies, greetings: [], failed: noAgent.failed };
 
     rx.handlerMs.length = 0;
     const beforeRun = await smtpLoad({ port, n: N, concurrency: CONCURRENCY, rcpt: 'before@bench.test', message: (i) => message('before@bench.test', 'before', i) });

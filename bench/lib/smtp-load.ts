@@ -4,12 +4,17 @@ export interface LoadResult {
   seconds: number;
   /** End of DATA to the 250, per message, in ms. */
   latencies: number[];
+  /** Connect to the greeting, per connection, in ms. */
+  greetings: number[];
   failed: number;
 }
 
 /**
  * N messages over `concurrency` pipelined SMTP sessions to one recipient. `accepted(i, at)`
  * is called with performance.now() at each 250, for latencies measured beyond the 250.
+ * `perConnection`: every message on a connection of its own (connect, greeting, EHLO, one
+ * transaction, QUIT), as smtp-source does without -d and as most MTAs deliver to a new
+ * destination; otherwise each session carries message after message.
  */
 export async function smtpLoad(opts: {
   port: number;
@@ -18,20 +23,35 @@ export async function smtpLoad(opts: {
   rcpt: string;
   message(i: number): Buffer;
   accepted?(i: number, at: number): void;
+  perConnection?: boolean;
 }): Promise<LoadResult> {
   const latencies: number[] = [];
+  const greetings: number[] = [];
   let next = 0;
   let failed = 0;
   const started = performance.now();
+  const open = async (): Promise<LineClient> => {
+    const t0 = performance.now();
+    const c = await LineClient.connect(opts.port);
+    const greeting = await c.reply();
+    greetings.push(performance.now() - t0);
+    if (!greeting.startsWith('220')) throw new Error(`greeting: ${greeting}`);
+    c.write('EHLO bench.client\r\n');
+    await c.reply();
+    return c;
+  };
+  const quit = async (c: LineClient): Promise<void> => {
+    c.write('QUIT\r\n');
+    await c.reply();
+    c.close();
+  };
   await Promise.all(
     Array.from({ length: opts.concurrency }, async () => {
-      const c = await LineClient.connect(opts.port);
-      await c.reply();
-      c.write('EHLO bench.client\r\n');
-      await c.reply();
+      let c: LineClient | undefined;
       for (;;) {
         const i = next++;
         if (i >= opts.n) break;
+        c ??= await open();
         const msg = opts.message(i);
         c.write(`MAIL FROM:<load@remote.test>\r\nRCPT TO:<${opts.rcpt}>\r\nDATA\r\n`);
         await c.reply();
@@ -44,11 +64,13 @@ export async function smtpLoad(opts: {
         latencies.push(t1 - t0);
         if (r.startsWith('250')) opts.accepted?.(i, t1);
         else failed++;
+        if (opts.perConnection) {
+          await quit(c);
+          c = undefined;
+        }
       }
-      c.write('QUIT\r\n');
-      await c.reply();
-      c.close();
+      if (c) await quit(c);
     }),
   );
-  return { seconds: (performance.now() - started) / 1000, latencies, failed };
+  return { seconds: (performance.now() - started) / 1000, latencies, greetings, failed };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { duration, plaintextPolicy } from './fields.js';
-import { tlsListeners } from './listener.js';
+import { smtpListener, tlsListeners } from './listener.js';
 import { pop3SessionLimits, smtpSessionLimits } from './limits.js';
 import { clientModuleAccounts, clientModuleProviders } from './client-module-accounts.js';
 
@@ -13,7 +13,7 @@ export const clientModuleSchema = z
   .object({
     /** SMTP towards the PS: `starttls` (in clear only on loopback unless allowPlaintextAuth), `implicit`; the session limits. */
     smtp: z
-      .object({ ...tlsListeners({ starttls: 10025, implicit: 10465 }), ...smtpSessionLimits })
+      .object({ starttls: smtpListener(10025).prefault({}), implicit: smtpListener(10465).prefault({}), ...smtpSessionLimits })
       .strict()
       .prefault({}),
     /** POP3 towards the PS: `starttls` (STLS), `implicit`; the session limits. */

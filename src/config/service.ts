@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { duration, host, plaintextPolicy, port } from './fields.js';
-import { listener, tlsListeners } from './listener.js';
+import { smtpListener, tlsListeners } from './listener.js';
 import { pop3SessionLimits, smtpSessionLimits } from './limits.js';
 import { relaySchema } from './relay.js';
 import { throttleSchema } from './throttle.js';
@@ -10,9 +10,9 @@ import { throttleSchema } from './throttle.js';
 export const smtpSchema = z
   .object({
     /** MX: other providers deliver here, STARTTLS, no AUTH. */
-    mx: listener(2525).prefault({}),
+    mx: smtpListener(2525).prefault({}),
     /** Submission: implicit TLS (KOM-LE's port 465 role). */
-    submission: listener(4465)
+    submission: smtpListener(4465)
       .extend({
         /**
          * A session that does not AUTH is another provider delivering to local accounts (MX

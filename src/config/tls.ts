@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_CIPHERS_12, DEFAULT_ECDH_CURVES, tlsProfileProblems } from '../core/tls-profile.js';
+import { DEFAULT_TLS_RESUMPTION as R } from '../core/tls-resumption.js';
+import { duration } from './fields.js';
 
 /**
  * `tls:` — the certificates every listener presents and the TLS profile of every listener and
@@ -19,6 +21,20 @@ export const tlsSchema = z
     ecdhCurves: z.array(z.string().min(1)).default([...DEFAULT_ECDH_CURVES]),
     /** TLS 1.2 cipher suites (OpenSSL names), a subset of BSI TR-02102-2's; TLS 1.3 uses AES-GCM. */
     ciphers12: z.array(z.string().min(1)).default([...DEFAULT_CIPHERS_12]),
+    /** Session resumption on every TLS listener (src/core/tls-resumption.ts): a returning client skips the key exchange. */
+    resumption: z
+      .object({
+        /** Session tickets (RFC 5077; TLS 1.3 tickets); false: none are issued. */
+        tickets: z.boolean().default(R.tickets),
+        /** Each listener's ticket key is replaced this often; a ticket under the previous key gets a full handshake. */
+        ticketKeyRotationMs: duration.min(60_000).default(R.ticketKeyRotationMs),
+        /** How long a session may be resumed (at most RFC 8446's 7 days). */
+        sessionLifetimeMs: duration.min(1000).max(7 * 24 * 3_600_000).default(R.sessionLifetimeMs),
+        /** Sessions cached per listener for TLS 1.2 clients without tickets, oldest dropped first; 0: no cache. */
+        sessionCacheEntries: z.number().int().min(0).default(R.sessionCacheEntries),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((tls, ctx) => {

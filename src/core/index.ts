@@ -3,6 +3,7 @@ export { PostamtError, UsageError, NotFoundError, ConflictError, errorMessage } 
 export { Metrics } from './metrics.js';
 export { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
 export { isLoopback, isLoopbackHost, addressList } from './net.js';
+export { ExpiringMap } from './expiring-map.js';
 export { bindClientSocket, openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketHandlers, type ClientSocketOptions, type ClientTlsOptions, type ClientSocketErrorKind } from './client-socket.js';
 export { httpCall, httpTargetProblem, HttpClientError, type HttpClientRequest, type HttpClientResponse, type HttpClientErrorKind } from './http-client.js';
 export { addressKind, addressRefusal, hostRefusal, isOwnListener, isMetadataName, type AddressKind, type HostPort, type TargetPolicy } from './target-policy.js';
@@ -13,5 +14,6 @@ export { backoffStepMs } from './backoff.js';
 export { WorkLoop, type WorkLoopOptions, type WorkSource } from './work-loop.js';
 export { TLS_MODES, type TlsMode } from './tls-mode.js';
 export { Listener, type ListenerOptions, type ListenerSession, type SessionFactory, type ConnectionHandOver } from './listener.js';
-export { serverHandshake, serverTls, switchToTls, type ServerTls, type Handshake } from './listener-tls.js';
+export { serverHandshake, serverTls, resumableServerTls, switchToTls, type ServerTls, type Handshake } from './listener-tls.js';
+export { useTlsResumption, DEFAULT_TLS_RESUMPTION, type TlsResumption } from './tls-resumption.js';
 export { activeTlsProfile, clientTlsProfile, serverContextOptions, useTlsProfile, tlsProfileProblems, certificateCurve, DEFAULT_TLS_PROFILE, type TlsProfile, type ServerPem } from './tls-profile.js';

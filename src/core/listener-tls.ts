@@ -1,23 +1,38 @@
-import type { Socket } from 'node:net';
-import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
+import type { EventEmitter } from 'node:events';
+import type { Server, Socket } from 'node:net';
+import { TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { serverContextOptions, type ServerPem } from './tls-profile.js';
+import { ResumableContexts } from './tls-resumption.js';
 
 /** What a listener needs to be the TLS server of a connection. */
 export interface ServerTls {
-  context: SecureContext;
+  /** The context of the next handshake (read per handshake: resumption's ticket key rotates). */
+  readonly context: SecureContext;
   /** Ask for a client certificate and refuse the connection unless the context's CAs issued it. */
   requireClientCert?: boolean;
+  /** The session cache's events (tls-resumption.ts), if the listener has one. */
+  readonly sessions?: EventEmitter | undefined;
 }
 
 /**
  * The server side from a certificate and key (PEM; an RSA and an ECC pair when given both),
- * with the TI's TLS profile (tls-profile.ts); with `clientCa`, client certificates they issued are required.
+ * with the TI's TLS profile (tls-profile.ts) and session resumption (tls-resumption.ts); with
+ * `clientCa`, client certificates they issued are required. `name` is the listener's.
  */
-export function serverTls(pem: ServerPem, clientCa?: readonly string[]): ServerTls {
+export function serverTls(pem: ServerPem, clientCa?: readonly string[], name = 'listener'): ServerTls {
   const requireClientCert = clientCa !== undefined && clientCa.length > 0;
+  return resumableServerTls({ ...serverContextOptions(pem), ...(requireClientCert ? { ca: [...clientCa] } : {}) }, name, requireClientCert);
+}
+
+/** A ServerTls from context options (serverContextOptions and more), with session resumption. */
+export function resumableServerTls(options: SecureContextOptions, name: string, requireClientCert: boolean): ServerTls {
+  const contexts = new ResumableContexts(options, name);
   return {
-    context: createSecureContext({ ...serverContextOptions(pem), ...(requireClientCert ? { ca: [...clientCa] } : {}) }),
+    get context() {
+      return contexts.context;
+    },
     requireClientCert,
+    sessions: contexts.sessions,
   };
 }
 
@@ -40,7 +55,9 @@ export function serverHandshake(raw: Socket, tls: ServerTls, timeoutMs: number, 
   const requireCert = tls.requireClientCert === true;
   // The TLSSocket takes over raw's handle and replays bytes raw has buffered but not emitted
   // (the ClientHello may already be there), so nothing is lost.
-  const secure = new TLSSocket(raw, { isServer: true, secureContext: tls.context, requestCert: requireCert, rejectUnauthorized: requireCert });
+  // `server` is where Node takes a server TLSSocket's sessions to and asks for them back.
+  const sessions = tls.sessions ? { server: tls.sessions as unknown as Server } : {};
+  const secure = new TLSSocket(raw, { isServer: true, secureContext: tls.context, requestCert: requireCert, rejectUnauthorized: requireCert, ...sessions });
   // A late error (EPIPE after a failure) must not go unhandled; the new owner adds its own.
   secure.on('error', ignore);
   secure.once('close', () => raw.destroy());

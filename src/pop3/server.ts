@@ -25,8 +25,8 @@ export class Pop3Server {
   constructor(opts: Pop3ServerOptions) {
     if (opts.tlsMode !== 'none' && !opts.tls) throw new Error(`pop3: TLS mode ${opts.tlsMode} needs a certificate and key`);
     this.limits = resolveLimits(opts.limits);
-    const tls: ServerTls | undefined = opts.tls ? serverTls(opts.tls, opts.clientCa) : undefined;
     const name = opts.name ?? opts.tlsMode;
+    const tls: ServerTls | undefined = opts.tls ? serverTls(opts.tls, opts.clientCa, `pop3 ${name}`) : undefined;
     const logger = opts.logger ?? silentLogger();
     this.listener = new Listener(
       {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import { clientModuleWarnings, inDataDir } from '../config/index.js';
-import { LoginThrottle, Metrics, isLoopbackHost, useTlsProfile, type Logger } from '../core/index.js';
+import { LoginThrottle, Metrics, isLoopbackHost, useTlsProfile, useTlsResumption, type Logger } from '../core/index.js';
 import { createKonnektor, instrumentKonnektor, loadTlsMaterial, type Konnektor, type TlsMaterial } from '../crypto/index.js';
 import { ByteBudget, CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, LoginPolicy, PresentedSizeCache } from '../clientmodule/index.js';
 import { SmtpListener } from '../smtp/index.js';
@@ -33,6 +33,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   const cm = config.clientModule;
   // Every listener and client of this process takes the TI's TLS profile from config.tls.
   useTlsProfile(config.tls);
+  useTlsResumption(config.tls.resumption);
   const tls = parts.tls ?? (await loadTlsMaterial(config, ['localhost', '127.0.0.1', '::1', config.service.hostname]));
   const own = parts.konnektor ?? createKonnektor(config.konnektor, config.dataDir, logger.child({ role: 'clientmodule', part: 'konnektor' }));
   /** A Konnektor made here is closed here (the software one's worker threads); one passed in belongs to the caller. */
@@ -117,6 +118,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
         allowInsecureAuth: plaintextAuth,
         hostname: config.service.hostname,
         limits: smtpLimits,
+        greetingDelay: lc.greetingDelay,
         backend: smtpBackend,
         logger,
         metrics,

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Config } from '../config/index.js';
-import { LoginThrottle, Metrics, createLogger, errorMessage, useTlsProfile, type Logger, type ServerPem } from '../core/index.js';
+import { LoginThrottle, Metrics, createLogger, errorMessage, useTlsProfile, useTlsResumption, type Logger, type ServerPem } from '../core/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { Directory, DirectoryLdapBackend, directoryOptions } from '../directory/index.js';
 import { LdapServer } from '../ldap/index.js';
@@ -215,6 +215,7 @@ async function runWorker(): Promise<void> {
   const limits = limitsOf(config);
   // The parent's TLS profile, from the same config.
   useTlsProfile(config.tls);
+  useTlsResumption(config.tls.resumption);
   const servers = new Map<ListenerName, LdapServer>();
   for (const [name, tlsMode] of LISTENERS) {
     if (!start.listeners.includes(name)) continue;

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Config } from '../config/index.js';
-import { LoginThrottle, Metrics, errorMessage, postamtVersion, useTlsProfile, type Logger } from '../core/index.js';
+import { LoginThrottle, Metrics, errorMessage, postamtVersion, useTlsProfile, useTlsResumption, type Logger } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Directory, DirectoryLdapBackend, directoryOptions, type BindAccounts } from '../directory/index.js';
@@ -50,6 +50,7 @@ export async function startDirectory(config: Config, logger: Logger, parts: Dire
   const warmStart = performance.now();
   // Every listener and client of this process takes the TI's TLS profile from config.tls.
   useTlsProfile(config.tls);
+  useTlsResumption(config.tls.resumption);
   const tls = parts.tls ?? (await loadTlsMaterial(config, ['localhost', '127.0.0.1', '::1', config.service.hostname]));
   const throttle = parts.throttle ?? new LoginThrottle(config.service.loginThrottle);
   const metrics = parts.metrics ?? new Metrics();

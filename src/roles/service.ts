@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { inDataDir, type Config } from '../config/index.js';
 import type { HostPort, Logger } from '../core/index.js';
-import { Metrics, LoginThrottle, UsageError, isLoopbackHost, useTlsProfile } from '../core/index.js';
+import { Metrics, LoginThrottle, UsageError, isLoopbackHost, useTlsProfile, useTlsResumption } from '../core/index.js';
 import { openStore, GroupCommit, dataPaths, makePrivate, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Accounts, AccountsAdmin, LoginCache, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, setPasswordThreads, type MxResolver, type Relay } from '../service/index.js';
@@ -88,6 +88,7 @@ export async function startService(config: Config, logger: Logger, existingStore
     const hostnames = ['localhost', '127.0.0.1', '::1', svc.hostname];
     // Every listener and client of this process (relay, webhooks) takes the TI's TLS profile from config.tls.
     useTlsProfile(config.tls);
+    useTlsResumption(config.tls.resumption);
     const tls = await loadTlsMaterial(config, hostnames);
     if (tls.origin === 'generated') logger.info({ fingerprint: tls.fingerprint, cert: tls.certPath }, 'using a self-signed TLS certificate');
 
@@ -141,6 +142,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         requireAuth: submission && !svc.smtp.submission.acceptFromProviders,
         hostname: svc.hostname,
         limits: svc.smtp,
+        greetingDelay: lc.greetingDelay,
         backend: new ServiceSmtpBackend(mode, accounts, delivery, {
           handler: mailin.router,
           integration: integration.smtp,

@@ -5,12 +5,13 @@ import { SMTPServer } from 'smtp-server';
 import { fastFeedDataStream, type FeedDataStream } from './data-stream.js';
 import { holdRepliesForTurn, type BatchedConnection } from './reply-batching.js';
 import { withOwnEnhancedCode } from './enhanced-codes.js';
+import { heldInit } from './greeting-hold.js';
 
 /**
- * Postamt changes three things inside smtp-server, through its private methods: every reply goes
+ * Postamt changes four things inside smtp-server, through its private methods: every reply goes
  * through one `send` wrapper (reply-batching.ts, enhanced-codes.ts; it also tells server.ts each
- * reply's code, REPLY_SENT) and the DATA intake is ours
- * (data-stream.ts). Two more it only relies on (server.ts): connect() registering the connection
+ * reply's code, REPLY_SENT), the DATA intake is ours (data-stream.ts), and init() greets at
+ * once or after the listener's greeting delay instead of after a fixed 100 ms (greeting-hold.ts). Two more it only relies on (server.ts): connect() registering the connection
  * in `connections` at once, and the `_upgrading` flag during STARTTLS. Private methods can change in any release, so package.json pins the exact
  * version below, and before patching `installSmtpServerPatches` checks that each method it
  * touches is still there with the arity and the code it relies on; otherwise it throws, at
@@ -45,6 +46,20 @@ const CONNECTION: readonly Expectation[] = [
   },
   { name: '_getEnhancedStatusCode', arity: 2, markers: ['context === false'], why: 'context false must mean "add no enhanced code"' },
   { name: 'handler_AUTH', arity: 2, markers: ["'Error: Unrecognized authentication type'"], why: 'its 504 text is answered with 5.7.4 instead' },
+  {
+    name: 'init',
+    arity: 0,
+    markers: ['this._setListeners(', 'this.connectionReady()', 'setTimeout('],
+    why: 'replaced by greeting-hold.ts: _setListeners, then connectionReady at once or after the greeting delay',
+  },
+  {
+    name: '_setListeners',
+    arity: 1,
+    markers: ['this._socket.pipe(this._parser)', 'return callback()'],
+    why: 'called by greeting-hold.ts, which unpipes _parser from _socket while a greeting is held',
+  },
+  { name: 'connectionReady', arity: 1, markers: ['this._ready = true', 'this._sendGreeting()'], why: 'called by greeting-hold.ts to greet' },
+  { name: 'close', arity: 0, markers: ['this._closing = true', 'this._socket.unpipe(this._parser)'], why: 'called by greeting-hold.ts after a pregreet refusal' },
   {
     name: 'upgrade',
     arity: 2,
@@ -139,6 +154,7 @@ export function installSmtpServerPatches(): void {
     send.call(this, c, d, ctx);
     this[REPLY_SENT]?.(c);
   };
+  connectionProto.init = heldInit;
   streamProto._feedDataStream = fastFeedDataStream(lib.stream._feedDataStream as FeedDataStream);
   connectionProto[INSTALLED] = Object.freeze({ ...lib, connection: Object.freeze({ ...lib.connection }), stream: Object.freeze({ ...lib.stream }), server: Object.freeze({ ...lib.server }) });
 }

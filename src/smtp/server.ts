@@ -1,13 +1,15 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerOptions } from 'smtp-server';
 import type { Socket } from 'node:net';
 import type { Logger } from '../core/index.js';
-import { Listener, Metrics, addressList, errorMessage, randomHex, serverContextOptions, type ListenerSession, type LoginThrottle, type ServerPem, type TlsMode } from '../core/index.js';
+import { Listener, Metrics, addressList, errorMessage, randomHex, resumableServerTls, serverContextOptions, type ListenerSession, type LoginThrottle, type ServerPem, type ServerTls, type TlsMode } from '../core/index.js';
 import type { SmtpConfig } from '../config/index.js';
 import { DataChecker, describeViolation } from '../wire/smtp/index.js';
 import { SmtpReply, replies } from './reply.js';
 import type { SmtpBackend, SmtpEnvelope, SmtpSession } from './backend.js';
 import { installSmtpServerPatches, REPLY_SENT } from './patches.js';
 import { SessionClock, type CutOff } from './session-clock.js';
+import { GreetingGate } from './greeting-gate.js';
+import { GREETING_HOLD, type GreetingHold } from './greeting-hold.js';
 
 export interface SmtpListenerOptions {
   /** A name for logs, metrics and endpoints: 'mx', 'submission', 'clientmodule'… */
@@ -33,6 +35,8 @@ export interface SmtpListenerOptions {
   metrics: Metrics;
   /** Shared failed-login accounting per client address (also used by POP3). */
   throttle?: LoginThrottle;
+  /** The listener's pregreet test (config `greetingDelay`); none: every greeting goes at once. */
+  greetingDelay?: { delayMs: number; rememberMs: number; maxRemembered: number; exempt: readonly string[] };
 }
 
 /** smtp-server's connection object (its type is not exported by name). */
@@ -62,7 +66,7 @@ interface ConnState {
   /** Settles the listener's session when smtp-server reports the connection closed. */
   ended: () => void;
   /** Fired at close: a login waiting for its check is dropped. */
-  gone: AbortController;
+  gone: Gone;
   /** The command deadline, DATA's deadline and least rate. */
   clock: SessionClock;
   /** Error replies (4xx/5xx) so far: Postfix's soft and hard error limits. */
@@ -70,6 +74,32 @@ interface ConnState {
   /** The DATA stream being read, ended by a cut-off. */
   dataStream?: SMTPServerDataStream;
   cutOff?: CutOff;
+}
+
+/** The reason a session's waits end with: one object, so that no abort builds an exception of its own. */
+const CLOSED = new Error('connection closed');
+
+/**
+ * A session's signal that fires at close (a login waiting for its check, an error delay end),
+ * made on first use: most sessions never wait on anything, and an AbortController per
+ * connection, aborted at its close, was a measurable part of a short session's cost.
+ */
+class Gone {
+  private ac: AbortController | undefined;
+  private fired = false;
+
+  get signal(): AbortSignal {
+    if (!this.ac) {
+      this.ac = new AbortController();
+      if (this.fired) this.ac.abort(CLOSED);
+    }
+    return this.ac.signal;
+  }
+
+  fire(): void {
+    this.fired = true;
+    this.ac?.abort(CLOSED);
+  }
 }
 
 const CUT_OFF_TEXT: Record<CutOff, string> = {
@@ -98,10 +128,18 @@ export class SmtpListener {
   private readonly listener: Listener;
   private readonly state = new Map<string, ConnState>();
   private readonly connections = new Connections();
+  private readonly gate: GreetingGate | undefined;
+  /** The TLS server side of implicit TLS and STARTTLS, with session resumption (the context changes when the ticket key rotates). */
+  private readonly tls: ServerTls | undefined;
+  private readonly pregreetRefusal: string;
 
   constructor(private readonly opts: SmtpListenerOptions) {
     installSmtpServerPatches();
     const { limits } = opts;
+    const gd = opts.greetingDelay;
+    this.gate = gd && gd.delayMs > 0 ? new GreetingGate({ ...gd, exempt: addressList(gd.exempt) }) : undefined;
+    // Postscreen's words for a pregreet (its "Protocol error"), with the code a refused session hears.
+    this.pregreetRefusal = `5.5.1 ${opts.hostname} Protocol error: talked before the greeting`;
     const clientAuth = opts.clientCa?.length ? { ca: opts.clientCa, requestCert: true, rejectUnauthorized: true } : {};
     if (opts.tlsMode !== 'none' && !opts.tls) throw new Error(`smtp ${opts.name}: TLS mode ${opts.tlsMode} needs a certificate`);
     // The TI's profile (tls-profile.ts) replaces smtp-server's own defaults (TLS 1.0 and up).
@@ -136,6 +174,9 @@ export class SmtpListener {
       onData: (stream, session, cb) => this.dataStarted(session.id, this.onData(stream, session, cb)),
     };
     this.server = new SMTPServer(options);
+    // One context for implicit TLS and STARTTLS (smtp-server takes its '*' context for STARTTLS), with resumption.
+    this.tls = opts.tlsMode === 'none' || !opts.tls ? undefined : resumableServerTls({ ...serverContextOptions(opts.tls), ...(opts.clientCa?.length ? { ca: opts.clientCa } : {}) }, `smtp ${opts.name}`, Boolean(opts.clientCa?.length));
+    if (this.tls) this.server.secureContext.set('*', this.tls.context);
     this.server.connections = this.connections;
     this.listener = new Listener(
       {
@@ -145,7 +186,7 @@ export class SmtpListener {
         port: opts.port,
         tlsMode: opts.tlsMode,
         // The context smtp-server made from the same options, so implicit TLS and STARTTLS offer the same.
-        tls: opts.tlsMode === 'none' ? undefined : { context: this.server.secureContext.get('*')!, requireClientCert: Boolean(opts.clientCa?.length) },
+        tls: this.tls,
         maxConnections: limits.maxConnections,
         handshakeTimeoutMs: limits.socketTimeoutMs,
         refusal: `421 ${opts.hostname} Too many connected clients, try again in a moment\r\n`,
@@ -194,13 +235,33 @@ export class SmtpListener {
     const id = randomHex(8);
     let ended!: () => void;
     const done = new Promise<void>((resolve) => (ended = resolve));
+    if (this.opts.tlsMode === 'starttls' && this.tls) {
+      const ctx = this.tls.context;
+      if (this.server.secureContext.get('*') !== ctx) this.server.secureContext.set('*', ctx);
+    }
+    const delayMs = this.gate?.delayFor(socket.remoteAddress) ?? 0;
+    if (delayMs > 0) (socket as Socket & { [GREETING_HOLD]?: GreetingHold })[GREETING_HOLD] = this.greetingHold(socket.remoteAddress, delayMs);
     this.server.connect(socket, { id });
     const conn = this.connections.last!;
     const clock = new SessionClock(this.opts.limits, (why) => this.cutOff(id, why));
-    const st: ConnState = { conn, authFailures: 0, data: undefined, stopAfterData: false, ended, gone: new AbortController(), clock, errors: 0 };
+    const st: ConnState = { conn, authFailures: 0, data: undefined, stopAfterData: false, ended, gone: new Gone(), clock, errors: 0 };
     this.state.set(id, st);
     (conn as unknown as { [REPLY_SENT]: (code: number) => void })[REPLY_SENT] = (code) => this.replied(st, code);
     return { done, stop: () => this.stop(id) };
+  }
+
+  private greetingHold(address: string | undefined, delayMs: number): GreetingHold {
+    return {
+      delayMs,
+      refusal: this.pregreetRefusal,
+      passed: () => this.gate?.pass(address),
+      pregreeted: () => {
+        this.gate?.fail(address);
+        this.opts.metrics.inc('postamt_smtp_pregreet_total', { listener: this.opts.name }, 1, 'SMTP clients that talked before the greeting (refused)');
+        // Debug only: a flood of these would be a flood of log lines; the metric counts them.
+        this.opts.logger.debug({ listener: this.opts.name, ip: address }, 'smtp client talked before the greeting');
+      },
+    };
   }
 
   /** Every reply sent: the client's clock restarts; errors are counted, and too many end the session. */
@@ -287,12 +348,12 @@ export class SmtpListener {
     st.clock.stop();
     // Closed in the middle of a STARTTLS handshake: an error, an alert or a FIN.
     if (st.conn._upgrading) this.listener.tlsFailed(session.remoteAddress, 'STARTTLS handshake not completed');
-    st.gone.abort();
+    st.gone.fire();
     st.ended();
   }
 
   private async onAuth(username: string, password: string, session: SMTPServerSession, cb: (err: Error | null | undefined, res?: { user: unknown }) => void): Promise<void> {
-    const st = this.state.get(session.id) ?? { authFailures: 0, gone: new AbortController() };
+    const st = this.state.get(session.id) ?? { authFailures: 0, gone: new Gone() };
     // The gate comes before the password is checked: a penalised address is answered without
     // a check, and checks from one address run one after the other.
     const admission = this.opts.throttle ? await this.opts.throttle.admit(session.remoteAddress, st.gone.signal) : undefined;

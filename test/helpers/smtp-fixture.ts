@@ -1,7 +1,7 @@
 import { openTestStore, testTls, type StoreKind, type TestStore } from './env.js';
 import { silentLogger, Metrics, LoginThrottle } from '../../src/core/index.js';
 import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../../src/service/index.js';
-import { SmtpListener } from '../../src/smtp/index.js';
+import { SmtpListener, type SmtpListenerOptions } from '../../src/smtp/index.js';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -15,8 +15,11 @@ export interface SmtpFixture {
   close(): Promise<void>;
 }
 
-/** The service's two SMTP listeners over a real store, with domain example.test and two accounts. */
-export async function startSmtpFixture(kind: StoreKind = 'sqlite', raw: Record<string, unknown> = {}): Promise<SmtpFixture | null> {
+/**
+ * The service's two SMTP listeners over a real store, with domain example.test and two accounts;
+ * `listeners` overrides options of both (the listen host, a greeting delay).
+ */
+export async function startSmtpFixture(kind: StoreKind = 'sqlite', raw: Record<string, unknown> = {}, listeners: Partial<Pick<SmtpListenerOptions, 'host' | 'greetingDelay'>> = {}): Promise<SmtpFixture | null> {
   const ts = await openTestStore(kind, raw);
   if (!ts) return null;
   const { store, config } = ts;
@@ -30,7 +33,7 @@ export async function startSmtpFixture(kind: StoreKind = 'sqlite', raw: Record<s
   const delivery = new LocalDelivery(store.blobs, mailboxes, config.service.hostname, logger);
   const tls = await testTls();
   const throttle = new LoginThrottle(config.service.loginThrottle);
-  const common = { host: '127.0.0.1', port: 0, tls, hostname: config.service.hostname, limits: config.service.smtp, logger, metrics, throttle };
+  const common = { host: '127.0.0.1', port: 0, tls, hostname: config.service.hostname, limits: config.service.smtp, logger, metrics, throttle, ...listeners };
   const mx = new SmtpListener({ ...common, name: 'smtp-mx', tlsMode: 'starttls', auth: false, requireAuth: false, backend: new ServiceSmtpBackend('mx', accounts, delivery) });
   const submission = new SmtpListener({ ...common, name: 'smtp-submission', tlsMode: 'implicit', auth: true, requireAuth: true, backend: new ServiceSmtpBackend('submission', accounts, delivery) });
   await mx.listen();
