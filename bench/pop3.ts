@@ -14,10 +14,13 @@ import { loadConfig } from '../src/config/index.js';
 import { openStore } from '../src/store/index.js';
 import { Accounts, Mailboxes } from '../src/service/index.js';
 import { percentile, startBenchServer } from './lib/server.js';
+import { clearMaildir, dovecotPeer, maildirCount, PEER_MAILDIR } from './lib/peers.js';
+import { chownSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const PER_BOX = Number(process.env.BENCH_MESSAGES ?? 8000);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 8);
-const BOXES = Number(process.env.BENCH_BOXES ?? 2);
+const BOXES = Number(process.env.BENCH_BOXES ?? 1);
 const LONG = Number(process.env.BENCH_LONG ?? 1000);
 const SHORT = Number(process.env.BENCH_SHORT ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
@@ -61,12 +64,12 @@ async function fill(configFile: string, boxes: string[]): Promise<void> {
 }
 
 /** Logs in (USER, PASS, STAT one after the other) and returns the session with its message count. */
-async function login(port: number, box: string): Promise<{ c: Pop3LoadClient; n: number }> {
+async function login(port: number, box: string, password = PASSWORD): Promise<{ c: Pop3LoadClient; n: number }> {
   const c = await Pop3LoadClient.connect(port);
   await c.status();
   c.write(`USER ${box}\r\n`);
   await c.status();
-  c.write(`PASS ${PASSWORD}\r\n`);
+  c.write(`PASS ${password}\r\n`);
   const ok = await c.status();
   if (!ok.startsWith('+OK')) throw new Error(`login failed: ${ok}`);
   c.write('STAT\r\n');
@@ -162,6 +165,31 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
   }
+  await againstDovecot();
+}
+
+/**
+ * The same modes against Dovecot's POP3 (bench/peers/setup-postfix-dovecot.sh): one mailbox
+ * box@bench.test, its Maildir filled with PER_BOX messages of the same size when it holds fewer
+ * (files written straight into new/, as a delivery agent leaves them). Dovecot checks a
+ * SHA512-CRYPT hash with its auth cache on; Postamt runs with its login cache on.
+ */
+async function againstDovecot(): Promise<void> {
+  const peer = await dovecotPeer();
+  if (!peer) return console.log('Dovecot not listening (bench/peers/setup-postfix-dovecot.sh sets it up): no side-by-side');
+  if (maildirCount() < PER_BOX) {
+    clearMaildir();
+    const { uid, gid } = statSync(PEER_MAILDIR);
+    for (let i = 0; i < PER_BOX; i++) {
+      const file = join(PEER_MAILDIR, 'new', `${1_700_000_000 + i}.M${i}P1.bench`);
+      writeFileSync(file, message(i, 'box@bench.test'));
+      chownSync(file, uid, gid);
+    }
+  }
+  console.log(`\nDovecot (${peer.banner}) on ${peer.host}:${peer.port}, ${SESSIONS} sessions, mailbox box@bench.test of ${maildirCount()} messages, auth cache on`);
+  const out: Array<[string, string]> = [];
+  for (const mode of MODES) out.push(...(await runMode(mode, peer.port, ['box@bench.test'])));
+  for (const [k, v] of out) console.log(`${k.padEnd(40)} ${v}`);
 }
 
 void main();

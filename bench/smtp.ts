@@ -8,9 +8,9 @@
  * with smtp-source, with -d (sessions reused) and without (a connection per message).
  *   BENCH_MESSAGES=5000 BENCH_PER_CONNECTION_MESSAGES=2000 BENCH_CONCURRENCY=16 npm run bench:smtp
  */
-import { execFileSync } from 'node:child_process';
 import { LineClient } from './lib/line-client.js';
-import { startBenchServer, percentile, which } from './lib/server.js';
+import { startBenchServer, percentile } from './lib/server.js';
+import { clearMaildir, maildirCount, postfixPeer, runSmtpSource, smtpSourcePath } from './lib/peers.js';
 import { smtpLoad, type LoadResult } from './lib/smtp-load.js';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 5000);
@@ -90,21 +90,42 @@ async function main(): Promise<void> {
     console.log(`\n${'messages listed by POP3'.padEnd(38)} ${count}`);
     console.log(`${'server peak RSS (MiB)'.padEnd(38)} ${server.peakRssMiB().toFixed(0)}`);
 
-    const smtpSource = which('smtp-source') ?? (which('/usr/sbin/smtp-source') ? '/usr/sbin/smtp-source' : null);
-    if (smtpSource) {
-      const run = (label: string, n: number, extra: string[]): void => {
-        const t0 = performance.now();
-        const c0 = server.cpuMs();
-        execFileSync(smtpSource, [...extra, '-s', String(CONCURRENCY), '-m', String(n), '-l', String(SIZE), '-f', 'load@remote.test', '-t', 'box@bench.test', `${mx.host}:${mx.port}`], { stdio: 'inherit' });
-        const rate = n / ((performance.now() - t0) / 1000);
-        console.log(`${label.padEnd(38)} ${rate.toFixed(0)} msgs/s, server CPU ${((server.cpuMs() - c0) / n).toFixed(2)} ms per message`);
-      };
-      // -d keeps each session open for its next message; without it every message has a connection of its own.
-      run('smtp-source -d, sessions reused', N, ['-d']);
-      run('smtp-source, new connection per msg', N_PER_CONNECTION, []);
-    } else {
-      console.log('smtp-source not installed (Debian package postfix): skipped the Postfix load generator runs');
+    const smtpSource = smtpSourcePath();
+    if (!smtpSource) {
+      console.log('smtp-source not installed (Debian package postfix): skipped the smtp-source runs and Postfix');
+      return;
     }
+    const load = { sessions: CONCURRENCY, size: SIZE, to: 'box@bench.test' };
+    const postamtRate = (reuse: boolean, n: number): number => {
+      const c0 = server.cpuMs();
+      const secs = runSmtpSource(smtpSource, mx, { ...load, messages: n, reuse });
+      const rate = n / secs;
+      console.log(`${(reuse ? 'smtp-source -d, sessions reused' : 'smtp-source, new connection per msg').padEnd(38)} ${rate.toFixed(0)} msgs/s, server CPU ${((server.cpuMs() - c0) / n).toFixed(2)} ms per message`);
+      return rate;
+    };
+    const ours = { reused: postamtRate(true, N), perConnection: postamtRate(false, N_PER_CONNECTION) };
+    const peer = await postfixPeer();
+    if (!peer) {
+      console.log('Postfix not listening (bench/peers/setup-postfix-dovecot.sh sets it up): no side-by-side');
+      return;
+    }
+    // Postfix answers 250 once the message is in its queue (fsynced); end to end is until the
+    // local delivery agent has put it into the Maildir, as Postamt's 250 means it is in the mailbox.
+    const postfixRun = async (reuse: boolean, n: number): Promise<{ accepted: number; endToEnd: number }> => {
+      clearMaildir();
+      const t0 = performance.now();
+      const secs = runSmtpSource(smtpSource, peer, { ...load, messages: n, reuse });
+      while (maildirCount() < n) await new Promise((r) => setTimeout(r, 20)); // the bench polls a directory; not a test
+      return { accepted: n / secs, endToEnd: n / ((performance.now() - t0) / 1000) };
+    };
+    const pfReused = await postfixRun(true, N);
+    const pfFresh = await postfixRun(false, N_PER_CONNECTION);
+    console.log(`\nside by side with ${peer.banner} on ${peer.host}:${peer.port}, smtp-source, ${CONCURRENCY} sessions, ${SIZE / 1024} KB, both durable`);
+    const row = (k: string, a: string, b: string, c: string) => console.log(`${k.padEnd(30)} ${a.padStart(10)} ${b.padStart(22)} ${c.padStart(8)}`);
+    row('mode', 'postamt', 'postfix (250 / e2e)', 'ratio');
+    row('sessions reused (-d)', ours.reused.toFixed(0), `${pfReused.accepted.toFixed(0)} / ${pfReused.endToEnd.toFixed(0)}`, `${(ours.reused / pfReused.endToEnd).toFixed(2)}x`);
+    row('a connection per message', ours.perConnection.toFixed(0), `${pfFresh.accepted.toFixed(0)} / ${pfFresh.endToEnd.toFixed(0)}`, `${(ours.perConnection / pfFresh.endToEnd).toFixed(2)}x`);
+    console.log('ratio: Postamt msgs/s (a 250 = in the mailbox) over Postfix msgs/s end to end (in the Maildir)');
   } finally {
     await server.stop();
   }
