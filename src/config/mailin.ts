@@ -17,8 +17,13 @@ export const mailinSchema = z
      * 0: both on the event loop (script agents always get a thread of their own).
      */
     threads: z.number().int().min(0).max(64).default(1),
-    /** V8 heap limit of each of those threads: a message that needs more to parse is filed with empty parsed fields. */
-    threadHeapMb: z.number().int().min(16).default(1024),
+    /**
+     * V8 heap limit of each of those threads: a message that needs more to parse is filed with
+     * empty parsed fields. At least 32: a thread with mailparser loaded uses about 11 MB of old
+     * generation on Node 20 and 13 on Node 24 (whose V8 counts its new trusted space there too), so
+     * 16 left Node 24 threads dying on every message.
+     */
+    threadHeapMb: z.number().int().min(32).default(1024),
     /** The worker running after-delivery jobs; `concurrency` is jobs (agent runs) at once. */
     worker: z
       .object({
