@@ -69,8 +69,9 @@ export const mailinSchema = z
         maxYoungGenerationSizeMb: z.number().int().min(1).default(16),
         stackSizeMb: z.number().int().min(1).max(64).default(4),
         /**
-         * All memory of that process (RLIMIT_DATA: the heap, Buffers, everything else written),
-         * in MB. Node itself needs about 40.
+         * Memory that process may take beyond what Node has at start, in MB: the heap, Buffers,
+         * everything else written. Set as RLIMIT_DATA = this + the runtime's own start size,
+         * measured once (about 48 MB on Node 20, 575 MB on Node 24, mostly reserved code range).
          */
         maxMemoryMb: z.number().int().min(64).default(256),
         /** Largest message the process may send the service (a verdict, an api.http request with its body). */
