@@ -17,8 +17,13 @@ export const mailinSchema = z
      * 0: both on the event loop (script agents always get a thread of their own).
      */
     threads: z.number().int().min(0).max(64).default(1),
-    /** V8 heap limit of each of those threads: a message that needs more to parse is filed with empty parsed fields. */
-    threadHeapMb: z.number().int().min(16).default(1024),
+    /**
+     * V8 heap limit of each of those threads: a message that needs more to parse is filed with
+     * empty parsed fields. At least 32: a thread with mailparser loaded uses about 11 MB of old
+     * generation on Node 20 and 13 on Node 24 (whose V8 counts its new trusted space there too), so
+     * 16 left Node 24 threads dying on every message.
+     */
+    threadHeapMb: z.number().int().min(32).default(1024),
     /** The worker running after-delivery jobs; `concurrency` is jobs (agent runs) at once. */
     worker: z
       .object({
@@ -64,8 +69,9 @@ export const mailinSchema = z
         maxYoungGenerationSizeMb: z.number().int().min(1).default(16),
         stackSizeMb: z.number().int().min(1).max(64).default(4),
         /**
-         * All memory of that process (RLIMIT_DATA: the heap, Buffers, everything else written),
-         * in MB. Node itself needs about 40.
+         * Memory that process may take beyond what Node has at start, in MB: the heap, Buffers,
+         * everything else written. Set as RLIMIT_DATA = this + the runtime's own start size,
+         * measured once (about 48 MB on Node 20, 575 MB on Node 24, mostly reserved code range).
          */
         maxMemoryMb: z.number().int().min(64).default(256),
         /** Largest message the process may send the service (a verdict, an api.http request with its body). */

@@ -35,6 +35,12 @@ export const tlsSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * TLS 1.3 on a listener whose only certificate is brainpool (RFC 8734 signatures; OpenSSL 3.2+,
+     * i.e. Node 22/24). Off: such a listener serves TLS 1.2 at most, because a client offering 1.3
+     * without RFC 8734 (OpenSSL 3.0, most TI clients) would be refused instead of served in 1.2.
+     */
+    brainpoolTls13: z.boolean().default(false),
   })
   .strict()
   .superRefine((tls, ctx) => {

@@ -24,6 +24,11 @@ export interface TlsProfile {
   ecdhCurves: readonly string[];
   /** OpenSSL names of the TLS 1.2 cipher suites, in order of preference. */
   ciphers12: readonly string[];
+  /**
+   * Whether a listener whose only certificates are brainpool ones offers TLS 1.3 (tls.brainpoolTls13,
+   * default false; see signsTls13). Only where this OpenSSL has RFC 8734's signature schemes.
+   */
+  brainpoolTls13?: boolean;
 }
 
 /**
@@ -78,7 +83,7 @@ export const TR_02102_2_CIPHERS_12: readonly string[] = [
  */
 export const CIPHERS_13: readonly string[] = ['TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256'];
 
-export const DEFAULT_TLS_PROFILE: TlsProfile = { ecdhCurves: DEFAULT_ECDH_CURVES, ciphers12: DEFAULT_CIPHERS_12 };
+export const DEFAULT_TLS_PROFILE: TlsProfile = { ecdhCurves: DEFAULT_ECDH_CURVES, ciphers12: DEFAULT_CIPHERS_12, brainpoolTls13: false };
 
 const KNOWN_CIPHERS = new Set(getCiphers());
 
@@ -106,7 +111,7 @@ let active: TlsProfile = DEFAULT_TLS_PROFILE;
 export function useTlsProfile(p: TlsProfile): void {
   const problems = tlsProfileProblems(p);
   if (problems.length) throw new Error(`tls: ${problems.map((x) => x.message).join('; ')}`);
-  active = { ecdhCurves: [...p.ecdhCurves], ciphers12: [...p.ciphers12] };
+  active = { ecdhCurves: [...p.ecdhCurves], ciphers12: [...p.ciphers12], brainpoolTls13: p.brainpoolTls13 === true };
 }
 
 export function activeTlsProfile(): TlsProfile {
@@ -138,24 +143,30 @@ export function certificateCurve(certPem: string): string | undefined {
 }
 
 /**
- * Whether a certificate can sign a TLS 1.3 handshake here. TLS 1.3 binds an ECDSA signature
- * to the curve (ecdsa_secp256r1_sha256, …); for brainpool that takes RFC 8734's schemes, which
- * OpenSSL 3.0 lacks ("no suitable signature algorithm").
+ * Whether a certificate may sign TLS 1.3 handshakes here. TLS 1.3 binds an ECDSA signature to
+ * the curve (ecdsa_secp256r1_sha256, …); for brainpool that takes RFC 8734's schemes
+ * (ecdsa_brainpoolP256r1tls13_sha256, …). OpenSSL 3.0 (Node 20) has none. OpenSSL 3.2 and later
+ * (Node 24: 3.5) have them, but a client without them — OpenSSL 3.0 and most TLS stacks in the
+ * field — that offers TLS 1.3 as well is taken into 1.3 by the server's version choice and then
+ * refused there ("no suitable signature algorithm", alert 40): OpenSSL chooses the version
+ * before the signature and never falls back to 1.2. So a brainpool certificate signs TLS 1.3
+ * only where the operator says its clients have RFC 8734 (tls.brainpoolTls13) and OpenSSL can.
  */
-function signsTls13(certPem: string): boolean {
-  return BRAINPOOL_TLS13_SIGNATURES || !certificateCurve(certPem)?.startsWith('brainpool');
+function signsTls13(certPem: string, p: TlsProfile): boolean {
+  if (!certificateCurve(certPem)?.startsWith('brainpool')) return true;
+  return BRAINPOOL_TLS13_SIGNATURES && p.brainpoolTls13 === true;
 }
 
 /**
  * createSecureContext options for a listener: the profile, the server's order of suites (so
  * ECDSA wins where the client allows it, A_17239), and the certificates. When no certificate
- * can sign TLS 1.3 here (a brainpool certificate alone, on OpenSSL 3.0) TLS 1.2 is the maximum:
- * a client offering 1.3 would otherwise be taken into 1.3 and fail there, where it would have
- * been served in 1.2.
+ * may sign TLS 1.3 (a brainpool certificate alone, unless tls.brainpoolTls13 on OpenSSL 3.2+)
+ * TLS 1.2 is the maximum: a client offering 1.3 would otherwise be taken into 1.3 and fail
+ * there, where it would have been served in 1.2.
  */
 export function serverContextOptions(pem: ServerPem, p: TlsProfile = active): SecureContextOptions {
   const pairs = [{ cert: pem.cert, key: pem.key }, ...(pem.ecc ? [pem.ecc] : [])];
-  const tls13 = pairs.some((x) => signsTls13(x.cert));
+  const tls13 = pairs.some((x) => signsTls13(x.cert, p));
   return {
     ...commonOptions(p),
     ...(tls13 ? {} : { maxVersion: 'TLSv1.2' as const }),

@@ -61,9 +61,14 @@ const api = {
   },
 };
 
-/** Memory the OS or V8 refused (RLIMIT_DATA, the heap): the run's outcome is `memory`, not `failed`. */
+/**
+ * Memory the OS or V8 refused (RLIMIT_DATA, the heap): the run's outcome is `memory`, not
+ * `failed`. A Buffer the OS refuses is "Array buffer allocation failed" on Node 20 and
+ * ERR_MEMORY_ALLOCATION_FAILED "Failed to allocate memory" on Node 24.
+ */
 function isMemoryError(err: unknown): boolean {
-  return err instanceof RangeError && /allocation failed|out of memory/i.test(err.message);
+  if (!(err instanceof RangeError)) return false;
+  return (err as { code?: unknown }).code === 'ERR_MEMORY_ALLOCATION_FAILED' || /allocation failed|failed to allocate|out of memory/i.test(err.message);
 }
 
 async function run(r: Run): Promise<void> {

@@ -9,6 +9,14 @@ import { UsageError } from '../core/index.js';
  * trying each tool: an empty network namespace (`unshare -n` as root, `unshare -rn` with user
  * namespaces), a data segment limit (`prlimit`, else sh's `ulimit -d`) and Node's permission
  * model (`--permission` from Node 22, `--experimental-permission` on 20).
+ *
+ * RLIMIT_DATA counts every private writable mapping, also address space reserved and never
+ * touched, and what Node reserves at start differs by version: about 48 MB on Node 20, about
+ * 575 MB on Node 24, whose V8 maps its 512 MB code range read-write-execute up front. A fixed
+ * limit that suits 20 kills 24 before it runs a line ("Failed to reserve virtual memory for
+ * CodeRange"), so the limit is what this runtime has at start, measured once, plus the
+ * configured allowance. (RLIMIT_AS is worse: the pointer cage and heap reservations are
+ * gigabytes of address space on every version.)
  */
 export interface SandboxCapabilities {
   /** Command prefix giving the child its own network namespace with no interfaces up; null: none. */
@@ -16,6 +24,8 @@ export interface SandboxCapabilities {
   /** How RLIMIT_DATA and RLIMIT_CPU are set. */
   rlimit: { kind: 'prlimit'; path: string } | { kind: 'ulimit'; path: string } | null;
   permissionFlag: '--permission' | '--experimental-permission' | null;
+  /** MB of data segment (VmData) a freshly started Node of this runtime has; 0 where not measured or no rlimit. */
+  runtimeDataMb: number;
   /** What is missing, in words for the start-up warning; empty when everything is there. */
   missing: string[];
 }
@@ -24,7 +34,10 @@ export interface ChildLimits {
   maxOldGenerationSizeMb: number;
   maxYoungGenerationSizeMb: number;
   stackSizeMb: number;
-  /** RLIMIT_DATA of the whole process: the V8 heap, Buffers, everything malloc'd or mapped writable. */
+  /**
+   * What the process may take beyond Node's own start (RLIMIT_DATA is this plus
+   * SandboxCapabilities.runtimeDataMb): the V8 heap, Buffers, everything malloc'd or mapped writable.
+   */
   maxMemoryMb: number;
   /** RLIMIT_CPU in seconds: ends even a child the service lost track of (the service itself died). */
   cpuSeconds: number;
@@ -47,6 +60,17 @@ function findExecutable(name: string): string | null {
     }
   }
   return null;
+}
+
+/** VmData of a freshly started `node` (this runtime), in MB rounded up; 0 where /proc has no answer. */
+function runtimeDataMb(): Promise<number> {
+  const code = "const m = /^VmData:\\s*(\\d+) kB/m.exec(require('fs').readFileSync('/proc/self/status', 'utf8')); process.stdout.write(m ? m[1] : '')";
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['-e', code], { timeout: 5000, env: {} }, (err, stdout) => {
+      const kb = err ? NaN : Number.parseInt(stdout, 10);
+      resolve(Number.isFinite(kb) && kb > 0 ? Math.ceil(kb / 1024) : 0);
+    });
+  });
 }
 
 function works(file: string, args: string[]): Promise<boolean> {
@@ -82,11 +106,12 @@ export async function probeSandbox(tools: SandboxTools = hostTools()): Promise<S
   if (prlimit && (await works(prlimit, ['--data=1073741824', '--cpu=60', '--', ...probe]))) rlimit = { kind: 'prlimit', path: prlimit };
   else if (shell && (await works(shell, ['-c', 'ulimit -d 1048576 && ulimit -t 60 && exec "$0" "$@"', ...probe]))) rlimit = { kind: 'ulimit', path: shell };
   else missing.push('no prlimit or sh ulimit: memory outside the JavaScript heap (Buffers) is not bounded');
+  const dataMb = rlimit ? await runtimeDataMb() : 0;
 
   const flags = tools.permissionFlags;
   const permissionFlag = flags.has('--permission') ? '--permission' : flags.has('--experimental-permission') ? '--experimental-permission' : null;
   if (!permissionFlag) missing.push(`Node ${process.version} has no permission model: scripts can read files, start processes and load addons`);
-  return { netns, rlimit, permissionFlag, missing };
+  return { netns, rlimit, permissionFlag, runtimeDataMb: dataMb, missing };
 }
 
 let detected: Promise<SandboxCapabilities> | undefined;
@@ -156,7 +181,7 @@ export function childCommand(
     CHILD_FILES[0],
   ];
   let cmd = node;
-  const bytes = limits.maxMemoryMb * 1024 * 1024;
+  const bytes = (limits.maxMemoryMb + caps.runtimeDataMb) * 1024 * 1024;
   if (caps.rlimit?.kind === 'prlimit') cmd = [caps.rlimit.path, `--data=${bytes}`, `--cpu=${limits.cpuSeconds}`, '--', ...node];
   else if (caps.rlimit?.kind === 'ulimit') cmd = [caps.rlimit.path, '-c', `ulimit -d ${bytes / 1024} && ulimit -t ${limits.cpuSeconds} && exec "$0" "$@"`, ...node];
   if (caps.netns && !network) {

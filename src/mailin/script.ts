@@ -54,8 +54,8 @@ function childEnv(): Record<string, string> {
 /**
  * Runs a script agent in a child process of its own, started for this run and killed after
  * its verdict, so nothing the script starts (timers, sockets, intervals) outlives the run. The
- * operating system bounds it (script-sandbox.ts): RLIMIT_DATA over all of its memory — the V8
- * heap and what lies outside it, Buffers —, no network of its own unless granted, Node's
+ * operating system bounds it (script-sandbox.ts): RLIMIT_DATA over all of its memory beyond
+ * Node's own start — the V8 heap and what lies outside it, Buffers —, no network of its own unless granted, Node's
  * permission model (reads only its folder; no child processes, workers, addons, writes), V8
  * heap flags; the time limit ends it with SIGKILL. The document goes in and the verdict comes
  * back as bounded frames on fd 3; `api.http` calls are made here, under the webhooks' rules.
@@ -80,7 +80,7 @@ export async function runScript(
     networkGranted(scriptPath, limits.allowNetwork),
     limits.runAs ?? null,
   );
-  const memoryText = `the script went over its memory limit (${limits.maxMemoryMb} MB in all, ${limits.maxOldGenerationSizeMb} MB heap) and was stopped`;
+  const memoryText = `the script went over its memory limit (${limits.maxMemoryMb} MB above Node's start, ${limits.maxOldGenerationSizeMb} MB heap) and was stopped`;
   return new Promise<RunResult>((resolve) => {
     let settled = false;
     let exited = false;

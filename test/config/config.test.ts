@@ -31,7 +31,8 @@ describe('config', () => {
     assert.equal(parseConfig({}, 'f', {}).directory.processes, 1);
     // Worker-thread counts and limits: bounded, with their defaults.
     assert.throws(() => parseConfig({ mailin: { threads: 65 } }, 'f', {}), /mailin\.threads/);
-    assert.throws(() => parseConfig({ mailin: { threadHeapMb: 8 } }, 'f', {}), /mailin\.threadHeapMb/);
+    assert.throws(() => parseConfig({ mailin: { threadHeapMb: 16 } }, 'f', {}), /mailin\.threadHeapMb/);
+    assert.equal(parseConfig({ mailin: { threadHeapMb: 32 } }, 'f', {}).mailin.threadHeapMb, 32);
     assert.throws(() => parseConfig({ blobs: { ioThreads: -1 } }, 'f', {}), /blobs\.ioThreads/);
     // Database blobs: a size cap above the default message size, and one that every accepted message fits.
     assert.equal(parseConfig({}, 'f', {}).blobs.maxSizeBytes, 256 * 1024 * 1024);

@@ -15,6 +15,8 @@ describe('config tls: curves, suites, ECC certificates (GS-A_4384-01, A_17124-01
     const c = parseConfig({}, 'f', {});
     assert.deepEqual(c.tls.ecdhCurves.slice(0, 5), ['X25519', 'P-256', 'P-384', 'brainpoolP256r1', 'brainpoolP384r1']);
     assert.deepEqual(c.tls.ciphers12, ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384']);
+    assert.equal(c.tls.brainpoolTls13, false, 'a brainpool-only listener serves TLS 1.2 at most unless asked');
+    assert.equal(parseConfig({ tls: { brainpoolTls13: true } }, 'f', {}).tls.brainpoolTls13, true);
     // A narrower list of known names is fine.
     assert.deepEqual(parseConfig({ tls: { ecdhCurves: ['brainpoolP256r1', 'secp384r1'], ciphers12: ['ECDHE-RSA-AES256-GCM-SHA384'] } }, 'f', {}).tls.ecdhCurves, ['brainpoolP256r1', 'secp384r1']);
   });

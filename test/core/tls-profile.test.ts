@@ -96,11 +96,11 @@ describe('TLS profile of the TI (GS-A_4384-01, A_17124-01, KOM-LE-A_2064-02)', (
       });
     }
 
-    test('A_17124-01: a client offering TLS 1.3 as well is served (TLS 1.2 where OpenSSL has no brainpool signatures for TLS 1.3)', async () => {
+    test('A_17124-01: a client offering TLS 1.3 as well is served, in TLS 1.2 (tls.brainpoolTls13 off), on every OpenSSL', async () => {
       for (const name of ['smtp-submission', 'pop3s'] as const) {
         const r = await sClient(port(svc, name), ['-curves', 'brainpoolP256r1:X25519']);
         assert.ok(r.ok, r.out);
-        assert.equal(r.protocol, BRAINPOOL_TLS13_SIGNATURES ? 'TLSv1.3' : 'TLSv1.2');
+        assert.equal(r.protocol, 'TLSv1.2');
         assert.equal(r.signature, 'ECDSA');
       }
     });
@@ -119,11 +119,35 @@ describe('TLS profile of the TI (GS-A_4384-01, A_17124-01, KOM-LE-A_2064-02)', (
       try {
         assert.equal(s.authorized, true);
         assert.match(s.getCipher().name, /^ECDHE-ECDSA-AES(128|256)-GCM-SHA(256|384)$|^TLS_AES_(128_GCM_SHA256|256_GCM_SHA384)$/);
+        assert.equal(s.getProtocol(), 'TLSv1.2');
+        assert.equal((s.getPeerCertificate() as { asn1Curve?: string }).asn1Curve, 'brainpoolP256r1');
+      } finally {
+        s.destroy();
+      }
+    });
+  });
+
+  describe('with a brainpoolP256r1 certificate and tls.brainpoolTls13', () => {
+    let svc: RunningService;
+    before(async () => {
+      svc = await serviceWith(join(d.path, 'svc-bp13'), { cert: join(d.path, 'bp256.crt'), key: join(d.path, 'bp256.key'), brainpoolTls13: true });
+    });
+    after(() => svc.close());
+
+    test('RFC 8734 where OpenSSL has it (3.2+): our client gets TLS 1.3 signed with the brainpool key; on OpenSSL 3.0 still TLS 1.2', async () => {
+      const ca = readFileSync(join(d.path, 'bp256.crt'), 'utf8');
+      const s = (await openClientSocket({ host: '127.0.0.1', port: port(svc, 'pop3s'), tls: 'implicit', ca, timeoutMs: 10_000 })) as TLSSocket;
+      try {
+        assert.equal(s.authorized, true);
         assert.equal(s.getProtocol(), BRAINPOOL_TLS13_SIGNATURES ? 'TLSv1.3' : 'TLSv1.2');
         assert.equal((s.getPeerCertificate() as { asn1Curve?: string }).asn1Curve, 'brainpoolP256r1');
       } finally {
         s.destroy();
       }
+      // A TLS 1.2 client is served as before.
+      const r = await sClient(port(svc, 'smtp-submission'), ['-tls1_2', '-curves', 'brainpoolP256r1']);
+      assert.ok(r.ok, r.out);
+      assert.equal(r.protocol, 'TLSv1.2');
     });
   });
 

@@ -18,7 +18,7 @@ const LIMITS: ScriptLimits = { maxOldGenerationSizeMb: 32, maxYoungGenerationSiz
 const HTTP: MailinHttpLimits = { allowHosts: [], maxResponseBytes: 65536, targets: { allowPrivate: false, allowLoopback: false, ownListeners: [] } };
 const DOC = { id: 'doc-1', subject: 'x' } as unknown as DocumentPayload;
 const CHILD = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4, maxMemoryMb: 256, cpuSeconds: 6 };
-const NONE: SandboxCapabilities = { netns: null, rlimit: null, permissionFlag: null, missing: [] };
+const NONE: SandboxCapabilities = { netns: null, rlimit: null, permissionFlag: null, runtimeDataMb: 0, missing: [] };
 
 function agent(scriptPath: string): Agent {
   return { id: 1, dbId: 1, name: 's', trigger: 'before-delivery', kind: 'script', url: null, secret: null, scriptPath, timeoutMs: 5000, onFailure: 'tempfail', includeRaw: false, createdAt: 0 };
@@ -30,10 +30,11 @@ describe('script sandbox: what the host allows, and the fallbacks', () => {
   const script = (name: string, code: string): string => dir.write(name, code);
 
   test('the command line: namespace, limits, then node with the permission model reading only the child files and the folder', () => {
-    const full: SandboxCapabilities = { netns: ['/usr/bin/unshare', '-n'], rlimit: { kind: 'prlimit', path: '/usr/bin/prlimit' }, permissionFlag: '--experimental-permission', missing: [] };
+    // RLIMIT_DATA: maxMemoryMb on top of what the runtime has at start (here 48 MB, Node 20's).
+    const full: SandboxCapabilities = { netns: ['/usr/bin/unshare', '-n'], rlimit: { kind: 'prlimit', path: '/usr/bin/prlimit' }, permissionFlag: '--experimental-permission', runtimeDataMb: 48, missing: [] };
     const c = childCommand(full, CHILD, '/etc/postamt/agents', false);
     assert.equal(c.file, '/usr/bin/unshare');
-    assert.deepEqual(c.args.slice(0, 5), ['-n', '/usr/bin/prlimit', `--data=${256 * 1024 * 1024}`, '--cpu=6', '--']);
+    assert.deepEqual(c.args.slice(0, 5), ['-n', '/usr/bin/prlimit', `--data=${(256 + 48) * 1024 * 1024}`, '--cpu=6', '--']);
     assert.deepEqual(c.args.slice(5), [
       process.execPath,
       '--experimental-permission',
@@ -49,7 +50,7 @@ describe('script sandbox: what the host allows, and the fallbacks', () => {
     // Granted the network: no namespace; the limits stay.
     assert.equal(childCommand(full, CHILD, '/etc/postamt/agents', true).file, '/usr/bin/prlimit');
     const shell = childCommand({ ...full, netns: ['/usr/bin/unshare', '-rn'], rlimit: { kind: 'ulimit', path: '/bin/sh' } }, CHILD, '/a', false);
-    assert.deepEqual(shell.args.slice(0, 4), ['-rn', '/bin/sh', '-c', `ulimit -d ${256 * 1024} && ulimit -t 6 && exec "$0" "$@"`]);
+    assert.deepEqual(shell.args.slice(0, 4), ['-rn', '/bin/sh', '-c', `ulimit -d ${(256 + 48) * 1024} && ulimit -t 6 && exec "$0" "$@"`]);
     assert.deepEqual(childCommand(NONE, CHILD, '/a', false), { file: process.execPath, args: ['--no-addons', '--max-old-space-size=64', '--max-semi-space-size=5', '--stack-size=4096', CHILD_FILES[0]] });
     // Another account: root's unshare -n changes to it inside; otherwise the spawn does.
     const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
@@ -71,26 +72,32 @@ describe('script sandbox: what the host allows, and the fallbacks', () => {
   test('probing: what this host has; each missing tool named', async () => {
     const here = await sandboxCapabilities();
     assert.ok(here.rlimit, 'util-linux prlimit or sh');
+    // Measured from /proc: tens of MB on Node 20, over 500 on Node 24 (its reserved code range).
+    assert.ok(here.runtimeDataMb >= 16 && here.runtimeDataMb < 4096, `runtime start size ${here.runtimeDataMb} MB`);
     if (process.getuid?.() === 0) assert.deepEqual(here.netns?.slice(1), ['-n'], 'root gets unshare -n');
     const nothing = await probeSandbox({ unshare: null, prlimit: null, shell: null, permissionFlags: new Set() });
-    assert.deepEqual([nothing.netns, nothing.rlimit, nothing.permissionFlag], [null, null, null]);
+    assert.deepEqual([nothing.netns, nothing.rlimit, nothing.permissionFlag, nothing.runtimeDataMb], [null, null, null, 0]);
     assert.equal(nothing.missing.length, 3);
     assert.match(nothing.missing.join('\n'), /scripts can open network connections[\s\S]*Buffers\) is not bounded[\s\S]*no permission model/);
     const shellOnly = await probeSandbox({ unshare: '/nonexistent/unshare', prlimit: null, shell: '/bin/sh', permissionFlags: new Set(['--permission']) });
     assert.deepEqual(shellOnly.rlimit, { kind: 'ulimit', path: '/bin/sh' });
+    assert.equal(shellOnly.runtimeDataMb, here.runtimeDataMb);
     assert.equal(shellOnly.permissionFlag, '--permission');
     assert.equal(shellOnly.missing.length, 1);
   });
 
-  test('every way of bounding that this host offers works: Buffers stop at the limit, the network is unreachable', async (t) => {
+  test('every way of bounding that this host offers works: Buffers stop at the limit (and not below it), the network is unreachable', async (t) => {
     const here = await sandboxCapabilities();
     const unshare = here.netns?.[0];
     const variants: Array<[string, SandboxCapabilities]> = [];
-    if (here.rlimit?.kind === 'prlimit') variants.push(['prlimit', { ...NONE, rlimit: here.rlimit }]);
-    variants.push(['sh ulimit', { ...NONE, rlimit: { kind: 'ulimit', path: '/bin/sh' } }]);
+    const measured = { runtimeDataMb: here.runtimeDataMb };
+    if (here.rlimit?.kind === 'prlimit') variants.push(['prlimit', { ...NONE, ...measured, rlimit: here.rlimit }]);
+    variants.push(['sh ulimit', { ...NONE, ...measured, rlimit: { kind: 'ulimit', path: '/bin/sh' } }]);
     if (unshare && process.getuid?.() === 0) variants.push(['unshare -n', { ...NONE, netns: [unshare, '-n'] }]);
     if (unshare) variants.push(['unshare -rn', { ...NONE, netns: [unshare, '-rn'] }]);
     const buffers = script('buffers.mjs', `export default () => { const keep = []; for (let i = 0; i < 256; i++) keep.push(Buffer.alloc(16 * 1024 * 1024, 1)); };`);
+    // 128 MiB of written Buffers, half of LIMITS.maxMemoryMb: within the allowance on every Node.
+    const within = script('within.mjs', `export default (doc, api) => { const keep = []; for (let i = 0; i < 8; i++) keep.push(Buffer.alloc(16 * 1024 * 1024, 1)); api.file('kept-' + keep.length); };`);
     let connections = 0;
     const server = createServer((s) => {
       connections++;
@@ -115,6 +122,7 @@ describe('script sandbox: what the host allows, and the fallbacks', () => {
         if (caps.rlimit) {
           const r = await runScript(agent(buffers), 'before-delivery', DOC, LIMITS, HTTP, Promise.resolve(caps));
           assert.equal(r.outcome, 'memory', `${name}: ${r.error}`);
+          assert.deepEqual(await runScript(agent(within), 'before-delivery', DOC, LIMITS, HTTP, Promise.resolve(caps)), { outcome: 'ok', verdict: { action: 'accept', folder: 'kept-8' } }, name);
         }
         if (caps.netns) {
           const r = await runScript(agent(net), 'before-delivery', DOC, LIMITS, HTTP, Promise.resolve(caps));

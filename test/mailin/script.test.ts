@@ -80,7 +80,7 @@ describe('script agents in a child process (issue 17, fault 5)', () => {
     const path = script('heap.mjs', `export default () => { const keep = []; for (;;) keep.push(new Array(100000).fill({ x: Math.random() })); };`);
     const r = await runScript(agent(path, 20_000), 'before-delivery', DOC, LIMITS, HTTP);
     assert.equal(r.outcome, 'memory', r.error);
-    assert.match(String(r.error), /over its memory limit \(256 MB in all, 32 MB heap\)/);
+    assert.match(String(r.error), /over its memory limit \(256 MB above Node's start, 32 MB heap\)/);
   });
 
   test('Buffers (memory outside the JavaScript heap) stop at the process limit: outcome memory, the service does not grow', async (t) => {

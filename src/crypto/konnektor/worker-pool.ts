@@ -102,11 +102,13 @@ export class CryptoWorkerPool {
       slot.pending.set(req.id, { resolve, reject });
       if (slot.pending.size === 1) slot.worker.ref(); // kept alive only while it has work
       // The content is transferred, not cloned (a clone serialises and deserialises: two copies).
-      // Handed over and owning its whole ArrayBuffer (never one of Buffer's shared pool slabs,
-      // which only hold buffers below 4 KB and are never filled by one), it goes as it is;
-      // otherwise a copy of it goes and the caller's buffer stays the caller's.
+      // Handed over and owning its whole ArrayBuffer, it goes as it is; otherwise a copy of it
+      // goes and the caller's buffer stays the caller's. The whole-buffer test is what keeps
+      // Buffer's shared pool slabs out: the pool takes only buffers below half a slab
+      // (Buffer.poolSize: 8 KB on Node 20, 64 KB on Node 24, so a 10 KB Buffer.from() is a
+      // pool view on 24), hence no Buffer ever spans a whole slab.
       const c = req.content;
-      const owned = handOver && c.byteOffset === 0 && c.byteLength === c.buffer.byteLength && c.buffer instanceof ArrayBuffer && c.byteLength >= 4096;
+      const owned = handOver && c.byteOffset === 0 && c.byteLength === c.buffer.byteLength && c.buffer instanceof ArrayBuffer;
       const content = owned ? new Uint8Array(c.buffer, 0, c.byteLength) : new Uint8Array(c);
       req.content = content;
       slot.worker.postMessage(req, [content.buffer as ArrayBuffer]);
