@@ -98,13 +98,21 @@ describe('three nodes on one PostgreSQL', { timeout: 120_000 }, () => {
   const nodes: Node[] = [];
   let sink: RelaySink;
   let receiver: Receiver;
+  /** Webhook calls answered 200, per Message-ID; calls for an id in `hang` are held the first time. */
+  const answered = new Map<string, number>();
+  const hang = new Set<string>();
   let sql: pg.Client;
 
   before(async () => {
     db = await freshPostgres();
     if (!db) return;
     sink = await startRelaySink();
-    receiver = await startReceiver(() => ({ status: 200, body: {} }));
+    receiver = await startReceiver((call) => {
+      const id = String(call.json.messageId);
+      if (hang.has(id) && receiver.calls.filter((c) => c.json.messageId === id).length === 1) return 'hang';
+      answered.set(id, (answered.get(id) ?? 0) + 1);
+      return { status: 200, body: {} };
+    });
     const tls = await peerCertificate();
     const configs = [0, 1, 2].map((i) => {
       const dataDir = join(dir.path, `node${i + 1}`);
@@ -130,7 +138,8 @@ describe('three nodes on one PostgreSQL', { timeout: 120_000 }, () => {
           },
         },
         directory: { ldap: { starttls: { port: 0 }, implicit: { port: 0 } }, bindFailureDelayMs: 50, cacheCheckMs: CACHE_CHECK_MS },
-        mailin: { worker: { pollIntervalMs: 100 }, webhook: { allowHosts: ['127.0.0.1'], allowLoopbackTargets: true } },
+        // A job's lease is its agent's time limit (2 s, below) plus leaseMarginMs.
+        mailin: { worker: { pollIntervalMs: 100, leaseMarginMs: 500 }, retry: { scheduleMs: [200] }, webhook: { allowHosts: ['127.0.0.1'], allowLoopbackTargets: true } },
       };
       const path = join(dataDir, 'postamt.yaml');
       writeFileSync(path, JSON.stringify(cfg, null, 2)); // JSON is YAML
@@ -141,7 +150,7 @@ describe('three nodes on one PostgreSQL', { timeout: 120_000 }, () => {
     await cli(['domain', 'add', DOMAIN]);
     for (const user of ['box', 'reader', 'sender']) await cli(['account', 'add', `${user}@${DOMAIN}`, '--password-stdin'], PASSWORD);
     await cli(['mailin', 'add', HOOKS, '--name', 'hooks']);
-    await cli(['mailin', 'agent', 'add', HOOKS, '--trigger', 'after-delivery', '--webhook', receiver.url, '--secret', 'a webhook secret of some length']);
+    await cli(['mailin', 'agent', 'add', HOOKS, '--trigger', 'after-delivery', '--webhook', receiver.url, '--secret', 'a webhook secret of some length', '--timeout-ms', '2000']);
     // Started together: they also race for the (already applied) migrations.
     const started = await Promise.allSettled(configs.map((c) => spawnPostamt(['-c', c.path, 'serve'], c.dataDir)));
     for (const s of started) if (s.status === 'fulfilled') nodes.push({ proc: s.value, port: (name) => s.value.endpoints[name]!.port });
@@ -213,6 +222,7 @@ describe('three nodes on one PostgreSQL', { timeout: 120_000 }, () => {
       calls.set(id, (calls.get(id) ?? 0) + 1);
     }
     for (const key of hookKeys) assert.equal(calls.get(`<${key}@${DOMAIN}>`), 1, `${key}: one webhook call`);
+    for (const key of hookKeys) assert.equal(answered.get(`<${key}@${DOMAIN}>`), 1, `${key}: answered once`);
     assert.equal(receiver.calls.length, M, 'no other calls');
     assert.equal(new Set(receiver.calls.map((c) => c.headers['idempotency-key'])).size, M, 'one idempotency key per call');
   });
@@ -238,14 +248,30 @@ describe('three nodes on one PostgreSQL', { timeout: 120_000 }, () => {
     t.diagnostic(`entry visible on node 2 after ${took[0]} ms, node 3 after ${took[1]} ms (cacheCheckMs ${CACHE_CHECK_MS})`);
     // One check interval plus the poll's own round trips (an LDAP connection each, a loaded machine).
     for (const ms of took) assert.ok(ms <= CACHE_CHECK_MS + 800, `visible after ${ms} ms`);
+
+    // And its removal, the same way.
+    const del = await fetch(`http://127.0.0.1:${nodes[0]!.port('http')}/api/directory/entries/${tid}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(del.status, 204, await del.text());
+    const removed = Date.now();
+    const gone = await Promise.all(
+      [nodes[1]!, nodes[2]!].map(async (n) => {
+        await until('the entry gone from LDAP', async () => !(await ldapFinds(n, tid)), CACHE_CHECK_MS + 5000);
+        return Date.now() - removed;
+      }),
+    );
+    t.diagnostic(`removal visible on node 2 after ${gone[0]} ms, node 3 after ${gone[1]} ms`);
+    for (const ms of gone) assert.ok(ms <= CACHE_CHECK_MS + 800, `gone after ${ms} ms`);
   });
 
-  test('c. a node SIGKILLed under SMTP load loses no 250-ed message, and its relay leases pass to the others', async (t) => {
+  test('c. a node SIGKILLed under SMTP load loses no 250-ed message, and its relay and mail-in leases pass to the others', async (t) => {
     if (skip(t)) return;
     const [n1, n2, n3] = nodes as [Node, Node, Node];
     // Node 1's relay transactions are held after their data: it keeps those rows leased.
     sink.holdHelo = helo(0);
     const relayIds = Array.from({ length: 6 }, (_, n) => `<c-relay-${n}@${DOMAIN}>`);
+    // A mail-in message to node 1 whose first webhook call is never answered: its job stays leased.
+    const hookId = `<c-hook@${DOMAIN}>`;
+    hang.add(hookId);
 
     const accepted = new Map<string, Buffer>();
     const stop = { now: false };
@@ -276,6 +302,7 @@ describe('three nodes on one PostgreSQL', { timeout: 120_000 }, () => {
     const senders = [n1, n1, n1, n2, n2, n3, n3].map((node, i) => sender(node, i));
 
     await until('some load accepted', () => accepted.size >= 40, 30_000);
+    assert.ok(await sendMx(n1.port('smtp-mx'), HOOKS, message('c-hook', HOOKS)), 'mail-in message accepted by node 1');
     const sub = submitter(n1);
     try {
       await Promise.all(relayIds.map((id, n) => sub.send(100 + n, id)));
@@ -285,6 +312,7 @@ describe('three nodes on one PostgreSQL', { timeout: 120_000 }, () => {
     // Every relay message is either held open by node 1 or was taken by another node; kill at
     // once, well inside node 1's dataTimeoutMs, so that it still holds those leases.
     await until('node 1 holding its relay transactions', () => sink.held.length > 0 && relayIds.every((id) => sink.held.some((h) => h.messageId === id) || sink.count(id) > 0), 10_000);
+    await until('the webhook call held', () => receiver.calls.some((c) => c.json.messageId === hookId), 10_000);
     const heldByNode1 = relayIds.filter((id) => sink.count(id) === 0);
     const killedAt = Date.now();
     n1.proc.child.kill('SIGKILL');
@@ -318,6 +346,13 @@ describe('three nodes on one PostgreSQL', { timeout: 120_000 }, () => {
       // The claim precedes the held data by at most connect + 9 replies (timeoutMs each).
       assert.ok(ds[0]!.at - heldAt >= RELAY.leaseMs - 10 * RELAY.timeoutMs, `${id} taken over only after the lease (${ds[0]!.at - heldAt} ms after node 1 held it)`);
     }
+    // The mail-in job: its held call is made again by a survivor once the lease is over; the
+    // receiver answered exactly one call, and saw at most the held one besides.
+    await until('the mail-in job done', async () => (await sql.query("select count(*)::int as n from mailin_jobs where state <> 'done'")).rows[0].n === 0, 15_000);
+    assert.equal(answered.get(hookId), 1, 'the mail-in call answered once');
+    const hookCalls = receiver.calls.filter((c) => c.json.messageId === hookId);
+    assert.equal(hookCalls.length, 2, 'the held call and the takeover');
+    assert.equal(hookCalls[0]!.headers['idempotency-key'], hookCalls[1]!.headers['idempotency-key'], 'the repeated call carries the same Idempotency-Key');
     t.diagnostic(`held messages delivered ${Math.max(...sink.delivered.filter((d) => heldByNode1.includes(d.messageId)).map((d) => d.at)) - killedAt} ms after the kill`);
   });
 });
