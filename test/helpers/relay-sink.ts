@@ -1,0 +1,70 @@
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+
+// Another provider's MX as the relay meets it, written with smtp-server directly (not our
+// listener): it records which node (by the name in its EHLO) delivered which message, and can
+// hold a transaction open after the data to keep a node's relay rows leased.
+
+export interface SinkDelivery {
+  messageId: string;
+  helo: string;
+  at: number;
+}
+
+export interface RelaySink {
+  port: number;
+  /** Transactions answered 250, in order. */
+  delivered: SinkDelivery[];
+  /** Transactions whose data arrived and that were never answered (held). */
+  held: SinkDelivery[];
+  /** Deliveries from a node with this EHLO name are held instead of answered. */
+  holdHelo: string | undefined;
+  /** How many times each Message-ID got 250. */
+  count(messageId: string): number;
+  close(): Promise<void>;
+}
+
+export async function startRelaySink(): Promise<RelaySink> {
+  const pending: Array<(err?: Error) => void> = [];
+  const sink: RelaySink = {
+    port: 0,
+    delivered: [],
+    held: [],
+    holdHelo: undefined,
+    count: (id) => sink.delivered.filter((d) => d.messageId === id).length,
+    close: async () => {
+      // Held transactions end with a temporary failure, so the server can close.
+      for (const answer of pending.splice(0)) answer(Object.assign(new Error('closing'), { responseCode: 421 }));
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+  const server = new SMTPServer({
+    secure: false,
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    logger: false,
+    closeTimeout: 1000,
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null) => void) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const text = Buffer.concat(chunks).toString('latin1');
+        const messageId = /^Message-ID:\s*(<[^>]+>)/im.exec(text)?.[1] ?? '?';
+        const d = { messageId, helo: session.hostNameAppearsAs, at: Date.now() };
+        if (sink.holdHelo !== undefined && d.helo === sink.holdHelo) {
+          sink.held.push(d);
+          pending.push(callback);
+          return;
+        }
+        sink.delivered.push(d);
+        callback();
+      });
+    },
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('listening', () => resolve());
+    server.server.once('error', reject);
+  });
+  sink.port = (server.server.address() as { port: number }).port;
+  return sink;
+}
