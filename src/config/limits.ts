@@ -48,4 +48,10 @@ export const pop3SessionLimits = {
   maxAuthFailures: z.number().int().min(1).default(3),
   /** Commands accepted per session (a runaway client is cut off). */
   maxCommands: z.number().int().min(100).default(100_000),
+  /**
+   * RETR of a message larger than this many octets streams it from the blob store (bounded
+   * memory, dot-stuffed on the fly) instead of loading it whole; smaller ones take the
+   * whole-buffer path, which is faster for them.
+   */
+  streamAboveBytes: z.number().int().min(0).default(1024 * 1024),
 };

@@ -30,6 +30,13 @@ export interface Pop3Maildrop {
    */
   retrieve(index: number): Promise<Buffer>;
   /**
+   * Optional: the same bytes as retrieve(), as a stream the server pulls at the socket's pace
+   * (used for RETR of messages above limits.streamAboveBytes, so a large message never sits
+   * in memory whole). Rejects like retrieve() when the message cannot be had; once it
+   * resolved, a failing stream is a fault in mid-answer and the server closes the connection.
+   */
+  retrieveStream?(index: number): Promise<AsyncIterable<Uint8Array>>;
+  /**
    * Optional: headers plus the first `lines` body lines, when the backend can do better than
    * cutting retrieve()'s result (the client module asks upstream for TOP 0).
    */

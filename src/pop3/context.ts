@@ -40,6 +40,11 @@ export interface SessionOutput {
   bad(text: string, code?: pop3.Pop3ResponseCode): Promise<void>;
   /** A `+OK` line followed by a dot-stuffed multi-line body. */
   body(first: string, data: Buffer): Promise<void>;
+  /**
+   * The same from a stream, pulled as the socket drains. A source failing after the `+OK`
+   * went out cannot be answered with -ERR any more: it is logged and the connection closed.
+   */
+  bodyStream(first: string, source: AsyncIterable<Uint8Array>, about: Record<string, string | number>): Promise<void>;
   /** Last words (if any), then the connection closes. */
   finish(finalLine?: string): void;
   count(what: keyof typeof METRIC, labels?: Record<string, string>, by?: number): void;

@@ -5,7 +5,7 @@ import type { Pop3Backend } from './backend.js';
 /** The per-connection limits, exactly the fields of config.service.pop3 that govern a session. */
 export type Pop3Limits = Pick<
   Pop3Config,
-  'maxLineLength' | 'maxConnections' | 'maxConnectionsPerAddress' | 'connectionLimitExceptions' | 'idleTimeoutMs' | 'authFailureDelayMs' | 'maxAuthFailures' | 'maxCommands' | 'allowPlaintextAuth'
+  'maxLineLength' | 'maxConnections' | 'maxConnectionsPerAddress' | 'connectionLimitExceptions' | 'idleTimeoutMs' | 'authFailureDelayMs' | 'maxAuthFailures' | 'maxCommands' | 'allowPlaintextAuth' | 'streamAboveBytes'
 >;
 
 export interface Pop3ServerOptions {
@@ -49,5 +49,6 @@ export function resolveLimits(given: Partial<Pop3Limits> = {}): Pop3Limits {
     maxAuthFailures: pick('maxAuthFailures'),
     maxCommands: pick('maxCommands'),
     allowPlaintextAuth: pick('allowPlaintextAuth'),
+    streamAboveBytes: pick('streamAboveBytes'),
   };
 }

@@ -1,3 +1,4 @@
+import { errorMessage } from '../core/index.js';
 import { pop3 } from '../wire/index.js';
 import type { Pop3Maildrop } from './backend.js';
 import type { Pop3Connection } from './connection.js';
@@ -47,6 +48,7 @@ export class Pop3Session {
       reply: (line) => this.reply(line),
       bad: (text, code) => this.bad(text, code),
       body: (first, data) => this.body(first, data),
+      bodyStream: (first, source, about) => this.bodyStream(first, source, about),
       finish: (line) => this.finish(line),
       count: (what, labels = {}, by = 1) => this.ctx.metrics?.inc(METRIC[what], { listener: this.ctx.listener, ...labels }, by),
     };
@@ -211,6 +213,25 @@ export class Pop3Session {
       await this.conn.write(stuffer.push(data.subarray(off, off + WRITE_CHUNK)));
     }
     await this.conn.write(stuffer.finish());
+  }
+
+  private async bodyStream(first: string, source: AsyncIterable<Uint8Array>, about: Record<string, string | number>): Promise<void> {
+    this.markOk();
+    await this.conn.write(first);
+    try {
+      // Leaving the loop early (the client went away) returns the generator, which destroys
+      // the source: no further chunk is read.
+      for await (const piece of pop3.dotStuffStream(source)) {
+        if (!this.conn.isOpen) break;
+        await this.conn.write(piece);
+      }
+    } catch (err) {
+      this.lastOk = false;
+      this.ctx.log.warn({ err: errorMessage(err), session: this.ctx.id, ...about }, 'pop3 message read failed mid-answer, closing connection');
+      this.out.count('errors', { kind: 'backend' });
+      this.finished = true;
+      this.conn.destroy();
+    }
   }
 
   private finish(finalLine?: string): void {

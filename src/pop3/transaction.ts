@@ -75,7 +75,7 @@ export class TransactionState {
   }
 
   /** Fetches message content, answering -ERR itself when it cannot be had. */
-  private async fetch(msg: number, get: () => Promise<Buffer>): Promise<Buffer | undefined> {
+  private async fetch<T>(msg: number, get: () => Promise<T>): Promise<T | undefined> {
     try {
       return await get();
     } catch (err) {
@@ -94,6 +94,14 @@ export class TransactionState {
     const i = await this.pick(cmd.msg);
     if (i === undefined) return;
     const md = this.view.maildrop;
+    const size = md.messages[i]!.size;
+    if (md.retrieveStream && size > this.ctx.limits.streamAboveBytes) {
+      const source = await this.fetch(cmd.msg, () => md.retrieveStream!(i));
+      if (!source) return;
+      await this.out.bodyStream(okLine(`${size} octets`), source, { account: this.account, msgno: cmd.msg });
+      this.out.count('retrieved');
+      return;
+    }
     const data = await this.fetch(cmd.msg, () => md.retrieve(i));
     if (!data) return;
     await this.out.body(okLine(`${data.length} octets`), data);

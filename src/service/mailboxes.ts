@@ -133,6 +133,11 @@ export class Mailboxes {
     return this.blobs.get(blob.hash, blob.size);
   }
 
+  /** The same as a stream (a large message is not held whole). */
+  contentStream(blob: { hash: string }): Promise<Readable> {
+    return this.blobs.stream(blob.hash);
+  }
+
   /** Whether the message still exists (another session may have expunged it). */
   async exists(accountId: number, id: number): Promise<boolean> {
     const r = await this.db.selectFrom('messages').select('id').where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();

@@ -64,7 +64,16 @@ class ServiceMaildrop implements Pop3Maildrop {
     readonly messages: readonly ListedMessage[],
   ) {}
 
-  async retrieve(index: number): Promise<Buffer> {
+  retrieve(index: number): Promise<Buffer> {
+    return this.open(index, (blob) => this.mailboxes.content(blob));
+  }
+
+  /** The blob store's stream: chunk rows or file reads, pulled as the socket drains. */
+  retrieveStream(index: number): Promise<AsyncIterable<Uint8Array>> {
+    return this.open(index, (blob) => this.mailboxes.contentStream(blob));
+  }
+
+  private async open<T>(index: number, read: (blob: { hash: string; size: number }) => Promise<T>): Promise<T> {
     const entry = this.messages[index];
     if (!entry) throw new RangeError(`no message at index ${index}`);
     // The row first, in one query with the blob's address: the blob may outlive the row when
@@ -72,7 +81,7 @@ class ServiceMaildrop implements Pop3Maildrop {
     const blob = await this.mailboxes.blobOf(this.accountId, entry.id);
     if (!blob) throw new Pop3MessageGoneError();
     try {
-      return await this.mailboxes.content(blob);
+      return await read(blob);
     } catch (err) {
       // Expunged between the check and the read: its blob may be gone already.
       if (!(await this.mailboxes.exists(this.accountId, entry.id))) throw new Pop3MessageGoneError();

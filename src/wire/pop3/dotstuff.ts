@@ -53,6 +53,21 @@ export function dotStuff(body: Uint8Array): Buffer {
 }
 
 /**
+ * Dot-stuffs a body arriving in chunks, the terminator last: the same bytes as dotStuff() of
+ * the whole body however the chunks are cut (the line-start state crosses chunk boundaries).
+ * It pulls a chunk only when the previous piece was taken, so the consumer's pace is the
+ * source's; returning early (or a consumer error) ends the source's iteration.
+ */
+export async function* dotStuffStream(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer, void, undefined> {
+  const s = new DotStuffer();
+  for await (const chunk of source) {
+    const out = s.push(chunk);
+    if (out.length > 0) yield out;
+  }
+  yield s.finish();
+}
+
+/**
  * The client's side: removes the stuffing dot from every line that starts with "." (RFC 1939
  * section 3). `body` is a multi-line response's body without its terminating ".CRLF". Line
  * ends are found by LF alone, as DotStuffer finds them; every other byte is kept. A body

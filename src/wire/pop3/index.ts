@@ -8,6 +8,6 @@ export { parseCommand, POP3_COMMANDS, type Pop3Command, type Pop3CommandName } f
 export { LineSplitter, type LineEvent } from './lines.js';
 export { okLine, errLine, continuationLine, multiline, parseStat, parseScanListing, parseUidListing, type Pop3ResponseCode } from './responses.js';
 export { Pop3ResponseReader, Pop3ResponseError, type Pop3Response, type Pop3ResponseProblem, type Pop3ResponseLimits } from './response-reader.js';
-export { DotStuffer, dotStuff, dotUnstuff } from './dotstuff.js';
+export { DotStuffer, dotStuff, dotStuffStream, dotUnstuff } from './dotstuff.js';
 export { extractTop } from './top.js';
 export { decodeLine } from './text.js';

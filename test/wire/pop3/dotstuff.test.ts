@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { pop3 } from '../../../src/wire/index.js';
+import { prng } from '../../helpers/prng.js';
 
 const { DotStuffer, dotStuff, dotUnstuff } = pop3;
 
@@ -36,5 +37,65 @@ describe('dotUnstuff', () => {
     }
     const plain = b('no dots here\r\n');
     assert.equal(dotUnstuff(plain), plain);
+  });
+});
+
+describe('dotStuffStream', () => {
+  const { dotStuffStream } = pop3;
+
+  async function collect(chunks: Buffer[]): Promise<Buffer> {
+    async function* source(): AsyncGenerator<Buffer> {
+      yield* chunks;
+    }
+    const out: Buffer[] = [];
+    for await (const piece of dotStuffStream(source())) out.push(piece);
+    return Buffer.concat(out);
+  }
+
+  /** Cuts `buf` at random places, empty pieces and one-byte pieces included. */
+  function cut(buf: Buffer, rnd: () => number): Buffer[] {
+    const pieces: Buffer[] = [];
+    let at = 0;
+    while (at < buf.length) {
+      const n = rnd() < 0.1 ? 0 : rnd() < 0.3 ? 1 : Math.floor(rnd() * 12);
+      pieces.push(buf.subarray(at, at + n));
+      at += n;
+    }
+    return pieces;
+  }
+
+  // Lines starting with dots, CRLF, bare LF and bare CR, 8-bit bytes, with and without a final line end.
+  const alphabet = [b('.'), b('..'), b('\r\n'), b('\n'), b('\r'), b('a'), b('.\r\n'), Buffer.from([0xff, 0x00])];
+  function tricky(rnd: () => number): Buffer {
+    const parts: Buffer[] = [];
+    const n = Math.floor(rnd() * 40);
+    for (let i = 0; i < n; i++) parts.push(alphabet[Math.floor(rnd() * alphabet.length)]!);
+    return Buffer.concat(parts);
+  }
+
+  test('random chunk splits of tricky bodies give exactly the whole-buffer stuffing', async () => {
+    for (let seed = 1; seed <= 400; seed++) {
+      const rnd = prng(seed);
+      const body = tricky(rnd);
+      const got = await collect(cut(body, rnd));
+      assert.ok(got.equals(dotStuff(body)), `seed ${seed}: ${JSON.stringify(body.toString('latin1'))} -> ${JSON.stringify(got.toString('latin1'))}`);
+    }
+  });
+
+  test('an empty source is an empty body; a body without a final line end gets one before the dot', async () => {
+    assert.equal((await collect([])).toString(), '.\r\n');
+    assert.equal((await collect([b('x\r'), b('\n.y')])).toString(), 'x\r\n..y\r\n.\r\n');
+  });
+
+  test('a source failing mid-way rejects the iteration after what was stuffed so far', async () => {
+    async function* failing(): AsyncGenerator<Buffer> {
+      yield b('.one\r\n');
+      throw new Error('blob read failed');
+    }
+    const seen: string[] = [];
+    await assert.rejects(async () => {
+      for await (const piece of dotStuffStream(failing())) seen.push(piece.toString());
+    }, /blob read failed/);
+    assert.deepEqual(seen, ['..one\r\n']);
   });
 });
