@@ -193,6 +193,11 @@ export class LoginThrottle {
     return Math.max(0, e.until - this.now());
   }
 
+  /** Whether logins from the address are held off now (no change to anything). */
+  isPenalised(address: string): boolean {
+    return this.penalisedFor(address) > 0;
+  }
+
   private delayFor(failures: number): number {
     const over = failures - this.opts.freeFailures;
     if (over <= 0) return 0;

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { pop3, decodeSaslPlain, parseSaslResponse, SaslError, type SaslPlainCredentials, type SaslResponse } from '../wire/index.js';
-import type { Pop3LoginResult, Pop3Maildrop } from './backend.js';
+import type { Pop3LoginRequest, Pop3LoginResult, Pop3Maildrop } from './backend.js';
 import type { SessionContext, SessionOutput } from './context.js';
 import { isLoopback } from '../core/index.js';
 
@@ -125,6 +125,15 @@ export class Authorization {
   }
 
   private async login(user: string, password: string, authzid: string | undefined): Promise<void> {
+    const req: Pop3LoginRequest = {
+      user,
+      password,
+      ...(authzid !== undefined ? { authzid } : {}),
+      remoteAddress: this.peer.remoteAddress,
+      secure: this.peer.secure,
+    };
+    const cached = await this.cachedLogin(req);
+    if (cached) return this.loggedInOk(cached);
     // The gate comes before the password is checked: a penalised address is answered without
     // a check, and checks from one address run one after the other.
     const admission = this.ctx.throttle ? await this.ctx.throttle.admit(this.peer.remoteAddress, this.goneSignal) : undefined;
@@ -132,13 +141,7 @@ export class Authorization {
     if (admission && admission.kind !== 'check') return this.notChecked(user, admission.kind, admission.kind === 'penalised' ? admission.waitMs : 0);
     let result: Pop3LoginResult;
     try {
-      result = await this.ctx.backend.login({
-        user,
-        password,
-        ...(authzid !== undefined ? { authzid } : {}),
-        remoteAddress: this.peer.remoteAddress,
-        secure: this.peer.secure,
-      });
+      result = await this.ctx.backend.login(req);
     } catch (err) {
       this.ctx.log.error({ err, session: this.ctx.id }, 'pop3 backend login failed');
       this.out.count('errors', { kind: 'backend' });
@@ -146,11 +149,7 @@ export class Authorization {
     } finally {
       if (admission?.kind === 'check') admission.release();
     }
-    if (result.ok) {
-      this.out.count('logins', { result: 'ok' });
-      this.ctx.log.info({ session: this.ctx.id, account: result.account, remote: this.peer.remoteAddress }, 'pop3 login');
-      return this.loggedIn(result.maildrop, result.account);
-    }
+    if (result.ok) return this.loggedInOk(result);
     if (result.reason === 'unavailable') {
       this.out.count('logins', { result: 'unavailable' });
       return this.out.reply(errLine(result.message ?? 'mailbox temporarily unavailable', 'SYS/TEMP'));
@@ -166,6 +165,30 @@ export class Authorization {
       return this.out.finish(errLine('too many failures, closing connection', 'AUTH'));
     }
     return this.out.reply(errLine(result.message ?? 'invalid user name or password', 'AUTH'));
+  }
+
+  private loggedInOk(result: Extract<Pop3LoginResult, { ok: true }>): Promise<void> {
+    this.out.count('logins', { result: 'ok' });
+    this.ctx.log.info({ session: this.ctx.id, account: result.account, remote: this.peer.remoteAddress }, 'pop3 login');
+    return this.loggedIn(result.maildrop, result.account);
+  }
+
+  /**
+   * A login the backend knows right without the full check (a login-cache hit: an HMAC, no
+   * scrypt), so it need not queue behind the other logins from its address. A penalised
+   * address gets no such shortcut: its logins go through the gate and wait out the penalty.
+   * Only a success is taken from here; anything else (and a backend fault, which the normal
+   * path reports) takes the normal path.
+   */
+  private async cachedLogin(req: Pop3LoginRequest): Promise<Extract<Pop3LoginResult, { ok: true }> | undefined> {
+    const throttle = this.ctx.throttle;
+    if (!throttle || !this.ctx.backend.loginCached || throttle.isPenalised(this.peer.remoteAddress)) return undefined;
+    try {
+      const result = await this.ctx.backend.loginCached(req);
+      return result?.ok ? result : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** A login the gate turned away: answered late and counted as a failure, but nothing was checked. */

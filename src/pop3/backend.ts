@@ -53,6 +53,13 @@ export type Pop3LoginResult =
 
 export interface Pop3Backend {
   login(req: Pop3LoginRequest): Promise<Pop3LoginResult>;
+  /**
+   * Optional: the result `login` would give, when the credentials are known right without the
+   * full check (a login-cache hit); undefined when not known (the server then takes the normal
+   * path through the login gate and `login`). Never a success `login` would refuse. A hit is
+   * cheap, so it does not wait for the per-address login gate.
+   */
+  loginCached?(req: Pop3LoginRequest): Promise<Pop3LoginResult | undefined>;
 }
 
 /**

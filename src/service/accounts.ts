@@ -295,6 +295,22 @@ export class Accounts {
     if (!ok || row.disabled) return null;
     return toAccount(row);
   }
+
+  /**
+   * A login answered from the login cache alone: the account when the password is a cached
+   * success for an enabled account, undefined when that is not known without the full check
+   * (cache off, miss, wrong password, unknown or disabled account) — then `authenticate`
+   * decides, so a failure still takes as long and answers the same. The row is read as there.
+   */
+  async authenticateCached(address: string, password: string): Promise<Account | undefined> {
+    if (!this.loginCache?.enabled) return undefined;
+    const parsed = parseAddress(address);
+    if (!parsed) return undefined;
+    const row = await this.db.selectFrom('accounts').selectAll().where('address', '=', parsed.address).executeTakeFirst();
+    // A disabled account is never a hit: not even the cache's hit count sees it.
+    if (!row || row.disabled) return undefined;
+    return this.loginCache.peek(row.address, password, row.password_hash) ? toAccount(row) : undefined;
+  }
 }
 
 /** Deletes those of `hashes` that no row refers to any more (blobsInUse). */

@@ -56,18 +56,33 @@ export class LoginCache {
   async verify(address: string, password: string, storedHash: string, verify: (password: string, stored: string) => Promise<boolean>): Promise<boolean> {
     if (!this.enabled) return verify(password, storedHash);
     const mac = this.mac(address, password, storedHash);
-    const e = this.entries.get(address);
-    if (e && e.expires > this.now() && timingSafeEqual(e.mac, mac)) {
-      // Most recently used last; the expiry stays that of the real check.
-      this.entries.delete(address);
-      this.entries.set(address, e);
-      this.count('hit');
-      return true;
-    }
+    if (this.hit(address, mac)) return true;
     this.count('miss');
     const ok = await verify(password, storedHash);
     if (ok) this.remember(address, mac);
     return ok;
+  }
+
+  /**
+   * Whether `password` is right from the cache alone: true (and counted as a hit) only when a
+   * success with the same three was remembered and has not expired. False says nothing (off,
+   * miss, wrong password) and counts nothing: the full check that follows counts the miss.
+   * The login edges ask this before the per-address gate, so a hit, which costs an HMAC and
+   * no scrypt, need not queue behind other logins from the same address.
+   */
+  peek(address: string, password: string, storedHash: string): boolean {
+    if (!this.enabled) return false;
+    return this.hit(address, this.mac(address, password, storedHash));
+  }
+
+  private hit(address: string, mac: Buffer): boolean {
+    const e = this.entries.get(address);
+    if (!e || e.expires <= this.now() || !timingSafeEqual(e.mac, mac)) return false;
+    // Most recently used last; the expiry stays that of the real check.
+    this.entries.delete(address);
+    this.entries.set(address, e);
+    this.count('hit');
+    return true;
   }
 
   /** Forgets an account (disabled, removed, password set): belt and braces to the MAC's own invalidation. */

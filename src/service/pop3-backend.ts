@@ -34,19 +34,40 @@ export class ServicePop3Backend implements Pop3Backend {
   }
 
   async login(req: Pop3LoginRequest): Promise<Pop3LoginResult> {
-    const user = parseAddress(req.user)?.address;
-    const target = req.authzid !== undefined ? parseAddress(req.authzid)?.address : user;
-    const actingFor = target !== user;
-    // Only the archive user may act for another account; for anyone else an authzid other
-    // than their own is refused before the password is looked at.
-    if (actingFor && (this.archiveUser === undefined || user !== this.archiveUser || target === undefined)) {
-      return { ok: false, reason: 'credentials', message: 'authorization identity not permitted' };
-    }
+    const target = this.target(req);
+    if (target === 'refused') return { ok: false, reason: 'credentials', message: 'authorization identity not permitted' };
     const account = await (this.opts.logins ?? this.accounts).authenticate(req.user, req.password);
     if (!account) return { ok: false, reason: 'credentials' };
+    return this.open(req, account, target);
+  }
+
+  /** `login` from a login-cache hit of an account's own password; a user source (integration) is always asked in full. */
+  async loginCached(req: Pop3LoginRequest): Promise<Pop3LoginResult | undefined> {
+    if (this.opts.logins) return undefined;
+    const target = this.target(req);
+    if (target === 'refused') return undefined;
+    const account = await this.accounts.authenticateCached(req.user, req.password);
+    return account ? this.open(req, account, target) : undefined;
+  }
+
+  /**
+   * The mailbox another account asks for (the authzid), undefined for the user's own, or
+   * 'refused': only the archive user may act for another account, and for anyone else an
+   * authzid other than their own is refused before the password is looked at.
+   */
+  private target(req: Pop3LoginRequest): string | undefined | 'refused' {
+    const user = parseAddress(req.user)?.address;
+    if (req.authzid === undefined) return undefined;
+    const target = parseAddress(req.authzid)?.address;
+    if (target === user) return undefined;
+    if (this.archiveUser === undefined || user !== this.archiveUser || target === undefined) return 'refused';
+    return target;
+  }
+
+  private async open(req: Pop3LoginRequest, account: { id: number; address: string }, target: string | undefined): Promise<Pop3LoginResult> {
     let mailbox: { id: number; address: string } = account;
-    if (actingFor) {
-      const t = await this.accounts.find(target!);
+    if (target !== undefined) {
+      const t = await this.accounts.find(target);
       if (!t) return { ok: false, reason: 'credentials', message: 'authorization identity not permitted' };
       mailbox = t;
       this.opts.logger?.info({ archiveUser: account.address, mailbox: t.address, remote: req.remoteAddress }, 'pop3 archive access');

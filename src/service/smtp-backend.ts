@@ -70,6 +70,12 @@ export class ServiceSmtpBackend implements SmtpBackend {
     return account ? account.address : null;
   }
 
+  /** A login-cache hit of an account's own password; a user source (integration) is always asked in full. */
+  async authenticateCached(username: string, password: string): Promise<string | undefined> {
+    if (this.mode !== 'submission' || this.integration.logins) return undefined;
+    return (await this.accounts.authenticateCached(username, password))?.address;
+  }
+
   async checkSender(address: string, _env: SmtpEnvelope, session: SmtpSession): Promise<void> {
     if (this.fromProvider(session)) {
       if (address !== '' && !parseAddress(address)) throw replies.badAddress(address);

@@ -31,6 +31,13 @@ export interface SmtpBackend {
    * 535 SmtpReply thrown here is a refusal in the backend's words, counted and delayed like null.
    */
   authenticate?(username: string, password: string, session: SmtpSession): Promise<string | null>;
+  /**
+   * Optional: the identity when these credentials are known right without the full check (a
+   * login-cache hit), else undefined (not known: the edge then takes the normal path through
+   * the login gate and `authenticate`). Must never be a success `authenticate` would refuse.
+   * A hit is cheap, so it does not wait for the per-address login gate.
+   */
+  authenticateCached?(username: string, password: string, session: SmtpSession): Promise<string | undefined>;
   checkSender(address: string, envelope: SmtpEnvelope, session: SmtpSession): Promise<void>;
   checkRecipient(address: string, envelope: SmtpEnvelope, session: SmtpSession): Promise<void>;
   /**

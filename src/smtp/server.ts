@@ -354,6 +354,11 @@ export class SmtpListener {
 
   private async onAuth(username: string, password: string, session: SMTPServerSession, cb: (err: Error | null | undefined, res?: { user: unknown }) => void): Promise<void> {
     const st = this.state.get(session.id) ?? { authFailures: 0, gone: new Gone() };
+    const cached = await this.cachedLogin(username, password, session);
+    if (cached) {
+      this.opts.logger.info({ listener: this.opts.name, sid: session.id, user: cached, ip: session.remoteAddress }, 'smtp auth ok');
+      return cb(null, { user: cached });
+    }
     // The gate comes before the password is checked: a penalised address is answered without
     // a check, and checks from one address run one after the other.
     const admission = this.opts.throttle ? await this.opts.throttle.admit(session.remoteAddress, st.gone.signal) : undefined;
@@ -394,6 +399,22 @@ export class SmtpListener {
     await delay(Math.max(this.opts.limits.authFailureDelayMs, penalty), st.gone.signal);
     const reply = st.authFailures >= this.opts.limits.maxAuthFailures ? replies.tooManyAuthFailures() : (refusal ?? replies.badCredentials());
     cb(reply.toServerError());
+  }
+
+  /**
+   * A login the backend knows right without the full check (a login-cache hit: an HMAC, no
+   * scrypt), so it need not queue behind the other logins from its address. A penalised
+   * address gets no such shortcut: its logins go through the gate and wait out the penalty.
+   * Undefined: take the normal path (which also reports a backend fault).
+   */
+  private async cachedLogin(username: string, password: string, session: SMTPServerSession): Promise<string | undefined> {
+    const throttle = this.opts.throttle;
+    if (!throttle || !this.opts.backend.authenticateCached || throttle.isPenalised(session.remoteAddress)) return undefined;
+    try {
+      return await this.opts.backend.authenticateCached(username, password, this.session(session));
+    } catch {
+      return undefined;
+    }
   }
 
   private async onRcptTo(address: string, session: SMTPServerSession, cb: (err?: Error | null) => void): Promise<void> {

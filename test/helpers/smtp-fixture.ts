@@ -1,6 +1,6 @@
 import { openTestStore, testTls, type StoreKind, type TestStore } from './env.js';
 import { silentLogger, Metrics, LoginThrottle } from '../../src/core/index.js';
-import { Accounts, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../../src/service/index.js';
+import { Accounts, LoginCache, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../../src/service/index.js';
 import { SmtpListener, type SmtpListenerOptions } from '../../src/smtp/index.js';
 
 export const PASSWORD = 'correct horse battery';
@@ -23,12 +23,13 @@ export async function startSmtpFixture(kind: StoreKind = 'sqlite', raw: Record<s
   const ts = await openTestStore(kind, raw);
   if (!ts) return null;
   const { store, config } = ts;
-  const accounts = new Accounts(store.db, store.blobs);
+  const metrics = new Metrics();
+  // The login cache as the service has it (service.loginCache), so SMTP AUTH behaves as there.
+  const accounts = new Accounts(store.db, store.blobs, new LoginCache(config.service.loginCache, metrics));
   const mailboxes = new Mailboxes(store.db, store.blobs);
   await accounts.addDomain('example.test');
   await accounts.add({ address: 'alice@example.test', password: PASSWORD, displayName: 'Alice' });
   await accounts.add({ address: 'bob@example.test', password: PASSWORD, displayName: 'Bob', quotaBytes: 20_000 });
-  const metrics = new Metrics();
   const logger = silentLogger();
   const delivery = new LocalDelivery(store.blobs, mailboxes, config.service.hostname, logger);
   const tls = await testTls();

@@ -72,6 +72,25 @@ for (const kind of STORE_KINDS) {
         assert.ok(await a.authenticate('anna@praxis.example', PW));
         assert.equal(cache.stats.hits, before, 'a new account with the same password is checked afresh');
       }));
+
+    test('authenticateCached: the account on a hit only; miss, wrong password, unknown and disabled are undefined and count no hit', (t) =>
+      withTestStore(kind, t, async (ts) => {
+        const cache = new LoginCache({ ttlMs: 60_000, maxEntries: 100 });
+        const a = await setup(ts, cache);
+        assert.equal(await a.authenticateCached('anna@praxis.example', PW), undefined, 'not cached yet');
+        assert.deepEqual(cache.stats, { hits: 0, misses: 0 }, 'a peek counts no miss: the full check does');
+        assert.ok(await a.authenticate('anna@praxis.example', PW));
+        assert.equal((await a.authenticateCached('ANNA@praxis.example', PW))?.address, 'anna@praxis.example');
+        assert.equal(await a.authenticateCached('anna@praxis.example', 'wrong password'), undefined);
+        assert.equal(await a.authenticateCached('nobody@praxis.example', PW), undefined);
+        assert.deepEqual(cache.stats, { hits: 1, misses: 1 });
+        await new Accounts(ts.store.db, ts.store.blobs).setDisabled('anna@praxis.example', true);
+        assert.equal(cache.size, 1, 'the entry is still there');
+        assert.equal(await a.authenticateCached('anna@praxis.example', PW), undefined, 'a disabled account is never a hit');
+        assert.equal(cache.stats.hits, 1);
+        const off = new Accounts(ts.store.db, ts.store.blobs, new LoginCache({ ttlMs: 0, maxEntries: 100 }));
+        assert.equal(await off.authenticateCached('anna@praxis.example', PW), undefined, 'cache off');
+      }));
   });
 }
 
