@@ -95,16 +95,31 @@ export async function routeTo(peer: Provider | { port: number }, domain: string,
  */
 export function nextSettled(p: Provider, match: (s: SettledBatch) => boolean = () => true): Promise<SettledBatch> {
   const worker = p.svc.relay.worker;
-  return new Promise((resolve) => {
+  // One dispatcher per worker and a set of waiters: chaining onSettled wrappers would let a
+  // waiter that resolves first unhook one installed after it (which then waits forever).
+  let waiters = settledWaiters.get(worker);
+  if (!waiters) {
+    const set = new Set<(s: SettledBatch) => void>();
+    waiters = set;
+    settledWaiters.set(worker, set);
     const previous = worker.onSettled;
     worker.onSettled = (s) => {
       previous?.(s);
+      for (const w of [...set]) w(s);
+    };
+  }
+  const set = waiters;
+  return new Promise((resolve) => {
+    const waiter = (s: SettledBatch) => {
       if (!match(s)) return;
-      worker.onSettled = previous;
+      set.delete(waiter);
       resolve(s);
     };
+    set.add(waiter);
   });
 }
+
+const settledWaiters = new WeakMap<object, Set<(s: SettledBatch) => void>>();
 
 /** Submits a message from `from` over the provider's submission listener (nodemailer, implicit TLS, AUTH as `user`, by default `from`). */
 export function submit(
