@@ -80,7 +80,12 @@ async function measure(nodes: BenchServer[], work: (node: number, i: number) => 
   const m0 = machineCpuMs();
   const perNode = nodes.map(() => 0);
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: sessions }, async (_, i) => (perNode[i % nodes.length]! += await work(i % nodes.length, i))));
+  await Promise.all(
+    Array.from({ length: sessions }, async (_, i) => {
+      const done = await work(i % nodes.length, i); // not `perNode[k] += await …`: that reads perNode[k] before the await
+      perNode[i % nodes.length]! += done;
+    }),
+  );
   const secs = (performance.now() - t0) / 1000;
   return { secs, perNode, cpu: { nodes: nodes.map((n, i) => n.cpuMs() - c0[i]!), postgres: postgresCpuMs() - pg0, machine: machineCpuMs() - m0 } };
 }
@@ -106,7 +111,8 @@ async function run(k: number): Promise<void> {
   // Continues the service block of startBenchServer's config, then top-level keys of their own.
   const extra =
     `  loginThrottle: { maxChecksPerAddress: 16, maxWaitingPerAddress: 16 }\n` +
-    `database:\n  url: ${url.toString()}\n  secretKey: ${secretKey}\nblobs:\n  backend: database\n`;
+    `database:\n  url: ${url.toString()}\n  secretKey: ${secretKey}\nblobs:\n  backend: database\n` +
+    `directory:\n  ldap:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\n`;
   const nodes: BenchServer[] = [];
   try {
     nodes.push(await startBenchServer([{ address: 'box@bench.test', password: PASSWORD }], extra));
