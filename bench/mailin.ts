@@ -20,6 +20,7 @@ import { smtpLoad, type LoadResult } from './lib/smtp-load.js';
 import { parseDocument, toPayload } from '../src/mailin/document.js';
 import { runWebhook } from '../src/mailin/webhook.js';
 import type { Agent } from '../src/mailin/types.js';
+import { paddedMessage } from './lib/message.js';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -29,10 +30,7 @@ const SECRET = 'bench-secret-0123456789abcdef';
 
 function message(rcpt: string, tag: string, i: number): Buffer {
   const head = `From: load@remote.test\r\nTo: ${rcpt}\r\nSubject: ${tag} ${i}\r\nMessage-ID: <${tag}${i}@remote.test>\r\n\r\n`;
-  const line = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n';
-  let body = '';
-  while (head.length + body.length + line.length <= SIZE) body += line;
-  return Buffer.from(head + body + '.\r\n');
+  return paddedMessage(head, SIZE);
 }
 
 /** The third party: records when each document arrived (by subject) and how long it spent answering. */

@@ -13,6 +13,7 @@ import pg from 'pg';
 import { Pop3LoadClient } from './lib/line-client.js';
 import { cpuMsOf, startBenchServer, type BenchServer } from './lib/server.js';
 import { smtpLoad } from './lib/smtp-load.js';
+import { paddedMessage } from './lib/message.js';
 
 const NODES = (process.env.BENCH_NODES ?? '1,2,3').split(',').map(Number);
 const N = Number(process.env.BENCH_MESSAGES ?? 4000);
@@ -24,10 +25,7 @@ const PG_ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432
 
 function message(i: number): Buffer {
   const head = `From: load@remote.test\r\nTo: box@bench.test\r\nSubject: nodes ${i}\r\nMessage-ID: <n${i}@remote.test>\r\n\r\n`;
-  const line = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n';
-  let body = '';
-  while (head.length + body.length + line.length <= SIZE) body += line;
-  return Buffer.from(head + body + '.\r\n');
+  return paddedMessage(head, SIZE);
 }
 
 /** CPU so far of every process named `postgres` on this machine, in ms (the server and its backends). */

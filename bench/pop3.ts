@@ -17,6 +17,7 @@ import { percentile, startBenchServer } from './lib/server.js';
 import { clearMaildir, dovecotPeer, maildirCount, PEER_MAILDIR } from './lib/peers.js';
 import { chownSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { paddedMessage } from './lib/message.js';
 
 const PER_BOX = Number(process.env.BENCH_MESSAGES ?? 8000);
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? 8);
@@ -31,10 +32,7 @@ const PASSWORD = 'bench password 1';
 
 function message(i: number, box: string): Buffer {
   const head = `From: load@remote.test\r\nTo: ${box}\r\nSubject: pop bench ${i}\r\n\r\n`;
-  const line = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n';
-  let body = '';
-  while (head.length + body.length + line.length <= SIZE) body += line;
-  return Buffer.from(head + body);
+  return paddedMessage(head, SIZE, '');
 }
 
 /** Files the messages straight into the store (not timed; SMTP is bench:smtp's business). */

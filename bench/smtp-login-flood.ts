@@ -11,6 +11,7 @@
 import net from 'node:net';
 import { smtpLoad } from './lib/smtp-load.js';
 import { startBenchServer, percentile } from './lib/server.js';
+import { paddedMessage } from './lib/message.js';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 3000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -20,10 +21,7 @@ const SIZE = 10 * 1024;
 
 function message(i: number): Buffer {
   const head = `From: load@remote.test\r\nTo: box@bench.test\r\nSubject: bench ${i}\r\nMessage-ID: <f${i}-${Date.now()}@remote.test>\r\n\r\n`;
-  const line = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n';
-  let body = '';
-  while (head.length + body.length + line.length <= SIZE) body += line;
-  return Buffer.from(head + body + '.\r\n');
+  return paddedMessage(head, SIZE);
 }
 
 /**

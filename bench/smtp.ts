@@ -12,6 +12,7 @@ import { LineClient } from './lib/line-client.js';
 import { startBenchServer, percentile } from './lib/server.js';
 import { clearMaildir, maildirCount, postfixPeer, runSmtpSource, smtpSourcePath } from './lib/peers.js';
 import { smtpLoad, type LoadResult } from './lib/smtp-load.js';
+import { paddedMessage } from './lib/message.js';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 5000);
 const N_PER_CONNECTION = Number(process.env.BENCH_PER_CONNECTION_MESSAGES ?? 2000);
@@ -21,10 +22,7 @@ const PASSWORD = 'bench password 1';
 
 function message(i: number): Buffer {
   const head = `From: load@remote.test\r\nTo: box@bench.test\r\nSubject: bench ${i}\r\nMessage-ID: <b${i}@remote.test>\r\n\r\n`;
-  const line = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\r\n';
-  let body = '';
-  while (head.length + body.length + line.length <= SIZE) body += line;
-  return Buffer.from(head + body + '.\r\n');
+  return paddedMessage(head, SIZE);
 }
 
 async function popCount(port: number): Promise<number> {
