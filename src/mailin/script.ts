@@ -120,6 +120,13 @@ export async function runScript(
       // V8 aborts when the heap is exhausted; RLIMIT_CPU sends SIGXCPU.
       if (signal === 'SIGABRT' || signal === 'SIGTRAP' || code === 134) finish({ outcome: 'memory', error: memoryText });
       else if (signal === 'SIGXCPU') finish({ outcome: 'timeout', error: `the script used more than its CPU time and was stopped` });
+      // 126/127: unshare, prlimit or the shell could not execute Node — as mailin.script.user,
+      // a runtime in a folder only root may enter (a private install, a 0700 temp folder).
+      else if (code === 126 || code === 127)
+        finish({
+          outcome: 'failed',
+          error: `the script's runtime ${process.execPath} could not be executed${limits.runAs ? ` as ${limits.runAs.name}` : ''} (exit code ${code}): it and its folders must be readable and executable for mailin.script.user`,
+        });
       else finish({ outcome: 'failed', error: `the script's process ended (${signal ?? `exit code ${code}`}) without a verdict` });
     });
     channel.on('error', () => undefined);

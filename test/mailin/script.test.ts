@@ -1,6 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { tempDir } from '../helpers/env.js';
 import { join } from 'node:path';
@@ -215,6 +216,31 @@ describe('script agents in a child process (issue 17, fault 5)', () => {
     } finally {
       daemon.close();
       private_.cleanup();
+    }
+  });
+
+  test('run by root with a runtime mailin.script.user cannot execute (a 0700 folder): the run fails naming the runtime, the user and the setting', async (t) => {
+    if (!LIMITS.runAs) return t.skip('the tests do not run as root');
+    // A copy of this Node in a folder only root may enter, running runScript itself: the
+    // script's process is then started from there, as nobody.
+    const hidden = tempDir();
+    chmodSync(hidden.path, 0o700);
+    try {
+      const node = join(hidden.path, 'node');
+      copyFileSync(process.execPath, node);
+      chmodSync(node, 0o755);
+      const path = script('never.mjs', 'export default () => {};');
+      const driver = `import { runScript } from ${JSON.stringify(new URL('../../src/mailin/script.js', import.meta.url).href)};
+        const r = await runScript(${JSON.stringify(agent(path))}, 'before-delivery', { id: 'd', subject: 's', text: '' }, ${JSON.stringify(LIMITS)}, ${JSON.stringify(HTTP)});
+        process.stdout.write(JSON.stringify(r));`;
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile(node, ['--input-type=module', '-e', driver], { timeout: 20000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+      );
+      const r = JSON.parse(out) as { outcome: string; error: string };
+      assert.equal(r.outcome, 'failed');
+      assert.match(r.error, new RegExp(`^the script's runtime ${node} could not be executed as nobody \\(exit code 12[67]\\): .*mailin\\.script\\.user$`));
+    } finally {
+      hidden.cleanup();
     }
   });
 

@@ -104,8 +104,13 @@ for (const kind of STORE_KINDS) {
         const limit = 16 * MB;
         assert.ok(writePeak.ab < limit, `write held ${(writePeak.ab / MB).toFixed(1)} MB of buffers`);
         assert.ok(readPeak.ab < limit, `read held ${(readPeak.ab / MB).toFixed(1)} MB of buffers`);
-        assert.ok(writePeak.rss < 2 * limit, `write grew RSS by ${(writePeak.rss / MB).toFixed(1)} MB`);
-        assert.ok(readPeak.rss < 2 * limit, `read grew RSS by ${(readPeak.rss / MB).toFixed(1)} MB`);
+        // RSS is a looser ceiling than the buffers held: V8 collects dead Buffers only once about
+        // 64 MB of external memory has been allocated since the last collection (Node 24 waits
+        // that long where Node 20 collected sooner), and the allocator keeps what was freed. That
+        // ceiling is the same for a blob of any size; the held-buffers bound above is the proof.
+        const rssLimit = 96 * MB;
+        assert.ok(writePeak.rss < rssLimit, `write grew RSS by ${(writePeak.rss / MB).toFixed(1)} MB`);
+        assert.ok(readPeak.rss < rssLimit, `read grew RSS by ${(readPeak.rss / MB).toFixed(1)} MB`);
         t.diagnostic(
           `growth MB: write buffers ${(writePeak.ab / MB).toFixed(1)} rss ${(writePeak.rss / MB).toFixed(1)}; read buffers ${(readPeak.ab / MB).toFixed(1)} rss ${(readPeak.rss / MB).toFixed(1)}`,
         );
