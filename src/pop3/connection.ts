@@ -123,17 +123,6 @@ export class Pop3Connection {
     }
   }
 
-  /** Several pieces in one system call (corked), with write()'s backpressure. */
-  writeAll(...parts: Array<string | Buffer>): Promise<void> {
-    const s = this.socket;
-    if (this.isClosed || !s.writable) return Promise.resolve();
-    s.cork();
-    for (let i = 0; i < parts.length - 1; i++) s.write(parts[i]!);
-    const p = this.write(parts[parts.length - 1]!);
-    s.uncork();
-    return p;
-  }
-
   /**
    * Switches to TLS after STLS; `okLine` is the +OK that must reach the client in plaintext
    * first. Before that, the plaintext input is cut off and everything already received after

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { CompiledQuery, Kysely, Transaction } from 'kysely';
 import type { Readable } from 'node:stream';
 import { GroupCommit, type BlobStore, type Database } from '../store/index.js';
 import { PostamtError } from '../core/index.js';
@@ -122,9 +122,15 @@ export class Mailboxes {
     return out;
   }
 
+  private blobOfQuery: CompiledQuery<{ blob_hash: string; size: number }> | undefined;
+
   /** The message's blob, or undefined when the message no longer exists (expunged meanwhile). */
   async blobOf(accountId: number, id: number): Promise<{ hash: string; size: number } | undefined> {
-    const r = await this.db.selectFrom('messages').select(['blob_hash', 'size']).where('id', '=', id).where('account_id', '=', accountId).executeTakeFirst();
+    // Compiled once: Kysely builds and compiles a query anew on each call, which was twice the
+    // time of SQLite's own lookup, and this runs once per POP3 RETR.
+    this.blobOfQuery ??= this.db.selectFrom('messages').select(['blob_hash', 'size']).where('id', '=', 0).where('account_id', '=', 0).compile();
+    const { rows } = await this.db.executeQuery<{ blob_hash: string; size: number }>({ ...this.blobOfQuery, parameters: [id, accountId] });
+    const r = rows[0];
     return r ? { hash: r.blob_hash, size: r.size } : undefined;
   }
 
