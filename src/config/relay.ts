@@ -56,6 +56,8 @@ export const relaySchema = z
     dataTimeoutMs: z.number().int().min(100).default(10 * 60_000),
     /** How long a session to a peer stays open for the next transaction to it (0: a new session each time). */
     sessionIdleMs: duration.max(300_000).default(2_000),
+    /** Messages larger than this are streamed from the blob store to the peer, not read whole (only their head is held, for Return-Path and a bounce's header). */
+    streamAboveBytes: z.number().int().min(64 * 1024).default(1024 * 1024),
     /** Transactions one session to a peer carries before it is closed. */
     sessionMaxTransactions: z.number().int().min(1).max(10_000).default(100),
     /** Port and TLS for hosts found by MX lookup (KOM-LE: 465, implicit TLS). */

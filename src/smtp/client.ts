@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { bindClientSocket, openClientSocket, upgradeClientSocket, ClientSocketError, type ClientSocketHandlers, type ClientSocketOptions } from '../core/index.js';
 import { encodeSaslLogin, encodeSaslPlain, SaslError } from '../wire/index.js';
-import { encodeDataSection, formatSmtpReply, SmtpReplyError, SmtpReplyReader, type SmtpClientReply } from '../wire/smtp/index.js';
+import { DataSectionEncoder, encodeDataSection, formatSmtpReply, SmtpReplyError, SmtpReplyReader, type SmtpClientReply } from '../wire/smtp/index.js';
 
 /**
  * A small SMTP client (RFC 5321, PIPELINING from RFC 2920, AUTH PLAIN/LOGIN from RFC 4954,
@@ -41,6 +41,15 @@ export class SmtpClientError extends Error {
   }
 }
 
+/**
+ * A message too large to hold in memory: its size (for SIZE=) and its bytes, opened anew for
+ * each transaction (a relay may try several hosts). Written as the socket drains.
+ */
+export interface StreamedMessage {
+  size: number;
+  open(): Promise<AsyncIterable<Uint8Array>>;
+}
+
 export interface SmtpSendResult {
   accepted: string[];
   rejected: Array<{ address: string; reply: SmtpClientReply }>;
@@ -53,6 +62,9 @@ interface Waiter {
   reject(err: Error): void;
   timer: NodeJS.Timeout;
 }
+
+/** How much of a streamed message may wait in the socket before the next chunk is read. */
+const STREAM_BUFFER_BYTES = 1024 * 1024;
 
 export class SmtpClient {
   private readonly reader = new SmtpReplyReader();
@@ -163,13 +175,14 @@ export class SmtpClient {
    * every recipient, or the data, and with another kind when the session broke.
    * `cleanFrom`: where the message is already in SMTP's line form (see encodeDataSection).
    */
-  async send(from: string, to: readonly string[], message: Uint8Array, cleanFrom?: number): Promise<SmtpSendResult> {
+  async send(from: string, to: readonly string[], message: Uint8Array | StreamedMessage, cleanFrom?: number): Promise<SmtpSendResult> {
     if (this.failure) throw this.failure;
     for (const a of [from, ...to]) {
       if (/[\s<>]/.test(a)) throw new SmtpClientError('protocol', `not a usable address: ${JSON.stringify(a.slice(0, 80))}`);
     }
     if (to.length === 0) throw new SmtpClientError('protocol', 'no recipients');
-    const size = this.capabilities.has('SIZE') ? ` SIZE=${message.byteLength}` : '';
+    const streamed = !(message instanceof Uint8Array);
+    const size = this.capabilities.has('SIZE') ? ` SIZE=${streamed ? message.size : message.byteLength}` : '';
     // Relayed mail may carry 8-bit text: declared where the server takes it (RFC 6152).
     const body = this.capabilities.has('8BITMIME') ? ' BODY=8BITMIME' : '';
     const commands = [`MAIL FROM:<${from}>${size}${body}\r\n`, ...to.map((a) => `RCPT TO:<${a}>\r\n`), 'DATA\r\n'];
@@ -201,14 +214,62 @@ export class SmtpClient {
       } else await this.reset();
       throw new SmtpClientError('rejected', `${this.opts.host}:${this.opts.port} refused the message: ${formatSmtpReply(refusal)}`, refusal, allRefused ? rejected : undefined);
     }
-    const parts = encodeDataSection(message, cleanFrom);
-    this.owed++;
-    this.socket.cork();
-    for (const p of parts) this.socket.write(p);
-    this.socket.uncork();
+    if (streamed) await this.writeStreamed(message);
+    else {
+      const parts = encodeDataSection(message, cleanFrom);
+      this.owed++;
+      this.socket.cork();
+      for (const p of parts) this.socket.write(p);
+      this.socket.uncork();
+    }
     const final = await this.read(this.dataTimeoutMs);
     if (final.code !== 250) throw new SmtpClientError('rejected', `${this.opts.host}:${this.opts.port} refused the message: ${formatSmtpReply(final)}`, final);
     return { accepted, rejected, reply: final };
+  }
+
+  /**
+   * The data of a streamed message, each chunk encoded as it comes and written as the socket
+   * drains; a peer that takes nothing for dataTimeoutMs is given up. A broken session ends the
+   * loop, which closes the source.
+   */
+  private async writeStreamed(message: StreamedMessage): Promise<void> {
+    const encoder = new DataSectionEncoder();
+    // Owed before the first byte: a peer may answer (and close) before the data is through.
+    this.owed++;
+    try {
+      for await (const chunk of await message.open()) {
+        if (this.failure) throw this.failure;
+        for (const p of encoder.push(chunk)) this.socket.write(p);
+        // Waiting at the socket's own mark (16 KiB) would cost a round trip per chunk read.
+        if (this.socket.writableLength >= STREAM_BUFFER_BYTES) await this.drained();
+      }
+    } catch (err) {
+      // Mid-data the session cannot be reset (RSET would be data): a source that failed ends it.
+      if (!this.failure) this.fail(new SmtpClientError('network', `the message could not be read to its end: ${err instanceof Error ? err.message : String(err)}`));
+      throw this.failure;
+    }
+    if (this.failure) throw this.failure;
+    for (const p of encoder.finish()) this.socket.write(p);
+  }
+
+  private drained(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const socket = this.socket;
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        socket.off('drain', done);
+        socket.off('close', done);
+        if (this.failure) reject(this.failure);
+        else resolve();
+      };
+      const timer = setTimeout(() => {
+        this.fail(new SmtpClientError('timeout', `${this.opts.host}:${this.opts.port} took no data for ${this.dataTimeoutMs} ms`));
+        done();
+      }, this.dataTimeoutMs);
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
   }
 
   /** QUIT, then close; a server that does not answer is left anyway. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 
 // Another provider's MX as the relay meets it, written with smtp-server directly (not our
@@ -8,6 +9,9 @@ export interface SinkDelivery {
   messageId: string;
   helo: string;
   at: number;
+  /** The data as received (dots unstuffed): its length and SHA-256. */
+  size: number;
+  sha256: string;
 }
 
 export interface RelaySink {
@@ -18,6 +22,8 @@ export interface RelaySink {
   held: SinkDelivery[];
   /** Deliveries from a node with this EHLO name are held instead of answered. */
   holdHelo: string | undefined;
+  /** While true, every RCPT gets 451 (the relay defers and retries). */
+  tempfail: boolean;
   /** How many times each Message-ID got 250. */
   count(messageId: string): number;
   close(): Promise<void>;
@@ -30,6 +36,7 @@ export async function startRelaySink(): Promise<RelaySink> {
     delivered: [],
     held: [],
     holdHelo: undefined,
+    tempfail: false,
     count: (id) => sink.delivered.filter((d) => d.messageId === id).length,
     close: async () => {
       // Held transactions end with a temporary failure, so the server can close.
@@ -43,13 +50,25 @@ export async function startRelaySink(): Promise<RelaySink> {
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
     closeTimeout: 1000,
+    size: 1024 * 1024 * 1024,
+    onRcptTo(_address, _session, callback: (err?: Error | null) => void) {
+      callback(sink.tempfail ? Object.assign(new Error('try again later'), { responseCode: 451 }) : null);
+    },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null) => void) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      // Only the start is kept (for the Message-ID) and the rest hashed: a large message is
+      // not held by the test process, whose memory the streaming tests measure.
+      let head = Buffer.alloc(0);
+      let size = 0;
+      const hash = createHash('sha256');
+      stream.on('data', (c: Buffer) => {
+        if (head.length < 64 * 1024) head = Buffer.concat([head, c.subarray(0, 64 * 1024 - head.length)]);
+        size += c.length;
+        hash.update(c);
+      });
       stream.on('end', () => {
-        const text = Buffer.concat(chunks).toString('latin1');
+        const text = head.toString('latin1');
         const messageId = /^Message-ID:\s*(<[^>]+>)/im.exec(text)?.[1] ?? '?';
-        const d = { messageId, helo: session.hostNameAppearsAs, at: Date.now() };
+        const d = { messageId, helo: session.hostNameAppearsAs, at: Date.now(), size, sha256: hash.digest('hex') };
         if (sink.holdHelo !== undefined && d.helo === sink.holdHelo) {
           sink.held.push(d);
           pending.push(callback);

@@ -1,4 +1,4 @@
-import { SmtpClient, SmtpClientError } from '../../smtp/index.js';
+import { SmtpClient, SmtpClientError, type StreamedMessage } from '../../smtp/index.js';
 import { formatSmtpReply, splitEnhancedStatus, type SmtpClientReply } from '../../wire/smtp/index.js';
 import type { RelayTarget } from './routes.js';
 import type { SessionCache } from './session-cache.js';
@@ -46,7 +46,7 @@ export interface HostAttempt {
 export async function attemptDelivery(
   targets: readonly RelayTarget[],
   envelope: { from: string; to: readonly string[] },
-  message: Uint8Array,
+  message: Uint8Array | StreamedMessage,
   opts: AttemptOptions,
   log: (a: HostAttempt) => void,
 ): Promise<Map<string, RecipientResult>> {

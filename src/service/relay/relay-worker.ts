@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { GroupCommit, writeBlob, type BlobStore, type Database } from '../../store/index.js';
 import { WorkLoop, backoffStepMs, errorMessage, type Logger, type Metrics } from '../../core/index.js';
-import { formatReturnPath, withoutReturnPath } from '../../wire/smtp/index.js';
+import { formatReturnPath } from '../../wire/smtp/index.js';
 import type { Accounts } from '../accounts.js';
 import { deleteUnreferencedBlobs } from '../accounts.js';
 import { MailboxGoneError, QuotaExceededError, type Mailboxes } from '../mailboxes.js';
@@ -10,6 +10,8 @@ import { buildRelayBounce, type BounceRecipient } from './bounce.js';
 import { RelayLeaseLost, type RelayBatch, type RelayQueue, type RelaySettlement } from './outbound-queue.js';
 import type { RelayRoutes } from './routes.js';
 import { SessionCache } from './session-cache.js';
+import { relayedMessage, type RelayedMessage } from './relayed-message.js';
+import type { StreamedMessage } from '../../smtp/index.js';
 
 export interface RelayWorkerOptions {
   concurrency: number;
@@ -28,6 +30,8 @@ export interface RelayWorkerOptions {
   sessionIdleMs: number;
   /** Transactions one session carries at most. */
   sessionMaxTransactions: number;
+  /** Larger messages are streamed from the blob store, not read whole. */
+  streamAboveBytes: number;
 }
 
 export interface RelayWorkerParts {
@@ -103,20 +107,20 @@ export class RelayWorker {
   }
 
   private async send(batch: RelayBatch): Promise<void> {
-    let message: Buffer | null = null;
+    let message: RelayedMessage | null = null;
     let results: Map<string, RecipientResult>;
     try {
-      message = await this.parts.blobs.get(batch.blob.hash, batch.blob.size);
-      results = await this.attempt(batch, message);
+      message = await relayedMessage(this.parts.blobs, batch.blob, this.opts.streamAboveBytes);
+      results = await this.attempt(batch, message.data);
     } catch (err) {
       if (message) throw err;
       results = everyone(batch, { result: 'deferred', status: '4.3.0', diagnostic: { type: 'x-postamt', text: `message unreadable: ${errorMessage(err)}` } });
     }
-    await this.settle(batch, results, message);
+    await this.settle(batch, results, message?.head ?? null);
   }
 
   /** Route, then the SMTP transaction(s); one log line per host tried. */
-  private async attempt(batch: RelayBatch, message: Buffer): Promise<Map<string, RecipientResult>> {
+  private async attempt(batch: RelayBatch, message: Uint8Array | StreamedMessage): Promise<Map<string, RecipientResult>> {
     const { logger, metrics } = this.parts;
     const rcpts = batch.rows.length;
     const route = await this.parts.routes.resolve(batch.domain);
@@ -132,7 +136,7 @@ export class RelayWorker {
     // No new host after half the lease: the attempt ends while this node still holds the rows.
     const deadline = batch.leasedAt + this.opts.leaseMs / 2;
     const envelope = { from: batch.mailFrom, to: batch.rows.map((r) => r.recipient) };
-    return attemptDelivery(route.targets, envelope, withoutReturnPath(message), { ...this.opts, deadline, sessions: this.sessions }, log);
+    return attemptDelivery(route.targets, envelope, message, { ...this.opts, deadline, sessions: this.sessions }, log);
   }
 
   private async settle(batch: RelayBatch, results: Map<string, RecipientResult>, message: Buffer | null): Promise<void> {

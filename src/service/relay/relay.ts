@@ -63,6 +63,7 @@ export function createRelay(config: RelayConfig, setup: RelaySetup): Relay {
       delayWarnMs: config.retry.delayWarnMs,
       sessionIdleMs: config.sessionIdleMs,
       sessionMaxTransactions: config.sessionMaxTransactions,
+      streamAboveBytes: config.streamAboveBytes,
     },
   );
   const intake = new RelayIntake(queue);

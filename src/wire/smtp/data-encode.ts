@@ -73,3 +73,73 @@ function normalizeLines(buf: Buffer): Buffer {
   out.push(buf.subarray(copyFrom));
   return Buffer.concat(out);
 }
+
+/**
+ * encodeDataSection for a message that arrives in chunks (a large blob streamed to a relay
+ * peer): the same bytes on the wire however the chunks are cut. The state that crosses a cut is
+ * whether the next byte starts a line (for the dot) and whether the last chunk ended in a CR
+ * whose LF, if any, is the next chunk's first byte.
+ */
+export class DataSectionEncoder {
+  private atLineStart = true;
+  private pendingCr = false;
+
+  /** The wire bytes for this chunk (views of it where nothing changes). */
+  push(chunk: Uint8Array): Buffer[] {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const len = buf.length;
+    const out: Buffer[] = [];
+    if (len === 0) return out;
+    let pos = 0;
+    if (this.pendingCr) {
+      // The CR went out already; its LF is either this chunk's first byte or added here.
+      this.pendingCr = false;
+      out.push(LF_ONLY);
+      if (buf[0] === LF) pos = 1;
+      this.atLineStart = true;
+    }
+    let copyFrom = pos;
+    let lineStart = this.atLineStart ? pos : -1;
+    let cr = buf.indexOf(CR, pos);
+    let lf = buf.indexOf(LF, pos);
+    for (;;) {
+      if (lineStart >= 0 && lineStart < len && buf[lineStart] === DOT) {
+        out.push(buf.subarray(copyFrom, lineStart), EXTRA_DOT);
+        copyFrom = lineStart;
+      }
+      if (cr !== -1 && cr < pos) cr = buf.indexOf(CR, pos);
+      if (lf !== -1 && lf < pos) lf = buf.indexOf(LF, pos);
+      if (cr === -1 && lf === -1) break;
+      if (cr !== -1 && (lf === -1 || cr < lf)) {
+        if (cr === len - 1) {
+          // Whether this CR is half of a CRLF is the next chunk's to say.
+          this.pendingCr = true;
+          pos = len;
+          lineStart = -1;
+          break;
+        }
+        if (lf === cr + 1) {
+          pos = lineStart = lf + 1;
+          continue;
+        }
+        out.push(buf.subarray(copyFrom, cr + 1), LF_ONLY);
+        copyFrom = pos = lineStart = cr + 1;
+        continue;
+      }
+      out.push(buf.subarray(copyFrom, lf), CRLF);
+      copyFrom = pos = lineStart = lf + 1;
+    }
+    if (copyFrom < len) out.push(buf.subarray(copyFrom));
+    this.atLineStart = lineStart === len;
+    return out;
+  }
+
+  /** The end of data: `.CRLF`, after the line end the message lacked, if it did. */
+  finish(): Buffer[] {
+    if (this.pendingCr) {
+      this.pendingCr = false;
+      return [LF_ONLY, TERMINATOR];
+    }
+    return [this.atLineStart ? TERMINATOR : CRLF_TERMINATOR];
+  }
+}

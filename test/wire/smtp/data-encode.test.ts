@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import { prng } from '../../helpers/prng.js';
 import assert from 'node:assert/strict';
-import { encodeDataSection } from '../../../src/wire/smtp/index.js';
+import { DataSectionEncoder, encodeDataSection } from '../../../src/wire/smtp/index.js';
 
 describe('SMTP DATA encoder (client side)', () => {
   const enc = (s: string) => Buffer.concat(encodeDataSection(Buffer.from(s, 'latin1'))).toString('latin1');
@@ -80,5 +80,39 @@ describe('SMTP DATA encoder (client side)', () => {
       const expected = normalised === '' || normalised.endsWith('\r\n') ? normalised : normalised + '\r\n';
       assert.equal(received, expected, `case ${i}: ${JSON.stringify(input)}`);
     }
+  });
+
+  test('streamed (DataSectionEncoder): the same bytes as the whole message however the chunks are cut', () => {
+    const rnd = prng(0x51ee7);
+    const alphabet = [0x0d, 0x0a, 0x2e, 0x2e, 0x41, 0x20, 0xe4];
+    const streamed = (m: Buffer, cuts: number[]): string => {
+      const e = new DataSectionEncoder();
+      const out: Buffer[] = [];
+      let at = 0;
+      for (const c of [...cuts, m.length]) {
+        out.push(...e.push(m.subarray(at, c)));
+        at = c;
+      }
+      out.push(...e.finish());
+      return Buffer.concat(out).toString('latin1');
+    };
+    for (const s of ['', '.', '\r', '\n', '\r\n', 'a\r', '.\r\n.', 'x\r.\r', '\r\r\n\n']) {
+      const m = Buffer.from(s, 'latin1');
+      for (let cut = 0; cut <= m.length; cut++) assert.equal(streamed(m, [cut]), enc(s), `${JSON.stringify(s)} cut at ${cut}`);
+    }
+    for (let i = 0; i < 5000; i++) {
+      const m = Buffer.from(Array.from({ length: Math.floor(rnd() * 40) }, () => alphabet[Math.floor(rnd() * alphabet.length)]!));
+      const cuts = Array.from({ length: Math.floor(rnd() * 6) }, () => Math.floor(rnd() * (m.length + 1))).sort((a, b) => a - b);
+      assert.equal(streamed(m, cuts), Buffer.concat(encodeDataSection(m)).toString('latin1'), `case ${i}: ${JSON.stringify(m.toString('latin1'))} cut at ${cuts}`);
+    }
+  });
+
+  test('streamed: a clean chunk goes out uncopied', () => {
+    const m = Buffer.from('abc\r\n'.repeat(100));
+    const e = new DataSectionEncoder();
+    const parts = e.push(m);
+    assert.equal(parts.length, 1);
+    assert.equal(parts[0]!.buffer, m.buffer);
+    assert.deepEqual(e.finish().map(String), ['.\r\n']);
   });
 });
