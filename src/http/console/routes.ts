@@ -53,8 +53,9 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleRouteOp
       const body = req.body as { token?: unknown } | undefined;
       const token = typeof body?.token === 'string' ? body.token : '';
       if (!token || token.length > 1024 || !tokenMatches(token, opts.adminToken)) {
-        const delay = Math.max(opts.failureDelayMs, opts.throttle.failure(client));
-        await wait(delay);
+        // The answer waits a fixed delay; a penalty earned by repeated failures refuses the next ones (429).
+        opts.throttle.failure(client);
+        await wait(opts.failureDelayMs);
         return problem(reply, 401, 'wrong admin token');
       }
       opts.sessions.end(readCookie(req.headers.cookie));
