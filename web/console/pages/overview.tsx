@@ -10,6 +10,8 @@ export function Overview() {
   const t = s?.samples.map((x) => x.t / 1000) ?? [];
   const rate = (k: 'accepted' | 'delivered' | 'relayed' | 'rejected') => s?.samples.map((x) => Math.round(x[k] * perMin * 10) / 10) ?? [];
   const latest = s?.samples[s.samples.length - 1];
+  const lastP95 = s?.samples.findLast((x) => x.p95 !== null)?.p95 ?? undefined;
+  const sum = (k: 'accepted' | 'delivered' | 'relayed' | 'rejected') => s?.samples.reduce((n, x) => n + x[k], 0) ?? 0;
   return (
     <>
       <section aria-labelledby="health-h">
@@ -50,15 +52,18 @@ export function Overview() {
         <h2 id="traffic-h">Traffic</h2>
         {stats.error && <p role="alert" class="error">{stats.error}</p>}
         {s && s.samples.length === 0 && <p>No samples yet: the first comes {s.sampleMs / 1000} s after the start.</p>}
-        {latest && (
-          <dl class="figures">
-            <div><dt>Accepted/min</dt><dd data-figure="accepted">{Math.round(latest.accepted * perMin)}</dd></div>
-            <div><dt>Delivered/min</dt><dd data-figure="delivered">{Math.round(latest.delivered * perMin)}</dd></div>
-            <div><dt>Relayed/min</dt><dd data-figure="relayed">{Math.round(latest.relayed * perMin)}</dd></div>
-            <div><dt>Rejected/min</dt><dd data-figure="rejected">{Math.round(latest.rejected * perMin)}</dd></div>
-            <div><dt>Queue</dt><dd data-figure="queue">{latest.queueDepth}</dd></div>
-            <div><dt>Latency p95</dt><dd data-figure="p95">{latest.p95 === null ? '–' : `${latest.p95} ms`}</dd></div>
-          </dl>
+        {latest && s && (
+          <>
+            <p class="hint">{`Totals over the last ${Math.round((s.samples.length * s.sampleMs) / 60_000) || 1} min; latency of the last interval with traffic.`}</p>
+            <dl class="figures">
+              <div><dt>Accepted</dt><dd data-figure="accepted">{sum('accepted')}</dd></div>
+              <div><dt>Delivered</dt><dd data-figure="delivered">{sum('delivered')}</dd></div>
+              <div><dt>Relayed</dt><dd data-figure="relayed">{sum('relayed')}</dd></div>
+              <div><dt>Rejected</dt><dd data-figure="rejected">{sum('rejected')}</dd></div>
+              <div><dt>Queue now</dt><dd data-figure="queue">{latest.queueDepth}</dd></div>
+              <div><dt>Latency p95</dt><dd data-figure="p95">{lastP95 === undefined ? '–' : `${lastP95} ms`}</dd></div>
+            </dl>
+          </>
         )}
         {s && s.samples.length > 0 && (
           <div class="charts">
