@@ -39,6 +39,25 @@ export const pop3Schema = z
   })
   .strict();
 
+export const consoleSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** A session unused this long is ended. */
+    sessionIdleMs: duration.min(60_000).default(30 * 60_000),
+    /** A session ends this long after sign-in, used or not. */
+    sessionMaxMs: duration.min(60_000).default(8 * 3_600_000),
+    /** Sessions kept at once; signing in beyond it ends the one unused longest. */
+    maxSessions: z.number().int().min(1).max(10_000).default(50),
+    /** A failed sign-in is answered after this delay (more once the client's failures are throttled). */
+    loginFailureDelayMs: duration.max(60_000).default(1000),
+    /** Failed sign-ins per client address: after `freeFailures`, each further one doubles the wait (429). */
+    loginThrottle: throttleSchema({ freeFailures: 5, baseDelayMs: 2000 }).prefault({}),
+    /** How often the overview's counters are sampled (GET /api/stats), and how many samples are kept. */
+    sampleMs: duration.min(1000).default(10_000),
+    historySamples: z.number().int().min(2).max(10_000).default(360),
+  })
+  .strict();
+
 export const httpSchema = z
   .object({
     enabled: z.boolean().default(true),
@@ -49,6 +68,8 @@ export const httpSchema = z
      * dataDir/admin-token (0600) at first start. Use `${env:NAME}` to keep it out of the file.
      */
     adminToken: z.string().min(16).optional(),
+    /** The admin console at /console/ (docs/console.md): sign-in with the admin token, then a session cookie. */
+    console: consoleSchema.prefault({}),
   })
   .strict();
 

@@ -17,3 +17,4 @@ export { Listener, type ListenerOptions, type ListenerSession, type SessionFacto
 export { serverHandshake, serverTls, resumableServerTls, switchToTls, type ServerTls, type Handshake } from './listener-tls.js';
 export { useTlsResumption, DEFAULT_TLS_RESUMPTION, type TlsResumption } from './tls-resumption.js';
 export { activeTlsProfile, clientTlsProfile, serverContextOptions, useTlsProfile, tlsProfileProblems, certificateCurve, DEFAULT_TLS_PROFILE, type TlsProfile, type ServerPem } from './tls-profile.js';
+export { MetricsHistory, bucketQuantile, SMTP_MESSAGE_SECONDS, SMTP_MESSAGE_BUCKETS, RELAY_QUEUE_DEPTH, type StatsSample } from './metrics-history.js';

@@ -83,6 +83,37 @@ export class Metrics {
     else f.values.set(key, { labels, value: by });
   }
 
+  /** Sets a gauge to `value` (a level sampled from elsewhere, e.g. the relay queue's depth). */
+  set(name: string, labels: Labels, value: number, help = name): void {
+    const f = this.family(name, 'gauge', help);
+    const key = labelKey(labels);
+    const cur = f.values.get(key);
+    if (cur) cur.value = value;
+    else f.values.set(key, { labels, value });
+  }
+
+  /** The sum of a family's values over every series whose labels include `match`. */
+  total(name: string, match: Labels = {}): number {
+    let sum = 0;
+    const f = this.families.get(name);
+    if (!f) return 0;
+    for (const { labels, value } of f.values.values()) if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += value;
+    return sum;
+  }
+
+  /** A histogram's cumulative bucket counts summed over its series (null before its first observation). */
+  histogramTotals(name: string): { buckets: readonly number[]; counts: number[]; count: number } | null {
+    const h = this.histograms.get(name);
+    if (!h) return null;
+    const counts = h.buckets.map(() => 0);
+    let count = 0;
+    for (const s of h.series.values()) {
+      s.counts.forEach((c, i) => (counts[i]! += c));
+      count += s.count;
+    }
+    return { buckets: h.buckets, counts, count };
+  }
+
   value(name: string, labels: Labels = {}): number {
     return this.families.get(name)?.values.get(labelKey(labels))?.value ?? 0;
   }

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 
 /**
  * The admin API lives under /api/ on the service's HTTP listener and requires
@@ -10,6 +10,11 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
  */
 export interface AdminApiOptions {
   token: string;
+  /**
+   * A second way in: the console's session cookie (console/session-auth.ts cookieVerdict).
+   * Consulted when the request has no Authorization header.
+   */
+  cookie?: (req: FastifyRequest) => { kind: 'none' } | { kind: 'ok' } | { kind: 'refused'; status: 401 | 403; title: string };
 }
 
 /** The configured admin token, or the one generated into dataDir/admin-token at first start. */
@@ -31,13 +36,19 @@ export function tokenMatches(presented: string, expected: string): boolean {
 }
 
 /**
- * Registers `plugins` under /api with the bearer check in front. Call once, after every
+ * Registers `plugins` under /api with the bearer check (or the console's cookie) in front. Call once, after every
  * feature has added its plugin to the list (fastify encapsulation keeps the hook inside /api).
  */
 export async function registerAdminApi(app: FastifyInstance, opts: AdminApiOptions, plugins: FastifyPluginAsync[]): Promise<void> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', async (req, reply) => {
+        if (opts.cookie && req.headers.authorization === undefined) {
+          reply.header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').header('cache-control', 'no-store');
+          const v = opts.cookie(req);
+          if (v.kind === 'ok') return;
+          if (v.kind === 'refused') return reply.status(v.status).type('application/problem+json').send({ type: 'about:blank', title: v.title, status: v.status });
+        }
         const header = req.headers.authorization ?? '';
         const m = /^Bearer\s+(\S+)$/i.exec(header);
         if (!m || !tokenMatches(m[1]!, opts.token)) {

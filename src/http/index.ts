@@ -6,3 +6,5 @@ export { mailinAdminRoutes, type MailinAdminView } from './admin/mailin.js';
 export { integrationRoutes, type IntegrationBackend, type IntegrationEndpointOptions, type IntegrationListUser } from './integration.js';
 export { queueAdminRoutes, type QueueAdminView } from './admin/queue.js';
 export { konnektorAdminRoutes, type KonnektorAdminView } from './admin/konnektor.js';
+export { statsAdminRoutes, type StatsAdminView } from './admin/stats.js';
+export { ConsoleSessions, registerConsole, cookieVerdict, CONSOLE_CSP } from './console/index.js';

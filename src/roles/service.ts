@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { inDataDir, type Config } from '../config/index.js';
 import type { HostPort, Logger } from '../core/index.js';
-import { Metrics, LoginThrottle, UsageError, isLoopbackHost, useTlsProfile, useTlsResumption } from '../core/index.js';
+import { Metrics, MetricsHistory, LoginThrottle, UsageError, isLoopbackHost, useTlsProfile, useTlsResumption } from '../core/index.js';
 import { openStore, GroupCommit, dataPaths, makePrivate, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Accounts, AccountsAdmin, LoginCache, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, setPasswordThreads, type MxResolver, type Relay } from '../service/index.js';
@@ -9,7 +9,7 @@ import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
-import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, konnektorAdminRoutes, mailinAdminRoutes, queueAdminRoutes } from '../http/index.js';
+import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, konnektorAdminRoutes, mailinAdminRoutes, queueAdminRoutes, statsAdminRoutes, ConsoleSessions, registerConsole, cookieVerdict } from '../http/index.js';
 import { configuredKonnektorStatus, statusContexts } from './konnektor-status.js';
 import { Directory, DirectoryAccountFeed, DirectoryAdmin, directoryOptions } from '../directory/index.js';
 import { createMailin, type Mailin } from '../mailin/index.js';
@@ -102,7 +102,7 @@ export async function startService(config: Config, logger: Logger, existingStore
     // worker's settlements share COMMITs (on SQLite each is an fsync on this thread).
     const commits = new GroupCommit(store.db);
     const mailboxes = new Mailboxes(store.db, store.blobs, commits);
-    const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger);
+    const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger, metrics);
     // Mail-in databases: addresses whose mail becomes documents and triggers agents (docs/mailin.md).
     const ownListeners: HostPort[] = [];
     const mailin = createMailin(store, accounts, config.mailin, logger, commits, ownListeners);
@@ -174,18 +174,29 @@ export async function startService(config: Config, logger: Logger, existingStore
         throttle,
       }));
     }
+    // The console's charts: the /metrics counters sampled into a ring (GET /api/stats).
+    const consoleConfig = svc.http.console;
+    const history = new MetricsHistory(metrics, {
+      sampleMs: consoleConfig.sampleMs,
+      samples: consoleConfig.historySamples,
+      queueDepth: async () => Number((await store.db.selectFrom('relay_queue').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n),
+    });
     if (svc.http.enabled) {
+      history.start();
+      started.add('metrics-history', { close: async () => history.close() });
+      const health = async () => {
+        await sql`select 1`.execute(store.db);
+        return { ok: true, checks: { database: 'ok' } };
+      };
+      const httpTls = isLoopbackHost(svc.http.host) ? undefined : tls;
       const app = await createHttpServer({
         host: svc.http.host,
         port: svc.http.port,
         logger,
         metrics,
         // TLS everywhere off loopback; on loopback plain HTTP keeps curl and Prometheus simple.
-        tls: isLoopbackHost(svc.http.host) ? undefined : tls,
-        health: async () => {
-          await sql`select 1`.execute(store.db);
-          return { ok: true, checks: { database: 'ok' } };
-        },
+        tls: httpTls,
+        health,
       });
       // Each feature's admin routes, as fastify plugins mounted under /api behind the bearer check.
       const adminPlugins: FastifyPluginAsync[] = [
@@ -193,6 +204,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         directoryAdminRoutes(new DirectoryAdmin(directory, config.directory.importMaxBytes)),
         mailinAdminRoutes(mailin.admin),
         queueAdminRoutes(relay.admin),
+        statsAdminRoutes({ sampleMs: consoleConfig.sampleMs, samples: () => history.samples(), listeners: () => endpoints, health }),
         // The practice's Konnektor as the client module of this configuration reaches it.
         konnektorAdminRoutes({
           status: ({ warnDays }) => {
@@ -201,7 +213,18 @@ export async function startService(config: Config, logger: Logger, existingStore
           },
         }),
       ];
-      await registerAdminApi(app, { token: adminToken }, adminPlugins);
+      // The admin console: sign in with the admin token, then a session cookie that /api takes too (docs/console.md).
+      const sessions = consoleConfig.enabled ? new ConsoleSessions({ idleMs: consoleConfig.sessionIdleMs, maxMs: consoleConfig.sessionMaxMs, maxSessions: consoleConfig.maxSessions }) : undefined;
+      await registerAdminApi(app, { token: adminToken, ...(sessions ? { cookie: (req) => cookieVerdict(sessions, req) } : {}) }, adminPlugins);
+      if (sessions) {
+        await registerConsole(app, {
+          sessions,
+          adminToken,
+          throttle: new LoginThrottle(consoleConfig.loginThrottle),
+          failureDelayMs: consoleConfig.loginFailureDelayMs,
+          secureCookie: httpTls !== undefined || !isLoopbackHost(svc.http.host),
+        });
+      }
       // MailStore's Application Integration endpoint: its own Basic credentials, outside /api.
       if (integration.routes) await app.register(integration.routes);
       const a = await listenHttp(app, svc.http.host, svc.http.port);

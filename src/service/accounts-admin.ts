@@ -1,5 +1,5 @@
 import type { DomainRow } from '../store/index.js';
-import type { Account, Accounts } from './accounts.js';
+import type { Account, Accounts, NewAccount } from './accounts.js';
 
 /** An account as operators see it, in the CLI's `--json` and the admin API alike. */
 export interface AccountView {
@@ -36,15 +36,44 @@ export function domainView(d: DomainRow): DomainView {
   return { name: d.name, createdAt: new Date(d.created_at).toISOString() };
 }
 
-/** Listing domains and accounts as operators see them: shared by the CLI and the admin API. */
+/** A change of an account as the admin API takes it; absent fields stay as they are. */
+export interface AccountChange {
+  displayName?: string;
+  quotaBytes?: number;
+  password?: string;
+  disabled?: boolean;
+}
+
+/** Domains and accounts as operators see and change them: shared by the CLI and the admin API. */
 export class AccountsAdmin {
-  constructor(private readonly accounts: Pick<Accounts, 'listDomains' | 'list'>) {}
+  constructor(private readonly accounts: Pick<Accounts, 'listDomains' | 'list' | 'addDomain' | 'add' | 'get' | 'setDisplayName' | 'setQuota' | 'setPassword' | 'setDisabled'>) {}
 
   async listDomains(): Promise<DomainView[]> {
     return (await this.accounts.listDomains()).map(domainView);
   }
 
-  async list(domain?: string): Promise<AccountView[]> {
-    return (await this.accounts.list(domain)).map(accountView);
+  /** Accounts of `domain` (all without), those whose address or display name contains `search` (case-insensitive). */
+  async list(domain?: string, search?: string): Promise<AccountView[]> {
+    const all = (await this.accounts.list(domain)).map(accountView);
+    const q = search?.trim().toLowerCase();
+    return q ? all.filter((a) => a.address.toLowerCase().includes(q) || a.displayName.toLowerCase().includes(q)) : all;
+  }
+
+  async addDomain(name: string): Promise<DomainView> {
+    return domainView(await this.accounts.addDomain(name));
+  }
+
+  async add(input: NewAccount): Promise<AccountView> {
+    return accountView(await this.accounts.add(input));
+  }
+
+  /** Applies `change` field by field (the password last, it takes longest); returns the account after it. */
+  async change(address: string, change: AccountChange): Promise<AccountView> {
+    const a = await this.accounts.get(address);
+    if (change.displayName !== undefined) await this.accounts.setDisplayName(a.address, change.displayName);
+    if (change.quotaBytes !== undefined) await this.accounts.setQuota(a.address, change.quotaBytes);
+    if (change.disabled !== undefined) await this.accounts.setDisabled(a.address, change.disabled);
+    if (change.password !== undefined) await this.accounts.setPassword(a.address, change.password);
+    return accountView(await this.accounts.get(a.address));
   }
 }

@@ -254,6 +254,13 @@ export class Accounts {
     for (const l of this.listeners) l.committed?.();
   }
 
+  /** The name shown for the account (the directory entry, once made, keeps its own displayName). */
+  async setDisplayName(address: string, displayName: string): Promise<void> {
+    if (displayName.length > 200 || /[\u0000-\u001f\u007f]/.test(displayName)) throw new UsageError('the display name must be at most 200 characters without control characters');
+    const account = await this.get(address);
+    await this.db.updateTable('accounts').set({ display_name: displayName }).where('id', '=', account.id).execute();
+  }
+
   async setQuota(address: string, quotaBytes: number): Promise<void> {
     const account = await this.get(address);
     await this.db.updateTable('accounts').set({ quota_bytes: quotaBytes }).where('id', '=', account.id).execute();

@@ -1,6 +1,6 @@
 import type { Transaction } from 'kysely';
 import type { BlobStore, Database } from '../store/index.js';
-import { randomHex, type Logger } from '../core/index.js';
+import { randomHex, type Logger, type Metrics } from '../core/index.js';
 import { formatReceived, formatReturnPath } from '../wire/smtp/index.js';
 import type { Mailboxes } from './mailboxes.js';
 import type { FilingHandler, FilingPlan } from './recipient-handler.js';
@@ -47,6 +47,8 @@ export class LocalDelivery {
     private readonly mailboxes: Mailboxes,
     private readonly hostname: string,
     private readonly logger: Logger,
+    /** Counts recipients filed into mailboxes (postamt_local_deliveries_total). */
+    private readonly metrics?: Metrics,
   ) {}
 
   async accept(msg: InboundMessage): Promise<Accepted> {
@@ -107,6 +109,7 @@ export class LocalDelivery {
       };
       const messageIds = await this.mailboxes.file(blob, msg.accountIds, receivedAt, plans.length > 0 ? fileAll : undefined);
       for (const p of plans) p.committed();
+      if (msg.accountIds.length > 0) this.metrics?.inc('postamt_local_deliveries_total', {}, msg.accountIds.length, 'recipients filed into local mailboxes');
       // Every mail-in recipient may have dropped the message (or filed an edited copy).
       if (msg.accountIds.length === 0 && plans.length > 0 && !plans.some((p) => p.usesBlob)) await this.removeBlob(blob.hash);
       return { queueId, hash: blob.hash, size: blob.size, messageIds };

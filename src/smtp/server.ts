@@ -1,7 +1,7 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerOptions } from 'smtp-server';
 import type { Socket } from 'node:net';
 import type { Logger } from '../core/index.js';
-import { Listener, Metrics, addressList, errorMessage, randomHex, resumableServerTls, serverContextOptions, type ListenerSession, type LoginThrottle, type ServerPem, type ServerTls, type TlsMode } from '../core/index.js';
+import { Listener, Metrics, SMTP_MESSAGE_SECONDS, SMTP_MESSAGE_BUCKETS, addressList, errorMessage, randomHex, resumableServerTls, serverContextOptions, type ListenerSession, type LoginThrottle, type ServerPem, type ServerTls, type TlsMode } from '../core/index.js';
 import type { SmtpConfig } from '../config/index.js';
 import { DataChecker, describeViolation } from '../wire/smtp/index.js';
 import { SmtpReply, replies } from './reply.js';
@@ -500,6 +500,7 @@ export class SmtpListener {
     }
     const ms = Math.round(performance.now() - started);
     const log = { listener: this.opts.name, sid: s.id, from: envelope.mailFrom, rcpts: envelope.rcptTo.length, bytes: checker.size, ms };
+    this.opts.metrics.observe(SMTP_MESSAGE_SECONDS, { listener: this.opts.name }, ms / 1000, SMTP_MESSAGE_BUCKETS, 'SMTP DATA to answer, seconds');
     if (result.ok) {
       this.opts.metrics.inc('postamt_smtp_messages_accepted_total', { listener: this.opts.name });
       this.opts.logger.info({ ...log, result: 'accepted' }, 'message accepted');

@@ -1,18 +1,52 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import { problemErrorHandler } from './problem.js';
+import { parseBody } from './body.js';
 
-/** What the accounts admin routes need: domains and accounts as operators see them (service/account-view.ts). */
+/** What the accounts admin routes need: domains and accounts as operators see them (service/accounts-admin.ts fits). */
 export interface AccountsAdminView {
   listDomains(): Promise<ReadonlyArray<{ name: string; createdAt: string }>>;
-  list(domain?: string): Promise<readonly object[]>;
+  list(domain?: string, search?: string): Promise<readonly object[]>;
+  addDomain(name: string): Promise<object>;
+  add(input: { address: string; password: string; displayName?: string; telematikId?: string | null; quotaBytes?: number }): Promise<object>;
+  change(address: string, change: { displayName?: string; quotaBytes?: number; password?: string; disabled?: boolean }): Promise<object>;
 }
 
+const displayName = z.string().max(200);
+const quotaBytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const password = z.string().min(8).max(1024);
+
+const newDomain = z.object({ name: z.string().min(1).max(253) }).strict();
+const newAccount = z
+  .object({
+    address: z.string().min(3).max(320),
+    password,
+    displayName: displayName.optional(),
+    telematikId: z.string().min(1).max(128).nullable().optional(),
+    quotaBytes: quotaBytes.optional(),
+  })
+  .strict();
+const accountChange = z
+  .object({ displayName: displayName.optional(), quotaBytes: quotaBytes.optional(), password: password.optional(), disabled: z.boolean().optional() })
+  .strict()
+  .refine((c) => Object.keys(c).length > 0, 'name at least one of displayName, quotaBytes, password, disabled');
+
 /**
- * GET /api/domains and GET /api/accounts[?domain=…]: what an operator's tooling needs to see
- * who is on the service. Changes go through the CLI, which asks for passwords on stdin.
+ * Domains and accounts under /api (bearer token or console session, registerAdminApi):
+ *   GET   /domains                       local domains
+ *   POST  /domains                       add {name}
+ *   GET   /accounts?domain=&q=           accounts, q: part of the address or display name
+ *   POST  /accounts                      add {address, password, displayName?, telematikId?, quotaBytes?}
+ *   PATCH /accounts/:address             change {displayName?, quotaBytes?, password?, disabled?}
+ * Passwords are never returned; bad bodies are 400 problem JSON naming the field.
  */
 export function accountsAdminRoutes(accounts: AccountsAdminView): FastifyPluginAsync {
   return async (api) => {
+    api.setErrorHandler(problemErrorHandler());
     api.get('/domains', () => accounts.listDomains());
-    api.get<{ Querystring: { domain?: string } }>('/accounts', (req) => accounts.list(req.query.domain));
+    api.post('/domains', async (req, reply) => reply.status(201).send(await accounts.addDomain(parseBody(newDomain, req.body).name)));
+    api.get<{ Querystring: { domain?: string; q?: string } }>('/accounts', (req) => accounts.list(req.query.domain || undefined, req.query.q || undefined));
+    api.post('/accounts', async (req, reply) => reply.status(201).send(await accounts.add(parseBody(newAccount, req.body))));
+    api.patch<{ Params: { address: string } }>('/accounts/:address', async (req) => accounts.change(req.params.address, parseBody(accountChange, req.body)));
   };
 }

@@ -1,0 +1,104 @@
+/** The console's one way to the server: the admin API under /api with the session cookie and CSRF header. */
+let csrf = '';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function parse(r: Response): Promise<unknown> {
+  if (r.status === 204) return undefined;
+  const text = await r.text();
+  const body = text ? (JSON.parse(text) as unknown) : undefined;
+  if (!r.ok) {
+    const title = (body as { title?: string } | undefined)?.title ?? `HTTP ${r.status}`;
+    throw new ApiError(r.status, title);
+  }
+  return body;
+}
+
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && method !== 'HEAD') headers['x-csrf-token'] = csrf;
+  const r = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? null : JSON.stringify(body) });
+  if (r.status === 401) onSignedOut();
+  return (await parse(r)) as T;
+}
+
+let signedOut: () => void = () => {};
+function onSignedOut(): void {
+  csrf = '';
+  signedOut();
+}
+export function whenSignedOut(f: () => void): void {
+  signedOut = f;
+}
+
+export async function session(): Promise<boolean> {
+  const r = await fetch('/console/api/session', { credentials: 'same-origin' });
+  if (!r.ok) return false;
+  csrf = ((await r.json()) as { csrfToken: string }).csrfToken;
+  return true;
+}
+
+export async function login(token: string): Promise<void> {
+  const r = await fetch('/console/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, credentials: 'same-origin', body: JSON.stringify({ token }) });
+  csrf = ((await parse(r)) as { csrfToken: string }).csrfToken;
+}
+
+export async function logout(): Promise<void> {
+  await fetch('/console/api/logout', { method: 'POST', headers: { 'x-csrf-token': csrf }, credentials: 'same-origin' });
+  csrf = '';
+}
+
+export interface Account {
+  address: string;
+  displayName: string;
+  telematikId: string | null;
+  quotaBytes: number;
+  usedBytes: number;
+  disabled: boolean;
+  createdAt: string;
+}
+export interface Domain {
+  name: string;
+  createdAt: string;
+}
+export interface QueueEntry {
+  id: number;
+  queueId: string;
+  sender: string;
+  recipient: string;
+  domain: string;
+  size: number;
+  attempts: number;
+  state: 'sending' | 'waiting';
+  nextAttemptAt: number;
+  lastError: string | null;
+  createdAt: number;
+}
+export interface Sample {
+  t: number;
+  accepted: number;
+  rejected: number;
+  delivered: number;
+  relayed: number;
+  relayFailed: number;
+  queueDepth: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+export interface Stats {
+  sampleMs: number;
+  samples: Sample[];
+}
+export interface Status {
+  health: { ok: boolean; checks: Record<string, string> };
+  listeners: Array<{ name: string; host: string; port: number; tls: string }>;
+}
