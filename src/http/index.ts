@@ -6,3 +6,4 @@ export { mailinAdminRoutes, type MailinAdminView } from './admin/mailin.js';
 export { integrationRoutes, type IntegrationBackend, type IntegrationEndpointOptions, type IntegrationListUser } from './integration.js';
 export { queueAdminRoutes, type QueueAdminView } from './admin/queue.js';
 export { konnektorAdminRoutes, type KonnektorAdminView } from './admin/konnektor.js';
+export { traceAdminRoutes, type TraceAdminView } from './admin/trace.js';
