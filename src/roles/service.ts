@@ -114,7 +114,7 @@ export async function startService(config: Config, logger: Logger, existingStore
     const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger, trace);
     // Mail-in databases: addresses whose mail becomes documents and triggers agents (docs/mailin.md).
     const ownListeners: HostPort[] = [];
-    const mailin = createMailin(store, accounts, config.mailin, logger, commits, ownListeners);
+    const mailin = createMailin(store, accounts, config.mailin, logger, commits, ownListeners, trace);
     // Archive integration: user sources, own authentication, archive user, journal (docs/integration.md).
     const integration: ServiceIntegration & { url?: string } = await setupIntegration(config, store, accounts, logger, metrics);
     started.add('integration-sources', { close: () => integration.close() });

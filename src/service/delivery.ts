@@ -139,8 +139,9 @@ export class LocalDelivery {
               })
           : null;
       const fileAll = async (trx: Transaction<Database>, messageIds: number[]) => {
-        for (const p of plans) await p.file(trx);
+        // The trace first: a mail-in agent's run is an event after the message's acceptance.
         if (recordTrace) await recordTrace(trx, messageIds);
+        for (const p of plans) await p.file(trx);
       };
       const messageIds = await this.mailboxes.file(blob, accountIds, receivedAt, plans.length > 0 || recordTrace ? fileAll : undefined);
       for (const p of plans) p.committed();

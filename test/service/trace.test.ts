@@ -8,6 +8,7 @@ import { PASSWORD, nextSettled, peerCertificate, routeTo, startProvider, submit,
 import { silentLogger } from '../../src/core/index.js';
 import { startService } from '../../src/roles/index.js';
 import type { MessageTrace, TraceDetail } from '../../src/service/index.js';
+import { startReceiver } from '../helpers/mailin.js';
 
 /** Runs `fn` with providers that are closed afterwards, whatever happens. */
 async function withProviders(t: { skip(msg: string): void }, start: () => Promise<Array<Provider | null>>, fn: (...p: Provider[]) => Promise<void>): Promise<void> {
@@ -190,6 +191,30 @@ for (const kind of STORE_KINDS) {
           const fromA = await traceOf(b!).get(atB!.id);
           assert.deepEqual([fromA.listener, fromA.status, fromA.messageId], ['smtp-mx', 'delivered', d.messageId]);
           assert.match(fromA.tls!, /^TLSv1\.[23] /);
+        },
+      ));
+
+    test('mail-in agent runs: the before-delivery run in the acceptance, the after-delivery run when the worker settles it', (t) =>
+      withProviders(
+        t,
+        async () => [await startProvider(kind, 'a.test', ['alice@a.test'], { mailin: { worker: { pollIntervalMs: 50 }, webhook: { allowLoopbackTargets: true } } })],
+        async (a) => {
+          const rx = await startReceiver(() => ({ status: 200, body: {} }));
+          try {
+            await a!.svc.mailin.admin.addDatabase({ address: 'in@a.test', name: 'Eingang' });
+            for (const trigger of ['before-delivery', 'after-delivery'] as const) await a!.svc.mailin.admin.addAgent('in@a.test', { trigger, webhook: rx.url, secret: 'a-long-shared-secret-0123456789' } as never);
+            const queueId = queueIdOf((await submit(a!, 'alice@a.test', ['in@a.test'])).response);
+            const d = await until('the after-delivery run traced', async () => {
+              const x = await traceOf(a!).get(queueId);
+              return x.events.filter((e) => e.kind === 'mailin-run').length === 2 && x;
+            });
+            assert.deepEqual(kinds(d), ['accepted', 'stored', 'mailin-run', 'mailin-run']);
+            assert.deepEqual(detail(d, 'stored')!['mailin'], ['in@a.test']);
+            const runs = d.events.filter((e) => e.kind === 'mailin-run').map((e) => [e.detail['trigger'], e.detail['outcome'], e.detail['httpStatus']]);
+            assert.deepEqual(runs, [['before-delivery', 'accept', 200], ['after-delivery', 'accept', 200]]);
+          } finally {
+            await rx.close();
+          }
         },
       ));
 
