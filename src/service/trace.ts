@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { Database, GroupCommit } from '../store/index.js';
 import { PostamtError, UsageError, errorMessage, type Logger } from '../core/index.js';
 import { findField, readHeaderBlock } from '../wire/mime/headers.js';
@@ -204,9 +204,7 @@ export class MessageTrace {
   /** An accepted message's rows, inside the delivery's transaction: the message, its addresses, accepted, stored, delivered. */
   async accepted(trx: Db, r: AcceptedRecord): Promise<void> {
     const status = r.relayed.length > 0 ? 'queued' : 'delivered';
-    await trx
-      .insertInto('trace_messages')
-      .values({
+    await this.insertRows(trx, 'trace_messages', [{
         queue_id: r.queueId,
         received_at: r.receivedAt,
         message_id: r.header.messageId,
@@ -220,8 +218,7 @@ export class MessageTrace {
         auth_user: r.session.authUser ?? null,
         status,
         node: this.node,
-      })
-      .execute();
+      }]);
     await this.addresses(trx, r.queueId, r.receivedAt, r.mailFrom, r.recipients);
     const at = r.receivedAt;
     const rows: Array<{ kind: TraceEventKind; detail: object; mailboxMessageId?: number }> = [
@@ -333,14 +330,35 @@ export class MessageTrace {
       ...(mailFrom ? [{ address: mailFrom.toLowerCase(), queue_id: queueId, received_at: at, role: 'from' }] : []),
       ...[...new Set(recipients.map((a) => a.toLowerCase()))].map((address) => ({ address, queue_id: queueId, received_at: at, role: 'to' })),
     ];
-    if (rows.length) await trx.insertInto('trace_addresses').values(rows).execute();
+    if (rows.length) await this.insertRows(trx, 'trace_addresses', rows);
   }
 
   private async insertEvents(trx: Db, queueId: string, at: number, rows: Array<{ kind: TraceEventKind; detail: object; mailboxMessageId?: number }>): Promise<void> {
-    await trx
-      .insertInto('trace_events')
-      .values(rows.map((r) => ({ queue_id: queueId, at, kind: r.kind, node: this.node, mailbox_message_id: r.mailboxMessageId ?? null, detail: JSON.stringify(r.detail) })))
-      .execute();
+    await this.insertRows(
+      trx,
+      'trace_events',
+      rows.map((r) => ({ queue_id: queueId, at, kind: r.kind, node: this.node, mailbox_message_id: r.mailboxMessageId ?? null, detail: JSON.stringify(r.detail) })),
+    );
+  }
+
+  /**
+   * An INSERT of rows that all have the same columns, compiled once per table, columns and row
+   * count: Kysely builds and compiles a query anew on each call, which on the delivery path cost
+   * more than the statements themselves (see mailboxes.ts blobOf).
+   */
+  private readonly compiled = new Map<string, CompiledQuery>();
+
+  private async insertRows<T extends 'trace_messages' | 'trace_addresses' | 'trace_events'>(trx: Db, table: T, rows: Array<Record<string, string | number | null>>): Promise<void> {
+    const columns = Object.keys(rows[0]!);
+    const key = `${table}|${columns.join(',')}|${rows.length}`;
+    let q = this.compiled.get(key);
+    if (!q) {
+      q = trx.insertInto(table).values(rows as never).compile();
+      if (this.compiled.size < 256) this.compiled.set(key, q);
+    }
+    const parameters: unknown[] = [];
+    for (const row of rows) for (const c of columns) parameters.push(row[c]);
+    await trx.executeQuery({ ...q, parameters });
   }
 
   /** Messages newest first, one page; filters combine (AND). */
@@ -387,8 +405,8 @@ export class MessageTrace {
     const cutoff = this.now() - this.retentionMs;
     return this.db.transaction().execute(async (trx) => {
       const old = trx.selectFrom('trace_messages').select('queue_id').where('received_at', '<', cutoff);
-      await trx.deleteFrom('trace_events').where((eb) => eb.or([eb('queue_id', 'in', old), eb('at', '<', cutoff)])).execute();
-      await trx.deleteFrom('trace_addresses').where('received_at', '<', cutoff).execute();
+      await trx.deleteFrom('trace_events').where('queue_id', 'in', old).execute();
+      await trx.deleteFrom('trace_addresses').where('queue_id', 'in', old).execute();
       const r = await trx.deleteFrom('trace_messages').where('received_at', '<', cutoff).executeTakeFirst();
       return Number(r.numDeletedRows);
     });

@@ -54,7 +54,8 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     'create index trace_events_message on trace_events (queue_id, id)',
     // A POP3 fetch or expunge names the mailbox row; only "delivered" events carry one.
     'create index trace_events_mailbox on trace_events (mailbox_message_id) where mailbox_message_id is not null',
-    'create index trace_events_time on trace_events (at)',
   ];
+  // No index on trace_events.at: every index is written per delivered message, and retention
+  // finds events through their message (queue_id).
   for (const s of indexes) await sql.raw(s).execute(db);
 }
