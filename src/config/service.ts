@@ -117,5 +117,16 @@ export const serviceSchema = z
     blobGcGraceMs: duration.default(3_600_000),
     blobGcIntervalMs: z.number().int().min(1000).default(6 * 3_600_000),
     relay: relaySchema.prefault({}),
+    /** The message trace (docs/trace.md): what became of each message, for /api/trace and `postamt message trace`. */
+    trace: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Traces of messages received longer ago are removed by the housekeeping (blobGcIntervalMs). */
+        retentionDays: z.number().int().min(1).max(3650).default(30),
+        /** This node's name in the rows it writes; default the machine's host name. */
+        node: z.string().min(1).max(200).optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();

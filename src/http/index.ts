@@ -8,3 +8,4 @@ export { queueAdminRoutes, type QueueAdminView } from './admin/queue.js';
 export { konnektorAdminRoutes, type KonnektorAdminView } from './admin/konnektor.js';
 export { statsAdminRoutes, type StatsAdminView } from './admin/stats.js';
 export { ConsoleSessions, registerConsole, cookieVerdict, CONSOLE_CSP } from './console/index.js';
+export { traceAdminRoutes, type TraceAdminView } from './admin/trace.js';

@@ -6,6 +6,7 @@ import { JobQueue } from './queue.js';
 import { MailinRouter } from './router.js';
 import { AgentRunner } from './runner.js';
 import { MailinWorker } from './worker.js';
+import type { MessageTrace } from '../service/trace.js';
 
 export interface Mailin {
   /** The service's RecipientHandler for mail-in addresses. */
@@ -30,6 +31,8 @@ export function createMailin(
   logger: Logger,
   commits = new GroupCommit(store.db),
   ownListeners: readonly HostPort[] = [],
+  /** The message trace, when on: agent runs become events of their message's trace. */
+  trace?: MessageTrace,
 ): Mailin {
   const runner = new AgentRunner(config, ownListeners, logger);
   const queue = new JobQueue(store.db, store.dialect, config.retry, config.worker.leaseMarginMs);
@@ -38,5 +41,7 @@ export function createMailin(
   // Jobs of this node's deliveries are leased to its worker in the delivery's transaction;
   // a worker that is not started reserves no room, so they stay queued for other nodes.
   router.handOverTo(worker);
+  router.trace = trace;
+  worker.trace = trace;
   return { router, admin: new MailinAdmin(store.db, store.blobs, store.secrets, addresses, config, ownListeners), worker, queue, close: () => runner.close() };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { MessageTrace } from '../service/trace.js';
 import type { Kysely, Transaction } from 'kysely';
 import type { BlobStore, Database, SecretBox } from '../store/index.js';
 import type { MailinConfig } from '../config/index.js';
@@ -46,6 +47,8 @@ interface Filing {
  * in the delivery's own transaction, so the 250 means all of it is committed.
  */
 export class MailinRouter implements RecipientHandler {
+  /** The message trace, when on (set by createMailin): runs become `mailin-run` events. */
+  trace: MessageTrace | undefined;
   /** Agents see the whole message: the delivery hands over the bytes it just wrote. */
   readonly wantsRaw = true;
   private local: LocalWorker | null = null;
@@ -127,6 +130,7 @@ export class MailinRouter implements RecipientHandler {
             startedAt,
             endedAt: Date.now(),
             result,
+            queueId: msg.queueId,
           };
           this.logger.info({ queueId: msg.queueId, mailin: dbRow.address, agent: before.id, outcome: result.outcome, verdict: result.verdict?.action, httpStatus: result.httpStatus, ms: run.endedAt - startedAt }, 'before-delivery agent');
           const v = result.outcome === 'ok' ? result.verdict : undefined;
@@ -164,7 +168,7 @@ export class MailinRouter implements RecipientHandler {
     return {
       file: async (trx) => {
         for (const f of filings) await this.fileOne(trx, f, msg, jobs);
-        for (const r of dropped) await recordRun(trx, r);
+        for (const r of dropped) await recordRun(trx, r, this.trace);
       },
       committed: () => {
         if (jobs.reserved > 0) this.local!.adopt(jobs.leased);
@@ -217,7 +221,7 @@ export class MailinRouter implements RecipientHandler {
       })
       .returning('id')
       .executeTakeFirstOrThrow();
-    if (f.beforeRun) await recordRun(trx, { ...f.beforeRun, documentId: doc.id });
+    if (f.beforeRun) await recordRun(trx, { ...f.beforeRun, documentId: doc.id }, this.trace);
     if (f.afterAgents.length > 0) {
       // Room is reserved before the INSERTs so a failure in between still gives it back (abandoned).
       const local = this.local?.reserve(f.afterAgents.length) ?? 0;

@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../store/index.js';
 import { outcomeWord } from './runner.js';
 import type { RunResult } from './types.js';
+import type { MessageTrace } from '../service/trace.js';
 
 export interface RunRecord {
   agentId: number;
@@ -14,10 +15,16 @@ export interface RunRecord {
   startedAt: number;
   endedAt: number;
   result: RunResult;
+  /** The accepted message's queue id: with a trace, the run is also a `mailin-run` event of its trace. */
+  queueId?: string;
 }
 
 /** One row of run history. Errors are cut to 1000 characters: they are messages, not dumps. */
-export async function recordRun(db: Kysely<Database> | Transaction<Database>, r: RunRecord): Promise<void> {
+export async function recordRun(db: Kysely<Database> | Transaction<Database>, r: RunRecord, trace?: MessageTrace): Promise<void> {
+  if (trace && r.queueId) {
+    const detail = { agentId: r.agentId, dbId: r.dbId, documentUid: r.documentUid, trigger: r.trigger, attempt: r.attempt, outcome: outcomeWord(r.result), httpStatus: r.result.httpStatus ?? null, ms: r.endedAt - r.startedAt };
+    await trace.events(db, r.queueId, [{ kind: 'mailin-run', detail }]);
+  }
   await db
     .insertInto('mailin_runs')
     .values({

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import type { MessageTrace } from '../service/trace.js';
 import { GroupCommit, type BlobStore, type Database, type SecretBox } from '../store/index.js';
 import type { Logger } from '../core/index.js';
 import { errorMessage, WorkLoop } from '../core/index.js';
@@ -22,6 +23,8 @@ export interface WorkerOptions {
  * `pollIntervalMs` (mail taken by other nodes, retries coming due, expired leases).
  */
 export class MailinWorker implements LocalWorker {
+  /** The message trace, when on (set by createMailin): runs become `mailin-run` events. */
+  trace: MessageTrace | undefined;
   private readonly loop: WorkLoop<ClaimedJob>;
   /** Settled jobs, for tests and metrics: called after each job's transaction commits. */
   onSettled?: (job: ClaimedJob, state: string) => void;
@@ -128,7 +131,8 @@ export class MailinWorker implements LocalWorker {
         startedAt,
         endedAt,
         result: s.held ? result : { ...result, error: `${result.error ? result.error + '; ' : ''}lease lost: result discarded` },
-      });
+        queueId: doc.queueId,
+      }, this.trace);
       // After delivery the document exists; an agent may still file it into a folder.
       if (s.held && v?.action === 'accept' && v.folder !== undefined) {
         await trx.updateTable('mailin_documents').set({ folder: v.folder }).where('id', '=', doc.id).execute();

@@ -7,9 +7,10 @@ import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
 import { Accounts, AccountsAdmin, LoginCache, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, setPasswordThreads, type MxResolver, type Relay } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
+import { MessageTrace } from '../service/trace.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
-import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, konnektorAdminRoutes, mailinAdminRoutes, queueAdminRoutes, statsAdminRoutes, ConsoleSessions, registerConsole, cookieVerdict } from '../http/index.js';
+import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, konnektorAdminRoutes, mailinAdminRoutes, queueAdminRoutes, statsAdminRoutes, ConsoleSessions, registerConsole, cookieVerdict, traceAdminRoutes } from '../http/index.js';
 import { configuredKonnektorStatus, statusContexts } from './konnektor-status.js';
 import { Directory, DirectoryAccountFeed, DirectoryAdmin, directoryOptions } from '../directory/index.js';
 import { createMailin, type Mailin } from '../mailin/index.js';
@@ -29,6 +30,8 @@ export interface RunningService {
   mailin: Mailin;
   /** Relaying to other providers: the outbound queue, its worker, routes and admin. */
   relay: Relay;
+  /** The message trace (docs/trace.md); undefined when service.trace.enabled is false. */
+  trace: MessageTrace | undefined;
   /** User sources, own authentication, archive access; `url` is the Application Integration endpoint when enabled. */
   integration: ServiceIntegration & { url?: string };
   metrics: Metrics;
@@ -54,6 +57,8 @@ export interface ServiceHooks {
    * the demo points it at its client module's, which it completes after the service is up.
    */
   konnektorConfig?: () => Config;
+  /** The message trace's clock (tests of retention). */
+  traceNow?: () => number;
 }
 
 /** PEM files named in the config (relative to dataDir), read at start so a wrong path fails it. */
@@ -102,10 +107,14 @@ export async function startService(config: Config, logger: Logger, existingStore
     // worker's settlements share COMMITs (on SQLite each is an fsync on this thread).
     const commits = new GroupCommit(store.db);
     const mailboxes = new Mailboxes(store.db, store.blobs, commits);
-    const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger, metrics);
+    // The message trace: its rows ride on the transactions of what they record (docs/trace.md).
+    const trace = svc.trace.enabled
+      ? new MessageTrace(store.db, commits, { node: svc.trace.node, retentionDays: svc.trace.retentionDays, logger, ...(hooks.traceNow ? { now: hooks.traceNow } : {}) })
+      : undefined;
+    const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger, metrics, trace);
     // Mail-in databases: addresses whose mail becomes documents and triggers agents (docs/mailin.md).
     const ownListeners: HostPort[] = [];
-    const mailin = createMailin(store, accounts, config.mailin, logger, commits, ownListeners);
+    const mailin = createMailin(store, accounts, config.mailin, logger, commits, ownListeners, trace);
     // Archive integration: user sources, own authentication, archive user, journal (docs/integration.md).
     const integration: ServiceIntegration & { url?: string } = await setupIntegration(config, store, accounts, logger, metrics);
     started.add('integration-sources', { close: () => integration.close() });
@@ -122,6 +131,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       ca: readPemFiles(config, 'service.relay.ca', relayConfig.ca),
       routeCa: Object.fromEntries(Object.entries(relayConfig.routes).map(([d, r]) => [d, readPemFiles(config, `service.relay.routes.${d}.ca`, r.ca)])),
       ...(hooks.resolveMx ? { resolveMx: hooks.resolveMx } : {}),
+      trace,
     });
     const relayPolicy = relayConfig.enabled ? { handler: relay.intake, maxRecipients: relayConfig.maxRecipients } : undefined;
 
@@ -148,6 +158,7 @@ export async function startService(config: Config, logger: Logger, existingStore
           integration: integration.smtp,
           relay: relayPolicy,
           acceptFromProviders: svc.smtp.submission.acceptFromProviders,
+          trace,
         }),
         logger,
         metrics,
@@ -155,7 +166,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       }));
     }
     addListeners(ownListeners, endpoints);
-    const pop3Backend = new ServicePop3Backend(accounts, mailboxes, integration.pop3);
+    const pop3Backend = new ServicePop3Backend(accounts, mailboxes, { ...integration.pop3, trace, logger });
     for (const [name, lc, tlsMode] of [
       ['pop3', svc.pop3.starttls, 'starttls'],
       ['pop3s', svc.pop3.implicit, 'implicit'],
@@ -205,6 +216,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         mailinAdminRoutes(mailin.admin),
         queueAdminRoutes(relay.admin),
         statsAdminRoutes({ sampleMs: consoleConfig.sampleMs, samples: () => history.samples(), listeners: () => endpoints, health }),
+        ...(trace ? [traceAdminRoutes(trace)] : []),
         // The practice's Konnektor as the client module of this configuration reaches it.
         konnektorAdminRoutes({
           status: ({ warnDays }) => {
@@ -244,7 +256,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       started.add('relay-worker', { close: (graceMs) => relay.worker.close(graceMs) });
     }
 
-    const stopMaintenance = startMaintenance(store, logger, { graceMs: svc.blobGcGraceMs, intervalMs: svc.blobGcIntervalMs });
+    const stopMaintenance = startMaintenance(store, logger, { graceMs: svc.blobGcGraceMs, intervalMs: svc.blobGcIntervalMs, trace });
     started.add('maintenance', { close: stopMaintenance });
 
     return {
@@ -254,6 +266,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       directory,
       mailin,
       relay,
+      trace,
       integration,
       metrics,
       throttle,

@@ -4,6 +4,7 @@ import { randomHex, type Logger, type Metrics } from '../core/index.js';
 import { formatReceived, formatReturnPath } from '../wire/smtp/index.js';
 import type { Mailboxes } from './mailboxes.js';
 import type { FilingHandler, FilingPlan } from './recipient-handler.js';
+import { HeaderCollector, type MessageTrace, type TraceRefusal, type TraceSession } from './trace.js';
 
 export interface InboundMessage {
   mailFrom: string;
@@ -21,6 +22,18 @@ export interface InboundMessage {
   body: AsyncIterable<Buffer>;
   /** Recipients that are not mailboxes (mail-in databases, other providers), with who files them. */
   handled?: Array<{ handler: FilingHandler; recipients: string[] }>;
+  /** What the message trace records beyond the above (service/trace.ts); absent: not traced. */
+  traced?: TracedFacts;
+}
+
+export interface TracedFacts {
+  session: TraceSession;
+  /** RCPTs refused earlier in this transaction. */
+  refused: TraceRefusal[];
+  /** The address of each account in accountIds. */
+  mailboxes: ReadonlyMap<number, string>;
+  relayed: string[];
+  mailin: string[];
 }
 
 export interface Accepted {
@@ -49,6 +62,8 @@ export class LocalDelivery {
     private readonly logger: Logger,
     /** Counts recipients filed into mailboxes (postamt_local_deliveries_total). */
     private readonly metrics?: Metrics,
+    /** The message trace, when on: its rows go into the delivery's own transaction. */
+    private readonly trace?: MessageTrace,
   ) {}
 
   async accept(msg: InboundMessage): Promise<Accepted> {
@@ -57,6 +72,8 @@ export class LocalDelivery {
     const groups = (msg.handled ?? []).filter((h) => h.recipients.length > 0);
     // A handler that reads the whole message anyway (mail-in) gets the bytes rather than read them back.
     const handledBytes: Buffer[] | null = groups.some((g) => g.handler.wantsRaw) ? [] : null;
+    const traced = this.trace ? msg.traced : undefined;
+    const header = traced ? new HeaderCollector() : null;
     let blob: { hash: string; size: number };
     try {
       const head =
@@ -76,6 +93,7 @@ export class LocalDelivery {
       await writer.write(headBytes);
       handledBytes?.push(headBytes);
       for await (const chunk of msg.body) {
+        header?.push(chunk);
         await writer.write(chunk);
         handledBytes?.push(chunk);
       }
@@ -104,10 +122,30 @@ export class LocalDelivery {
         );
       }
       // Every handler's rows go into the mailboxes' transaction: one COMMIT, then one 250.
-      const fileAll = async (trx: Transaction<Database>) => {
+      const accountIds = [...new Set(msg.accountIds)];
+      const recordTrace =
+        traced && header && this.trace
+          ? (trx: Transaction<Database>, messageIds: number[]) =>
+              this.trace!.accepted(trx, {
+                queueId,
+                receivedAt,
+                mailFrom: msg.mailFrom,
+                recipients: msg.recipients,
+                size: blob.size,
+                header: header.facts(),
+                session: traced.session,
+                refused: traced.refused,
+                delivered: accountIds.map((id, i) => ({ address: traced.mailboxes.get(id) ?? String(id), mailboxMessageId: messageIds[i]! })),
+                relayed: traced.relayed,
+                mailin: traced.mailin,
+              })
+          : null;
+      const fileAll = async (trx: Transaction<Database>, messageIds: number[]) => {
+        // The trace first: a mail-in agent's run is an event after the message's acceptance.
+        if (recordTrace) await recordTrace(trx, messageIds);
         for (const p of plans) await p.file(trx);
       };
-      const messageIds = await this.mailboxes.file(blob, msg.accountIds, receivedAt, plans.length > 0 ? fileAll : undefined);
+      const messageIds = await this.mailboxes.file(blob, accountIds, receivedAt, plans.length > 0 || recordTrace ? fileAll : undefined);
       for (const p of plans) p.committed();
       if (msg.accountIds.length > 0) this.metrics?.inc('postamt_local_deliveries_total', {}, msg.accountIds.length, 'recipients filed into local mailboxes');
       // Every mail-in recipient may have dropped the message (or filed an edited copy).

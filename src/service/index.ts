@@ -12,3 +12,4 @@ export { parseAddress, normalizeDomain } from './addresses.js';
 export { DeliveryRefused, type FilingHandler, type RecipientHandler, type HandledMessage, type FilingPlan } from './recipient-handler.js';
 export { deleteUnreferencedBlobs } from './accounts.js';
 export { createRelay, RelayQueueAdmin, type Relay, type MxResolver, type SettledBatch, type QueueEntry } from './relay/index.js';
+export { MessageTrace, headerFacts, normaliseMessageId, type TraceQuery, type TracePage, type TraceDetail, type TraceSummary, type TraceEvent } from './trace.js';

@@ -8,8 +8,8 @@ interface FileRequest {
   blob: { hash: string; size: number };
   accountIds: number[];
   now: number;
-  /** More work for the same transaction (mail-in documents and their jobs). */
-  also?: ((trx: Transaction<Database>) => Promise<void>) | undefined;
+  /** More work for the same transaction (mail-in documents and their jobs, the trace), given the new rows' ids. */
+  also?: ((trx: Transaction<Database>, messageIds: number[]) => Promise<void>) | undefined;
 }
 
 /** One message in a mailbox as POP3 sees it. */
@@ -52,7 +52,7 @@ export class Mailboxes {
     blob: { hash: string; size: number },
     accountIds: number[],
     now = Date.now(),
-    also?: (trx: Transaction<Database>) => Promise<void>,
+    also?: (trx: Transaction<Database>, messageIds: number[]) => Promise<void>,
   ): Promise<number[]> {
     const req: FileRequest = { blob, accountIds: [...new Set(accountIds)], now, also };
     return this.commits.submit((trx) => this.fileInto(trx, req));
@@ -66,7 +66,7 @@ export class Mailboxes {
    */
   private async fileInto(trx: Transaction<Database>, req: FileRequest): Promise<number[]> {
     const messageIds = req.accountIds.length > 0 ? await this.addRows(trx, req) : [];
-    if (req.also) await req.also(trx);
+    if (req.also) await req.also(trx, messageIds);
     return messageIds;
   }
 
@@ -158,10 +158,14 @@ export class Mailboxes {
     return this.blobs.stream(entry.blobHash);
   }
 
-  /** Deletes messages in one transaction; returns how many were still there to delete. */
-  async expunge(accountId: number, ids: number[]): Promise<number> {
+  /**
+   * Deletes messages in one transaction; returns how many were still there to delete. `also`
+   * runs in the same transaction (the trace's expunged events).
+   */
+  async expunge(accountId: number, ids: number[], also?: (trx: Transaction<Database>) => Promise<void>): Promise<number> {
     if (ids.length === 0) return 0;
     const { count, hashes } = await this.db.transaction().execute(async (trx) => {
+      if (also) await also(trx);
       const rows = await trx
         .deleteFrom('messages')
         .where('account_id', '=', accountId)

@@ -3,7 +3,8 @@ import type { Accounts } from './accounts.js';
 import type { Mailboxes, ListedMessage } from './mailboxes.js';
 import { parseAddress } from './addresses.js';
 import type { LoginCheck } from './login-check.js';
-import type { Logger } from '../core/index.js';
+import { errorMessage, type Logger } from '../core/index.js';
+import type { MessageTrace } from './trace.js';
 
 /**
  * The service's mailboxes as POP3 sees them. A login takes a snapshot of the mailbox (see the
@@ -20,6 +21,8 @@ export interface ServicePop3Options {
    */
   archiveUser?: string;
   logger?: Logger;
+  /** The message trace, when on: messages fetched (RETR, TOP) and expunged, once per session. */
+  trace?: MessageTrace | undefined;
 }
 
 export class ServicePop3Backend implements Pop3Backend {
@@ -73,7 +76,8 @@ export class ServicePop3Backend implements Pop3Backend {
       this.opts.logger?.info({ archiveUser: account.address, mailbox: t.address, remote: req.remoteAddress }, 'pop3 archive access');
     }
     const entries = await this.mailboxes.listing(mailbox.id);
-    return { ok: true, account: mailbox.address, maildrop: new ServiceMaildrop(this.mailboxes, mailbox.id, entries) };
+    const traced = this.opts.trace ? { trace: this.opts.trace, account: mailbox.address, logger: this.opts.logger } : undefined;
+    return { ok: true, account: mailbox.address, maildrop: new ServiceMaildrop(this.mailboxes, mailbox.id, entries, traced) };
   }
 }
 
@@ -83,7 +87,11 @@ class ServiceMaildrop implements Pop3Maildrop {
     private readonly accountId: number,
     /** The listing is what POP3 sees (uid, size): no second object per message. */
     readonly messages: readonly ListedMessage[],
+    private readonly traced?: { trace: MessageTrace; account: string; logger?: Logger | undefined },
   ) {}
+
+  /** Mailbox rows read in this session (for the trace: recorded once, at the end). */
+  private fetched: Set<number> | null = null;
 
   retrieve(index: number): Promise<Buffer> {
     return this.open(index, (blob) => this.mailboxes.content(blob));
@@ -101,6 +109,7 @@ class ServiceMaildrop implements Pop3Maildrop {
     // another message shares its content.
     const blob = await this.mailboxes.blobOf(this.accountId, entry.id);
     if (!blob) throw new Pop3MessageGoneError();
+    if (this.traced) (this.fetched ??= new Set()).add(entry.id);
     try {
       return await read(blob);
     } catch (err) {
@@ -112,10 +121,26 @@ class ServiceMaildrop implements Pop3Maildrop {
 
   async commit(deleted: number[]): Promise<void> {
     const ids = deleted.map((i) => this.messages[i]?.id).filter((id): id is number => id !== undefined);
-    await this.mailboxes.expunge(this.accountId, ids);
+    const t = this.traced;
+    if (!t || ids.length === 0) return void (await this.mailboxes.expunge(this.accountId, ids));
+    const fetched = this.takeFetched();
+    // The trace's rows in the expunge's own transaction.
+    await this.mailboxes.expunge(this.accountId, ids, async (trx) => {
+      await t.trace.mailboxEvents(trx, 'fetched', t.account, fetched);
+      await t.trace.mailboxEvents(trx, 'expunged', t.account, ids);
+    });
+  }
+
+  private takeFetched(): number[] {
+    const ids = this.fetched ? [...this.fetched] : [];
+    this.fetched = null;
+    return ids;
   }
 
   async release(): Promise<void> {
-    // Nothing is held: the snapshot is plain data and no lock was taken.
+    // Nothing is held: the snapshot is plain data and no lock was taken. The trace learns what was read.
+    const t = this.traced;
+    if (!t || !this.fetched) return;
+    await t.trace.submitMailboxEvents('fetched', t.account, this.takeFetched()).catch((err: unknown) => t.logger?.warn({ err: errorMessage(err) }, 'trace: could not record POP3 fetches'));
   }
 }

@@ -7,6 +7,8 @@ import { QuotaExceededError } from './mailboxes.js';
 import { DeliveryRefused, type FilingHandler, type RecipientHandler } from './recipient-handler.js';
 import { SmtpReply } from '../smtp/index.js';
 import type { LoginCheck } from './login-check.js';
+import { newQueueId } from './delivery.js';
+import type { MessageTrace, TraceRefusal, TraceSession } from './trace.js';
 
 /** Archive integration: who checks AUTH, and the journal account that gets a copy of everything delivered. */
 export interface SmtpBackendIntegration {
@@ -32,6 +34,14 @@ export interface ServiceSmtpBackendOptions {
    * submission port). False: such a session gets 530 5.7.0.
    */
   acceptFromProviders?: boolean | undefined;
+  /** The message trace (service/trace.ts), when on. */
+  trace?: MessageTrace | undefined;
+}
+
+/** A session's current transaction as the trace sees it: the sender and what was refused so far. */
+interface TracedTransaction {
+  mailFrom: string;
+  refused: TraceRefusal[];
 }
 
 /**
@@ -46,6 +56,9 @@ export class ServiceSmtpBackend implements SmtpBackend {
   private readonly integration: SmtpBackendIntegration;
   private readonly relay: RelayPolicy | undefined;
   private readonly acceptFromProviders: boolean;
+  private readonly trace: MessageTrace | undefined;
+  /** By session id: refusals are recorded with the transaction's message, or on their own when it ends without one. */
+  private readonly transactions = new Map<string, TracedTransaction>();
 
   constructor(
     private readonly mode: 'mx' | 'submission',
@@ -57,6 +70,39 @@ export class ServiceSmtpBackend implements SmtpBackend {
     this.integration = opts.integration ?? {};
     this.relay = mode === 'submission' ? opts.relay : undefined;
     this.acceptFromProviders = mode === 'submission' && opts.acceptFromProviders === true;
+    this.trace = opts.trace;
+  }
+
+  private traceSession(session: SmtpSession): TraceSession {
+    return { listener: session.listener, clientIp: session.remoteAddress, tls: session.tls, authUser: session.user };
+  }
+
+  /** The transaction ended without a message (RSET, a new MAIL, QUIT): its refusals are traced on their own. */
+  private endTransaction(session: SmtpSession, env?: { rcptTo: string[] }, refusal?: TraceRefusal): void {
+    const t = this.transactions.get(session.id);
+    this.transactions.delete(session.id);
+    if (!this.trace || !t) return;
+    const refused = refusal ? [...t.refused, refusal] : t.refused;
+    if (refused.length === 0) return;
+    this.trace.refused({ queueId: newQueueId(), mailFrom: t.mailFrom, recipients: env?.rcptTo ?? [], refused, session: this.traceSession(session) });
+  }
+
+  /** Runs a check; a refusal is remembered for the trace. */
+  private async traced(session: SmtpSession, recipient: string | undefined, check: () => Promise<void>): Promise<void> {
+    try {
+      await check();
+    } catch (err) {
+      if (this.trace && err instanceof SmtpReply) {
+        const t = this.transactions.get(session.id);
+        const r: TraceRefusal = { ...(recipient !== undefined ? { recipient } : {}), code: err.code, text: `${err.enhanced} ${err.text}` };
+        if (t) t.refused.push(r);
+      }
+      throw err;
+    }
+  }
+
+  sessionClosed(session: SmtpSession): void {
+    this.endTransaction(session);
   }
 
   /** A session under the MX rules: on 'mx', or a provider's session (no AUTH) on submission. */
@@ -76,7 +122,15 @@ export class ServiceSmtpBackend implements SmtpBackend {
     return (await this.accounts.authenticateCached(username, password))?.address;
   }
 
-  async checkSender(address: string, _env: SmtpEnvelope, session: SmtpSession): Promise<void> {
+  async checkSender(address: string, env: SmtpEnvelope, session: SmtpSession): Promise<void> {
+    if (this.trace) {
+      this.endTransaction(session);
+      this.transactions.set(session.id, { mailFrom: address, refused: [] });
+    }
+    return this.traced(session, undefined, () => this.checkSenderNow(address, env, session));
+  }
+
+  private async checkSenderNow(address: string, _env: SmtpEnvelope, session: SmtpSession): Promise<void> {
     if (this.fromProvider(session)) {
       if (address !== '' && !parseAddress(address)) throw replies.badAddress(address);
       return;
@@ -86,7 +140,11 @@ export class ServiceSmtpBackend implements SmtpBackend {
     if (!parsed || parsed.address !== session.user) throw replies.senderNotOwned(address);
   }
 
-  async checkRecipient(address: string, env: SmtpEnvelope, session: SmtpSession): Promise<void> {
+  checkRecipient(address: string, env: SmtpEnvelope, session: SmtpSession): Promise<void> {
+    return this.traced(session, address, () => this.checkRecipientNow(address, env, session));
+  }
+
+  private async checkRecipientNow(address: string, env: SmtpEnvelope, session: SmtpSession): Promise<void> {
     const parsed = parseAddress(address);
     if (!parsed) throw replies.badAddress(address);
     const { localDomain, account } = await this.accounts.recipient(parsed.address);
@@ -115,7 +173,20 @@ export class ServiceSmtpBackend implements SmtpBackend {
   }
 
   async deliver(env: SmtpEnvelope, session: SmtpSession, body: AsyncIterable<Buffer>): Promise<string> {
+    if (!this.trace) return this.deliverNow(env, session, body);
+    try {
+      const text = await this.deliverNow(env, session, body);
+      this.transactions.delete(session.id);
+      return text;
+    } catch (err) {
+      this.endTransaction(session, env, err instanceof SmtpReply ? { code: err.code, text: `${err.enhanced} ${err.text}` } : { code: 451, text: 'not accepted' });
+      throw err;
+    }
+  }
+
+  private async deliverNow(env: SmtpEnvelope, session: SmtpSession, body: AsyncIterable<Buffer>): Promise<string> {
     const ids: number[] = [];
+    const mailboxes = new Map<number, string>();
     const mailin: string[] = [];
     const relayed: string[] = [];
     // Checked at RCPT time; looked up again (all in one statement) because an account may have gone since.
@@ -126,7 +197,10 @@ export class ServiceSmtpBackend implements SmtpBackend {
       const parsed = parseAddress(rcpt);
       if (!parsed) throw replies.badAddress(rcpt);
       const account = accounts.get(parsed.address);
-      if (account && !account.disabled) ids.push(account.id);
+      if (account && !account.disabled) {
+        ids.push(account.id);
+        mailboxes.set(account.id, account.address);
+      }
       else if (account) throw replies.unknownUser(rcpt);
       else if (!local.has(parsed.domain)) {
         if (!this.relay || this.fromProvider(session)) throw replies.relayDenied(rcpt);
@@ -138,7 +212,7 @@ export class ServiceSmtpBackend implements SmtpBackend {
       else if (this.handler) mailin.push(rcpt.toLowerCase());
       else throw replies.unknownUser(rcpt);
     }
-    await this.addJournal(ids);
+    await this.addJournal(ids, mailboxes);
     const handled = [
       ...(this.handler && mailin.length ? [{ handler: this.handler, recipients: mailin }] : []),
       ...(this.relay && relayed.length ? [{ handler: this.relay.handler, recipients: relayed }] : []),
@@ -157,6 +231,9 @@ export class ServiceSmtpBackend implements SmtpBackend {
         },
         body,
         handled,
+        ...(this.trace
+          ? { traced: { session: this.traceSession(session), refused: this.transactions.get(session.id)?.refused ?? [], mailboxes, relayed, mailin } }
+          : {}),
       });
       return `Ok: queued as ${accepted.queueId}`;
     } catch (err) {
@@ -175,11 +252,12 @@ export class ServiceSmtpBackend implements SmtpBackend {
    * account the message is not taken (4.3.0, the sender retries): a journal with gaps would
    * be worse than a delay.
    */
-  private async addJournal(ids: number[]): Promise<void> {
+  private async addJournal(ids: number[], mailboxes: Map<number, string>): Promise<void> {
     const address = this.integration.journalAddress;
     if (!address) return;
     const journal = await this.accounts.find(address);
     if (!journal) throw new SmtpReply(451, '4.3.0', 'Journal mailbox unavailable, try again later');
     if (!ids.includes(journal.id)) ids.push(journal.id);
+    mailboxes.set(journal.id, journal.address);
   }
 }

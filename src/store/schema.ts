@@ -195,6 +195,48 @@ export interface StoreMetaTable {
   value: string;
 }
 
+/** One message seen by the service (migration 007, service/trace.ts). */
+export interface TraceMessageTable {
+  queue_id: string;
+  received_at: number;
+  /** The Message-ID header's value without the angle brackets, lower-cased; null when absent. */
+  message_id: string | null;
+  mail_from: string;
+  rcpt_count: number;
+  size: number | null;
+  /** 1: a KOM-LE message (application/pkcs7-mime with X-KOM-LE-Version). */
+  komle: number;
+  listener: string;
+  client_ip: string | null;
+  /** `<protocol> <cipher>`, null for a plain session. */
+  tls: string | null;
+  auth_user: string | null;
+  /** The latest state: accepted, delivered, queued, relayed, bounced, rejected. */
+  status: string;
+  node: string;
+}
+
+/** A trace's sender ('from') and recipients ('to'), lower-cased, for lookup by address. */
+export interface TraceAddressTable {
+  address: string;
+  queue_id: string;
+  received_at: number;
+  role: string;
+}
+
+/** One thing that happened to a traced message. */
+export interface TraceEventTable {
+  id: Generated<number>;
+  queue_id: string;
+  at: number;
+  kind: string;
+  node: string;
+  /** The mailbox row ("delivered"), so a POP3 fetch or expunge finds its message. */
+  mailbox_message_id: number | null;
+  /** JSON object: the event's facts (never a body, a Subject or a password). */
+  detail: string;
+}
+
 export interface Database {
   domains: DomainTable;
   accounts: AccountTable;
@@ -212,6 +254,9 @@ export interface Database {
   mailin_runs: MailinRunTable;
   relay_queue: RelayQueueTable;
   store_meta: StoreMetaTable;
+  trace_messages: TraceMessageTable;
+  trace_addresses: TraceAddressTable;
+  trace_events: TraceEventTable;
 }
 
 export type DomainRow = Selectable<DomainTable>;

@@ -27,6 +27,7 @@ import {
   type IntegrityFailureMode,
 } from '../../crypto/index.js';
 import { print } from '../context.js';
+import { registerMessageTrace } from './trace.js';
 
 // Sealing and opening single KOM-LE messages from files, with a software Konnektor built from the
 // given key files: for tests, interop checks and looking at what a practice received.
@@ -113,7 +114,8 @@ async function decryptionKeys(path: string, o: { password?: string; certPath?: s
 const SIGNATURE_KEYS = ['rsa', 'ecc', 'rsa-else-ecc'] as const;
 
 export function registerMessage(program: Command): void {
-  const message = program.command('message').description('seal and open single KOM-LE messages (files in, files out; a software Konnektor over the given keys)');
+  const message = program.command('message').description('seal and open single KOM-LE messages (files in, files out; a software Konnektor over the given keys); trace a message through the service');
+  registerMessageTrace(message);
 
   message
     .command('seal')

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { GroupCommit, writeBlob, type BlobStore, type Database } from '../../store/index.js';
 import { WorkLoop, backoffStepMs, errorMessage, type Logger, type Metrics } from '../../core/index.js';
 import { formatReturnPath } from '../../wire/smtp/index.js';
@@ -12,6 +12,7 @@ import type { RelayRoutes } from './routes.js';
 import { SessionCache } from './session-cache.js';
 import { relayedMessage, type RelayedMessage } from './relayed-message.js';
 import type { StreamedMessage } from '../../smtp/index.js';
+import type { MessageTrace, TraceEventKind } from '../trace.js';
 
 export interface RelayWorkerOptions {
   concurrency: number;
@@ -45,6 +46,8 @@ export interface RelayWorkerParts {
   commits: GroupCommit;
   logger: Logger;
   metrics?: Metrics | undefined;
+  /** The message trace, when on: attempts and outcomes go into the settlement's transaction. */
+  trace?: MessageTrace | undefined;
 }
 
 /** What became of one batch, after its settlement committed (for tests and metrics). */
@@ -109,18 +112,19 @@ export class RelayWorker {
   private async send(batch: RelayBatch): Promise<void> {
     let message: RelayedMessage | null = null;
     let results: Map<string, RecipientResult>;
+    const hosts: HostAttempt[] = [];
     try {
       message = await relayedMessage(this.parts.blobs, batch.blob, this.opts.streamAboveBytes);
-      results = await this.attempt(batch, message.data);
+      results = await this.attempt(batch, message.data, hosts);
     } catch (err) {
       if (message) throw err;
       results = everyone(batch, { result: 'deferred', status: '4.3.0', diagnostic: { type: 'x-postamt', text: `message unreadable: ${errorMessage(err)}` } });
     }
-    await this.settle(batch, results, message?.head ?? null);
+    await this.settle(batch, results, message?.head ?? null, hosts);
   }
 
   /** Route, then the SMTP transaction(s); one log line per host tried. */
-  private async attempt(batch: RelayBatch, message: Uint8Array | StreamedMessage): Promise<Map<string, RecipientResult>> {
+  private async attempt(batch: RelayBatch, message: Uint8Array | StreamedMessage, hosts: HostAttempt[]): Promise<Map<string, RecipientResult>> {
     const { logger, metrics } = this.parts;
     const rcpts = batch.rows.length;
     const route = await this.parts.routes.resolve(batch.domain);
@@ -130,6 +134,7 @@ export class RelayWorker {
       return everyone(batch, { result: route.permanent ? 'failed' : 'deferred', status: route.status, diagnostic: { type: 'x-postamt', text: route.text } });
     }
     const log = (a: HostAttempt) => {
+      hosts.push(a);
       logger.info({ queueId: batch.queueId, domain: batch.domain, ...a, rcpts }, 'relay attempt');
       metrics?.inc('postamt_relay_attempts_total', { code: String(a.code) });
     };
@@ -139,7 +144,7 @@ export class RelayWorker {
     return attemptDelivery(route.targets, envelope, message, { ...this.opts, deadline, sessions: this.sessions }, log);
   }
 
-  private async settle(batch: RelayBatch, results: Map<string, RecipientResult>, message: Buffer | null): Promise<void> {
+  private async settle(batch: RelayBatch, results: Map<string, RecipientResult>, message: Buffer | null, hosts: HostAttempt[] = []): Promise<void> {
     const now = Date.now();
     const s: RelaySettlement = { remove: [], retry: [] };
     const report: BounceRecipient[] = [];
@@ -165,9 +170,14 @@ export class RelayWorker {
     const bounce = report.length > 0 ? await this.bounce(batch, report, message ?? Buffer.alloc(0)) : null;
     let held = true;
     let dsn: SettledBatch['dsn'] = null;
+    const traced = this.parts.trace ? { trace: this.parts.trace, results, hosts, out, s } : null;
+    const settleWith = (withDsn: 'failed' | 'delayed' | null) => async (trx: Transaction<Database>) => {
+      await this.parts.queue.settle(trx, batch, s);
+      if (traced) await traceSettlement(traced.trace, trx, batch, traced, withDsn);
+    };
     try {
-      if (bounce) dsn = await this.fileWithBounce(batch, s, bounce, now);
-      else await this.parts.commits.submit((trx) => this.parts.queue.settle(trx, batch, s));
+      if (bounce) dsn = await this.fileWithBounce(batch, s, bounce, now, settleWith);
+      else await this.parts.commits.submit(settleWith(null));
     } catch (err) {
       if (!(err instanceof RelayLeaseLost)) throw err;
       held = false;
@@ -205,20 +215,54 @@ export class RelayWorker {
    * if and only if the sender is told. A DSN that cannot be filed (mailbox full or gone) is
    * logged and the rows settle without it.
    */
-  private async fileWithBounce(batch: RelayBatch, s: RelaySettlement, bounce: { bytes: Buffer; accountId: number; kind: 'failed' | 'delayed' }, now: number): Promise<'failed' | 'delayed' | null> {
+  private async fileWithBounce(
+    batch: RelayBatch,
+    s: RelaySettlement,
+    bounce: { bytes: Buffer; accountId: number; kind: 'failed' | 'delayed' },
+    now: number,
+    settleWith: (dsn: 'failed' | 'delayed' | null) => (trx: Transaction<Database>) => Promise<void>,
+  ): Promise<'failed' | 'delayed' | null> {
     const blob = await writeBlob(this.parts.blobs, bounce.bytes);
     try {
-      await this.parts.mailboxes.file(blob, [bounce.accountId], now, (trx) => this.parts.queue.settle(trx, batch, s));
+      await this.parts.mailboxes.file(blob, [bounce.accountId], now, settleWith(bounce.kind));
       this.parts.logger.info({ queueId: batch.queueId, domain: batch.domain, dsn: bounce.kind, sender: batch.mailFrom }, 'relay DSN filed');
       return bounce.kind;
     } catch (err) {
       await this.parts.blobs.delete(blob.hash).catch(() => undefined);
       if (!(err instanceof QuotaExceededError || err instanceof MailboxGoneError)) throw err;
       this.parts.logger.warn({ queueId: batch.queueId, sender: batch.mailFrom, err: errorMessage(err) }, 'relay DSN could not be filed; settled without it');
-      await this.parts.commits.submit((trx) => this.parts.queue.settle(trx, batch, s));
+      await this.parts.commits.submit(settleWith(null));
       return null;
     }
   }
+}
+
+/** The trace's events of one settled batch: the attempt, then what it settled, then the DSN. */
+async function traceSettlement(
+  trace: MessageTrace,
+  trx: Transaction<Database>,
+  batch: RelayBatch,
+  t: { results: Map<string, RecipientResult>; hosts: HostAttempt[]; out: { delivered: string[]; failed: string[]; deferred: string[] }; s: RelaySettlement },
+  dsn: 'failed' | 'delayed' | null,
+): Promise<void> {
+  const nextRetry = t.s.retry.length ? new Date(Math.min(...t.s.retry.map((r) => r.nextAttemptAt))).toISOString() : null;
+  const rows: Array<{ kind: TraceEventKind; detail: object }> = [
+    {
+      kind: 'relay-attempt',
+      detail: {
+        domain: batch.domain,
+        attempt: Math.max(...batch.rows.map((r) => r.attempts)),
+        peers: t.hosts.map((h) => ({ host: h.host, port: h.port, tls: h.tls, code: h.code, ms: Math.round(h.ms) })),
+        results: Object.fromEntries([...t.results].map(([rcpt, r]) => [rcpt, { result: r.result, status: r.status, reply: r.diagnostic.text.slice(0, 500), ...(r.remoteMta ? { remoteMta: r.remoteMta } : {}) }])),
+        nextRetry,
+      },
+    },
+  ];
+  if (t.out.delivered.length) rows.push({ kind: 'relayed', detail: { domain: batch.domain, recipients: t.out.delivered } });
+  if (t.out.failed.length) rows.push({ kind: 'bounced', detail: { domain: batch.domain, recipients: t.out.failed } });
+  if (dsn) rows.push({ kind: 'dsn-sent', detail: { action: dsn, to: batch.mailFrom } });
+  const status = t.out.failed.length ? 'bounced' : t.out.deferred.length ? 'deferred' : 'relayed';
+  await trace.events(trx, batch.queueId, rows, status);
 }
 
 function everyone(batch: RelayBatch, r: RecipientResult): Map<string, RecipientResult> {

@@ -8,6 +8,7 @@ import { RelayIntake } from './relay-intake.js';
 import { RelayWorker } from './relay-worker.js';
 import { RelayRoutes, type MxResolver, type RelayTarget } from './routes.js';
 import { RelayQueueAdmin } from './queue-admin.js';
+import type { MessageTrace } from '../trace.js';
 
 export interface Relay {
   /** The submission backend's filing handler for recipients in other domains. */
@@ -32,6 +33,8 @@ export interface RelaySetup {
   routeCa: Record<string, string[]>;
   /** Tests give MX answers without DNS. */
   resolveMx?: MxResolver;
+  /** The message trace, when on. */
+  trace?: MessageTrace | undefined;
 }
 
 /** The relay's parts over one store; the worker is created, not started. */
@@ -49,7 +52,7 @@ export function createRelay(config: RelayConfig, setup: RelaySetup): Relay {
     ...(setup.resolveMx ? { resolveMx: setup.resolveMx } : {}),
   });
   const worker = new RelayWorker(
-    { db: setup.store.db, blobs: setup.store.blobs, queue, routes: relayRoutes, accounts: setup.accounts, mailboxes: setup.mailboxes, commits: setup.commits, logger: setup.logger, metrics: setup.metrics },
+    { db: setup.store.db, blobs: setup.store.blobs, queue, routes: relayRoutes, accounts: setup.accounts, mailboxes: setup.mailboxes, commits: setup.commits, logger: setup.logger, metrics: setup.metrics, trace: setup.trace },
     {
       concurrency: config.worker.concurrency,
       pollIntervalMs: config.worker.pollIntervalMs,
