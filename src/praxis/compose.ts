@@ -70,12 +70,16 @@ export async function composeMessage(from: string, d: Draft & { dienstkennung: s
     to: d.to,
     ...(d.cc.length ? { cc: d.cc } : {}),
     subject: d.subject,
-    text: d.text,
+    text: d.text.replace(/\r?\n/g, '\r\n'),
     textEncoding: 'quoted-printable',
     headers: { 'X-KIM-Dienstkennung': d.dienstkennung },
     attachments: d.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content, contentTransferEncoding: 'base64' })),
   });
-  const raw = await mail.compile().build();
+  const built = await mail.compile().build();
+  // nodemailer writes the field name as X-Kim-Dienstkennung; it goes out as the specifications spell it.
+  const headEnd = built.indexOf('\r\n\r\n');
+  const head = built.subarray(0, headEnd).toString('latin1').replace(/^X-Kim-Dienstkennung:/im, 'X-KIM-Dienstkennung:');
+  const raw = Buffer.concat([Buffer.from(head, 'latin1'), built.subarray(headEnd)]);
   if (raw.length > maxMessageBytes) throw new DraftError(`the message is ${raw.length} bytes, at most ${maxMessageBytes} allowed`, true);
   return raw;
 }
