@@ -77,6 +77,11 @@ test('`postamt start` seeds a demo, writes endpoints.json, serves SMTP, POP3, LD
     assert.match(kim, /^X-KIM-IntegrityCheckResult: 01\r?$/m);
     assert.match(kim, /Vertraulicher Befund/);
 
+    // The Praxis-Postfach: its URL printed and in endpoints.json; without a session its API answers 401.
+    const praxisUrl = (file.praxis as { url: string }).url;
+    assert.ok(out.includes(praxisUrl), 'the Praxis-Postfach URL is printed');
+    assert.match(runSync('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `${praxisUrl}api/messages`], { check: true }).stdout, /^401$/);
+
     const http = file.endpoints.http!;
     const health = runSync('curl', ['-sS', `http://${http.host}:${http.port}/healthz`], { check: true }).stdout;
     assert.deepEqual(JSON.parse(health), { status: 'ok', checks: { database: 'ok' } });
