@@ -190,6 +190,12 @@ describe('Praxis-Postfach: the reference primary system over the demo stack', ()
     assert.equal((await b.call('GET', `/praxis/api/messages/${encodeURIComponent(uid)}`)).status, 200, "still in B's mailbox");
   });
 
+  test('parallel requests of one practice (as a browser makes them) all succeed', async () => {
+    const path = `/praxis/api/messages/${encodeURIComponent(uid)}`;
+    const answers = await Promise.all([b.call('GET', '/praxis/api/messages'), b.call('GET', path), b.call('GET', `${path}/attachments/0`), b.call('GET', '/praxis/api/messages'), b.call('GET', path)]);
+    assert.deepEqual(answers.map((r) => r.status), [200, 200, 200, 200, 200], JSON.stringify(answers.map((r) => r.json?.title)));
+  });
+
   test('multipart/form-data works as JSON does', async () => {
     const boundary = '----praxis' + randomBytes(8).toString('hex');
     const part = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;

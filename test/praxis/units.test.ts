@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { directoryFilter, kimResultOf, headerFields, checkDraft, composeMessage, DEFAULT_DIENSTKENNUNG } from '../../src/praxis/index.js';
+import { closedPort } from '../helpers/net.js';
+import { createLogger } from '../../src/core/index.js';
+import { Praxis, PraxisError, directoryFilter, kimResultOf, headerFields, checkDraft, composeMessage, DEFAULT_DIENSTKENNUNG } from '../../src/praxis/index.js';
 import { parseFilter } from '../../src/wire/ldap/index.js';
 import { parseMultipart, boundaryOf } from '../../src/http/praxis/multipart.js';
 import { SessionStore } from '../../src/http/praxis/sessions.js';
@@ -100,4 +102,23 @@ test('sessions end after idle time and after their maximum age', () => {
 test('download names: an ASCII fallback and the UTF-8 name', () => {
   assert.equal(attachmentDisposition('a"b\\c.pdf'), `attachment; filename="a_b_c.pdf"; filename*=UTF-8''a%22b%5Cc.pdf`);
   assert.equal(attachmentDisposition("Über (1)'s.txt"), `attachment; filename="_ber (1)'s.txt"; filename*=UTF-8''%C3%9Cber%20%281%29%27s.txt`);
+});
+
+test('client module or directory not reachable: "unavailable", never taken for a wrong password', async () => {
+  const port = await closedPort();
+  const praxis = new Praxis({
+    practices: [{ address: 'a@x.test', smtpUser: 'a@x.test#h:1#m#c#w', pop3User: 'a@x.test#h:1#m#c#w' }],
+    clientModule: { smtp: { host: '127.0.0.1', port, tls: 'implicit' }, pop3: { host: '127.0.0.1', port, tls: 'implicit' }, timeoutMs: 2000 },
+    directory: { url: `ldap://127.0.0.1:${port}`, baseDn: 'dc=data,dc=vzd', startTls: false, maxResults: 5, timeoutMs: 2000 },
+    limits: { maxAttachmentBytes: 10, maxMessageBytes: 10_000, maxAttachments: 1, maxRecipients: 1, inboxPageSize: 10, inboxCacheEntries: 10 },
+    logger: createLogger('silent'),
+  });
+  const p = praxis.practice(' A@X.test ')!;
+  assert.equal(p.address, 'a@x.test');
+  const unavailable = (e: unknown) => e instanceof PraxisError && e.kind === 'unavailable';
+  await assert.rejects(praxis.checkLogin(p, 'pw'), unavailable);
+  await assert.rejects(praxis.listInbox(p, 'pw'), unavailable);
+  await assert.rejects(praxis.send(p, 'pw', { to: ['b@x.test'], cc: [], subject: 's', text: 't', attachments: [] }), unavailable);
+  await assert.rejects(praxis.search({ q: 'Praxis' }), unavailable);
+  await assert.rejects(praxis.search({}), (e: unknown) => e instanceof PraxisError && e.kind === 'badRequest');
 });
