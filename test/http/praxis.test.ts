@@ -137,7 +137,7 @@ describe('Praxis-Postfach: the reference primary system over the demo stack', ()
   });
 
   let uid = '';
-  test('A sends to B with an attachment and a Dienstkennung; B lists it with its KIM results, opens it and downloads the attachment byte-exact', async () => {
+  test('A sends to B with an attachment and a Dienstkennung (A_19488-02); B lists it with its KIM results, opens it and downloads the attachment byte-exact', async () => {
     const sent = await a.call('POST', '/praxis/api/messages', {
       json: { to: [practices[1]!.address], subject: SUBJECT, text: 'Sehr geehrte Kollegin,\nanbei der Befund.\n', dienstkennung: 'eAU;Lieferung;V1.0', attachments: [{ filename: 'befund-ä.pdf', contentType: 'application/pdf', content: attachment.toString('base64') }] },
     });
