@@ -3,3 +3,4 @@ export { loadConfig, parseConfig, formatIssues, inDataDir, ENV_OVERRIDES, type L
 export { integrationSchema, userSourceSchema, type IntegrationConfig, type UserSourceConfig } from './integration.js';
 export type { ClientModuleAccount, ClientModuleProvider } from './client-module-accounts.js';
 export { clientModuleWarnings } from './client-module-checks.js';
+export type { PraxisConfig, PraxisPracticeConfig } from './praxis.js';

@@ -9,6 +9,7 @@ import { clientModuleSchema } from './client-module.js';
 import { integrationSchema } from './integration.js';
 import { mailinSchema } from './mailin.js';
 import { tlsSchema } from './tls.js';
+import { praxisSchema } from './praxis.js';
 
 /**
  * The whole of postamt.yaml, composed from one file per area. Every limit has a safe default,
@@ -36,6 +37,8 @@ export const configSchema = z
     clientModule: clientModuleSchema.prefault({}),
     integration: integrationSchema.prefault({}),
     mailin: mailinSchema.prefault({}),
+    /** The reference primary system's back end (docs/praxis.md). */
+    praxis: praxisSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

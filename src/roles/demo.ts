@@ -9,6 +9,7 @@ import { addListeners, writeEndpointsFile, type EndpointsFile } from './endpoint
 import { startDirectoryFor, type RunningDirectory } from './directory.js';
 import { startClientModule, type RunningClientModule } from './clientmodule.js';
 import { startKonnektorSim, type RunningKonnektorSim } from './konnektor-sim.js';
+import { startPraxis, type RunningPraxis } from './praxis.js';
 import { createTestPki, type PracticeSpec } from '../crypto/index.js';
 import { certificatesFrom, publishAddress, type Directory } from '../directory/index.js';
 
@@ -81,6 +82,8 @@ export async function publishDemoCertificates(directory: Directory, dataDir: str
 
 export interface RunningDemo {
   service: RunningService;
+  /** The reference primary system's back end (praxis.enabled). */
+  praxis?: RunningPraxis;
   endpointsFile: EndpointsFile;
   endpointsPath: string;
   close(): Promise<void>;
@@ -142,6 +145,7 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
   let sim: RunningKonnektorSim | undefined;
   let simAuth: { user: string; password: string } | undefined;
   let cm: RunningClientModule | undefined;
+  let px: RunningPraxis | undefined;
   try {
     const creds = await seedDemo(service.accounts, config.dataDir, logger);
     await publishDemoCertificates(service.directory, config.dataDir, logger);
@@ -176,10 +180,14 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
         pop3User: `${a.address}#${pop3s.host}:${pop3s.port}${tail}`,
       });
     }
+    // The Praxis-Postfach: a primary system like any other, through the client module's implicit-TLS
+    // endpoints and the directory's LDAP, signing in the demo's practices with their KIM user names.
+    if (config.praxis.enabled) px = await startPraxis(demoPraxisConfig(config, ldapPort, cm, practices, submission, pop3s), logger, { ca: [service.tls.cert, ...(service.tls.ecc ? [service.tls.ecc.cert] : [])] });
     const endpointsFile: EndpointsFile = {
-      endpoints: { ...service.endpoints, ...ldap.endpoints, ...(sim?.endpoints ?? {}), ...cm.endpoints },
+      endpoints: { ...service.endpoints, ...ldap.endpoints, ...(sim?.endpoints ?? {}), ...cm.endpoints, ...(px?.endpoints ?? {}) },
       accounts: creds.accounts,
       practices,
+      ...(px ? { praxis: { url: px.url } } : {}),
       adminToken: service.adminToken,
       ...(service.integration.url ? { integration: { url: service.integration.url, ...service.integration.credentials } } : {}),
       tls: { fingerprint: service.tls.fingerprint, certificate: service.tls.certPath, origin: service.tls.origin },
@@ -188,11 +196,14 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
     const directoryRole = ldap;
     const clientModule = cm;
     const simulator = sim;
+    const praxisRole = px;
     return {
       service,
+      ...(praxisRole ? { praxis: praxisRole } : {}),
       endpointsFile,
       endpointsPath,
       close: async () => {
+        await praxisRole?.close();
         await clientModule.close(config.service.shutdownGraceMs);
         await simulator?.close(config.service.shutdownGraceMs);
         await directoryRole.close(config.service.shutdownGraceMs);
@@ -200,10 +211,32 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
       },
     };
   } catch (err) {
+    await px?.close();
     await cm?.close(0);
     await sim?.close(0);
     await ldap?.close();
     await service.close();
     throw err;
   }
+}
+
+/**
+ * The Praxis-Postfach's configuration in the demo: the client module's SMTPS and POP3S, the demo's
+ * LDAP, and the demo practices (unless the configuration names practices or endpoints itself).
+ */
+function demoPraxisConfig(config: Config, ldapPort: number, cm: RunningClientModule, practices: DemoPractice[], submission: { host: string; port: number } | undefined, pop3s: { host: string; port: number } | undefined): Config {
+  const smtps = cm.endpoints['cm-smtps'] ?? cm.endpoints['cm-smtp'];
+  const pop3 = cm.endpoints['cm-pop3s'] ?? cm.endpoints['cm-pop3'];
+  if (!smtps || !pop3) throw new UsageError('the Praxis-Postfach needs the client module\'s SMTP and POP3 listeners (or praxis.enabled: false)');
+  const own = practices.map((p) => ({ address: p.address, smtpMta: `${submission!.host}:${submission!.port}`, pop3Mta: `${pop3s!.host}:${pop3s!.port}`, mandant: p.mandantId, clientSystem: DEMO_CLIENT_SYSTEM, workplace: DEMO_WORKPLACE }));
+  const pc = config.praxis;
+  return {
+    ...config,
+    praxis: {
+      ...pc,
+      clientModule: { ...pc.clientModule, smtp: { host: smtps.host, port: smtps.port, tls: smtps.tls }, pop3: { host: pop3.host, port: pop3.port, tls: pop3.tls } },
+      directory: { ...pc.directory, url: `ldap://127.0.0.1:${ldapPort}` },
+      practices: pc.practices.length ? pc.practices : own,
+    },
+  };
 }

@@ -59,5 +59,7 @@ export function formatEndpointTable(content: EndpointsFile): string {
       out.push(`    password: ${p.password}`);
     }
   }
+  const praxis = content.praxis as { url: string } | undefined;
+  if (praxis) out.push('', `Praxis-Postfach (reference primary system, sign in with a practice's address and password): ${praxis.url}`);
   return out.join('\n');
 }

@@ -4,3 +4,4 @@ export { writeEndpointsFile, formatEndpointTable, type Endpoint, type EndpointsF
 export { startDirectory, startDirectoryFor, type RunningDirectory, type DirectoryRoleParts } from './directory.js';
 export { startClientModule, type RunningClientModule, type ClientModuleParts } from './clientmodule.js';
 export { startKonnektorSim, type RunningKonnektorSim, type KonnektorSimParts } from './konnektor-sim.js';
+export { startPraxis, practiceFromConfig, type RunningPraxis } from './praxis.js';

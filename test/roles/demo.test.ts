@@ -16,7 +16,7 @@ test('`postamt start` seeds a demo, writes endpoints.json, serves SMTP, POP3, LD
     const p = await spawnPostamt(['-c', cfg, 'start'], d.path);
     const file = JSON.parse(readFileSync(join(d.path, 'endpoints.json'), 'utf8')) as EndpointsFile;
     assert.equal(statSync(join(d.path, 'endpoints.json')).mode & 0o777, 0o600, 'endpoints.json holds passwords: owner only');
-    assert.deepEqual(Object.keys(file.endpoints).sort(), ['cm-pop3', 'cm-pop3s', 'cm-smtp', 'cm-smtps', 'http', 'konnektor-sim', 'ldap', 'ldaps', 'pop3', 'pop3s', 'smtp-mx', 'smtp-submission']);
+    assert.deepEqual(Object.keys(file.endpoints).sort(), ['cm-pop3', 'cm-pop3s', 'cm-smtp', 'cm-smtps', 'http', 'konnektor-sim', 'ldap', 'ldaps', 'pop3', 'pop3s', 'praxis', 'smtp-mx', 'smtp-submission']);
     assert.deepEqual(file.endpoints['smtp-submission']!.tls, 'implicit');
     assert.equal(file.accounts.length, 2);
     const out = p.stdout.join('\n');
@@ -76,6 +76,11 @@ test('`postamt start` seeds a demo, writes endpoints.json, serves SMTP, POP3, LD
     assert.match(kim, /^X-KIM-DecryptionResult: 00\r?$/m);
     assert.match(kim, /^X-KIM-IntegrityCheckResult: 01\r?$/m);
     assert.match(kim, /Vertraulicher Befund/);
+
+    // The Praxis-Postfach: its URL printed and in endpoints.json; without a session its API answers 401.
+    const praxisUrl = (file.praxis as { url: string }).url;
+    assert.ok(out.includes(praxisUrl), 'the Praxis-Postfach URL is printed');
+    assert.match(runSync('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `${praxisUrl}api/messages`], { check: true }).stdout, /^401$/);
 
     const http = file.endpoints.http!;
     const health = runSync('curl', ['-sS', `http://${http.host}:${http.port}/healthz`], { check: true }).stdout;
