@@ -59,6 +59,8 @@ export function formatEndpointTable(content: EndpointsFile): string {
       out.push(`    password: ${p.password}`);
     }
   }
+  const http = content.endpoints.http;
+  if (http) out.push('', `admin console (sign in with adminToken from endpoints.json): ${http.tls === 'none' ? 'http' : 'https'}://${http.host}:${http.port}/console/`);
   const praxis = content.praxis as { url: string } | undefined;
   if (praxis) out.push('', `Praxis-Postfach (reference primary system, sign in with a practice's address and password): ${praxis.url}`);
   return out.join('\n');
