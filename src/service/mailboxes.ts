@@ -122,16 +122,44 @@ export class Mailboxes {
     return out;
   }
 
-  private blobOfQuery: CompiledQuery<{ blob_hash: string; size: number }> | undefined;
+  private blobsFromQuery: CompiledQuery<{ id: number; blob_hash: string; size: number }> | undefined;
+
+  /**
+   * The blob addresses of an account's messages from id `fromId` on, ascending, at most `limit`:
+   * what POP3 reads ahead so that sequential RETRs need one query per window, not one each.
+   * A message of the mailbox in that range that is not in the answer was expunged.
+   */
+  async blobsFrom(accountId: number, fromId: number, limit: number): Promise<Array<{ id: number; blob_hash: string; size: number }>> {
+    // Compiled once: Kysely builds and compiles a query anew on each call, which was twice the
+    // time of SQLite's own lookup.
+    this.blobsFromQuery ??= this.db
+      .selectFrom('messages')
+      .select(['id', 'blob_hash', 'size'])
+      .where('account_id', '=', 0)
+      .where('id', '>=', 0)
+      .orderBy('id')
+      .limit(1)
+      .compile();
+    const { rows } = await this.db.executeQuery<{ id: number; blob_hash: string; size: number }>({ ...this.blobsFromQuery, parameters: [accountId, fromId, limit] });
+    return rows;
+  }
 
   /** The message's blob, or undefined when the message no longer exists (expunged meanwhile). */
   async blobOf(accountId: number, id: number): Promise<{ hash: string; size: number } | undefined> {
-    // Compiled once: Kysely builds and compiles a query anew on each call, which was twice the
-    // time of SQLite's own lookup, and this runs once per POP3 RETR.
-    this.blobOfQuery ??= this.db.selectFrom('messages').select(['blob_hash', 'size']).where('id', '=', 0).where('account_id', '=', 0).compile();
-    const { rows } = await this.db.executeQuery<{ blob_hash: string; size: number }>({ ...this.blobOfQuery, parameters: [id, accountId] });
-    const r = rows[0];
-    return r ? { hash: r.blob_hash, size: r.size } : undefined;
+    const r = (await this.blobsFrom(accountId, id, 1))[0];
+    return r && r.id === id ? { hash: r.blob_hash, size: r.size } : undefined;
+  }
+
+  /**
+   * Expunges committed through this object, per account: a POP3 session's read-ahead of blob
+   * addresses stays valid while its account's count is unchanged. Another node's expunges are
+   * not counted; a session there serves what its read-ahead saw (the message was in its
+   * snapshot) until the blob itself is gone, and then reports the message as removed.
+   */
+  private readonly expunges = new Map<number, number>();
+
+  expungeCount(accountId: number): number {
+    return this.expunges.get(accountId) ?? 0;
   }
 
   /** A blob's content by its address and size. */
@@ -182,6 +210,7 @@ export class Mailboxes {
       }
       return { count: rows.length, hashes: [...new Set(rows.map((r) => r.blob_hash))] };
     });
+    if (count > 0) this.expunges.set(accountId, this.expungeCount(accountId) + 1);
     await deleteUnreferencedBlobs(this.db, this.blobs, hashes);
     return count;
   }

@@ -81,6 +81,9 @@ export class ServicePop3Backend implements Pop3Backend {
   }
 }
 
+/** How many blob addresses a RETR reads ahead. */
+const READ_AHEAD = 64;
+
 class ServiceMaildrop implements Pop3Maildrop {
   constructor(
     private readonly mailboxes: Mailboxes,
@@ -102,12 +105,30 @@ class ServiceMaildrop implements Pop3Maildrop {
     return this.open(index, (blob) => this.mailboxes.contentStream(blob));
   }
 
+  /** Blob addresses read ahead (READ_AHEAD rows from `fromId`), valid while no expunge of the account committed here. */
+  private ahead: { expunges: number; fromId: number; throughId: number; rows: Map<number, { hash: string; size: number }> } | null = null;
+
+  /**
+   * The blob of message `id`, or undefined when it was expunged. Clients RETR in order, so one
+   * query answers the next READ_AHEAD RETRs; the per-RETR lookup was a fifth of a RETR's cost.
+   */
+  private async blobAt(id: number): Promise<{ hash: string; size: number } | undefined> {
+    // Read before the query: an expunge that commits while it runs makes the answer stale.
+    const expunges = this.mailboxes.expungeCount(this.accountId);
+    const a = this.ahead;
+    if (a && a.expunges === expunges && id >= a.fromId && id <= a.throughId) return a.rows.get(id);
+    const rows = await this.mailboxes.blobsFrom(this.accountId, id, READ_AHEAD);
+    const throughId = rows.length < READ_AHEAD ? Number.MAX_SAFE_INTEGER : rows[rows.length - 1]!.id;
+    this.ahead = { expunges, fromId: id, throughId, rows: new Map(rows.map((r) => [r.id, { hash: r.blob_hash, size: r.size }])) };
+    return this.ahead.rows.get(id);
+  }
+
   private async open<T>(index: number, read: (blob: { hash: string; size: number }) => Promise<T>): Promise<T> {
     const entry = this.messages[index];
     if (!entry) throw new RangeError(`no message at index ${index}`);
-    // The row first, in one query with the blob's address: the blob may outlive the row when
-    // another message shares its content.
-    const blob = await this.mailboxes.blobOf(this.accountId, entry.id);
+    // The row first, with the blob's address: the blob may outlive the row when another message
+    // shares its content, so the blob alone does not say the message is still there.
+    const blob = await this.blobAt(entry.id);
     if (!blob) throw new Pop3MessageGoneError();
     if (this.traced) (this.fetched ??= new Set()).add(entry.id);
     try {

@@ -73,6 +73,9 @@ for (const kind of STORE_KINDS) {
       await a.login(acc.address, PASSWORD);
       await b.login(acc.address, PASSWORD);
       await fx.deliver(acc, 'Subject: late\r\n\r\nafter both logins\r\n');
+      // b reads message 1 before the removal: what it read ahead then must not outlive the expunge.
+      assert.match(await b.cmd('RETR 1'), /^\+OK/);
+      assert.ok((await b.body()).length > 0);
 
       assert.match(await a.cmd('DELE 1'), /^\+OK/);
       const aReleased = fx.backend.released(acc.address);
