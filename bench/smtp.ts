@@ -7,7 +7,9 @@
  * start-up is what is measured. With Postfix's smtp-source installed it also drives the server
  * with smtp-source, with -d (sessions reused) and without (a connection per message).
  *   BENCH_MESSAGES=5000 BENCH_PER_CONNECTION_MESSAGES=2000 BENCH_CONCURRENCY=16 npm run bench:smtp
+ *   BENCH_TRACE=0 turns the message trace off (service.trace.enabled: false).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { LineClient } from './lib/line-client.js';
 import { startBenchServer, percentile } from './lib/server.js';
 import { clearMaildir, maildirCount, postfixPeer, runSmtpSource, smtpSourcePath } from './lib/peers.js';
@@ -62,7 +64,11 @@ function report(mode: string, n: number, load: LoadResult, cpuMs: number): void 
 
 async function main(): Promise<void> {
   console.log(`bench:smtp — messages of ${SIZE / 1024} KB, ${CONCURRENCY} connections at once, one mailbox, durable (fsync + commit per 250)`);
-  const server = await startBenchServer([{ address: 'box@bench.test', password: PASSWORD }]);
+  // BENCH_TRACE=0: the message trace off (service.trace.enabled: false), to see what it costs.
+  const server = await startBenchServer([{ address: 'box@bench.test', password: PASSWORD }], '', async (cfg) => {
+    if (process.env.BENCH_TRACE === '0') writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('  http: { port: 0 }\n', '  http: { port: 0 }\n  trace: { enabled: false }\n'));
+  });
+  if (process.env.BENCH_TRACE === '0') console.log('message trace: off (BENCH_TRACE=0)');
   try {
     const mx = server.endpoints['smtp-mx']!;
     const pop = server.endpoints.pop3!;
