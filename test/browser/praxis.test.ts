@@ -123,6 +123,7 @@ describe('Praxis-Postfach in Chromium', { skip: chromiumInstalled() ? false : NO
     await pageA.getByText('1 Eintrag gefunden.').waitFor();
     await pageA.getByText('Praxis B (Demo)').waitFor();
     await pageA.getByText('1-20014712').waitFor();
+    assert.match(await pageA.locator('.hit .hint').filter({ hasText: 'Telematik-ID' }).innerText(), /KIM-Version: 1\.5$/, 'the version, not the raw kimData');
     // The free text finds both practices; the Telematik-ID only B.
     await pageA.getByLabel('Name', { exact: true }).fill('');
     await pageA.getByLabel('Freitext (Name, Adresse, Ort, Telematik-ID)').fill('Praxis');
