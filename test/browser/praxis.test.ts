@@ -134,6 +134,7 @@ describe('Praxis-Postfach in Chromium', { skip: chromiumInstalled() ? false : NO
     await screenshot(pageA, 'praxis-search');
     await pageA.getByRole('button', { name: `${pb().address} als Empfänger übernehmen` }).click();
     await pageA.getByRole('status').filter({ hasText: `${pb().address} wurde als Empfänger übernommen.` }).waitFor();
+    assert.match(await pageA.evaluate<string>('document.activeElement?.textContent ?? ""'), /in der Nachricht/, 'the focus stays where the button was');
     // An input the server refuses is answered in words.
     await pageA.getByLabel('Freitext (Name, Adresse, Ort, Telematik-ID)').fill('x');
     await pageA.getByRole('button', { name: 'Suchen' }).click();

@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useState } from 'preact/hooks';
 import { logout, session, whenSignedOut } from './api.js';
 import { DICTS, LangContext, applyLang, storedLang, type Lang } from './i18n/index.js';
 import { emptyDraft, type Draft } from './draft.js';
@@ -31,7 +31,8 @@ function App() {
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);
   }, []);
-  useEffect(() => applyLang(lang), [lang]);
+  // Before the browser paints: <html lang> never disagrees with the words on screen.
+  useLayoutEffect(() => applyLang(lang), [lang]);
 
   const title = user ? (route.page === 'message' ? t.inbox.title : t.nav[route.page]) : t.login.title;
   useEffect(() => {

@@ -48,6 +48,13 @@ export function Compose(props: { draft: Draft; setDraft(d: Draft): void; onSent(
   return (
     <>
       <h1>{t.compose.title}</h1>
+      {/* Above the form, where the eye is after Senden; the regions announce themselves. */}
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
+      {outcome && <Outcome outcome={outcome} />}
       <form class="compose" onSubmit={submit} noValidate>
         <label for="compose-to">{t.compose.to}</label>
         <div>
@@ -109,12 +116,6 @@ export function Compose(props: { draft: Draft; setDraft(d: Draft): void; onSent(
           </button>
         </div>
       </form>
-      {error && (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      )}
-      {outcome && <Outcome outcome={outcome} />}
     </>
   );
 }

@@ -1,9 +1,10 @@
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { searchDirectory, type DirectoryEntry, type DirectoryQuery } from '../api.js';
 import { useT } from '../i18n/index.js';
 import { hasRecipient, withRecipient, type Draft } from '../draft.js';
 
 const FIELDS = ['q', 'name', 'place', 'telematikId'] as const;
+
 
 /** The directory search (VZD over LDAP, via the back end); a hit's address goes into the draft's To. */
 export function Search(props: { draft: Draft; setDraft(d: Draft): void }) {
@@ -12,12 +13,20 @@ export function Search(props: { draft: Draft; setDraft(d: Draft): void }) {
   const [result, setResult] = useState<{ entries: DirectoryEntry[]; truncated: boolean } | undefined>();
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const [added, setAdded] = useState('');
+  const [notice, setNotice] = useState('');
+  // The address whose button was just used: what replaces the button takes the focus, once.
+  const focusNext = useRef('');
+  const focusOnce = (mail: string) => (el: HTMLElement | null) => {
+    if (el && focusNext.current === mail) {
+      focusNext.current = '';
+      el.focus();
+    }
+  };
 
   const submit = async (e: Event) => {
     e.preventDefault();
     setError('');
-    setAdded('');
+    setNotice('');
     if (!Object.values(query).some((v) => v && v.trim())) {
       setError(t.search.needOne);
       return;
@@ -34,7 +43,8 @@ export function Search(props: { draft: Draft; setDraft(d: Draft): void }) {
   };
   const add = (mail: string) => {
     props.setDraft(withRecipient(props.draft, mail));
-    setAdded(t.search.added(mail));
+    focusNext.current = mail;
+    setNotice(t.search.added(mail));
   };
 
   return (
@@ -70,9 +80,9 @@ export function Search(props: { draft: Draft; setDraft(d: Draft): void }) {
           {error}
         </p>
       )}
-      <p role="status" class={added ? 'notice' : 'visually-hidden'}>
-        {added}
-        {added && (
+      <p role="status" class={notice ? 'notice' : 'visually-hidden'}>
+        {notice}
+        {notice && (
           <>
             {' '}
             <a href="#/compose">{t.search.toCompose}</a>
@@ -108,7 +118,9 @@ export function Search(props: { draft: Draft; setDraft(d: Draft): void }) {
                     <li key={mail}>
                       <span class="mono">{mail}</span>{' '}
                       {hasRecipient(props.draft, mail) ? (
-                        <span class="ok">✓ {t.search.inDraft}</span>
+                        <span class="ok" tabIndex={-1} ref={focusOnce(mail)}>
+                          ✓ {t.search.inDraft}
+                        </span>
                       ) : (
                         <button type="button" class="secondary small" aria-label={t.search.addLabel(mail)} onClick={() => add(mail)}>
                           {t.search.add}
