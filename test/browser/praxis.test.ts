@@ -274,6 +274,27 @@ describe('Praxis-Postfach in Chromium', { skip: chromiumInstalled() ? false : NO
     assert.equal(await pageB.evaluate<string>('document.documentElement.lang'), 'de');
   });
 
+  test('the inbox is paged: newest first, Nächste Seite / Vorherige Seite', async () => {
+    const sub = demo.endpointsFile.endpoints['smtp-submission']!;
+    const t = nodemailer.createTransport({ pool: true, maxConnections: 1, host: sub.host, port: sub.port, secure: true, auth: { user: pb().address, pass: pb().password }, tls: { rejectUnauthorized: false } });
+    for (let i = 0; i < 10; i++) await t.sendMail({ from: pb().address, to: pb().address, subject: `Notiz ${i}`, text: `Nummer ${i}` });
+    t.close();
+    await pageB.getByRole('navigation', { name: 'Hauptnavigation' }).getByRole('link', { name: 'Posteingang' }).click();
+    await pageB.getByRole('heading', { level: 1, name: 'Posteingang' }).waitFor();
+    await pageB.getByRole('button', { name: 'Aktualisieren' }).click();
+    await pageB.getByText(/· Seite 1 von 2$/).waitFor();
+    const subjects = () => pageB.getByRole('list', { name: 'Nachrichten, neueste zuerst' }).locator('a.subject').allInnerTexts();
+    const first = await subjects();
+    assert.equal(first.length, 10, 'a page of inboxPageSize');
+    assert.equal(first[0], 'Notiz 9', 'newest first');
+    await pageB.getByRole('button', { name: 'Nächste Seite' }).click();
+    await pageB.getByText(/· Seite 2 von 2$/).waitFor();
+    assert.ok((await subjects()).includes(SUBJECT), "A's older message is on the second page");
+    assert.ok(await pageB.getByRole('button', { name: 'Nächste Seite' }).isDisabled());
+    await pageB.getByRole('button', { name: 'Vorherige Seite' }).click();
+    await pageB.getByText(/· Seite 1 von 2$/).waitFor();
+  });
+
   test('B: deletes the message; it is gone from the inbox', async () => {
     await pageB.goto(`${base}/praxis/#/message/${encodeURIComponent(uid)}`);
     await pageB.getByRole('heading', { level: 1, name: SUBJECT }).waitFor();
@@ -284,6 +305,22 @@ describe('Praxis-Postfach in Chromium', { skip: chromiumInstalled() ? false : NO
     await pageB.getByRole('list', { name: 'Nachrichten, neueste zuerst' }).waitFor();
     assert.equal(await pageB.getByRole('link', { name: SUBJECT }).count(), 0);
     assert.equal(await pageB.evaluate(async (url) => (await fetch(url)).status, `/praxis/api/messages/${encodeURIComponent(uid)}`), 404);
+  });
+
+  test('a session that ended elsewhere sends the page back to Anmelden, saying so', async () => {
+    const c = await browser.newContext();
+    const p = await c.newPage();
+    await signIn(p, pa());
+    // The session ends behind the page's back (as after idleMs or a restart).
+    assert.equal(await p.evaluate(async () => {
+      const s = (await (await fetch('/praxis/api/session')).json()) as { csrfToken: string };
+      return (await fetch('/praxis/api/logout', { method: 'POST', headers: { 'x-csrf-token': s.csrfToken } })).status;
+    }), 204);
+    await p.getByRole('link', { name: 'Nachricht schreiben' }).click();
+    await p.getByRole('link', { name: 'Posteingang' }).click();
+    await p.getByRole('status').filter({ hasText: 'Ihre Sitzung ist abgelaufen.' }).waitFor();
+    await p.getByLabel('KIM-Adresse').waitFor();
+    await c.close();
   });
 
   test('Abmelden ends the session: the API answers 401 to the same cookie', async () => {
