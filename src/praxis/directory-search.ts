@@ -74,6 +74,14 @@ export function directoryFilter(query: DirectoryQuery): string {
   return parts.length === 1 ? parts[0]! : `(&${parts.join('')})`;
 }
 
+/**
+ * The versions in kimData ("mail,version[,…]") and komLeData ("version,mail") values: the
+ * comma-separated parts that look like a version (1.5, 1.5+), each once — the addresses are in `mail`.
+ */
+export function kimVersionsOf(values: string[]): string[] {
+  return [...new Set(values.flatMap((v) => v.split(',').map((x) => x.trim())).filter((x) => /^\d+(\.\d+)+\+?$/.test(x)))];
+}
+
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 const one = (v: unknown): string => list(v)[0] ?? '';
 
@@ -109,7 +117,7 @@ export class DirectorySearch {
           place: one(e.l ?? e.localityName),
           professionOID: list(e.professionOID),
           specialization: list(e.specialization),
-          kimVersions: [...list(e.kimData), ...list(e.komLeData)],
+          kimVersions: kimVersionsOf([...list(e.kimData), ...list(e.komLeData)]),
         })),
       };
     } finally {

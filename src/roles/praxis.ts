@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { inDataDir, type Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
 import { praxisApi } from '../http/praxis/index.js';
+import { serveWebApp } from '../http/web-app.js';
 import { Praxis, type Practice } from '../praxis/index.js';
 import type { Endpoint } from './endpoints.js';
 
@@ -45,10 +46,8 @@ export async function startPraxis(config: Config, logger: Logger, parts: { ca?: 
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).type('application/problem+json').send({ type: 'about:blank', title: `no route for ${req.method} ${req.url.split('?')[0]}`, status: 404 });
   });
-  // The browser UI comes with the front-end toolchain; until then the printed URL says where the API is.
-  app.get('/praxis/', async (_req, reply) =>
-    reply.type('text/plain; charset=utf-8').header('x-content-type-options', 'nosniff').header('content-security-policy', "default-src 'none'").send('Praxis-Postfach: the API is under /praxis/api (docs/praxis.md); the browser UI is not built yet.\n'),
-  );
+  // The browser UI (web/praxis, built into dist/web/praxis) at /praxis/, with the console's CSP and headers.
+  await serveWebApp(app, 'praxis', { label: 'the Praxis-Postfach' });
   await app.register(praxisApi, {
     praxis,
     logger: log,

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closedPort } from '../helpers/net.js';
 import { createLogger } from '../../src/core/index.js';
-import { Praxis, PraxisError, directoryFilter, kimResultOf, headerFields, checkDraft, composeMessage, DEFAULT_DIENSTKENNUNG } from '../../src/praxis/index.js';
+import { Praxis, PraxisError, directoryFilter, kimVersionsOf, kimResultOf, headerFields, checkDraft, composeMessage, DEFAULT_DIENSTKENNUNG } from '../../src/praxis/index.js';
 import { parseFilter } from '../../src/wire/ldap/index.js';
 import { parseMultipart, boundaryOf } from '../../src/http/praxis/multipart.js';
 import { SessionStore } from '../../src/http/praxis/sessions.js';
@@ -121,4 +121,10 @@ test('client module or directory not reachable: "unavailable", never taken for a
   await assert.rejects(praxis.send(p, 'pw', { to: ['b@x.test'], cc: [], subject: 's', text: 't', attachments: [] }), unavailable);
   await assert.rejects(praxis.search({ q: 'Praxis' }), unavailable);
   await assert.rejects(praxis.search({}), (e: unknown) => e instanceof PraxisError && e.kind === 'badRequest');
+});
+
+test('kimVersionsOf: the versions of kimData ("mail,version") and komLeData ("version,mail"), each once', () => {
+  assert.deepEqual(kimVersionsOf(['praxis-a@praxis.kim.test,1.5', '1.5,praxis-a@praxis.kim.test']), ['1.5']);
+  assert.deepEqual(kimVersionsOf(['a@x.test,1.5+,eAU', '1.0,a@x.test']), ['1.5+', '1.0']);
+  assert.deepEqual(kimVersionsOf(['a@x.test', '']), []);
 });

@@ -1,11 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import fastifyStatic from '@fastify/static';
 import type { LoginThrottle } from '../../core/index.js';
 import { tokenMatches } from '../admin.js';
 import { readCookie, sessionCookie } from './cookie.js';
 import { setConsoleHeaders } from './headers.js';
 import type { ConsoleSessions } from './sessions.js';
-import { builtWebApp } from './web-root.js';
+import { serveWebApp } from '../web-app.js';
 
 export interface ConsoleRouteOptions {
   sessions: ConsoleSessions;
@@ -81,12 +80,6 @@ export async function registerConsole(app: FastifyInstance, opts: ConsoleRouteOp
       return reply.status(204).send();
     });
 
-    const root = opts.root ?? builtWebApp('console');
-    if (root) {
-      await scope.register(fastifyStatic, { root, prefix: '/console/', index: ['index.html'], redirect: true, wildcard: true, cacheControl: false });
-      scope.get('/console', async (_req, reply) => reply.redirect('/console/'));
-    } else {
-      scope.get('/console/*', async (_req, reply) => problem(reply, 503, 'the console was not built: run npm run build'));
-    }
+    await serveWebApp(scope, 'console', { label: 'the console', ...(opts.root ? { root: opts.root } : {}) });
   });
 }
