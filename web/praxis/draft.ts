@@ -11,7 +11,7 @@ export interface Draft {
 }
 
 /** Common KIM Dienstkennungen (gematik's list); anything else by free input. */
-export const DIENSTKENNUNGEN = ['KIM-Mail;Default;V1.0', 'eAU;Lieferung;V1.0', 'eArztbrief;VHitG-Versand;V1.2'] as const;
+export const DIENSTKENNUNGEN = ['KIM-Mail;Default;V1.0', 'eAU;Lieferung;V1.0', 'Arztbrief;VHitG-Versand;V1.2'] as const;
 export const OTHER = 'other';
 
 export const emptyDraft = (): Draft => ({ to: '', cc: '', subject: '', text: '', dienstkennung: DIENSTKENNUNGEN[0], dienstkennungFree: '', files: [] });
