@@ -182,7 +182,7 @@ export async function startDemo(config: Config, logger: Logger): Promise<Running
     }
     // The Praxis-Postfach: a primary system like any other, through the client module's implicit-TLS
     // endpoints and the directory's LDAP, signing in the demo's practices with their KIM user names.
-    if (config.praxis.enabled) px = await startPraxis(demoPraxisConfig(config, ldapPort, cm, practices, submission, pop3s), logger, { ca: [service.tls.cert, ...(service.tls.ecc ? [service.tls.ecc.cert] : [])] });
+    if (config.praxis.enabled) px = await startPraxis(demoPraxisConfig(config, ldapPort, cm, practices, submission, pop3s), logger, { ca: [service.tls.cert, ...(service.tls.ecc ? [service.tls.ecc.cert] : [])], tls: service.tls });
     const endpointsFile: EndpointsFile = {
       endpoints: { ...service.endpoints, ...ldap.endpoints, ...(sim?.endpoints ?? {}), ...cm.endpoints, ...(px?.endpoints ?? {}) },
       accounts: creds.accounts,

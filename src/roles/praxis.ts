@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { inDataDir, type Config } from '../config/index.js';
-import type { Logger } from '../core/index.js';
+import { serverContextOptions, type Logger, type ServerPem } from '../core/index.js';
 import { praxisApi } from '../http/praxis/index.js';
 import { serveWebApp } from '../http/web-app.js';
 import { Praxis, type Practice } from '../praxis/index.js';
@@ -28,9 +28,16 @@ export function practiceFromConfig(p: Config['praxis']['practices'][number]): Pr
 
 const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 
-/** `parts.ca`: PEM certificates trusted for the client module and the directory when `praxis.clientModule.ca` names none. */
-export async function startPraxis(config: Config, logger: Logger, parts: { ca?: string[] } = {}): Promise<RunningPraxis> {
+/**
+ * `parts.ca`: PEM certificates trusted for the client module and the directory when
+ * `praxis.clientModule.ca` names none. `parts.tls`: the server certificate the listener uses off
+ * loopback (TLS everywhere off loopback; a Secure session cookie needs HTTPS to come back).
+ */
+export async function startPraxis(config: Config, logger: Logger, parts: { ca?: string[]; tls?: ServerPem } = {}): Promise<RunningPraxis> {
   const pc = config.praxis;
+  const offLoopback = !isLoopback(pc.http.host);
+  if (offLoopback && !parts.tls) throw new Error(`praxis.http.host ${pc.http.host} is not loopback: the Praxis-Postfach needs a TLS certificate there`);
+  const https = offLoopback ? parts.tls : undefined;
   const log = logger.child({ role: 'praxis' });
   const ca = pc.clientModule.ca.length ? pc.clientModule.ca.map((f) => readFileSync(inDataDir(config, f), 'utf8')) : parts.ca;
   const praxis = new Praxis({
@@ -42,7 +49,7 @@ export async function startPraxis(config: Config, logger: Logger, parts: { ca?: 
   });
   // Base64 grows by a third; the JSON around it and multipart headers get some room.
   const maxBodyBytes = Math.ceil((pc.limits.maxMessageBytes * 4) / 3) + 256 * 1024;
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, connectionTimeout: 120_000, requestTimeout: 120_000 });
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, connectionTimeout: 120_000, requestTimeout: 120_000, ...(https ? { https: serverContextOptions(https) } : {}) });
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).type('application/problem+json').send({ type: 'about:blank', title: `no route for ${req.method} ${req.url.split('?')[0]}`, status: 404 });
   });
@@ -52,7 +59,7 @@ export async function startPraxis(config: Config, logger: Logger, parts: { ca?: 
     praxis,
     logger: log,
     session: pc.session,
-    secureCookie: !isLoopback(pc.http.host),
+    secureCookie: offLoopback,
     failureDelayMs: pc.login.failureDelayMs,
     throttle: pc.login.throttle,
     maxBodyBytes,
@@ -60,10 +67,10 @@ export async function startPraxis(config: Config, logger: Logger, parts: { ca?: 
   await app.listen({ host: pc.http.host, port: pc.http.port });
   const addr = app.server.address() as AddressInfo;
   const hostForUrl = pc.http.host.includes(':') ? `[${pc.http.host}]` : pc.http.host;
-  const url = `http://${hostForUrl}:${addr.port}/praxis/`;
+  const url = `${https ? 'https' : 'http'}://${hostForUrl}:${addr.port}/praxis/`;
   log.info({ url, practices: pc.practices.length }, 'Praxis-Postfach listening');
   return {
-    endpoints: { praxis: { host: pc.http.host, port: addr.port, tls: 'none' } },
+    endpoints: { praxis: { host: pc.http.host, port: addr.port, tls: https ? 'implicit' : 'none' } },
     url,
     praxis,
     close: () => app.close(),
