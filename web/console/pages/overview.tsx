@@ -1,11 +1,17 @@
+import { useEffect, useState } from 'preact/hooks';
 import { call, type Stats, type Status } from '../api.js';
 import { Chart } from './chart.js';
 import { usePoll } from './use-poll.js';
 
 export function Overview() {
   const status = usePoll(() => call<Status>('GET', '/api/status'), 15_000);
-  const stats = usePoll(() => call<Stats>('GET', '/api/stats'), 10_000);
+  // The charts are asked for as often as the server samples (service.http.console.sampleMs), no more.
+  const [every, setEvery] = useState(10_000);
+  const stats = usePoll(() => call<Stats>('GET', '/api/stats'), every, [every]);
   const s = stats.data;
+  useEffect(() => {
+    if (s && s.sampleMs !== every) setEvery(Math.max(1000, s.sampleMs));
+  }, [s?.sampleMs]);
   const perMin = s ? 60_000 / s.sampleMs : 1;
   const t = s?.samples.map((x) => x.t / 1000) ?? [];
   const rate = (k: 'accepted' | 'delivered' | 'relayed' | 'rejected') => s?.samples.map((x) => Math.round(x[k] * perMin * 10) / 10) ?? [];
