@@ -102,3 +102,36 @@ export interface Status {
   health: { ok: boolean; checks: Record<string, string> };
   listeners: Array<{ name: string; host: string; port: number; tls: string }>;
 }
+export interface TraceSummary {
+  id: string;
+  receivedAt: string;
+  messageId: string | null;
+  mailFrom: string;
+  recipients: number;
+  size: number | null;
+  komle: boolean;
+  listener: string;
+  status: string;
+  node: string;
+}
+export interface TraceEvent {
+  at: string;
+  kind: string;
+  node: string;
+  detail: Record<string, unknown>;
+}
+export interface TraceDetail extends TraceSummary {
+  clientIp: string | null;
+  tls: string | null;
+  authUser: string | null;
+  recipientAddresses: string[];
+  events: TraceEvent[];
+}
+
+/** A query string from the fields that have a value. */
+export function query(fields: Record<string, string | number | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== '') p.set(k, String(v));
+  const q = p.toString();
+  return q ? `?${q}` : '';
+}

