@@ -81,6 +81,36 @@ describe('admin console pages in Chromium', { skip: chromiumInstalled() ? false 
     await page.getByRole('alert').filter({ hasText: 'must be a mail address' }).waitFor();
   });
 
+  test('relay queue: "Return to sender" ends the entry and the failure DSN arrives in the sender\'s mailbox', async () => {
+    await submit(p, 'alice@a.test', ['bob@b.test'], { subject: 'Befund für B' });
+    await until('the relay attempt failed', async () => (await p.svc.relay.admin.list({})).find((e) => e.attempts >= 1 && e.lastError));
+    const before = (await mailbox(p, 'alice@a.test')).length;
+    await open('Relay queue');
+    const row = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'bob@b.test' }) });
+    await row.waitFor();
+    const [entry] = await p.svc.relay.admin.list({});
+    await page.getByRole('button', { name: 'Return bob@b.test to sender' }).click();
+    await noSeriousA11y('queue asking to confirm');
+    await screenshot(page, 'console-queue-return');
+    await page.getByRole('button', { name: 'Confirm: return bob@b.test to sender' }).click();
+    await page.getByRole('status').filter({ hasText: `Entry ${entry!.id} returned to the sender.` }).waitFor();
+    await page.getByRole('table').getByText('0 queued recipient(s)').waitFor();
+    assert.deepEqual(await p.svc.relay.admin.list({}), []);
+    const box = await mailbox(p, 'alice@a.test');
+    assert.equal(box.length, before + 1);
+    const dsn = box.at(-1)!;
+    assert.match(dsn, /^Return-Path: <>/m);
+    assert.match(dsn, /multipart\/report; report-type=delivery-status/i);
+    assert.match(dsn, /Final-Recipient: rfc822; ?bob@b\.test/i);
+    assert.match(dsn, /Action: failed/);
+    assert.match(dsn, /returned to the sender by the administrator/);
+    // The trace says who ended it: no attempt, returned by an administrator, the DSN.
+    const found = (await p.svc.trace!.list({ address: 'bob@b.test' })).items[0]!;
+    const kinds = (await p.svc.trace!.get(found.id)).events.map((e) => e.kind);
+    assert.deepEqual(kinds.slice(-2), ['bounced', 'dsn-sent']);
+    await noSeriousA11y('queue');
+  });
+
   test('no script from the data ran, no errors on the page', () => {
     assert.deepEqual(seen.dialogs, []);
     assert.deepEqual(seen.errors.filter((e) => !/Failed to load resource/.test(e)), []);
