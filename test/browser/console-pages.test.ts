@@ -5,6 +5,7 @@ import { deepMerge } from '../helpers/env.js';
 import { closedPort } from '../helpers/net.js';
 import { until } from '../helpers/wait.js';
 import { mailbox, routeTo, startProvider, submit, type Provider } from '../helpers/relay.js';
+import { createTestPki } from '../helpers/pki.js';
 import { NO_CHROMIUM, chromiumInstalled, launchBrowser, screenshot, seriousA11yViolations, watchPage } from '../helpers/browser.js';
 
 const XSS = '<script>alert(1)</script>';
@@ -109,6 +110,48 @@ describe('admin console pages in Chromium', { skip: chromiumInstalled() ? false 
     const kinds = (await p.svc.trace!.get(found.id)).events.map((e) => e.kind);
     assert.deepEqual(kinds.slice(-2), ['bounced', 'dsn-sent']);
     await noSeriousA11y('queue');
+  });
+
+  test('directory: a search with filter characters is escaped; the entry shows RSA and ECC certificates and an expiry warning', async () => {
+    const pki = await createTestPki();
+    const soon = await pki.issue({ email: 'mueller@a.test', usage: 'enc', notBefore: new Date(Date.now() - 86_400_000), notAfter: new Date(Date.now() + 10 * 86_400_000) });
+    const ecc = await pki.issueEcc({ email: 'mueller@a.test', usage: 'enc' });
+    const add = async (body: object) => {
+      const r = await fetch(`${base}/api/directory/entries`, { method: 'POST', headers: { authorization: `Bearer ${p.svc.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(r.status, 201, await r.text());
+    };
+    await add({ attributes: { telematikID: '1-20.59.7', displayName: 'Praxis (Dr.) Müller*', mail: 'mueller@a.test' }, certificates: [soon.certPem, ecc.certPem] });
+    await add({ attributes: { telematikID: '1-20.59.8', displayName: XSS, mail: 'xss@a.test' } });
+    await add({ attributes: { telematikID: '1-20.59.9', displayName: 'Praxis Dr. Müllerin', mail: 'muellerin@a.test' } });
+
+    await open('Directory');
+    // "(Dr.) Müller*" as typed: the parentheses and the star are the name's, not filter syntax.
+    await page.getByLabel('Name').fill('(Dr.) Müller*');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('table').getByText('1 entry').waitFor();
+    await page.getByRole('button', { name: 'Show entry 1-20.59.7' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Praxis (Dr.) Müller*' }).waitFor();
+    const rsa = page.locator('tr[data-cert=RSA]');
+    const eccRow = page.locator('tr[data-cert=ECC]');
+    assert.equal(await rsa.locator('[data-kind]').innerText(), 'RSA 2048');
+    assert.equal(await eccRow.locator('[data-kind]').innerText(), 'ECC brainpoolP256r1');
+    assert.equal(await rsa.locator('[data-state]').getAttribute('data-state'), 'expiring');
+    assert.match(await rsa.locator('[data-state]').innerText(), /Expires in (9|10) day/);
+    assert.equal(await eccRow.locator('[data-state]').innerText(), 'Valid');
+    assert.match(await rsa.innerText(), /keyEncipherment/);
+    assert.match(await eccRow.innerText(), /keyAgreement/);
+    await page.getByRole('alert').filter({ hasText: 'expire within 30 days' }).waitFor();
+    await noSeriousA11y('directory entry');
+    await fitsTablet();
+    await screenshot(page, 'console-directory');
+
+    await page.getByLabel('Name').fill('');
+    await page.getByLabel('Telematik-ID').fill('1-20.59.8');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const xss = page.getByRole('rowheader', { name: XSS });
+    await xss.waitFor();
+    assert.equal(await xss.innerText(), XSS);
+    assert.equal(await page.locator('main script').count(), 0);
   });
 
   test('no script from the data ran, no errors on the page', () => {

@@ -135,3 +135,27 @@ export function query(fields: Record<string, string | number | undefined>): stri
   const q = p.toString();
   return q ? `?${q}` : '';
 }
+export interface DirectoryEntry {
+  dn: string;
+  uid: string;
+  telematikID: string;
+  createdAt: string;
+  modifiedAt: string;
+  attributes: Record<string, string[]>;
+  certificates: Array<{ sha256: string; subject: string; notAfter: string }>;
+}
+export interface CertificateDetails {
+  sha256: string;
+  kind: 'RSA' | 'ECC' | 'unknown';
+  curve: string | null;
+  keyBits: number | null;
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+  keyUsage: string[];
+  extendedKeyUsage: string[];
+  state: 'valid' | 'expiring' | 'expired' | 'not-yet-valid' | 'unreadable';
+  daysLeft: number | null;
+}

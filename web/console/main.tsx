@@ -6,6 +6,7 @@ import { Overview } from './pages/overview.js';
 import { Accounts } from './pages/accounts.js';
 import { Queue } from './pages/queue.js';
 import { Trace } from './pages/trace.js';
+import { Directory } from './pages/directory.js';
 import './console.css';
 
 const PAGES = [
@@ -13,6 +14,7 @@ const PAGES = [
   { hash: '#/accounts', title: 'Accounts and domains', view: () => <Accounts /> },
   { hash: '#/queue', title: 'Relay queue', view: () => <Queue /> },
   { hash: '#/trace', title: 'Message trace', view: () => <Trace /> },
+  { hash: '#/directory', title: 'Directory', view: () => <Directory /> },
 ] as const;
 
 function currentPage() {
