@@ -1,5 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { deepMerge } from '../helpers/env.js';
 import { closedPort } from '../helpers/net.js';
@@ -27,6 +29,8 @@ describe('admin console pages in Chromium', { skip: chromiumInstalled() ? false 
   before(async () => {
     const raw = deepMerge(await routeTo({ port: await closedPort() }, 'b.test'), {
       service: { http: { console: { loginFailureDelayMs: 50 } }, relay: { retry: { scheduleMs: [3_600_000] } } },
+      // One attempt: a failing webhook's job is dead at once, for the Retry button.
+      mailin: { worker: { pollIntervalMs: 50 }, webhook: { allowLoopbackTargets: true }, retry: { maxAttempts: 1 } },
     });
     p = (await startProvider('sqlite', 'a.test', ['alice@a.test', 'bert@a.test'], raw))!;
     base = `http://127.0.0.1:${p.svc.endpoints.http!.port}`;
@@ -152,6 +156,53 @@ describe('admin console pages in Chromium', { skip: chromiumInstalled() ? false 
     await xss.waitFor();
     assert.equal(await xss.innerText(), XSS);
     assert.equal(await page.locator('main script').count(), 0);
+  });
+
+  test('mail-in: an agent\'s configuration, its run history, a failed job retried from the page', async () => {
+    // The webhook fails until told otherwise: the first run fails (the job is dead), the retried one succeeds.
+    let healthy = false;
+    const hook: Server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(healthy ? '{}' : '{"error":"down"}');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+      await p.svc.mailin.admin.addDatabase({ address: 'freigaben@a.test', name: XSS, description: 'OA-Freigaben' });
+      const agent = await p.svc.mailin.admin.addAgent('freigaben@a.test', { trigger: 'after-delivery', webhook: url, secret: 'a-webhook-secret-of-length', name: 'ERP-Meldung' } as never);
+      await submit(p, 'alice@a.test', ['freigaben@a.test'], { subject: 'Freigabe 4711 erledigt' });
+      const dead = await until('the job is dead', async () => (await p.svc.mailin.admin.jobs({ state: 'dead' }))[0]);
+
+      await open('Mail-in');
+      assert.equal(await page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'freigaben@a.test' }) }).locator('.display-name').innerText(), XSS);
+      const agentRow = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: `#${String(agent.id)} ERP-Meldung` }) });
+      await agentRow.waitFor();
+      assert.match(await agentRow.innerText(), /after-delivery[\s\S]*webhook http:\/\/127\.0\.0\.1:\d+\/hook/);
+      assert.doesNotMatch(await page.locator('main').innerText(), /a-webhook-secret/);
+      const jobRow = page.locator(`tr[data-job="${String(dead.id)}"]`);
+      await jobRow.waitFor();
+      assert.equal(await jobRow.locator('[data-state]').innerText(), 'dead');
+      const firstRun = page.locator('tr[data-run]').first();
+      assert.equal(await firstRun.locator('[data-outcome]').innerText(), 'failed');
+      assert.match(await firstRun.innerText(), /503/);
+      await noSeriousA11y('mail-in');
+      await fitsTablet();
+      await screenshot(page, 'console-mailin');
+
+      healthy = true;
+      await page.getByRole('button', { name: `Retry job ${String(dead.id)}` }).click();
+      await page.getByRole('status').filter({ hasText: `Job ${String(dead.id)} queued again` }).waitFor();
+      await until('the retried job ran', async () => (await p.svc.mailin.admin.jobs({ state: 'done' })).find((j) => j.id === dead.id));
+      await page.getByRole('button', { name: 'Reload' }).click();
+      await until('the new run shown', async () => (await page.locator('tr[data-run]').count()) === 2);
+      assert.equal(await page.locator('tr[data-run]').first().locator('[data-outcome]').innerText(), 'accept');
+      assert.equal(await page.locator('tr[data-job]').count(), 0, 'no failed job left');
+    } finally {
+      await new Promise((r) => hook.close(r));
+    }
   });
 
   test('no script from the data ran, no errors on the page', () => {

@@ -159,3 +159,50 @@ export interface CertificateDetails {
   state: 'valid' | 'expiring' | 'expired' | 'not-yet-valid' | 'unreadable';
   daysLeft: number | null;
 }
+export interface MailinDb {
+  address: string;
+  name: string;
+  description: string | null;
+  createdAt: string;
+}
+export interface MailinAgent {
+  id: number;
+  database: string;
+  name: string | null;
+  trigger: 'before-delivery' | 'after-delivery';
+  kind: 'webhook' | 'script';
+  url?: string;
+  script?: string;
+  timeoutMs: number;
+  onFailure?: string;
+  includeRaw: boolean;
+  createdAt: string;
+}
+export interface MailinRun {
+  id: number;
+  database: string;
+  agent: number;
+  document: string;
+  filed: boolean;
+  job: number | null;
+  trigger: string;
+  attempt: number;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  outcome: string;
+  httpStatus: number | null;
+  error: string | null;
+}
+export interface MailinJob {
+  id: number;
+  database: string;
+  agent: number;
+  document: string;
+  state: 'queued' | 'running' | 'done' | 'dead';
+  attempts: number;
+  nextRunAt: string | null;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+}

@@ -7,6 +7,7 @@ import { Accounts } from './pages/accounts.js';
 import { Queue } from './pages/queue.js';
 import { Trace } from './pages/trace.js';
 import { Directory } from './pages/directory.js';
+import { Mailin } from './pages/mailin.js';
 import './console.css';
 
 const PAGES = [
@@ -15,6 +16,7 @@ const PAGES = [
   { hash: '#/queue', title: 'Relay queue', view: () => <Queue /> },
   { hash: '#/trace', title: 'Message trace', view: () => <Trace /> },
   { hash: '#/directory', title: 'Directory', view: () => <Directory /> },
+  { hash: '#/mailin', title: 'Mail-in', view: () => <Mailin /> },
 ] as const;
 
 function currentPage() {
