@@ -8,6 +8,7 @@ import { closedPort } from '../helpers/net.js';
 import { until } from '../helpers/wait.js';
 import { mailbox, routeTo, startProvider, submit, type Provider } from '../helpers/relay.js';
 import { createTestPki } from '../helpers/pki.js';
+import { OutcomeRing } from '../../src/clientmodule/index.js';
 import { NO_CHROMIUM, chromiumInstalled, launchBrowser, screenshot, seriousA11yViolations, watchPage } from '../helpers/browser.js';
 
 const XSS = '<script>alert(1)</script>';
@@ -25,6 +26,8 @@ describe('admin console pages in Chromium', { skip: chromiumInstalled() ? false 
   let page: Page;
   let seen: ReturnType<typeof watchPage>;
   let base: string;
+  // The client module's ring as the demo hands it to the service (the recording itself: test/service/trace-komle.test.ts).
+  const ring = new OutcomeRing(200);
 
   before(async () => {
     const raw = deepMerge(await routeTo({ port: await closedPort() }, 'b.test'), {
@@ -32,7 +35,7 @@ describe('admin console pages in Chromium', { skip: chromiumInstalled() ? false 
       // One attempt: a failing webhook's job is dead at once, for the Retry button.
       mailin: { worker: { pollIntervalMs: 50 }, webhook: { allowLoopbackTargets: true }, retry: { maxAttempts: 1 } },
     });
-    p = (await startProvider('sqlite', 'a.test', ['alice@a.test', 'bert@a.test'], raw))!;
+    p = (await startProvider('sqlite', 'a.test', ['alice@a.test', 'bert@a.test'], raw, { clientModuleOutcomes: () => ring }))!;
     base = `http://127.0.0.1:${p.svc.endpoints.http!.port}`;
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -203,6 +206,23 @@ describe('admin console pages in Chromium', { skip: chromiumInstalled() ? false 
     } finally {
       await new Promise((r) => hook.close(r));
     }
+  });
+
+  test('client module: recent results with their KIM codes; markup in an address shows as text', async () => {
+    ring.record({ direction: 'send', account: 'alice@a.test', from: 'alice@a.test', to: ['bob@b.test', 'carl@c.test'], result: 'partial', codes: { 'X-KIM-Fehlermeldung': ['carl@c.test: 4004'] }, error: '1 recipient(s) dropped' });
+    ring.record({ direction: 'receive', account: 'alice@a.test', from: `${XSS}@b.test`, to: ['alice@a.test'], result: 'failed', codes: { 'X-KIM-DecryptionResult': '01', 'X-KIM-Fehlermeldung': ['4011'] } });
+    await open('Client module');
+    const rows = page.locator('tr[data-outcome]');
+    await until('two outcomes', async () => (await rows.count()) === 2);
+    assert.equal(await rows.nth(0).locator('[data-result]').innerText(), 'failed');
+    assert.equal(await rows.nth(0).locator('[data-codes]').innerText(), 'X-KIM-DecryptionResult: 01; X-KIM-Fehlermeldung: 4011');
+    assert.match(await rows.nth(0).innerText(), /<script>alert\(1\)<\/script>@b\.test/);
+    assert.equal(await rows.nth(1).locator('[data-codes]').innerText(), 'X-KIM-Fehlermeldung: carl@c.test: 4004');
+    await page.getByRole('heading', { name: 'Konnektor: cards and PIN status' }).waitFor();
+    await until('the Konnektor status answered', async () => (await page.getByText(/card\(s\)|could not be read/).count()) > 0);
+    await noSeriousA11y('client module');
+    await fitsTablet();
+    await screenshot(page, 'console-clientmodule');
   });
 
   test('no script from the data ran, no errors on the page', () => {

@@ -206,3 +206,20 @@ export interface MailinJob {
   createdAt: string;
   updatedAt: string;
 }
+export interface ClientModuleView {
+  konnektor: { type: string; url?: string | null };
+  mandanten: Array<{ id: string; clientSystems: string[]; workplaces: string[]; smcb: boolean; hbaUsers: string[] }>;
+  accounts: Array<{ address: string; contexts: Array<{ mandant: string; clientSystems: string[] | null; workplaces: string[] | null; users: string[] | null }> }>;
+  recentOutcomes: number;
+  outcomesHere: boolean;
+}
+export interface ClientModuleOutcome {
+  at: string;
+  direction: 'send' | 'receive';
+  account: string;
+  from: string;
+  to: string[];
+  result: 'ok' | 'partial' | 'failed';
+  codes: Record<string, string | string[]>;
+  error?: string;
+}

@@ -8,6 +8,7 @@ import { Queue } from './pages/queue.js';
 import { Trace } from './pages/trace.js';
 import { Directory } from './pages/directory.js';
 import { Mailin } from './pages/mailin.js';
+import { ClientModule } from './pages/clientmodule.js';
 import './console.css';
 
 const PAGES = [
@@ -17,6 +18,7 @@ const PAGES = [
   { hash: '#/trace', title: 'Message trace', view: () => <Trace /> },
   { hash: '#/directory', title: 'Directory', view: () => <Directory /> },
   { hash: '#/mailin', title: 'Mail-in', view: () => <Mailin /> },
+  { hash: '#/clientmodule', title: 'Client module', view: () => <ClientModule /> },
 ] as const;
 
 function currentPage() {
