@@ -1,3 +1,5 @@
+// @peculiar/x509 needs the reflect polyfill loaded first, whichever module imports this one first.
+import 'reflect-metadata';
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { ExtendedKeyUsageExtension, KeyUsageFlags, KeyUsagesExtension, X509Certificate } from '@peculiar/x509';
 import { certificateFingerprint } from './entry.js';

@@ -11,7 +11,7 @@ import { MessageTrace } from '../service/trace.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
 import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, konnektorAdminRoutes, mailinAdminRoutes, queueAdminRoutes, statsAdminRoutes, ConsoleSessions, registerConsole, cookieVerdict, traceAdminRoutes, clientModuleAdminRoutes } from '../http/index.js';
-import type { OutcomeRing } from '../clientmodule/index.js';
+import type { OutcomeRing } from '../clientmodule/outcomes.js';
 import { clientModuleConfigView } from './clientmodule-view.js';
 import { configuredKonnektorStatus, statusContexts } from './konnektor-status.js';
 import { Directory, DirectoryAccountFeed, DirectoryAdmin, directoryOptions } from '../directory/index.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { configFor, print, serverLogger } from '../context.js';
 import { UsageError, type Logger } from '../../core/index.js';
-import { OutcomeRing } from '../../clientmodule/index.js';
+import { OutcomeRing } from '../../clientmodule/outcomes.js';
 import { startDemo, startService, startDirectoryFor, startClientModule, formatEndpointTable, writeEndpointsFile, type Endpoint, type EndpointsFile } from '../../roles/index.js';
 
 /** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
