@@ -1,3 +1,4 @@
+import type { OutcomeRing } from './outcomes.js';
 import type { Logger } from '../core/index.js';
 import { errorMessage } from '../core/index.js';
 import { Pop3Client, Pop3ClientError, Pop3MessageGoneError, type Pop3Backend, type Pop3LoginRequest, type Pop3LoginResult, type Pop3Maildrop, type Pop3Message } from '../pop3/index.js';
@@ -20,6 +21,8 @@ export interface ClientModulePop3Options {
   sizeCache: PresentedSizeCache;
   maxMessageSize: number;
   logger: Logger;
+  /** Where each opened message's result is noted for the console (addresses and KIM codes only). */
+  outcomes?: OutcomeRing;
 }
 
 /**
@@ -141,6 +144,8 @@ const LOOKAHEAD = 3;
 class ProxyMaildrop implements Pop3Maildrop {
   messages: Pop3Message[] = [];
   private readonly cache = new Map<number, Buffer>();
+  /** Messages whose outcome this session noted already (LIST opens them, RETR may again). */
+  private readonly noted = new Set<string>();
   private cachedBytes = 0;
 
   constructor(
@@ -228,6 +233,7 @@ class ProxyMaildrop implements Pop3Maildrop {
     const raw = await this.upstream(() => this.client.retr(this.entry(index).n));
     const result = await openMessage(raw, { konnektor: this.opts.konnektor, context: this.user.context, recipientAddress: this.user.address });
     const presented = presentForPrimarySystem(raw, result, { note: this.opts.appendNote, integrityFailure: this.opts.integrityFailure, recipientAddress: this.user.address });
+    this.note(index, result);
     if (result.komle && !result.ok) {
       this.opts.logger.warn({ account: this.user.address, uid: this.entry(index).uid, decryption: result.decryption, integrity: result.integrityResults, fehlermeldung: result.fehlermeldungen }, 'KOM-LE message failed a check');
     }
@@ -236,6 +242,27 @@ class ProxyMaildrop implements Pop3Maildrop {
       this.cachedBytes += presented.length;
     }
     return presented;
+  }
+
+  /** The outcome of one opened message for the console: outer From/To addresses and the X-KIM-* results, nothing of the content. */
+  private note(index: number, r: Awaited<ReturnType<typeof openMessage>>): void {
+    const uid = this.entry(index).uid;
+    if (!this.opts.outcomes || this.noted.has(uid)) return;
+    this.noted.add(uid);
+    const addresses = (name: string) => mime.findFields(r.outerFields, name).flatMap((f) => f.value.match(/[^\s<>,;:"()]+@[^\s<>,;:"()]+/g) ?? []);
+    const codes: Record<string, string | string[]> = {};
+    if (r.decryption) codes['X-KIM-DecryptionResult'] = r.decryption;
+    if (r.integrityResults.length) codes['X-KIM-IntegrityCheckResult'] = [...r.integrityResults];
+    if (r.fehlermeldungen.length) codes['X-KIM-Fehlermeldung'] = [...r.fehlermeldungen];
+    this.opts.outcomes.record({
+      direction: 'receive',
+      account: this.user.address,
+      from: addresses('From')[0] ?? '',
+      to: [...addresses('To'), ...addresses('Cc')],
+      result: !r.komle || r.ok ? 'ok' : 'failed',
+      codes,
+      ...(!r.komle ? { error: 'not a KOM-LE message: passed on unchanged' } : r.versionUnsupported ? { error: `KOM-LE version ${r.komLeVersion ?? '?'} is not supported` } : {}),
+    });
   }
 
   /** Upstream says the message is gone (another session deleted it): tell the PS so. */

@@ -1,3 +1,4 @@
+import type { OutcomeRing } from './outcomes.js';
 import type { Logger } from '../core/index.js';
 import { errorMessage } from '../core/index.js';
 import { SmtpReply, type SmtpBackend, type SmtpEnvelope, type SmtpSession } from '../smtp/index.js';
@@ -25,6 +26,8 @@ export interface ClientModuleSmtpOptions {
   /** Which OSIG key signs (`clientModule.signatureKey`; KOM-LE-A_2020: RSA). */
   signatureKey?: SignatureKeyChoice;
   logger: Logger;
+  /** Where each message's outcome is noted for the console (addresses and codes only). */
+  outcomes?: OutcomeRing;
 }
 
 /** What the client module holds for one primary-system SMTP session. */
@@ -114,6 +117,30 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
   }
 
   async deliver(envelope: SmtpEnvelope, session: SmtpSession, body: AsyncIterable<Buffer>): Promise<string> {
+    const dropped: DroppedRecipient[] = [];
+    const note = (result: 'ok' | 'partial' | 'failed', error?: string) =>
+      this.opts.outcomes?.record({
+        direction: 'send',
+        account: this.sessions.get(session.id)?.user.address ?? envelope.mailFrom,
+        from: envelope.mailFrom,
+        to: envelope.rcptTo,
+        result,
+        // X-KIM-Fehlermeldung codes of the recipients the DSN names (Tab_Fehlercodes_KOMLE-Clientmodule).
+        codes: dropped.length ? { 'X-KIM-Fehlermeldung': dropped.map((d) => `${d.address}: ${d.code}`) } : {},
+        ...(error !== undefined ? { error } : {}),
+      });
+    try {
+      const answer = await this.sealAndSend(envelope, session, body, dropped);
+      note(dropped.length ? 'partial' : 'ok', dropped.length ? `${dropped.length} recipient(s) dropped: ${dropped.map((d) => `${d.address} (${d.diagnostic})`).join('; ')}` : undefined);
+      return answer;
+    } catch (err) {
+      note('failed', err instanceof SmtpReply ? `${err.code} ${err.message}` : 'internal error');
+      throw err;
+    }
+  }
+
+  /** `dropped` collects the recipients the sender's DSN will name (also when the whole message fails later). */
+  private async sealAndSend(envelope: SmtpEnvelope, session: SmtpSession, body: AsyncIterable<Buffer>, dropped: DroppedRecipient[]): Promise<string> {
     const s = this.sessions.get(session.id);
     if (!s) throw new SmtpReply(530, '5.7.0', 'Authentication required');
     // The lookups need only the envelope: they run while the body is still arriving, and all
@@ -129,7 +156,6 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
     const [sender, ...records] = (await lookups).map((r) => usableWithKonnektor(r, eccCapable));
     if (sender!.certificates.length === 0) throw new SmtpReply(553, '5.7.1', `<${s.user.address}>: the sender has ${NO_CERT}; the message cannot be encrypted for the sender's own copy`);
 
-    const dropped: DroppedRecipient[] = [];
     const certificates = new Map<string, EncryptionCertificate[]>();
     for (const [i, address] of addresses.entries()) {
       const v = judgeRecipient(records[i]!);

@@ -82,6 +82,8 @@ export const clientModuleSchema = z
     cacheTotalBytes: z.number().int().min(0).default(256 * 1024 * 1024),
     /** Sizes of decrypted messages kept across sessions (by account and UIDL). */
     sizeCacheEntries: z.number().int().min(0).default(100_000),
+    /** Recent send/receive outcomes kept in memory for the admin console (addresses and KIM codes only; 0: none). */
+    recentOutcomes: z.number().int().min(0).max(100_000).default(200),
     /** The account's dataTimeToLive in days (Expires header). */
     dataTimeToLiveDays: z.number().int().min(1).default(90),
     /**

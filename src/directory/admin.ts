@@ -5,6 +5,7 @@ import type { Directory, DirectoryOptions } from './directory.js';
 import { ATTRIBUTES, attributeDef } from './attributes.js';
 import type { DirEntry } from './entry.js';
 import { certificatesFrom, type CertificateInfo } from './certificates.js';
+import { certificateDetails, type CertificateDetails } from './certificate-details.js';
 import { DirectoryError } from './errors.js';
 import { importLdif, type ImportOptions, type ImportResult } from './import.js';
 
@@ -131,6 +132,11 @@ export class DirectoryAdmin {
 
   async certificates(key: string): Promise<CertificateInfo[]> {
     return this.dir.describeCertificates(await this.dir.get(key));
+  }
+
+  /** The entry's certificates decoded (kind, curve, validity, usage; `expiring` within `warnDays`). */
+  async certificateDetails(key: string, warnDays = 30): Promise<CertificateDetails[]> {
+    return (await this.dir.get(key)).certs.map((der) => certificateDetails(der, { warnDays }));
   }
 
   import(source: AsyncIterable<Buffer | string>, opts: ImportOptions = {}): Promise<ImportResult> {

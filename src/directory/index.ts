@@ -7,6 +7,7 @@ export { Directory, type DirectoryOptions } from './directory.js';
 export { type SearchParams, type SearchHit, type SearchScope } from './search.js';
 export { type NewEntry } from './writes.js';
 export { certificatesFrom, type CertificateInfo } from './certificates.js';
+export { certificateDetails, type CertificateDetails } from './certificate-details.js';
 export { DirectoryError, type DirectoryErrorKind } from './errors.js';
 export { DirectoryLdapBackend, type BindAccounts } from './ldap-backend.js';
 export { DirectoryAccountFeed, publishAddress, withdrawAddress, type FedAccount } from './feed.js';

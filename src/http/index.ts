@@ -6,6 +6,7 @@ export { mailinAdminRoutes, type MailinAdminView } from './admin/mailin.js';
 export { integrationRoutes, type IntegrationBackend, type IntegrationEndpointOptions, type IntegrationListUser } from './integration.js';
 export { queueAdminRoutes, type QueueAdminView } from './admin/queue.js';
 export { konnektorAdminRoutes, type KonnektorAdminView } from './admin/konnektor.js';
+export { clientModuleAdminRoutes, type ClientModuleAdminView } from './admin/clientmodule.js';
 export { statsAdminRoutes, type StatsAdminView } from './admin/stats.js';
 export { ConsoleSessions, registerConsole, cookieVerdict, CONSOLE_CSP } from './console/index.js';
 export { traceAdminRoutes, type TraceAdminView } from './admin/trace.js';

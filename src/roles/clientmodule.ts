@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import { clientModuleWarnings, inDataDir } from '../config/index.js';
 import { LoginThrottle, Metrics, isLoopbackHost, useTlsProfile, useTlsResumption, type Logger } from '../core/index.js';
 import { createKonnektor, instrumentKonnektor, loadTlsMaterial, type Konnektor, type TlsMaterial } from '../crypto/index.js';
-import { ByteBudget, CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, LoginPolicy, PresentedSizeCache } from '../clientmodule/index.js';
+import { ByteBudget, CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, LoginPolicy, OutcomeRing, PresentedSizeCache } from '../clientmodule/index.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
 import type { Endpoint } from './endpoints.js';
@@ -16,11 +16,15 @@ export interface ClientModuleParts {
   konnektor?: Konnektor;
   metrics?: Metrics;
   throttle?: LoginThrottle;
+  /** Default: a ring of clientModule.recentOutcomes entries. */
+  outcomes?: OutcomeRing;
 }
 
 export interface RunningClientModule {
   endpoints: Record<string, Endpoint>;
   lookup: CertificateLookup;
+  /** The last send/receive results (the console's client module page, when it runs in the same process). */
+  outcomes: OutcomeRing;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -65,6 +69,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   const clientCa = cm.clientCertificateCa.length ? cm.clientCertificateCa.map((p) => readFileSync(inDataDir(config, p), 'utf8')) : undefined;
   const upstream = { ca: upstreamCa, rejectUnauthorized: cm.upstream.rejectUnauthorized, timeoutMs: cm.upstream.timeoutMs };
   const policy = new LoginPolicy(cm.accounts, cm.providers);
+  const outcomes = parts.outcomes ?? new OutcomeRing(cm.recentOutcomes);
   for (const w of clientModuleWarnings(config, true)) logger.warn({ role: 'clientmodule' }, w);
   const smtpBackend = new ClientModuleSmtpBackend({
     konnektor,
@@ -75,6 +80,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     dataTimeToLiveDays: cm.dataTimeToLiveDays,
     signatureKey: cm.signatureKey,
     logger: logger.child({ role: 'clientmodule' }),
+    outcomes,
   });
   const pop3Backend = new ClientModulePop3Backend({
     konnektor,
@@ -87,6 +93,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     sizeCache: new PresentedSizeCache(cm.sizeCacheEntries),
     maxMessageSize: cm.maxMessageSize,
     logger: logger.child({ role: 'clientmodule' }),
+    outcomes,
   });
 
   // A SOAP Konnektor reads its service directory first (endpoints, versions, ECC, A_17464). One
@@ -154,6 +161,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   return {
     endpoints,
     lookup,
+    outcomes,
     close: async (graceMs = config.service.shutdownGraceMs) => {
       await started.close(graceMs, logger);
       await lookup.close();

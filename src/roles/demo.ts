@@ -140,7 +140,7 @@ function demoClientModuleConfig(config: Config, ldapPort: number, service: Runni
 export async function startDemo(config: Config, logger: Logger): Promise<RunningDemo> {
   // The demo serves the Application Integration endpoint, so an archive can be pointed at it at once.
   let cmConfig: Config | undefined;
-  const service = await startService({ ...config, integration: { ...config.integration, enabled: true } }, logger, undefined, { konnektorConfig: () => cmConfig ?? config });
+  const service = await startService({ ...config, integration: { ...config.integration, enabled: true } }, logger, undefined, { konnektorConfig: () => cmConfig ?? config, clientModuleOutcomes: () => cm?.outcomes });
   let ldap: RunningDirectory | undefined;
   let sim: RunningKonnektorSim | undefined;
   let simAuth: { user: string; password: string } | undefined;

@@ -10,7 +10,9 @@ import { startMaintenance } from '../service/maintenance.js';
 import { MessageTrace } from '../service/trace.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
-import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, konnektorAdminRoutes, mailinAdminRoutes, queueAdminRoutes, statsAdminRoutes, ConsoleSessions, registerConsole, cookieVerdict, traceAdminRoutes } from '../http/index.js';
+import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, konnektorAdminRoutes, mailinAdminRoutes, queueAdminRoutes, statsAdminRoutes, ConsoleSessions, registerConsole, cookieVerdict, traceAdminRoutes, clientModuleAdminRoutes } from '../http/index.js';
+import type { OutcomeRing } from '../clientmodule/outcomes.js';
+import { clientModuleConfigView } from './clientmodule-view.js';
 import { configuredKonnektorStatus, statusContexts } from './konnektor-status.js';
 import { Directory, DirectoryAccountFeed, DirectoryAdmin, directoryOptions } from '../directory/index.js';
 import { createMailin, type Mailin } from '../mailin/index.js';
@@ -59,6 +61,8 @@ export interface ServiceHooks {
   konnektorConfig?: () => Config;
   /** The message trace's clock (tests of retention). */
   traceNow?: () => number;
+  /** The outcome ring of a client module running in this process (the demo's), for GET /api/clientmodule/outcomes. */
+  clientModuleOutcomes?: () => OutcomeRing | undefined;
 }
 
 /** PEM files named in the config (relative to dataDir), read at start so a wrong path fails it. */
@@ -223,6 +227,11 @@ export async function startService(config: Config, logger: Logger, existingStore
             const c = hooks.konnektorConfig?.() ?? config;
             return configuredKonnektorStatus(c, statusContexts(c), warnDays);
           },
+        }),
+        // The client module's contexts from the same configuration; its outcomes only when it runs in this process.
+        clientModuleAdminRoutes({
+          configuration: () => clientModuleConfigView(hooks.konnektorConfig?.() ?? config),
+          outcomes: () => hooks.clientModuleOutcomes?.(),
         }),
       ];
       // The admin console: sign in with the admin token, then a session cookie that /api takes too (docs/console.md).

@@ -105,6 +105,15 @@ for (const kind of STORE_KINDS) {
       assert.match(bodyOf(r.results[0]).toString('utf8'), /Levothyroxin/, 'B reads the plaintext');
       await until('fetched traced', async () => (await trace.get(m.id)).events.some((e) => e.kind === 'fetched'));
 
+      // The client module noted both ends for the console: addresses and KIM codes, nothing of the content.
+      const [received, sent] = cm.outcomes.list();
+      assert.deepEqual({ d: sent!.direction, from: sent!.from, to: sent!.to, r: sent!.result }, { d: 'send', from: a.email, to: [b.email], r: 'ok' });
+      assert.deepEqual({ d: received!.direction, from: received!.from, to: received!.to, r: received!.result }, { d: 'receive', from: a.email, to: [b.email], r: 'ok' });
+      assert.equal(received!.codes['X-KIM-DecryptionResult'], '00');
+      assert.deepEqual(received!.codes['X-KIM-IntegrityCheckResult'], ['01']);
+      const ringText = JSON.stringify(cm.outcomes.list());
+      for (const word of SECRET_WORDS) assert.ok(!ringText.includes(word), `"${word}" is not in the outcome ring`);
+
       const dump = await trace.dumpForTests();
       for (const word of SECRET_WORDS) {
         assert.ok(!dump.includes(word), `"${word}" is not in the trace`);

@@ -102,3 +102,124 @@ export interface Status {
   health: { ok: boolean; checks: Record<string, string> };
   listeners: Array<{ name: string; host: string; port: number; tls: string }>;
 }
+export interface TraceSummary {
+  id: string;
+  receivedAt: string;
+  messageId: string | null;
+  mailFrom: string;
+  recipients: number;
+  size: number | null;
+  komle: boolean;
+  listener: string;
+  status: string;
+  node: string;
+}
+export interface TraceEvent {
+  at: string;
+  kind: string;
+  node: string;
+  detail: Record<string, unknown>;
+}
+export interface TraceDetail extends TraceSummary {
+  clientIp: string | null;
+  tls: string | null;
+  authUser: string | null;
+  recipientAddresses: string[];
+  events: TraceEvent[];
+}
+
+/** A query string from the fields that have a value. */
+export function query(fields: Record<string, string | number | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== '') p.set(k, String(v));
+  const q = p.toString();
+  return q ? `?${q}` : '';
+}
+export interface DirectoryEntry {
+  dn: string;
+  uid: string;
+  telematikID: string;
+  createdAt: string;
+  modifiedAt: string;
+  attributes: Record<string, string[]>;
+  certificates: Array<{ sha256: string; subject: string; notAfter: string }>;
+}
+export interface CertificateDetails {
+  sha256: string;
+  kind: 'RSA' | 'ECC' | 'unknown';
+  curve: string | null;
+  keyBits: number | null;
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+  keyUsage: string[];
+  extendedKeyUsage: string[];
+  state: 'valid' | 'expiring' | 'expired' | 'not-yet-valid' | 'unreadable';
+  daysLeft: number | null;
+}
+export interface MailinDb {
+  address: string;
+  name: string;
+  description: string | null;
+  createdAt: string;
+}
+export interface MailinAgent {
+  id: number;
+  database: string;
+  name: string | null;
+  trigger: 'before-delivery' | 'after-delivery';
+  kind: 'webhook' | 'script';
+  url?: string;
+  script?: string;
+  timeoutMs: number;
+  onFailure?: string;
+  includeRaw: boolean;
+  createdAt: string;
+}
+export interface MailinRun {
+  id: number;
+  database: string;
+  agent: number;
+  document: string;
+  filed: boolean;
+  job: number | null;
+  trigger: string;
+  attempt: number;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  outcome: string;
+  httpStatus: number | null;
+  error: string | null;
+}
+export interface MailinJob {
+  id: number;
+  database: string;
+  agent: number;
+  document: string;
+  state: 'queued' | 'running' | 'done' | 'dead';
+  attempts: number;
+  nextRunAt: string | null;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+export interface ClientModuleView {
+  konnektor: { type: string; url?: string | null };
+  mandanten: Array<{ id: string; clientSystems: string[]; workplaces: string[]; smcb: boolean; hbaUsers: string[] }>;
+  accounts: Array<{ address: string; contexts: Array<{ mandant: string; clientSystems: string[] | null; workplaces: string[] | null; users: string[] | null }> }>;
+  recentOutcomes: number;
+  outcomesHere: boolean;
+}
+export interface ClientModuleOutcome {
+  at: string;
+  direction: 'send' | 'receive';
+  account: string;
+  from: string;
+  to: string[];
+  result: 'ok' | 'partial' | 'failed';
+  codes: Record<string, string | string[]>;
+  error?: string;
+}

@@ -5,12 +5,20 @@ import { Login } from './pages/login.js';
 import { Overview } from './pages/overview.js';
 import { Accounts } from './pages/accounts.js';
 import { Queue } from './pages/queue.js';
+import { Trace } from './pages/trace.js';
+import { Directory } from './pages/directory.js';
+import { Mailin } from './pages/mailin.js';
+import { ClientModule } from './pages/clientmodule.js';
 import './console.css';
 
 const PAGES = [
   { hash: '#/overview', title: 'Overview', view: () => <Overview /> },
   { hash: '#/accounts', title: 'Accounts and domains', view: () => <Accounts /> },
   { hash: '#/queue', title: 'Relay queue', view: () => <Queue /> },
+  { hash: '#/trace', title: 'Message trace', view: () => <Trace /> },
+  { hash: '#/directory', title: 'Directory', view: () => <Directory /> },
+  { hash: '#/mailin', title: 'Mail-in', view: () => <Mailin /> },
+  { hash: '#/clientmodule', title: 'Client module', view: () => <ClientModule /> },
 ] as const;
 
 function currentPage() {

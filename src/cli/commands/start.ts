@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { configFor, print, serverLogger } from '../context.js';
 import { UsageError, type Logger } from '../../core/index.js';
+import { OutcomeRing } from '../../clientmodule/outcomes.js';
 import { startDemo, startService, startDirectoryFor, startClientModule, formatEndpointTable, writeEndpointsFile, type Endpoint, type EndpointsFile } from '../../roles/index.js';
 
 /** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
@@ -65,10 +66,12 @@ export function registerStart(program: Command): void {
         for (const r of running.reverse()) await r.close(config.service.shutdownGraceMs);
       };
       let endpoints: Record<string, Endpoint> = {};
+      const outcomes = new OutcomeRing(config.clientModule.recentOutcomes);
       let tls: EndpointsFile['tls'];
       try {
         if (roles.has('service')) {
-          const service = await startService(config, logger);
+          // With the clientmodule role in this process its recent outcomes are shown at /api/clientmodule/outcomes.
+          const service = await startService(config, logger, undefined, roles.has('clientmodule') ? { clientModuleOutcomes: () => outcomes } : {});
           running.push({ close: () => service.close() });
           endpoints = { ...endpoints, ...service.endpoints };
           tls = { fingerprint: service.tls.fingerprint, certificate: service.tls.certPath, origin: service.tls.origin };
@@ -79,7 +82,7 @@ export function registerStart(program: Command): void {
           }
         }
         if (roles.has('clientmodule')) {
-          const cm = await startClientModule(config, logger);
+          const cm = await startClientModule(config, logger, { outcomes });
           running.push(cm);
           endpoints = { ...endpoints, ...cm.endpoints };
         }

@@ -12,6 +12,7 @@ export interface DirectoryAdminView {
   addCertificates(key: string, input: Buffer | string): Promise<unknown>;
   removeCertificate(key: string, fingerprint: string): Promise<number>;
   certificates(key: string): Promise<unknown>;
+  certificateDetails(key: string, warnDays?: number): Promise<unknown>;
   import(source: AsyncIterable<Buffer>, opts: { replace?: boolean; skipInvalid?: boolean }): Promise<{ applied: boolean }>;
 }
 
@@ -30,6 +31,7 @@ function flag(v: string | undefined): boolean {
  *   POST   /directory/entries                          add {uid?, attributes, certificates?}
  *   DELETE /directory/entries/:key
  *   GET    /directory/entries/:key/certificates
+ *   GET    /directory/entries/:key/certificates/decoded?warnDays=30   kind (RSA/ECC, curve), names, validity, usage, expiry state
  *   POST   /directory/entries/:key/certificates        body: PEM (text) or DER
  *   DELETE /directory/entries/:key/certificates/:sha256
  *   POST   /directory/import[?replace=1&skipInvalid=1] body: LDIF, streamed; one transaction
@@ -52,6 +54,11 @@ export function directoryAdminRoutes(dir: DirectoryAdminView): FastifyPluginAsyn
       return reply.status(204).send();
     });
     api.get<{ Params: { key: string } }>('/directory/entries/:key/certificates', async (req) => dir.certificates(req.params.key));
+    api.get<{ Params: { key: string }; Querystring: { warnDays?: string } }>('/directory/entries/:key/certificates/decoded', async (req) => {
+      const w = req.query.warnDays;
+      if (w !== undefined && !/^\d{1,4}$/.test(w)) throw new PostamtError('usage', 'warnDays must be a whole number of days (0 to 9999)');
+      return dir.certificateDetails(req.params.key, w === undefined ? undefined : Number(w));
+    });
     api.post<{ Params: { key: string } }>('/directory/entries/:key/certificates', async (req, reply) => {
       const body = req.body as unknown;
       let input: Buffer | string;

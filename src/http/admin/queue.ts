@@ -6,6 +6,7 @@ export interface QueueAdminView {
   list(q: { domain?: string; limit?: number }): Promise<object[]>;
   retry(id?: number): Promise<number>;
   remove(id: number): Promise<void>;
+  returnToSender(id: number): Promise<object>;
 }
 
 function id(v: string): number {
@@ -17,6 +18,7 @@ function id(v: string): number {
  * The relay queue under /api/queue (bearer token checked by registerAdminApi):
  *   GET    /queue?domain=&limit=        queued recipients, oldest first
  *   POST   /queue/retry                 every waiting entry due now; /queue/:id/retry one
+ *   POST   /queue/:id/bounce            return to sender: end the entry with a failure DSN to its sender
  *   DELETE /queue/:id                   drop an entry (no delivery, no DSN)
  */
 export function queueAdminRoutes(queue: QueueAdminView): FastifyPluginAsync {
@@ -27,6 +29,7 @@ export function queueAdminRoutes(queue: QueueAdminView): FastifyPluginAsync {
     );
     api.post('/queue/retry', async (_req, reply) => reply.status(202).send({ due: await queue.retry() }));
     api.post<{ Params: { id: string } }>('/queue/:id/retry', async (req, reply) => reply.status(202).send({ due: await queue.retry(id(req.params.id)) }));
+    api.post<{ Params: { id: string } }>('/queue/:id/bounce', async (req) => queue.returnToSender(id(req.params.id)));
     api.delete<{ Params: { id: string } }>('/queue/:id', async (req, reply) => {
       await queue.remove(id(req.params.id));
       return reply.status(204).send();

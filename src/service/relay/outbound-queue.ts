@@ -128,6 +128,36 @@ export class RelayQueue {
   }
 
   /**
+   * Leases one row by its id for an administrator's decision (Return to sender), without
+   * counting an attempt. Null when a worker holds it now (its attempt decides first) or it
+   * does not exist; `exists` tells the two apart.
+   */
+  async leaseOne(id: number, now = Date.now()): Promise<RelayBatch | null> {
+    const token = randomHex(12);
+    const r = await this.db
+      .updateTable('relay_queue')
+      .set({ lease_token: token, lease_until: now + this.leaseMs })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+      .returning(['id', 'queue_id', 'domain', 'recipient', 'mail_from', 'blob_hash', 'size', 'attempts', 'warned', 'created_at'])
+      .executeTakeFirst();
+    if (!r) return null;
+    return {
+      queueId: r.queue_id,
+      domain: r.domain,
+      mailFrom: r.mail_from,
+      blob: { hash: r.blob_hash, size: Number(r.size) },
+      rows: [{ id: Number(r.id), recipient: r.recipient, attempts: Number(r.attempts), createdAt: Number(r.created_at), warned: Number(r.warned) === 1 }],
+      leaseToken: token,
+      leasedAt: now,
+    };
+  }
+
+  async exists(id: number): Promise<boolean> {
+    return (await this.db.selectFrom('relay_queue').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+  }
+
+  /**
    * Settles a leased batch in `trx` (with the DSN filed in the same transaction, when there is
    * one). Throws RelayLeaseLost when a row is no longer this batch's, so the caller's savepoint
    * undoes the rest (the DSN included).

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { BlobStore, Database } from '../../store/index.js';
-import { NotFoundError } from '../../core/index.js';
+import { ConflictError, NotFoundError } from '../../core/index.js';
+import type { SettledBatch } from './relay-worker.js';
 import { deleteUnreferencedBlobs } from '../accounts.js';
 import { normalizeDomain } from '../addresses.js';
 
@@ -26,7 +27,20 @@ export class RelayQueueAdmin {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly blobs: BlobStore,
+    /** The worker's returnToSender: the DSN is built and filed as for an expired entry. */
+    private readonly bounce?: (id: number) => Promise<SettledBatch>,
   ) {}
+
+  /**
+   * Return to sender: ends entry `id` with a failure DSN to its sender. Answers whether a DSN
+   * was filed (none for a null sender or a sender without a mailbox here).
+   */
+  async returnToSender(id: number): Promise<{ id: number; recipient: string; dsn: 'failed' | null }> {
+    if (!this.bounce) throw new ConflictError('this node has no relay worker to return entries');
+    const s = await this.bounce(id);
+    if (!s.held) throw new ConflictError(`queue entry ${id} was taken by a relay attempt meanwhile; look again`);
+    return { id, recipient: s.batch.rows[0]!.recipient, dsn: s.dsn === 'failed' ? 'failed' : null };
+  }
 
   async list(q: { domain?: string; limit?: number } = {}, now = Date.now()): Promise<QueueEntry[]> {
     let query = this.db

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { GroupCommit, writeBlob, type BlobStore, type Database } from '../../store/index.js';
-import { WorkLoop, backoffStepMs, errorMessage, type Logger, type Metrics } from '../../core/index.js';
+import { ConflictError, NotFoundError, WorkLoop, backoffStepMs, errorMessage, type Logger, type Metrics } from '../../core/index.js';
 import { formatReturnPath } from '../../wire/smtp/index.js';
 import type { Accounts } from '../accounts.js';
 import { deleteUnreferencedBlobs } from '../accounts.js';
@@ -109,6 +109,29 @@ export class RelayWorker {
     await this.sessions.close();
   }
 
+  /**
+   * Return to sender: an administrator ends queue entry `id` as the worker ends an expired one —
+   * the row goes and the sender gets a failure DSN in the same transaction (none for a null
+   * sender, or when the sender has no mailbox here). Refused (409) while a worker is sending it.
+   */
+  async returnToSender(id: number): Promise<SettledBatch> {
+    const batch = await this.parts.queue.leaseOne(id);
+    if (!batch) {
+      if (await this.parts.queue.exists(id)) throw new ConflictError(`queue entry ${id} is being sent right now; try again when the attempt has ended`);
+      throw new NotFoundError(`queue entry ${id} does not exist`);
+    }
+    let head: Buffer | null = null;
+    try {
+      head = (await relayedMessage(this.parts.blobs, batch.blob, this.opts.streamAboveBytes)).head;
+    } catch (err) {
+      // The DSN is still sent, without the original header.
+      this.parts.logger.warn({ queueId: batch.queueId, err: errorMessage(err) }, 'returned message unreadable; DSN without its header');
+    }
+    const results = everyone(batch, { result: 'failed', status: '5.0.0', diagnostic: { type: 'x-postamt', text: 'returned to the sender by the administrator of the mail service' } });
+    this.parts.logger.info({ queueId: batch.queueId, domain: batch.domain, id }, 'relay queue entry returned to the sender by an administrator');
+    return this.settle(batch, results, head, [], true);
+  }
+
   private async send(batch: RelayBatch): Promise<void> {
     let message: RelayedMessage | null = null;
     let results: Map<string, RecipientResult>;
@@ -144,7 +167,8 @@ export class RelayWorker {
     return attemptDelivery(route.targets, envelope, message, { ...this.opts, deadline, sessions: this.sessions }, log);
   }
 
-  private async settle(batch: RelayBatch, results: Map<string, RecipientResult>, message: Buffer | null, hosts: HostAttempt[] = []): Promise<void> {
+  /** `byAdmin`: no attempt was made; an administrator ended the rows (the trace says so). */
+  private async settle(batch: RelayBatch, results: Map<string, RecipientResult>, message: Buffer | null, hosts: HostAttempt[] = [], byAdmin = false): Promise<SettledBatch> {
     const now = Date.now();
     const s: RelaySettlement = { remove: [], retry: [] };
     const report: BounceRecipient[] = [];
@@ -155,7 +179,7 @@ export class RelayWorker {
       if (r.result === 'delivered') {
         s.remove.push(row.id);
         out.delivered.push(row.recipient);
-      } else if (r.result === 'failed' || age >= this.opts.maxAgeMs) {
+      } else if (r.result === 'failed' || byAdmin || age >= this.opts.maxAgeMs) {
         // Refused, or tried long enough: the last problem is what the sender is told.
         s.remove.push(row.id);
         out.failed.push(row.recipient);
@@ -170,7 +194,7 @@ export class RelayWorker {
     const bounce = report.length > 0 ? await this.bounce(batch, report, message ?? Buffer.alloc(0)) : null;
     let held = true;
     let dsn: SettledBatch['dsn'] = null;
-    const traced = this.parts.trace ? { trace: this.parts.trace, results, hosts, out, s } : null;
+    const traced = this.parts.trace ? { trace: this.parts.trace, results, hosts, out, s, byAdmin } : null;
     const settleWith = (withDsn: 'failed' | 'delayed' | null) => async (trx: Transaction<Database>) => {
       await this.parts.queue.settle(trx, batch, s);
       if (traced) await traceSettlement(traced.trace, trx, batch, traced, withDsn);
@@ -190,7 +214,9 @@ export class RelayWorker {
       for (const [outcome, list] of Object.entries(out)) if (list.length) this.parts.metrics?.inc('postamt_relay_recipients_total', { outcome }, list.length);
       if (dsn) this.parts.metrics?.inc('postamt_relay_dsn_total', { action: dsn });
     }
-    this.onSettled?.({ batch, results, ...out, dsn: held ? dsn : null, held });
+    const settled: SettledBatch = { batch, results, ...out, dsn: held ? dsn : null, held };
+    this.onSettled?.(settled);
+    return settled;
   }
 
   /** The DSN for `report`, and whose mailbox it goes into; null when none is sent. */
@@ -242,11 +268,11 @@ async function traceSettlement(
   trace: MessageTrace,
   trx: Transaction<Database>,
   batch: RelayBatch,
-  t: { results: Map<string, RecipientResult>; hosts: HostAttempt[]; out: { delivered: string[]; failed: string[]; deferred: string[] }; s: RelaySettlement },
+  t: { results: Map<string, RecipientResult>; hosts: HostAttempt[]; out: { delivered: string[]; failed: string[]; deferred: string[] }; s: RelaySettlement; byAdmin: boolean },
   dsn: 'failed' | 'delayed' | null,
 ): Promise<void> {
   const nextRetry = t.s.retry.length ? new Date(Math.min(...t.s.retry.map((r) => r.nextAttemptAt))).toISOString() : null;
-  const rows: Array<{ kind: TraceEventKind; detail: object }> = [
+  const rows: Array<{ kind: TraceEventKind; detail: object }> = t.byAdmin ? [] : [
     {
       kind: 'relay-attempt',
       detail: {
@@ -259,7 +285,7 @@ async function traceSettlement(
     },
   ];
   if (t.out.delivered.length) rows.push({ kind: 'relayed', detail: { domain: batch.domain, recipients: t.out.delivered } });
-  if (t.out.failed.length) rows.push({ kind: 'bounced', detail: { domain: batch.domain, recipients: t.out.failed } });
+  if (t.out.failed.length) rows.push({ kind: 'bounced', detail: { domain: batch.domain, recipients: t.out.failed, ...(t.byAdmin ? { by: 'administrator' } : {}) } });
   if (dsn) rows.push({ kind: 'dsn-sent', detail: { action: dsn, to: batch.mailFrom } });
   const status = t.out.failed.length ? 'bounced' : t.out.deferred.length ? 'deferred' : 'relayed';
   await trace.events(trx, batch.queueId, rows, status);

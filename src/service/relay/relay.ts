@@ -72,5 +72,5 @@ export function createRelay(config: RelayConfig, setup: RelaySetup): Relay {
   const intake = new RelayIntake(queue);
   // Rows this node queues wake its own worker after the COMMIT (a worker not started ignores it).
   intake.wakeOnEnqueue(() => worker.wake());
-  return { intake, queue, routes: relayRoutes, worker, admin: new RelayQueueAdmin(setup.store.db, setup.store.blobs) };
+  return { intake, queue, routes: relayRoutes, worker, admin: new RelayQueueAdmin(setup.store.db, setup.store.blobs, (id) => worker.returnToSender(id)) };
 }

@@ -7,6 +7,8 @@ const time = (ms: number) => new Date(ms).toLocaleString('en-GB');
 export function Queue() {
   const queue = usePoll(() => call<QueueEntry[]>('GET', '/api/queue?limit=500'), 10_000);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  // Return to sender asks once more in the row (a failure report cannot be taken back).
+  const [returning, setReturning] = useState<number | null>(null);
   const act = async (text: string, f: () => Promise<unknown>) => {
     try {
       await f();
@@ -26,7 +28,7 @@ export function Queue() {
       )}
       {queue.error && <p role="alert" class="error">{queue.error}</p>}
       <p>
-        Recipients waiting for another provider. <em>Retry now</em> makes an entry due at once; <em>Delete</em> drops it without delivery and without a report to the sender.
+        Recipients waiting for another provider. <em>Retry now</em> makes an entry due at once; <em>Return to sender</em> ends it with a failure report (DSN) to the sender, as when it expires; <em>Delete</em> drops it without delivery and without a report to the sender.
       </p>
       <button type="button" onClick={() => void act('Every waiting entry is due now.', () => call('POST', '/api/queue/retry'))} disabled={rows.length === 0}>
         Retry all now
@@ -59,6 +61,31 @@ export function Queue() {
                 <button type="button" class="secondary" aria-label={`Retry ${e.recipient} now`} onClick={() => void act(`Entry ${e.id} is due now.`, () => call('POST', `/api/queue/${e.id}/retry`))}>
                   Retry now
                 </button>
+                {returning === e.id ? (
+                  <>
+                    <button
+                      type="button"
+                      class="danger"
+                      aria-label={`Confirm: return ${e.recipient} to sender`}
+                      onClick={() => {
+                        setReturning(null);
+                        void act(`Entry ${e.id} returned to the sender.`, async () => {
+                          const r = await call<{ dsn: string | null }>('POST', `/api/queue/${e.id}/bounce`);
+                          if (!r.dsn) throw new Error(`Entry ${e.id} ended; no report could be sent (null sender, or the sender has no mailbox here).`);
+                        });
+                      }}
+                    >
+                      Confirm return
+                    </button>
+                    <button type="button" class="secondary" aria-label={`Keep ${e.recipient} queued`} onClick={() => setReturning(null)}>
+                      Keep
+                    </button>
+                  </>
+                ) : (
+                  <button type="button" class="secondary" aria-label={`Return ${e.recipient} to sender`} onClick={() => setReturning(e.id)}>
+                    Return to sender
+                  </button>
+                )}
                 <button
                   type="button"
                   class="danger"
