@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../store/index.js';
 import type { Logger, Metrics } from '../core/index.js';
 import { errorMessage } from '../core/index.js';
@@ -91,9 +91,8 @@ export class Retention {
       .select(['messages.id', 'messages.account_id', 'accounts.address'])
       .where('messages.received_at', '<', now - DATA_TTL_DAYS_MIN * DAY_MS)
       .where('messages.id', '>', after)
-      .where((eb) =>
-        eb('messages.received_at', '<', eb(eb.val(now), '-', eb(eb.fn.coalesce('accounts.data_ttl_days', eb.val(this.opts.defaultDays)), '*', eb.val(DAY_MS)))),
-      )
+      // The casts: PostgreSQL would type the parameters integer (32 bits) from the column they meet.
+      .where('messages.received_at', '<', sql<number>`cast(${now} as bigint) - coalesce(accounts.data_ttl_days, ${this.opts.defaultDays}) * cast(${DAY_MS} as bigint)`)
       .orderBy('messages.id')
       .limit(this.opts.batchSize)
       .execute();
