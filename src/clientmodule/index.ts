@@ -9,3 +9,4 @@ export { SEND_FEHLERCODES, type SendFehlercode } from './send-codes.js';
 export { UpstreamSmtp, UpstreamSmtpError, type UpstreamTarget } from './upstream-smtp.js';
 export { buildDsn, dsnCodes, type DroppedRecipient, type DsnInput, type OutdatedClientModule } from './dsn.js';
 export { LoginPolicy, type LoginRefusal, type LoginVerdict } from './login-policy.js';
+export { AccountLimitClient, type AccountLimits as ClientAccountLimits, type AccountLimitClientOptions } from './account-limits.js';
