@@ -10,3 +10,4 @@ export { UpstreamSmtp, UpstreamSmtpError, type UpstreamTarget } from './upstream
 export { buildDsn, dsnCodes, type DroppedRecipient, type DsnInput, type OutdatedClientModule } from './dsn.js';
 export { LoginPolicy, type LoginRefusal, type LoginVerdict } from './login-policy.js';
 export { OutcomeRing, type ClientModuleOutcome } from './outcomes.js';
+export { AccountLimitClient, type AccountLimits as ClientAccountLimits, type AccountLimitClientOptions } from './account-limits.js';

@@ -12,6 +12,7 @@ import { judgeRecipient, planCopies, senderFieldProblem, usableWithKonnektor } f
 import type { LoginPolicy } from './login-policy.js';
 import { SenderVersionCheck } from './version-check.js';
 import type { SendFehlercode } from './send-codes.js';
+import type { AccountLimitClient, AccountLimits } from './account-limits.js';
 
 export interface ClientModuleSmtpOptions {
   konnektor: Konnektor;
@@ -22,7 +23,10 @@ export interface ClientModuleSmtpOptions {
   upstream: Omit<UpstreamTarget, 'host' | 'port'>;
   /** Our host name, for DSNs. */
   hostname: string;
+  /** dataTimeToLive (days) for the Expires header when getLimits is not asked (no `limits`). */
   dataTimeToLiveDays: number;
+  /** getLimits at the mail service (A_22416); absent: not asked, dataTimeToLiveDays applies and no maxMailSize check. */
+  limits?: AccountLimitClient;
   /** Which OSIG key signs (`clientModule.signatureKey`; KOM-LE-A_2020: RSA). */
   signatureKey?: SignatureKeyChoice;
   logger: Logger;
@@ -36,6 +40,8 @@ interface PsSession {
   /** Kept for the session only: the upstream login is repeated if the service drops us. */
   password: string;
   upstream: UpstreamSmtp | null;
+  /** getLimits' answer for the current transaction (asked at MAIL FROM). */
+  limits?: AccountLimits;
 }
 
 const NO_CERT = 'no usable encryption certificate in the directory';
@@ -109,6 +115,12 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
     if (address.toLowerCase() !== s.user.address.toLowerCase()) {
       throw new SmtpReply(553, '5.7.1', `<${address}>: the sender must be the KIM address of the login (${s.user.address})`);
     }
+    // A_22416: the limits are asked for each message sent (from the cache while it holds them);
+    // a SIZE= above maxMailSize is refused here, before any byte of it is sent (A_19355-01).
+    if (this.opts.limits) {
+      s.limits = await this.opts.limits.limits(s.user.host, s.user.address, s.password);
+      if (_env.declaredSize !== undefined && _env.declaredSize > s.limits.maxMailSize) throw tooBig(s.limits.maxMailSize);
+    }
   }
 
   async checkRecipient(address: string): Promise<void> {
@@ -149,6 +161,8 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
     const lookups = Promise.all([s.user.address, ...addresses].map((a) => this.lookup(a)));
     lookups.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
     const message = await collect(body);
+    // A_19355-01: the message the PS handed over, against getLimits' maxMailSize (X.3.4).
+    if (s.limits && message.length > s.limits.maxMailSize) throw tooBig(s.limits.maxMailSize);
     const arrival = new Date();
     const log = this.opts.logger.child({ sid: session.id, from: s.user.address });
 
@@ -223,7 +237,8 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
         context: s.user.context,
         senderEmail: s.user.address,
         recipients,
-        dataTimeToLiveDays: this.opts.dataTimeToLiveDays,
+        // A_22417: Expires = send time + the account's dataTimeToLive, as getLimits gave it.
+        dataTimeToLiveDays: s.limits?.dataTimeToLive ?? this.opts.dataTimeToLiveDays,
         signatureKey: this.opts.signatureKey,
         now,
       });
@@ -298,6 +313,11 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
       log.warn({ err: errorMessage(err), dropped: report.dropped.map((d) => d.address) }, 'could not deliver the DSN to the sender');
     }
   }
+}
+
+/** A_19355-01: X.3.4 (message too big for system), permanent: sending it again will not help. */
+function tooBig(maxMailSize: number): SmtpReply {
+  return new SmtpReply(552, '5.3.4', `the message is larger than the account's maxMailSize (${maxMailSize} bytes)`);
 }
 
 /** The whole body as one buffer; copied only when it came in more than one chunk. */

@@ -84,8 +84,31 @@ export const clientModuleSchema = z
     sizeCacheEntries: z.number().int().min(0).default(100_000),
     /** Recent send/receive outcomes kept in memory for the admin console (addresses and KIM codes only; 0: none). */
     recentOutcomes: z.number().int().min(0).max(100_000).default(200),
-    /** The account's dataTimeToLive in days (Expires header). */
+    /** The account's dataTimeToLive in days (Expires header) when getLimits is not asked (accountLimit.url unset). */
     dataTimeToLiveDays: z.number().int().min(1).default(90),
+    /**
+     * getLimits at the mail service (gemSpec_CM_KOMLE A_22416, docs/kim-provider-apis.md): asked
+     * for every message sent, its maxMailSize checked (A_19355-01), its dataTimeToLive the Expires.
+     */
+    accountLimit: z
+      .object({
+        /**
+         * The I_AccountLimit_Service base URL, e.g. https://{host}/AccountLimit/v1.1 — `{host}`
+         * stands for the mail service's host in the user name. https://, or http:// on loopback
+         * only (the password goes with every call). Unset: getLimits is not asked.
+         */
+        url: z
+          .string()
+          .regex(/^https?:\/\/[^/@\s]+(\/\S*)?$/, 'must be an http(s) URL without credentials')
+          .refine((u) => u.startsWith('https://') || /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), 'plain http:// only to a loopback address; use https://')
+          .optional(),
+        /** The longest an answer is kept per account (A_22416: at most 24 h); a shorter Expires/max-age of the answer wins. */
+        cacheTtlMs: duration.max(24 * 3_600_000, 'at most 24 h (A_22416)').default(24 * 3_600_000),
+        maxEntries: z.number().int().min(1).default(10_000),
+        timeoutMs: z.number().int().min(100).default(10_000),
+      })
+      .strict()
+      .prefault({}),
     /**
      * Which OSIG key of the card signs: `rsa` (KOM-LE-A_2020: PrK.HCI.OSIG.R2048, since not every
      * recipient verifies ECDSA yet), `ecc` (PrK.HCI.OSIG.E256; needs an ECC-capable Konnektor), or

@@ -4,6 +4,7 @@ import { smtpListener, tlsListeners } from './listener.js';
 import { pop3SessionLimits, smtpSessionLimits } from './limits.js';
 import { relaySchema } from './relay.js';
 import { throttleSchema } from './throttle.js';
+import { kimSchema } from './kim.js';
 
 /** `service:` — the mail service's listeners (SMTP, POP3, HTTP), login throttling, shutdown and housekeeping. */
 
@@ -117,6 +118,8 @@ export const serviceSchema = z
     blobGcGraceMs: duration.default(3_600_000),
     blobGcIntervalMs: z.number().int().min(1000).default(6 * 3_600_000),
     relay: relaySchema.prefault({}),
+    /** The KIM Fachdienst's HTTP interfaces (AccountLimit, ServiceInformation) and the retention job (docs/kim-provider-apis.md). */
+    kim: kimSchema.prefault({}),
     /** The message trace (docs/trace.md): what became of each message, for /api/trace and `postamt message trace`. */
     trace: z
       .object({

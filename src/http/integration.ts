@@ -4,6 +4,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger, Metrics, LoginThrottle } from '../core/index.js';
 import { errorMessage } from '../core/index.js';
 import { tokenMatches } from './admin.js';
+import { basicCredentials } from './basic-auth.js';
 
 /** One user as `cmd=list` answers it (MailStore's Application Integration, seed 001). */
 export interface IntegrationListUser {
@@ -39,15 +40,6 @@ const PENALISED_CLIENT_CONCURRENCY = 4;
 
 function problem(reply: FastifyReply, status: number, title: string): FastifyReply {
   return reply.status(status).type('application/problem+json').send({ type: 'about:blank', title, status });
-}
-
-function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
-  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
-  if (!m) return undefined;
-  const text = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const colon = text.indexOf(':');
-  if (colon < 0) return undefined;
-  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
 class DuplicateParameter {

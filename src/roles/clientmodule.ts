@@ -3,7 +3,7 @@ import type { Config } from '../config/index.js';
 import { clientModuleWarnings, inDataDir } from '../config/index.js';
 import { LoginThrottle, Metrics, isLoopbackHost, useTlsProfile, useTlsResumption, type Logger } from '../core/index.js';
 import { createKonnektor, instrumentKonnektor, loadTlsMaterial, type Konnektor, type TlsMaterial } from '../crypto/index.js';
-import { ByteBudget, CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, LoginPolicy, OutcomeRing, PresentedSizeCache } from '../clientmodule/index.js';
+import { AccountLimitClient, ByteBudget, CertificateLookup, ClientModulePop3Backend, ClientModuleSmtpBackend, LoginPolicy, OutcomeRing, PresentedSizeCache } from '../clientmodule/index.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
 import type { Endpoint } from './endpoints.js';
@@ -78,6 +78,20 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     upstream: { ...upstream, clientName: config.service.hostname },
     hostname: config.service.hostname,
     dataTimeToLiveDays: cm.dataTimeToLiveDays,
+    // getLimits goes to the same service as the upstream sessions, trusting the same anchors.
+    ...(cm.accountLimit.url
+      ? {
+          limits: new AccountLimitClient({
+            url: cm.accountLimit.url,
+            ca: upstreamCa,
+            rejectUnauthorized: cm.upstream.rejectUnauthorized,
+            timeoutMs: cm.accountLimit.timeoutMs,
+            cacheTtlMs: cm.accountLimit.cacheTtlMs,
+            maxEntries: cm.accountLimit.maxEntries,
+            logger: logger.child({ role: 'clientmodule', part: 'getLimits' }),
+          }),
+        }
+      : {}),
     signatureKey: cm.signatureKey,
     logger: logger.child({ role: 'clientmodule' }),
     outcomes,

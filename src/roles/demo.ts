@@ -129,7 +129,13 @@ function demoClientModuleConfig(config: Config, ldapPort: number, service: Runni
   const own = [service.endpoints['smtp-submission'], service.endpoints.pop3s].flatMap((e) => (e ? [{ host: e.host, ports: [e.port] }] : []));
   const providers = [...config.clientModule.providers, ...own];
   const directory = { ...config.clientModule.directory, url: `ldap://127.0.0.1:${ldapPort}` };
-  return { ...config, konnektor, clientModule: { ...config.clientModule, accounts, providers, directory } };
+  // getLimits at the demo's own service (its HTTP listener: plain on loopback, https elsewhere), unless configured.
+  const http = service.endpoints.http;
+  const accountLimit =
+    config.clientModule.accountLimit.url || !http || !config.service.kim.enabled
+      ? config.clientModule.accountLimit
+      : { ...config.clientModule.accountLimit, url: `${http.tls === 'none' ? 'http' : 'https'}://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}/AccountLimit/v1.1` };
+  return { ...config, konnektor, clientModule: { ...config.clientModule, accounts, providers, directory, accountLimit } };
 }
 
 /**

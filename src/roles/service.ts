@@ -4,13 +4,13 @@ import type { HostPort, Logger } from '../core/index.js';
 import { Metrics, MetricsHistory, LoginThrottle, UsageError, isLoopbackHost, useTlsProfile, useTlsResumption } from '../core/index.js';
 import { openStore, GroupCommit, dataPaths, makePrivate, type Store } from '../store/index.js';
 import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
-import { Accounts, AccountsAdmin, LoginCache, Mailboxes, LocalDelivery, ServiceSmtpBackend, createRelay, setPasswordThreads, type MxResolver, type Relay } from '../service/index.js';
+import { Accounts, AccountsAdmin, AccountLimitService, LoginCache, Mailboxes, LocalDelivery, Retention, ServiceSmtpBackend, createRelay, setPasswordThreads, startRetention, PASSWORD_POLICY_DISPLAY, PASSWORD_POLICY_REGEX, type MxResolver, type Relay } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { MessageTrace } from '../service/trace.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
-import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, konnektorAdminRoutes, mailinAdminRoutes, queueAdminRoutes, statsAdminRoutes, ConsoleSessions, registerConsole, cookieVerdict, traceAdminRoutes, clientModuleAdminRoutes } from '../http/index.js';
+import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, konnektorAdminRoutes, mailinAdminRoutes, queueAdminRoutes, statsAdminRoutes, ConsoleSessions, registerConsole, cookieVerdict, traceAdminRoutes, clientModuleAdminRoutes, accountLimitRoutes, serviceInformationRoutes } from '../http/index.js';
 import type { OutcomeRing } from '../clientmodule/outcomes.js';
 import { clientModuleConfigView } from './clientmodule-view.js';
 import { configuredKonnektorStatus, statusContexts } from './konnektor-status.js';
@@ -48,6 +48,8 @@ export interface RunningService {
   ownListeners: HostPort[];
   /** The bearer token of the admin API (/api/ on the HTTP listener). */
   adminToken: string;
+  /** Deletes messages past their account's dataTimeToLive (service.kim.retention; run() on demand too). */
+  retention: Retention;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,8 @@ export interface ServiceHooks {
   traceNow?: () => number;
   /** The outcome ring of a client module running in this process (the demo's), for GET /api/clientmodule/outcomes. */
   clientModuleOutcomes?: () => OutcomeRing | undefined;
+  /** The retention job's clock (tests move it past a dataTimeToLive). */
+  retentionNow?: () => number;
 }
 
 /** PEM files named in the config (relative to dataDir), read at start so a wrong path fails it. */
@@ -246,6 +250,22 @@ export async function startService(config: Config, logger: Logger, existingStore
           secureCookie: httpTls !== undefined || !isLoopbackHost(svc.http.host),
         });
       }
+      // KIM's provider interfaces (docs/kim-provider-apis.md): getLimits with the account's own
+      // credentials under the service's login throttle; the service information without any.
+      if (svc.kim.enabled) {
+        await app.register(accountLimitRoutes({
+          backend: new AccountLimitService(accounts, svc.kim.defaults, integration.pop3.logins),
+          throttle,
+          logger,
+          metrics,
+          maxAgeSeconds: svc.kim.limitsMaxAgeSeconds,
+        }));
+        await app.register(serviceInformationRoutes({
+          ...svc.kim.serviceInformation,
+          passwordPolicyRegEx: PASSWORD_POLICY_REGEX,
+          passwordPolicyDisplay: PASSWORD_POLICY_DISPLAY,
+        }));
+      }
       // MailStore's Application Integration endpoint: its own Basic credentials, outside /api.
       if (integration.routes) await app.register(integration.routes);
       const a = await listenHttp(app, svc.http.host, svc.http.port);
@@ -267,6 +287,18 @@ export async function startService(config: Config, logger: Logger, existingStore
 
     const stopMaintenance = startMaintenance(store, logger, { graceMs: svc.blobGcGraceMs, intervalMs: svc.blobGcIntervalMs, trace });
     started.add('maintenance', { close: stopMaintenance });
+    const retention = new Retention(store.db, mailboxes, {
+      defaultDays: svc.kim.defaults.dataTimeToLiveDays,
+      batchSize: svc.kim.retention.batchSize,
+      logger,
+      metrics,
+      trace,
+      ...(hooks.retentionNow ? { now: hooks.retentionNow } : {}),
+    });
+    if (svc.kim.retention.enabled) {
+      const stopRetention = startRetention(retention, logger, svc.kim.retention.intervalMs);
+      started.add('retention', { close: stopRetention });
+    }
 
     return {
       store,
@@ -283,6 +315,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       endpoints,
       ownListeners,
       adminToken,
+      retention,
       close: async () => {
         // Listeners first (stop accepting, let transactions finish), the store last.
         await started.close(svc.shutdownGraceMs, logger);

@@ -1,5 +1,6 @@
 import type { DomainRow } from '../store/index.js';
 import type { Account, Accounts, NewAccount } from './accounts.js';
+import { checkAccountLimits } from './accounts.js';
 
 /** An account as operators see it, in the CLI's `--json` and the admin API alike. */
 export interface AccountView {
@@ -11,6 +12,10 @@ export interface AccountView {
   disabled: boolean;
   /** ISO 8601. */
   createdAt: string;
+  /** dataTimeToLive in days set for this account; null: the configured default (service.kim.defaults). */
+  dataTimeToLive: number | null;
+  /** maxMailSize in bytes set for this account; null: the configured default. */
+  maxMailSize: number | null;
 }
 
 /** A local domain as operators see it. */
@@ -29,6 +34,8 @@ export function accountView(a: Account): AccountView {
     usedBytes: a.usedBytes,
     disabled: a.disabled,
     createdAt: new Date(a.createdAt).toISOString(),
+    dataTimeToLive: a.dataTimeToLiveDays,
+    maxMailSize: a.maxMailSize,
   };
 }
 
@@ -42,11 +49,15 @@ export interface AccountChange {
   quotaBytes?: number;
   password?: string;
   disabled?: boolean;
+  /** Days; null: back to the configured default. */
+  dataTimeToLive?: number | null;
+  /** Bytes; null: back to the configured default. */
+  maxMailSize?: number | null;
 }
 
 /** Domains and accounts as operators see and change them: shared by the CLI and the admin API. */
 export class AccountsAdmin {
-  constructor(private readonly accounts: Pick<Accounts, 'listDomains' | 'list' | 'addDomain' | 'add' | 'get' | 'setDisplayName' | 'setQuota' | 'setPassword' | 'setDisabled'>) {}
+  constructor(private readonly accounts: Pick<Accounts, 'listDomains' | 'list' | 'addDomain' | 'add' | 'get' | 'setDisplayName' | 'setQuota' | 'setPassword' | 'setDisabled' | 'setLimits'>) {}
 
   async listDomains(): Promise<DomainView[]> {
     return (await this.accounts.listDomains()).map(domainView);
@@ -69,10 +80,21 @@ export class AccountsAdmin {
 
   /** Applies `change` field by field (the password last, it takes longest); returns the account after it. */
   async change(address: string, change: AccountChange): Promise<AccountView> {
+    // Checked before anything is changed: a bad limit must not leave half a change behind.
+    checkAccountLimits({
+      ...(change.dataTimeToLive !== undefined ? { dataTimeToLiveDays: change.dataTimeToLive } : {}),
+      ...(change.maxMailSize !== undefined ? { maxMailSize: change.maxMailSize } : {}),
+    });
     const a = await this.accounts.get(address);
     if (change.displayName !== undefined) await this.accounts.setDisplayName(a.address, change.displayName);
     if (change.quotaBytes !== undefined) await this.accounts.setQuota(a.address, change.quotaBytes);
     if (change.disabled !== undefined) await this.accounts.setDisabled(a.address, change.disabled);
+    if (change.dataTimeToLive !== undefined || change.maxMailSize !== undefined) {
+      await this.accounts.setLimits(a.address, {
+        ...(change.dataTimeToLive !== undefined ? { dataTimeToLiveDays: change.dataTimeToLive } : {}),
+        ...(change.maxMailSize !== undefined ? { maxMailSize: change.maxMailSize } : {}),
+      });
+    }
     if (change.password !== undefined) await this.accounts.setPassword(a.address, change.password);
     return accountView(await this.accounts.get(a.address));
   }

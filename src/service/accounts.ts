@@ -5,6 +5,7 @@ import { ConflictError, NotFoundError, UsageError } from '../core/index.js';
 import { hashPassword, verifyPassword, burnPasswordCheck } from './passwords.js';
 import { isValidDomain, normalizeDomain, parseAddress } from './addresses.js';
 import type { LoginCache } from './login-cache.js';
+import { checkPasswordPolicy } from './password-policy.js';
 
 export interface Account {
   id: number;
@@ -16,6 +17,33 @@ export interface Account {
   usedBytes: number;
   disabled: boolean;
   createdAt: number;
+  /** dataTimeToLive in days; null: the configured default (service.kim.defaults). */
+  dataTimeToLiveDays: number | null;
+  /** maxMailSize in bytes; null: the configured default. */
+  maxMailSize: number | null;
+}
+
+/** KIM's bounds of the per-account limits (AccountLimit.yaml 1.1.4). */
+export const DATA_TTL_DAYS_MIN = 10;
+export const DATA_TTL_DAYS_MAX = 365;
+export const MAX_MAIL_SIZE_MIN = 734_003_200;
+
+/** A change of an account's limits; null resets one to the configured default. */
+export interface AccountLimitsChange {
+  dataTimeToLiveDays?: number | null;
+  maxMailSize?: number | null;
+}
+
+/** Throws a UsageError for a limit outside KIM's bounds. */
+export function checkAccountLimits(change: AccountLimitsChange): void {
+  const ttl = change.dataTimeToLiveDays;
+  if (ttl !== undefined && ttl !== null && (!Number.isInteger(ttl) || ttl < DATA_TTL_DAYS_MIN || ttl > DATA_TTL_DAYS_MAX)) {
+    throw new UsageError(`dataTimeToLive must be a whole number of days from ${DATA_TTL_DAYS_MIN} to ${DATA_TTL_DAYS_MAX}`);
+  }
+  const size = change.maxMailSize;
+  if (size !== undefined && size !== null && (!Number.isSafeInteger(size) || size < MAX_MAIL_SIZE_MIN)) {
+    throw new UsageError(`maxMailSize must be a whole number of bytes, at least ${MAX_MAIL_SIZE_MIN} (KIM's minimum)`);
+  }
 }
 
 export interface NewAccount {
@@ -37,6 +65,8 @@ function toAccount(r: AccountRow): Account {
     usedBytes: r.used_bytes,
     disabled: r.disabled !== 0,
     createdAt: r.created_at,
+    dataTimeToLiveDays: r.data_ttl_days ?? null,
+    maxMailSize: r.max_mail_size ?? null,
   };
 }
 
@@ -114,7 +144,7 @@ export class Accounts {
   async add(input: NewAccount): Promise<Account> {
     const parsed = parseAddress(input.address);
     if (!parsed) throw new UsageError(`"${input.address}" is not a valid mail address`);
-    if (!input.password || input.password.length < 8) throw new UsageError('the password must have at least 8 characters');
+    checkPasswordPolicy(input.password);
     if (input.telematikId && !TELEMATIK_ID_RE.test(input.telematikId)) {
       throw new UsageError(`"${input.telematikId}" is not a Telematik-ID (expected e.g. 1-2345678 or 5-SMC-B-Testkarte-883110000092412)`);
     }
@@ -220,7 +250,7 @@ export class Accounts {
   }
 
   async setPassword(address: string, password: string): Promise<void> {
-    if (!password || password.length < 8) throw new UsageError('the password must have at least 8 characters');
+    checkPasswordPolicy(password);
     const account = await this.get(address);
     await this.db.updateTable('accounts').set({ password_hash: await hashPassword(password) }).where('id', '=', account.id).execute();
     this.loginCache?.forget(account.address);
@@ -264,6 +294,17 @@ export class Accounts {
   async setQuota(address: string, quotaBytes: number): Promise<void> {
     const account = await this.get(address);
     await this.db.updateTable('accounts').set({ quota_bytes: quotaBytes }).where('id', '=', account.id).execute();
+  }
+
+  /** Sets the account's dataTimeToLive and/or maxMailSize (null: back to the configured default). */
+  async setLimits(address: string, change: AccountLimitsChange): Promise<void> {
+    checkAccountLimits(change);
+    const account = await this.get(address);
+    const set: { data_ttl_days?: number | null; max_mail_size?: number | null } = {};
+    if (change.dataTimeToLiveDays !== undefined) set.data_ttl_days = change.dataTimeToLiveDays;
+    if (change.maxMailSize !== undefined) set.max_mail_size = change.maxMailSize;
+    if (Object.keys(set).length === 0) return;
+    await this.db.updateTable('accounts').set(set).where('id', '=', account.id).execute();
   }
 
   /** Removes the account and its mailbox; blobs no longer referenced are deleted after commit. */

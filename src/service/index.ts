@@ -1,4 +1,7 @@
-export { Accounts, type Account, type NewAccount, type AccountListener } from './accounts.js';
+export { Accounts, checkAccountLimits, DATA_TTL_DAYS_MIN, DATA_TTL_DAYS_MAX, MAX_MAIL_SIZE_MIN, type Account, type NewAccount, type AccountListener, type AccountLimitsChange } from './accounts.js';
+export { AccountLimitService, accountLimits, type AccountLimits, type AccountLimitDefaults } from './account-limits.js';
+export { Retention, startRetention, type RetentionOptions, type RetentionRun } from './retention.js';
+export { checkPasswordPolicy, PASSWORD_POLICY_REGEX, PASSWORD_POLICY_DISPLAY, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH } from './password-policy.js';
 export { AccountsAdmin, accountView, domainView, type AccountView, type DomainView } from './accounts-admin.js';
 export { Mailboxes, ListedMessage, uidOf, QuotaExceededError, type MailboxEntry } from './mailboxes.js';
 export { LocalDelivery, newQueueId, type InboundMessage, type Accepted } from './delivery.js';

@@ -21,6 +21,10 @@ export interface AccountTable {
   used_bytes: number;
   disabled: number;
   created_at: number;
+  /** dataTimeToLive in days (migration 008); null: the configured default. */
+  data_ttl_days: number | null;
+  /** maxMailSize in bytes (migration 008); null: the configured default. */
+  max_mail_size: number | null;
 }
 
 export interface MessageTable {

@@ -1,7 +1,19 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { withAccounts, print, readStdin } from '../context.js';
-import { AccountsAdmin, generatePassword } from '../../service/index.js';
+import { AccountsAdmin, accountLimits, accountView, generatePassword } from '../../service/index.js';
+
+/**
+ * A whole number of days, or `default`. Kept as the string: commander replaces a parser's null
+ * by `true`, so the action turns `default` into null (back to the configured default).
+ */
+function limitValue(v: string): number | 'default' {
+  if (v === 'default') return v;
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number of days or "default"');
+  return Number(v);
+}
+
+const orNull = (v: number | 'default'): number | null => (v === 'default' ? null : v);
 
 /** Parses sizes like 500M, 2G, 1048576 into bytes. */
 export function parseSize(value: string): number {
@@ -81,6 +93,29 @@ export function registerAccount(program: Command): void {
       await withAccounts(cmd, async (a) => {
         await a.setQuota(address, bytes);
         print(`quota of ${address.toLowerCase()} set to ${bytes} bytes`);
+      });
+    });
+  account
+    .command('limits <address>')
+    .description("show or set the account's KIM limits (getLimits): dataTimeToLive and maxMailSize; 'default' resets one to service.kim.defaults")
+    .option('--ttl-days <days>', 'dataTimeToLive: days a message is kept (10 to 365, or default)', limitValue)
+    .option('--max-mail-size <size>', 'maxMailSize: largest client mail (at least 700M = 734003200 bytes, or default)', (v: string): number | 'default' => (v === 'default' ? v : parseSize(v)))
+    .option('--json', 'print JSON')
+    .action(async (address: string, o: { ttlDays?: number | 'default'; maxMailSize?: number | 'default'; json?: boolean }, cmd: Command) => {
+      await withAccounts(cmd, async (a, _store, config) => {
+        const admin = new AccountsAdmin(a);
+        const change = { ...(o.ttlDays !== undefined ? { dataTimeToLive: orNull(o.ttlDays) } : {}), ...(o.maxMailSize !== undefined ? { maxMailSize: orNull(o.maxMailSize) } : {}) };
+        const view = Object.keys(change).length ? await admin.change(address, change) : accountView(await a.get(address));
+        const limits = accountLimits(
+          { dataTimeToLiveDays: view.dataTimeToLive, maxMailSize: view.maxMailSize, quotaBytes: view.quotaBytes, usedBytes: view.usedBytes },
+          config.service.kim.defaults,
+        );
+        if (o.json) return print(JSON.stringify({ address: view.address, ...limits, own: { dataTimeToLive: view.dataTimeToLive, maxMailSize: view.maxMailSize } }));
+        const mark = (own: number | null) => (own === null ? ' (default)' : '');
+        print(`dataTimeToLive\t${limits.dataTimeToLive} days${mark(view.dataTimeToLive)}`);
+        print(`maxMailSize\t${limits.maxMailSize} bytes${mark(view.maxMailSize)}`);
+        print(`quota\t${limits.quota === -1 ? 'unlimited' : `${limits.quota} bytes`}`);
+        print(`remainQuota\t${limits.remainQuota === -1 ? 'unlimited' : `${limits.remainQuota} bytes`}`);
       });
     });
   account

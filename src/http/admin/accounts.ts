@@ -9,12 +9,15 @@ export interface AccountsAdminView {
   list(domain?: string, search?: string): Promise<readonly object[]>;
   addDomain(name: string): Promise<object>;
   add(input: { address: string; password: string; displayName?: string; telematikId?: string | null; quotaBytes?: number }): Promise<object>;
-  change(address: string, change: { displayName?: string; quotaBytes?: number; password?: string; disabled?: boolean }): Promise<object>;
+  change(address: string, change: { displayName?: string; quotaBytes?: number; password?: string; disabled?: boolean; dataTimeToLive?: number | null; maxMailSize?: number | null }): Promise<object>;
 }
 
 const displayName = z.string().max(200);
 const quotaBytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const password = z.string().min(8).max(1024);
+// KIM's bounds (AccountLimit.yaml 1.1.4); null resets to the configured default.
+const dataTimeToLive = z.number().int().min(10).max(365).nullable();
+const maxMailSize = z.number().int().min(734_003_200).max(Number.MAX_SAFE_INTEGER).nullable();
 
 const newDomain = z.object({ name: z.string().min(1).max(253) }).strict();
 const newAccount = z
@@ -27,9 +30,16 @@ const newAccount = z
   })
   .strict();
 const accountChange = z
-  .object({ displayName: displayName.optional(), quotaBytes: quotaBytes.optional(), password: password.optional(), disabled: z.boolean().optional() })
+  .object({
+    displayName: displayName.optional(),
+    quotaBytes: quotaBytes.optional(),
+    password: password.optional(),
+    disabled: z.boolean().optional(),
+    dataTimeToLive: dataTimeToLive.optional(),
+    maxMailSize: maxMailSize.optional(),
+  })
   .strict()
-  .refine((c) => Object.keys(c).length > 0, 'name at least one of displayName, quotaBytes, password, disabled');
+  .refine((c) => Object.keys(c).length > 0, 'name at least one of displayName, quotaBytes, password, disabled, dataTimeToLive, maxMailSize');
 
 /**
  * Domains and accounts under /api (bearer token or console session, registerAdminApi):
@@ -37,7 +47,8 @@ const accountChange = z
  *   POST  /domains                       add {name}
  *   GET   /accounts?domain=&q=           accounts, q: part of the address or display name
  *   POST  /accounts                      add {address, password, displayName?, telematikId?, quotaBytes?}
- *   PATCH /accounts/:address             change {displayName?, quotaBytes?, password?, disabled?}
+ *   PATCH /accounts/:address             change {displayName?, quotaBytes?, password?, disabled?,
+ *                                        dataTimeToLive? (days, 10..365), maxMailSize? (bytes, ≥ 734003200); null: default}
  * Passwords are never returned; bad bodies are 400 problem JSON naming the field.
  */
 export function accountsAdminRoutes(accounts: AccountsAdminView): FastifyPluginAsync {

@@ -7,6 +7,7 @@ import * as m004 from './004_relay.js';
 import * as m005 from './005_store_meta.js';
 import * as m006 from './006_blob_chunks.js';
 import * as m007 from './007_trace.js';
+import * as m008 from './008_account_limits.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '005_store_meta': m005,
   '006_blob_chunks': m006,
   '007_trace': m007,
+  '008_account_limits': m008,
 };
 
 /** The migrations this release knows, in order: a store that ran one not among them is newer than this node. */

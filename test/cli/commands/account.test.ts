@@ -53,3 +53,27 @@ test('domain and account administration through the CLI', () => {
     d.cleanup();
   }
 });
+
+test('postamt account limits: shows and sets dataTimeToLive and maxMailSize (getLimits), `default` resets, KIM\'s bounds hold', () => {
+  const d = tempDir();
+  try {
+    const cfg = join(d.path, 'postamt.yaml');
+    writeFileSync(cfg, `dataDir: ${d.path}\nservice: { kim: { defaults: { dataTimeToLiveDays: 60 } } }\n`);
+    postamtSync(['domain', 'add', 'praxis.example'], { config: cfg, check: true });
+    postamtSync(['account', 'add', 'anna@praxis.example', '--quota', '2M'], { config: cfg, check: true });
+    const json = (args: string[]) => JSON.parse(postamtSync(['account', 'limits', 'anna@praxis.example', ...args, '--json'], { config: cfg, check: true }).stdout) as Record<string, unknown>;
+    assert.deepEqual(json([]), { address: 'anna@praxis.example', dataTimeToLive: 60, maxMailSize: 734003200, quota: 2097152, remainQuota: 2097152, own: { dataTimeToLive: null, maxMailSize: null } });
+    assert.deepEqual(json(['--ttl-days', '30', '--max-mail-size', '1G']).own, { dataTimeToLive: 30, maxMailSize: 1024 ** 3 });
+    assert.deepEqual(json(['--ttl-days', 'default']), { address: 'anna@praxis.example', dataTimeToLive: 60, maxMailSize: 1024 ** 3, quota: 2097152, remainQuota: 2097152, own: { dataTimeToLive: null, maxMailSize: 1024 ** 3 } });
+    assert.match(postamtSync(['account', 'limits', 'anna@praxis.example'], { config: cfg }).stdout, /^dataTimeToLive\t60 days \(default\)\nmaxMailSize\t1073741824 bytes\nquota\t2097152 bytes\nremainQuota\t2097152 bytes\n$/);
+    for (const bad of [['--ttl-days', '9'], ['--ttl-days', '366'], ['--max-mail-size', '500M']]) {
+      const r = postamtSync(['account', 'limits', 'anna@praxis.example', ...bad], { config: cfg });
+      assert.equal(r.code, 2, bad.join(' '));
+      assert.match(r.stderr, /dataTimeToLive must be|maxMailSize must be/);
+    }
+    assert.notEqual(postamtSync(['account', 'limits', 'anna@praxis.example', '--ttl-days', 'soon'], { config: cfg }).code, 0);
+    assert.equal(postamtSync(['account', 'limits', 'nobody@praxis.example'], { config: cfg }).code, 1);
+  } finally {
+    d.cleanup();
+  }
+});

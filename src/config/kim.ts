@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { duration } from './fields.js';
+
+/**
+ * `service.kim:` — what the service answers as a KIM Fachdienst on its HTTP listener
+ * (docs/kim-provider-apis.md): the account limits' defaults (I_AccountLimit_Service), the
+ * service information (I_ServiceInformation) and the retention job that deletes messages past
+ * their account's dataTimeToLive.
+ */
+export const kimSchema = z
+  .object({
+    /** Serve /AccountLimit/v1.1/limit and /ServiceInformation/v1.0/serviceinfo. */
+    enabled: z.boolean().default(true),
+    /** For accounts without a value of their own (`postamt account limits`, PATCH /api/accounts). */
+    defaults: z
+      .object({
+        /** Days a message is kept (AccountLimit.yaml: 10 to 365, default 90). */
+        dataTimeToLiveDays: z.number().int().min(10).max(365).default(90),
+        /** Largest client mail in bytes (AccountLimit.yaml: at least 734003200). */
+        maxMailSize: z.number().int().min(734_003_200, "at least 734003200 (KIM's minimum)").default(734_003_200),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * How long a client module may keep a getLimits answer (Cache-Control max-age, Expires);
+     * gemSpec_CM_KOMLE A_22416 lets it keep one at most 24 h. 0: not at all (no-store).
+     */
+    limitsMaxAgeSeconds: z.number().int().min(0).max(86_400).default(3600),
+    serviceInformation: z
+      .object({
+        /** kimServiceVersion: the KIM version(s) this service implements, several separated by ";". */
+        kimServiceVersion: z.string().regex(/^\d+\.\d+(\.\d+)?(;\d+\.\d+(\.\d+)?)*$/, 'versions like 1.5.0, separated by ";"').default('1.5.0'),
+        /** jwtExpiration in seconds (300 to 21600). */
+        jwtExpiration: z.number().int().min(300).max(21_600).default(300),
+        referenceIdRequired: z.boolean().default(false),
+        initialPasswordRequired: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    /** The housekeeping job that deletes messages older than their account's dataTimeToLive. */
+    retention: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** How often it runs (the first run a few seconds after start). */
+        intervalMs: duration.min(1000).default(3_600_000),
+        /** Messages deleted per transaction; a run goes on batch after batch until none is left. */
+        batchSize: z.number().int().min(1).max(100_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type KimConfig = z.infer<typeof kimSchema>;
