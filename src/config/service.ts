@@ -128,6 +128,10 @@ export const serviceSchema = z
         retentionDays: z.number().int().min(1).max(3650).default(30),
         /** This node's name in the rows it writes; default the machine's host name. */
         node: z.string().min(1).max(200).optional(),
+        /** How long a recorded event may wait in memory before it is written (many messages' rows in one statement). */
+        flushMs: z.number().int().min(1).max(60_000).default(200),
+        /** Events waiting at most; beyond, new ones are dropped and logged (the database cannot keep up). */
+        maxPending: z.number().int().min(100).max(10_000_000).default(100_000),
       })
       .strict()
       .prefault({}),

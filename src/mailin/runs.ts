@@ -23,7 +23,7 @@ export interface RunRecord {
 export async function recordRun(db: Kysely<Database> | Transaction<Database>, r: RunRecord, trace?: MessageTrace): Promise<void> {
   if (trace && r.queueId) {
     const detail = { agentId: r.agentId, dbId: r.dbId, documentUid: r.documentUid, trigger: r.trigger, attempt: r.attempt, outcome: outcomeWord(r.result), httpStatus: r.result.httpStatus ?? null, ms: r.endedAt - r.startedAt };
-    await trace.events(db, r.queueId, [{ kind: 'mailin-run', detail }]);
+    trace.events(r.queueId, [{ kind: 'mailin-run', detail }]);
   }
   await db
     .insertInto('mailin_runs')

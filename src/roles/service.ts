@@ -115,9 +115,9 @@ export async function startService(config: Config, logger: Logger, existingStore
     // worker's settlements share COMMITs (on SQLite each is an fsync on this thread).
     const commits = new GroupCommit(store.db);
     const mailboxes = new Mailboxes(store.db, store.blobs, commits);
-    // The message trace: its rows ride on the transactions of what they record (docs/trace.md).
+    // The message trace: recorded in order, written behind the work through the group commit (docs/trace.md).
     const trace = svc.trace.enabled
-      ? new MessageTrace(store.db, commits, { node: svc.trace.node, retentionDays: svc.trace.retentionDays, logger, ...(hooks.traceNow ? { now: hooks.traceNow } : {}) })
+      ? new MessageTrace(store.db, commits, { node: svc.trace.node, retentionDays: svc.trace.retentionDays, flushMs: svc.trace.flushMs, maxPending: svc.trace.maxPending, logger, ...(hooks.traceNow ? { now: hooks.traceNow } : {}) })
       : undefined;
     const delivery = new LocalDelivery(store.blobs, mailboxes, svc.hostname, logger, metrics, trace);
     // Mail-in databases: addresses whose mail becomes documents and triggers agents (docs/mailin.md).
@@ -321,6 +321,8 @@ export async function startService(config: Config, logger: Logger, existingStore
         await started.close(svc.shutdownGraceMs, logger);
         // Its threads serve SMTP sessions and the worker, which are closed now.
         await mailin.close();
+        // What the stopped parts recorded, written before the store closes.
+        await trace?.close();
         if (!existingStore) await store.close();
       },
     };

@@ -123,35 +123,35 @@ export class LocalDelivery {
       }
       // Every handler's rows go into the mailboxes' transaction: one COMMIT, then one 250.
       const accountIds = [...new Set(msg.accountIds)];
-      const recordTrace =
-        traced && header && this.trace
-          ? (trx: Transaction<Database>, messageIds: number[]) =>
-              this.trace!.accepted(trx, {
-                queueId,
-                receivedAt,
-                mailFrom: msg.mailFrom,
-                recipients: msg.recipients,
-                size: blob.size,
-                header: header.facts(),
-                session: traced.session,
-                refused: traced.refused,
-                delivered: accountIds.map((id, i) => ({ address: traced.mailboxes.get(id) ?? String(id), mailboxMessageId: messageIds[i]! })),
-                relayed: traced.relayed,
-                mailin: traced.mailin,
-              })
-          : null;
-      const fileAll = async (trx: Transaction<Database>, messageIds: number[]) => {
-        // The trace first: a mail-in agent's run is an event after the message's acceptance.
-        if (recordTrace) await recordTrace(trx, messageIds);
+      const fileAll = async (trx: Transaction<Database>) => {
         for (const p of plans) await p.file(trx);
       };
-      const messageIds = await this.mailboxes.file(blob, accountIds, receivedAt, plans.length > 0 || recordTrace ? fileAll : undefined);
+      if (traced && header && this.trace) this.trace.begin(queueId);
+      const messageIds = await this.mailboxes.file(blob, accountIds, receivedAt, plans.length > 0 ? fileAll : undefined);
+      // Recorded once committed, so the trace never holds a message that was not accepted; a
+      // mail-in agent's run (after this) is recorded after it.
+      if (traced && header && this.trace) {
+        this.trace.accepted({
+          queueId,
+          receivedAt,
+          mailFrom: msg.mailFrom,
+          recipients: msg.recipients,
+          size: blob.size,
+          header: header.facts(),
+          session: traced.session,
+          refused: traced.refused,
+          delivered: accountIds.map((id, i) => ({ address: traced.mailboxes.get(id) ?? String(id), mailboxMessageId: messageIds[i]! })),
+          relayed: traced.relayed,
+          mailin: traced.mailin,
+        });
+      }
       for (const p of plans) p.committed();
       if (msg.accountIds.length > 0) this.metrics?.inc('postamt_local_deliveries_total', {}, msg.accountIds.length, 'recipients filed into local mailboxes');
       // Every mail-in recipient may have dropped the message (or filed an edited copy).
       if (msg.accountIds.length === 0 && plans.length > 0 && !plans.some((p) => p.usesBlob)) await this.removeBlob(blob.hash);
       return { queueId, hash: blob.hash, size: blob.size, messageIds };
     } catch (err) {
+      this.trace?.abandon(queueId);
       for (const p of plans) await p.abandoned().catch((e: unknown) => this.logger.warn({ err: String(e) }, 'could not undo a filing plan'));
       // Nothing refers to the blob: remove it now rather than leave it to garbage collection.
       await this.removeBlob(blob.hash);

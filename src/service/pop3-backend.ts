@@ -142,14 +142,11 @@ class ServiceMaildrop implements Pop3Maildrop {
 
   async commit(deleted: number[]): Promise<void> {
     const ids = deleted.map((i) => this.messages[i]?.id).filter((id): id is number => id !== undefined);
+    await this.mailboxes.expunge(this.accountId, ids);
     const t = this.traced;
-    if (!t || ids.length === 0) return void (await this.mailboxes.expunge(this.accountId, ids));
-    const fetched = this.takeFetched();
-    // The trace's rows in the expunge's own transaction.
-    await this.mailboxes.expunge(this.accountId, ids, async (trx) => {
-      await t.trace.mailboxEvents(trx, 'fetched', t.account, fetched);
-      await t.trace.mailboxEvents(trx, 'expunged', t.account, ids);
-    });
+    if (!t) return;
+    t.trace.mailboxEvents('fetched', t.account, this.takeFetched());
+    t.trace.mailboxEvents('expunged', t.account, ids);
   }
 
   private takeFetched(): number[] {
@@ -161,7 +158,7 @@ class ServiceMaildrop implements Pop3Maildrop {
   async release(): Promise<void> {
     // Nothing is held: the snapshot is plain data and no lock was taken. The trace learns what was read.
     const t = this.traced;
-    if (!t || !this.fetched) return;
-    await t.trace.submitMailboxEvents('fetched', t.account, this.takeFetched()).catch((err: unknown) => t.logger?.warn({ err: errorMessage(err) }, 'trace: could not record POP3 fetches'));
+    if (t && this.fetched) t.trace.mailboxEvents('fetched', t.account, this.takeFetched());
   }
+
 }

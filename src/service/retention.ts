@@ -66,7 +66,8 @@ export class Retention {
       }
       for (const [accountId, a] of byAccount) {
         const trace = this.opts.trace;
-        const n = await this.mailboxes.expunge(accountId, a.ids, trace ? (trx) => trace.mailboxEvents(trx, 'expunged', a.address, a.ids) : undefined);
+        const n = await this.mailboxes.expunge(accountId, a.ids);
+        trace?.mailboxEvents('expunged', a.address, a.ids);
         deleted += n;
         touched.add(accountId);
         if (n) this.opts.metrics?.inc('postamt_retention_deleted_total', {}, n, 'messages deleted by the retention job (past their dataTimeToLive)');

@@ -6,13 +6,13 @@ import { MessageTrace, headerFacts } from '../../src/service/index.js';
 
 const DAY = 86_400_000;
 
-/** Traces `n` accepted messages, one a minute from `start`, as the delivery would (in a transaction). */
-async function traceMessages(trace: MessageTrace, db: Parameters<MessageTrace['accepted']>[0], n: number, start: number, prefix = 'Q'): Promise<string[]> {
+/** Traces `n` accepted messages, one a minute from `start`, as the delivery would (once committed). */
+function traceMessages(trace: MessageTrace, n: number, start: number, prefix = 'Q'): string[] {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     const queueId = `${prefix}${String(i).padStart(4, '0')}`;
     ids.push(queueId);
-    await trace.accepted(db, {
+    trace.accepted({
       queueId,
       receivedAt: start + i * 60_000,
       mailFrom: 'alice@a.test',
@@ -45,7 +45,7 @@ for (const kind of STORE_KINDS) {
       withTestStore(kind, t, async (ts) => {
         const trace = new MessageTrace(ts.store.db, new GroupCommit(ts.store.db), { retentionDays: 30, node: 'n1' });
         const start = Date.UTC(2026, 11, 1);
-        const ids = await traceMessages(trace, ts.store.db, 23, start);
+        const ids = traceMessages(trace, 23, start);
         const seen: string[] = [];
         let cursor: string | undefined;
         let pages = 0;
@@ -71,15 +71,40 @@ for (const kind of STORE_KINDS) {
         await assert.rejects(trace.get('NOSUCH'), { code: 'not-found' });
       }));
 
+    test('written behind the work: in the order recorded, many messages per flush; reads see everything recorded; maxPending bounds memory; nothing after close', (t) =>
+      withTestStore(kind, t, async (ts) => {
+        const trace = new MessageTrace(ts.store.db, new GroupCommit(ts.store.db), { retentionDays: 30, node: 'n1', flushMs: 60_000, maxPending: 100 });
+        const start = Date.UTC(2026, 11, 1);
+        // A message, then at once its relay outcome (status) and a POP3 fetch of its mailbox row: all in one flush.
+        traceMessages(trace, 70, start);
+        trace.events('Q0003', [{ kind: 'relay-attempt', detail: { domain: 'b.test' } }, { kind: 'relayed', detail: { domain: 'b.test' } }], 'relayed');
+        trace.mailboxEvents('fetched', 'bob@a.test', [1003]);
+        const before = Number((await ts.store.db.selectFrom('trace_messages').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+        assert.equal(before, 0, 'nothing written before the flush (flushMs is a minute here)');
+        // get() writes what is pending first.
+        const d = await trace.get('Q0003');
+        assert.equal(d.status, 'relayed');
+        assert.deepEqual(d.events.map((e) => e.kind), ['accepted', 'stored', 'delivered', 'relay-attempt', 'relayed', 'fetched']);
+        assert.equal((await trace.list({ limit: 100 })).items.length, 70);
+        // Over maxPending: the rest is dropped and counted, not kept.
+        traceMessages(trace, 130, start + DAY, 'R');
+        assert.equal(trace.dropped, 30);
+        await trace.flush();
+        assert.equal((await trace.list({ limit: 500 })).items.length, 170);
+        await trace.close();
+        traceMessages(trace, 1, start + 2 * DAY, 'S');
+        assert.equal((await trace.list({ limit: 500 })).items.length, 170, 'nothing is recorded after close');
+      }));
+
     test('retention: traces of messages older than retentionDays go (with their addresses and events), counted; newer ones stay', (t) =>
       withTestStore(kind, t, async (ts) => {
         let now = Date.UTC(2026, 11, 1);
         const trace = new MessageTrace(ts.store.db, new GroupCommit(ts.store.db), { retentionDays: 30, now: () => now });
-        await traceMessages(trace, ts.store.db, 3, now, 'OLD');
+        traceMessages(trace, 3, now, 'OLD');
         now += 20 * DAY;
-        await traceMessages(trace, ts.store.db, 2, now, 'NEW');
+        traceMessages(trace, 2, now, 'NEW');
         // A later event of an old message (a relay attempt weeks later) goes with its message.
-        await trace.submitEvents('OLD0000', [{ kind: 'relay-attempt', detail: { domain: 'b.test' } }]);
+        trace.events('OLD0000', [{ kind: 'relay-attempt', detail: { domain: 'b.test' } }]);
         now += 11 * DAY;
         assert.equal(await trace.purge(), 3);
         assert.deepEqual((await trace.list({})).items.map((m) => m.id), ['NEW0001', 'NEW0000']);

@@ -147,6 +147,9 @@ for (const kind of STORE_KINDS) {
             const settled = nextSettled(node2);
             const queueId = queueIdOf((await submit(a!, 'alice@a.test', ['bob@b.test'])).response);
             assert.deepEqual((await settled).deferred, ['bob@b.test']);
+            // Each node writes behind (flushMs): node 2's attempt is written first here, before node 1
+            // writes the message's own rows at the read below — the order and the status must still come out right.
+            await second.trace!.flush();
             const d = await traceOf(a!).get(queueId);
             assert.deepEqual(kinds(d), ['accepted', 'stored', 'relay-attempt']);
             assert.deepEqual(d.events.map((e) => e.node), ['node-1', 'node-1', 'node-2']);

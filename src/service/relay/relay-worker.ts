@@ -46,7 +46,7 @@ export interface RelayWorkerParts {
   commits: GroupCommit;
   logger: Logger;
   metrics?: Metrics | undefined;
-  /** The message trace, when on: attempts and outcomes go into the settlement's transaction. */
+  /** The message trace, when on: attempts and outcomes, recorded once the settlement committed. */
   trace?: MessageTrace | undefined;
 }
 
@@ -195,9 +195,8 @@ export class RelayWorker {
     let held = true;
     let dsn: SettledBatch['dsn'] = null;
     const traced = this.parts.trace ? { trace: this.parts.trace, results, hosts, out, s, byAdmin } : null;
-    const settleWith = (withDsn: 'failed' | 'delayed' | null) => async (trx: Transaction<Database>) => {
+    const settleWith = (_withDsn: 'failed' | 'delayed' | null) => async (trx: Transaction<Database>) => {
       await this.parts.queue.settle(trx, batch, s);
-      if (traced) await traceSettlement(traced.trace, trx, batch, traced, withDsn);
     };
     try {
       if (bounce) dsn = await this.fileWithBounce(batch, s, bounce, now, settleWith);
@@ -211,6 +210,8 @@ export class RelayWorker {
       await deleteUnreferencedBlobs(this.parts.db, this.parts.blobs, [batch.blob.hash]).catch((e: unknown) => this.parts.logger.warn({ err: errorMessage(e) }, 'could not remove a relayed blob'));
     }
     if (held) {
+      // Recorded once the settlement committed: a lost lease leaves the trace to the node that has the rows.
+      if (traced) traceSettlement(traced.trace, batch, traced, dsn);
       for (const [outcome, list] of Object.entries(out)) if (list.length) this.parts.metrics?.inc('postamt_relay_recipients_total', { outcome }, list.length);
       if (dsn) this.parts.metrics?.inc('postamt_relay_dsn_total', { action: dsn });
     }
@@ -264,13 +265,12 @@ export class RelayWorker {
 }
 
 /** The trace's events of one settled batch: the attempt, then what it settled, then the DSN. */
-async function traceSettlement(
+function traceSettlement(
   trace: MessageTrace,
-  trx: Transaction<Database>,
   batch: RelayBatch,
   t: { results: Map<string, RecipientResult>; hosts: HostAttempt[]; out: { delivered: string[]; failed: string[]; deferred: string[] }; s: RelaySettlement; byAdmin: boolean },
   dsn: 'failed' | 'delayed' | null,
-): Promise<void> {
+): void {
   const nextRetry = t.s.retry.length ? new Date(Math.min(...t.s.retry.map((r) => r.nextAttemptAt))).toISOString() : null;
   const rows: Array<{ kind: TraceEventKind; detail: object }> = t.byAdmin ? [] : [
     {
@@ -288,7 +288,7 @@ async function traceSettlement(
   if (t.out.failed.length) rows.push({ kind: 'bounced', detail: { domain: batch.domain, recipients: t.out.failed, ...(t.byAdmin ? { by: 'administrator' } : {}) } });
   if (dsn) rows.push({ kind: 'dsn-sent', detail: { action: dsn, to: batch.mailFrom } });
   const status = t.out.failed.length ? 'bounced' : t.out.deferred.length ? 'deferred' : 'relayed';
-  await trace.events(trx, batch.queueId, rows, status);
+  trace.events(batch.queueId, rows, status);
 }
 
 function everyone(batch: RelayBatch, r: RecipientResult): Map<string, RecipientResult> {

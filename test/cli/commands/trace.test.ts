@@ -17,8 +17,7 @@ test('postamt message trace: by Message-ID or address, events in order, --json, 
     const store = await openStore(config);
     try {
       const trace = new MessageTrace(store.db, new GroupCommit(store.db), { retentionDays: 30, node: 'node-1' });
-      await store.db.transaction().execute((trx) =>
-        trace.accepted(trx, {
+      trace.accepted({
           queueId: 'QID1',
           receivedAt: Date.UTC(2026, 11, 7, 10),
           mailFrom: 'anna@praxis.example',
@@ -30,8 +29,9 @@ test('postamt message trace: by Message-ID or address, events in order, --json, 
           delivered: [{ address: 'bob@praxis.example', mailboxMessageId: 7 }],
           relayed: [],
           mailin: [],
-        }),
-      );
+        });
+      // Written behind the delivery; close writes what is pending.
+      await trace.close();
     } finally {
       await store.close();
     }
