@@ -23,13 +23,14 @@ export async function launchBrowser(): Promise<Browser> {
 
 /**
  * A screenshot of the page into test-output/screenshots/<name>.png (gitignored); with
- * POSTAMT_UPDATE_SCREENSHOTS=1 also into docs/images/<name>.png, which the docs show.
+ * POSTAMT_UPDATE_SCREENSHOTS=1 also into docs/images/<name>.png, which the docs show — unless
+ * `docs: false`: another test makes that page's picture for the docs.
  */
-export async function screenshot(page: Page, name: string): Promise<string> {
+export async function screenshot(page: Page, name: string, opts: { docs?: boolean } = {}): Promise<string> {
   const file = repositoryPath('test-output', 'screenshots', `${name}.png`);
   mkdirSync(dirname(file), { recursive: true });
   await page.screenshot({ path: file, fullPage: true });
-  if (process.env.POSTAMT_UPDATE_SCREENSHOTS === '1') {
+  if (process.env.POSTAMT_UPDATE_SCREENSHOTS === '1' && opts.docs !== false) {
     const doc = repositoryPath('docs', 'images', `${name}.png`);
     mkdirSync(dirname(doc), { recursive: true });
     copyFileSync(file, doc);

@@ -29,7 +29,8 @@ export interface RelaySink {
   close(): Promise<void>;
 }
 
-export async function startRelaySink(): Promise<RelaySink> {
+/** Listens on `port` (0: any free one); a given port plays a peer that was down and is back. */
+export async function startRelaySink(port = 0): Promise<RelaySink> {
   const pending: Array<(err?: Error) => void> = [];
   const sink: RelaySink = {
     port: 0,
@@ -79,7 +80,7 @@ export async function startRelaySink(): Promise<RelaySink> {
       });
     },
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.server.once('listening', () => resolve());
     server.server.once('error', reject);

@@ -54,8 +54,9 @@ describe('console pages: new admin API routes refuse without session and without
     assert.equal(noCm.status, 404);
     assert.match(((await noCm.json()) as { title: string }).title, /no client module runs in this process/);
     assert.equal((await call('GET', '/api/clientmodule/outcomes?direction=sideways')).status, 400);
-    const view = (await (await call('GET', '/api/clientmodule')).json()) as { outcomesHere: boolean; recentOutcomes: number };
+    const view = (await (await call('GET', '/api/clientmodule')).json()) as { outcomesHere: boolean; recentOutcomes: number; mandantenFrom: string };
     assert.equal(view.outcomesHere, false);
+    assert.equal(view.mandantenFrom, 'konnektor', 'the software Konnektor lists its own Mandanten');
     assert.equal(view.recentOutcomes, 200);
     assert.equal((await call('GET', '/api/directory/entries/1-2/certificates/decoded')).status, 404);
     assert.equal((await call('GET', '/api/directory/entries/1-2/certificates/decoded?warnDays=soon')).status, 400);

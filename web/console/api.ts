@@ -209,6 +209,8 @@ export interface MailinJob {
 export interface ClientModuleView {
   konnektor: { type: string; url?: string | null };
   mandanten: Array<{ id: string; clientSystems: string[]; workplaces: string[]; smcb: boolean; hbaUsers: string[] }>;
+  /** konnektor: the software Konnektor's own list; accounts: a SOAP Konnektor's Mandanten as the accounts' contexts name them. */
+  mandantenFrom: 'konnektor' | 'accounts';
   accounts: Array<{ address: string; contexts: Array<{ mandant: string; clientSystems: string[] | null; workplaces: string[] | null; users: string[] | null }> }>;
   recentOutcomes: number;
   outcomesHere: boolean;

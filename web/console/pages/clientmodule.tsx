@@ -69,6 +69,7 @@ export function ClientModule() {
       <section aria-labelledby="cm-contexts-h">
         <h2 id="cm-contexts-h">Mandanten, client systems, workplaces</h2>
         {v && <p>{`Konnektor: ${v.konnektor.type}${v.konnektor.url ? ` at ${v.konnektor.url}` : ''}`}</p>}
+        {v?.mandantenFrom === 'accounts' && <p class="hint">The Konnektor holds its Mandanten and their cards; listed are those the accounts below call it for.</p>}
         <table>
           <caption>{v ? `${v.mandanten.length} Mandant(en)` : 'Loading…'}</caption>
           <thead>
