@@ -122,9 +122,15 @@ export class Praxis {
   }
 
   /** Whether the client module accepts the practice's password: a POP3 login, as a primary system knows. */
+  /**
+   * Signs in at the client module's POP3. The same session lists the inbox: the client module
+   * opened every new message at this login (it announces sizes after decryption) and still holds
+   * them, so their headers come from it now; in a later session each TOP would make it fetch and
+   * decrypt the message again (KOM-LE-A_2005: it keeps nothing across sessions), the PS keeps them.
+   */
   async checkLogin(p: Practice, password: string): Promise<boolean> {
     try {
-      await this.withPop3(p, password, async () => undefined);
+      await this.withPop3(p, password, (c) => this.summariesIn(c, p));
       return true;
     } catch (err) {
       if (err instanceof PraxisError && err.kind === 'refused') return false;
@@ -210,21 +216,7 @@ export class Praxis {
   async listInbox(p: Practice, password: string, page = 1): Promise<{ total: number; page: number; pageSize: number; messages: MessageSummary[] }> {
     const size = this.opts.limits.inboxPageSize;
     const cache = this.cacheFor(p);
-    const ordered = await this.withPop3(p, password, async (c) => {
-      const uids = await this.count(() => c.uidl());
-      const sizes = new Map((await this.count(() => c.list())).map((x) => [x.n, x.size]));
-      const present = new Set(uids.map((u) => u.uid));
-      for (const uid of cache.keys()) if (!present.has(uid)) cache.delete(uid);
-      for (const { n, uid } of uids) {
-        if (cache.has(uid)) continue;
-        this.pop3Counters.top++;
-        const head = await this.count(() => c.top(n, 0));
-        const summary = await summarise(uid, sizes.get(n) ?? head.length, head);
-        if (cache.size >= this.opts.limits.inboxCacheEntries) cache.delete(cache.keys().next().value!);
-        cache.set(uid, summary);
-      }
-      return uids.slice().reverse();
-    });
+    const ordered = await this.withPop3(p, password, (c) => this.summariesIn(c, p));
     const total = ordered.length;
     const start = (Math.max(1, page) - 1) * size;
     const messages = ordered.slice(start, start + size).flatMap(({ uid }) => {
@@ -234,9 +226,28 @@ export class Praxis {
     return { total, page: Math.max(1, page), pageSize: size, messages };
   }
 
+  /** In an open session: the summaries of messages not seen before (TOP 0), cached by UIDL; the UIDs newest first. */
+  private async summariesIn(c: Pop3Client, p: Practice): Promise<Array<{ n: number; uid: string }>> {
+    const cache = this.cacheFor(p);
+    const uids = await this.count(() => c.uidl());
+    const sizes = new Map((await this.count(() => c.list())).map((x) => [x.n, x.size]));
+    const present = new Set(uids.map((u) => u.uid));
+    for (const uid of cache.keys()) if (!present.has(uid)) cache.delete(uid);
+    for (const { n, uid } of uids) {
+      if (cache.has(uid)) continue;
+      this.pop3Counters.top++;
+      const head = await this.count(() => c.top(n, 0));
+      const summary = await summarise(uid, sizes.get(n) ?? head.length, head);
+      if (cache.size >= this.opts.limits.inboxCacheEntries) cache.delete(cache.keys().next().value!);
+      cache.set(uid, summary);
+    }
+    return uids.slice().reverse();
+  }
+
   /** The whole message (RETR): header, plain text, the list of attachments. */
   async openMessage(p: Practice, password: string, uid: string): Promise<OpenedMessage> {
     const raw = await this.retrieve(p, password, uid);
+    this.lastOpened.set(p.address.toLowerCase(), { uid, raw });
     const parsed = await simpleParser(raw, { skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true });
     const summary = await summarise(uid, raw.length, raw, parsed);
     this.cacheFor(p).set(uid, summary);
@@ -251,7 +262,10 @@ export class Praxis {
   }
 
   async attachment(p: Practice, password: string, uid: string, n: number): Promise<AttachmentContent> {
-    const raw = await this.retrieve(p, password, uid);
+    // The message being read: its attachments come from it, not from another RETR (which the
+    // client module would answer by fetching and decrypting it again).
+    const last = this.lastOpened.get(p.address.toLowerCase());
+    const raw = last?.uid === uid ? last.raw : await this.retrieve(p, password, uid);
     const parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
     const a = parsed.attachments[n];
     if (!a) throw new PraxisError('notFound', `message ${uid} has no attachment ${n}`);
@@ -265,7 +279,11 @@ export class Praxis {
       await this.count(() => c.dele(n));
     });
     this.cacheFor(p).delete(uid);
+    if (this.lastOpened.get(p.address.toLowerCase())?.uid === uid) this.lastOpened.delete(p.address.toLowerCase());
   }
+
+  /** Per practice, the message opened last (one each: bounded by the practices and limits.maxMessageBytes). */
+  private readonly lastOpened = new Map<string, { uid: string; raw: Buffer }>();
 
   private async retrieve(p: Practice, password: string, uid: string): Promise<Buffer> {
     return this.withPop3(p, password, async (c) => {

@@ -161,6 +161,7 @@ describe('Praxis-Postfach: the reference primary system over the demo stack', ()
     assert.ok(list.bytes.toString('utf8').includes(JSON.stringify(SUBJECT).slice(1, -1)));
     uid = m.uid;
 
+    const retrBefore = demo.praxis!.praxis.pop3Counters.retr;
     const opened = await b.call('GET', `/praxis/api/messages/${encodeURIComponent(uid)}`);
     assert.equal(opened.status, 200);
     assert.match(opened.headers.get('content-type')!, /^application\/json/);
@@ -173,6 +174,7 @@ describe('Praxis-Postfach: the reference primary system over the demo stack', ()
     const dl = await b.call('GET', `/praxis/api/messages/${encodeURIComponent(uid)}/attachments/0`);
     assert.equal(dl.status, 200);
     assert.ok(dl.bytes.equals(attachment), 'byte-exact');
+    assert.equal(demo.praxis!.praxis.pop3Counters.retr - retrBefore, 1, 'the attachment of the message being read comes from it: no second RETR (and decryption)');
     assert.equal(dl.headers.get('content-type'), 'application/pdf');
     assert.equal(dl.headers.get('x-content-type-options'), 'nosniff');
     assert.equal(dl.headers.get('content-disposition'), `attachment; filename="befund-_.pdf"; filename*=UTF-8''befund-%C3%A4.pdf`);
@@ -290,6 +292,20 @@ describe('Praxis-Postfach: the reference primary system over the demo stack', ()
     const last = await b.call('GET', `/praxis/api/messages?page=${Math.ceil(total / 10) + 1}`);
     assert.deepEqual(last.json.messages, []);
     assert.equal((await b.call('GET', '/praxis/api/messages?page=0')).status, 400);
+
+    // New mail, then a new sign-in: the sign-in's own session takes the new headers while the
+    // client module still holds the messages it opened at that login; the listing after asks no TOP.
+    const t2 = nodemailer.createTransport({ host: sub.host, port: sub.port, secure: true, auth: { user: pb.address, pass: pb.password }, tls: { rejectUnauthorized: false } });
+    for (let i = 0; i < 3; i++) await t2.sendMail({ from: pb.address, to: pb.address, subject: `Nach der Anmeldung ${i}`, text: `Nummer ${i}` });
+    t2.close();
+    const b2 = new Browser(base);
+    const topBeforeSignIn = counters.top;
+    assert.equal(await b2.login(pb.address, pb.password), 200);
+    assert.ok(counters.top - topBeforeSignIn >= 3, 'the sign-in asked for the new headers');
+    const topAfterSignIn = counters.top;
+    const fresh = await b2.call('GET', '/praxis/api/messages');
+    assert.equal(fresh.json.messages[0].subject, 'Nach der Anmeldung 2');
+    assert.equal(counters.top, topAfterSignIn, 'the first listing after sign-in sends no TOP');
   });
 
   test('delete removes the message from the mailbox', async () => {

@@ -8,7 +8,7 @@ import { columnTypes } from './column-types.js';
  * one given to a refused transaction), `trace_addresses` its sender and recipients for lookup
  * by address, `trace_events` what happened to it, in order, written by whichever node did the
  * work. No bodies, no Subject: of the header only the Message-ID. The accepted message's rows
- * are written in the delivery's own transaction.
+ * were first written in the delivery's own transaction; today behind it (service/trace.ts).
  */
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const { id, big } = columnTypes(dialect);
