@@ -5,6 +5,9 @@ import { repositoryPath } from './env.js';
 /** gematik's OpenAPI documents (api-kim), beside the repository in shared/. */
 export const KIM_OPENAPI = repositoryPath('..', 'shared', 'specs', 'kim', 'api-kim', 'src', 'openapi');
 
+/** gematik's documents the tests check against. */
+export type KimDocument = 'AccountLimit.yaml' | 'ServiceInformation.yaml' | 'AccountManager.yaml';
+
 const apis = new Map<string, Promise<OpenAPIBackend>>();
 
 type Responses = Record<string, { content?: Record<string, { schema?: unknown }> }>;
@@ -19,7 +22,7 @@ type Responses = Record<string, { content?: Record<string, { schema?: unknown }>
  * second time with each such schema also under `application/json` — the same schema object;
  * the response's Content-Type is held to the document's own key by assertConforms.
  */
-export function kimApi(file: 'AccountLimit.yaml' | 'ServiceInformation.yaml'): Promise<OpenAPIBackend> {
+export function kimApi(file: KimDocument): Promise<OpenAPIBackend> {
   let api = apis.get(file);
   if (!api) {
     api = (async () => {
@@ -52,15 +55,20 @@ export interface SeenResponse {
  * declares (exactly, not by a default), its Content-Type is one of that response's media types
  * as written there, and its body validates against that media type's schema.
  */
-export async function assertConforms(file: 'AccountLimit.yaml' | 'ServiceInformation.yaml', operationId: string, res: SeenResponse): Promise<unknown> {
+export async function assertConforms(file: KimDocument, operationId: string, res: SeenResponse): Promise<unknown> {
   const api = await kimApi(file);
   const op = api.getOperation(operationId);
   assert.ok(op, `${file} has operation ${operationId}`);
   const declared = (op.responses ?? {}) as Responses;
   const spec = declared[String(res.status)];
   assert.ok(spec, `${operationId}: status ${res.status} is one of ${Object.keys(declared).join(', ')}`);
+  // A response the document gives no content (204) has no body.
+  if (!spec.content) {
+    assert.equal(res.text, '', `${operationId} ${res.status}: no body`);
+    return undefined;
+  }
   // The document's own media types, not the alias kimApi added.
-  const types = Object.keys(spec.content ?? {}).filter((t) => t !== 'application/json' || Object.keys(spec.content!).length === 1);
+  const types = Object.keys(spec.content).filter((t) => t !== 'application/json' || Object.keys(spec.content!).length === 1);
   assert.ok(res.contentType !== null && types.includes(res.contentType.toLowerCase()), `${operationId} ${res.status}: Content-Type ${res.contentType} is one of ${types.join(', ')}`);
   const body: unknown = JSON.parse(res.text);
   const v = api.validateResponse(body, operationId, res.status);
@@ -72,12 +80,12 @@ export async function assertConforms(file: 'AccountLimit.yaml' | 'ServiceInforma
  * The request checked against the document: method and path (under the document's server
  * base, `base`) name the operation, and its parameters validate.
  */
-export async function assertRequestConforms(file: 'AccountLimit.yaml' | 'ServiceInformation.yaml', operationId: string, base: string, req: { method: string; path: string; headers: Record<string, string> }): Promise<void> {
+export async function assertRequestConforms(file: KimDocument, operationId: string, base: string, req: { method: string; path: string; headers: Record<string, string>; body?: unknown }): Promise<void> {
   const api = await kimApi(file);
   assert.ok(req.path.startsWith(`${base}/`), `${req.path} is under the document's server ${base}/`);
   const path = req.path.slice(base.length);
   const op = api.matchOperation({ method: req.method, path, headers: req.headers });
   assert.equal(op?.operationId, operationId, `${req.method} ${req.path} is ${operationId}`);
-  const v = api.validateRequest({ method: req.method, path, headers: req.headers }, op);
+  const v = api.validateRequest({ method: req.method, path, headers: req.headers, ...(req.body !== undefined ? { body: req.body as never } : {}) }, op);
   assert.ok(v.valid, `the request matches ${operationId}: ${JSON.stringify(v.errors)}`);
 }
