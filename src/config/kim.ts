@@ -51,6 +51,8 @@ export const kimSchema = z
         kimVersions: z.array(z.string().min(1).max(4)).min(1).default(['1.5', '1.5+']),
         /** A_19464-03: days between deregisterAccount and the account's deletion. */
         deregistrationDays: z.number().int().min(1).max(365).default(30),
+        /** How long getOTP's one-time password is good for setTID (porting to another Telematik-ID). */
+        otpLifetimeSeconds: z.number().int().min(60).max(30 * 86_400).default(86_400),
       })
       .strict()
       .prefault({}),

@@ -116,6 +116,7 @@ export async function startService(config: Config, logger: Logger, existingStore
     const accountManager = new AccountManager(store.db, accounts, {
       kimVersions: svc.kim.accountManager.kimVersions,
       deregistrationDays: svc.kim.accountManager.deregistrationDays,
+      otpLifetimeSeconds: svc.kim.accountManager.otpLifetimeSeconds,
       referenceIdRequired: svc.kim.serviceInformation.referenceIdRequired,
       defaults: svc.kim.defaults,
     });
@@ -315,6 +316,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       metrics,
       trace,
       ...(hooks.retentionNow ? { now: hooks.retentionNow } : {}),
+      ...(svc.kim.accountManager.enabled ? { deregistered: accountManager } : {}),
     });
     if (svc.kim.retention.enabled) {
       const stopRetention = startRetention(retention, logger, svc.kim.retention.intervalMs);

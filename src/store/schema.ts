@@ -31,6 +31,11 @@ export interface AccountTable {
   kim_reference_id: string | null;
   /** Unix seconds: deleted after this unless revokeDeregistration. */
   kim_dereg_date: number | null;
+  /** JSON of AccountManager.yaml's OutOfOfficeNotification (stored only). */
+  kim_out_of_office: string | null;
+  /** getOTP's one-time password: SHA-256 hex, and until when (unix seconds) setTID takes it. */
+  kim_otp_hash: string | null;
+  kim_otp_expires: number | null;
 }
 
 export interface MessageTable {

@@ -10,6 +10,17 @@ export type KimDocument = 'AccountLimit.yaml' | 'ServiceInformation.yaml' | 'Acc
 
 const apis = new Map<string, Promise<OpenAPIBackend>>();
 
+/**
+ * The string formats gematik's documents use that Ajv does not know by itself (email,
+ * date-time): checked, not just ignored with a warning per schema.
+ */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+const customizeAjv = <A extends { addFormat(name: string, f: RegExp | { validate: (v: string) => boolean }): unknown }>(ajv: A): A => {
+  ajv.addFormat('email', /^[^\s@]+@[^\s@]+$/);
+  ajv.addFormat('date-time', { validate: (v: string) => RFC3339.test(v) && !Number.isNaN(Date.parse(v)) });
+  return ajv;
+};
+
 type Responses = Record<string, { content?: Record<string, { schema?: unknown }> }>;
 
 /**
@@ -26,7 +37,7 @@ export function kimApi(file: KimDocument): Promise<OpenAPIBackend> {
   let api = apis.get(file);
   if (!api) {
     api = (async () => {
-      const original = await new OpenAPIBackend({ definition: `${KIM_OPENAPI}/${file}`, strict: true, quick: false, validate: true }).init();
+      const original = await new OpenAPIBackend({ definition: `${KIM_OPENAPI}/${file}`, strict: true, quick: false, validate: true, customizeAjv: customizeAjv as never }).init();
       const doc = structuredClone(original.definition) as unknown as { paths: Record<string, Record<string, { responses?: Responses }>> };
       for (const item of Object.values(doc.paths)) {
         for (const op of Object.values(item)) {
@@ -37,7 +48,7 @@ export function kimApi(file: KimDocument): Promise<OpenAPIBackend> {
           }
         }
       }
-      return new OpenAPIBackend({ definition: doc as never, strict: true, quick: false, validate: true, ajvOpts: { strict: false } }).init();
+      return new OpenAPIBackend({ definition: doc as never, strict: true, quick: false, validate: true, ajvOpts: { strict: false }, customizeAjv: customizeAjv as never }).init();
     })();
     apis.set(file, api);
   }

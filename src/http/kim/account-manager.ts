@@ -18,7 +18,7 @@ export interface AccountManagerRouteOptions {
   now?: () => number;
 }
 
-const STATUS: Record<AccountManagerErrorKind, number> = { auth: 401, 'not-found': 404, conflict: 409, 'password-rule': 420, 'kim-version': 422, 'not-deregistered': 403, 'bad-request': 400 };
+const STATUS: Record<AccountManagerErrorKind, number> = { auth: 401, 'not-found': 404, conflict: 409, 'password-rule': 420, 'kim-version': 422, 'not-deregistered': 403, 'otp-invalid': 403, 'otp-expired': 408, 'not-supported': 500, 'bad-request': 400 };
 
 /** Password (CommonSchemas.yaml): base64, at most 256 characters. */
 const password = z.string().max(256).regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64');
@@ -37,7 +37,20 @@ const accountBody = z
   })
   .strict();
 
+/** OutOfOfficeNotification; RFC 3339 date-times. */
+const dateTime = z.string().max(64).refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v)), 'not an RFC 3339 date-time');
+const outOfOfficeBody = z.object({ startDate: dateTime.optional(), endDate: dateTime.optional(), message: z.string().max(2048).optional(), active: z.boolean().optional() }).strict();
+
 class BadRequest extends Error {}
+
+function parsed<T>(schema: z.ZodType<T>, body: unknown): T {
+  const r = schema.safeParse(body ?? {});
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new BadRequest(`${i.path.join('.') || 'body'}: ${i.message}`);
+  }
+  return r.data;
+}
 
 const decode = (b64: string): string => Buffer.from(b64, 'base64').toString('utf8');
 
@@ -120,6 +133,18 @@ export function accountManagerRoutes(o: AccountManagerRouteOptions): FastifyPlug
     }));
     app.put(`${ACCOUNT_MANAGER_BASE}/account/:username/revokeDeregistration`, handle(async (req, jwt) => {
       await o.manager.revokeDeregistration(jwt, user(req), headerPassword(req, 'password'));
+    }));
+    app.get(`${ACCOUNT_MANAGER_BASE}/account/:username/outofoffice`, handle(async (req, jwt) => o.manager.getOutOfOffice(jwt, user(req), headerPassword(req, 'password'))));
+    app.put(`${ACCOUNT_MANAGER_BASE}/account/:username/outofoffice`, opts, handle(async (req, jwt) => {
+      await o.manager.updateOutOfOffice(jwt, user(req), headerPassword(req, 'password'), parsed(outOfOfficeBody, req.body));
+    }));
+    app.get(`${ACCOUNT_MANAGER_BASE}/account/:username/OTP`, handle(async (req, jwt) => ({ otp: Buffer.from(await o.manager.getOtp(jwt, user(req), headerPassword(req, 'password')), 'utf8').toString('base64') })));
+    app.put(`${ACCOUNT_MANAGER_BASE}/account/:username/telematikID`, handle(async (req, jwt) => {
+      await o.manager.setTid(jwt, user(req), headerPassword(req, 'password'), headerPassword(req, 'otp'));
+    }));
+    // createCert (the client module's TLS certificate from the provider's CA) is not offered yet.
+    app.post(`${ACCOUNT_MANAGER_BASE}/account/:username/cert`, handle(async () => {
+      throw new AccountManagerError('not-supported', 'createCert is not offered by this provider yet');
     }));
   };
 }

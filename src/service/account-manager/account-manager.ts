@@ -1,3 +1,4 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/index.js';
 import type { Accounts, Account } from '../accounts.js';
@@ -15,7 +16,7 @@ import type { CheckedJwt } from './jwt.js';
  * the initial password it hands the practice); registerAccount proves the practice holds the
  * SMC-B of that Telematik-ID and the initial password, and sets the new one.
  */
-export type AccountManagerErrorKind = 'auth' | 'not-found' | 'conflict' | 'password-rule' | 'kim-version' | 'not-deregistered' | 'bad-request';
+export type AccountManagerErrorKind = 'auth' | 'not-found' | 'conflict' | 'password-rule' | 'kim-version' | 'not-deregistered' | 'otp-invalid' | 'otp-expired' | 'not-supported' | 'bad-request';
 
 export class AccountManagerError extends Error {
   override readonly name = 'AccountManagerError';
@@ -47,6 +48,14 @@ export interface AccountView {
   maxMailSize?: number;
 }
 
+/** AccountManager.yaml's OutOfOfficeNotification. */
+export interface OutOfOffice {
+  startDate?: string;
+  endDate?: string;
+  message?: string;
+  active?: boolean;
+}
+
 export interface AccountManagerOptions {
   /** KIM versions an account may announce (422 otherwise). */
   readonly kimVersions: readonly string[];
@@ -54,6 +63,8 @@ export interface AccountManagerOptions {
   readonly deregistrationDays: number;
   readonly referenceIdRequired: boolean;
   readonly defaults: { readonly dataTimeToLiveDays: number; readonly maxMailSize: number };
+  /** How long getOTP's one-time password is good for setTID, in seconds. */
+  readonly otpLifetimeSeconds: number;
   /** Unix seconds; tests give their own clock. */
   readonly now?: () => number;
 }
@@ -139,14 +150,54 @@ export class AccountManager {
     await this.db.updateTable('accounts').set({ kim_reg_stat: 'registered', kim_dereg_date: null }).where('id', '=', account.id).execute();
   }
 
-  /** Deletes the accounts whose deregistration date has passed; returns their addresses. */
-  async deleteDeregistered(): Promise<string[]> {
-    const due = await this.db.selectFrom('accounts').select('address').where('kim_reg_stat', '=', 'deregistered').where('kim_dereg_date', '<=', this.now()).execute();
+  /** The stored out-of-office note ({} when none was set). */
+  async getOutOfOffice(jwt: CheckedJwt, username: string, password: string): Promise<OutOfOffice> {
+    const account = await this.authorised(jwt, username, password);
+    const r = await this.db.selectFrom('accounts').select('kim_out_of_office').where('id', '=', account.id).executeTakeFirstOrThrow();
+    return r.kim_out_of_office ? (JSON.parse(r.kim_out_of_office) as OutOfOffice) : {};
+  }
+
+  /** Replaces the note (stored only: the autoreply that sends it comes later). */
+  async updateOutOfOffice(jwt: CheckedJwt, username: string, password: string, note: OutOfOffice): Promise<void> {
+    const account = await this.authorised(jwt, username, password);
+    if (note.startDate && note.endDate && Date.parse(note.endDate) < Date.parse(note.startDate)) throw new AccountManagerError('bad-request', 'endDate lies before startDate');
+    const { startDate, endDate, message, active } = note;
+    await this.db.updateTable('accounts').set({ kim_out_of_office: JSON.stringify({ startDate, endDate, message, active }) }).where('id', '=', account.id).execute();
+  }
+
+  /**
+   * Porting, step 1 (with the old card): a one-time password for setTID. Only its hash is
+   * stored; a new getOTP replaces an earlier one.
+   */
+  async getOtp(jwt: CheckedJwt, username: string, password: string): Promise<string> {
+    const account = await this.authorised(jwt, username, password);
+    const otp = randomBytes(18).toString('base64url');
+    await this.db.updateTable('accounts').set({ kim_otp_hash: sha256(otp), kim_otp_expires: this.now() + this.o.otpLifetimeSeconds }).where('id', '=', account.id).execute();
+    return otp;
+  }
+
+  /**
+   * Porting, step 2 (with the new card): the account's password and the OTP move the address
+   * to the Telematik-ID of the JWT's certificate (and its directory entry with it).
+   */
+  async setTid(jwt: CheckedJwt, username: string, password: string, otp: string): Promise<void> {
+    const account = await this.authorised(jwt, username, password, { anyInstitution: true });
+    const r = await this.db.selectFrom('accounts').select(['kim_otp_hash', 'kim_otp_expires']).where('id', '=', account.id).executeTakeFirstOrThrow();
+    const given = Buffer.from(sha256(otp), 'hex');
+    if (!r.kim_otp_hash || !timingSafeEqual(given, Buffer.from(r.kim_otp_hash, 'hex'))) throw new AccountManagerError('otp-invalid', 'the OTP is not the one getOTP issued');
+    if (r.kim_otp_expires === null || Number(r.kim_otp_expires) < this.now()) throw new AccountManagerError('otp-expired', 'the OTP has expired; ask for a new one with getOTP');
+    await this.db.updateTable('accounts').set({ kim_otp_hash: null, kim_otp_expires: null }).where('id', '=', account.id).execute();
+    if (account.telematikId !== jwt.telematikId) await this.accounts.setTelematikId(account.address, jwt.telematikId);
+  }
+
+  /** Deletes the accounts whose deregistration date has passed (the retention job calls it); returns their addresses. */
+  async deleteDeregistered(nowSeconds = this.now()): Promise<string[]> {
+    const due = await this.db.selectFrom('accounts').select('address').where('kim_reg_stat', '=', 'deregistered').where('kim_dereg_date', '<=', nowSeconds).execute();
     for (const r of due) await this.accounts.remove(r.address);
     return due.map((r) => r.address);
   }
 
-  private async authorised(jwt: CheckedJwt, username: string, password: string): Promise<Account> {
+  private async authorised(jwt: CheckedJwt, username: string, password: string, o: { anyInstitution?: boolean } = {}): Promise<Account> {
     const address = parseAddress(username)?.address;
     if (!address) throw new AccountManagerError('bad-request', 'username is not a mail address');
     const known = await this.accounts.find(address);
@@ -156,7 +207,7 @@ export class AccountManager {
     if (row.kim_reg_stat === 'deregistered' && row.kim_dereg_date !== null && Number(row.kim_dereg_date) <= this.now()) throw new AccountManagerError('not-found', `no account ${address}`);
     const account = await this.accounts.authenticate(address, password);
     if (!account) throw new AccountManagerError('auth', 'the password is wrong');
-    this.sameInstitution(jwt, account);
+    if (!o.anyInstitution) this.sameInstitution(jwt, account);
     return account;
   }
 
@@ -194,3 +245,5 @@ export class AccountManager {
     if (body.dataTimeToLive !== undefined) await this.accounts.setLimits(account.address, { dataTimeToLiveDays: body.dataTimeToLive });
   }
 }
+
+const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
