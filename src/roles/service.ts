@@ -280,7 +280,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         if (am.enabled) {
           await app.register(accountManagerRoutes({
             manager: accountManager,
-            trustAnchors: am.trustAnchors.flatMap((p) => readCertificateFile(resolve(config.dataDir, p)).map((d) => new X509Certificate(d))),
+            trustAnchors: lazyTrustAnchors(am.trustAnchors.map((p) => resolve(config.dataDir, p)), logger),
             audiences: am.audiences,
             jwtExpiration: svc.kim.serviceInformation.jwtExpiration,
             clockSkewSeconds: am.clockSkewSeconds,
@@ -353,4 +353,28 @@ export async function startService(config: Config, logger: Logger, existingStore
     if (!existingStore) await store.close();
     throw err;
   }
+}
+
+/**
+ * The Account Manager's trust anchors, read when first needed and kept once every file was
+ * read; a file that cannot be read yet (the demo writes its PKI after the service starts) is
+ * tried again at the next call, and until then JWTs its CA issued are refused.
+ */
+function lazyTrustAnchors(paths: readonly string[], logger: Logger): () => readonly X509Certificate[] {
+  let loaded: X509Certificate[] | undefined;
+  return () => {
+    if (loaded) return loaded;
+    const out: X509Certificate[] = [];
+    let complete = true;
+    for (const p of paths) {
+      try {
+        out.push(...readCertificateFile(p).map((d) => new X509Certificate(d)));
+      } catch (err) {
+        complete = false;
+        logger.warn({ path: p, err: (err as Error).message }, 'Account Manager trust anchor cannot be read');
+      }
+    }
+    if (complete) loaded = out;
+    return out;
+  };
 }

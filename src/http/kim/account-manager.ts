@@ -10,7 +10,8 @@ export const ACCOUNT_MANAGER_BASE = '/AccountMgmt/v2.4';
 
 export interface AccountManagerRouteOptions {
   manager: AccountManager;
-  trustAnchors: readonly X509Certificate[];
+  /** The CAs of the cards' AUT certificates; asked per call (the files may appear after start: the demo's PKI). */
+  trustAnchors: () => readonly X509Certificate[];
   audiences: readonly string[];
   jwtExpiration: number;
   clockSkewSeconds: number;
@@ -92,7 +93,7 @@ export function accountManagerRoutes(o: AccountManagerRouteOptions): FastifyPlug
   const jwtOf = async (req: FastifyRequest): Promise<CheckedJwt> => {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
     if (!m) throw new JwtError('no Bearer JWT in Authorization');
-    const jwt = checkAccountManagerJwt(m[1]!, { trustAnchors: o.trustAnchors, now: now(), maxLifetimeSeconds: o.jwtExpiration, clockSkewSeconds: o.clockSkewSeconds, audiences: o.audiences });
+    const jwt = checkAccountManagerJwt(m[1]!, { trustAnchors: o.trustAnchors(), now: now(), maxLifetimeSeconds: o.jwtExpiration, clockSkewSeconds: o.clockSkewSeconds, audiences: o.audiences });
     if (!(await o.manager.firstUse(jwt))) throw new JwtError('this JWT has been used already (replay)');
     return jwt;
   };

@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { constants, createHash, verify, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { ADMISSION_OID, decodeAdmission } from '../../crypto/pki/index.js';
