@@ -5,7 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KonnektorError, SoapKonnektor, SoftwareKonnektor, cardLoaderFromFiles, type Konnektor, type KonnektorContext } from '../../../src/crypto/index.js';
 import { opensslIn } from '../../helpers/openssl.js';
-import { startSimFixture, type SimFixture } from '../../konnektor-sim/fixture.js';
+import { externalAuthenticateXml } from '../../../src/crypto/konnektor/soap/requests.js';
+import { assertValid, bodyChild, call, CTX, startSimFixture, type SimFixture } from '../../konnektor-sim/fixture.js';
 
 // AuthSignatureService.ExternalAuthenticate (gemSpec_CM_KOMLE A_19457-02: the JWT's hash signed
 // with the SMC-B's C.HCI.AUT key, RSASSA-PSS): the software Konnektor, and the SOAP client
@@ -71,5 +72,40 @@ describe('ExternalAuthenticate (A_19457-02)', () => {
     await assert.rejects(soft.externalAuthenticate({ ...A, mandantId: 'x' }, { hash: new Uint8Array(32) }), (e: unknown) => e instanceof KonnektorError && e.code === 'unknown-mandant');
     await assert.rejects(soft.externalAuthenticate(A, { hash: new Uint8Array(20) }), (e: unknown) => e instanceof KonnektorError && e.code === 'refused');
     await assert.rejects(soapK.externalAuthenticate({ ...A, mandantId: 'x' }, { hash: new Uint8Array(32) }), (e: unknown) => e instanceof KonnektorError && e.code === 'unknown-mandant');
+  });
+
+  test('the request the SOAP client sends and the simulator\'s answer are valid against gematik\'s SignatureService.xsd (v7.4)', async () => {
+    assertValid(externalAuthenticateXml(A, 'SMCB-1', new Uint8Array(32).fill(7), 'RSASSA-PSS'), 'conn/SignatureService.xsd', f.dir);
+    const events = await f.client('EventService');
+    const { result } = await call(events, 'GetCards', { Context: CTX }, f.agent);
+    const cards = (result['Cards'] as { Card: unknown }).Card;
+    const handle = ((Array.isArray(cards) ? cards : [cards]) as Array<{ CardHandle: string; CardType: string }>).find((c) => c.CardType === 'SMC-B')!.CardHandle;
+    const hash = createHash('sha256').update('via node-soap').digest();
+    const { raw } = await call(await f.client('AuthSignatureService'), 'ExternalAuthenticate', {
+      CardHandle: handle,
+      Context: CTX,
+      OptionalInputs: { SignatureType: 'urn:ietf:rfc:3447', SignatureSchemes: 'RSASSA-PSS' },
+      BinaryString: { Base64Data: { attributes: { MimeType: 'application/octet-stream' }, $value: hash.toString('base64') } },
+    }, f.agent);
+    assertValid(bodyChild(raw), 'conn/SignatureService.xsd', f.dir);
+    assert.match(raw, /Base64Signature Type="urn:ietf:rfc:3447"/);
+  });
+
+  test('AuthSignatureService is optional in connector.sds: a directory without it is still usable (the mail services are all there), one with it names 7.4.1', async () => {
+    const { parseServiceDirectory } = await import('../../../src/crypto/index.js');
+    const { get } = await import('node:https');
+    const xml = await new Promise<string>((resolve, reject) => {
+      get(f.sim.sdsUrl, { agent: f.agent }, (res) => {
+        let b = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (b += c));
+        res.on('end', () => resolve(b));
+      }).on('error', reject);
+    });
+    const without = xml.replace(/<SI:Service Name="AuthSignatureService">[\s\S]*?<\/SI:Service>/, '');
+    assert.notEqual(without, xml, 'the simulator announces AuthSignatureService');
+    const dir = parseServiceDirectory(without, f.sim.sdsUrl);
+    assert.equal(dir.services.AuthSignatureService, undefined);
+    assert.equal(parseServiceDirectory(xml, f.sim.sdsUrl).services.AuthSignatureService?.version, '7.4.1');
   });
 });
