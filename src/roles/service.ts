@@ -284,6 +284,7 @@ export async function startService(config: Config, logger: Logger, existingStore
             audiences: am.audiences,
             jwtExpiration: svc.kim.serviceInformation.jwtExpiration,
             clockSkewSeconds: am.clockSkewSeconds,
+            throttle,
             logger,
           }));
         }

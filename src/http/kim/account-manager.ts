@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
-import type { Logger } from '../../core/index.js';
+import type { Logger, LoginThrottle } from '../../core/index.js';
 import { AccountManagerError, checkAccountManagerJwt, JwtError, type AccountFields, type AccountManager, type AccountManagerErrorKind, type CheckedJwt } from '../../service/index.js';
 import { KIM_JSON, kimError } from './error.js';
 
@@ -15,6 +15,12 @@ export interface AccountManagerRouteOptions {
   audiences: readonly string[];
   jwtExpiration: number;
   clockSkewSeconds: number;
+  /**
+   * The service's login throttle (shared with SMTP AUTH, POP3, getLimits): a wrong password or
+   * OTP counts as a failed login of the client address; a penalised address is answered 401
+   * without any check until its penalty is over.
+   */
+  throttle?: LoginThrottle;
   logger: Logger;
   now?: () => number;
 }
@@ -99,6 +105,10 @@ export function accountManagerRoutes(o: AccountManagerRouteOptions): FastifyPlug
   };
   const handle = (fn: (req: FastifyRequest, jwt: CheckedJwt) => Promise<unknown>) => async (req: FastifyRequest, reply: FastifyReply) => {
     try {
+      if (o.throttle?.isPenalised(req.ip)) {
+        reply.header('retry-after', String(Math.ceil(o.throttle.penalisedFor(req.ip) / 1000)));
+        return fail(reply, req, 401, 'too many failed attempts from this address, try again later');
+      }
       const jwt = await jwtOf(req);
       const out = await fn(req, jwt);
       if (out === undefined) return reply.status(204).send();
@@ -106,7 +116,10 @@ export function accountManagerRoutes(o: AccountManagerRouteOptions): FastifyPlug
     } catch (err) {
       if (err instanceof JwtError) return fail(reply.header('www-authenticate', 'Bearer realm="KIM"'), req, 401, err.message);
       if (err instanceof BadRequest) return fail(reply, req, 400, err.message);
-      if (err instanceof AccountManagerError) return fail(reply, req, STATUS[err.kind], err.message);
+      if (err instanceof AccountManagerError) {
+        if (err.kind === 'auth' || err.kind === 'otp-invalid') o.throttle?.failure(req.ip);
+        return fail(reply, req, STATUS[err.kind], err.message);
+      }
       throw err;
     }
   };

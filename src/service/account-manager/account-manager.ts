@@ -94,9 +94,10 @@ export class AccountManager {
   async register(jwt: CheckedJwt, iniPassword: string, body: AccountFields): Promise<void> {
     if (!body.username) throw new AccountManagerError('bad-request', 'username is required');
     if (this.o.referenceIdRequired && !body.referenceID) throw new AccountManagerError('auth', 'referenceID is required by this provider');
+    // One answer for an unknown address, a wrong initial password and another card, so that
+    // none of them tells a card holder which of the others is right.
     const account = await this.accounts.authenticate(body.username, iniPassword);
-    if (!account) throw new AccountManagerError('auth', 'the initial password or the address is wrong');
-    this.sameInstitution(jwt, account);
+    if (!account || account.telematikId !== jwt.telematikId) throw new AccountManagerError('auth', 'authentication failed: the address, the initial password or the card does not fit');
     const row = await this.row(account);
     if (row.kim_reg_stat) throw new AccountManagerError('conflict', `${account.address} is registered already`);
     this.checkFields(body);
@@ -205,9 +206,10 @@ export class AccountManager {
     const row = await this.row(known);
     // Past its deregistration date an account is gone, whether or not the sweep has run yet.
     if (row.kim_reg_stat === 'deregistered' && row.kim_dereg_date !== null && Number(row.kim_dereg_date) <= this.now()) throw new AccountManagerError('not-found', `no account ${address}`);
+    // The card before the password: a holder of another card learns nothing about the password.
+    if (!o.anyInstitution) this.sameInstitution(jwt, known);
     const account = await this.accounts.authenticate(address, password);
     if (!account) throw new AccountManagerError('auth', 'the password is wrong');
-    if (!o.anyInstitution) this.sameInstitution(jwt, account);
     return account;
   }
 
