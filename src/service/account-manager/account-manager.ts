@@ -199,8 +199,9 @@ export class AccountManager {
   }
 
   private async authorised(jwt: CheckedJwt, username: string, password: string, o: { anyInstitution?: boolean } = {}): Promise<Account> {
-    const address = parseAddress(username)?.address;
-    if (!address) throw new AccountManagerError('bad-request', 'username is not a mail address');
+    // CommonSchemas.yaml's Username: an email of at most 256 characters.
+    const address = username.length <= 256 ? parseAddress(username)?.address : undefined;
+    if (!address) throw new AccountManagerError('bad-request', 'username is not a mail address of at most 256 characters');
     const known = await this.accounts.find(address);
     if (!known) throw new AccountManagerError('not-found', `no account ${address}`);
     const row = await this.row(known);
