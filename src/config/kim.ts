@@ -32,8 +32,10 @@ export const kimSchema = z
         kimServiceVersion: z.string().regex(/^\d+\.\d+(\.\d+)?(;\d+\.\d+(\.\d+)?)*$/, 'versions like 1.5.0, separated by ";"').default('1.5.0'),
         /** jwtExpiration in seconds (300 to 21600). */
         jwtExpiration: z.number().int().min(300).max(21_600).default(300),
+        /** registerAccount needs a referenceID. */
         referenceIdRequired: z.boolean().default(false),
-        initialPasswordRequired: z.boolean().default(false),
+        /** registerAccount checks iniPassword against the password the provider gave the account; false: the card alone. */
+        initialPasswordRequired: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -118,6 +118,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       deregistrationDays: svc.kim.accountManager.deregistrationDays,
       otpLifetimeSeconds: svc.kim.accountManager.otpLifetimeSeconds,
       referenceIdRequired: svc.kim.serviceInformation.referenceIdRequired,
+      initialPasswordRequired: svc.kim.serviceInformation.initialPasswordRequired,
       defaults: svc.kim.defaults,
     });
     const directory = new Directory(store, directoryOptions(config.directory));

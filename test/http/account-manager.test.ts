@@ -247,3 +247,25 @@ test("wrong passwords count against the client address in the service's login th
     d.cleanup();
   }
 });
+
+test('initialPasswordRequired: false (ServiceInformation) — registerAccount takes the card alone; another card is still 401', async () => {
+  const d = tempDir();
+  const s = await startService(testConfig(d.path, { service: { kim: { serviceInformation: { initialPasswordRequired: false }, accountManager: { trustAnchors: [join(pkiDir.path, 'pki', 'ca.pem')] } } } }), silentLogger());
+  try {
+    await s.accounts.addDomain('kim.test');
+    await addCheapAccounts(s, [{ address: A }], INITIAL);
+    await s.accounts.setTelematikId(A, '1-20014711');
+    const register = async (ctx: KonnektorContext) =>
+      fetch(`http://127.0.0.1:${s.endpoints.http!.port}${BASE}/account`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await accountManagerJwt(konnektor, ctx)}`, inipassword: b64('not-the-initial-one'), 'content-type': 'application/json; charset=utf-8' },
+        body: JSON.stringify({ username: A, password: b64('New-Passw0rd-9') }),
+      });
+    assert.equal((await register(CB)).status, 401);
+    assert.equal((await register(C)).status, 204);
+    assert.ok(await s.accounts.authenticate(A, 'New-Passw0rd-9'), 'the new password is set');
+  } finally {
+    await s.close();
+    d.cleanup();
+  }
+});

@@ -62,6 +62,8 @@ export interface AccountManagerOptions {
   /** A_19464-03: the deregistration takes effect after this many days (30). */
   readonly deregistrationDays: number;
   readonly referenceIdRequired: boolean;
+  /** registerAccount checks iniPassword against the account's password (ServiceInformation's initialPasswordRequired). */
+  readonly initialPasswordRequired: boolean;
   readonly defaults: { readonly dataTimeToLiveDays: number; readonly maxMailSize: number };
   /** How long getOTP's one-time password is good for setTID, in seconds. */
   readonly otpLifetimeSeconds: number;
@@ -96,7 +98,8 @@ export class AccountManager {
     if (this.o.referenceIdRequired && !body.referenceID) throw new AccountManagerError('auth', 'referenceID is required by this provider');
     // One answer for an unknown address, a wrong initial password and another card, so that
     // none of them tells a card holder which of the others is right.
-    const account = await this.accounts.authenticate(body.username, iniPassword);
+    // initialPasswordRequired false (ServiceInformation): the card alone proves the practice.
+    const account = this.o.initialPasswordRequired ? await this.accounts.authenticate(body.username, iniPassword) : await this.enabledAccount(body.username);
     if (!account || account.telematikId !== jwt.telematikId) throw new AccountManagerError('auth', 'authentication failed: the address, the initial password or the card does not fit');
     const row = await this.row(account);
     if (row.kim_reg_stat) throw new AccountManagerError('conflict', `${account.address} is registered already`);
@@ -212,6 +215,11 @@ export class AccountManager {
     const account = await this.accounts.authenticate(address, password);
     if (!account) throw new AccountManagerError('auth', 'the password is wrong');
     return account;
+  }
+
+  private async enabledAccount(username: string): Promise<Account | undefined> {
+    const a = await this.accounts.find(username);
+    return a && !a.disabled ? a : undefined;
   }
 
   /** The JWT's card must be the account's institution: its Telematik-ID, as the directory has it. */
