@@ -287,6 +287,7 @@ export async function startService(config: Config, logger: Logger, existingStore
             clockSkewSeconds: am.clockSkewSeconds,
             throttle,
             logger,
+            metrics,
           }));
         }
       }

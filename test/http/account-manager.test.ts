@@ -135,6 +135,9 @@ function suite(kind: StoreKind): void {
     assert.equal(back.body!['regStat'], 'registered');
     assert.equal(back.body!['deregDate'], undefined);
     assert.equal((await call('getAccount', { method: 'GET', path: path('nobody@kim.test'), headers: pw('x-Passw0rd') })).status, 404);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.match(metrics, /postamt_kim_accountmanager_total\{op="registerAccount",status="204"\} 1/);
+    assert.match(metrics, /postamt_kim_accountmanager_total\{op="getAccount",status="404"\} 1/);
   });
 
   test('A_19457-02: bad JWTs — expired, wrong key, wrong audience, other Telematik-ID, replayed, none — are 401 with the Error body', async (t) => {

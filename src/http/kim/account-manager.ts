@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
-import type { Logger, LoginThrottle } from '../../core/index.js';
+import type { Logger, LoginThrottle, Metrics } from '../../core/index.js';
 import { AccountManagerError, checkAccountManagerJwt, JwtError, type AccountFields, type AccountManager, type AccountManagerErrorKind, type CheckedJwt } from '../../service/index.js';
 import { KIM_JSON, kimError } from './error.js';
 
@@ -22,6 +22,8 @@ export interface AccountManagerRouteOptions {
    */
   throttle?: LoginThrottle;
   logger: Logger;
+  /** postamt_kim_accountmanager_total{op,status}. */
+  metrics?: Metrics;
   now?: () => number;
 }
 
@@ -103,7 +105,12 @@ export function accountManagerRoutes(o: AccountManagerRouteOptions): FastifyPlug
     if (!(await o.manager.firstUse(jwt))) throw new JwtError('this JWT has been used already (replay)');
     return jwt;
   };
-  const handle = (fn: (req: FastifyRequest, jwt: CheckedJwt) => Promise<unknown>) => async (req: FastifyRequest, reply: FastifyReply) => {
+  const handle = (op: string, fn: (req: FastifyRequest, jwt: CheckedJwt) => Promise<unknown>) => async (req: FastifyRequest, reply: FastifyReply) => {
+    const sent = await run(fn, req, reply);
+    o.metrics?.inc('postamt_kim_accountmanager_total', { op, status: String(reply.statusCode) }, 1, 'Account Manager calls by operation and status');
+    return sent;
+  };
+  const run = async (fn: (req: FastifyRequest, jwt: CheckedJwt) => Promise<unknown>, req: FastifyRequest, reply: FastifyReply) => {
     try {
       if (o.throttle?.isPenalised(req.ip)) {
         reply.header('retry-after', String(Math.ceil(o.throttle.penalisedFor(req.ip) / 1000)));
@@ -134,30 +141,30 @@ export function accountManagerRoutes(o: AccountManagerRouteOptions): FastifyPlug
       return sent;
     });
     const opts = { bodyLimit: 16 * 1024 };
-    app.post(`${ACCOUNT_MANAGER_BASE}/account`, opts, handle(async (req, jwt) => {
+    app.post(`${ACCOUNT_MANAGER_BASE}/account`, opts, handle('registerAccount', async (req, jwt) => {
       const ini = headerPassword(req, 'inipassword');
       await o.manager.register(jwt, ini, fields(req.body, true));
     }));
-    app.get(`${ACCOUNT_MANAGER_BASE}/account/:username`, handle(async (req, jwt) => o.manager.get(jwt, user(req), headerPassword(req, 'password'))));
-    app.put(`${ACCOUNT_MANAGER_BASE}/account/:username`, opts, handle(async (req, jwt) => {
+    app.get(`${ACCOUNT_MANAGER_BASE}/account/:username`, handle('getAccount', async (req, jwt) => o.manager.get(jwt, user(req), headerPassword(req, 'password'))));
+    app.put(`${ACCOUNT_MANAGER_BASE}/account/:username`, opts, handle('setAccount', async (req, jwt) => {
       await o.manager.set(jwt, user(req), headerPassword(req, 'password'), fields(req.body, false));
     }));
-    app.delete(`${ACCOUNT_MANAGER_BASE}/account/:username`, handle(async (req, jwt) => {
+    app.delete(`${ACCOUNT_MANAGER_BASE}/account/:username`, handle('deregisterAccount', async (req, jwt) => {
       await o.manager.deregister(jwt, user(req), headerPassword(req, 'password'));
     }));
-    app.put(`${ACCOUNT_MANAGER_BASE}/account/:username/revokeDeregistration`, handle(async (req, jwt) => {
+    app.put(`${ACCOUNT_MANAGER_BASE}/account/:username/revokeDeregistration`, handle('revokeDeregistration', async (req, jwt) => {
       await o.manager.revokeDeregistration(jwt, user(req), headerPassword(req, 'password'));
     }));
-    app.get(`${ACCOUNT_MANAGER_BASE}/account/:username/outofoffice`, handle(async (req, jwt) => o.manager.getOutOfOffice(jwt, user(req), headerPassword(req, 'password'))));
-    app.put(`${ACCOUNT_MANAGER_BASE}/account/:username/outofoffice`, opts, handle(async (req, jwt) => {
+    app.get(`${ACCOUNT_MANAGER_BASE}/account/:username/outofoffice`, handle('getOutOfOffice', async (req, jwt) => o.manager.getOutOfOffice(jwt, user(req), headerPassword(req, 'password'))));
+    app.put(`${ACCOUNT_MANAGER_BASE}/account/:username/outofoffice`, opts, handle('updateOutOfOffice', async (req, jwt) => {
       await o.manager.updateOutOfOffice(jwt, user(req), headerPassword(req, 'password'), parsed(outOfOfficeBody, req.body));
     }));
-    app.get(`${ACCOUNT_MANAGER_BASE}/account/:username/OTP`, handle(async (req, jwt) => ({ otp: Buffer.from(await o.manager.getOtp(jwt, user(req), headerPassword(req, 'password')), 'utf8').toString('base64') })));
-    app.put(`${ACCOUNT_MANAGER_BASE}/account/:username/telematikID`, handle(async (req, jwt) => {
+    app.get(`${ACCOUNT_MANAGER_BASE}/account/:username/OTP`, handle('getOTP', async (req, jwt) => ({ otp: Buffer.from(await o.manager.getOtp(jwt, user(req), headerPassword(req, 'password')), 'utf8').toString('base64') })));
+    app.put(`${ACCOUNT_MANAGER_BASE}/account/:username/telematikID`, handle('setTID', async (req, jwt) => {
       await o.manager.setTid(jwt, user(req), headerPassword(req, 'password'), headerPassword(req, 'otp'));
     }));
     // createCert (the client module's TLS certificate from the provider's CA) is not offered yet.
-    app.post(`${ACCOUNT_MANAGER_BASE}/account/:username/cert`, handle(async () => {
+    app.post(`${ACCOUNT_MANAGER_BASE}/account/:username/cert`, handle('createCert', async () => {
       throw new AccountManagerError('not-supported', 'createCert is not offered by this provider yet');
     }));
   };
