@@ -32,8 +32,29 @@ export const kimSchema = z
         kimServiceVersion: z.string().regex(/^\d+\.\d+(\.\d+)?(;\d+\.\d+(\.\d+)?)*$/, 'versions like 1.5.0, separated by ";"').default('1.5.0'),
         /** jwtExpiration in seconds (300 to 21600). */
         jwtExpiration: z.number().int().min(300).max(21_600).default(300),
+        /** registerAccount needs a referenceID. */
         referenceIdRequired: z.boolean().default(false),
-        initialPasswordRequired: z.boolean().default(false),
+        /** registerAccount checks iniPassword against the password the provider gave the account; false: the card alone. */
+        initialPasswordRequired: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    /** I_AccountManager_Service under /AccountMgmt/v2.4 (docs/kim-provider-apis.md). */
+    accountManager: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** CA certificates (PEM files, relative to dataDir) that issue the cards' C.HCI.AUT certificates; none: every JWT is refused. */
+        trustAnchors: z.array(z.string().min(1)).default([]),
+        /** `aud` values a JWT may name (the Account Manager's URLs); a JWT without aud is taken. */
+        audiences: z.array(z.string().min(1)).default([]),
+        /** Tolerated difference between the Administrationsmodul's clock and ours. */
+        clockSkewSeconds: z.number().int().min(0).max(600).default(60),
+        /** KIM versions an account may announce (kimVersion; 1.5+ takes large mail, A_23505). */
+        kimVersions: z.array(z.string().min(1).max(4)).min(1).default(['1.5', '1.5+']),
+        /** A_19464-03: days between deregisterAccount and the account's deletion. */
+        deregistrationDays: z.number().int().min(1).max(365).default(30),
+        /** How long getOTP's one-time password is good for setTID (porting to another Telematik-ID). */
+        otpLifetimeSeconds: z.number().int().min(60).max(30 * 86_400).default(86_400),
       })
       .strict()
       .prefault({}),

@@ -11,5 +11,6 @@ export { statsAdminRoutes, type StatsAdminView } from './admin/stats.js';
 export { ConsoleSessions, registerConsole, cookieVerdict, CONSOLE_CSP } from './console/index.js';
 export { traceAdminRoutes, type TraceAdminView } from './admin/trace.js';
 export { accountLimitRoutes, ACCOUNT_LIMIT_BASE, type AccountLimitBackend, type AccountLimitAnswer, type AccountLimitRouteOptions } from './kim/account-limit.js';
+export { accountManagerRoutes, ACCOUNT_MANAGER_BASE, type AccountManagerRouteOptions } from './kim/account-manager.js';
 export { serviceInformationRoutes, SERVICE_INFORMATION_BASE, type ServiceInformation } from './kim/service-information.js';
 export { KIM_JSON } from './kim/error.js';

@@ -209,6 +209,27 @@ export class Operations {
   }
 
   /** Verifies a CMS SignedData (SignatureObject/Base64Signature, else Document) against the trust anchors. */
+  /**
+   * AuthSignatureService.ExternalAuthenticate: BinaryString (a hash) signed with the card's
+   * C.AUT key, RSASSA-PSS unless SignatureSchemes says RSASSA-PKCS1-v1_5; ECDSA is not offered.
+   */
+  async ExternalAuthenticate(args: Args): Answer {
+    const { card, cardCtx } = this.card(contextOf(args), args['CardHandle']);
+    this.pinVerified(card);
+    const opt = obj(args['OptionalInputs']);
+    const type = textOf(opt['SignatureType']);
+    if (type && type !== 'urn:ietf:rfc:3447') throw new TelematikFault(4000, `SignatureType ${type}: the simulator authenticates with RSA (urn:ietf:rfc:3447) only`);
+    const scheme = textOf(opt['SignatureSchemes']) === 'RSASSA-PKCS1-v1_5' ? 'RSASSA-PKCS1-v1_5' : 'RSASSA-PSS';
+    const hash = base64(obj(args['BinaryString'])['Base64Data'], 'BinaryString/Base64Data');
+    let signature: Uint8Array;
+    try {
+      signature = await this.d.konnektor.externalAuthenticate(cardCtx, { hash, scheme });
+    } catch (err) {
+      throw faultOf(err);
+    }
+    return content(statusOk(), el('dss:SignatureObject', text('dss:Base64Signature', Buffer.from(signature).toString('base64'), { Type: 'urn:ietf:rfc:3447' })));
+  }
+
   async VerifyDocument(args: Args): Answer {
     const ctx = contextOf(args);
     this.checkContext(ctx);

@@ -24,7 +24,8 @@ export interface KonnektorSimOptions {
   /** The Mandanten's ids and which cards they hold (the same list the Konnektor was built from). */
   readonly mandanten: ReadonlyArray<{ readonly id: string; readonly smcb?: unknown; readonly hba?: Readonly<Record<string, unknown>> }>;
   readonly trustAnchors: readonly Uint8Array[];
-  readonly serviceVersions: Readonly<Record<ServiceName, string>>;
+  /** AuthSignatureService absent: 7.4.1 (the only vendored version). */
+  readonly serviceVersions: Readonly<Record<Exclude<ServiceName, 'AuthSignatureService'>, string>> & { readonly AuthSignatureService?: string };
   readonly delayMs: number;
   readonly maxRequestBytes: number;
   readonly requestTimeoutMs: number;
@@ -33,7 +34,7 @@ export interface KonnektorSimOptions {
   readonly logger: Logger;
 }
 
-const SERVICES: readonly ServiceName[] = ['EventService', 'CardService', 'CertificateService', 'SignatureService', 'EncryptionService'];
+const SERVICES: readonly ServiceName[] = ['EventService', 'CardService', 'CertificateService', 'SignatureService', 'EncryptionService', 'AuthSignatureService'];
 
 /** The operations the simulator answers; any other operation of the WSDLs gets a 4000 fault. */
 export const SIM_OPERATIONS = [
@@ -44,6 +45,7 @@ export const SIM_OPERATIONS = [
   'ReadCardCertificate',
   'VerifyCertificate',
   'SignDocument',
+  'ExternalAuthenticate',
   'VerifyDocument',
   'EncryptDocument',
   'DecryptDocument',
@@ -71,13 +73,15 @@ export class KonnektorSimulator {
   private readonly counts = new Map<string, number>();
   private readonly failures = new Map<string, TelematikErrorCode[]>();
   private delayMs: number;
+  private readonly versions: Readonly<Record<ServiceName, string>>;
   private server: HttpsServer | undefined;
   private address: { host: string; port: number } | undefined;
 
   constructor(private readonly opts: KonnektorSimOptions) {
     this.cards = new CardSlots(opts.mandanten);
     this.ops = new Operations({ konnektor: opts.konnektor, cards: this.cards, trustAnchors: opts.trustAnchors });
-    this.wsdls = SERVICES.map((name) => serviceWsdl(name, opts.serviceVersions[name]));
+    this.versions = { AuthSignatureService: '7.4.1', ...opts.serviceVersions };
+    this.wsdls = SERVICES.map((name) => serviceWsdl(name, this.versions[name]));
     this.delayMs = opts.delayMs;
   }
 
@@ -236,7 +240,7 @@ export class KonnektorSimulator {
         connectorSds({
           baseUrl: this.baseUrl,
           services: this.wsdls,
-          versions: this.opts.serviceVersions,
+          versions: this.versions,
           clientAuthMandatory: this.opts.clientAuth.type !== 'none',
           productVersion: this.opts.productVersion,
         }),

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * (never from elsewhere at run time). One WSDL per service; the version connector.sds announces
  * picks it, so only versions whose WSDL is vendored can be announced.
  */
-export type ServiceName = 'EventService' | 'CardService' | 'CertificateService' | 'SignatureService' | 'EncryptionService';
+export type ServiceName = 'EventService' | 'CardService' | 'CertificateService' | 'SignatureService' | 'EncryptionService' | 'AuthSignatureService';
 
 export interface ServiceWsdl {
   readonly name: ServiceName;
@@ -37,6 +37,7 @@ const WSDLS: Record<ServiceName, Record<string, Omit<ServiceWsdl, 'name' | 'path
     '7.5.6': { file: 'SignatureService_V7_5_6.wsdl', targetNamespace: 'http://ws.gematik.de/conn/SignatureService/WSDL/v7.5' },
   },
   EncryptionService: { '6.1.1': { file: 'EncryptionService_v6_1_1.wsdl', targetNamespace: 'http://ws.gematik.de/conn/EncryptionService/WSDL/v6.1' } },
+  AuthSignatureService: { '7.4.1': { file: 'AuthSignatureService_v7_4_1.wsdl', targetNamespace: 'http://ws.gematik.de/conn/AuthSignatureService/WSDL/v7.4' } },
 };
 
 const ABSTRACTS: Record<ServiceName, string> = {
@@ -45,6 +46,7 @@ const ABSTRACTS: Record<ServiceName, string> = {
   CertificateService: 'Zertifikatsdienst',
   SignatureService: 'Signaturdienst',
   EncryptionService: 'Verschlüsselungsdienst',
+  AuthSignatureService: 'Signaturdienst Authentisierung',
 };
 
 /**

@@ -146,7 +146,10 @@ function demoClientModuleConfig(config: Config, ldapPort: number, service: Runni
 export async function startDemo(config: Config, logger: Logger): Promise<RunningDemo> {
   // The demo serves the Application Integration endpoint, so an archive can be pointed at it at once.
   let cmConfig: Config | undefined;
-  const service = await startService({ ...config, integration: { ...config.integration, enabled: true } }, logger, undefined, { konnektorConfig: () => cmConfig ?? config, clientModuleOutcomes: () => cm?.outcomes });
+  // The Account Manager trusts the demo's TEST-ONLY CA (its practices' C.HCI.AUT), unless configured.
+  const am = config.service.kim.accountManager;
+  const kim = { ...config.service.kim, accountManager: { ...am, trustAnchors: am.trustAnchors.length ? am.trustAnchors : ['pki/ca.pem'] } };
+  const service = await startService({ ...config, service: { ...config.service, kim }, integration: { ...config.integration, enabled: true } }, logger, undefined, { konnektorConfig: () => cmConfig ?? config, clientModuleOutcomes: () => cm?.outcomes });
   let ldap: RunningDirectory | undefined;
   let sim: RunningKonnektorSim | undefined;
   let simAuth: { user: string; password: string } | undefined;

@@ -3,14 +3,16 @@ import { inDataDir, type Config } from '../config/index.js';
 import type { HostPort, Logger } from '../core/index.js';
 import { Metrics, MetricsHistory, LoginThrottle, UsageError, isLoopbackHost, useTlsProfile, useTlsResumption } from '../core/index.js';
 import { openStore, GroupCommit, dataPaths, makePrivate, type Store } from '../store/index.js';
-import { loadTlsMaterial, type TlsMaterial } from '../crypto/index.js';
-import { Accounts, AccountsAdmin, AccountLimitService, LoginCache, Mailboxes, LocalDelivery, Retention, ServiceSmtpBackend, createRelay, setPasswordThreads, startRetention, PASSWORD_POLICY_DISPLAY, PASSWORD_POLICY_REGEX, type MxResolver, type Relay } from '../service/index.js';
+import { loadTlsMaterial, readCertificateFile, type TlsMaterial } from '../crypto/index.js';
+import { X509Certificate } from 'node:crypto';
+import { resolve } from 'node:path';
+import { AccountManager, Accounts, AccountsAdmin, AccountLimitService, LoginCache, Mailboxes, LocalDelivery, Retention, ServiceSmtpBackend, createRelay, setPasswordThreads, startRetention, PASSWORD_POLICY_DISPLAY, PASSWORD_POLICY_REGEX, type MxResolver, type Relay } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { MessageTrace } from '../service/trace.js';
 import { SmtpListener } from '../smtp/index.js';
 import { Pop3Server } from '../pop3/index.js';
-import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, konnektorAdminRoutes, mailinAdminRoutes, queueAdminRoutes, statsAdminRoutes, ConsoleSessions, registerConsole, cookieVerdict, traceAdminRoutes, clientModuleAdminRoutes, accountLimitRoutes, serviceInformationRoutes } from '../http/index.js';
+import { createHttpServer, listenHttp, registerAdminApi, resolveAdminToken, accountsAdminRoutes, directoryAdminRoutes, konnektorAdminRoutes, mailinAdminRoutes, queueAdminRoutes, statsAdminRoutes, ConsoleSessions, registerConsole, cookieVerdict, traceAdminRoutes, clientModuleAdminRoutes, accountLimitRoutes, serviceInformationRoutes, accountManagerRoutes } from '../http/index.js';
 import type { OutcomeRing } from '../clientmodule/outcomes.js';
 import { clientModuleConfigView } from './clientmodule-view.js';
 import { configuredKonnektorStatus, statusContexts } from './konnektor-status.js';
@@ -25,6 +27,8 @@ import { sql } from 'kysely';
 export interface RunningService {
   store: Store;
   accounts: Accounts;
+  /** KIM's Account Manager operations (registration life cycle); the HTTP side is /AccountMgmt/v2.4. */
+  accountManager: AccountManager;
   mailboxes: Mailboxes;
   /** The VZD directory the accounts feed (mail, komLeData); the directory role serves it over LDAP. */
   directory: Directory;
@@ -109,6 +113,14 @@ export async function startService(config: Config, logger: Logger, existingStore
     const throttle = new LoginThrottle(svc.loginThrottle);
     const adminToken = resolveAdminToken(svc.http.adminToken, config.dataDir);
     const accounts = new Accounts(store.db, store.blobs, new LoginCache(svc.loginCache, metrics));
+    const accountManager = new AccountManager(store.db, accounts, {
+      kimVersions: svc.kim.accountManager.kimVersions,
+      deregistrationDays: svc.kim.accountManager.deregistrationDays,
+      otpLifetimeSeconds: svc.kim.accountManager.otpLifetimeSeconds,
+      referenceIdRequired: svc.kim.serviceInformation.referenceIdRequired,
+      initialPasswordRequired: svc.kim.serviceInformation.initialPasswordRequired,
+      defaults: svc.kim.defaults,
+    });
     const directory = new Directory(store, directoryOptions(config.directory));
     accounts.onChange(new DirectoryAccountFeed(directory));
     // One group commit for every writer on the delivery path: deliveries and the mail-in
@@ -265,6 +277,19 @@ export async function startService(config: Config, logger: Logger, existingStore
           passwordPolicyRegEx: PASSWORD_POLICY_REGEX,
           passwordPolicyDisplay: PASSWORD_POLICY_DISPLAY,
         }));
+        const am = svc.kim.accountManager;
+        if (am.enabled) {
+          await app.register(accountManagerRoutes({
+            manager: accountManager,
+            trustAnchors: lazyTrustAnchors(am.trustAnchors.map((p) => resolve(config.dataDir, p)), logger),
+            audiences: am.audiences,
+            jwtExpiration: svc.kim.serviceInformation.jwtExpiration,
+            clockSkewSeconds: am.clockSkewSeconds,
+            throttle,
+            logger,
+            metrics,
+          }));
+        }
       }
       // MailStore's Application Integration endpoint: its own Basic credentials, outside /api.
       if (integration.routes) await app.register(integration.routes);
@@ -294,6 +319,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       metrics,
       trace,
       ...(hooks.retentionNow ? { now: hooks.retentionNow } : {}),
+      ...(svc.kim.accountManager.enabled ? { deregistered: accountManager } : {}),
     });
     if (svc.kim.retention.enabled) {
       const stopRetention = startRetention(retention, logger, svc.kim.retention.intervalMs);
@@ -303,6 +329,7 @@ export async function startService(config: Config, logger: Logger, existingStore
     return {
       store,
       accounts,
+      accountManager,
       mailboxes,
       directory,
       mailin,
@@ -331,4 +358,28 @@ export async function startService(config: Config, logger: Logger, existingStore
     if (!existingStore) await store.close();
     throw err;
   }
+}
+
+/**
+ * The Account Manager's trust anchors, read when first needed and kept once every file was
+ * read; a file that cannot be read yet (the demo writes its PKI after the service starts) is
+ * tried again at the next call, and until then JWTs its CA issued are refused.
+ */
+function lazyTrustAnchors(paths: readonly string[], logger: Logger): () => readonly X509Certificate[] {
+  let loaded: X509Certificate[] | undefined;
+  return () => {
+    if (loaded) return loaded;
+    const out: X509Certificate[] = [];
+    let complete = true;
+    for (const p of paths) {
+      try {
+        out.push(...readCertificateFile(p).map((d) => new X509Certificate(d)));
+      } catch (err) {
+        complete = false;
+        logger.warn({ path: p, err: (err as Error).message }, 'Account Manager trust anchor cannot be read');
+      }
+    }
+    if (complete) loaded = out;
+    return out;
+  };
 }

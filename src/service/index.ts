@@ -16,3 +16,4 @@ export { DeliveryRefused, type FilingHandler, type RecipientHandler, type Handle
 export { deleteUnreferencedBlobs } from './accounts.js';
 export { createRelay, RelayQueueAdmin, type Relay, type MxResolver, type SettledBatch, type QueueEntry } from './relay/index.js';
 export { MessageTrace, headerFacts, normaliseMessageId, type TraceQuery, type TracePage, type TraceDetail, type TraceSummary, type TraceEvent } from './trace.js';
+export * from './account-manager/index.js';

@@ -19,12 +19,19 @@ export interface RetentionOptions {
   trace?: MessageTrace | undefined;
   /** The clock (tests move it; default Date.now). */
   now?: () => number;
+  /**
+   * Accounts deregistered through the Account Manager whose deregDate has passed are deleted
+   * in the same run (A_19464-03); absent: none are.
+   */
+  deregistered?: { deleteDeregistered(nowSeconds?: number): Promise<string[]> };
 }
 
 export interface RetentionRun {
   deleted: number;
   batches: number;
   accounts: number;
+  /** Accounts deleted after their deregistration date. */
+  deregistered: number;
 }
 
 /**
@@ -75,7 +82,12 @@ export class Retention {
       if (batch.length < this.opts.batchSize) break;
     }
     this.opts.metrics?.inc('postamt_retention_runs_total', {}, 1, 'runs of the retention job');
-    const result = { deleted, batches, accounts: touched.size };
+    const gone = (await this.opts.deregistered?.deleteDeregistered(Math.floor(started / 1000))) ?? [];
+    if (gone.length) {
+      this.opts.metrics?.inc('postamt_kim_deregistered_deleted_total', {}, gone.length, 'accounts deleted after their Account Manager deregistration date');
+      this.opts.logger.info({ accounts: gone.length }, 'retention: deleted accounts past their deregistration date');
+    }
+    const result = { deleted, batches, accounts: touched.size, deregistered: gone.length };
     if (deleted > 0) this.opts.logger.info({ ...result, ms: this.now() - started }, 'retention: deleted messages past their dataTimeToLive');
     return result;
   }

@@ -25,6 +25,17 @@ export interface AccountTable {
   data_ttl_days: number | null;
   /** maxMailSize in bytes (migration 008); null: the configured default. */
   max_mail_size: number | null;
+  /** Account Manager registration (migration 009): registered / deregistered, NULL: never registered. */
+  kim_reg_stat: 'registered' | 'deregistered' | null;
+  kim_version: string | null;
+  kim_reference_id: string | null;
+  /** Unix seconds: deleted after this unless revokeDeregistration. */
+  kim_dereg_date: number | null;
+  /** JSON of AccountManager.yaml's OutOfOfficeNotification (stored only). */
+  kim_out_of_office: string | null;
+  /** getOTP's one-time password: SHA-256 hex, and until when (unix seconds) setTID takes it. */
+  kim_otp_hash: string | null;
+  kim_otp_expires: number | null;
 }
 
 export interface MessageTable {
@@ -241,6 +252,12 @@ export interface TraceEventTable {
   detail: string;
 }
 
+/** Accepted Account Manager JWTs until they expire (replay protection, migration 009). */
+export interface KimJwtSeenTable {
+  token_id: string;
+  expires_at: number;
+}
+
 export interface Database {
   domains: DomainTable;
   accounts: AccountTable;
@@ -261,6 +278,7 @@ export interface Database {
   trace_messages: TraceMessageTable;
   trace_addresses: TraceAddressTable;
   trace_events: TraceEventTable;
+  kim_jwt_seen: KimJwtSeenTable;
 }
 
 export type DomainRow = Selectable<DomainTable>;

@@ -37,7 +37,7 @@ test('getServiceInformation answers the configured facts, conforming to ServiceI
   assert.equal(body.kimServiceVersion, '1.5.0;1.5.2');
   assert.equal(body.jwtExpiration, 600);
   assert.equal(body.referenceIdRequired, true);
-  assert.equal(body.initialPasswordRequired, false);
+  assert.equal(body.initialPasswordRequired, true, 'the Account Manager checks the initial password by default');
   assert.equal(typeof body.passwordPolicyDisplay, 'string');
 });
 

@@ -119,8 +119,8 @@ describe('cards', () => {
     assertValid(gerror(dec.raw), 'tel/error/TelematikError.xsd', f.dir);
   });
 
-  test('ReadCardCertificate C.AUT: the key is not on the card (4149)', async () => {
-    const fault = await faultOf(await f.client('CertificateService'), 'ReadCardCertificate', { CardHandle: await handle(), Context: CTX, CertRefList: { CertRef: 'C.AUT' } }, f.agent);
+  test('ReadCardCertificate C.AUT ECC: the key is not on the card (4149; the test SMC-B has an RSA C.AUT only)', async () => {
+    const fault = await faultOf(await f.client('CertificateService'), 'ReadCardCertificate', { CardHandle: await handle(), Context: CTX, CertRefList: { CertRef: 'C.AUT' }, Crypt: 'ECC' }, f.agent);
     assert.equal(fault.code, '4149');
   });
 });

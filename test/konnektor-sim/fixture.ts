@@ -80,7 +80,7 @@ export async function startSimFixture(konnektorSim: Record<string, unknown> = {}
   };
 }
 
-const versionOf = (s: ServiceName): string => ({ EventService: '7.2.0', CardService: '8.1.2', CertificateService: '6.0.1', SignatureService: '7.5.5', EncryptionService: '6.1.1' })[s];
+const versionOf = (s: ServiceName): string => ({ EventService: '7.2.0', CardService: '8.1.2', CertificateService: '6.0.1', SignatureService: '7.5.5', EncryptionService: '6.1.1', AuthSignatureService: '7.4.1' })[s];
 
 /** Calls an operation; resolves with the parsed result and the raw response. */
 export async function call(c: soap.Client, op: string, args: unknown, agent: Agent): Promise<{ result: Record<string, unknown>; raw: string }> {

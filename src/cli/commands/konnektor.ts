@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { configFor, print } from '../context.js';
 import { UsageError } from '../../core/index.js';
-import { createKonnektor, formatKonnektorStatus, SoapKonnektor, type KonnektorContext } from '../../crypto/index.js';
+import { cardLoaderFromFiles, createKonnektor, formatKonnektorStatus, SoapKonnektor, SoftwareKonnektor, type Konnektor, type KonnektorContext } from '../../crypto/index.js';
+import { accountManagerJwt } from '../../clientmodule/account-manager-jwt.js';
 import { configuredKonnektorStatus, statusContexts } from '../../roles/konnektor-status.js';
 
 function parseContext(value: string, previous: KonnektorContext[] = []): KonnektorContext[] {
@@ -64,6 +65,46 @@ Example:
         const r = await k.verifyPin(o.context);
         print(`VerifyPin: ${r.result}${r.leftTries === undefined ? '' : ` (${r.leftTries} tries left)`}`);
         if (r.result !== 'OK') process.exitCode = 1;
+      } finally {
+        await k.close?.();
+      }
+    });
+
+  konnektor
+    .command('account-manager-jwt')
+    .description("the JWT for KIM's Account Manager (gemSpec_CM_KOMLE A_19457-02): x5c with the SMC-B's C.HCI.AUT certificate, signed by ExternalAuthenticate; printed for curl (docs/kim-provider-apis.md)")
+    .option('--context <ctx>', 'the call context "MandantId#ClientSystemId#WorkplaceId" of the configured Konnektor (konnektor:)', (v) => parseContext(v)[0]!)
+    .option('--identity <dir>', 'instead: a practice directory of `postamt pki init` (aut.pem/aut.key), signed in software (TEST ONLY)')
+    .option('--audience <url>', "aud: the Account Manager's base URL (as service.kim.accountManager.audiences lists it)")
+    .option('--lifetime <seconds>', 'exp = now + this (at most the service\'s jwtExpiration)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number of seconds');
+      return n;
+    }, 300)
+    .addHelpText(
+      'after',
+      `
+A token is taken once (the Account Manager remembers it until it expires): make one per call.
+
+Examples:
+  postamt konnektor account-manager-jwt --identity data/pki/praxis-a
+  postamt konnektor account-manager-jwt --context "Praxis1#PVS#Empfang" --audience https://accmgr.anbieter.kim.telematik/AccountMgmt/v2.4`,
+    )
+    .action(async (o: { context?: KonnektorContext; identity?: string; audience?: string; lifetime: number }, cmd: Command) => {
+      if (!o.context === !o.identity) throw new UsageError('give either --context (the configured Konnektor) or --identity (a practice directory)');
+      let k: Konnektor;
+      let ctx: KonnektorContext;
+      if (o.identity) {
+        ctx = { mandantId: 'cli', clientSystemId: 'cli', workplaceId: 'cli' };
+        k = new SoftwareKonnektor({ mandanten: [{ id: 'cli', clientSystems: ['cli'], workplaces: ['*'], smcb: cardLoaderFromFiles({ dir: o.identity }, process.cwd()) }], trustAnchors: [] });
+      } else {
+        const { config } = configFor(cmd);
+        k = createKonnektor(config.konnektor, config.dataDir);
+        ctx = o.context!;
+      }
+      try {
+        await k.ready?.();
+        print(await accountManagerJwt(k, ctx, { lifetimeSeconds: o.lifetime, ...(o.audience ? { audience: o.audience } : {}) }));
       } finally {
         await k.close?.();
       }

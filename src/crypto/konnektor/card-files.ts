@@ -11,7 +11,7 @@ export type KeySource = { readonly p12: string; readonly password: string } | { 
 
 /**
  * A card as files. `dir` is a practice directory as `postamt pki init` writes it: osig.pem/.key
- * and enc.pem/.key (RSA), osig-ecc.pem/.key and enc-ecc.pem/.key (ECC), whichever exist;
+ * and enc.pem/.key (RSA), osig-ecc.pem/.key and enc-ecc.pem/.key (ECC), aut.pem/.key (C.HCI.AUT), whichever exist;
  * `signature` and `encryption` name files explicitly and take precedence. Each key is filed
  * under its kind (RSA or ECC) by what it is, not by its name.
  */
@@ -19,6 +19,8 @@ export interface CardFiles {
   readonly dir?: string;
   readonly signature?: KeySource | readonly KeySource[];
   readonly encryption?: KeySource | readonly KeySource[];
+  /** The C.HCI.AUT key (RSA); default with `dir`: aut.pem/aut.key when they exist. */
+  readonly authentication?: KeySource;
 }
 
 const list = (v: KeySource | readonly KeySource[] | undefined): readonly KeySource[] => (v === undefined ? [] : Array.isArray(v) ? v : [v as KeySource]);
@@ -42,11 +44,14 @@ export function cardLoaderFromFiles(spec: CardFiles, baseDir: string): CardLoade
     }
     const signatures = await Promise.all(sigList.map((s) => loadKeySource(s, baseDir)));
     const encryption = await Promise.all(encList.map((s) => loadKeySource(s, baseDir)));
+    const autSource = spec.authentication ?? (dir ? dirSources(dir, ['aut'])[0] : undefined);
+    const authentication = autSource ? await loadKeySource(autSource, baseDir) : undefined;
+    if (authentication && cryptOf(authentication) !== 'RSA') throw new KonnektorError('card-not-found', 'the C.HCI.AUT key of a card must be RSA here (ExternalAuthenticate signs RSASSA-PSS)');
     const byKind = (kind: 'RSA' | 'ECC') => signatures.filter((k) => cryptOf(k) === kind);
     for (const kind of ['RSA', 'ECC'] as const) {
       if (byKind(kind).length > 1) throw new KonnektorError('card-not-found', `a card holds one ${kind} signature key, ${byKind(kind).length} are configured`);
     }
-    return { signature: byKind('RSA')[0], signatureEcc: byKind('ECC')[0], encryption };
+    return { signature: byKind('RSA')[0], signatureEcc: byKind('ECC')[0], encryption, ...(authentication ? { authentication } : {}) };
   };
 }
 

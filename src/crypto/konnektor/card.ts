@@ -16,6 +16,8 @@ export interface SoftwareCard {
   readonly signature?: CardKey;
   readonly signatureEcc?: CardKey;
   readonly encryption: readonly CardKey[];
+  /** C.HCI.AUT (RSA): the key ExternalAuthenticate signs with (AuthSignatureService). */
+  readonly authentication?: CardKey;
 }
 
 /** Which kind of key a card key is: its certificate's, which loading has matched to the key. */

@@ -5,7 +5,7 @@ import type { Konnektor, KonnektorContext } from './types.js';
 /** Seconds: a real Konnektor answers in tens of milliseconds; signing with a PIN prompt takes seconds. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-const OPERATIONS = ['readCardCertificate', 'signDocument', 'encryptDocument', 'decryptDocument', 'verifyDocument'] as const;
+const OPERATIONS = ['readCardCertificate', 'signDocument', 'externalAuthenticate', 'encryptDocument', 'decryptDocument', 'verifyDocument'] as const;
 
 /**
  * A Konnektor that counts what it is asked: calls per operation and outcome
@@ -39,6 +39,7 @@ export function instrumentKonnektor(inner: Konnektor, metrics: Metrics): Konnekt
     },
     readCardCertificate: wrap('readCardCertificate', inner.readCardCertificate.bind(inner)),
     signDocument: wrap('signDocument', inner.signDocument.bind(inner)),
+    externalAuthenticate: wrap('externalAuthenticate', inner.externalAuthenticate.bind(inner)),
     encryptDocument: wrap('encryptDocument', inner.encryptDocument.bind(inner)),
     decryptDocument: wrap('decryptDocument', inner.decryptDocument.bind(inner)),
     verifyDocument: wrap('verifyDocument', inner.verifyDocument.bind(inner)),

@@ -1,5 +1,5 @@
 import type { CardInfoSource } from './status.js';
-import type { CertRef, Crypt, DecryptDocumentRequest, EncryptDocumentRequest, Konnektor, KonnektorContext, SignDocumentRequest, VerifyDocumentRequest } from './types.js';
+import type { CertRef, Crypt, DecryptDocumentRequest, EncryptDocumentRequest, ExternalAuthenticateRequest, Konnektor, KonnektorContext, SignDocumentRequest, VerifyDocumentRequest } from './types.js';
 
 /**
  * Several Konnektors behind one: a client module serving practices that each have their own
@@ -36,6 +36,10 @@ export class RoutingKonnektor implements Konnektor, CardInfoSource {
 
   signDocument(ctx: KonnektorContext, req: SignDocumentRequest) {
     return this.forContext(ctx).signDocument(ctx, req);
+  }
+
+  externalAuthenticate(ctx: KonnektorContext, req: ExternalAuthenticateRequest) {
+    return this.forContext(ctx).externalAuthenticate(ctx, req);
   }
 
   encryptDocument(ctx: KonnektorContext, req: EncryptDocumentRequest) {

@@ -13,7 +13,8 @@ import { cryptOf, type CardLoader, type SoftwareCard } from './card.js';
 import { eccCapable, type KonnektorServiceVersions } from './ecc-capability.js';
 import { KonnektorError } from './errors.js';
 import { CryptoWorkerPool } from './worker-pool.js';
-import type { CertRef, Crypt, DecryptDocumentRequest, EncryptDocumentRequest, Konnektor, KonnektorContext, SignDocumentRequest, VerifyDocumentRequest } from './types.js';
+import { signDigest } from './external-auth.js';
+import type { CertRef, Crypt, DecryptDocumentRequest, ExternalAuthenticateRequest, EncryptDocumentRequest, Konnektor, KonnektorContext, SignDocumentRequest, VerifyDocumentRequest } from './types.js';
 
 /** One practice (Mandant) of the software Konnektor and who may use its cards. */
 export interface SoftwareMandant {
@@ -89,6 +90,7 @@ export class SoftwareKonnektor implements Konnektor {
     if (certRef === 'C.SIG' && sig) return sig.certDer;
     const enc = card.encryption.find((k) => cryptOf(k) === crypt);
     if (certRef === 'C.ENC' && enc) return enc.certDer;
+    if (certRef === 'C.AUT' && crypt === 'RSA' && card.authentication) return card.authentication.certDer;
     throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds no ${certRef} ${crypt} certificate`);
   }
 
@@ -101,6 +103,12 @@ export class SoftwareKonnektor implements Konnektor {
     const opts = { scheme: req.scheme ?? 'pss', recipientEmails: req.recipientEmails, signingTime: req.signingTime } as const;
     if (this.pool) return this.pool.sign(req.content, key, opts, req.handOver);
     return signData(req.content, key, opts);
+  }
+
+  async externalAuthenticate(ctx: KonnektorContext, req: ExternalAuthenticateRequest): Promise<Uint8Array> {
+    const card = await this.card(ctx);
+    if (!card.authentication) throw new KonnektorError('key-not-available', `the card of Mandant ${ctx.mandantId} holds no C.AUT key`);
+    return signDigest(card.authentication.privateKey, req.hash, req.scheme);
   }
 
   /** A Konnektor below the ECC versions knows no ECC keys (A_17464): it answers as the old one would. */

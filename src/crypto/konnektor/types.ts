@@ -34,6 +34,14 @@ export interface SignDocumentRequest {
   readonly handOver?: boolean;
 }
 
+/** AuthSignatureService.ExternalAuthenticate: a hash signed with the card's C.AUT key. */
+export interface ExternalAuthenticateRequest {
+  /** The SHA-256 hash to sign (BinaryString; the Konnektor signs it as given, it does not hash again). */
+  readonly hash: Uint8Array;
+  /** SignatureSchemes: RSASSA-PSS (default; A_19457-02 asks for it) or RSASSA-PKCS1-v1_5. */
+  readonly scheme?: 'RSASSA-PSS' | 'RSASSA-PKCS1-v1_5';
+}
+
 export interface EncryptDocumentRequest {
   readonly content: Uint8Array;
   /** Every recipient certificate, the sender's own encryption certificate included. */
@@ -79,6 +87,12 @@ export interface Konnektor {
   readCardCertificate(ctx: KonnektorContext, certRef: CertRef, crypt?: Crypt): Promise<Uint8Array>;
   /** CMS SignedData (DER) with the card's signature key. */
   signDocument(ctx: KonnektorContext, req: SignDocumentRequest): Promise<Uint8Array>;
+  /**
+   * AuthSignatureService.ExternalAuthenticate: the raw signature (urn:ietf:rfc:3447) of the
+   * hash with the SMC-B's (or the UserId's HBA's) C.AUT key, as the Administrationsmodul signs
+   * the Account Manager's JWT with it (gemSpec_CM_KOMLE A_19457-02).
+   */
+  externalAuthenticate(ctx: KonnektorContext, req: ExternalAuthenticateRequest): Promise<Uint8Array>;
   /** CMS AuthEnvelopedData (DER); needs no card, but the context is still checked. */
   encryptDocument(ctx: KonnektorContext, req: EncryptDocumentRequest): Promise<Uint8Array>;
   /** Opens an AuthEnvelopedData with the card's encryption key(s). */

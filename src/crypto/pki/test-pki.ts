@@ -44,8 +44,10 @@ export interface TestPkiResult {
   /**
    * Per practice its identities: `osig`/`enc` with RSA keys (files osig.*, enc.*), `osigEcc`/
    * `encEcc` with brainpoolP256r1 keys (osig-ecc.*, enc-ecc.*); which are there follows `keys`.
+   * `aut` (aut.*): the RSA C.HCI.AUT identity, with the RSA keys (ExternalAuthenticate, the
+   * Account Manager's JWT: PS256 needs RSA).
    */
-  practices: Array<PracticeSpec & { keys: PracticeKeys; osig?: IssuedIdentity; enc?: IssuedIdentity; osigEcc?: IssuedIdentity; encEcc?: IssuedIdentity }>;
+  practices: Array<PracticeSpec & { keys: PracticeKeys; osig?: IssuedIdentity; enc?: IssuedIdentity; osigEcc?: IssuedIdentity; encEcc?: IssuedIdentity; aut?: IssuedIdentity }>;
   tlsServer: IssuedIdentity;
   tlsClient: IssuedIdentity;
   /** Password of every .p12 file (test material). */
@@ -65,6 +67,8 @@ export const ECC_CURVE = 'brainpoolP256r1';
 const POLICY_GEM_OR_CP = '1.2.276.0.76.4.163';
 const POLICY_SMC_B_ENC = '1.2.276.0.76.4.76';
 const POLICY_SMC_B_OSIG = '1.2.276.0.76.4.78';
+/** oid_smc_b_aut (gemSpec_OID): C.HCI.AUT, the key ExternalAuthenticate signs with. */
+const POLICY_SMC_B_AUT = '1.2.276.0.76.4.77';
 
 function pem(label: string, der: ArrayBuffer | Uint8Array): string {
   const b64 = Buffer.from(der instanceof Uint8Array ? der : new Uint8Array(der)).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
@@ -151,8 +155,9 @@ async function writeIdentity(dir: string, name: string, cert: x509.X509Certifica
  * C.HCI.OSIG nonRepudiation (GS-A_4602). The RSA OSIG keeps digitalSignature beside it, as this
  * test PKI always issued it.
  */
-function keyUsage(kind: 'osig' | 'enc', ecc: boolean): x509.KeyUsagesExtension {
+function keyUsage(kind: 'osig' | 'enc' | 'aut', ecc: boolean): x509.KeyUsagesExtension {
   const F = x509.KeyUsageFlags;
+  if (kind === 'aut') return new x509.KeyUsagesExtension(F.digitalSignature | F.keyEncipherment, true);
   const flags = kind === 'enc' ? (ecc ? F.keyAgreement : F.keyEncipherment | F.dataEncipherment) : ecc ? F.nonRepudiation : F.digitalSignature | F.nonRepudiation;
   return new x509.KeyUsagesExtension(flags, true);
 }
@@ -199,10 +204,12 @@ export async function createTestPki(opts: { dir: string; practices: PracticeSpec
     );
     const san = new x509.SubjectAlternativeNameExtension([{ type: 'email', value: p.email }]);
     const subject = `CN=${p.name.replace(/[,+="<>#;\\]/g, ' ')}, O=${WARNING}, C=DE`;
-    const identity = async (kind: 'osig' | 'enc', ecc: boolean): Promise<IssuedIdentity> => {
+    const identity = async (kind: 'osig' | 'enc' | 'aut', ecc: boolean): Promise<IssuedIdentity> => {
       const subjectKeys = ecc ? eccSubjectKeys() : await rsaSubjectKeys();
-      const policies = new x509.CertificatePolicyExtension([POLICY_GEM_OR_CP, kind === 'enc' ? POLICY_SMC_B_ENC : POLICY_SMC_B_OSIG]);
-      const cert = await issue({ subject, issuer: ca, issuerKey: caKeys.privateKey, publicKey: subjectKeys.publicKey, days, extensions: [admission, san, keyUsage(kind, ecc), policies] });
+      const policies = new x509.CertificatePolicyExtension([POLICY_GEM_OR_CP, { enc: POLICY_SMC_B_ENC, osig: POLICY_SMC_B_OSIG, aut: POLICY_SMC_B_AUT }[kind]]);
+      // C.HCI.AUT is a TLS client certificate too (gemSpec_PKI): clientAuth beside the key usage.
+      const eku = kind === 'aut' ? [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])] : [];
+      const cert = await issue({ subject, issuer: ca, issuerKey: caKeys.privateKey, publicKey: subjectKeys.publicKey, days, extensions: [admission, san, keyUsage(kind, ecc), policies, ...eku] });
       return writeIdentity(dir, ecc ? `${kind}-ecc` : kind, cert, subjectKeys.pkcs8, ca, password);
     };
     const rsa = keys !== 'ecc';
@@ -210,7 +217,7 @@ export async function createTestPki(opts: { dir: string; practices: PracticeSpec
     practices.push({
       ...p,
       keys,
-      ...(rsa ? { osig: await identity('osig', false), enc: await identity('enc', false) } : {}),
+      ...(rsa ? { osig: await identity('osig', false), enc: await identity('enc', false), aut: await identity('aut', false) } : {}),
       ...(ecc ? { osigEcc: await identity('osig', true), encEcc: await identity('enc', true) } : {}),
     });
   }

@@ -8,6 +8,7 @@ import * as m005 from './005_store_meta.js';
 import * as m006 from './006_blob_chunks.js';
 import * as m007 from './007_trace.js';
 import * as m008 from './008_account_limits.js';
+import * as m009 from './009_kim_account_manager.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '006_blob_chunks': m006,
   '007_trace': m007,
   '008_account_limits': m008,
+  '009_kim_account_manager': m009,
 };
 
 /** The migrations this release knows, in order: a store that ran one not among them is newer than this node. */

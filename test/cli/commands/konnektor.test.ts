@@ -112,3 +112,20 @@ test('against the Konnektor simulator over SOAP: status shows handle and PIN; ve
     await sim.close(500);
   }
 });
+
+test('A_19457-02: postamt konnektor account-manager-jwt prints a JWT the Account Manager takes (configured Konnektor and --identity); neither or both is a usage error', async () => {
+  const { checkAccountManagerJwt } = await import('../../../src/service/index.js');
+  const { X509Certificate } = await import('node:crypto');
+  const { readCertificateFile } = await import('../../../src/crypto/index.js');
+  const anchors = readCertificateFile(join(d.path, 'data', 'pki', 'ca.pem')).map((x) => new X509Certificate(x));
+  const check = (token: string, audiences: string[] = []) => checkAccountManagerJwt(token, { trustAnchors: anchors, now: Math.floor(Date.now() / 1000), maxLifetimeSeconds: 300, clockSkewSeconds: 60, audiences });
+  const viaConfig = postamtSync(['konnektor', 'account-manager-jwt', '-c', file, '--context', 'm-a#PVS#1', '--audience', 'https://am.test/AccountMgmt/v2.4']);
+  assert.equal(viaConfig.code, 0, viaConfig.stderr);
+  assert.equal(check(viaConfig.stdout.trim(), ['https://am.test/AccountMgmt/v2.4']).telematikId, '1-1');
+  const viaIdentity = postamtSync(['konnektor', 'account-manager-jwt', '--identity', join(d.path, 'data', 'pki', 'praxis-a')]);
+  assert.equal(viaIdentity.code, 0, viaIdentity.stderr);
+  assert.equal(check(viaIdentity.stdout.trim()).telematikId, '1-1');
+  const neither = postamtSync(['konnektor', 'account-manager-jwt', '-c', file]);
+  assert.notEqual(neither.code, 0);
+  assert.match(neither.stderr, /either --context .* or --identity/);
+});

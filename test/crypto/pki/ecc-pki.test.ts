@@ -62,15 +62,15 @@ test('createTestPki: brainpoolP256r1 OSIG and ENC per practice as keys says, sha
   try {
     const pki: TestPkiResult = await createTestPki({ dir: join(d.path, 'pki'), practices: PRACTICES, tlsNames: ['localhost'] });
     const [both, ecc, rsa] = pki.practices as [TestPkiResult['practices'][0], TestPkiResult['practices'][0], TestPkiResult['practices'][0]];
-    // Which identities there are, in the result and on disk.
+    // Which identities there are, in the result and on disk (C.HCI.AUT with the RSA keys only: PS256).
     const files = (id: string): string[] => readdirSync(join(pki.dir, id)).sort();
     assert.ok(both.osig && both.enc && both.osigEcc && both.encEcc);
-    assert.deepEqual(files('praxis-both'), ['enc-ecc.key', 'enc-ecc.p12', 'enc-ecc.pem', 'enc.key', 'enc.p12', 'enc.pem', 'osig-ecc.key', 'osig-ecc.p12', 'osig-ecc.pem', 'osig.key', 'osig.p12', 'osig.pem']);
+    assert.deepEqual(files('praxis-both'), ['aut.key', 'aut.p12', 'aut.pem', 'enc-ecc.key', 'enc-ecc.p12', 'enc-ecc.pem', 'enc.key', 'enc.p12', 'enc.pem', 'osig-ecc.key', 'osig-ecc.p12', 'osig-ecc.pem', 'osig.key', 'osig.p12', 'osig.pem']);
     assert.ok(!ecc.osig && !ecc.enc && ecc.osigEcc && ecc.encEcc);
     assert.deepEqual(files('praxis-ecc'), ['enc-ecc.key', 'enc-ecc.p12', 'enc-ecc.pem', 'osig-ecc.key', 'osig-ecc.p12', 'osig-ecc.pem']);
     assert.ok(rsa.osig && rsa.enc && !rsa.osigEcc && !rsa.encEcc, "createTestPki's default stays RSA only");
     assert.equal(rsa.keys, 'rsa');
-    assert.deepEqual(files('praxis-rsa'), ['enc.key', 'enc.p12', 'enc.pem', 'osig.key', 'osig.p12', 'osig.pem']);
+    assert.deepEqual(files('praxis-rsa'), ['aut.key', 'aut.p12', 'aut.pem', 'enc.key', 'enc.p12', 'enc.pem', 'osig.key', 'osig.p12', 'osig.pem']);
 
     for (const p of [both, ecc]) {
       for (const [kind, id] of [['osig', p.osigEcc!], ['enc', p.encEcc!]] as const) {

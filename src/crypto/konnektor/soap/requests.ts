@@ -131,3 +131,21 @@ export function getPinStatusXml(ctx: KonnektorContext, cardHandle: string, pinTy
 export function verifyPinXml(ctx: KonnektorContext, cardHandle: string, pinTyp: PinTyp): string {
   return `<CARD:VerifyPin ${xmlns(['CARD', 'CARDCMN', 'CCTX', 'CONN'])}>${contextXml(ctx)}<CONN:CardHandle>${esc(cardHandle)}</CONN:CardHandle><CARDCMN:PinTyp>${pinTyp}</CARDCMN:PinTyp></CARD:VerifyPin>`;
 }
+
+/** The namespace of ExternalAuthenticate: AuthSignatureService 7.4.x imports SignatureService.xsd v7.4. */
+export const AUTH_SIG_NS = 'http://ws.gematik.de/conn/SignatureService/v7.4';
+
+/**
+ * AuthSignatureService.ExternalAuthenticate: the hash as BinaryString, signed with the card's
+ * C.AUT key; SignatureType urn:ietf:rfc:3447 (RSA) with the scheme named.
+ */
+export function externalAuthenticateXml(ctx: KonnektorContext, cardHandle: string, hash: Uint8Array, scheme: 'RSASSA-PSS' | 'RSASSA-PKCS1-v1_5'): string {
+  return (
+    `<SIG:ExternalAuthenticate ${xmlns(['CCTX', 'CONN', 'dss'], { SIG: AUTH_SIG_NS })}>` +
+    `<CONN:CardHandle>${esc(cardHandle)}</CONN:CardHandle>` +
+    contextXml(ctx) +
+    `<SIG:OptionalInputs><dss:SignatureType>urn:ietf:rfc:3447</dss:SignatureType><SIG:SignatureSchemes>${scheme}</SIG:SignatureSchemes></SIG:OptionalInputs>` +
+    `<SIG:BinaryString><dss:Base64Data MimeType="application/octet-stream">${b64(hash)}</dss:Base64Data></SIG:BinaryString>` +
+    '</SIG:ExternalAuthenticate>'
+  );
+}

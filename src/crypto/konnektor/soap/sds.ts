@@ -2,9 +2,15 @@ import { atLeast, eccCapable, type KonnektorServiceVersions } from '../ecc-capab
 import { KonnektorError } from '../errors.js';
 import { child, children, parseXml, path, XmlError, type XmlElement } from './xml.js';
 
-/** The services Postamt calls, by their connector.sds names. */
-export type ServiceName = 'EventService' | 'CardService' | 'CertificateService' | 'SignatureService' | 'EncryptionService';
-export const SERVICE_NAMES: readonly ServiceName[] = ['EventService', 'CardService', 'CertificateService', 'SignatureService', 'EncryptionService'];
+/** The services Postamt needs, by their connector.sds names. */
+export type RequiredServiceName = 'EventService' | 'CardService' | 'CertificateService' | 'SignatureService' | 'EncryptionService';
+export const SERVICE_NAMES: readonly RequiredServiceName[] = ['EventService', 'CardService', 'CertificateService', 'SignatureService', 'EncryptionService'];
+/**
+ * AuthSignatureService (ExternalAuthenticate) only serves the Account Manager's JWT: a
+ * Konnektor without it still signs, encrypts and decrypts mail, so it is used when announced.
+ */
+export type ServiceName = RequiredServiceName | 'AuthSignatureService';
+const OPTIONAL_SERVICE_NAMES: readonly ServiceName[] = ['AuthSignatureService'];
 
 /**
  * The vendored WSDLs (vendor/gematik/api-telematik/conn), by service and the version each one
@@ -34,6 +40,10 @@ export const VENDORED_WSDLS: Readonly<Record<ServiceName, ReadonlyArray<{ versio
     { version: '6.1.0', file: 'EncryptionService.wsdl' },
     { version: '6.1.1', file: 'EncryptionService_v6_1_1.wsdl' },
   ],
+  AuthSignatureService: [
+    { version: '7.4.0', file: 'AuthSignatureService.wsdl' },
+    { version: '7.4.1', file: 'AuthSignatureService_v7_4_1.wsdl' },
+  ],
 };
 
 /** One service as Postamt will use it: the announced version, its TLS endpoint, the WSDL file. */
@@ -52,7 +62,7 @@ export interface ServiceDirectory {
   readonly product: { readonly vendor: string; readonly name: string; readonly type: string; readonly typeVersion: string; readonly hwVersion: string; readonly fwVersion: string };
   readonly tlsMandatory: boolean;
   readonly clientAuthMandatory: boolean;
-  readonly services: Readonly<Record<ServiceName, ChosenService>>;
+  readonly services: Readonly<Record<RequiredServiceName, ChosenService>> & { readonly AuthSignatureService?: ChosenService };
   /** Every version each service announces (for `konnektor status`). */
   readonly announced: Readonly<Record<string, readonly string[]>>;
   /** A_17464: SignatureService >= 7.4.1 and EncryptionService >= 6.1.1, judged on the versions used. */
@@ -110,7 +120,7 @@ export function parseServiceDirectory(xml: string, sdsUrl: string): ServiceDirec
     const name = svc.attrs['Name'] ?? '';
     const versions = children(child(svc, 'Versions'), 'Version');
     announced[name] = versions.map((v) => v.attrs['Version'] ?? '?');
-    if (!(SERVICE_NAMES as readonly string[]).includes(name)) continue;
+    if (!(SERVICE_NAMES as readonly string[]).includes(name) && !OPTIONAL_SERVICE_NAMES.includes(name as ServiceName)) continue;
     const sn = name as ServiceName;
     for (const v of versions) {
       const version = (v.attrs['Version'] ?? '').trim();
@@ -128,7 +138,7 @@ export function parseServiceDirectory(xml: string, sdsUrl: string): ServiceDirec
     const offered = missing.map((n) => `${n} ${announced[n]?.join('/') || 'absent'}`).join(', ');
     throw new KonnektorError('unavailable', `connector.sds: no usable version of ${offered} (Postamt speaks ${missing.map((n) => `${n} ${VENDORED_WSDLS[n].map((w) => majorMinor(w.version)).filter((x, i, a) => a.indexOf(x) === i).join('/')}`).join(', ')})`);
   }
-  const services = chosen as Record<ServiceName, ChosenService>;
+  const services = chosen as Record<RequiredServiceName, ChosenService> & { AuthSignatureService?: ChosenService };
   const serviceVersions = { signatureService: services.SignatureService.version, encryptionService: services.EncryptionService.version };
   return {
     productInfo,

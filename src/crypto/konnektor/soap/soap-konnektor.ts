@@ -18,7 +18,7 @@ import { readPkcs12 } from '../../pki/pkcs12-read.js';
 import { toPem } from '../../pki/pem.js';
 import { atLeast, type KonnektorServiceVersions } from '../ecc-capability.js';
 import { KonnektorError } from '../errors.js';
-import type { CertRef, Crypt, DecryptDocumentRequest, EncryptDocumentRequest, Konnektor, KonnektorContext, SignDocumentRequest, VerifyDocumentRequest } from '../types.js';
+import type { CertRef, Crypt, DecryptDocumentRequest, EncryptDocumentRequest, ExternalAuthenticateRequest, Konnektor, KonnektorContext, SignDocumentRequest, VerifyDocumentRequest } from '../types.js';
 import { KonnektorNetworkError, SoapCaller } from './call.js';
 import { KonnektorFault } from './faults.js';
 import * as rq from './requests.js';
@@ -160,9 +160,11 @@ export class SoapKonnektor implements Konnektor {
     return this.sds;
   }
 
-  private async svc(name: ServiceName): Promise<ServiceDirectory['services'][ServiceName]> {
+  private async svc(name: ServiceName): Promise<NonNullable<ServiceDirectory['services'][ServiceName]>> {
     await this.ready();
-    return this.directory().services[name];
+    const svc = this.directory().services[name];
+    if (!svc) throw new KonnektorError('unavailable', `this Konnektor's connector.sds announces no ${name}`);
+    return svc;
   }
 
   /** One call, logged on failure (operation and code only: never contents or secrets); idempotent ones once more after a network error. */
@@ -314,6 +316,17 @@ export class SoapKonnektor implements Konnektor {
   }
 
   // ---- signing, encryption ----
+
+  async externalAuthenticate(ctx: KonnektorContext, req: ExternalAuthenticateRequest): Promise<Uint8Array> {
+    await this.ready();
+    return this.withSmcb(ctx, async (card) => {
+      const body = rq.externalAuthenticateXml(ctx, card.handle, req.hash, req.scheme ?? 'RSASSA-PSS');
+      const res = await this.call('AuthSignatureService', 'ExternalAuthenticate', body, { timeoutMs: this.opts.signTimeoutMs });
+      const sigEl = path(res, 'SignatureObject', 'Base64Signature');
+      if (!sigEl) throw malformed('ExternalAuthenticate', 'no SignatureObject/Base64Signature');
+      return decode(sigEl.text, 'ExternalAuthenticate', 'Base64Signature');
+    });
+  }
 
   async signDocument(ctx: KonnektorContext, req: SignDocumentRequest): Promise<Uint8Array> {
     await this.ready();
