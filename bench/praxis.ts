@@ -2,10 +2,11 @@
  * node dist/bench/praxis.js [N] — the Praxis-Postfach's inbox (issue 21: 1,000 KOM-LE messages list
  * in < 1 s). The demo stack in this process (Konnektor simulator over SOAP); practice A's PS sends
  * N (1000) KOM-LE messages to B through the client module; then B's browser lists the inbox three
- * times through the Praxis-Postfach. The first listing pays the client module's opening of every
- * new message at login (it announces sizes after decryption) and one TOP per message; later ones
- * are UIDL + LIST only (summaries cached by UIDL). Prints the times and the POP3 commands sent.
- * (No npm script yet: package.json belongs to another change this round.)
+ * times through the Praxis-Postfach. The sign-in pays the client module's opening of every new
+ * message at login (it announces sizes after decryption), and the same session asks their
+ * headers (TOP, answered from what the client module opened); the listings are UIDL + LIST only
+ * (summaries kept by UIDL). Prints the times and the POP3 commands sent.
+ *   npm run bench:praxis [-- N]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
