@@ -15,6 +15,7 @@ export { WorkLoop, type WorkLoopOptions, type WorkSource } from './work-loop.js'
 export { TLS_MODES, type TlsMode } from './tls-mode.js';
 export { Listener, type ListenerOptions, type ListenerSession, type SessionFactory, type ConnectionHandOver } from './listener.js';
 export { serverHandshake, serverTls, resumableServerTls, switchToTls, type ServerTls, type Handshake } from './listener-tls.js';
+export { clientCertificateAccount } from './client-certificate.js';
 export { useTlsResumption, DEFAULT_TLS_RESUMPTION, type TlsResumption } from './tls-resumption.js';
 export { activeTlsProfile, clientTlsProfile, serverContextOptions, useTlsProfile, tlsProfileProblems, certificateCurve, DEFAULT_TLS_PROFILE, type TlsProfile, type ServerPem } from './tls-profile.js';
 export { MetricsHistory, bucketQuantile, SMTP_MESSAGE_SECONDS, SMTP_MESSAGE_BUCKETS, RELAY_QUEUE_DEPTH, type StatsSample } from './metrics-history.js';

@@ -22,6 +22,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { addListeners, type Endpoint } from './endpoints.js';
 import { setupIntegration, type ServiceIntegration } from './integration.js';
 import { RunningParts } from './running-parts.js';
+import { clientCertificateIssuer } from './client-certificates.js';
 import { sql } from 'kysely';
 
 export interface RunningService {
@@ -120,6 +121,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       referenceIdRequired: svc.kim.serviceInformation.referenceIdRequired,
       initialPasswordRequired: svc.kim.serviceInformation.initialPasswordRequired,
       defaults: svc.kim.defaults,
+      ...clientCertificateIssuer(svc.kim.accountManager.clientCertificates, config.dataDir),
     });
     const directory = new Directory(store, directoryOptions(config.directory));
     accounts.onChange(new DirectoryAccountFeed(directory));
