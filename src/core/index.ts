@@ -12,7 +12,7 @@ export { postamtVersion } from './version.js';
 export { RequestThread, ThreadSet, answerRequests, type ThreadReply } from './request-thread.js';
 export { backoffStepMs } from './backoff.js';
 export { WorkLoop, type WorkLoopOptions, type WorkSource } from './work-loop.js';
-export { TLS_MODES, type TlsMode } from './tls-mode.js';
+export { TLS_MODES, CLIENT_CERTIFICATE_MODES, type TlsMode, type ClientCertificateMode } from './tls-mode.js';
 export { Listener, type ListenerOptions, type ListenerSession, type SessionFactory, type ConnectionHandOver } from './listener.js';
 export { serverHandshake, serverTls, resumableServerTls, switchToTls, type ServerTls, type Handshake } from './listener-tls.js';
 export { clientCertificateAccount } from './client-certificate.js';
