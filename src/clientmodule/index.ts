@@ -11,3 +11,4 @@ export { buildDsn, dsnCodes, type DroppedRecipient, type DsnInput, type Outdated
 export { LoginPolicy, type LoginRefusal, type LoginVerdict } from './login-policy.js';
 export { OutcomeRing, type ClientModuleOutcome } from './outcomes.js';
 export { AccountLimitClient, type AccountLimits as ClientAccountLimits, type AccountLimitClientOptions } from './account-limits.js';
+export { clientCertificateFor, type ClientCertificate, type ClientCertificateFor } from './client-certificates.js';

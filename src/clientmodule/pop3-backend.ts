@@ -1,4 +1,5 @@
 import type { OutcomeRing } from './outcomes.js';
+import type { ClientCertificateFor } from './client-certificates.js';
 import type { Logger } from '../core/index.js';
 import { errorMessage } from '../core/index.js';
 import { Pop3Client, Pop3ClientError, Pop3MessageGoneError, type Pop3Backend, type Pop3LoginRequest, type Pop3LoginResult, type Pop3Maildrop, type Pop3Message } from '../pop3/index.js';
@@ -11,6 +12,8 @@ export interface ClientModulePop3Options {
   /** Which account may use which call context; checked before anything else at login. */
   policy: LoginPolicy;
   upstream: { ca?: string[]; rejectUnauthorized: boolean; timeoutMs: number };
+  /** The TLS client certificate presented upstream for an account (KOM-LE-A_2182-01); none: no certificate. */
+  clientCertificate?: ClientCertificateFor;
   appendNote: boolean;
   /** A_23165: what the PS gets after a failed integrity check. */
   integrityFailure?: IntegrityFailureMode;
@@ -111,7 +114,7 @@ export class ClientModulePop3Backend implements Pop3Backend {
     const where = `${user.host}:${user.port}`;
     let client: Pop3Client;
     try {
-      client = await Pop3Client.connect({ host: user.host, port: user.port, tls: 'implicit', ...this.opts.upstream, maxResponseSize: this.opts.maxMessageSize * 2 });
+      client = await Pop3Client.connect({ host: user.host, port: user.port, tls: 'implicit', ...this.opts.upstream, ...this.opts.clientCertificate?.(user.address), maxResponseSize: this.opts.maxMessageSize * 2 });
     } catch (err) {
       this.opts.logger.warn({ mta: where, err: errorMessage(err) }, 'upstream POP3 unreachable');
       return { ok: false, reason: 'unavailable', message: `mail service ${where} is not reachable, try again later` };

@@ -7,6 +7,7 @@ import { splitEnhancedStatus } from '../wire/smtp/index.js';
 import { sealMessage, konnektorFor, KomleError, KonnektorError, type Konnektor, type EnvelopeRecipient, type SignatureKeyChoice } from '../crypto/index.js';
 import { CertificateLookup, DirectoryUnavailableError, type DirectoryRecord, type EncryptionCertificate } from './cert-lookup.js';
 import { UpstreamSmtp, UpstreamSmtpError, type UpstreamTarget } from './upstream-smtp.js';
+import type { ClientCertificateFor } from './client-certificates.js';
 import { buildDsn, type DroppedRecipient, type OutdatedClientModule } from './dsn.js';
 import { judgeRecipient, planCopies, senderFieldProblem, usableWithKonnektor } from './send-plan.js';
 import type { LoginPolicy } from './login-policy.js';
@@ -21,6 +22,8 @@ export interface ClientModuleSmtpOptions {
   policy: LoginPolicy;
   /** Upstream TLS trust and timeouts; host and port come from each user name. */
   upstream: Omit<UpstreamTarget, 'host' | 'port'>;
+  /** The TLS client certificate presented upstream for an account (KOM-LE-A_2182-01); none: no certificate. */
+  clientCertificate?: ClientCertificateFor;
   /** Our host name, for DSNs. */
   hostname: string;
   /** dataTimeToLive (days) for the Expires header when getLimits is not asked (no `limits`). */
@@ -98,7 +101,7 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
     }
     let upstream: UpstreamSmtp;
     try {
-      upstream = await UpstreamSmtp.open({ ...this.opts.upstream, host: user.host, port: user.port }, user.address, password);
+      upstream = await UpstreamSmtp.open({ ...this.opts.upstream, host: user.host, port: user.port, ...this.opts.clientCertificate?.(user.address) }, user.address, password);
     } catch (err) {
       if (err instanceof UpstreamSmtpError && err.kind === 'credentials') return null;
       this.opts.logger.warn({ sid: session.id, mta: `${user.host}:${user.port}`, err: errorMessage(err) }, 'upstream login failed');

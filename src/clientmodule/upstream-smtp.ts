@@ -16,6 +16,9 @@ export interface UpstreamTarget {
   timeoutMs: number;
   /** Our name in EHLO. */
   clientName: string;
+  /** The TLS client certificate and key (PEM) presented to the service (C.CM.TLS-CS). */
+  cert?: string;
+  key?: string;
 }
 
 export type UpstreamFailureKind = 'unreachable' | 'credentials' | 'rejected' | 'broken';
@@ -52,6 +55,7 @@ export class UpstreamSmtp {
         tls: 'implicit',
         ca: target.ca,
         rejectUnauthorized: target.rejectUnauthorized,
+        ...(target.cert !== undefined && target.key !== undefined ? { cert: target.cert, key: target.key } : {}),
         clientName: target.clientName,
         timeoutMs: target.timeoutMs,
         dataTimeoutMs: target.timeoutMs * 4,

@@ -25,6 +25,15 @@ const contextSchema = z
   })
   .strict();
 
+/** A PKCS#12 file (relative to dataDir) with the client module's TLS certificate and key, as createCert answers it. */
+export const clientCertificateFile = z
+  .object({
+    p12: z.string().min(1),
+    /** Its password (createCert's certPassword; empty when none was given). Use `${env:NAME}` to keep it out of the file. */
+    password: z.string().default(''),
+  })
+  .strict();
+
 const ADDRESS = /^[^\s@<>()[\]\\,;:"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 
 export const clientModuleAccounts = z
@@ -35,6 +44,8 @@ export const clientModuleAccounts = z
         address: z.string().regex(ADDRESS, 'must be a mail address (local@domain)').transform((a) => a.toLowerCase()),
         /** The call contexts this account may use; a login naming any other is refused. */
         contexts: z.array(contextSchema).min(1),
+        /** This account's TLS client certificate towards the mail service (else clientModule.upstream.clientCertificate). */
+        clientCertificate: clientCertificateFile.optional(),
       })
       .strict(),
   )

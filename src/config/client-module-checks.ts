@@ -17,6 +17,11 @@ export function clientModuleWarnings(config: Config, forRole = false): string[] 
   if (soap && config.konnektor.soap && !config.konnektor.soap.tls.clientP12 && !config.konnektor.soap.basicAuth) {
     out.push('konnektor.soap has neither tls.clientP12 nor basicAuth: the client module connects to the Konnektor without client authentication (KOM-LE-A_2071 expects a client certificate; export one for this client system from the Konnektor\'s admin UI)');
   }
+  // KOM-LE-A_2074, A_2182-01: the client module authenticates to the service with the provider's C.CM.TLS-CS.
+  const withoutCert = cm.accounts.filter((a) => !a.clientCertificate).map((a) => a.address);
+  if (!cm.upstream.clientCertificate && withoutCert.length > 0) {
+    out.push(`no TLS client certificate for ${withoutCert.length === cm.accounts.length ? 'any account' : withoutCert.join(', ')}: the client module connects to the mail service without one (KOM-LE-A_2182-01 expects the provider's C.CM.TLS-CS; get it by createCert and set clientModule.upstream.clientCertificate or clientModule.accounts[].clientCertificate)`);
+  }
   if (cm.providers.length === 0) {
     out.push('clientModule.providers is empty: a client module started with this file refuses every login (list the mail services user names may point at, as host or domain with ports; the demo of `postamt start` configures its own service)');
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, plaintextPolicy } from './fields.js';
 import { smtpListener, tlsListeners } from './listener.js';
+import { clientCertificateFile } from './client-module-accounts.js';
 import { pop3SessionLimits, smtpSessionLimits } from './limits.js';
 import { clientModuleAccounts, clientModuleProviders } from './client-module-accounts.js';
 
@@ -39,6 +40,12 @@ export const clientModuleSchema = z
         /** Only for tests against a service with an unknown certificate. */
         rejectUnauthorized: z.boolean().default(true),
         timeoutMs: z.number().int().min(100).default(30_000),
+        /**
+         * The TLS client certificate C.CM.TLS-CS presented to the mail service (KOM-LE-A_2182-01):
+         * the PKCS#12 file createCert handed out, for every account without one of its own
+         * (clientModule.accounts[].clientCertificate).
+         */
+        clientCertificate: clientCertificateFile.optional(),
       })
       .strict()
       .prefault({}),

@@ -55,6 +55,25 @@ export const kimSchema = z
         deregistrationDays: z.number().int().min(1).max(365).default(30),
         /** How long getOTP's one-time password is good for setTID (porting to another Telematik-ID). */
         otpLifetimeSeconds: z.number().int().min(60).max(30 * 86_400).default(86_400),
+        /**
+         * createCert: the CA that issues the client modules' TLS certificates C.CM.TLS-CS (PEM
+         * files, relative to dataDir; the demo uses the test PKI's pki/ca.pem and pki/ca.key).
+         * Without caCert and caKey createCert answers 500 (not offered).
+         */
+        clientCertificates: z
+          .object({
+            caCert: z.string().min(1).optional(),
+            caKey: z.string().min(1).optional(),
+            /** How long an issued certificate is valid (never beyond the CA's own end). */
+            validityDays: z.number().int().min(1).max(3650).default(365),
+            /** subject O of the certificates: the provider (gemSpec_PKI Tab_PKI_267). */
+            organization: z.string().min(1).max(64).default('Postamt'),
+            /** subject C: the provider's country. */
+            country: z.string().regex(/^[A-Z]{2}$/, 'two capital letters (ISO 3166)').default('DE'),
+          })
+          .strict()
+          .refine((c) => (c.caCert === undefined) === (c.caKey === undefined), { message: 'set both caCert and caKey, or neither' })
+          .prefault({}),
       })
       .strict()
       .prefault({}),

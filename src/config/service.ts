@@ -1,10 +1,18 @@
 import { z } from 'zod';
 import { duration, host, plaintextPolicy, port } from './fields.js';
-import { smtpListener, tlsListeners } from './listener.js';
+import { listener, smtpListener } from './listener.js';
+import { CLIENT_CERTIFICATE_MODES } from '../core/tls-mode.js';
 import { pop3SessionLimits, smtpSessionLimits } from './limits.js';
 import { relaySchema } from './relay.js';
 import { throttleSchema } from './throttle.js';
 import { kimSchema } from './kim.js';
+
+/**
+ * Mutual TLS on a submission or POP3 listener (KOM-LE-A_2074, docs/mail-service.md): `off`,
+ * `request` (asked for, not required) or `require` (refused in the handshake without one);
+ * trusted are the CAs of `service.clientCertificateCa`.
+ */
+const clientCertificate = z.enum(CLIENT_CERTIFICATE_MODES).default('off');
 
 /** `service:` — the mail service's listeners (SMTP, POP3, HTTP), login throttling, shutdown and housekeeping. */
 
@@ -21,6 +29,7 @@ export const smtpSchema = z
          * each other on 465. False: AUTH is required (530 5.7.0).
          */
         acceptFromProviders: z.boolean().default(true),
+        clientCertificate,
       })
       .strict()
       .prefault({}),
@@ -33,7 +42,8 @@ export const smtpSchema = z
 
 export const pop3Schema = z
   .object({
-    ...tlsListeners({ starttls: 1110, implicit: 1995 }),
+    starttls: listener(1110).extend({ clientCertificate }).strict().prefault({}),
+    implicit: listener(1995).extend({ clientCertificate }).strict().prefault({}),
     ...pop3SessionLimits,
     /** Whether USER/PASS and AUTH PLAIN are offered before STLS on the starttls listener off loopback. */
     allowPlaintextAuth: plaintextPolicy,
@@ -118,6 +128,12 @@ export const serviceSchema = z
     blobGcGraceMs: duration.default(3_600_000),
     blobGcIntervalMs: z.number().int().min(1000).default(6 * 3_600_000),
     relay: relaySchema.prefault({}),
+    /**
+     * CA certificates (PEM files, relative to dataDir) whose client certificates the listeners
+     * with `clientCertificate` take. Empty: the CA createCert issues from
+     * (kim.accountManager.clientCertificates.caCert).
+     */
+    clientCertificateCa: z.array(z.string().min(1)).default([]),
     /** The KIM Fachdienst's HTTP interfaces (AccountLimit, ServiceInformation) and the retention job (docs/kim-provider-apis.md). */
     kim: kimSchema.prefault({}),
     /** The message trace (docs/trace.md): what became of each message, for /api/trace and `postamt message trace`. */

@@ -3,6 +3,7 @@ import type { Server, Socket } from 'node:net';
 import { TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { serverContextOptions, type ServerPem } from './tls-profile.js';
 import { ResumableContexts } from './tls-resumption.js';
+import type { ClientCertificateMode } from './tls-mode.js';
 
 /** What a listener needs to be the TLS server of a connection. */
 export interface ServerTls {
@@ -10,6 +11,8 @@ export interface ServerTls {
   readonly context: SecureContext;
   /** Ask for a client certificate and refuse the connection unless the context's CAs issued it. */
   requireClientCert?: boolean;
+  /** Ask for a client certificate, but serve a client without one (or with one not verified) too. */
+  requestClientCert?: boolean;
   /** The session cache's events (tls-resumption.ts), if the listener has one. */
   readonly sessions?: EventEmitter | undefined;
 }
@@ -17,21 +20,24 @@ export interface ServerTls {
 /**
  * The server side from a certificate and key (PEM; an RSA and an ECC pair when given both),
  * with the TI's TLS profile (tls-profile.ts) and session resumption (tls-resumption.ts); with
- * `clientCa`, client certificates they issued are required. `name` is the listener's.
+ * `clientCa`, client certificates they issued are asked for: required, unless `mode` is
+ * `request`. `name` is the listener's.
  */
-export function serverTls(pem: ServerPem, clientCa?: readonly string[], name = 'listener'): ServerTls {
-  const requireClientCert = clientCa !== undefined && clientCa.length > 0;
-  return resumableServerTls({ ...serverContextOptions(pem), ...(requireClientCert ? { ca: [...clientCa] } : {}) }, name, requireClientCert);
+export function serverTls(pem: ServerPem, clientCa?: readonly string[], name = 'listener', mode: Exclude<ClientCertificateMode, 'off'> = 'require'): ServerTls {
+  const asks = clientCa !== undefined && clientCa.length > 0;
+  return resumableServerTls({ ...serverContextOptions(pem), ...(asks ? { ca: [...clientCa] } : {}) }, name, asks ? mode : 'off');
 }
 
-/** A ServerTls from context options (serverContextOptions and more), with session resumption. */
-export function resumableServerTls(options: SecureContextOptions, name: string, requireClientCert: boolean): ServerTls {
+/** A ServerTls from context options (serverContextOptions and more), with session resumption; `true` is `require`. */
+export function resumableServerTls(options: SecureContextOptions, name: string, clientCertificate: boolean | ClientCertificateMode): ServerTls {
   const contexts = new ResumableContexts(options, name);
+  const mode = clientCertificate === true ? 'require' : clientCertificate === false ? 'off' : clientCertificate;
   return {
     get context() {
       return contexts.context;
     },
-    requireClientCert,
+    requireClientCert: mode === 'require',
+    requestClientCert: mode === 'request',
     sessions: contexts.sessions,
   };
 }
@@ -53,11 +59,12 @@ const ignore = (): void => undefined;
  */
 export function serverHandshake(raw: Socket, tls: ServerTls, timeoutMs: number, track?: (secure: TLSSocket) => void): Promise<Handshake> {
   const requireCert = tls.requireClientCert === true;
+  const requestCert = requireCert || tls.requestClientCert === true;
   // The TLSSocket takes over raw's handle and replays bytes raw has buffered but not emitted
   // (the ClientHello may already be there), so nothing is lost.
   // `server` is where Node takes a server TLSSocket's sessions to and asks for them back.
   const sessions = tls.sessions ? { server: tls.sessions as unknown as Server } : {};
-  const secure = new TLSSocket(raw, { isServer: true, secureContext: tls.context, requestCert: requireCert, rejectUnauthorized: requireCert, ...sessions });
+  const secure = new TLSSocket(raw, { isServer: true, secureContext: tls.context, requestCert, rejectUnauthorized: requireCert, ...sessions });
   // A late error (EPIPE after a failure) must not go unhandled; the new owner adds its own.
   secure.on('error', ignore);
   secure.once('close', () => raw.destroy());
@@ -70,7 +77,8 @@ export function serverHandshake(raw: Socket, tls: ServerTls, timeoutMs: number, 
       secure.destroy();
       resolve({ ok: false, reason });
     };
-    const onSecure = (): void => done(requireCert ? clientCertificateProblem(secure) : undefined);
+    // `request`: the verdict only marks the socket authorized (or not); it never refuses.
+    const onSecure = (): void => done(requireCert ? clientCertificateProblem(secure) : requestCert ? void clientCertificateProblem(secure) : undefined);
     const onEnd = (): void => done('ended by the client');
     const onClose = (): void => done('closed');
     const onError = (err: NodeJS.ErrnoException): void => done(err.code ?? err.message);

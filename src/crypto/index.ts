@@ -15,6 +15,8 @@ export {
   type TestPkiResult,
   type Admission,
   type Pkcs12Contents,
+  issueClientModuleCert,
+  type ClientModuleCertRequest,
 } from './pki/index.js';
 export * from './cms/index.js';
 export * from './konnektor/index.js';

@@ -14,6 +14,8 @@ export type LoginCommand = Only<'USER' | 'PASS' | 'AUTH'>;
 export interface Peer {
   readonly remoteAddress: string;
   readonly secure: boolean;
+  /** The account a verified TLS client certificate names: the only one this connection may log in as. */
+  readonly certificateAccount?: string | undefined;
   /** Settles when the connection is gone: a failure delay need not outlive its client. */
   readonly closed: Promise<void>;
 }
@@ -132,8 +134,12 @@ export class Authorization {
       remoteAddress: this.peer.remoteAddress,
       secure: this.peer.secure,
     };
+    const certAccount = this.peer.certificateAccount;
+    const fits = (account: string): boolean => certAccount === undefined || account.toLowerCase() === certAccount;
     const cached = await this.cachedLogin(req);
-    if (cached) return this.loggedInOk(cached);
+    if (cached && fits(cached.account)) return this.loggedInOk(cached);
+    // A cached hit for another account than the certificate's: let go, and fail on the normal path.
+    if (cached) await cached.maildrop.release();
     // The gate comes before the password is checked: a penalised address is answered without
     // a check, and checks from one address run one after the other.
     const admission = this.ctx.throttle ? await this.ctx.throttle.admit(this.peer.remoteAddress, this.goneSignal) : undefined;
@@ -149,7 +155,13 @@ export class Authorization {
     } finally {
       if (admission?.kind === 'check') admission.release();
     }
-    if (result.ok) return this.loggedInOk(result);
+    if (result.ok && fits(result.account)) return this.loggedInOk(result);
+    if (result.ok) {
+      // Right password, wrong certificate: a login failure like any other (the maildrop is not opened).
+      await result.maildrop.release();
+      this.ctx.log.warn({ session: this.ctx.id, remote: this.peer.remoteAddress }, 'pop3 login refused: the TLS client certificate is of another account');
+      result = { ok: false, reason: 'credentials' };
+    }
     if (result.reason === 'unavailable') {
       this.out.count('logins', { result: 'unavailable' });
       return this.out.reply(errLine(result.message ?? 'mailbox temporarily unavailable', 'SYS/TEMP'));

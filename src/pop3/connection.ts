@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import { switchToTls, type Logger, type ServerTls } from '../core/index.js';
+import type { TLSSocket } from 'node:tls';
+import { clientCertificateAccount, switchToTls, type Logger, type ServerTls } from '../core/index.js';
 import { pop3 } from '../wire/index.js';
 
 // Flow control for pipelining: past HIGH queued lines the socket is paused, below LOW it reads
@@ -59,6 +60,11 @@ export class Pop3Connection {
 
   get secure(): boolean {
     return this.secureNow;
+  }
+
+  /** The account the verified TLS client certificate names (implicit TLS or after STLS); undefined without one. */
+  get certificateAccount(): string | undefined {
+    return this.secureNow ? clientCertificateAccount(this.socket as TLSSocket) : undefined;
   }
 
   get isOpen(): boolean {

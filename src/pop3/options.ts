@@ -1,5 +1,5 @@
 import { configSchema, type Pop3Config } from '../config/index.js';
-import type { Logger, LoginThrottle, Metrics, ServerPem, TlsMode } from '../core/index.js';
+import type { ClientCertificateMode, Logger, LoginThrottle, Metrics, ServerPem, TlsMode } from '../core/index.js';
 import type { Pop3Backend } from './backend.js';
 
 /** The per-connection limits, exactly the fields of config.service.pop3 that govern a session. */
@@ -16,8 +16,10 @@ export interface Pop3ServerOptions {
   tlsMode: TlsMode;
   /** PEM certificate chain and key; required unless `none`. */
   tls?: ServerPem;
-  /** CA certificates (PEM): when given, TLS clients must present a certificate they issued. */
+  /** CA certificates (PEM): when given, TLS clients are asked for a certificate they issued. */
   clientCa?: string[];
+  /** With clientCa: `require` (default) refuses a client without one in the handshake, `request` serves it too; a verified one must name the login's account. */
+  clientCertificate?: Exclude<ClientCertificateMode, 'off'>;
   /** Listen address; defaults to 127.0.0.1 and an ephemeral port (0). */
   host?: string;
   port?: number;

@@ -26,7 +26,7 @@ export class Pop3Server {
     if (opts.tlsMode !== 'none' && !opts.tls) throw new Error(`pop3: TLS mode ${opts.tlsMode} needs a certificate and key`);
     this.limits = resolveLimits(opts.limits);
     const name = opts.name ?? opts.tlsMode;
-    const tls: ServerTls | undefined = opts.tls ? serverTls(opts.tls, opts.clientCa, `pop3 ${name}`) : undefined;
+    const tls: ServerTls | undefined = opts.tls ? serverTls(opts.tls, opts.clientCa, `pop3 ${name}`, opts.clientCertificate) : undefined;
     const logger = opts.logger ?? silentLogger();
     this.listener = new Listener(
       {

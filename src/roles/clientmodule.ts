@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { loadClientModuleCertificates } from './clientmodule-certificates.js';
 import type { Config } from '../config/index.js';
 import { clientModuleWarnings, inDataDir } from '../config/index.js';
 import { LoginThrottle, Metrics, isLoopbackHost, useTlsProfile, useTlsResumption, type Logger } from '../core/index.js';
@@ -68,6 +69,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
   );
   const clientCa = cm.clientCertificateCa.length ? cm.clientCertificateCa.map((p) => readFileSync(inDataDir(config, p), 'utf8')) : undefined;
   const upstream = { ca: upstreamCa, rejectUnauthorized: cm.upstream.rejectUnauthorized, timeoutMs: cm.upstream.timeoutMs };
+  const clientCertificate = await loadClientModuleCertificates(config);
   const policy = new LoginPolicy(cm.accounts, cm.providers);
   const outcomes = parts.outcomes ?? new OutcomeRing(cm.recentOutcomes);
   for (const w of clientModuleWarnings(config, true)) logger.warn({ role: 'clientmodule' }, w);
@@ -76,6 +78,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     lookup,
     policy,
     upstream: { ...upstream, clientName: config.service.hostname },
+    ...(clientCertificate ? { clientCertificate } : {}),
     hostname: config.service.hostname,
     dataTimeToLiveDays: cm.dataTimeToLiveDays,
     // getLimits goes to the same service as the upstream sessions, trusting the same anchors.
@@ -100,6 +103,7 @@ export async function startClientModule(config: Config, logger: Logger, parts: C
     konnektor,
     policy,
     upstream,
+    ...(clientCertificate ? { clientCertificate } : {}),
     appendNote: cm.appendNote,
     integrityFailure: cm.integrityFailure,
     sessionCacheBytes: cm.sessionCacheBytes,

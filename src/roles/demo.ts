@@ -146,9 +146,11 @@ function demoClientModuleConfig(config: Config, ldapPort: number, service: Runni
 export async function startDemo(config: Config, logger: Logger): Promise<RunningDemo> {
   // The demo serves the Application Integration endpoint, so an archive can be pointed at it at once.
   let cmConfig: Config | undefined;
-  // The Account Manager trusts the demo's TEST-ONLY CA (its practices' C.HCI.AUT), unless configured.
+  // The Account Manager trusts the demo's TEST-ONLY CA (its practices' C.HCI.AUT), unless
+  // configured, and createCert issues the client modules' TLS certificates from it.
   const am = config.service.kim.accountManager;
-  const kim = { ...config.service.kim, accountManager: { ...am, trustAnchors: am.trustAnchors.length ? am.trustAnchors : ['pki/ca.pem'] } };
+  const cc = am.clientCertificates.caCert === undefined ? { ...am.clientCertificates, caCert: 'pki/ca.pem', caKey: 'pki/ca.key' } : am.clientCertificates;
+  const kim = { ...config.service.kim, accountManager: { ...am, trustAnchors: am.trustAnchors.length ? am.trustAnchors : ['pki/ca.pem'], clientCertificates: cc } };
   const service = await startService({ ...config, service: { ...config.service, kim }, integration: { ...config.integration, enabled: true } }, logger, undefined, { konnektorConfig: () => cmConfig ?? config, clientModuleOutcomes: () => cm?.outcomes });
   let ldap: RunningDirectory | undefined;
   let sim: RunningKonnektorSim | undefined;

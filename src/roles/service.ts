@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { inDataDir, type Config } from '../config/index.js';
-import type { HostPort, Logger } from '../core/index.js';
+import type { ClientCertificateMode, HostPort, Logger } from '../core/index.js';
 import { Metrics, MetricsHistory, LoginThrottle, UsageError, isLoopbackHost, useTlsProfile, useTlsResumption } from '../core/index.js';
 import { openStore, GroupCommit, dataPaths, makePrivate, type Store } from '../store/index.js';
 import { loadTlsMaterial, readCertificateFile, type TlsMaterial } from '../crypto/index.js';
@@ -22,6 +22,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { addListeners, type Endpoint } from './endpoints.js';
 import { setupIntegration, type ServiceIntegration } from './integration.js';
 import { RunningParts } from './running-parts.js';
+import { clientCertificateIssuer } from './client-certificates.js';
 import { sql } from 'kysely';
 
 export interface RunningService {
@@ -82,6 +83,26 @@ function readPemFiles(config: Config, key: string, paths: readonly string[]): st
   });
 }
 
+/**
+ * A listener's mutual TLS from its `clientCertificate` mode: the trusted CAs (service.clientCertificateCa,
+ * else createCert's CA), read once at start so that a wrong path fails it.
+ */
+function clientCertificateListeners(config: Config): (mode: ClientCertificateMode) => { clientCa?: string[]; clientCertificate?: 'request' | 'require' } {
+  let ca: string[] | undefined;
+  return (mode) => {
+    if (mode === 'off') return {};
+    if (!ca) {
+      const svc = config.service;
+      const fallback = svc.kim.accountManager.clientCertificates.caCert;
+      const key = svc.clientCertificateCa.length ? 'service.clientCertificateCa' : 'service.kim.accountManager.clientCertificates.caCert';
+      const paths = svc.clientCertificateCa.length ? svc.clientCertificateCa : fallback !== undefined ? [fallback] : [];
+      if (paths.length === 0) throw new UsageError('clientCertificate is on for a listener, but no CA is given: set service.clientCertificateCa or service.kim.accountManager.clientCertificates.caCert');
+      ca = readPemFiles(config, key, paths);
+    }
+    return { clientCa: ca, clientCertificate: mode };
+  };
+}
+
 /** What an older release created open to other local users is closed before anything is read or served. */
 function makeDataPrivate(config: Config, logger: Logger): void {
   const { changed, failed } = makePrivate(dataPaths(config));
@@ -120,6 +141,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       referenceIdRequired: svc.kim.serviceInformation.referenceIdRequired,
       initialPasswordRequired: svc.kim.serviceInformation.initialPasswordRequired,
       defaults: svc.kim.defaults,
+      ...clientCertificateIssuer(svc.kim.accountManager.clientCertificates, config.dataDir),
     });
     const directory = new Directory(store, directoryOptions(config.directory));
     accounts.onChange(new DirectoryAccountFeed(directory));
@@ -157,6 +179,7 @@ export async function startService(config: Config, logger: Logger, existingStore
 
     // MX: mail from other providers, STARTTLS, no AUTH. Submission: implicit TLS, AUTH (or, with
     // acceptFromProviders, a provider's session without AUTH under the MX rules).
+    const clientAuth = clientCertificateListeners(config);
     for (const [name, lc, mode, tlsMode] of [
       ['smtp-mx', svc.smtp.mx, 'mx', 'starttls'],
       ['smtp-submission', svc.smtp.submission, 'submission', 'implicit'],
@@ -168,6 +191,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         port: lc.port,
         tlsMode,
         tls,
+        ...(submission ? clientAuth(lc.clientCertificate) : {}),
         auth: submission,
         requireAuth: submission && !svc.smtp.submission.acceptFromProviders,
         hostname: svc.hostname,
@@ -197,6 +221,7 @@ export async function startService(config: Config, logger: Logger, existingStore
         port: lc.port,
         tlsMode,
         tls,
+        ...clientAuth(lc.clientCertificate),
         backend: pop3Backend,
         hostname: svc.hostname,
         limits: svc.pop3,

@@ -12,7 +12,7 @@ import { heldInit } from './greeting-hold.js';
  * through one `send` wrapper (reply-batching.ts, enhanced-codes.ts; it also tells server.ts each
  * reply's code, REPLY_SENT), the DATA intake is ours (data-stream.ts), and init() greets at
  * once or after the listener's greeting delay instead of after a fixed 100 ms (greeting-hold.ts). Two more it only relies on (server.ts): connect() registering the connection
- * in `connections` at once, and the `_upgrading` flag during STARTTLS. Private methods can change in any release, so package.json pins the exact
+ * in `connections` at once, the `_upgrading` flag during STARTTLS and `_socket`, the current socket (its client certificate). Private methods can change in any release, so package.json pins the exact
  * version below, and before patching `installSmtpServerPatches` checks that each method it
  * touches is still there with the arity and the code it relies on; otherwise it throws, at
  * start, naming what changed. Upgrading smtp-server means: read what changed in those methods,
@@ -63,8 +63,8 @@ const CONNECTION: readonly Expectation[] = [
   {
     name: 'upgrade',
     arity: 2,
-    markers: ['this._upgrading = true', 'this._upgrading = false'],
-    why: 'not patched, relied on: server.ts reads _upgrading at close to count a STARTTLS handshake cut short',
+    markers: ['this._upgrading = true', 'this._upgrading = false', 'this._socket = tlsSocket'],
+    why: 'not patched, relied on: server.ts reads _upgrading at close to count a STARTTLS handshake cut short, and _socket (the TLSSocket after STARTTLS) for the client certificate',
   },
 ];
 

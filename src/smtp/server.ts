@@ -1,7 +1,8 @@
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession, type SMTPServerOptions } from 'smtp-server';
 import type { Socket } from 'node:net';
 import type { Logger } from '../core/index.js';
-import { Listener, Metrics, SMTP_MESSAGE_SECONDS, SMTP_MESSAGE_BUCKETS, addressList, errorMessage, randomHex, resumableServerTls, serverContextOptions, type ListenerSession, type LoginThrottle, type ServerPem, type ServerTls, type TlsMode } from '../core/index.js';
+import type { TLSSocket } from 'node:tls';
+import { Listener, Metrics, SMTP_MESSAGE_SECONDS, SMTP_MESSAGE_BUCKETS, addressList, clientCertificateAccount, errorMessage, randomHex, resumableServerTls, serverContextOptions, type ClientCertificateMode, type ListenerSession, type LoginThrottle, type ServerPem, type ServerTls, type TlsMode } from '../core/index.js';
 import type { SmtpConfig } from '../config/index.js';
 import { DataChecker, describeViolation } from '../wire/smtp/index.js';
 import { SmtpReply, replies } from './reply.js';
@@ -19,8 +20,14 @@ export interface SmtpListenerOptions {
   /** `starttls`: plain with STARTTLS offered; `implicit`: TLS from the first byte; `none`: no TLS. */
   tlsMode: TlsMode;
   tls?: ServerPem;
-  /** CA certificates (PEM): when given, TLS clients must present a certificate they issued. */
+  /** CA certificates (PEM): when given, TLS clients are asked for a certificate they issued (`clientCertificate`). */
   clientCa?: string[];
+  /**
+   * With clientCa: `require` (the default) refuses a client without such a certificate in the
+   * handshake; `request` serves it too. Either way a verified certificate naming an account
+   * (rfc822Name) must name the AUTH account, else AUTH fails (535).
+   */
+  clientCertificate?: Exclude<ClientCertificateMode, 'off'>;
   /** Offer AUTH (PLAIN, LOGIN). */
   auth: boolean;
   /** MAIL needs a successful AUTH first (530 5.7.0 otherwise). */
@@ -140,7 +147,8 @@ export class SmtpListener {
     this.gate = gd && gd.delayMs > 0 ? new GreetingGate({ ...gd, exempt: addressList(gd.exempt) }) : undefined;
     // Postscreen's words for a pregreet (its "Protocol error"), with the code a refused session hears.
     this.pregreetRefusal = `5.5.1 ${opts.hostname} Protocol error: talked before the greeting`;
-    const clientAuth = opts.clientCa?.length ? { ca: opts.clientCa, requestCert: true, rejectUnauthorized: true } : {};
+    const certMode = opts.clientCa?.length ? (opts.clientCertificate ?? 'require') : 'off';
+    const clientAuth = certMode !== 'off' ? { ca: opts.clientCa, requestCert: true, rejectUnauthorized: certMode === 'require' } : {};
     if (opts.tlsMode !== 'none' && !opts.tls) throw new Error(`smtp ${opts.name}: TLS mode ${opts.tlsMode} needs a certificate`);
     // The TI's profile (tls-profile.ts) replaces smtp-server's own defaults (TLS 1.0 and up).
     const tlsOpts = opts.tlsMode === 'none' || !opts.tls ? {} : { ...serverContextOptions(opts.tls), ...clientAuth };
@@ -175,7 +183,7 @@ export class SmtpListener {
     };
     this.server = new SMTPServer(options);
     // One context for implicit TLS and STARTTLS (smtp-server takes its '*' context for STARTTLS), with resumption.
-    this.tls = opts.tlsMode === 'none' || !opts.tls ? undefined : resumableServerTls({ ...serverContextOptions(opts.tls), ...(opts.clientCa?.length ? { ca: opts.clientCa } : {}) }, `smtp ${opts.name}`, Boolean(opts.clientCa?.length));
+    this.tls = opts.tlsMode === 'none' || !opts.tls ? undefined : resumableServerTls({ ...serverContextOptions(opts.tls), ...(opts.clientCa?.length ? { ca: opts.clientCa } : {}) }, `smtp ${opts.name}`, certMode);
     if (this.tls) this.server.secureContext.set('*', this.tls.context);
     this.server.connections = this.connections;
     this.listener = new Listener(
@@ -354,8 +362,11 @@ export class SmtpListener {
 
   private async onAuth(username: string, password: string, session: SMTPServerSession, cb: (err: Error | null | undefined, res?: { user: unknown }) => void): Promise<void> {
     const st = this.state.get(session.id) ?? { authFailures: 0, gone: new Gone() };
+    // A verified client certificate names the one account this connection may log in as.
+    const certAccount = this.certificateAccount(st);
+    const fits = (user: string): boolean => certAccount === undefined || user.toLowerCase() === certAccount;
     const cached = await this.cachedLogin(username, password, session);
-    if (cached) {
+    if (cached && fits(cached)) {
       this.opts.logger.info({ listener: this.opts.name, sid: session.id, user: cached, ip: session.remoteAddress }, 'smtp auth ok');
       return cb(null, { user: cached });
     }
@@ -376,7 +387,8 @@ export class SmtpListener {
     let refusal: SmtpReply | undefined;
     try {
       const user = this.opts.backend.authenticate ? await this.opts.backend.authenticate(username, password, this.session(session)) : null;
-      if (user) {
+      if (user && !fits(user)) this.opts.logger.warn({ listener: this.opts.name, sid: session.id, ip: session.remoteAddress }, 'smtp auth refused: the TLS client certificate is of another account');
+      else if (user) {
         this.opts.logger.info({ listener: this.opts.name, sid: session.id, user, ip: session.remoteAddress }, 'smtp auth ok');
         return cb(null, { user });
       }
@@ -399,6 +411,13 @@ export class SmtpListener {
     await delay(Math.max(this.opts.limits.authFailureDelayMs, penalty), st.gone.signal);
     const reply = st.authFailures >= this.opts.limits.maxAuthFailures ? replies.tooManyAuthFailures() : (refusal ?? replies.badCredentials());
     cb(reply.toServerError());
+  }
+
+  /** The account the connection's verified TLS client certificate names (implicit TLS or after STARTTLS). */
+  private certificateAccount(st: Partial<ConnState>): string | undefined {
+    // smtp-server keeps the connection's current socket (the TLSSocket after STARTTLS) in _socket.
+    const socket = (st.conn as unknown as { _socket?: TLSSocket } | undefined)?._socket;
+    return socket && typeof socket.getPeerCertificate === 'function' ? clientCertificateAccount(socket) : undefined;
   }
 
   /**

@@ -217,7 +217,7 @@ function suite(kind: StoreKind): void {
     assert.equal(await svc.accounts.find(GONE), undefined);
   });
 
-  test('createCert is not offered yet: 500 with the Error body saying so', async (t) => {
+  test('createCert without a CA configured (service.kim.accountManager.clientCertificates): 500 with the Error body saying so', async (t) => {
     if (skip) return t.skip('POSTAMT_TEST_SKIP_PG=1');
     const r = await call('createCert', { method: 'POST', path: path(A, '/cert'), headers: pw('New-Passw0rd-2'), body: { commonName: 'Praxis A' } }, await accountManagerJwt(konnektor, CB));
     assert.equal(r.status, 500);

@@ -50,6 +50,18 @@ const accountBody = z
 const dateTime = z.string().max(64).refine((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v)), 'not an RFC 3339 date-time');
 const outOfOfficeBody = z.object({ startDate: dateTime.optional(), endDate: dateTime.optional(), message: z.string().max(2048).optional(), active: z.boolean().optional() }).strict();
 
+/**
+ * CertificateParameters: commonName is required (the document's 400 "no CommonName"); the CN
+ * becomes `<commonName>#CM`, at most 64 characters (X.520). No control characters: it is shown
+ * in certificate dialogs and logs.
+ */
+const certBody = z
+  .object({
+    commonName: z.string().min(1).max(61).regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters'),
+    certPassword: password.optional(),
+  })
+  .strict();
+
 class BadRequest extends Error {}
 
 function parsed<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -163,9 +175,13 @@ export function accountManagerRoutes(o: AccountManagerRouteOptions): FastifyPlug
     app.put(`${ACCOUNT_MANAGER_BASE}/account/:username/telematikID`, handle('setTID', async (req, jwt) => {
       await o.manager.setTid(jwt, user(req), headerPassword(req, 'password'), headerPassword(req, 'otp'));
     }));
-    // createCert (the client module's TLS certificate from the provider's CA) is not offered yet.
-    app.post(`${ACCOUNT_MANAGER_BASE}/account/:username/cert`, handle('createCert', async () => {
-      throw new AccountManagerError('not-supported', 'createCert is not offered by this provider yet');
+    // createCert: the client module's TLS certificate C.CM.TLS-CS from the provider's CA, in a PKCS#12 file.
+    app.post(`${ACCOUNT_MANAGER_BASE}/account/:username/cert`, opts, handle('createCert', async (req, jwt) => {
+      const pw = headerPassword(req, 'password');
+      if (req.body === undefined || req.body === null) throw new BadRequest('a JSON body (CertificateParameters with commonName) is required');
+      const body = parsed(certBody, req.body);
+      const p12 = await o.manager.createCert(jwt, user(req), pw, { commonName: body.commonName, ...(body.certPassword !== undefined ? { certPassword: decode(body.certPassword) } : {}) });
+      return { file: Buffer.from(p12).toString('base64') };
     }));
   };
 }

@@ -56,7 +56,22 @@ export interface OutOfOffice {
   active?: boolean;
 }
 
+/** CertificateParameters of createCert, the certPassword decoded. */
+export interface CertificateParameters {
+  commonName: string;
+  certPassword?: string;
+}
+
+/**
+ * Who issues the client module's TLS certificate C.CM.TLS-CS (the provider's CA; roles/ wires
+ * crypto/pki's issuer to the configured files). Resolves with the PKCS#12 file; throws when the
+ * CA cannot be used (the HTTP layer answers 500).
+ */
+export type ClientCertificateIssuer = (req: { commonName: string; address: string; password?: string }) => Promise<Uint8Array>;
+
 export interface AccountManagerOptions {
+  /** createCert's issuer; absent: createCert is not offered (500, as the document allows). */
+  readonly issueClientCertificate?: ClientCertificateIssuer;
   /** KIM versions an account may announce (422 otherwise). */
   readonly kimVersions: readonly string[];
   /** A_19464-03: the deregistration takes effect after this many days (30). */
@@ -192,6 +207,18 @@ export class AccountManager {
     if (r.kim_otp_expires === null || Number(r.kim_otp_expires) < this.now()) throw new AccountManagerError('otp-expired', 'the OTP has expired; ask for a new one with getOTP');
     await this.db.updateTable('accounts').set({ kim_otp_hash: null, kim_otp_expires: null }).where('id', '=', account.id).execute();
     if (account.telematikId !== jwt.telematikId) await this.accounts.setTelematikId(account.address, jwt.telematikId);
+  }
+
+  /**
+   * createCert: a new C.CM.TLS-CS for the account's client module, as a PKCS#12 file (encrypted
+   * when a certPassword is given). Every call issues a new key pair: the Administrationsmodul
+   * asks again before the old one expires (Anwendungsfaelle.adoc "Aktualisierung").
+   */
+  async createCert(jwt: CheckedJwt, username: string, password: string, params: CertificateParameters): Promise<Uint8Array> {
+    const issue = this.o.issueClientCertificate;
+    if (!issue) throw new AccountManagerError('not-supported', 'createCert is not offered by this provider (no CA configured)');
+    const account = await this.authorised(jwt, username, password);
+    return issue({ commonName: params.commonName, address: account.address, ...(params.certPassword !== undefined ? { password: params.certPassword } : {}) });
   }
 
   /** Deletes the accounts whose deregistration date has passed (the retention job calls it); returns their addresses. */

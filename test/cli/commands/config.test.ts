@@ -62,7 +62,11 @@ test('`postamt config check` warns about a client module without providers or ac
     writeFileSync(wrong, `dataDir: ${join(d.path, 'data')}\n${mandanten}clientModule:\n  providers: [{ domain: kim.test }]\n  accounts:\n    - { address: praxis-a@kim.test, contexts: [{ mandant: m-b }] }\n`);
     const w = postamtSync(['config', 'check', '-c', wrong]);
     assert.equal(w.code, 0, w.stderr);
-    assert.equal(w.stderr, 'warning: clientModule.accounts[0] (praxis-a@kim.test): Mandant m-b is not in konnektor.mandanten, so logins with it fail at the Konnektor\n');
+    assert.equal(
+      w.stderr,
+      "warning: no TLS client certificate for any account: the client module connects to the mail service without one (KOM-LE-A_2182-01 expects the provider's C.CM.TLS-CS; get it by createCert and set clientModule.upstream.clientCertificate or clientModule.accounts[].clientCertificate)\n" +
+        'warning: clientModule.accounts[0] (praxis-a@kim.test): Mandant m-b is not in konnektor.mandanten, so logins with it fail at the Konnektor\n',
+    );
     // A file for the service alone (no Mandanten) gets no client module warnings.
     const service = join(d.path, 'service.yaml');
     writeFileSync(service, `dataDir: ${join(d.path, 'data')}\n`);
