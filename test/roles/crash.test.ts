@@ -43,7 +43,7 @@ test('SIGKILL under SMTP load loses no acknowledged message and leaves none half
     const cfg = join(d.path, 'postamt.yaml');
     writeFileSync(
       cfg,
-      `dataDir: ${d.path}\nlog:\n  level: info\nservice:\n  hostname: crash.test\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n  pop3:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\n  http: { port: 0 }\n`,
+      `dataDir: ${d.path}\nlog:\n  level: info\nservice:\n  hostname: crash.test\n  smtp:\n    mx: { port: 0 }\n    submission: { port: 0 }\n  pop3:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\n  http: { port: 0 }\ndirectory:\n  ldap:\n    starttls: { port: 0 }\n    implicit: { port: 0 }\n`,
     );
     postamtSync(['domain', 'add', 'crash.test'], { config: cfg, check: true });
     postamtSync(['account', 'add', 'box@crash.test', '--password-stdin'], { config: cfg, input: PASSWORD, check: true });
