@@ -258,6 +258,13 @@ export interface KimJwtSeenTable {
   expires_at: number;
 }
 
+/** When an account's out-of-office note last answered a sender (unix ms). */
+export interface KimAutoreplyTable {
+  account_id: number;
+  sender: string;
+  sent_at: number;
+}
+
 export interface Database {
   domains: DomainTable;
   accounts: AccountTable;
@@ -279,6 +286,7 @@ export interface Database {
   trace_addresses: TraceAddressTable;
   trace_events: TraceEventTable;
   kim_jwt_seen: KimJwtSeenTable;
+  kim_autoreplies: KimAutoreplyTable;
 }
 
 export type DomainRow = Selectable<DomainTable>;

@@ -1,0 +1,109 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { python } from '../helpers/process.js';
+import { startSmtpFixture, mailbox, PASSWORD, type SmtpFixture } from '../helpers/smtp-fixture.js';
+
+// Python's smtplib (a client we did not write) sends one message and says what became of it:
+// "ok", or the SMTP code and text of the refusal.
+const SEND = String.raw`
+import smtplib, ssl, sys, json
+a = json.loads(sys.argv[1])
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+try:
+    if a['mode'] == 'submission':
+        s = smtplib.SMTP_SSL('127.0.0.1', a['port'], context=ctx, timeout=20)
+        s.login(a['user'], a['password'])
+    else:
+        s = smtplib.SMTP('127.0.0.1', a['port'], timeout=20)
+        s.ehlo('python.client.test')
+    refused = s.sendmail(a['from'], a['to'], a['msg'].encode('utf-8'), rcpt_options=a.get('rcpt', []))
+    s.quit()
+    print(json.dumps({'result': 'ok', 'refused': {k: [v[0], v[1].decode()] for k, v in refused.items()}}))
+except smtplib.SMTPSenderRefused as e:
+    print(json.dumps({'result': 'sender', 'code': e.smtp_code, 'text': e.smtp_error.decode()}))
+except smtplib.SMTPDataError as e:
+    print(json.dumps({'result': 'data', 'code': e.smtp_code, 'text': e.smtp_error.decode()}))
+except smtplib.SMTPRecipientsRefused as e:
+    print(json.dumps({'result': 'recipients', 'refused': {k: [v[0], v[1].decode()] for k, v in e.recipients.items()}}))
+`;
+
+interface SendResult {
+  result: 'ok' | 'sender' | 'data' | 'recipients';
+  code?: number;
+  text?: string;
+}
+
+function message(headers: Record<string, string>, body = 'Hallo\r\n'): string {
+  return Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n' + body;
+}
+
+let counter = 0;
+function msgId(): string {
+  return `<m${++counter}.${Date.now()}@smtplib.test>`;
+}
+
+describe('KIM mail rules on the service SMTP (issue 22 part 3)', () => {
+  let f: SmtpFixture;
+  let now = Date.parse('2026-06-15T10:00:00Z');
+  const send = (a: { mode?: 'submission' | 'mx'; user?: string; from: string; to: string[]; msg: string; rcpt?: string[] }) =>
+    python<SendResult>(SEND, [JSON.stringify({ mode: a.mode ?? 'submission', port: (a.mode === 'mx' ? f.mx : f.submission).port, user: a.user ?? a.from, password: PASSWORD, ...a })]);
+  const inbox = async (address: string) => (await mailbox(f, address)).map((b) => b.toString('utf8'));
+
+  before(async () => {
+    f = (await startSmtpFixture('sqlite', {}, {}, { now: () => now, replyToSuffixes: ['.kim.telematik', '.kim.telematik-test'] }))!;
+    await f.accounts.add({ address: 'carol@example.test', password: PASSWORD, displayName: 'Carol' });
+    await f.accounts.add({ address: 'dave@example.test', password: PASSWORD, displayName: 'Dave' });
+  });
+  after(() => f.close());
+
+  describe('NOTIFY=SUCCESS (RFC 3461, faq.adoc "Generierung von Zustellbestätigungen", KOM-LE-A_2147)', () => {
+    test('a local delivery that asked for it: a success DSN to the sender, headers only, In-Reply-To the Message-ID', async () => {
+      const id = msgId();
+      const before = (await inbox('alice@example.test')).length;
+      const r = await send({ from: 'alice@example.test', to: ['carol@example.test', 'dave@example.test'], msg: message({ From: 'alice@example.test', To: 'carol@example.test, dave@example.test', Subject: 'Befund', 'Message-ID': id }, 'SECRET BODY LINE\r\n'), rcpt: ['NOTIFY=SUCCESS,FAILURE'] });
+      assert.equal(r.result, 'ok');
+      const got = (await inbox('alice@example.test')).slice(before);
+      assert.equal(got.length, 1, 'one DSN for both recipients');
+      const d = got[0]!;
+      assert.match(d, /^Return-Path: <>\r\n/);
+      assert.match(d, /\r\nContent-Type: multipart\/report; report-type=delivery-status;/);
+      assert.match(d, new RegExp(`\\r\\nIn-Reply-To: ${id.replace(/[.]/g, '\\.')}\\r\\n`));
+      assert.match(d, /\r\nAuto-Submitted: auto-replied\r\n/);
+      assert.match(d, /\r\nArrival-Date: \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\r\n/);
+      for (const rcpt of ['carol@example.test', 'dave@example.test']) {
+        assert.match(d, new RegExp(`Final-Recipient: rfc822; ${rcpt}\\r\\nAction: delivered\\r\\nStatus: 2\\.0\\.0`));
+      }
+      assert.match(d, /Content-Type: text\/rfc822-headers\r\n\r\nFrom: alice@example\.test\r\n/);
+      assert.doesNotMatch(d, /SECRET BODY LINE/, 'HDRS only: never the body');
+      // Both recipients got the message itself.
+      assert.equal((await inbox('carol@example.test')).filter((m) => m.includes(id)).length, 1);
+    });
+
+    test('no NOTIFY, NOTIFY=FAILURE or NOTIFY=NEVER: no success DSN', async () => {
+      const before = (await inbox('alice@example.test')).length;
+      for (const rcpt of [[], ['NOTIFY=FAILURE'], ['NOTIFY=NEVER']]) {
+        const r = await send({ from: 'alice@example.test', to: ['carol@example.test'], msg: message({ From: 'alice@example.test', To: 'carol@example.test', Subject: 'x', 'Message-ID': msgId() }), rcpt });
+        assert.equal(r.result, 'ok');
+      }
+      assert.equal((await inbox('alice@example.test')).length, before, 'no DSN without NOTIFY=SUCCESS');
+    });
+
+    test('mail from another provider (MX) asking for SUCCESS: the DSN goes only to a sender this service can reach; a null sender gets none', async () => {
+      const before = (await inbox('bob@example.test')).length;
+      // bob is local here: the DSN goes to his mailbox even though the mail came in on MX.
+      const r = await send({ mode: 'mx', from: 'bob@example.test', to: ['carol@example.test'], msg: message({ From: 'bob@example.test', To: 'carol@example.test', Subject: 'mx', 'Message-ID': msgId() }), rcpt: ['NOTIFY=SUCCESS'] });
+      assert.equal(r.result, 'ok');
+      assert.equal((await inbox('bob@example.test')).length, before + 1);
+      const n = await send({ mode: 'mx', from: '', to: ['carol@example.test'], msg: message({ From: 'x@other.test', To: 'carol@example.test', Subject: 'null', 'Message-ID': msgId() }), rcpt: ['NOTIFY=SUCCESS'] });
+      assert.equal(n.result, 'ok');
+    });
+
+    test('a bad NOTIFY value is a 501', async () => {
+      const r = await send({ from: 'alice@example.test', to: ['carol@example.test'], msg: message({ From: 'alice@example.test' }), rcpt: ['NOTIFY=SOMETIMES'] });
+      assert.equal(r.result, 'recipients');
+      assert.equal((r as unknown as { refused: Record<string, [number, string]> }).refused['carol@example.test']![0], 501);
+    });
+  });
+});
