@@ -106,4 +106,64 @@ describe('KIM mail rules on the service SMTP (issue 22 part 3)', () => {
       assert.equal((r as unknown as { refused: Record<string, [number, string]> }).refused['carol@example.test']![0], 501);
     });
   });
+
+  describe('sender checks on submission (gemSpec_FD_KOMLE A_23421, A_23422)', () => {
+    const base = { From: 'alice@example.test', To: 'carol@example.test', Subject: 's' };
+    const submit = (headers: Record<string, string>, to = ['carol@example.test'], from = 'alice@example.test') =>
+      send({ from, user: 'alice@example.test', to, msg: message({ ...headers, 'Message-ID': msgId() }) });
+
+    test('A_23421: MAIL FROM other than the AUTH user is refused (553 5.7.1), before any data', async () => {
+      const r = await submit(base, ['carol@example.test'], 'bob@example.test');
+      assert.equal(r.result, 'sender');
+      assert.equal(r.code, 553);
+      assert.match(r.text!, /^5\.7\.1 /);
+    });
+
+    const refused: Array<[string, Record<string, string>, RegExp]> = [
+      ['no From', { To: 'carol@example.test', Subject: 's' }, /no From address/],
+      ['From another address', { ...base, From: 'Bob <bob@example.test>' }, /From <bob@example\.test> is not the sender/],
+      ['several From, none the sender', { ...base, From: 'bob@example.test, carol@example.test', Sender: 'alice@example.test' }, /none of the From addresses/],
+      ['Sender another address', { ...base, Sender: 'bob@example.test' }, /Sender is not the sender/],
+      ['Reply-To outside KIM', { ...base, 'Reply-To': 'alice@gmail.example' }, /Reply-To <alice@gmail\.example> is not a KIM address/],
+      ['one of two Reply-To outside KIM', { ...base, 'Reply-To': 'a@praxis.kim.telematik, b@evil.example' }, /Reply-To <b@evil\.example>/],
+    ];
+    for (const [what, headers, text] of refused) {
+      test(`A_23422 (1): ${what} is refused with 550 5.7.1 after DATA, and nothing is filed`, async () => {
+        const before = (await inbox('carol@example.test')).length;
+        const r = await submit(headers);
+        assert.equal(r.result, 'data', JSON.stringify(r));
+        assert.equal(r.code, 550);
+        assert.match(r.text!, /^5\.7\.1 Sender integrity \(A_23422\): /);
+        assert.match(r.text!, text);
+        assert.equal((await inbox('carol@example.test')).length, before);
+      });
+    }
+
+    const passing: Array<[string, Record<string, string>]> = [
+      ['From the sender, with a display name and other case', { ...base, From: '"Praxis Alice" <Alice@Example.Test>' }],
+      ['several From with the sender among them and Sender the sender', { ...base, From: 'alice@example.test, bob@example.test', Sender: 'alice@example.test' }],
+      ['Reply-To a KIM address (PU and RU/TU domains)', { ...base, 'Reply-To': 'team@praxis.kim.telematik, test@kv.kim.telematik-test' }],
+      ['Reply-To an address of this service', { ...base, 'Reply-To': 'bob@example.test' }],
+    ];
+    for (const [what, headers] of passing) {
+      test(`A_23422: ${what} passes`, async () => {
+        const r = await submit(headers);
+        assert.equal(r.result, 'ok', JSON.stringify(r));
+      });
+    }
+
+    test('A_23422 (2): a message to oneself alone is never refused (forwarding "an sich selbst")', async () => {
+      const r = await submit({ From: 'someone@elsewhere.example', Subject: 'fwd', 'Reply-To': 'x@gmail.example' }, ['alice@example.test']);
+      assert.equal(r.result, 'ok', JSON.stringify(r));
+      // With a second recipient the exception no longer holds.
+      const two = await submit({ From: 'someone@elsewhere.example', Subject: 'fwd' }, ['alice@example.test', 'carol@example.test']);
+      assert.equal(two.result, 'data');
+      assert.equal(two.code, 550);
+    });
+
+    test('mail from other providers (MX) is not checked here: its own Fachdienst did', async () => {
+      const r = await send({ mode: 'mx', from: 'x@other.example', to: ['carol@example.test'], msg: message({ From: 'y@other.example', To: 'carol@example.test', Subject: 'mx', 'Message-ID': msgId() }) });
+      assert.equal(r.result, 'ok', JSON.stringify(r));
+    });
+  });
 });
