@@ -166,4 +166,80 @@ describe('KIM mail rules on the service SMTP (issue 22 part 3)', () => {
       assert.equal(r.result, 'ok', JSON.stringify(r));
     });
   });
+
+  describe('out-of-office autoreply (updateOutOfOffice note, RFC 3834)', () => {
+    const setNote = (address: string, note: object | null) =>
+      f.ts.store.db.updateTable('accounts').set({ kim_out_of_office: note ? JSON.stringify(note) : null }).where('address', '=', address).execute();
+    const replies = async (address: string) => (await inbox(address)).filter((m) => /\r\nAuto-Submitted: auto-replied\r\n/.test(m) && !m.includes('report-type=delivery-status'));
+    const note = { active: true, startDate: '2026-06-01T00:00:00Z', endDate: '2026-06-30T23:59:59Z', message: 'Praxis geschlossen bis 30. Juni.\nVertretung: Dr. Müller' };
+
+    before(() => setNote('dave@example.test', note));
+
+    test('an active note answers the sender once: from the account, Auto-Submitted, In-Reply-To, the note as plain text', async () => {
+      const id = msgId();
+      const r = await send({ from: 'carol@example.test', to: ['dave@example.test'], msg: message({ From: 'carol@example.test', To: 'dave@example.test', Subject: 'Überweisung', 'Message-ID': id }) });
+      assert.equal(r.result, 'ok');
+      const got = await replies('carol@example.test');
+      assert.equal(got.length, 1);
+      const a = got[0]!;
+      assert.match(a, /^Return-Path: <>\r\n/, 'null sender: nothing answers an autoreply');
+      assert.match(a, /\r\nFrom: <dave@example\.test>\r\n/);
+      assert.match(a, /\r\nTo: <carol@example\.test>\r\n/);
+      assert.match(a, /\r\nSubject: Auto: =\?utf-8\?B\?[A-Za-z0-9+/=]+\?=\r\n/);
+      assert.ok(a.includes(`\r\nIn-Reply-To: ${id}\r\n`));
+      assert.match(a, /\r\nContent-Type: text\/plain; charset=utf-8\r\n/);
+      assert.ok(a.includes('\r\n\r\nPraxis geschlossen bis 30. Juni.\r\nVertretung: Dr. Müller\r\n'));
+      // The original was delivered as ever.
+      assert.equal((await inbox('dave@example.test')).filter((m) => m.includes(id)).length, 1);
+    });
+
+    test('the same sender again within intervalDays: no second answer; after it: answered again', async () => {
+      const msg = () => message({ From: 'carol@example.test', To: 'dave@example.test', Subject: 'nochmal', 'Message-ID': msgId() });
+      assert.equal((await send({ from: 'carol@example.test', to: ['dave@example.test'], msg: msg() })).result, 'ok');
+      assert.equal((await replies('carol@example.test')).length, 1);
+      now += 8 * 86_400_000;
+      assert.equal((await send({ from: 'carol@example.test', to: ['dave@example.test'], msg: msg() })).result, 'ok');
+      assert.equal((await replies('carol@example.test')).length, 2);
+      now -= 8 * 86_400_000;
+    });
+
+    test('no answer to a null sender, automatic mail, bulk or list mail, machine addresses', async () => {
+      await f.accounts.add({ address: 'mailer-daemon@example.test', password: PASSWORD, displayName: 'Daemon' });
+      const before = (await replies('alice@example.test')).length;
+      const cases: Array<Record<string, string>> = [
+        { 'Auto-Submitted': 'auto-generated' },
+        { 'Auto-Submitted': 'auto-replied' },
+        { Precedence: 'bulk' },
+        { Precedence: 'list' },
+        { 'List-Id': '<aerzte.lists.example.test>' },
+      ];
+      for (const extra of cases) {
+        const r = await send({ from: 'alice@example.test', to: ['dave@example.test'], msg: message({ From: 'alice@example.test', To: 'dave@example.test', Subject: 'auto', 'Message-ID': msgId(), ...extra }) });
+        assert.equal(r.result, 'ok');
+      }
+      assert.equal((await replies('alice@example.test')).length, before, 'none answered');
+      // The null sender and a machine address, over MX.
+      const daemonBefore = (await inbox('mailer-daemon@example.test')).length;
+      for (const from of ['', 'mailer-daemon@example.test']) {
+        const r = await send({ mode: 'mx', from, to: ['dave@example.test'], msg: message({ From: 'x@example.test', To: 'dave@example.test', Subject: 'bounce', 'Message-ID': msgId() }) });
+        assert.equal(r.result, 'ok');
+      }
+      assert.equal((await inbox('mailer-daemon@example.test')).length, daemonBefore);
+      // Auto-Submitted: no is a person's mail: answered.
+      const r = await send({ from: 'alice@example.test', to: ['dave@example.test'], msg: message({ From: 'alice@example.test', To: 'dave@example.test', Subject: 'person', 'Message-ID': msgId(), 'Auto-Submitted': 'no' }) });
+      assert.equal(r.result, 'ok');
+      assert.equal((await replies('alice@example.test')).length, before + 1);
+    });
+
+    test('an inactive note, or one outside its dates, answers nothing', async () => {
+      const before = (await replies('bob@example.test')).length;
+      for (const n of [{ ...note, active: false }, { ...note, startDate: '2026-07-01T00:00:00Z', endDate: '2026-07-31T00:00:00Z' }, { ...note, endDate: '2026-06-10T00:00:00Z' }, { active: false }]) {
+        await setNote('dave@example.test', n);
+        const r = await send({ from: 'bob@example.test', to: ['dave@example.test'], msg: message({ From: 'bob@example.test', To: 'dave@example.test', Subject: 'x', 'Message-ID': msgId() }) });
+        assert.equal(r.result, 'ok');
+      }
+      assert.equal((await replies('bob@example.test')).length, before);
+      await setNote('dave@example.test', note);
+    });
+  });
 });
