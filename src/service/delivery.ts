@@ -24,6 +24,8 @@ export interface InboundMessage {
   handled?: Array<{ handler: FilingHandler; recipients: string[] }>;
   /** What the message trace records beyond the above (service/trace.ts); absent: not traced. */
   traced?: TracedFacts;
+  /** RCPT's NOTIFY= by address in lower case, passed to the handlers (the relay passes it on). */
+  notify?: ReadonlyMap<string, readonly string[]> | undefined;
 }
 
 export interface TracedFacts {
@@ -120,6 +122,7 @@ export class LocalDelivery {
             allRecipients: msg.recipients,
             receivedAt,
             ...(raw ? { raw } : {}),
+            ...(msg.notify ? { notify: msg.notify } : {}),
           }),
         );
       }

@@ -235,6 +235,7 @@ export class ServiceSmtpBackend implements SmtpBackend {
           if (v) throw new SmtpReply(550, '5.7.1', `Sender integrity (A_23422): ${v.text}`);
         })
       : body;
+    const notify = env.notify && new Map([...env.notify].map(([k, v]) => [parseAddress(k)?.address ?? k, v] as const));
     try {
       const accepted = await this.delivery.accept({
         mailFrom: env.mailFrom,
@@ -249,6 +250,7 @@ export class ServiceSmtpBackend implements SmtpBackend {
         },
         body: tapped,
         handled,
+        notify,
         ...(this.trace
           ? { traced: { session: this.traceSession(session), refused: this.transactions.get(session.id)?.refused ?? [], mailboxes, relayed, mailin } }
           : {}),
@@ -259,7 +261,6 @@ export class ServiceSmtpBackend implements SmtpBackend {
           const a = accounts.get(parseAddress(r)?.address ?? '');
           return a && !a.disabled ? [{ id: a.id, address: a.address }] : [];
         });
-        const notify = env.notify && new Map([...env.notify].map(([k, v]) => [parseAddress(k)?.address ?? k, v] as const));
         await rules.afterDelivery({ queueId: accepted.queueId, mailFrom: env.mailFrom, receivedAt: accepted.receivedAt, delivered: [...new Map(delivered.map((d) => [d.id, d])).values()], notify, header });
       }
       return `Ok: queued as ${accepted.queueId}`;

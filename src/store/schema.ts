@@ -202,6 +202,8 @@ export interface RelayQueueTable {
   /** 1 once the "delayed" DSN was sent. */
   warned: number;
   created_at: number;
+  /** RCPT's NOTIFY= (RFC 3461), comma-separated, passed on to the peer; null: none given. */
+  notify: string | null;
 }
 
 /** One fact about the store (migration 005): e.g. `secret_key_id`. */

@@ -3,7 +3,8 @@ import type { Dialect } from '../dialect.js';
 import { columnTypes } from './column-types.js';
 
 /**
- * The out-of-office autoreply's memory (service/mail-rules): when an account last answered a
+ * The KIM mail rules (service/mail-rules): `relay_queue.notify`, a relayed recipient's RFC 3461
+ * NOTIFY= (comma-separated, NULL: none given), passed on to the peer; and the out-of-office autoreply's memory (service/mail-rules): when an account last answered a
  * sender (unix ms), so each sender gets at most one answer per interval (RFC 3834 2), on every
  * node. Rows go with their account.
  */
@@ -12,4 +13,5 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   await sql
     .raw(`create table kim_autoreplies (account_id ${big} not null references accounts(id) on delete cascade, sender text not null, sent_at ${big} not null, primary key (account_id, sender))`)
     .execute(db);
+  await sql.raw('alter table relay_queue add column notify text').execute(db);
 }
