@@ -188,7 +188,10 @@ export class SmtpClient {
     // Relayed mail may carry 8-bit text: declared where the server takes it (RFC 6152).
     const body = this.capabilities.has('8BITMIME') ? ' BODY=8BITMIME' : '';
     const dsn = this.capabilities.has('DSN');
-    const commands = [`MAIL FROM:<${from}>${size}${body}\r\n`, ...to.map((a) => `RCPT TO:<${a}>${dsn && notify?.get(a) ? ` NOTIFY=${notify.get(a)!.join(',')}` : ''}\r\n`), 'DATA\r\n'];
+    const commands = [`MAIL FROM:<${from}>${size}${body}\r\n`, ...to.map((a) => {
+      const n = dsn ? (notify?.get(a) ?? notify?.get(a.toLowerCase())) : undefined;
+      return `RCPT TO:<${a}>${n ? ` NOTIFY=${n.join(',')}` : ''}\r\n`;
+    }), 'DATA\r\n'];
     const replies: SmtpClientReply[] = [];
     if (this.capabilities.has('PIPELINING')) {
       this.write(commands.join(''), commands.length);
