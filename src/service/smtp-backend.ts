@@ -256,6 +256,8 @@ export class ServiceSmtpBackend implements SmtpBackend {
           : {}),
       });
       if (rules && header) {
+        // Before the 250, so that a sender that sees it also finds its DSN; afterDelivery never
+        // throws (the message is taken: a failed notice must not make the client send it again).
         // The journal is nobody's recipient: it neither asks for DSNs nor answers.
         const delivered = env.rcptTo.flatMap((r) => {
           const a = accounts.get(parseAddress(r)?.address ?? '');
