@@ -2,6 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { python } from '../helpers/process.js';
 import { startSmtpFixture, mailbox, PASSWORD, type SmtpFixture } from '../helpers/smtp-fixture.js';
+import { STORE_KINDS } from '../helpers/env.js';
 
 // Python's smtplib (a client we did not write) sends one message and says what became of it:
 // "ok", or the SMTP code and text of the refusal.
@@ -44,7 +45,8 @@ function msgId(): string {
   return `<m${++counter}.${Date.now()}@smtplib.test>`;
 }
 
-describe('KIM mail rules on the service SMTP (issue 22 part 3)', () => {
+// PostgreSQL as well (the autoreply's once-per-sender claim is one upsert in either dialect), unless skipped.
+for (const kind of STORE_KINDS.filter((k) => k === 'sqlite' || process.env.POSTAMT_TEST_SKIP_PG !== '1')) describe(`KIM mail rules on the service SMTP (issue 22 part 3, ${kind})`, () => {
   let f: SmtpFixture;
   let now = Date.parse('2026-06-15T10:00:00Z');
   const send = (a: { mode?: 'submission' | 'mx'; user?: string; from: string; to: string[]; msg: string; rcpt?: string[] }) =>
@@ -52,7 +54,7 @@ describe('KIM mail rules on the service SMTP (issue 22 part 3)', () => {
   const inbox = async (address: string) => (await mailbox(f, address)).map((b) => b.toString('utf8'));
 
   before(async () => {
-    f = (await startSmtpFixture('sqlite', {}, {}, { now: () => now, replyToSuffixes: ['.kim.telematik', '.kim.telematik-test'] }))!;
+    f = (await startSmtpFixture(kind, {}, {}, { now: () => now, replyToSuffixes: ['.kim.telematik', '.kim.telematik-test'] }))!;
     await f.accounts.add({ address: 'carol@example.test', password: PASSWORD, displayName: 'Carol' });
     await f.accounts.add({ address: 'dave@example.test', password: PASSWORD, displayName: 'Dave' });
   });
