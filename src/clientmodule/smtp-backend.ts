@@ -207,7 +207,7 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
       try {
         const sealed = await this.seal(s, plan.inner, sender!, copy, arrival, log, i > 0);
         sealedBytes += sealed.message.length;
-        const result = await this.sendUpstream(s, s.user.address, copy.rcpts, sealed.message, sealed.bodyStart, i > 0);
+        const result = await this.sendUpstream(s, s.user.address, copy.rcpts, sealed.message, sealed.bodyStart, i > 0, envelope.notify);
         accepted.push(...result.accepted);
         for (const r of result.rejected) dropped.push({ address: r.address, code: 'X01', status: r.code && r.code < 500 ? '4.0.0' : '5.0.0', diagnostic: `refused by the mail service: ${r.response}` });
       } catch (err) {
@@ -273,14 +273,15 @@ export class ClientModuleSmtpBackend implements SmtpBackend {
 
   /**
    * Sends over the session's upstream connection, logging in again if the service dropped it.
-   * `cleanFrom`: see SmtpClient.send. Failures are SmtpReplys for the PS, or with `later`
+   * `cleanFrom`: see SmtpClient.send; `notify`: the PS's NOTIFY= per recipient, passed on (the
+   * Fachdienst reports success, Primaersystem.adoc "Verwendung von Zustellbestätigungen"). Failures are SmtpReplys for the PS, or with `later`
    * CopyFailures for the DSN (X01: the service refused, X02: it could not be reached).
    */
-  private async sendUpstream(s: PsSession, from: string, to: string[], message: Buffer, cleanFrom?: number, later = false) {
+  private async sendUpstream(s: PsSession, from: string, to: string[], message: Buffer, cleanFrom?: number, later = false, notify?: ReadonlyMap<string, readonly string[]>) {
     for (let attempt = 0; ; attempt++) {
       try {
         if (!s.upstream?.usable) s.upstream = await UpstreamSmtp.open({ ...this.opts.upstream, host: s.user.host, port: s.user.port }, s.user.address, s.password);
-        return await s.upstream.send(from, to, message, cleanFrom);
+        return await s.upstream.send(from, to, message, cleanFrom, notify);
       } catch (err) {
         if (!(err instanceof UpstreamSmtpError)) throw err;
         if (err.kind === 'rejected') {

@@ -79,9 +79,9 @@ export class UpstreamSmtp {
   }
 
   /** Sends one message; resolves with per-recipient results once the service answered the data. */
-  async send(from: string, to: string[], message: Buffer, cleanFrom?: number): Promise<UpstreamSendResult> {
+  async send(from: string, to: string[], message: Buffer, cleanFrom?: number, notify?: ReadonlyMap<string, readonly string[]>): Promise<UpstreamSendResult> {
     try {
-      const r = await this.conn.send(from, to, message, cleanFrom);
+      const r = await this.conn.send(from, to, message, cleanFrom, notify);
       return {
         accepted: r.accepted,
         rejected: r.rejected.map((x) => ({ address: x.address, response: formatSmtpReply(x.reply), code: x.reply.code })),

@@ -77,6 +77,27 @@ export const kimSchema = z
       })
       .strict()
       .prefault({}),
+    /** The Fachdienst's mail rules on the SMTP listeners (docs/mail-service.md "Mail rules"). */
+    mailRules: z
+      .object({
+        /** RFC 3461 NOTIFY=SUCCESS: a success DSN (faq.adoc's format) for each local delivery that asked for one. */
+        successDsn: z.boolean().default(true),
+        /** gemSpec_FD_KOMLE A_23422 on an account's submission: From, Sender and Reply-To checked against MAIL FROM. */
+        senderChecks: z.boolean().default(true),
+        /** Domain endings a Reply-To address may have (the service's own domains always may). */
+        replyToDomainSuffixes: z.array(z.string().regex(/^\.?[a-z0-9.-]+$/, 'a domain ending like .kim.telematik')).default(['.kim.telematik', '.kim.telematik-test']),
+        outOfOffice: z
+          .object({
+            /** Answer mail to an account whose out-of-office note (updateOutOfOffice) is active. */
+            enabled: z.boolean().default(true),
+            /** Days before the same sender is answered again by the same account (RFC 3834 recommends 7). */
+            intervalDays: z.number().int().min(1).max(365).default(7),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     /** The housekeeping job that deletes messages older than their account's dataTimeToLive. */
     retention: z
       .object({

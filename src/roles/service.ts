@@ -6,7 +6,7 @@ import { openStore, GroupCommit, dataPaths, makePrivate, type Store } from '../s
 import { loadTlsMaterial, readCertificateFile, type TlsMaterial } from '../crypto/index.js';
 import { X509Certificate } from 'node:crypto';
 import { resolve } from 'node:path';
-import { AccountManager, Accounts, AccountsAdmin, AccountLimitService, LoginCache, Mailboxes, LocalDelivery, Retention, ServiceSmtpBackend, createRelay, setPasswordThreads, startRetention, PASSWORD_POLICY_DISPLAY, PASSWORD_POLICY_REGEX, type MxResolver, type Relay } from '../service/index.js';
+import { AccountManager, Accounts, AccountsAdmin, AccountLimitService, LoginCache, Mailboxes, LocalDelivery, Retention, ServiceSmtpBackend, MailRules, Notices, createRelay, setPasswordThreads, startRetention, PASSWORD_POLICY_DISPLAY, PASSWORD_POLICY_REGEX, type MxResolver, type Relay } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { MessageTrace } from '../service/trace.js';
@@ -176,6 +176,15 @@ export async function startService(config: Config, logger: Logger, existingStore
       trace,
     });
     const relayPolicy = relayConfig.enabled ? { handler: relay.intake, maxRecipients: relayConfig.maxRecipients } : undefined;
+    // The Fachdienst's mail rules: its notices go to local senders' mailboxes or through the relay.
+    const rulesConfig = svc.kim.mailRules;
+    const rules = new MailRules(store.db, accounts, new Notices(accounts, delivery, svc.hostname, logger, relayPolicy?.handler), logger, {
+      hostname: svc.hostname,
+      successDsn: rulesConfig.successDsn,
+      senderChecks: rulesConfig.senderChecks,
+      replyToSuffixes: rulesConfig.replyToDomainSuffixes,
+      outOfOffice: { enabled: rulesConfig.outOfOffice.enabled, intervalMs: rulesConfig.outOfOffice.intervalDays * 86_400_000 },
+    }, metrics);
 
     // MX: mail from other providers, STARTTLS, no AUTH. Submission: implicit TLS, AUTH (or, with
     // acceptFromProviders, a provider's session without AUTH under the MX rules).
@@ -203,6 +212,7 @@ export async function startService(config: Config, logger: Logger, existingStore
           relay: relayPolicy,
           acceptFromProviders: svc.smtp.submission.acceptFromProviders,
           trace,
+          rules,
         }),
         logger,
         metrics,

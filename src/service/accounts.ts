@@ -313,6 +313,7 @@ export class Accounts {
     const hashes = await this.db.transaction().execute(async (trx) => {
       const rows = await trx.selectFrom('messages').select('blob_hash').where('account_id', '=', account.id).execute();
       await trx.deleteFrom('messages').where('account_id', '=', account.id).execute();
+      await trx.deleteFrom('kim_autoreplies').where('account_id', '=', account.id).execute();
       await trx.deleteFrom('accounts').where('id', '=', account.id).execute();
       for (const l of this.listeners) await l.accountRemoved?.(account, trx);
       return [...new Set(rows.map((r) => r.blob_hash))];

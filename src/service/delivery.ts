@@ -24,6 +24,8 @@ export interface InboundMessage {
   handled?: Array<{ handler: FilingHandler; recipients: string[] }>;
   /** What the message trace records beyond the above (service/trace.ts); absent: not traced. */
   traced?: TracedFacts;
+  /** RCPT's NOTIFY= by address in lower case, passed to the handlers (the relay passes it on). */
+  notify?: ReadonlyMap<string, readonly string[]> | undefined;
 }
 
 export interface TracedFacts {
@@ -41,6 +43,8 @@ export interface Accepted {
   hash: string;
   size: number;
   messageIds: number[];
+  /** When the message was taken (unix ms): RFC 3464's Arrival-Date. */
+  receivedAt: number;
 }
 
 /** A short, unique id that names one accepted message in logs, headers and 250 replies. */
@@ -118,6 +122,7 @@ export class LocalDelivery {
             allRecipients: msg.recipients,
             receivedAt,
             ...(raw ? { raw } : {}),
+            ...(msg.notify ? { notify: msg.notify } : {}),
           }),
         );
       }
@@ -149,7 +154,7 @@ export class LocalDelivery {
       if (msg.accountIds.length > 0) this.metrics?.inc('postamt_local_deliveries_total', {}, msg.accountIds.length, 'recipients filed into local mailboxes');
       // Every mail-in recipient may have dropped the message (or filed an edited copy).
       if (msg.accountIds.length === 0 && plans.length > 0 && !plans.some((p) => p.usesBlob)) await this.removeBlob(blob.hash);
-      return { queueId, hash: blob.hash, size: blob.size, messageIds };
+      return { queueId, hash: blob.hash, size: blob.size, messageIds, receivedAt };
     } catch (err) {
       this.trace?.abandon(queueId);
       for (const p of plans) await p.abandoned().catch((e: unknown) => this.logger.warn({ err: String(e) }, 'could not undo a filing plan'));

@@ -17,3 +17,4 @@ export { deleteUnreferencedBlobs } from './accounts.js';
 export { createRelay, RelayQueueAdmin, type Relay, type MxResolver, type SettledBatch, type QueueEntry } from './relay/index.js';
 export { MessageTrace, headerFacts, normaliseMessageId, type TraceQuery, type TracePage, type TraceDetail, type TraceSummary, type TraceEvent } from './trace.js';
 export * from './account-manager/index.js';
+export { MailRules, Notices, type MailRulesOptions } from './mail-rules/index.js';

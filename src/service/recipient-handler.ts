@@ -35,6 +35,8 @@ export interface HandledMessage {
   receivedAt: number;
   /** The message as stored (the blob's bytes), when the delivery still has them. */
   raw?: Buffer;
+  /** RCPT's NOTIFY= (RFC 3461) by address in lower case, for whoever passes the message on. */
+  notify?: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface FilingPlan {

@@ -9,6 +9,7 @@ import { SmtpReply } from '../smtp/index.js';
 import type { LoginCheck } from './login-check.js';
 import { newQueueId } from './delivery.js';
 import type { MessageTrace, TraceRefusal, TraceSession } from './trace.js';
+import { tapHeader, type MailRules, type TappedHeader } from './mail-rules/index.js';
 
 /** Archive integration: who checks AUTH, and the journal account that gets a copy of everything delivered. */
 export interface SmtpBackendIntegration {
@@ -36,6 +37,8 @@ export interface ServiceSmtpBackendOptions {
   acceptFromProviders?: boolean | undefined;
   /** The message trace (service/trace.ts), when on. */
   trace?: MessageTrace | undefined;
+  /** The KIM Fachdienst's mail rules (sender checks, success DSNs, autoreplies), when on. */
+  rules?: MailRules | undefined;
 }
 
 /** A session's current transaction as the trace sees it: the sender and what was refused so far. */
@@ -57,6 +60,7 @@ export class ServiceSmtpBackend implements SmtpBackend {
   private readonly relay: RelayPolicy | undefined;
   private readonly acceptFromProviders: boolean;
   private readonly trace: MessageTrace | undefined;
+  private readonly rules: MailRules | undefined;
   /** By session id: refusals are recorded with the transaction's message, or on their own when it ends without one. */
   private readonly transactions = new Map<string, TracedTransaction>();
 
@@ -71,6 +75,7 @@ export class ServiceSmtpBackend implements SmtpBackend {
     this.relay = mode === 'submission' ? opts.relay : undefined;
     this.acceptFromProviders = mode === 'submission' && opts.acceptFromProviders === true;
     this.trace = opts.trace;
+    this.rules = opts.rules;
   }
 
   private traceSession(session: SmtpSession): TraceSession {
@@ -217,6 +222,20 @@ export class ServiceSmtpBackend implements SmtpBackend {
       ...(this.handler && mailin.length ? [{ handler: this.handler, recipients: mailin }] : []),
       ...(this.relay && relayed.length ? [{ handler: this.relay.handler, recipients: relayed }] : []),
     ];
+    // The rules read the message's header as it streams in: A_23422 refuses before anything is
+    // written (an account's own submission only: other providers' mail was checked at theirs).
+    const rules = this.rules;
+    let header: TappedHeader | undefined;
+    const checkOriginators = rules?.checksSenders === true && !this.fromProvider(session);
+    const tapped = rules
+      ? tapHeader(body, async (h) => {
+          header = h;
+          if (!checkOriginators) return;
+          const v = await rules.originatorViolation(env.mailFrom, env.rcptTo, h);
+          if (v) throw new SmtpReply(550, '5.7.1', `Sender integrity (A_23422): ${v.text}`);
+        })
+      : body;
+    const notify = env.notify && new Map([...env.notify].map(([k, v]) => [parseAddress(k)?.address ?? k, v] as const));
     try {
       const accepted = await this.delivery.accept({
         mailFrom: env.mailFrom,
@@ -229,12 +248,23 @@ export class ServiceSmtpBackend implements SmtpBackend {
           protocol: session.protocol,
           tls: session.tls,
         },
-        body,
+        body: tapped,
         handled,
+        notify,
         ...(this.trace
           ? { traced: { session: this.traceSession(session), refused: this.transactions.get(session.id)?.refused ?? [], mailboxes, relayed, mailin } }
           : {}),
       });
+      if (rules && header) {
+        // Before the 250, so that a sender that sees it also finds its DSN; afterDelivery never
+        // throws (the message is taken: a failed notice must not make the client send it again).
+        // The journal is nobody's recipient: it neither asks for DSNs nor answers.
+        const delivered = env.rcptTo.flatMap((r) => {
+          const a = accounts.get(parseAddress(r)?.address ?? '');
+          return a && !a.disabled ? [{ id: a.id, address: a.address }] : [];
+        });
+        await rules.afterDelivery({ queueId: accepted.queueId, mailFrom: env.mailFrom, receivedAt: accepted.receivedAt, delivered: [...new Map(delivered.map((d) => [d.id, d])).values()], notify, header });
+      }
       return `Ok: queued as ${accepted.queueId}`;
     } catch (err) {
       if (err instanceof QuotaExceededError) {

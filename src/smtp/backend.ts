@@ -23,6 +23,11 @@ export interface SmtpEnvelope {
   rcptTo: string[];
   /** SIZE= from MAIL FROM, when the client declared one. */
   declaredSize?: number;
+  /**
+   * RFC 3461 NOTIFY= of each RCPT that gave one (NEVER, or some of SUCCESS/FAILURE/DELAY), by
+   * the recipient's address in lower case; recipients without one are not in it.
+   */
+  notify?: ReadonlyMap<string, readonly string[]>;
 }
 
 export interface SmtpBackend {

@@ -174,8 +174,10 @@ export class SmtpClient {
    * refused; rejects with kind `rejected` (and the server's reply) when it refused the sender,
    * every recipient, or the data, and with another kind when the session broke.
    * `cleanFrom`: where the message is already in SMTP's line form (see encodeDataSection).
+   * `notify`: RFC 3461 NOTIFY= per recipient, sent where the server offers DSN (RFC 3461 4.1:
+   * a server without it is not given the parameter).
    */
-  async send(from: string, to: readonly string[], message: Uint8Array | StreamedMessage, cleanFrom?: number): Promise<SmtpSendResult> {
+  async send(from: string, to: readonly string[], message: Uint8Array | StreamedMessage, cleanFrom?: number, notify?: ReadonlyMap<string, readonly string[]>): Promise<SmtpSendResult> {
     if (this.failure) throw this.failure;
     for (const a of [from, ...to]) {
       if (/[\s<>]/.test(a)) throw new SmtpClientError('protocol', `not a usable address: ${JSON.stringify(a.slice(0, 80))}`);
@@ -185,7 +187,11 @@ export class SmtpClient {
     const size = this.capabilities.has('SIZE') ? ` SIZE=${streamed ? message.size : message.byteLength}` : '';
     // Relayed mail may carry 8-bit text: declared where the server takes it (RFC 6152).
     const body = this.capabilities.has('8BITMIME') ? ' BODY=8BITMIME' : '';
-    const commands = [`MAIL FROM:<${from}>${size}${body}\r\n`, ...to.map((a) => `RCPT TO:<${a}>\r\n`), 'DATA\r\n'];
+    const dsn = this.capabilities.has('DSN');
+    const commands = [`MAIL FROM:<${from}>${size}${body}\r\n`, ...to.map((a) => {
+      const n = dsn ? (notify?.get(a) ?? notify?.get(a.toLowerCase())) : undefined;
+      return `RCPT TO:<${a}>${n ? ` NOTIFY=${n.join(',')}` : ''}\r\n`;
+    }), 'DATA\r\n'];
     const replies: SmtpClientReply[] = [];
     if (this.capabilities.has('PIPELINING')) {
       this.write(commands.join(''), commands.length);

@@ -341,7 +341,11 @@ export class SmtpListener {
     const mailFrom = s.envelope.mailFrom ? s.envelope.mailFrom.address : '';
     const margs = (args ?? (s.envelope.mailFrom ? s.envelope.mailFrom.args : undefined)) as Record<string, string> | false | undefined;
     const size = margs && margs.SIZE ? Number(margs.SIZE) : undefined;
-    return { mailFrom, rcptTo: s.envelope.rcptTo.map((r) => r.address), declaredSize: size };
+    const notify = new Map<string, readonly string[]>();
+    for (const r of s.envelope.rcptTo as Array<{ address: string; dsn?: { notify?: string[] } }>) {
+      if (r.dsn?.notify) notify.set(r.address.toLowerCase(), r.dsn.notify);
+    }
+    return { mailFrom, rcptTo: s.envelope.rcptTo.map((r) => r.address), declaredSize: size, ...(notify.size ? { notify } : {}) };
   }
 
   private onClose(session: SMTPServerSession): void {

@@ -202,6 +202,8 @@ export interface RelayQueueTable {
   /** 1 once the "delayed" DSN was sent. */
   warned: number;
   created_at: number;
+  /** RCPT's NOTIFY= (RFC 3461), comma-separated, passed on to the peer; null: none given. */
+  notify: string | null;
 }
 
 /** One fact about the store (migration 005): e.g. `secret_key_id`. */
@@ -258,6 +260,13 @@ export interface KimJwtSeenTable {
   expires_at: number;
 }
 
+/** When an account's out-of-office note last answered a sender (unix ms). */
+export interface KimAutoreplyTable {
+  account_id: number;
+  sender: string;
+  sent_at: number;
+}
+
 export interface Database {
   domains: DomainTable;
   accounts: AccountTable;
@@ -279,6 +288,7 @@ export interface Database {
   trace_addresses: TraceAddressTable;
   trace_events: TraceEventTable;
   kim_jwt_seen: KimJwtSeenTable;
+  kim_autoreplies: KimAutoreplyTable;
 }
 
 export type DomainRow = Selectable<DomainTable>;

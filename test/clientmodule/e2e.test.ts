@@ -9,7 +9,7 @@ import { withoutUnauthAttrs } from '../helpers/openssl.js';
 import { tempDir, testConfig } from '../helpers/env.js';
 import { poplib, bodyOf } from '../helpers/poplib.js';
 import { RawSmtpClient, closedPort, listenOnLoopback } from '../helpers/net.js';
-import { run } from '../helpers/process.js';
+import { run, python } from '../helpers/process.js';
 import { envelopeOf } from '../helpers/komle.js';
 import { createLogger } from '../../src/core/index.js';
 import { createTestPki } from '../../src/crypto/index.js';
@@ -141,6 +141,29 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
   });
 
   // Requirements: gemSpec_CM_KOMLE: KOM-LE-A_2176 as the FAQ changed it (RCPT accepted, checked after DATA, dropped instead of 550), KOM-LE-A_2024-01 (DSN to the sender, nothing sent to the dropped recipient)
+  // Primaersystem.adoc "Verwendung von Zustellbestätigungen": the PS asks with NOTIFY (RFC 3461), the client module passes it on, the Fachdienst reports (faq.adoc, KOM-LE-A_2147).
+  test('NOTIFY=SUCCESS from the PS (smtplib) goes through the client module; the service files a success DSN for A naming B, In-Reply-To the message', async () => {
+    const before = (await mailbox(PRACTICES[0]!.email)).length;
+    const sent = await python<Record<string, unknown>>(
+      String.raw`
+import smtplib, sys, json
+s = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=30)
+s.login(sys.argv[2], sys.argv[3])
+msg = 'From: %s\r\nTo: %s\r\nSubject: Zustellbestaetigung\r\nMessage-ID: <notify-1@pvs.test>\r\n\r\nBefund\r\n' % (sys.argv[4], sys.argv[5])
+r = s.sendmail(sys.argv[4], [sys.argv[5]], msg, rcpt_options=['NOTIFY=SUCCESS'])
+s.quit()
+print(json.dumps(r))
+`,
+      [cm.endpoints['cm-smtp']!.port, smtpUser(PRACTICES[0]!.email, 'm-a'), PASSWORD, PRACTICES[0]!.email, PRACTICES[1]!.email],
+    );
+    assert.deepEqual(sent, {});
+    const got = (await mailbox(PRACTICES[0]!.email)).slice(before).map((m) => m.toString('utf8'));
+    const dsn = got.find((m) => m.includes('report-type=delivery-status'));
+    assert.ok(dsn, 'a success DSN in A\'s mailbox');
+    assert.match(dsn, new RegExp(`Final-Recipient: rfc822; ${PRACTICES[1]!.email.replace(/[.]/g, '\\.')}\\r\\nAction: delivered\\r\\nStatus: 2\\.0\\.0`));
+    assert.match(dsn, /\r\nIn-Reply-To: <notify-1@pvs\.test>\r\n/);
+  });
+
   test('a recipient without a certificate is dropped with a DSN to the sender; the others receive', async () => {
     const before = (await mailbox(PRACTICES[1]!.email)).length;
     const t = psTransport(smtpUser(PRACTICES[0]!.email, 'm-a'));
@@ -150,7 +173,8 @@ describe('client module end to end: PS → CM → service → CM → PS', () => 
     assert.equal((await mailbox(PRACTICES[1]!.email)).length, before + 1);
     assert.equal((await mailbox(NO_CERT)).length, 0, 'nothing unencrypted goes to the recipient without a certificate');
     const own = await mailbox(PRACTICES[0]!.email);
-    const dsn = own.map((m) => m.toString('utf8')).find((m) => /multipart\/report; report-type=delivery-status/.test(m));
+    // The client module's DSN (its failure report), not a success DSN of the service's.
+    const dsn = own.map((m) => m.toString('utf8')).find((m) => /multipart\/report; report-type=delivery-status/.test(m) && !/Action: delivered/.test(m));
     assert.ok(dsn, 'the sender got a DSN');
     assert.match(dsn, new RegExp(`Final-Recipient: rfc822; ${NO_CERT}`));
     assert.match(dsn, /Action: failed/);

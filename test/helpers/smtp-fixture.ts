@@ -1,6 +1,6 @@
 import { openTestStore, testTls, type StoreKind, type TestStore } from './env.js';
 import { silentLogger, Metrics, LoginThrottle } from '../../src/core/index.js';
-import { Accounts, LoginCache, Mailboxes, LocalDelivery, ServiceSmtpBackend } from '../../src/service/index.js';
+import { Accounts, LoginCache, Mailboxes, LocalDelivery, ServiceSmtpBackend, MailRules, Notices, type MailRulesOptions } from '../../src/service/index.js';
 import { SmtpListener, type SmtpListenerOptions } from '../../src/smtp/index.js';
 
 export const PASSWORD = 'correct horse battery';
@@ -19,7 +19,13 @@ export interface SmtpFixture {
  * The service's two SMTP listeners over a real store, with domain example.test and two accounts;
  * `listeners` overrides options of both (the listen host, a greeting delay).
  */
-export async function startSmtpFixture(kind: StoreKind = 'sqlite', raw: Record<string, unknown> = {}, listeners: Partial<Pick<SmtpListenerOptions, 'host' | 'greetingDelay'>> = {}): Promise<SmtpFixture | null> {
+export async function startSmtpFixture(
+  kind: StoreKind = 'sqlite',
+  raw: Record<string, unknown> = {},
+  listeners: Partial<Pick<SmtpListenerOptions, 'host' | 'greetingDelay'>> = {},
+  /** The KIM mail rules on both listeners, with these options over every rule on. */
+  rules?: Partial<MailRulesOptions>,
+): Promise<SmtpFixture | null> {
   const ts = await openTestStore(kind, raw);
   if (!ts) return null;
   const { store, config } = ts;
@@ -35,8 +41,19 @@ export async function startSmtpFixture(kind: StoreKind = 'sqlite', raw: Record<s
   const tls = await testTls();
   const throttle = new LoginThrottle(config.service.loginThrottle);
   const common = { host: '127.0.0.1', port: 0, tls, hostname: config.service.hostname, limits: config.service.smtp, logger, metrics, throttle, ...listeners };
-  const mx = new SmtpListener({ ...common, name: 'smtp-mx', tlsMode: 'starttls', auth: false, requireAuth: false, backend: new ServiceSmtpBackend('mx', accounts, delivery) });
-  const submission = new SmtpListener({ ...common, name: 'smtp-submission', tlsMode: 'implicit', auth: true, requireAuth: true, backend: new ServiceSmtpBackend('submission', accounts, delivery) });
+  const mailRules = rules
+    ? new MailRules(store.db, accounts, new Notices(accounts, delivery, config.service.hostname, logger), logger, {
+        hostname: config.service.hostname,
+        successDsn: true,
+        senderChecks: true,
+        replyToSuffixes: ['.kim.telematik', '.kim.telematik-test'],
+        outOfOffice: { enabled: true, intervalMs: 7 * 86_400_000 },
+        ...rules,
+      }, metrics)
+    : undefined;
+  const opts = mailRules ? { rules: mailRules } : {};
+  const mx = new SmtpListener({ ...common, name: 'smtp-mx', tlsMode: 'starttls', auth: false, requireAuth: false, backend: new ServiceSmtpBackend('mx', accounts, delivery, opts) });
+  const submission = new SmtpListener({ ...common, name: 'smtp-submission', tlsMode: 'implicit', auth: true, requireAuth: true, backend: new ServiceSmtpBackend('submission', accounts, delivery, opts) });
   await mx.listen();
   await submission.listen();
   return {

@@ -45,7 +45,7 @@ export interface HostAttempt {
  */
 export async function attemptDelivery(
   targets: readonly RelayTarget[],
-  envelope: { from: string; to: readonly string[] },
+  envelope: { from: string; to: readonly string[]; notify?: ReadonlyMap<string, readonly string[]> },
   message: Uint8Array | StreamedMessage,
   opts: AttemptOptions,
   log: (a: HostAttempt) => void,
@@ -77,7 +77,7 @@ export async function attemptDelivery(
       // A kept session the peer closed meanwhile is not usable and was not taken; one it closes
       // during this send fails like any broken session (next host, or a later attempt) — never
       // sent again at once, which could deliver twice.
-      const sent = await client.send(envelope.from, envelope.to, message);
+      const sent = await client.send(envelope.from, envelope.to, message, undefined, envelope.notify);
       const results = new Map<string, RecipientResult>(envelope.to.map((a) => [a, fromReply(sent.reply, t.host)]));
       for (const r of sent.rejected) results.set(r.address, fromReply(r.reply, t.host));
       report(sent.reply.code, results);

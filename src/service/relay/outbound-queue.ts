@@ -12,6 +12,8 @@ export interface RelayRow {
   createdAt: number;
   /** The "delayed" DSN was sent already. */
   warned: boolean;
+  /** RCPT's NOTIFY= as the sender gave it, passed on to the peer. */
+  notify?: string[];
 }
 
 /** The rows of one message for one domain, leased together: one SMTP transaction carries them. */
@@ -58,7 +60,7 @@ export class RelayQueue {
   /** Queues the recipients of one accepted message, inside the delivery's transaction. */
   async enqueue(
     trx: Kysely<Database> | Transaction<Database>,
-    msg: { queueId: string; blob: { hash: string; size: number }; mailFrom: string; recipients: readonly string[]; now: number },
+    msg: { queueId: string; blob: { hash: string; size: number }; mailFrom: string; recipients: readonly string[]; now: number; notify?: ReadonlyMap<string, readonly string[]> | undefined },
   ): Promise<void> {
     if (msg.recipients.length === 0) return;
     await trx
@@ -78,6 +80,7 @@ export class RelayQueue {
           last_error: null,
           warned: 0,
           created_at: msg.now,
+          notify: msg.notify?.get(recipient)?.join(',') ?? null,
         })),
       )
       .execute();
@@ -95,7 +98,7 @@ export class RelayQueue {
     if (!any) return [];
     // A pair is claimed through its leader, its lowest due row: concurrent workers lock leaders
     // (skipping each other's), so a pair is always leased whole by one of them, never split.
-    const rows = await sql<{ id: number; queue_id: string; domain: string; recipient: string; mail_from: string; blob_hash: string; size: number; attempts: number; warned: number; created_at: number }>`
+    const rows = await sql<{ id: number; queue_id: string; domain: string; recipient: string; mail_from: string; blob_hash: string; size: number; attempts: number; warned: number; created_at: number; notify: string | null }>`
       update relay_queue
          set attempts = attempts + 1,
              lease_token = ${token},
@@ -112,7 +115,7 @@ export class RelayQueue {
                    order by l.next_attempt_at, l.id
                    limit ${maxBatches}
                    ${lock}))
-      returning id, queue_id, domain, recipient, mail_from, blob_hash, size, attempts, warned, created_at`.execute(this.db);
+      returning id, queue_id, domain, recipient, mail_from, blob_hash, size, attempts, warned, created_at, notify`.execute(this.db);
     const batches = new Map<string, RelayBatch>();
     for (const r of rows.rows) {
       const key = `${r.queue_id} ${r.domain}`;
@@ -121,7 +124,7 @@ export class RelayQueue {
         b = { queueId: r.queue_id, domain: r.domain, mailFrom: r.mail_from, blob: { hash: r.blob_hash, size: Number(r.size) }, rows: [], leaseToken: token, leasedAt: now };
         batches.set(key, b);
       }
-      b.rows.push({ id: Number(r.id), recipient: r.recipient, attempts: Number(r.attempts), createdAt: Number(r.created_at), warned: Number(r.warned) === 1 });
+      b.rows.push({ id: Number(r.id), recipient: r.recipient, attempts: Number(r.attempts), createdAt: Number(r.created_at), warned: Number(r.warned) === 1, ...(r.notify ? { notify: r.notify.split(',') } : {}) });
     }
     for (const b of batches.values()) b.rows.sort((x, y) => x.id - y.id);
     return [...batches.values()];

@@ -20,7 +20,7 @@ export class RelayIntake implements FilingHandler {
 
   async prepare(msg: HandledMessage): Promise<FilingPlan> {
     return {
-      file: (trx) => this.queue.enqueue(trx, { queueId: msg.queueId, blob: msg.blob, mailFrom: msg.mailFrom, recipients: msg.recipients, now: msg.receivedAt }),
+      file: (trx) => this.queue.enqueue(trx, { queueId: msg.queueId, blob: msg.blob, mailFrom: msg.mailFrom, recipients: msg.recipients, now: msg.receivedAt, notify: msg.notify }),
       committed: () => this.wake?.(),
       usesBlob: true,
       abandoned: async () => undefined,

@@ -163,7 +163,9 @@ export class RelayWorker {
     };
     // No new host after half the lease: the attempt ends while this node still holds the rows.
     const deadline = batch.leasedAt + this.opts.leaseMs / 2;
-    const envelope = { from: batch.mailFrom, to: batch.rows.map((r) => r.recipient) };
+    // RFC 3461 5.2: a DSN-capable peer is told what the sender asked for; it reports success itself.
+    const notify = new Map(batch.rows.flatMap((r) => (r.notify ? [[r.recipient, r.notify] as const] : [])));
+    const envelope = { from: batch.mailFrom, to: batch.rows.map((r) => r.recipient), ...(notify.size ? { notify } : {}) };
     return attemptDelivery(route.targets, envelope, message, { ...this.opts, deadline, sessions: this.sessions }, log);
   }
 

@@ -393,7 +393,7 @@ describe('what the relay does not do', () => {
         assert.equal((await c.cmd('RCPT TO:<carol@c.test>')).code, 250);
         assert.match((await c.cmd('RCPT TO:<dave@d.test>')).text, /^452 4\.5\.3 Too many recipients in other domains: at most 1 per message/);
         assert.equal((await c.cmd('DATA')).code, 354);
-        assert.match((await c.cmd('Subject: limited\r\n\r\nx\r\n.')).text, /^250 2\.6\.0 /);
+        assert.match((await c.cmd('From: carol@c.test\r\nSubject: limited\r\n\r\nx\r\n.')).text, /^250 2\.6\.0 /);
         c.close();
         assert.deepEqual((await limited!.svc.relay.admin.list()).map((r) => r.recipient), ['bob@b.test']);
         assert.equal((await mailbox(limited!, 'carol@c.test')).length, 1);
