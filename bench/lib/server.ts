@@ -26,7 +26,7 @@ export const SERVER_NODE_FLAGS = ['--initial-old-space-size=256', ...(process.en
 
 /** Starts `postamt serve` in a fresh data directory with one domain and the given accounts. */
 export async function startBenchServer(
-  accounts: Array<{ address: string; password: string }>,
+  accounts: Array<{ address: string; password: string; telematikId?: string }>,
   extraYaml = '',
   beforeStart?: (configFile: string) => Promise<void>,
 ): Promise<BenchServer> {
@@ -39,7 +39,7 @@ export async function startBenchServer(
   const cli = (...args: string[]) => execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, ...args], { stdio: ['pipe', 'ignore', 'inherit'] });
   const domains = [...new Set(accounts.map((a) => a.address.split('@')[1]!))];
   for (const d of domains) cli('domain', 'add', d);
-  for (const a of accounts) execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, 'account', 'add', a.address, '--password-stdin'], { input: a.password, stdio: ['pipe', 'ignore', 'inherit'] });
+  for (const a of accounts) execFileSync(process.execPath, ['bin/postamt.js', '-c', cfg, 'account', 'add', a.address, '--password-stdin', ...(a.telematikId ? ['--telematik-id', a.telematikId] : [])], { input: a.password, stdio: ['pipe', 'ignore', 'inherit'] });
   await beforeStart?.(cfg);
   const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
   const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...profile, 'bin/postamt.js', '-c', cfg, 'serve'], { stdio: ['ignore', 'pipe', 'inherit'] });

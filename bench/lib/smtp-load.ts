@@ -24,6 +24,8 @@ export async function smtpLoad(opts: {
   message(i: number): Buffer;
   accepted?(i: number, at: number): void;
   perConnection?: boolean;
+  /** Stops taking new messages once true (with n as the upper bound): load for as long as something else runs. */
+  until?(): boolean;
 }): Promise<LoadResult> {
   const latencies: number[] = [];
   const greetings: number[] = [];
@@ -50,7 +52,7 @@ export async function smtpLoad(opts: {
       let c: LineClient | undefined;
       for (;;) {
         const i = next++;
-        if (i >= opts.n) break;
+        if (i >= opts.n || opts.until?.()) break;
         c ??= await open();
         const msg = opts.message(i);
         c.write(`MAIL FROM:<load@remote.test>\r\nRCPT TO:<${opts.rcpt}>\r\nDATA\r\n`);

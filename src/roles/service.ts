@@ -6,7 +6,7 @@ import { openStore, GroupCommit, dataPaths, makePrivate, type Store } from '../s
 import { loadTlsMaterial, readCertificateFile, type TlsMaterial } from '../crypto/index.js';
 import { X509Certificate } from 'node:crypto';
 import { resolve } from 'node:path';
-import { AccountManager, Accounts, AccountsAdmin, AccountLimitService, LoginCache, Mailboxes, LocalDelivery, Retention, ServiceSmtpBackend, MailRules, Notices, createRelay, setPasswordThreads, startRetention, PASSWORD_POLICY_DISPLAY, PASSWORD_POLICY_REGEX, type MxResolver, type Relay } from '../service/index.js';
+import { AccountManager, Accounts, AccountsAdmin, KimRegistrations, AccountLimitService, LoginCache, Mailboxes, LocalDelivery, Retention, ServiceSmtpBackend, MailRules, Notices, createRelay, setPasswordThreads, startRetention, PASSWORD_POLICY_DISPLAY, PASSWORD_POLICY_REGEX, type MxResolver, type Relay } from '../service/index.js';
 import { ServicePop3Backend } from '../service/pop3-backend.js';
 import { startMaintenance } from '../service/maintenance.js';
 import { MessageTrace } from '../service/trace.js';
@@ -266,7 +266,7 @@ export async function startService(config: Config, logger: Logger, existingStore
       });
       // Each feature's admin routes, as fastify plugins mounted under /api behind the bearer check.
       const adminPlugins: FastifyPluginAsync[] = [
-        accountsAdminRoutes(new AccountsAdmin(accounts)),
+        accountsAdminRoutes(new AccountsAdmin(accounts, { registrations: new KimRegistrations(store.db), defaults: svc.kim.defaults })),
         directoryAdminRoutes(new DirectoryAdmin(directory, config.directory.importMaxBytes)),
         mailinAdminRoutes(mailin.admin),
         queueAdminRoutes(relay.admin),

@@ -2,7 +2,8 @@ export { Accounts, checkAccountLimits, DATA_TTL_DAYS_MIN, DATA_TTL_DAYS_MAX, MAX
 export { AccountLimitService, accountLimits, type AccountLimits, type AccountLimitDefaults } from './account-limits.js';
 export { Retention, startRetention, type RetentionOptions, type RetentionRun } from './retention.js';
 export { checkPasswordPolicy, PASSWORD_POLICY_REGEX, PASSWORD_POLICY_DISPLAY, PASSWORD_MIN_LENGTH, PASSWORD_MAX_LENGTH } from './password-policy.js';
-export { AccountsAdmin, accountView, domainView, type AccountView, type DomainView } from './accounts-admin.js';
+export { AccountsAdmin, accountView, domainView, type AccountView, type DomainView, type KimAccountView, type EffectiveLimits } from './accounts-admin.js';
+export { KimRegistrations, registrationOf, type KimRegistration, type KimRegistrationState } from './kim-registrations.js';
 export { Mailboxes, ListedMessage, uidOf, QuotaExceededError, type MailboxEntry } from './mailboxes.js';
 export { LocalDelivery, newQueueId, type InboundMessage, type Accepted } from './delivery.js';
 export { ServiceSmtpBackend, type SmtpBackendIntegration, type ServiceSmtpBackendOptions, type RelayPolicy } from './smtp-backend.js';

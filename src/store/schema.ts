@@ -36,6 +36,8 @@ export interface AccountTable {
   /** getOTP's one-time password: SHA-256 hex, and until when (unix seconds) setTID takes it. */
   kim_otp_hash: string | null;
   kim_otp_expires: number | null;
+  /** Epoch ms of the last Account Manager change of the registration (migration 011); null: never. */
+  kim_changed_at: number | null;
 }
 
 export interface MessageTable {

@@ -12,7 +12,7 @@ for (const kind of STORE_KINDS) {
         const again = await migrate(ts.store.db, ts.store.dialect);
         assert.equal(again.length, 0, 'nothing left to migrate');
         const rows = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(ts.store.db);
-        assert.deepEqual(rows.rows.map((r) => r.name), ['001_core', '002_directory', '003_mailin', '004_relay', '005_store_meta', '006_blob_chunks', '007_trace', '008_account_limits', '009_kim_account_manager']);
+        assert.deepEqual(rows.rows.map((r) => r.name), ['001_core', '002_directory', '003_mailin', '004_relay', '005_store_meta', '006_blob_chunks', '007_trace', '008_account_limits', '009_kim_account_manager', '010_mail_rules', '011_kim_changed_at']);
       }));
 
     test('garbage collection removes only unreferenced blobs past the grace period', (t) =>

@@ -64,6 +64,19 @@ export interface Account {
   usedBytes: number;
   disabled: boolean;
   createdAt: string;
+  /** The account's own dataTimeToLive (days) and maxMailSize (bytes); null: service.kim.defaults. */
+  dataTimeToLive: number | null;
+  maxMailSize: number | null;
+  registration: KimRegistration;
+  /** What getLimits answers (defaults applied); quota -1: none. */
+  limits: { dataTimeToLive: number; maxMailSize: number; quota: number; remainQuota: number; used: number };
+}
+export interface KimRegistration {
+  state: 'created' | 'registered' | 'deregistration-pending' | 'deleted';
+  kimVersion: string | null;
+  referenceID: string | null;
+  deregDate: string | null;
+  changedAt: string | null;
 }
 export interface Domain {
   name: string;

@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { withAccounts, print, readStdin } from '../context.js';
-import { AccountsAdmin, accountLimits, accountView, generatePassword } from '../../service/index.js';
+import type { Config } from '../../config/index.js';
+import type { Store } from '../../store/index.js';
+import type { Accounts } from '../../service/index.js';
+import { AccountsAdmin, KimRegistrations, accountLimits, accountView, generatePassword, type KimAccountView } from '../../service/index.js';
 
 /**
  * A whole number of days, or `default`. Kept as the string: commander replaces a parser's null
@@ -21,6 +24,33 @@ export function parseSize(value: string): number {
   if (!m) throw new InvalidArgumentError('expected a size such as 1048576, 500M or 2G');
   const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
   return Number(m[1]) * mult;
+}
+
+/** The operators' view of the accounts, with the KIM registrations and the configured defaults. */
+function adminOf(a: Accounts, store: Store, config: Config): AccountsAdmin {
+  return new AccountsAdmin(a, { registrations: new KimRegistrations(store.db), defaults: config.service.kim.defaults });
+}
+
+const bytesOrUnlimited = (n: number): string => (n === -1 ? 'unlimited' : `${n} bytes`);
+
+/** `account show` as lines of `key<TAB>value`: readable, and cut/awk can take a field. */
+export function showLines(v: KimAccountView): string[] {
+  const r = v.registration;
+  const mark = (own: number | null) => (own === null ? ' (default)' : '');
+  const state = r.state === 'deregistration-pending' ? `deregistration pending, deleted after ${r.deregDate}` : r.state === 'deleted' ? `deleted (deregistered, past ${r.deregDate}; removed at the retention job's next run)` : r.state;
+  return [
+    `address\t${v.address}${v.disabled ? ' (disabled)' : ''}`,
+    `telematikId\t${v.telematikId ?? '-'}`,
+    `registration\t${state}`,
+    `kimVersion\t${r.kimVersion ?? '-'}`,
+    `referenceID\t${r.referenceID ?? '-'}`,
+    `lastChange\t${r.changedAt ?? '-'}`,
+    `dataTimeToLive\t${v.limits.dataTimeToLive} days${mark(v.own.dataTimeToLive)}`,
+    `maxMailSize\t${v.limits.maxMailSize} bytes${mark(v.own.maxMailSize)}`,
+    `quota\t${bytesOrUnlimited(v.limits.quota)}`,
+    `used\t${v.limits.used} bytes`,
+    `remainQuota\t${bytesOrUnlimited(v.limits.remainQuota)}`,
+  ];
 }
 
 async function passwordFrom(o: { password?: string; passwordStdin?: boolean }): Promise<{ password: string; generated: boolean }> {
@@ -53,13 +83,24 @@ export function registerAccount(program: Command): void {
     .option('--domain <domain>', 'only this domain')
     .option('--json', 'print JSON')
     .action(async (o: { domain?: string; json?: boolean }, cmd: Command) => {
-      await withAccounts(cmd, async (a) => {
-        const rows = await new AccountsAdmin(a).list(o.domain);
+      await withAccounts(cmd, async (a, store, config) => {
+        const rows = await adminOf(a, store, config).list(o.domain);
         if (o.json) return print(JSON.stringify(rows));
         for (const r of rows) {
           const flags = [r.disabled ? 'disabled' : '', r.telematikId ? `telematik-id=${r.telematikId}` : '', r.quotaBytes ? `quota=${r.usedBytes}/${r.quotaBytes}` : `used=${r.usedBytes}`].filter(Boolean);
           print(`${r.address}\t${r.displayName}\t${flags.join(' ')}`);
         }
+      });
+    });
+  account
+    .command('show <address>')
+    .description("show the account's KIM registration (state, Telematik-ID, last change) and its limits (dataTimeToLive, maxMailSize, quota, used)")
+    .option('--json', 'print JSON')
+    .action(async (address: string, o: { json?: boolean }, cmd: Command) => {
+      await withAccounts(cmd, async (a, store, config) => {
+        const v = await adminOf(a, store, config).kimView(address);
+        if (o.json) return print(JSON.stringify(v));
+        for (const line of showLines(v)) print(line);
       });
     });
   account

@@ -9,6 +9,7 @@ export interface AccountsAdminView {
   list(domain?: string, search?: string): Promise<readonly object[]>;
   addDomain(name: string): Promise<object>;
   add(input: { address: string; password: string; displayName?: string; telematikId?: string | null; quotaBytes?: number }): Promise<object>;
+  kimView(address: string): Promise<object>;
   change(address: string, change: { displayName?: string; quotaBytes?: number; password?: string; disabled?: boolean; dataTimeToLive?: number | null; maxMailSize?: number | null }): Promise<object>;
 }
 
@@ -47,6 +48,7 @@ const accountChange = z
  *   POST  /domains                       add {name}
  *   GET   /accounts?domain=&q=           accounts, q: part of the address or display name
  *   POST  /accounts                      add {address, password, displayName?, telematikId?, quotaBytes?}
+ *   GET   /accounts/:address/kim         KIM registration (state, Telematik-ID, last change) and limits
  *   PATCH /accounts/:address             change {displayName?, quotaBytes?, password?, disabled?,
  *                                        dataTimeToLive? (days, 10..365), maxMailSize? (bytes, ≥ 734003200); null: default}
  * Passwords are never returned; bad bodies are 400 problem JSON naming the field.
@@ -58,6 +60,7 @@ export function accountsAdminRoutes(accounts: AccountsAdminView): FastifyPluginA
     api.post('/domains', async (req, reply) => reply.status(201).send(await accounts.addDomain(parseBody(newDomain, req.body).name)));
     api.get<{ Querystring: { domain?: string; q?: string } }>('/accounts', (req) => accounts.list(req.query.domain || undefined, req.query.q || undefined));
     api.post('/accounts', async (req, reply) => reply.status(201).send(await accounts.add(parseBody(newAccount, req.body))));
+    api.get<{ Params: { address: string } }>('/accounts/:address/kim', (req) => accounts.kimView(req.params.address));
     api.patch<{ Params: { address: string } }>('/accounts/:address', async (req) => accounts.change(req.params.address, parseBody(accountChange, req.body)));
   };
 }

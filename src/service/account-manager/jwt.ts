@@ -69,6 +69,46 @@ export function telematikIdOf(der: Uint8Array): string | undefined {
   return (ext && decodeAdmission(new Uint8Array(ext.value))?.telematikId) || undefined;
 }
 
+/** What is known of one x5c certificate once it has been looked at: the same card signs call after call. */
+interface KnownCertificate {
+  cert: X509Certificate;
+  validFrom: number;
+  validTo: number;
+  telematikId: string | undefined;
+  /** The trust anchors `issued` was decided against (the list is replaced when they are reloaded). */
+  anchors: readonly X509Certificate[];
+  issued: boolean;
+}
+
+// Parsing the certificate (twice: node's and @peculiar's for the Admission), checking its
+// issuer's signature and decoding the Telematik-ID were most of a call's CPU in bench:provider;
+// they depend on the certificate's bytes alone. Bounded: the oldest entry goes first.
+const KNOWN_MAX = 1024;
+const known = new Map<string, KnownCertificate>();
+
+function knownCertificate(b64: string, anchors: readonly X509Certificate[]): KnownCertificate {
+  let k = known.get(b64);
+  if (k && k.anchors === anchors) return k;
+  const certDer = new Uint8Array(Buffer.from(b64, 'base64'));
+  let cert: X509Certificate;
+  try {
+    cert = k?.cert ?? new X509Certificate(certDer);
+  } catch {
+    throw new JwtError("the JWT's x5c[0] is not a certificate");
+  }
+  k = {
+    cert,
+    validFrom: Date.parse(cert.validFrom),
+    validTo: Date.parse(cert.validTo),
+    telematikId: k?.telematikId ?? telematikIdOf(certDer),
+    anchors,
+    issued: anchors.some((a) => cert.checkIssued(a) && cert.verify(a.publicKey)),
+  };
+  if (known.size >= KNOWN_MAX) known.delete(known.keys().next().value!);
+  known.set(b64, k);
+  return k;
+}
+
 export function checkAccountManagerJwt(token: string, o: JwtCheckOptions): CheckedJwt {
   if (token.length > MAX_TOKEN) throw new JwtError('the JWT is too long');
   const parts = token.split('.');
@@ -81,20 +121,13 @@ export function checkAccountManagerJwt(token: string, o: JwtCheckOptions): Check
   if (header['typ'] !== undefined && header['typ'] !== 'JWT') throw new JwtError(`the JWT's typ is ${JSON.stringify(header['typ'])}, JWT expected`);
   const x5c = header['x5c'];
   if (!Array.isArray(x5c) || x5c.length === 0 || typeof x5c[0] !== 'string') throw new JwtError("the JWT's header has no x5c with the AUT certificate");
-  let cert: X509Certificate;
-  const certDer = new Uint8Array(Buffer.from(x5c[0], 'base64'));
-  try {
-    cert = new X509Certificate(certDer);
-  } catch {
-    throw new JwtError("the JWT's x5c[0] is not a certificate");
-  }
+  const k = knownCertificate(x5c[0], o.trustAnchors);
   // The signature first: nothing else of an unsigned token is worth judging.
-  const ok = verify('sha256', Buffer.from(`${h}.${p}`, 'ascii'), { key: cert.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature);
+  const ok = verify('sha256', Buffer.from(`${h}.${p}`, 'ascii'), { key: k.cert.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature);
   if (!ok) throw new JwtError("the JWT's signature does not verify with the certificate in x5c");
-  const issued = o.trustAnchors.some((a) => cert.checkIssued(a) && cert.verify(a.publicKey));
-  if (!issued) throw new JwtError("the certificate in x5c is not issued by a trusted CA");
+  if (!k.issued) throw new JwtError("the certificate in x5c is not issued by a trusted CA");
   const nowMs = o.now * 1000;
-  if (nowMs < Date.parse(cert.validFrom) || nowMs > Date.parse(cert.validTo)) throw new JwtError('the certificate in x5c is not valid now');
+  if (nowMs < k.validFrom || nowMs > k.validTo) throw new JwtError('the certificate in x5c is not valid now');
 
   const nbf = num(claims['nbf'], 'nbf', true)!;
   const exp = num(claims['exp'], 'exp', false);
@@ -110,7 +143,8 @@ export function checkAccountManagerJwt(token: string, o: JwtCheckOptions): Check
     if (!list.every((a) => typeof a === 'string')) throw new JwtError("the JWT's aud is not a string or a list of strings");
     if (!list.some((a) => o.audiences.includes(a as string))) throw new JwtError("the JWT's aud names another service");
   }
-  const telematikId = telematikIdOf(certDer);
+  const telematikId = k.telematikId;
+  const certDer = new Uint8Array(k.cert.raw);
   if (!telematikId) throw new JwtError('the certificate in x5c carries no Telematik-ID (Admission)');
   return { telematikId, certDer, expiresAt, tokenId: createHash('sha256').update(signature).digest('hex') };
 }

@@ -10,6 +10,7 @@ import * as m007 from './007_trace.js';
 import * as m008 from './008_account_limits.js';
 import * as m009 from './009_kim_account_manager.js';
 import * as m010 from './010_mail_rules.js';
+import * as m011 from './011_kim_changed_at.js';
 
 interface DialectMigration {
   up(db: Kysely<unknown>, dialect: Dialect): Promise<void>;
@@ -30,6 +31,7 @@ const MIGRATIONS: Record<string, DialectMigration> = {
   '008_account_limits': m008,
   '009_kim_account_manager': m009,
   '010_mail_rules': m010,
+  '011_kim_changed_at': m011,
 };
 
 /** The migrations this release knows, in order: a store that ran one not among them is newer than this node. */

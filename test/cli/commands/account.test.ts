@@ -4,6 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../helpers/env.js';
 import { postamtSync } from '../../helpers/process.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { openStore } from '../../../src/store/index.js';
 
 // `postamt domain` and `postamt account`: the administration of the service's domains and accounts.
 
@@ -73,6 +75,56 @@ test('postamt account limits: shows and sets dataTimeToLive and maxMailSize (get
     }
     assert.notEqual(postamtSync(['account', 'limits', 'anna@praxis.example', '--ttl-days', 'soon'], { config: cfg }).code, 0);
     assert.equal(postamtSync(['account', 'limits', 'nobody@praxis.example'], { config: cfg }).code, 1);
+  } finally {
+    d.cleanup();
+  }
+});
+
+test('postamt account show: the KIM registration (state, Telematik-ID, last change) and the limits with quota and used; unknown is exit 1', async () => {
+  const d = tempDir();
+  try {
+    const cfg = join(d.path, 'postamt.yaml');
+    writeFileSync(cfg, `dataDir: ${d.path}\nservice: { kim: { defaults: { dataTimeToLiveDays: 60 } } }\n`);
+    postamtSync(['domain', 'add', 'praxis.example'], { config: cfg, check: true });
+    postamtSync(['account', 'add', 'anna@praxis.example', '--telematik-id', '1-20014711', '--quota', '2M'], { config: cfg, check: true });
+    assert.equal(
+      postamtSync(['account', 'show', 'anna@praxis.example'], { config: cfg, check: true }).stdout,
+      [
+        'address\tanna@praxis.example',
+        'telematikId\t1-20014711',
+        'registration\tcreated',
+        'kimVersion\t-',
+        'referenceID\t-',
+        'lastChange\t-',
+        'dataTimeToLive\t60 days (default)',
+        'maxMailSize\t734003200 bytes (default)',
+        'quota\t2097152 bytes',
+        'used\t0 bytes',
+        'remainQuota\t2097152 bytes',
+        '',
+      ].join('\n'),
+    );
+    // A deregistration as the Account Manager writes it (its HTTP flow is test/http/admin-kim.test.ts).
+    const deregDate = Math.floor(Date.parse('2031-01-02T03:04:05Z') / 1000);
+    const { config } = loadConfig(cfg, {});
+    const store = await openStore(config);
+    try {
+      await store.db.updateTable('accounts').set({ kim_reg_stat: 'deregistered', kim_dereg_date: deregDate, kim_version: '1.5', kim_changed_at: Date.parse('2030-12-03T03:04:05Z') }).where('address', '=', 'anna@praxis.example').execute();
+    } finally {
+      await store.close();
+    }
+    const out = postamtSync(['account', 'show', 'anna@praxis.example'], { config: cfg, check: true }).stdout;
+    assert.match(out, /^registration\tderegistration pending, deleted after 2031-01-02T03:04:05\.000Z$/m);
+    assert.match(out, /^lastChange\t2030-12-03T03:04:05\.000Z$/m);
+    assert.match(out, /^kimVersion\t1\.5$/m);
+    const json = JSON.parse(postamtSync(['account', 'show', 'anna@praxis.example', '--json'], { config: cfg, check: true }).stdout) as Record<string, unknown>;
+    assert.deepEqual(json['registration'], { state: 'deregistration-pending', kimVersion: '1.5', referenceID: null, deregDate: '2031-01-02T03:04:05.000Z', changedAt: '2030-12-03T03:04:05.000Z' });
+    assert.deepEqual(json['limits'], { dataTimeToLive: 60, maxMailSize: 734003200, quota: 2097152, remainQuota: 2097152, used: 0 });
+    const listed = JSON.parse(postamtSync(['account', 'list', '--json'], { config: cfg, check: true }).stdout) as Array<{ registration: { state: string } }>;
+    assert.equal(listed[0]!.registration.state, 'deregistration-pending');
+    const missing = postamtSync(['account', 'show', 'nobody@praxis.example'], { config: cfg });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /does not exist/);
   } finally {
     d.cleanup();
   }

@@ -1,9 +1,25 @@
 import { useState } from 'preact/hooks';
-import { call, type Account, type Domain } from '../api.js';
+import { call, type Account, type Domain, type KimRegistration } from '../api.js';
 import { usePoll } from './use-poll.js';
 
 const MB = 1024 * 1024;
 const mb = (b: number) => (b === 0 ? 'none' : `${Math.round((b / MB) * 10) / 10} MB`);
+const day = (iso: string) => iso.slice(0, 10);
+
+/** The registration in words; a pending deregistration with the day it takes effect. */
+function registrationText(r: KimRegistration): string {
+  switch (r.state) {
+    case 'created':
+      return 'not registered yet';
+    case 'registered':
+      return 'registered';
+    case 'deregistration-pending':
+      return `deregistration pending, deleted after ${day(r.deregDate ?? '')}`;
+    case 'deleted':
+      return `deleted (past ${day(r.deregDate ?? '')})`;
+  }
+}
+const registrationClass = (r: KimRegistration) => (r.state === 'registered' ? 'ok' : r.state === 'created' ? '' : 'bad');
 
 function useAction(after: () => void) {
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
@@ -59,6 +75,8 @@ export function Accounts() {
               <th scope="col">Display name</th>
               <th scope="col">Telematik-ID</th>
               <th scope="col">Used / quota</th>
+              <th scope="col">KIM registration</th>
+              <th scope="col">Kept / max. mail</th>
               <th scope="col">State</th>
               <th scope="col">Actions</th>
             </tr>
@@ -70,6 +88,10 @@ export function Accounts() {
                 <td class="display-name">{a.displayName}</td>
                 <td>{a.telematikId ?? '–'}</td>
                 <td>{`${mb(a.usedBytes)} / ${mb(a.quotaBytes)}`}</td>
+                <td class={registrationClass(a.registration)} data-registration={a.registration.state}>
+                  {registrationText(a.registration)}
+                </td>
+                <td data-limits>{`${a.limits.dataTimeToLive} days / ${mb(a.limits.maxMailSize)}`}</td>
                 <td class={a.disabled ? 'bad' : 'ok'}>{a.disabled ? 'disabled' : 'active'}</td>
                 <td class="actions">
                   <button type="button" class="secondary" aria-label={`Change ${a.address}`} onClick={() => setEditing(editing === a.address ? null : a.address)}>
@@ -157,6 +179,10 @@ function ChangeAccount(props: { account: Account; onCancel(): void; onSave(chang
   const [displayName, setDisplayName] = useState(a.displayName);
   const [quotaMb, setQuotaMb] = useState(String(a.quotaBytes / MB));
   const [password, setPassword] = useState('');
+  // Empty: the account follows service.kim.defaults (sent as null).
+  const [ttl, setTtl] = useState(a.dataTimeToLive === null ? '' : String(a.dataTimeToLive));
+  const [maxMb, setMaxMb] = useState(a.maxMailSize === null ? '' : String(a.maxMailSize / MB));
+  const r = a.registration;
   return (
     <form
       class="grid"
@@ -168,6 +194,10 @@ function ChangeAccount(props: { account: Account; onCancel(): void; onSave(chang
         const q = Math.round(Number(quotaMb) * MB);
         if (q !== a.quotaBytes) change.quotaBytes = q;
         if (password) change.password = password;
+        const ownTtl = ttl.trim() === '' ? null : Number(ttl);
+        if (ownTtl !== a.dataTimeToLive) change.dataTimeToLive = ownTtl;
+        const ownMax = maxMb.trim() === '' ? null : Math.round(Number(maxMb) * MB);
+        if (ownMax !== a.maxMailSize) change.maxMailSize = ownMax;
         if (Object.keys(change).length === 0) return props.onCancel();
         void props.onSave(change);
       }}
@@ -179,6 +209,35 @@ function ChangeAccount(props: { account: Account; onCancel(): void; onSave(chang
       <input id="edit-quota" type="number" min="0" step="1" value={quotaMb} onInput={(e) => setQuotaMb(e.currentTarget.value)} />
       <label for="edit-password">New password (empty: unchanged)</label>
       <input id="edit-password" type="password" autocomplete="new-password" minLength={8} value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+      <h4 id="kim-h">KIM</h4>
+      <dl class="facts kim" aria-labelledby="kim-h">
+        <div>
+          <dt>Registration</dt>
+          <dd data-registration-detail>{registrationText(r)}</dd>
+        </div>
+        <div>
+          <dt>KIM version / referenceID</dt>
+          <dd>{`${r.kimVersion ?? '–'} / ${r.referenceID ?? '–'}`}</dd>
+        </div>
+        <div>
+          <dt>Last change by the Account Manager</dt>
+          <dd>{r.changedAt ?? 'none yet'}</dd>
+        </div>
+        <div>
+          <dt>getLimits answers</dt>
+          <dd>{`${a.limits.dataTimeToLive} days, ${a.limits.maxMailSize} bytes, quota ${a.limits.quota === -1 ? 'none' : `${a.limits.quota} bytes`}, used ${a.limits.used} bytes`}</dd>
+        </div>
+      </dl>
+      <label for="edit-ttl">Keep messages (dataTimeToLive), days 10–365</label>
+      <input id="edit-ttl" type="number" min="10" max="365" step="1" aria-describedby="edit-ttl-hint" value={ttl} onInput={(e) => setTtl(e.currentTarget.value)} />
+      <p id="edit-ttl-hint" class="hint grid-note">
+        Empty: the service's default{a.dataTimeToLive === null ? ` (${a.limits.dataTimeToLive} days)` : ''}.
+      </p>
+      <label for="edit-max-mail">Largest client mail (maxMailSize), MiB, at least 700</label>
+      <input id="edit-max-mail" type="number" min="700" step="any" aria-describedby="edit-max-mail-hint" value={maxMb} onInput={(e) => setMaxMb(e.currentTarget.value)} />
+      <p id="edit-max-mail-hint" class="hint grid-note">
+        Empty: the service's default{a.maxMailSize === null ? ` (${a.limits.maxMailSize / MB} MiB)` : ''}.
+      </p>
       <div class="buttons">
         <button type="submit">Save</button>
         <button type="button" class="secondary" onClick={props.onCancel}>
