@@ -112,8 +112,8 @@ export class Mailboxes {
 
   /**
    * What a POP3 login needs of the mailbox, oldest first: id and size of every message and
-   * nothing more (the blob's address is fetched per RETR, with the existence check that is
-   * made then anyway), so a login to a mailbox of thousands reads two integers a row.
+   * nothing more (blob addresses are read at RETR, a window at a time: blobsFrom), so a login
+   * to a mailbox of thousands reads two integers a row.
    */
   async listing(accountId: number): Promise<ListedMessage[]> {
     const rows = await this.db.selectFrom('messages').select(['id', 'size']).where('account_id', '=', accountId).orderBy('id').execute();
@@ -142,12 +142,6 @@ export class Mailboxes {
       .compile();
     const { rows } = await this.db.executeQuery<{ id: number; blob_hash: string; size: number }>({ ...this.blobsFromQuery, parameters: [accountId, fromId, limit] });
     return rows;
-  }
-
-  /** The message's blob, or undefined when the message no longer exists (expunged meanwhile). */
-  async blobOf(accountId: number, id: number): Promise<{ hash: string; size: number } | undefined> {
-    const r = (await this.blobsFrom(accountId, id, 1))[0];
-    return r && r.id === id ? { hash: r.blob_hash, size: r.size } : undefined;
   }
 
   /**

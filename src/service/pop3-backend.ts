@@ -3,7 +3,7 @@ import type { Accounts } from './accounts.js';
 import type { Mailboxes, ListedMessage } from './mailboxes.js';
 import { parseAddress } from './addresses.js';
 import type { LoginCheck } from './login-check.js';
-import { errorMessage, type Logger } from '../core/index.js';
+import type { Logger } from '../core/index.js';
 import type { MessageTrace } from './trace.js';
 
 /**

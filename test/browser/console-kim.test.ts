@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { until } from '../helpers/wait.js';
 import { startProvider, type Provider } from '../helpers/relay.js';
-import { NO_CHROMIUM, chromiumInstalled, launchBrowser, screenshot, seriousA11yViolations, watchPage } from '../helpers/browser.js';
+import { NO_CHROMIUM, chromiumInstalled, launchBrowser, screenshot, seriousA11yViolations, watchPage, signInToConsole } from '../helpers/browser.js';
 
 const MIB = 1024 * 1024;
 
@@ -37,10 +37,7 @@ describe('admin console: KIM registrations and limits in Chromium', { skip: chro
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
     seen = watchPage(page);
-    await page.goto(`${base}/console/`);
-    await page.getByLabel('Admin token').fill(p.svc.adminToken);
-    await page.keyboard.press('Enter');
-    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await signInToConsole(page, base, p.svc.adminToken);
   });
   after(async () => {
     await browser?.close();

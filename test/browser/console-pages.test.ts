@@ -9,7 +9,7 @@ import { until } from '../helpers/wait.js';
 import { mailbox, routeTo, startProvider, submit, type Provider } from '../helpers/relay.js';
 import { createTestPki } from '../helpers/pki.js';
 import { OutcomeRing } from '../../src/clientmodule/index.js';
-import { NO_CHROMIUM, chromiumInstalled, launchBrowser, screenshot, seriousA11yViolations, watchPage } from '../helpers/browser.js';
+import { NO_CHROMIUM, chromiumInstalled, launchBrowser, screenshot, seriousA11yViolations, watchPage, signInToConsole } from '../helpers/browser.js';
 
 const XSS = '<script>alert(1)</script>';
 
@@ -41,10 +41,7 @@ describe('admin console pages in Chromium', { skip: chromiumInstalled() ? false 
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
     seen = watchPage(page);
-    await page.goto(`${base}/console/`);
-    await page.getByLabel('Admin token').fill(p.svc.adminToken);
-    await page.keyboard.press('Enter');
-    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await signInToConsole(page, base, p.svc.adminToken);
   });
   after(async () => {
     await browser?.close();

@@ -11,7 +11,7 @@ import { until } from '../helpers/wait.js';
 import { startRelaySink, type RelaySink } from '../helpers/relay-sink.js';
 import { createLogger } from '../../src/core/index.js';
 import { startDemo, type RunningDemo } from '../../src/roles/index.js';
-import { NO_CHROMIUM, chromiumInstalled, launchBrowser, screenshot, seriousA11yViolations, watchPage } from '../helpers/browser.js';
+import { NO_CHROMIUM, chromiumInstalled, launchBrowser, screenshot, seriousA11yViolations, watchPage, signInToConsole } from '../helpers/browser.js';
 
 // Words of the message that only its plaintext carries: the operator's pages must show none of them.
 const SUBJECT = 'Laborbefund Quittenmus';
@@ -145,10 +145,7 @@ describe('the seed\'s flow end to end: two practices and the operator', { skip: 
   test('2. the operator signs in with the demo\'s admin token and traces the message by B\'s address: accepted → stored (ciphertext only) → delivered → fetched, no word of it on the page', async () => {
     // The token as an operator finds it: in the demo's data directory.
     const token = readFileSync(join(d.path, 'admin-token'), 'utf8').trim();
-    await op().goto(`${consoleBase}/console/`);
-    await op().getByLabel('Admin token').fill(token);
-    await op().keyboard.press('Enter');
-    await op().getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await signInToConsole(op(), consoleBase, token);
     await noSeriousA11y(op(), 'console overview');
     await openConsolePage('Message trace');
     // B's client module reads the message over POP3; the trace learns of it when that session ends.

@@ -59,3 +59,11 @@ export function watchPage(page: Page): { dialogs: string[]; errors: string[] } {
   });
   return seen;
 }
+
+/** Signs in to the admin console at `base` with the admin token, as an operator does, and waits for the overview. */
+export async function signInToConsole(page: Page, base: string, token: string): Promise<void> {
+  await page.goto(`${base}/console/`);
+  await page.getByLabel('Admin token').fill(token);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+}

@@ -197,12 +197,10 @@ export class RelayWorker {
     let held = true;
     let dsn: SettledBatch['dsn'] = null;
     const traced = this.parts.trace ? { trace: this.parts.trace, results, hosts, out, s, byAdmin } : null;
-    const settleWith = (_withDsn: 'failed' | 'delayed' | null) => async (trx: Transaction<Database>) => {
-      await this.parts.queue.settle(trx, batch, s);
-    };
+    const settle = (trx: Transaction<Database>) => this.parts.queue.settle(trx, batch, s);
     try {
-      if (bounce) dsn = await this.fileWithBounce(batch, s, bounce, now, settleWith);
-      else await this.parts.commits.submit(settleWith(null));
+      if (bounce) dsn = await this.fileWithBounce(batch, bounce, now, settle);
+      else await this.parts.commits.submit(settle);
     } catch (err) {
       if (!(err instanceof RelayLeaseLost)) throw err;
       held = false;
@@ -246,21 +244,20 @@ export class RelayWorker {
    */
   private async fileWithBounce(
     batch: RelayBatch,
-    s: RelaySettlement,
     bounce: { bytes: Buffer; accountId: number; kind: 'failed' | 'delayed' },
     now: number,
-    settleWith: (dsn: 'failed' | 'delayed' | null) => (trx: Transaction<Database>) => Promise<void>,
+    settle: (trx: Transaction<Database>) => Promise<void>,
   ): Promise<'failed' | 'delayed' | null> {
     const blob = await writeBlob(this.parts.blobs, bounce.bytes);
     try {
-      await this.parts.mailboxes.file(blob, [bounce.accountId], now, settleWith(bounce.kind));
+      await this.parts.mailboxes.file(blob, [bounce.accountId], now, settle);
       this.parts.logger.info({ queueId: batch.queueId, domain: batch.domain, dsn: bounce.kind, sender: batch.mailFrom }, 'relay DSN filed');
       return bounce.kind;
     } catch (err) {
       await this.parts.blobs.delete(blob.hash).catch(() => undefined);
       if (!(err instanceof QuotaExceededError || err instanceof MailboxGoneError)) throw err;
       this.parts.logger.warn({ queueId: batch.queueId, sender: batch.mailFrom, err: errorMessage(err) }, 'relay DSN could not be filed; settled without it');
-      await this.parts.commits.submit(settleWith(null));
+      await this.parts.commits.submit(settle);
       return null;
     }
   }
